@@ -1,0 +1,184 @@
+#include "util/names.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/err.h"
+
+int ferry_names_contains(const char *list, const char *name, size_t n)
+{
+    const char *p = list;
+    while (p != NULL && *p != '\0') {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == n && memcmp(p, name, n) == 0) {
+            return 1;
+        }
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
+int ferry_names_first_match(const char *client, const char *server, char *out, size_t outsz)
+{
+    const char *p = client;
+    while (p != NULL && *p != '\0') {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l > 0 && ferry_names_contains(server, p, l)) {
+            if (l >= outsz) {
+                return FERRY_E_TOO_LARGE;
+            }
+            memcpy(out, p, l);
+            out[l] = '\0';
+            return FERRY_OK;
+        }
+        p = e ? e + 1 : NULL;
+    }
+    return FERRY_E_NO_ALG_MATCH;
+}
+
+int ferry_names_wildcard(const char *pat, const char *s)
+{
+    for (;;) {
+        if (*pat == '\0') {
+            return *s == '\0';
+        }
+        if (*pat == '*') {
+            while (*pat == '*') {
+                pat++;
+            }
+            if (*pat == '\0') {
+                return 1;
+            }
+            for (; *s != '\0'; s++) {
+                if (ferry_names_wildcard(pat, s)) {
+                    return 1;
+                }
+            }
+            return 0;
+        }
+        if (*s == '\0' || (*pat != '?' && *pat != *s)) {
+            return 0;
+        }
+        pat++;
+        s++;
+    }
+}
+
+/* Appends name (n bytes) to the list being built unless already present. */
+static int list_add(char **acc, const char *name, size_t n)
+{
+    size_t cur = *acc ? strlen(*acc) : 0;
+    if (*acc != NULL && ferry_names_contains(*acc, name, n)) {
+        return FERRY_OK;
+    }
+    char *nl = realloc(*acc, cur + n + 2);
+    if (nl == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    if (cur > 0) {
+        nl[cur++] = ',';
+    }
+    memcpy(nl + cur, name, n);
+    nl[cur + n] = '\0';
+    *acc = nl;
+    return FERRY_OK;
+}
+
+static int any_wildcard_match(const char *pats, const char *name, size_t n)
+{
+    char nm[256], pat[256];
+    if (n >= sizeof(nm)) {
+        return 0;
+    }
+    memcpy(nm, name, n);
+    nm[n] = '\0';
+    const char *p = pats;
+    while (p != NULL && *p != '\0') {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l < sizeof(pat)) {
+            memcpy(pat, p, l);
+            pat[l] = '\0';
+            if (ferry_names_wildcard(pat, nm)) {
+                return 1;
+            }
+        }
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
+/* Checks every name of `list` is supported. */
+static int all_supported(const char *list, const char *supported)
+{
+    const char *p = list;
+    while (p != NULL && *p != '\0') {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == 0 || !ferry_names_contains(supported, p, l)) {
+            return 0;
+        }
+        p = e ? e + 1 : NULL;
+    }
+    return 1;
+}
+
+/* Adds each element of `src` to *acc, skipping those matching `skip`
+ * patterns (if non-NULL). */
+static int add_all(char **acc, const char *src, const char *skip)
+{
+    const char *p = src;
+    while (p != NULL && *p != '\0') {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l > 0 && (skip == NULL || !any_wildcard_match(skip, p, l))) {
+            int r = list_add(acc, p, l);
+            if (r != FERRY_OK) {
+                return r;
+            }
+        }
+        p = e ? e + 1 : NULL;
+    }
+    return FERRY_OK;
+}
+
+int ferry_names_apply(const char *defaults, const char *supported, const char *spec, char **out)
+{
+    char *acc = NULL;
+    int r = FERRY_OK;
+    char op = spec[0];
+    const char *body = (op == '+' || op == '-' || op == '^') ? spec + 1 : spec;
+
+    if (op != '-' && !all_supported(body, supported)) {
+        return FERRY_E_NO_ALG_MATCH;
+    }
+    switch (op) {
+    case '+':
+        if ((r = add_all(&acc, defaults, NULL)) == FERRY_OK) {
+            r = add_all(&acc, body, NULL);
+        }
+        break;
+    case '-':
+        r = add_all(&acc, defaults, body);
+        break;
+    case '^':
+        if ((r = add_all(&acc, body, NULL)) == FERRY_OK) {
+            r = add_all(&acc, defaults, NULL);
+        }
+        break;
+    default:
+        r = add_all(&acc, body, NULL);
+        break;
+    }
+    if (r == FERRY_OK && acc == NULL) {
+        r = FERRY_E_NO_ALG_MATCH;
+    }
+    if (r != FERRY_OK) {
+        free(acc);
+        return r;
+    }
+    *out = acc;
+    return FERRY_OK;
+}
