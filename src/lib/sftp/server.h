@@ -1,0 +1,75 @@
+/* server.h: the SFTP v3 server (draft-ietf-secsh-filexfer-02 plus the
+ * OpenSSH extensions and check-file), sans I/O: bytes of the SFTP stream
+ * in, reply bytes out through a writer. It sees storage only through the
+ * vfs interface. ferry_sftp_server_consumer() plugs it into an SSH
+ * channel (sftp/server_chan.c). */
+#ifndef FERRY_SFTP_SERVER_H
+#define FERRY_SFTP_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ssh/ssh.h"
+#include "vfs/vfs.h"
+
+enum ferry_sftp_mode {
+    FERRY_SFTP_READ_WRITE = 0,
+    FERRY_SFTP_READ_ONLY = 1,
+    FERRY_SFTP_UPLOAD_ONLY = 2, /* write/create/list; no read of file data, no remove */
+};
+
+/* One audit/log event per file operation (the audit point: ferryd logs
+ * it; a future audit trail or event hook subscribes here). Strings are
+ * borrowed for the call only. Paths are as the user sees them. */
+typedef struct ferry_sftp_event {
+    const char *op;     /* "open", "close", "remove", "rename", "mkdir", ... */
+    const char *path;
+    const char *path2;  /* rename/link target, or NULL */
+    uint64_t bytes_read, bytes_written; /* for close of a file handle */
+    int status;         /* SSH_FX_* result */
+    uint64_t duration_ms;
+} ferry_sftp_event;
+
+typedef struct ferry_sftp_server_config {
+    ferry_vfs *vfs;          /* borrowed: the user's jailed storage */
+    enum ferry_sftp_mode mode;
+    int atomic_uploads;      /* default on: see docs/ferryd.8 */
+    const char *user;        /* for home-directory / logs */
+    unsigned max_handles;    /* 0 = 256 */
+    uint32_t max_read;       /* largest READ/WRITE data (0 = 256 KiB) */
+    void (*on_event)(void *ctx, const ferry_sftp_event *ev);
+    void *event_ctx;
+    uint64_t (*now_ms)(void *ctx); /* NULL = CLOCK_MONOTONIC */
+    void *clock_ctx;
+} ferry_sftp_server_config;
+
+typedef struct ferry_sftp_server ferry_sftp_server;
+
+/* Writer for replies: returns FERRY_OK or FERRY_E_AGAIN (no room: the
+ * server keeps the reply and stops consuming input until
+ * ferry_sftp_server_writable is called). room() tells how much would be
+ * accepted now. */
+typedef struct ferry_sftp_writer {
+    int (*write)(void *ctx, const uint8_t *data, size_t len);
+    size_t (*room)(void *ctx);
+    void *ctx;
+} ferry_sftp_writer;
+
+/* New server; cfg copied (pointers borrowed). */
+int ferry_sftp_server_new(ferry_sftp_server **out, const ferry_sftp_server_config *cfg,
+                          const ferry_sftp_writer *w);
+/* Closes every handle (incomplete atomic uploads are discarded) and frees. */
+void ferry_sftp_server_free(ferry_sftp_server *srv);
+/* Feeds stream bytes; returns bytes consumed (whole requests only; the
+ * caller keeps the rest and offers it again) or a negative FERRY_E_* for a
+ * fatal stream error (e.g. a packet length over the limit). */
+long ferry_sftp_server_input(ferry_sftp_server *srv, const uint8_t *data, size_t len);
+/* Output room became available again. */
+void ferry_sftp_server_writable(ferry_sftp_server *srv);
+
+/* Channel adapter: a consumer whose ctx is a ferry_sftp_server created by
+ * ferry_sftp_server_attach for that channel. */
+int ferry_sftp_server_attach(ferry_channel *ch, const ferry_sftp_server_config *cfg,
+                             const ferry_chan_consumer **ops, void **cctx);
+
+#endif

@@ -1,0 +1,75 @@
+/* authfile.h: OpenSSH's authorized_keys and known_hosts formats
+ * (sshd(8) "AUTHORIZED_KEYS FILE FORMAT", "SSH_KNOWN_HOSTS FILE FORMAT").
+ * Parsers never trust their input: bad lines are skipped (and counted),
+ * never fatal; line length is bounded (8 KiB, as OpenSSH's 8 KiB+). */
+#ifndef FERRY_SSH_AUTHFILE_H
+#define FERRY_SSH_AUTHFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/key.h"
+
+/* ---- authorized_keys ---- */
+
+typedef struct ferry_authkeys ferry_authkeys;
+
+/* Options of a matching authorized_keys line that the server must honour.
+ * restrict turns off forwarding/pty/etc.; irrelevant to an SFTP-only
+ * server but recorded. */
+typedef struct ferry_authkey_opts {
+    int restrict_;
+    int no_pty, no_port_forwarding, no_agent_forwarding, no_x11_forwarding;
+    char command[256]; /* command="..." ("" if none) */
+} ferry_authkey_opts;
+
+/* Parses an authorized_keys file's text. Lines: [options] keytype base64
+ * [comment]; '#' comments and blank lines ignored; unknown options make the
+ * line unusable (as OpenSSH). *skipped (may be NULL) counts bad lines. */
+int ferry_authkeys_parse(const char *text, size_t len, ferry_authkeys **out, size_t *skipped);
+/* Reads and parses a file. FERRY_E_NOT_FOUND if it does not exist. */
+int ferry_authkeys_load(const char *path, ferry_authkeys **out, size_t *skipped);
+void ferry_authkeys_free(ferry_authkeys *ak);
+/* Number of usable keys. */
+size_t ferry_authkeys_count(const ferry_authkeys *ak);
+/* FERRY_OK if `key` is listed on a line whose from="pattern-list" (if any)
+ * admits the client address `addr` (textual IPv4/IPv6, may be NULL =
+ * unknown, which fails any from= line); fills *opts (may be NULL).
+ * FERRY_E_AUTH_DENIED otherwise. from= supports OpenSSH pattern-lists with
+ * *, ?, !negation and CIDR (a.b.c.d/n, v6/n). */
+int ferry_authkeys_match(const ferry_authkeys *ak, const ferry_key *key, const char *addr,
+                         ferry_authkey_opts *opts);
+
+/* ---- known_hosts ---- */
+
+enum ferry_hostkey_status {
+    FERRY_HOSTKEY_OK = 0,      /* host known with this key */
+    FERRY_HOSTKEY_NEW = 1,     /* host not known (for this key type) */
+    FERRY_HOSTKEY_CHANGED = 2, /* host known with a different key */
+    FERRY_HOSTKEY_REVOKED = 3, /* key is @revoked */
+};
+
+/* Checks host/port against a known_hosts file: plain names, comma lists,
+ * wildcards and negation, hashed "|1|salt|hash" entries (HMAC-SHA1),
+ * "[host]:port" when port != 22, @revoked and @cert-authority markers
+ * (the latter skipped). A key of another type for the same host counts as
+ * CHANGED only if no key of the offered type is listed (OpenSSH reports
+ * the mismatch the same way). *line (may be NULL) gets the 1-based line
+ * number of the entry that decided CHANGED/OK (0 otherwise). A missing file
+ * is NEW. */
+int ferry_known_hosts_check(const char *path, const char *host, uint16_t port,
+                            const ferry_key *key, enum ferry_hostkey_status *status,
+                            size_t *line);
+/* Same over text in memory (for tests and fuzzing). */
+int ferry_known_hosts_check_text(const char *text, size_t len, const char *host, uint16_t port,
+                                 const ferry_key *key, enum ferry_hostkey_status *status,
+                                 size_t *line);
+/* Appends an entry for host/port (hashed when hash=1, as HashKnownHosts)
+ * to the file, creating it (0600) and its directory (0700) if needed. */
+int ferry_known_hosts_add(const char *path, const char *host, uint16_t port, const ferry_key *key,
+                          int hash);
+/* The host name as written in known_hosts: "host" for port 22 or 0,
+ * "[host]:port" otherwise. */
+int ferry_known_hosts_hostname(const char *host, uint16_t port, char *out, size_t outsz);
+
+#endif
