@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Ferry vs OpenSSH on this machine, in one run, same data, same tmpfs.
+# Prints each figure and the ratio Ferry/OpenSSH (higher is better for
+# rates, lower for times). A script that prints figures, not a test.
+#
+#   bench/bench.sh [quick]      quick = 256 MiB instead of 1 GiB, fewer files
+#
+# Starts ferryd and OpenSSH's sshd (internal-sftp) on loopback ports with
+# their own throw-away configs, and a delay proxy for the 50 ms RTT case.
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+"$src/scripts/deps" test >/dev/null
+cmake -S "$src" -B "$src/build/release" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$src/build/release" -j"$(nproc)" >/dev/null
+FERRY="$src/build/release/ferry"
+FERRYD="$src/build/release/ferryd"
+
+size_mb=1024; nfiles=5000; rtt_mb=256
+if [ "${1:-}" = quick ]; then size_mb=256; nfiles=1000; rtt_mb=64; fi
+
+work=$(mktemp -d /dev/shm/ferry-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+mkdir -p "$work"/{keys,ferry-root,ssh-root,local}
+ssh-keygen -q -t ed25519 -N '' -f "$work/keys/user" 
+ssh-keygen -q -t ed25519 -N '' -f "$work/keys/host"
+cp "$work/keys/user.pub" "$work/keys/authorized_keys"
+
+# ferryd
+fport=$(free_port)
+"$FERRYD" --listen "127.0.0.1:$fport" --root "$work/ferry-root" --host-key "$work/keys/host" \
+  --authorized-keys "$work/keys/authorized_keys" 2>"$work/ferryd.log" &
+pids+=($!); fpid=$!
+# sshd with internal-sftp
+mkdir -p /run/sshd
+sport=$(free_port)
+cat >"$work/sshd_config" <<CONF
+Port $sport
+ListenAddress 127.0.0.1
+HostKey $work/keys/host
+AuthorizedKeysFile $work/keys/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile none
+Subsystem sftp internal-sftp
+CONF
+/usr/sbin/sshd -D -e -f "$work/sshd_config" 2>"$work/sshd.log" &
+pids+=($!); spid=$!
+for _ in $(seq 50); do grep -q "listening on" "$work/ferryd.log" 2>/dev/null && break; sleep 0.1; done
+sleep 0.5
+
+common=(-q -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -i "$work/keys/user")
+# cpu_of PID: user+system seconds of the process's reaped children (the
+# per-connection server processes).
+cpu_of() { awk '{printf "%.2f", ($16+$17)/100}' "/proc/$1/stat"; }
+
+# run_one TOOL PORT EXTRA_OPTS BATCH -> prints "seconds client_cpu server_cpu"
+run_one() {
+  local tool=$1 port=$2 opts=$3 batch=$4 spid_=$5
+  local before after t0 t1 out
+  before=$(cpu_of "$spid_")
+  t0=$(date +%s.%N)
+  out=$( { /usr/bin/time -f "%U %S" "$tool" "${common[@]}" $opts -P "$port" -b "$batch" 127.0.0.1 >/dev/null; } 2>&1 | tail -1)
+  t1=$(date +%s.%N)
+  sleep 0.3
+  after=$(cpu_of "$spid_")
+  echo "$t0 $t1 $out $before $after" | awk '{printf "%.3f %.2f %.2f\n", $2-$1, $3+$4, $6-$5}'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a" }'; }
+
+echo "ferry bench: $(date -u +%F) commit $(git -C "$src" rev-parse --short HEAD) size=${size_mb}MiB"
+head -c $((size_mb * 1024 * 1024)) /dev/urandom >"$work/local/big"
+printf "%-44s %12s %12s %8s\n" case ferry openssh ratio
+
+bulk() { # bulk LABEL CIPHER MAC
+  local label=$1 cipher=$2 mac=$3 opts="-o Ciphers=$cipher"
+  [ -n "$mac" ] && opts="$opts -o MACs=$mac"
+  for dir in put get devnull; do
+    local fb sb
+    case $dir in
+      put) printf 'put %s/local/big /big\n' "$work" >"$work/b.f"
+           printf 'put %s/local/big %s/ssh-root/big\n' "$work" "$work" >"$work/b.s" ;;
+      get) printf 'get /big %s/local/big.f\n' "$work" >"$work/b.f"
+           printf 'get %s/ssh-root/big %s/local/big.s\n' "$work" "$work" >"$work/b.s" ;;
+      devnull) printf 'get /big /dev/null\n' >"$work/b.f"
+           printf 'get %s/ssh-root/big /dev/null\n' "$work" >"$work/b.s" ;;
+    esac
+    read -r ft fc fsv < <(run_one "$FERRY" "$fport" "$opts" "$work/b.f" "$fpid")
+    read -r st sc ssv < <(run_one sftp "$sport" "$opts" "$work/b.s" "$spid")
+    local fr sr
+    fr=$(awk -v m="$size_mb" -v t="$ft" 'BEGIN{printf "%.0f", m*1.048576/t}')
+    sr=$(awk -v m="$size_mb" -v t="$st" 'BEGIN{printf "%.0f", m*1.048576/t}')
+    printf "%-44s %9s MB/s %9s MB/s %8s\n" "$label $dir" "$fr" "$sr" "$(ratio "$fr" "$sr")"
+    printf "%-44s %8s s/GiB %8s s/GiB\n" "  cpu client+server" \
+      "$(awk -v c="$fc" -v s="$fsv" -v m="$size_mb" 'BEGIN{printf "%.2f", (c+s)*1024/m}')" \
+      "$(awk -v c="$sc" -v s="$ssv" -v m="$size_mb" 'BEGIN{printf "%.2f", (c+s)*1024/m}')"
+    rm -f "$work/local/big.f" "$work/local/big.s"
+  done
+}
+bulk "aes128-gcm" aes128-gcm@openssh.com ""
+bulk "chacha20-poly1305" chacha20-poly1305@openssh.com ""
+bulk "aes128-ctr+hmac-sha2-256-etm" aes128-ctr hmac-sha2-256-etm@openssh.com
+
+# many small files
+mkdir -p "$work/local/small"
+for i in $(seq "$nfiles"); do head -c 4096 /dev/urandom >"$work/local/small/f$i"; done
+printf 'put -r %s/local/small /small\n' "$work" >"$work/s.f"
+printf 'put -r %s/local/small %s/ssh-root/small\n' "$work" "$work" >"$work/s.s"
+read -r ft _ _ < <(run_one "$FERRY" "$fport" "" "$work/s.f" "$fpid")
+read -r st _ _ < <(run_one sftp "$sport" "" "$work/s.s" "$spid")
+fr=$(awk -v n="$nfiles" -v t="$ft" 'BEGIN{printf "%.0f", n/t}'); sr=$(awk -v n="$nfiles" -v t="$st" 'BEGIN{printf "%.0f", n/t}')
+printf "%-44s %8s f/s %9s f/s %8s\n" "put -r ${nfiles} x 4 KiB" "$fr" "$sr" "$(ratio "$fr" "$sr")"
+rm -rf "$work/local/small2" "$work/local/small3"
+printf 'get -r /small %s/local/small2\n' "$work" >"$work/s.f"
+printf 'get -r %s/ssh-root/small %s/local/small3\n' "$work" "$work" >"$work/s.s"
+read -r ft _ _ < <(run_one "$FERRY" "$fport" "" "$work/s.f" "$fpid")
+read -r st _ _ < <(run_one sftp "$sport" "" "$work/s.s" "$spid")
+fr=$(awk -v n="$nfiles" -v t="$ft" 'BEGIN{printf "%.0f", n/t}'); sr=$(awk -v n="$nfiles" -v t="$st" 'BEGIN{printf "%.0f", n/t}')
+printf "%-44s %8s f/s %9s f/s %8s\n" "get -r ${nfiles} x 4 KiB" "$fr" "$sr" "$(ratio "$fr" "$sr")"
+
+# connection set-up: connect, authenticate, ls, quit (median of 10)
+printf 'ls /\n' >"$work/c.f"; printf 'ls %s/ssh-root\n' "$work" >"$work/c.s"
+conn() { for _ in $(seq 10); do run_one "$1" "$2" "" "$3" "$4" | awk '{print $1*1000}'; done | sort -n | sed -n 5p; }
+fc=$(conn "$FERRY" "$fport" "$work/c.f" "$fpid"); sc=$(conn sftp "$sport" "$work/c.s" "$spid")
+printf "%-44s %10s ms %10s ms %8s\n" "connect+auth+ls+quit (median)" "$fc" "$sc" "$(ratio "$sc" "$fc")x faster"
+
+# 50 ms RTT through the delay proxy
+pf=$(free_port); ps=$(free_port)
+/usr/bin/python3 "$src/bench/delay_proxy.py" "$pf" "$fport" 25 >"$work/pf.log" & pids+=($!)
+/usr/bin/python3 "$src/bench/delay_proxy.py" "$ps" "$sport" 25 >"$work/ps.log" & pids+=($!)
+sleep 1
+head -c $((rtt_mb * 1024 * 1024)) "$work/local/big" >"$work/local/rtt"
+for dir in put get; do
+  if [ $dir = put ]; then
+    printf 'put %s/local/rtt /rtt\n' "$work" >"$work/r.f"; printf 'put %s/local/rtt %s/ssh-root/rtt\n' "$work" "$work" >"$work/r.s"
+  else
+    printf 'get /rtt /dev/null\n' >"$work/r.f"; printf 'get %s/ssh-root/rtt /dev/null\n' "$work" >"$work/r.s"
+  fi
+  read -r ft _ _ < <(run_one "$FERRY" "$pf" "" "$work/r.f" "$fpid")
+  read -r st _ _ < <(run_one sftp "$ps" "" "$work/r.s" "$spid")
+  fr=$(awk -v m="$rtt_mb" -v t="$ft" 'BEGIN{printf "%.1f", m*1.048576/t}'); sr=$(awk -v m="$rtt_mb" -v t="$st" 'BEGIN{printf "%.1f", m*1.048576/t}')
+  printf "%-44s %9s MB/s %9s MB/s %8s\n" "50 ms RTT $dir ${rtt_mb} MiB" "$fr" "$sr" "$(ratio "$fr" "$sr")"
+done
