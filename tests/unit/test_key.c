@@ -1,0 +1,367 @@
+/* test_key.c: key blobs, signatures, fingerprints, public lines and
+ * private key files, cross-checked against ssh-keygen. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "crypto/key.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+static char tmpdir[256];
+
+/* Runs a shell command; returns its stdout (heap, trailing newline cut)
+ * or NULL if it failed. */
+static char *run(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    FILE *f = popen(cmd, "r");
+    if (f == NULL) {
+        return NULL;
+    }
+    char *buf = calloc(1, 65536);
+    size_t n = fread(buf, 1, 65535, f);
+    int st = pclose(f);
+    if (st != 0) {
+        free(buf);
+        return NULL;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) {
+        buf[--n] = '\0';
+    }
+    return buf;
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return NULL;
+    }
+    char *buf = calloc(1, 65536);
+    size_t n = fread(buf, 1, 65535, f);
+    fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) {
+        buf[--n] = '\0';
+    }
+    return buf;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/ferry-test-key-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ssh-keygen -t type [-b bits] [-m fmt] [-N pass] -f tmpdir/name. */
+static void keygen(const char *name, const char *args)
+{
+    const char *nopass = strstr(args, "-N ") ? "" : "-N ''";
+    char *o = run("rm -f %s/%s %s/%s.pub; ssh-keygen -q %s %s -C test@%s -f %s/%s </dev/null",
+                  tmpdir, name, tmpdir, name, args, nopass, name, tmpdir, name);
+    assert_non_null(o);
+    free(o);
+}
+
+/* The "SHA256:..." field of ssh-keygen -l -f path. */
+static char *keygen_fp(const char *path)
+{
+    char *o = run("ssh-keygen -l -f %s | awk '{print $2}'", path);
+    assert_non_null(o);
+    return o;
+}
+
+static void sign_verify_roundtrip(const ferry_key *k, const char *sigalg)
+{
+    const uint8_t msg[] = "the quick brown fox";
+    ferry_buf *sig = ferry_buf_new(0);
+    assert_int_equal(ferry_key_sign(k, sigalg, msg, sizeof(msg), sig), FERRY_OK);
+    const uint8_t *s = ferry_buf_data(sig);
+    size_t sl = ferry_buf_len(sig);
+    assert_int_equal(ferry_key_verify(k, sigalg, s, sl, msg, sizeof(msg)), FERRY_OK);
+    /* Other data. */
+    assert_int_equal(ferry_key_verify(k, sigalg, s, sl, msg, sizeof(msg) - 1),
+                     FERRY_E_SIGNATURE_INVALID);
+    /* Flip each of a few bytes in the signature itself (its tail). */
+    uint8_t *c = malloc(sl);
+    for (size_t i = 1; i <= 8; i++) {
+        memcpy(c, s, sl);
+        c[sl - i * 3] ^= 0x01;
+        int r = ferry_key_verify(k, sigalg, c, sl, msg, sizeof(msg));
+        assert_true(r == FERRY_E_SIGNATURE_INVALID || r == FERRY_E_FORMAT);
+    }
+    /* Truncated and extended blobs. */
+    assert_int_equal(ferry_key_verify(k, sigalg, s, sl - 1, msg, sizeof(msg)), FERRY_E_FORMAT);
+    ferry_buf *ext = ferry_buf_new(0);
+    ferry_buf_put(ext, s, sl);
+    ferry_buf_put_u8(ext, 0);
+    assert_int_equal(ferry_key_verify(k, sigalg, ferry_buf_data(ext), ferry_buf_len(ext), msg,
+                                      sizeof(msg)),
+                     FERRY_E_FORMAT);
+    /* Demanding another algorithm. */
+    const char *other = strcmp(sigalg, "ssh-ed25519") == 0 ? "rsa-sha2-512" : "ssh-ed25519";
+    assert_int_not_equal(ferry_key_verify(k, other, s, sl, msg, sizeof(msg)), FERRY_OK);
+    ferry_buf_free(ext);
+    free(c);
+    ferry_buf_free(sig);
+}
+
+/* Blob round trip and truncation/trailing-byte refusal. */
+static void blob_checks(const ferry_key *k)
+{
+    ferry_buf *b = ferry_buf_new(0);
+    assert_int_equal(ferry_key_to_blob(k, b), FERRY_OK);
+    ferry_key *k2 = NULL;
+    assert_int_equal(ferry_key_from_blob(ferry_buf_data(b), ferry_buf_len(b), &k2), FERRY_OK);
+    assert_true(ferry_key_equal_public(k, k2));
+    assert_false(ferry_key_is_private(k2));
+    assert_int_equal(ferry_key_type(k2), ferry_key_type(k));
+    ferry_key_free(k2);
+    for (size_t cut = 1; cut < ferry_buf_len(b); cut += 7) {
+        k2 = NULL;
+        assert_int_not_equal(ferry_key_from_blob(ferry_buf_data(b), cut, &k2), FERRY_OK);
+        assert_null(k2);
+    }
+    ferry_buf_put_u8(b, 0);
+    assert_int_equal(ferry_key_from_blob(ferry_buf_data(b), ferry_buf_len(b), &k2),
+                     FERRY_E_TRAILING_DATA);
+    ferry_buf_free(b);
+}
+
+struct kt {
+    const char *name, *args, *sigalg;
+    enum ferry_key_type type;
+    unsigned bits;
+};
+
+static const struct kt kts[] = {
+    {"ed", "-t ed25519", "ssh-ed25519", FERRY_KEY_ED25519, 255},
+    {"p256", "-t ecdsa -b 256", "ecdsa-sha2-nistp256", FERRY_KEY_ECDSA_P256, 256},
+    {"p384", "-t ecdsa -b 384", "ecdsa-sha2-nistp384", FERRY_KEY_ECDSA_P384, 384},
+    {"p521", "-t ecdsa -b 521", "ecdsa-sha2-nistp521", FERRY_KEY_ECDSA_P521, 521},
+    {"rsa", "-t rsa -b 2048", "rsa-sha2-512", FERRY_KEY_RSA, 2048},
+};
+
+/* ssh-keygen's .pub parses, has ssh-keygen's fingerprint, formats back. */
+static void test_pub_from_ssh_keygen(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(kts) / sizeof(kts[0]); i++) {
+        keygen(kts[i].name, kts[i].args);
+        char path[512], fp[128];
+        snprintf(path, sizeof(path), "%s/%s.pub", tmpdir, kts[i].name);
+        char *line = read_text(path);
+        assert_non_null(line);
+        ferry_key *k = NULL;
+        char *comment = NULL;
+        assert_int_equal(ferry_key_parse_public_line(line, &k, &comment), FERRY_OK);
+        assert_int_equal(ferry_key_type(k), kts[i].type);
+        assert_int_equal(ferry_key_bits(k), kts[i].bits);
+        char want_comment[64];
+        snprintf(want_comment, sizeof(want_comment), "test@%s", kts[i].name);
+        assert_string_equal(comment, want_comment);
+        assert_int_equal(ferry_key_fingerprint(k, fp, sizeof(fp)), FERRY_OK);
+        char *want = keygen_fp(path);
+        assert_string_equal(fp, want);
+        char *again = NULL;
+        assert_int_equal(ferry_key_format_public_line(k, comment, &again), FERRY_OK);
+        assert_string_equal(again, line);
+        blob_checks(k);
+        free(again);
+        free(want);
+        free(comment);
+        free(line);
+        ferry_key_free(k);
+    }
+}
+
+static void test_generate_sign_verify(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(kts) / sizeof(kts[0]); i++) {
+        ferry_key *k = NULL;
+        assert_int_equal(ferry_key_generate(kts[i].type, 0, &k), FERRY_OK);
+        assert_true(ferry_key_is_private(k));
+        assert_true(ferry_key_sigalg_ok(k, kts[i].sigalg));
+        sign_verify_roundtrip(k, kts[i].sigalg);
+        blob_checks(k);
+        /* A public copy verifies but cannot sign. */
+        ferry_key *pub = NULL;
+        assert_int_equal(ferry_key_public_copy(k, &pub), FERRY_OK);
+        assert_false(ferry_key_is_private(pub));
+        ferry_buf *sig = ferry_buf_new(0);
+        assert_int_not_equal(ferry_key_sign(pub, kts[i].sigalg, (const uint8_t *)"x", 1, sig),
+                             FERRY_OK);
+        assert_int_equal(ferry_key_sign(k, kts[i].sigalg, (const uint8_t *)"x", 1, sig),
+                         FERRY_OK);
+        assert_int_equal(ferry_key_verify(pub, kts[i].sigalg, ferry_buf_data(sig),
+                                          ferry_buf_len(sig), (const uint8_t *)"x", 1),
+                         FERRY_OK);
+        ferry_buf_free(sig);
+        ferry_key_free(pub);
+        ferry_key_free(k);
+    }
+}
+
+static void test_rsa_sigalgs(void **state)
+{
+    (void)state;
+    ferry_key *k = NULL;
+    assert_int_equal(ferry_key_generate(FERRY_KEY_RSA, 2048, &k), FERRY_OK);
+    assert_int_equal(ferry_key_bits(k), 2048);
+    sign_verify_roundtrip(k, "rsa-sha2-256");
+    sign_verify_roundtrip(k, "ssh-rsa");
+    const uint8_t msg[] = "data";
+    ferry_buf *sig = ferry_buf_new(0);
+    assert_int_equal(ferry_key_sign(k, "rsa-sha2-256", msg, sizeof(msg), sig), FERRY_OK);
+    /* An rsa-sha2-256 signature when rsa-sha2-512 is demanded. */
+    assert_int_equal(ferry_key_verify(k, "rsa-sha2-512", ferry_buf_data(sig), ferry_buf_len(sig),
+                                      msg, sizeof(msg)),
+                     FERRY_E_SIGNATURE_INVALID);
+    assert_int_equal(
+        ferry_key_verify(k, NULL, ferry_buf_data(sig), ferry_buf_len(sig), msg, sizeof(msg)),
+        FERRY_OK);
+    /* SHA-1 only when named. */
+    ferry_buf_reset(sig);
+    assert_int_equal(ferry_key_sign(k, "ssh-rsa", msg, sizeof(msg), sig), FERRY_OK);
+    assert_int_equal(
+        ferry_key_verify(k, NULL, ferry_buf_data(sig), ferry_buf_len(sig), msg, sizeof(msg)),
+        FERRY_E_SIGNATURE_INVALID);
+    /* Key type mismatches. */
+    assert_int_equal(ferry_key_sign(k, "ssh-ed25519", msg, sizeof(msg), sig), FERRY_E_KEY_TYPE);
+    assert_false(ferry_key_sigalg_ok(k, "ecdsa-sha2-nistp256"));
+    assert_true(ferry_key_sigalg_ok(k, "rsa-sha2-256"));
+    ferry_key *weak = NULL;
+    assert_int_equal(ferry_key_generate(FERRY_KEY_RSA, 1024, &weak), FERRY_E_KEY_WEAK);
+    ferry_buf_free(sig);
+    ferry_key_free(k);
+}
+
+static void test_weak_rsa_blob(void **state)
+{
+    (void)state;
+    keygen("rsa1024", "-t rsa -b 1024");
+    char path[512];
+    snprintf(path, sizeof(path), "%s/rsa1024.pub", tmpdir);
+    char *line = read_text(path);
+    assert_non_null(line);
+    ferry_key *k = NULL;
+    assert_int_equal(ferry_key_parse_public_line(line, &k, NULL), FERRY_E_KEY_WEAK);
+    assert_null(k);
+    free(line);
+}
+
+static void test_ecdsa_off_curve(void **state)
+{
+    (void)state;
+    ferry_key *k = NULL;
+    assert_int_equal(ferry_key_generate(FERRY_KEY_ECDSA_P256, 0, &k), FERRY_OK);
+    ferry_buf *b = ferry_buf_new(0);
+    assert_int_equal(ferry_key_to_blob(k, b), FERRY_OK);
+    /* Last byte of Y changed: the point leaves the curve. */
+    uint8_t *p = ferry_buf_mdata(b);
+    p[ferry_buf_len(b) - 1] ^= 0x01;
+    ferry_key *k2 = NULL;
+    assert_int_equal(ferry_key_from_blob(p, ferry_buf_len(b), &k2), FERRY_E_FORMAT);
+    /* Compressed point form refused. */
+    ferry_buf_free(b);
+    ferry_key_free(k);
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    assert_int_equal(ferry_key_type_from_name("rsa-sha2-256"), FERRY_KEY_RSA);
+    assert_int_equal(ferry_key_type_from_name("ssh-rsa"), FERRY_KEY_RSA);
+    assert_int_equal(ferry_key_type_from_name("ecdsa-sha2-nistp521"), FERRY_KEY_ECDSA_P521);
+    assert_int_equal(ferry_key_type_from_name("ssh-dss"), FERRY_KEY_UNKNOWN);
+    assert_string_equal(ferry_sigalg_supported(),
+                        "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,"
+                        "ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256,ssh-rsa");
+    assert_null(strstr(ferry_sigalg_default(), "ssh-rsa,"));
+    assert_non_null(strstr(ferry_sigalg_default(), "rsa-sha2-256"));
+}
+
+static void test_base64(void **state)
+{
+    (void)state;
+    char *s = NULL;
+    assert_int_equal(ferry_base64_encode((const uint8_t *)"foob", 4, &s), FERRY_OK);
+    assert_string_equal(s, "Zm9vYg==");
+    ferry_buf *b = ferry_buf_new(0);
+    assert_int_equal(ferry_base64_decode(s, strlen(s), b), FERRY_OK);
+    assert_int_equal(ferry_buf_len(b), 4);
+    assert_memory_equal(ferry_buf_data(b), "foob", 4);
+    ferry_buf_reset(b);
+    assert_int_equal(ferry_base64_decode("Zm9vYg", 6, b), FERRY_E_FORMAT);
+    assert_int_equal(ferry_base64_decode("Zm9v Yg=", 8, b), FERRY_E_FORMAT);
+    assert_int_equal(ferry_base64_decode("Zm9vYmFy", 8, b), FERRY_OK);
+    assert_memory_equal(ferry_buf_data(b), "foobar", 6);
+    ferry_buf_reset(b);
+    assert_int_equal(ferry_base64_decode("", 0, b), FERRY_OK);
+    assert_int_equal(ferry_buf_len(b), 0);
+    free(s);
+    ferry_buf_free(b);
+}
+
+static void test_bad_public_lines(void **state)
+{
+    (void)state;
+    ferry_key *k = NULL;
+    assert_int_not_equal(ferry_key_parse_public_line("", &k, NULL), FERRY_OK);
+    assert_int_equal(ferry_key_parse_public_line("ssh-dss AAAA", &k, NULL), FERRY_E_KEY_TYPE);
+    assert_int_not_equal(ferry_key_parse_public_line("ssh-ed25519 !!!!", &k, NULL), FERRY_OK);
+    /* Type word disagreeing with the blob. */
+    ferry_key *g = NULL;
+    char *line = NULL;
+    assert_int_equal(ferry_key_generate(FERRY_KEY_ED25519, 0, &g), FERRY_OK);
+    assert_int_equal(ferry_key_format_public_line(g, NULL, &line), FERRY_OK);
+    char *bad = NULL;
+    assert_true(asprintf(&bad, "ssh-rsa %s", strchr(line, ' ') + 1) > 0);
+    assert_int_equal(ferry_key_parse_public_line(bad, &k, NULL), FERRY_E_KEY_TYPE);
+    char *c = NULL;
+    assert_int_equal(ferry_key_parse_public_line(line, &k, &c), FERRY_OK);
+    assert_string_equal(c, "");
+    assert_true(ferry_key_equal_public(k, g));
+    free(c);
+    free(bad);
+    free(line);
+    ferry_key_free(k);
+    ferry_key_free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_pub_from_ssh_keygen),
+        cmocka_unit_test(test_generate_sign_verify),
+        cmocka_unit_test(test_rsa_sigalgs),
+        cmocka_unit_test(test_weak_rsa_blob),
+        cmocka_unit_test(test_ecdsa_off_curve),
+        cmocka_unit_test(test_bad_public_lines),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
