@@ -351,6 +351,223 @@ static void test_bad_public_lines(void **state)
     ferry_key_free(g);
 }
 
+/* ---- private key files ---- */
+
+static void path_of(char *out, size_t n, const char *name, const char *suffix)
+{
+    snprintf(out, n, "%s/%s%s", tmpdir, name, suffix);
+}
+
+/* ssh-keygen's openssh-key-v1 files load, with its fingerprint. */
+static void test_load_ssh_keygen_private(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(kts) / sizeof(kts[0]); i++) {
+        char name[32], path[512], pubpath[512], fp[128];
+        snprintf(name, sizeof(name), "%s-priv", kts[i].name);
+        keygen(name, kts[i].args);
+        path_of(path, sizeof(path), name, "");
+        path_of(pubpath, sizeof(pubpath), name, ".pub");
+        ferry_key *k = NULL, *pub = NULL;
+        char *comment = NULL;
+        assert_int_equal(ferry_key_load_private_file(path, NULL, &k, &comment), FERRY_OK);
+        assert_true(ferry_key_is_private(k));
+        assert_int_equal(ferry_key_type(k), kts[i].type);
+        char want_comment[64];
+        snprintf(want_comment, sizeof(want_comment), "test@%s", name);
+        assert_string_equal(comment, want_comment);
+        assert_int_equal(ferry_key_fingerprint(k, fp, sizeof(fp)), FERRY_OK);
+        char *want = keygen_fp(path);
+        assert_string_equal(fp, want);
+        char *line = read_text(pubpath);
+        assert_int_equal(ferry_key_parse_public_line(line, &pub, NULL), FERRY_OK);
+        assert_true(ferry_key_equal_public(k, pub));
+        sign_verify_roundtrip(k, kts[i].sigalg);
+        /* Signature by the loaded private key checks with the .pub key. */
+        ferry_buf *sig = ferry_buf_new(0);
+        assert_int_equal(ferry_key_sign(k, kts[i].sigalg, (const uint8_t *)"m", 1, sig),
+                         FERRY_OK);
+        assert_int_equal(ferry_key_verify(pub, kts[i].sigalg, ferry_buf_data(sig),
+                                          ferry_buf_len(sig), (const uint8_t *)"m", 1),
+                         FERRY_OK);
+        ferry_buf_free(sig);
+        free(line);
+        free(want);
+        free(comment);
+        ferry_key_free(pub);
+        ferry_key_free(k);
+    }
+}
+
+/* Our files are accepted by ssh-keygen -y and -l. */
+static void test_save_read_by_ssh_keygen(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(kts) / sizeof(kts[0]); i++) {
+        char name[32], path[512], pubpath[512], fp[128];
+        snprintf(name, sizeof(name), "%s-ours", kts[i].name);
+        path_of(path, sizeof(path), name, "");
+        path_of(pubpath, sizeof(pubpath), name, ".pub");
+        ferry_key *k = NULL;
+        assert_int_equal(ferry_key_generate(kts[i].type, 0, &k), FERRY_OK);
+        assert_int_equal(ferry_key_save_private_file(k, "ours@test", path, pubpath), FERRY_OK);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(stat(pubpath, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0644);
+        char *ours = NULL;
+        assert_int_equal(ferry_key_format_public_line(k, "ours@test", &ours), FERRY_OK);
+        char *derived = run("ssh-keygen -y -f %s", path);
+        assert_non_null(derived);
+        assert_string_equal(derived, ours);
+        char *pubfile = read_text(pubpath);
+        assert_string_equal(pubfile, ours);
+        assert_int_equal(ferry_key_fingerprint(k, fp, sizeof(fp)), FERRY_OK);
+        char *want = keygen_fp(path);
+        assert_string_equal(fp, want);
+        /* And back through our loader. */
+        ferry_key *k2 = NULL;
+        char *c = NULL;
+        assert_int_equal(ferry_key_load_private_file(path, NULL, &k2, &c), FERRY_OK);
+        assert_string_equal(c, "ours@test");
+        assert_true(ferry_key_equal_public(k, k2));
+        sign_verify_roundtrip(k2, kts[i].sigalg);
+        free(c);
+        ferry_key_free(k2);
+        free(want);
+        free(pubfile);
+        free(derived);
+        free(ours);
+        ferry_key_free(k);
+    }
+}
+
+/* The armour and line layout ssh-keygen uses. */
+static void test_save_layout(void **state)
+{
+    (void)state;
+    ferry_key *k = NULL;
+    assert_int_equal(ferry_key_generate(FERRY_KEY_ED25519, 0, &k), FERRY_OK);
+    ferry_buf *b = ferry_buf_new(0);
+    assert_int_equal(ferry_key_save_private(k, "c", b), FERRY_OK);
+    char *text = strndup((const char *)ferry_buf_data(b), ferry_buf_len(b));
+    assert_true(strncmp(text, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAAB", 88) == 0);
+    char *nl = strchr(text, '\n');
+    assert_int_equal(strchr(nl + 1, '\n') - nl - 1, 70);
+    assert_non_null(strstr(text, "\n-----END OPENSSH PRIVATE KEY-----\n"));
+    /* Corruptions are refused: a changed base64 character anywhere in the
+     * body, and a cut file. */
+    size_t body = 36, end = strstr(text, "-----END") - text;
+    for (size_t i = body + 60; i < end; i += 13) {
+        char *c = strdup(text);
+        if (c[i] == '\n' || c[i] == '=') {
+            free(c);
+            continue;
+        }
+        c[i] = c[i] == 'A' ? 'B' : 'A';
+        ferry_key *k2 = NULL;
+        int r = ferry_key_load_private((const uint8_t *)c, strlen(c), NULL, &k2, NULL);
+        if (r == FERRY_OK) {
+            /* Only the comment or random check ints may change harmlessly. */
+            assert_true(ferry_key_equal_public(k, k2));
+            ferry_key_free(k2);
+        }
+        free(c);
+    }
+    ferry_key *k3 = NULL;
+    assert_int_not_equal(ferry_key_load_private((const uint8_t *)text, end - 10, NULL, &k3, NULL),
+                         FERRY_OK);
+    free(text);
+    ferry_buf_free(b);
+    ferry_key_free(k);
+}
+
+static void test_pem_keys(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *args, *pass;
+        enum ferry_key_type type;
+    } pems[] = {
+        {"rsa-pem", "-t rsa -b 2048 -m PEM", NULL, FERRY_KEY_RSA},
+        {"rsa-pem-pw", "-t rsa -b 2048 -m PEM -N sekrit", "sekrit", FERRY_KEY_RSA},
+        {"ec-pem", "-t ecdsa -b 384 -m PEM", NULL, FERRY_KEY_ECDSA_P384},
+        {"ec-pem-pw", "-t ecdsa -b 256 -m PEM -N sekrit", "sekrit", FERRY_KEY_ECDSA_P256},
+        {"rsa-p8-pw", "-t rsa -b 2048 -m PKCS8 -N sekrit", "sekrit", FERRY_KEY_RSA},
+        {"ec-p8", "-t ecdsa -b 521 -m PKCS8", NULL, FERRY_KEY_ECDSA_P521},
+    };
+    for (size_t i = 0; i < sizeof(pems) / sizeof(pems[0]); i++) {
+        char path[512], fp[128];
+        keygen(pems[i].name, pems[i].args);
+        path_of(path, sizeof(path), pems[i].name, "");
+        ferry_key *k = NULL;
+        assert_int_equal(ferry_key_load_private_file(path, pems[i].pass, &k, NULL), FERRY_OK);
+        assert_int_equal(ferry_key_type(k), pems[i].type);
+        assert_int_equal(ferry_key_fingerprint(k, fp, sizeof(fp)), FERRY_OK);
+        char *want = keygen_fp(path);
+        if (pems[i].pass == NULL) {
+            assert_string_equal(fp, want);
+        }
+        char pubpath[512];
+        path_of(pubpath, sizeof(pubpath), pems[i].name, ".pub");
+        char *line = read_text(pubpath);
+        ferry_key *pub = NULL;
+        assert_int_equal(ferry_key_parse_public_line(line, &pub, NULL), FERRY_OK);
+        assert_true(ferry_key_equal_public(k, pub));
+        if (pems[i].pass != NULL) {
+            ferry_key *k2 = NULL;
+            assert_int_equal(ferry_key_load_private_file(path, "wrong", &k2, NULL),
+                             FERRY_E_BAD_PASSPHRASE);
+            assert_int_equal(ferry_key_load_private_file(path, NULL, &k2, NULL),
+                             FERRY_E_BAD_PASSPHRASE);
+            assert_null(k2);
+        }
+        free(line);
+        free(want);
+        ferry_key_free(pub);
+        ferry_key_free(k);
+    }
+}
+
+static void test_refused_files(void **state)
+{
+    (void)state;
+    char path[512];
+    ferry_key *k = NULL;
+    /* bcrypt-encrypted openssh-key-v1: no bcrypt_pbkdf available. */
+    keygen("ed-enc", "-t ed25519 -N sekrit");
+    path_of(path, sizeof(path), "ed-enc", "");
+    assert_int_equal(ferry_key_load_private_file(path, "sekrit", &k, NULL), FERRY_E_UNSUPPORTED);
+    assert_null(k);
+    /* Weak RSA, both formats. */
+    keygen("rsa1024-priv", "-t rsa -b 1024");
+    path_of(path, sizeof(path), "rsa1024-priv", "");
+    assert_int_equal(ferry_key_load_private_file(path, NULL, &k, NULL), FERRY_E_KEY_WEAK);
+    keygen("rsa1024-pem", "-t rsa -b 1024 -m PEM");
+    path_of(path, sizeof(path), "rsa1024-pem", "");
+    assert_int_equal(ferry_key_load_private_file(path, NULL, &k, NULL), FERRY_E_KEY_WEAK);
+    /* Missing file, garbage. */
+    path_of(path, sizeof(path), "nonexistent", "");
+    assert_int_equal(ferry_key_load_private_file(path, NULL, &k, NULL), FERRY_E_NOT_FOUND);
+    const char junk[] = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+    assert_int_equal(ferry_key_load_private((const uint8_t *)junk, strlen(junk), NULL, &k, NULL),
+                     FERRY_E_FORMAT);
+    assert_int_equal(ferry_key_load_private((const uint8_t *)"hello", 5, NULL, &k, NULL),
+                     FERRY_E_FORMAT);
+    assert_null(k);
+    /* A public key cannot be saved as a private one. */
+    ferry_key *g = NULL, *pub = NULL;
+    assert_int_equal(ferry_key_generate(FERRY_KEY_ED25519, 0, &g), FERRY_OK);
+    assert_int_equal(ferry_key_public_copy(g, &pub), FERRY_OK);
+    ferry_buf *b = ferry_buf_new(0);
+    assert_int_equal(ferry_key_save_private(pub, NULL, b), FERRY_E_INVALID_ARG);
+    assert_int_equal(ferry_buf_len(b), 0);
+    ferry_buf_free(b);
+    ferry_key_free(pub);
+    ferry_key_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +579,11 @@ int main(void)
         cmocka_unit_test(test_weak_rsa_blob),
         cmocka_unit_test(test_ecdsa_off_curve),
         cmocka_unit_test(test_bad_public_lines),
+        cmocka_unit_test(test_load_ssh_keygen_private),
+        cmocka_unit_test(test_save_read_by_ssh_keygen),
+        cmocka_unit_test(test_save_layout),
+        cmocka_unit_test(test_pem_keys),
+        cmocka_unit_test(test_refused_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -518,7 +518,7 @@ int ferry_key_from_blob(const uint8_t *blob, size_t len, ferry_key **out)
     return ferry__key_wrap(pk, ki->type, 0, out);
 }
 
-static int put_bn_param(const ferry_key *k, const char *param, ferry_buf *out)
+int ferry__key_put_bn(const ferry_key *k, const char *param, ferry_buf *out)
 {
     BIGNUM *bn = NULL;
     if (EVP_PKEY_get_bn_param(k->pkey, param, &bn) != 1) {
@@ -577,8 +577,8 @@ static int to_blob_inner(const ferry_key *k, ferry_buf *out)
         return ferry_buf_put_string(out, pub, pl);
     }
     if (k->type == FERRY_KEY_RSA) {
-        r = put_bn_param(k, OSSL_PKEY_PARAM_RSA_E, out);
-        return r == FERRY_OK ? put_bn_param(k, OSSL_PKEY_PARAM_RSA_N, out) : r;
+        r = ferry__key_put_bn(k, OSSL_PKEY_PARAM_RSA_E, out);
+        return r == FERRY_OK ? ferry__key_put_bn(k, OSSL_PKEY_PARAM_RSA_N, out) : r;
     }
     r = ferry_buf_put_cstring(out, ki->curve);
     return r == FERRY_OK ? ferry__ec_put_point(k, out) : r;

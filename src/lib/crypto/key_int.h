@@ -19,6 +19,9 @@ int ferry__key_wrap(EVP_PKEY *pk, enum ferry_key_type type, int priv, ferry_key 
 int ferry__key_from_pkey(EVP_PKEY *pk, ferry_key **out);
 /* The key's EVP_PKEY, borrowed for the key's lifetime. */
 EVP_PKEY *ferry__key_pkey(const ferry_key *k);
+/* Appends the key's BIGNUM parameter `param` (OSSL_PKEY_PARAM_*) as an
+ * mpint. */
+int ferry__key_put_bn(const ferry_key *k, const char *param, ferry_buf *out);
 /* SSH curve id ("nistp256") for an ECDSA type, NULL otherwise. */
 const char *ferry__key_curve(enum ferry_key_type type);
 
