@@ -1,0 +1,149 @@
+/* auth.c: ferry_auth_ops over a ferryd user store. */
+#include "auth.h"
+
+#include <crypt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "util/err.h"
+#include "util/log.h"
+
+static void report(const ferryd_auth *a, char what)
+{
+    if (a->report_fd >= 0) {
+        ssize_t w = write(a->report_fd, &what, 1);
+        (void)w; /* the listener may be gone at shutdown */
+    }
+}
+
+int ferryd_auth_password_matches(const char *password, const char *hash)
+{
+    struct crypt_data *cd = calloc(1, sizeof(*cd));
+    if (cd == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    int r = FERRY_E_AUTH_DENIED;
+    const char *res = crypt_rn(password, hash, cd, (int)sizeof(*cd));
+    size_t hl = strlen(hash);
+    if (res != NULL && res[0] != '*' && strlen(res) == hl &&
+        CRYPTO_memcmp(res, hash, hl) == 0) {
+        r = FERRY_OK;
+    }
+    OPENSSL_cleanse(cd, sizeof(*cd));
+    free(cd);
+    return r;
+}
+
+int ferryd_auth_dummy_hash(const char *like, char *out, size_t outsz)
+{
+    char prefix[8] = "$y$";
+    if (like != NULL && like[0] == '$') {
+        const char *end = strchr(like + 1, '$');
+        size_t n = end != NULL ? (size_t)(end - like + 1) : 0;
+        if (n > 0 && n < sizeof(prefix)) {
+            memcpy(prefix, like, n);
+            prefix[n] = '\0';
+        }
+    }
+    char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+    if (crypt_gensalt_rn(prefix, 0, NULL, 0, setting, (int)sizeof(setting)) == NULL &&
+        crypt_gensalt_rn("$y$", 0, NULL, 0, setting, (int)sizeof(setting)) == NULL) {
+        return ferry_err_sys();
+    }
+    struct crypt_data *cd = calloc(1, sizeof(*cd));
+    if (cd == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    int r = FERRY_E_SYSTEM;
+    const char *res = crypt_rn("ferry-dummy-password", setting, cd, (int)sizeof(*cd));
+    if (res != NULL && res[0] != '*' && strlen(res) < outsz) {
+        strcpy(out, res);
+        r = FERRY_OK;
+    }
+    free(cd);
+    return r;
+}
+
+static int lookup(const ferryd_auth *a, const char *user, const ferryd_user **u)
+{
+    int r = ferryd_userstore_lookup(a->us, user, u);
+    if (r != FERRY_OK && r != FERRY_E_NOT_FOUND) {
+        ferry_warn("user store lookup of \"%s\" failed: %s", user, ferry_strerror(r));
+    }
+    return r;
+}
+
+static int cb_pubkey_allowed(void *ctx, const char *user, const ferry_key *key)
+{
+    ferryd_auth *a = ctx;
+    const ferryd_user *u = NULL;
+    if (!a->allow_pubkey || lookup(a, user, &u) != FERRY_OK) {
+        return FERRY_E_AUTH_DENIED;
+    }
+    for (size_t i = 0; i < u->n_keys; i++) {
+        if (ferry_authkeys_match(u->keys[i], key, a->peer, NULL) == FERRY_OK) {
+            if (ferry_key_fingerprint(key, a->key_fp, sizeof(a->key_fp)) != FERRY_OK) {
+                a->key_fp[0] = '\0';
+            }
+            snprintf(a->key_type, sizeof(a->key_type), "%s", ferry_key_type_name(key));
+            return FERRY_OK;
+        }
+    }
+    return FERRY_E_AUTH_DENIED;
+}
+
+static int cb_password_check(void *ctx, const char *user, const char *password)
+{
+    ferryd_auth *a = ctx;
+    const ferryd_user *u = NULL;
+    int known = lookup(a, user, &u) == FERRY_OK && u->password_hash != NULL &&
+                u->password_hash[0] == '$';
+    /* Same work whether or not the user exists or has a password. */
+    const char *hash = known ? u->password_hash : a->dummy_hash;
+    int r = FERRY_E_AUTH_DENIED;
+    if (hash != NULL && hash[0] != '\0') {
+        r = ferryd_auth_password_matches(password, hash);
+    }
+    if (!known || !a->allow_password) {
+        r = FERRY_E_AUTH_DENIED;
+    }
+    return r == FERRY_OK ? FERRY_OK : FERRY_E_AUTH_DENIED;
+}
+
+static void cb_on_success(void *ctx, const char *user, const char *methods)
+{
+    ferryd_auth *a = ctx;
+    const ferryd_user *u = NULL;
+    if (lookup(a, user, &u) == FERRY_OK) {
+        a->user = u;
+    }
+    snprintf(a->methods, sizeof(a->methods), "%s", methods ? methods : "");
+    if (strstr(a->methods, "publickey") == NULL) {
+        a->key_fp[0] = '\0';
+        a->key_type[0] = '\0';
+    }
+    report(a, FERRYD_REPORT_AUTH_OK);
+}
+
+static void cb_on_failure(void *ctx, const char *user, const char *method)
+{
+    ferryd_auth *a = ctx;
+    if (method != NULL && strcmp(method, "none") == 0) {
+        return; /* the probe every client starts with */
+    }
+    a->failures++;
+    ferryd_kv kv[] = {{"user", user}, {"peer", a->peer}, {"method", method}};
+    ferryd_audit_emit(a->audit, "auth_failure", kv, sizeof(kv) / sizeof(kv[0]));
+    report(a, FERRYD_REPORT_AUTH_FAIL);
+}
+
+const ferry_auth_ops ferryd_auth_ops = {
+    .pubkey_allowed = cb_pubkey_allowed,
+    .password_check = cb_password_check,
+    .on_success = cb_on_success,
+    .on_failure = cb_on_failure,
+};

@@ -1,0 +1,46 @@
+/* auth.h: the SSH layer's ferry_auth_ops over a ferryd user store, for one
+ * connection. Public keys are checked with ferry_authkeys_match against the
+ * peer address (from= options); passwords with crypt(3) (libxcrypt) and a
+ * constant-time compare. Unknown users and users without a password are
+ * checked against a dummy hash of the same kind, so every "no" costs the
+ * same time and looks the same on the wire. */
+#ifndef FERRYD_AUTH_H
+#define FERRYD_AUTH_H
+
+#include "audit.h"
+#include "ssh/ssh.h"
+#include "userstore.h"
+
+/* Per-connection authentication state. Set us, peer, dummy_hash and
+ * report_fd; the rest is filled in by the callbacks. */
+typedef struct ferryd_auth {
+    const ferryd_userstore *us;
+    const char *peer;       /* textual peer address, for from= */
+    const char *dummy_hash; /* see ferryd_auth_dummy_hash */
+    int allow_pubkey, allow_password;
+    int report_fd;          /* pipe to the listener, -1 = none */
+    const ferryd_audit_sink *audit; /* NULL = stderr */
+    unsigned failures;
+    /* Results: */
+    const ferryd_user *user; /* set on success */
+    char methods[64];
+    char key_fp[96];         /* fingerprint of the last accepted key */
+    char key_type[48];
+} ferryd_auth;
+
+extern const ferry_auth_ops ferryd_auth_ops;
+
+/* Makes a dummy crypt(3) hash of the same kind ("$y$", "$6$", ...) as
+ * `like` (NULL = yescrypt) into out[outsz]. FERRY_E_SYSTEM if libxcrypt
+ * cannot. */
+int ferryd_auth_dummy_hash(const char *like, char *out, size_t outsz);
+
+/* FERRY_OK if `password` hashes to `hash` (crypt(3)), else
+ * FERRY_E_AUTH_DENIED. Constant-time compare of the results. */
+int ferryd_auth_password_matches(const char *password, const char *hash);
+
+/* Messages a child writes to the listener (one byte each). */
+#define FERRYD_REPORT_AUTH_OK   'A'
+#define FERRYD_REPORT_AUTH_FAIL 'F'
+
+#endif

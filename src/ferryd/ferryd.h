@@ -1,0 +1,42 @@
+/* ferryd.h: the server's process-wide state, built once by main() before
+ * the listener starts and inherited by every connection child. Nothing
+ * here is per-connection (that lives in conn.c's struct). */
+#ifndef FERRYD_FERRYD_H
+#define FERRYD_FERRYD_H
+
+#include <stddef.h>
+
+#include "audit.h"
+#include "config.h"
+#include "crypto/key.h"
+#include "userstore.h"
+
+typedef struct ferryd_server {
+    ferryd_config cfg;
+    ferryd_algs algs;
+    ferry_key *host_keys[FERRYD_MAX_HOST_KEYS];
+    size_t n_host_keys;
+    ferryd_userstore users;
+    const ferryd_audit_sink *audit; /* NULL = stderr */
+    char *auth_methods;             /* derived from the config; NULL = any */
+    char dummy_hash[256];           /* crypt(3) hash for timing-equal denials */
+} ferryd_server;
+
+/* Serves one accepted connection in a forked child: runs the SSH session
+ * over the non-blocking socket `fd` until it ends. `peer`/`peer_port`
+ * describe the client; `report_fd` is the pipe to the listener (auth
+ * results), closed on return. Returns the process exit status. */
+int ferryd_conn_serve(const ferryd_server *srv, int fd, const char *peer, unsigned peer_port,
+                      int report_fd);
+
+/* Binds every ListenAddress, prints one "listening on ..." line on stderr
+ * and runs the accept loop (fork per connection, MaxStartups and
+ * per-source throttling, penalties) until SIGTERM/SIGINT. Returns the
+ * process exit status (0 after a clean shutdown). */
+int ferryd_listener_run(ferryd_server *srv);
+
+/* Loads each HostKey file, creating a missing one (ed25519, or ECDSA /
+ * RSA when the file name contains "ecdsa" / "rsa"), into srv->host_keys. */
+int ferryd_hostkeys_load(ferryd_server *srv);
+
+#endif
