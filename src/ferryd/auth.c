@@ -38,6 +38,27 @@ int ferryd_auth_password_matches(const char *password, const char *hash)
     return r;
 }
 
+int ferryd_auth_hash_password(const char *password, char *out, size_t outsz)
+{
+    char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+    if (crypt_gensalt_rn("$y$", 0, NULL, 0, setting, (int)sizeof(setting)) == NULL) {
+        return ferry_err_sys();
+    }
+    struct crypt_data *cd = calloc(1, sizeof(*cd));
+    if (cd == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    int r = FERRY_E_SYSTEM;
+    const char *res = crypt_rn(password, setting, cd, (int)sizeof(*cd));
+    if (res != NULL && res[0] != '*' && strlen(res) < outsz) {
+        strcpy(out, res);
+        r = FERRY_OK;
+    }
+    OPENSSL_cleanse(cd, sizeof(*cd));
+    free(cd);
+    return r;
+}
+
 int ferryd_auth_dummy_hash(const char *like, char *out, size_t outsz)
 {
     char prefix[8] = "$y$";

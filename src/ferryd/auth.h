@@ -35,6 +35,10 @@ extern const ferry_auth_ops ferryd_auth_ops;
  * cannot. */
 int ferryd_auth_dummy_hash(const char *like, char *out, size_t outsz);
 
+/* A new yescrypt ("$y$", as /etc/shadow) hash of `password` with a random
+ * salt into out[outsz]. */
+int ferryd_auth_hash_password(const char *password, char *out, size_t outsz);
+
 /* FERRY_OK if `password` hashes to `hash` (crypt(3)), else
  * FERRY_E_AUTH_DENIED. Constant-time compare of the results. */
 int ferryd_auth_password_matches(const char *password, const char *hash);

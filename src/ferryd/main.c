@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "auth.h"
 #include "crypto/cipher.h"
 #include "crypto/kexalg.h"
@@ -30,12 +32,12 @@ struct opts {
     const char *root, *password_hash, *user, *mode, *log_level, *query;
     const char *keyfiles[MAX_FLAG_KEYFILES];
     size_t n_keyfiles;
-    int quick, test_only, debug;
+    int quick, test_only, debug, hash_password;
 };
 
 enum {
     OPT_LISTEN = 256, OPT_ROOT, OPT_HOSTKEY, OPT_AUTHKEYS, OPT_PWHASH, OPT_USER, OPT_CONFIG,
-    OPT_MODE, OPT_QUICK, OPT_LOGLEVEL, OPT_HELP, OPT_VERSION,
+    OPT_MODE, OPT_QUICK, OPT_LOGLEVEL, OPT_HELP, OPT_VERSION, OPT_HASHPW,
 };
 
 static const struct option long_opts[] = {
@@ -49,6 +51,7 @@ static const struct option long_opts[] = {
     {"mode", required_argument, NULL, OPT_MODE},
     {"quick", no_argument, NULL, OPT_QUICK},
     {"log-level", required_argument, NULL, OPT_LOGLEVEL},
+    {"hash-password", no_argument, NULL, OPT_HASHPW},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -63,6 +66,7 @@ static void usage(FILE *f)
             "              [--mode read-write|read-only|upload-only] [--log-level LEVEL] [-d]\n"
             "       ferryd -t [options]        check the configuration and exit\n"
             "       ferryd -Q cipher|mac|kex|key   list supported algorithms\n"
+            "       ferryd --hash-password     read a password on stdin, print its hash\n"
             "See ferryd(8) and ferryd.conf(5).\n");
 }
 
@@ -90,6 +94,7 @@ static int parse_flag(struct opts *o, int c, const char *arg)
     case OPT_CONFIG: o->config = arg; return 0;
     case OPT_MODE: o->mode = arg; return 0;
     case OPT_QUICK: o->quick = 1; return 0;
+    case OPT_HASHPW: o->hash_password = 1; return 0;
     case OPT_LOGLEVEL: o->log_level = arg; return 0;
     case 'd': o->debug++; return 0;
     case 't': o->test_only = 1; return 0;
@@ -142,6 +147,26 @@ static int query(const char *what)
         putchar(*p == ',' ? '\n' : *p);
     }
     putchar('\n');
+    return 0;
+}
+
+/* Reads one line (the password) from stdin and prints a yescrypt hash for
+ * PasswordHash / --password-hash. */
+static int hash_password(void)
+{
+    char pw[1024], out[256];
+    if (fgets(pw, sizeof(pw), stdin) == NULL) {
+        fprintf(stderr, "ferryd: no password on standard input\n");
+        return 2;
+    }
+    pw[strcspn(pw, "\r\n")] = '\0';
+    int r = ferryd_auth_hash_password(pw, out, sizeof(out));
+    OPENSSL_cleanse(pw, sizeof(pw));
+    if (r != FERRY_OK) {
+        fprintf(stderr, "ferryd: cannot hash: %s\n", ferry_strerror(r));
+        return 1;
+    }
+    printf("%s\n", out);
     return 0;
 }
 
@@ -335,6 +360,9 @@ int main(int argc, char **argv)
     }
     if (o.query != NULL) {
         return query(o.query);
+    }
+    if (o.hash_password) {
+        return hash_password();
     }
     ferryd_server srv;
     memset(&srv, 0, sizeof(srv));

@@ -1,0 +1,147 @@
+# shellcheck shell=bash
+# lib.sh: shared helpers for the server interop tests (sourced).
+#
+#   . "$FERRY_SRC/tests/interop/lib.sh"
+#   need sftp ssh-keygen              # fail (never skip) when a peer is missing
+#   make_user_key                     # $T/id_ed25519{,.pub}, $T/authorized_keys
+#   ferryd_start [ferryd args...]     # sets FERRYD_PID, FERRYD_PORT
+#   ...
+#   ferryd_stop                       # SIGTERM, expects exit status 0
+#
+# Every test gets its own temporary directory $T (removed at exit unless
+# FERRY_KEEP_TMP=1), ferryd listens on 127.0.0.1 port 0 (the kernel picks a
+# free port; ferryd prints the one it got), and only the ferryd started
+# here is ever signalled, by PID.
+set -euo pipefail
+
+: "${FERRY_BUILD:?FERRY_BUILD must name the build directory}"
+: "${FERRY_SRC:?FERRY_SRC must name the source directory}"
+FERRYD="$FERRY_BUILD/ferryd"
+T=$(mktemp -d "${TMPDIR:-/tmp}/ferry-interop.XXXXXX")
+FERRYD_PID=""
+FERRYD_PORT=""
+TEST_USER=tester
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
+
+_ferry_cleanup() {
+    local rc=$?
+    if [ -n "$FERRYD_PID" ]; then
+        kill -TERM "$FERRYD_PID" 2>/dev/null || true
+        wait "$FERRYD_PID" 2>/dev/null || true
+    fi
+    if [ "${FERRY_KEEP_TMP:-0}" = 1 ] || [ $rc -ne 0 ]; then
+        echo "(temporary files kept in $T)" >&2
+    else
+        rm -rf "$T"
+    fi
+}
+trap _ferry_cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    if [ -f "$T/ferryd.log" ]; then
+        echo "--- last lines of the ferryd log:" >&2
+        tail -n 40 "$T/ferryd.log" >&2
+    fi
+    exit 1
+}
+
+ok() {
+    echo "ok - $*"
+}
+
+# Fails when a tool is missing: interop tests never skip.
+need() {
+    local t
+    [ -x "$FERRYD" ] || fail "$FERRYD not built"
+    for t in "$@"; do
+        command -v "$t" >/dev/null 2>&1 || fail "$t is not installed (run scripts/deps test)"
+    done
+}
+
+# Random file of $2 bytes at $1.
+make_file() {
+    head -c "$2" /dev/urandom >"$1"
+}
+
+same() {
+    cmp -s "$1" "$2" || fail "$1 and $2 differ"
+}
+
+make_user_key() {
+    ssh-keygen -q -t "${1:-ed25519}" -N '' -C interop-user -f "$T/id_${1:-ed25519}"
+    cat "$T/id_${1:-ed25519}.pub" >>"$T/authorized_keys"
+}
+
+# Host keys of every type in $T: ed25519 is created by ferryd itself (a
+# missing --host-key file is generated); the others with ssh-keygen.
+make_host_keys() {
+    ssh-keygen -q -t ecdsa -b 256 -N '' -f "$T/host_ecdsa256"
+    ssh-keygen -q -t ecdsa -b 384 -N '' -f "$T/host_ecdsa384"
+    ssh-keygen -q -t ecdsa -b 521 -N '' -f "$T/host_ecdsa521"
+    ssh-keygen -q -t rsa -b 3072 -N '' -f "$T/host_rsa"
+}
+
+host_key_args() {
+    echo --host-key "$T/host_ed25519"
+    local k
+    for k in host_ecdsa256 host_ecdsa384 host_ecdsa521 host_rsa; do
+        [ -f "$T/$k" ] && echo --host-key "$T/$k"
+    done
+    return 0
+}
+
+# A yescrypt hash of $1 (through ferryd itself).
+password_hash() {
+    printf '%s\n' "$1" | "$FERRYD" --hash-password
+}
+
+# Starts ferryd in the background on a free loopback port with a root in
+# $T/root, a host key $T/host_ed25519 (created if missing), the keys in
+# $T/authorized_keys; extra arguments are passed on.
+ferryd_start() {
+    mkdir -p "$T/root"
+    touch "$T/authorized_keys"
+    # shellcheck disable=SC2046
+    "$FERRYD" --listen "${FERRYD_LISTEN:-127.0.0.1:0}" --root "$T/root" --user "$TEST_USER" \
+        --authorized-keys "$T/authorized_keys" $(host_key_args) "$@" \
+        >"$T/ferryd.out" 2>"$T/ferryd.log" &
+    FERRYD_PID=$!
+    local i line
+    for i in $(seq 1 600); do
+        if grep -q "listening on" "$T/ferryd.log" 2>/dev/null; then
+            break
+        fi
+        kill -0 "$FERRYD_PID" 2>/dev/null || { FERRYD_PID=""; fail "ferryd exited at start"; }
+        sleep 0.05
+    done
+    line=$(grep -m1 "listening on" "$T/ferryd.log") || fail "ferryd did not report listening"
+    FERRYD_PORT=${line##*:}
+    case "$FERRYD_PORT" in
+    '' | *[!0-9]*) fail "cannot read the port from: $line" ;;
+    esac
+    # known_hosts for OpenSSH-based peers
+    : >"$T/known_hosts"
+    for k in "$T"/host_*.pub; do
+        [ -f "$k" ] && echo "[127.0.0.1]:$FERRYD_PORT $(cut -d' ' -f1,2 "$k")" >>"$T/known_hosts"
+    done
+    return 0
+}
+
+ferryd_stop() {
+    [ -n "$FERRYD_PID" ] || return 0
+    kill -TERM "$FERRYD_PID"
+    local rc=0
+    wait "$FERRYD_PID" || rc=$?
+    FERRYD_PID=""
+    [ $rc -eq 0 ] || fail "ferryd exited with status $rc after SIGTERM"
+    if grep -q "ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer" "$T/ferryd.log"; then
+        fail "sanitizer report in the ferryd log"
+    fi
+}
+
+# OpenSSH sftp with only the options we pass (no user configuration).
+ossh_sftp() {
+    timeout 120 sftp -F /dev/null -P "$FERRYD_PORT" -o UserKnownHostsFile="$T/known_hosts" \
+        -o StrictHostKeyChecking=yes -o GlobalKnownHostsFile=/dev/null "$@"
+}
