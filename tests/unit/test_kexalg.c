@@ -194,16 +194,76 @@ static void test_known_answers(void **state)
     /* The @libssh.org alias is the same computation. */
     kat_side(ferry_kexalg_by_name("curve25519-sha256@libssh.org"), kats[0].a_priv, kats[0].a_pub,
              kats[0].b_pub, kats[0].shared);
-    /* DH has no fixed-key hook. */
+    /* GEX has no fixed-key hook. */
     ferry_kex_eph *e = NULL;
     ferry_buf *pub = ferry_buf_new(0);
     uint8_t x[32] = {1};
-    assert_int_equal(ferry__kex_eph_from_private(
-                         &e, ferry_kexalg_by_name("diffie-hellman-group14-sha256"), x, 32, pub),
-                     FERRY_E_UNSUPPORTED);
+    assert_int_equal(
+        ferry__kex_eph_from_private(
+            &e, ferry_kexalg_by_name("diffie-hellman-group-exchange-sha256"), x, 32, pub),
+        FERRY_E_UNSUPPORTED);
     assert_null(e);
     assert_int_equal(ferry_buf_len(pub), 0);
     ferry_buf_free(pub);
+}
+
+/* DH with fixed exponents: K = f^x mod p computed independently with
+ * BN_mod_exp, including results far shorter than p (the padded secret must
+ * lose its leading zeros) and results with the top bit set (0x00 prefix). */
+static void dh_kat_one(const char *name, BIGNUM *(*prime)(BIGNUM *), const BIGNUM *x,
+                       const BIGNUM *f)
+{
+    const ferry_kex_alg *alg = ferry_kexalg_by_name(name);
+    BIGNUM *p = prime(NULL), *g = BN_new(), *y = BN_new(), *k = BN_new();
+    BN_CTX *bc = BN_CTX_new();
+    assert_true(BN_set_word(g, 2));
+    assert_true(BN_mod_exp(y, g, x, p, bc));
+    assert_true(BN_mod_exp(k, f, x, p, bc));
+    uint8_t be[FERRY_MPINT_MAX_BYTES];
+    int xn = BN_bn2bin(x, be);
+    ferry_buf *pub = ferry_buf_new(0), *kb = ferry_buf_new(0), *want = ferry_buf_new(0);
+    ferry_kex_eph *e = NULL;
+    assert_int_equal(ferry__kex_eph_from_private(&e, alg, be, (size_t)xn, pub), FERRY_OK);
+    assert_int_equal(ferry_buf_put_bignum(want, y), FERRY_OK);
+    assert_int_equal(ferry_buf_len(pub), ferry_buf_len(want));
+    assert_memory_equal(ferry_buf_data(pub), ferry_buf_data(want), ferry_buf_len(want));
+    int fn = BN_bn2bin(f, be);
+    assert_int_equal(ferry_kex_eph_derive(e, be, (size_t)fn, kb), FERRY_OK);
+    ferry_buf_reset(want);
+    assert_int_equal(ferry_buf_put_bignum(want, k), FERRY_OK);
+    assert_int_equal(ferry_buf_len(kb), ferry_buf_len(want));
+    assert_memory_equal(ferry_buf_data(kb), ferry_buf_data(want), ferry_buf_len(want));
+    assert_minimal_mpint(kb);
+    ferry_kex_eph_free(e);
+    ferry_buf_free(pub);
+    ferry_buf_free(kb);
+    ferry_buf_free(want);
+    BN_CTX_free(bc);
+    BN_free(p);
+    BN_free(g);
+    BN_free(y);
+    BN_free(k);
+}
+
+static void test_dh_known_answers(void **state)
+{
+    (void)state;
+    BIGNUM *x = BN_new(), *f = BN_new();
+    assert_true(BN_set_word(f, 2));
+    assert_true(BN_set_word(x, 8)); /* K = 256: one significant byte of 256 */
+    dh_kat_one("diffie-hellman-group14-sha256", BN_get_rfc3526_prime_2048, x, f);
+    assert_true(BN_set_word(x, 2047)); /* K = 2^2047: top bit set, 0x00 prefix */
+    dh_kat_one("diffie-hellman-group14-sha256", BN_get_rfc3526_prime_2048, x, f);
+    assert_true(BN_set_word(x, 4095));
+    dh_kat_one("diffie-hellman-group16-sha512", BN_get_rfc3526_prime_4096, x, f);
+    /* Ordinary-looking values. */
+    assert_true(BN_hex2bn(&x, "9f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"));
+    assert_true(BN_hex2bn(&f, "1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef"
+                              "fedcba0987654321fedcba0987654321fedcba0987654321fedcba0987654321"));
+    dh_kat_one("diffie-hellman-group14-sha256", BN_get_rfc3526_prime_2048, x, f);
+    dh_kat_one("diffie-hellman-group18-sha512", BN_get_rfc3526_prime_8192, x, f);
+    BN_free(x);
+    BN_free(f);
 }
 
 /* ---- round trips ---- */
@@ -631,6 +691,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_known_answers),
+        cmocka_unit_test(test_dh_known_answers),
         cmocka_unit_test(test_roundtrip_every_method),
         cmocka_unit_test(test_x25519_bad_peer),
         cmocka_unit_test(test_ecdh_bad_peer),

@@ -87,8 +87,8 @@ int ferry_kex_gex_choose(uint32_t min, uint32_t n, uint32_t max, BIGNUM **p, BIG
 int ferry_kex_gex_check(const BIGNUM *p, const BIGNUM *g, uint32_t min, uint32_t max);
 
 /* For tests only: like ferry_kex_eph_new but from a fixed private key
- * (X25519: the 32 raw bytes; ECDH: the big-endian scalar). Other types
- * give FERRY_E_UNSUPPORTED. Appends the public value as eph_new does. */
+ * (X25519: the 32 raw bytes; ECDH and fixed-group DH: the big-endian
+ * scalar / exponent). DHGEX gives FERRY_E_UNSUPPORTED. Appends the public value as eph_new does. */
 int ferry__kex_eph_from_private(ferry_kex_eph **out, const ferry_kex_alg *alg,
                                 const uint8_t *priv, size_t priv_len, ferry_buf *pub);
 
