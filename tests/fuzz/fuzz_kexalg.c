@@ -41,7 +41,8 @@ static ferry_kex_eph *eph_for(size_t i)
     if (alg == NULL || pub == NULL) {
         __builtin_trap();
     }
-    if (alg->type == FERRY_KEX_DHGEX && ferry_kex_gex_choose(2048, 2048, 8192, &p, &g) != FERRY_OK) {
+    if (alg->type == FERRY_KEX_DHGEX &&
+        ferry_kex_gex_choose(2048, 2048, 8192, &p, &g) != FERRY_OK) {
         __builtin_trap();
     }
     if (ferry_kex_eph_new(&ephs[i], alg, p, g, pub) != FERRY_OK) {

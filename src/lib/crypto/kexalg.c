@@ -21,27 +21,54 @@
 #define KEX_DH_MIN_BITS 2048
 /* Largest field element we handle: the mpint reader's limit. */
 #define KEX_MAX_BYTES FERRY_MPINT_MAX_BYTES
-#define X25519_LEN 32
+#define X25519_LEN    32
 
 static const ferry_kex_alg kex_algs[] = {
-    {.name = "curve25519-sha256", .type = FERRY_KEX_X25519, .hash = "SHA256", .hash_len = 32,
+    {.name = "curve25519-sha256",
+     .type = FERRY_KEX_X25519,
+     .hash = "SHA256",
+     .hash_len = 32,
      .group = "X25519"},
-    {.name = "curve25519-sha256@libssh.org", .type = FERRY_KEX_X25519, .hash = "SHA256",
-     .hash_len = 32, .group = "X25519"},
-    {.name = "ecdh-sha2-nistp256", .type = FERRY_KEX_ECDH, .hash = "SHA256", .hash_len = 32,
+    {.name = "curve25519-sha256@libssh.org",
+     .type = FERRY_KEX_X25519,
+     .hash = "SHA256",
+     .hash_len = 32,
+     .group = "X25519"},
+    {.name = "ecdh-sha2-nistp256",
+     .type = FERRY_KEX_ECDH,
+     .hash = "SHA256",
+     .hash_len = 32,
      .group = "P-256"},
-    {.name = "ecdh-sha2-nistp384", .type = FERRY_KEX_ECDH, .hash = "SHA384", .hash_len = 48,
+    {.name = "ecdh-sha2-nistp384",
+     .type = FERRY_KEX_ECDH,
+     .hash = "SHA384",
+     .hash_len = 48,
      .group = "P-384"},
-    {.name = "ecdh-sha2-nistp521", .type = FERRY_KEX_ECDH, .hash = "SHA512", .hash_len = 64,
+    {.name = "ecdh-sha2-nistp521",
+     .type = FERRY_KEX_ECDH,
+     .hash = "SHA512",
+     .hash_len = 64,
      .group = "P-521"},
-    {.name = "diffie-hellman-group-exchange-sha256", .type = FERRY_KEX_DHGEX, .hash = "SHA256",
-     .hash_len = 32, .group = NULL},
-    {.name = "diffie-hellman-group16-sha512", .type = FERRY_KEX_DH, .hash = "SHA512",
-     .hash_len = 64, .group = "modp_4096"},
-    {.name = "diffie-hellman-group18-sha512", .type = FERRY_KEX_DH, .hash = "SHA512",
-     .hash_len = 64, .group = "modp_8192"},
-    {.name = "diffie-hellman-group14-sha256", .type = FERRY_KEX_DH, .hash = "SHA256",
-     .hash_len = 32, .group = "modp_2048"},
+    {.name = "diffie-hellman-group-exchange-sha256",
+     .type = FERRY_KEX_DHGEX,
+     .hash = "SHA256",
+     .hash_len = 32,
+     .group = NULL},
+    {.name = "diffie-hellman-group16-sha512",
+     .type = FERRY_KEX_DH,
+     .hash = "SHA512",
+     .hash_len = 64,
+     .group = "modp_4096"},
+    {.name = "diffie-hellman-group18-sha512",
+     .type = FERRY_KEX_DH,
+     .hash = "SHA512",
+     .hash_len = 64,
+     .group = "modp_8192"},
+    {.name = "diffie-hellman-group14-sha256",
+     .type = FERRY_KEX_DH,
+     .hash = "SHA256",
+     .hash_len = 32,
+     .group = "modp_2048"},
 };
 
 #define KEX_COMMON_HEAD "curve25519-sha256,curve25519-sha256@libssh.org,"
@@ -206,13 +233,13 @@ static int dh_keygen(const ferry_kex_alg *alg, const BIGNUM *p, const BIGNUM *g,
     OSSL_PARAM params[3];
     size_t i = 0;
     if (alg->group != NULL) {
-        params[i++] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-                                                       (char *)alg->group, 0);
+        params[i++] =
+            OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)alg->group, 0);
     }
     params[i++] = OSSL_PARAM_construct_int(OSSL_PKEY_PARAM_DH_PRIV_LEN, &priv);
     params[i] = OSSL_PARAM_construct_end();
-    if (ctx == NULL || EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_CTX_set_params(ctx, params) <= 0 ||
-        EVP_PKEY_generate(ctx, out) <= 0) {
+    if (ctx == NULL || EVP_PKEY_keygen_init(ctx) <= 0 ||
+        EVP_PKEY_CTX_set_params(ctx, params) <= 0 || EVP_PKEY_generate(ctx, out) <= 0) {
         r = ferry_err_crypto();
         goto out;
     }
@@ -358,8 +385,8 @@ static int evp_derive(EVP_PKEY *own, EVP_PKEY *peer, int is_dh, uint8_t *out, si
     /* DH: our range check already excludes the only small subgroups of a
      * safe-prime group ({1}, {1, p-1}); OpenSSL's full y^q check costs
      * ~90 ms for 8192 bits and is skipped. EC and X25519 keep it. */
-    if (EVP_PKEY_derive_set_peer_ex(ctx, peer, !is_dh) <= 0 || EVP_PKEY_derive(ctx, NULL, &n) <= 0 ||
-        n > cap || EVP_PKEY_derive(ctx, out, &n) <= 0) {
+    if (EVP_PKEY_derive_set_peer_ex(ctx, peer, !is_dh) <= 0 ||
+        EVP_PKEY_derive(ctx, NULL, &n) <= 0 || n > cap || EVP_PKEY_derive(ctx, out, &n) <= 0) {
         (void)ferry_err_crypto();
         r = FERRY_E_KEY_WEAK;
         goto out;
@@ -446,8 +473,7 @@ static int all_zero(const uint8_t *p, size_t n)
     return acc == 0;
 }
 
-int ferry_kex_eph_derive(ferry_kex_eph *e, const uint8_t *peer, size_t peer_len,
-                         ferry_buf *k_mpint)
+int ferry_kex_eph_derive(ferry_kex_eph *e, const uint8_t *peer, size_t peer_len, ferry_buf *k_mpint)
 {
     int r = FERRY_E_INTERNAL;
     EVP_PKEY *pk = NULL;
@@ -493,8 +519,8 @@ int ferry_kex_hash(const ferry_kex_alg *alg, const uint8_t *data, size_t len, ui
         return FERRY_E_INVALID_ARG;
     }
     EVP_MD *md = EVP_MD_fetch(NULL, alg->hash, NULL);
-    if (md == NULL || EVP_Digest(data != NULL ? data : (const uint8_t *)"", len, out, &olen, md,
-                                 NULL) != 1) {
+    if (md == NULL ||
+        EVP_Digest(data != NULL ? data : (const uint8_t *)"", len, out, &olen, md, NULL) != 1) {
         r = ferry_err_crypto();
         goto out;
     }
@@ -517,8 +543,8 @@ int ferry_kex_derive_key(const ferry_kex_alg *alg, const uint8_t *k_mpint, size_
     uint8_t d[EVP_MAX_MD_SIZE];
     unsigned int dl = 0;
     size_t have = 0;
-    if (alg == NULL || k_mpint == NULL || h == NULL || sid == NULL || out == NULL ||
-        letter < 'A' || letter > 'F') {
+    if (alg == NULL || k_mpint == NULL || h == NULL || sid == NULL || out == NULL || letter < 'A' ||
+        letter > 'F') {
         return FERRY_E_INVALID_ARG;
     }
     EVP_MD *md = EVP_MD_fetch(NULL, alg->hash, NULL);
@@ -529,8 +555,7 @@ int ferry_kex_derive_key(const ferry_kex_alg *alg, const uint8_t *k_mpint, size_
     }
     while (have < need) {
         int ok = EVP_DigestInit_ex2(ctx, md, NULL) == 1 &&
-                 EVP_DigestUpdate(ctx, k_mpint, k_len) == 1 &&
-                 EVP_DigestUpdate(ctx, h, h_len) == 1;
+                 EVP_DigestUpdate(ctx, k_mpint, k_len) == 1 && EVP_DigestUpdate(ctx, h, h_len) == 1;
         if (have == 0) {
             ok = ok && EVP_DigestUpdate(ctx, &letter, 1) == 1 &&
                  EVP_DigestUpdate(ctx, sid, sid_len) == 1;
@@ -623,8 +648,7 @@ int ferry_kex_gex_check(const BIGNUM *p, const BIGNUM *g, uint32_t min, uint32_t
 /* ---- test hook ---- */
 
 /* Public point (uncompressed) for scalar d on the named curve. */
-static int ec_pub_from_priv(const char *curve, const BIGNUM *d, uint8_t *pub, size_t cap,
-                            size_t *n)
+static int ec_pub_from_priv(const char *curve, const BIGNUM *d, uint8_t *pub, size_t cap, size_t *n)
 {
     int r = FERRY_E_INTERNAL;
     EC_GROUP *grp = EC_GROUP_new_by_curve_name(EC_curve_nist2nid(curve));
@@ -723,8 +747,8 @@ out:
     return r;
 }
 
-int ferry__kex_eph_from_private(ferry_kex_eph **out, const ferry_kex_alg *alg,
-                                const uint8_t *priv, size_t priv_len, ferry_buf *pub)
+int ferry__kex_eph_from_private(ferry_kex_eph **out, const ferry_kex_alg *alg, const uint8_t *priv,
+                                size_t priv_len, ferry_buf *pub)
 {
     EVP_PKEY *key = NULL;
     int r = FERRY_E_UNSUPPORTED;

@@ -89,7 +89,7 @@ int ferry_kex_gex_check(const BIGNUM *p, const BIGNUM *g, uint32_t min, uint32_t
 /* For tests only: like ferry_kex_eph_new but from a fixed private key
  * (X25519: the 32 raw bytes; ECDH and fixed-group DH: the big-endian
  * scalar / exponent). DHGEX gives FERRY_E_UNSUPPORTED. Appends the public value as eph_new does. */
-int ferry__kex_eph_from_private(ferry_kex_eph **out, const ferry_kex_alg *alg,
-                                const uint8_t *priv, size_t priv_len, ferry_buf *pub);
+int ferry__kex_eph_from_private(ferry_kex_eph **out, const ferry_kex_alg *alg, const uint8_t *priv,
+                                size_t priv_len, ferry_buf *pub);
 
 #endif
