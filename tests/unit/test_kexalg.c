@@ -329,6 +329,77 @@ static void test_roundtrip_every_method(void **state)
     }
 }
 
+static void test_gex_every_group(void **state)
+{
+    (void)state;
+    const ferry_kex_alg *gex = ferry_kexalg_by_name("diffie-hellman-group-exchange-sha256");
+    uint32_t sizes[] = {2048, 3072, 4096, 6144, 8192};
+    for (size_t i = 0; i < 5; i++) {
+        BIGNUM *p = NULL, *g = NULL;
+        assert_int_equal(ferry_kex_gex_choose(sizes[i], sizes[i], 8192, &p, &g), FERRY_OK);
+        assert_int_equal(BN_num_bits(p), (int)sizes[i]);
+        roundtrip(gex, p, g);
+        BN_free(p);
+        BN_free(g);
+    }
+}
+
+/* Deterministic bit-flip pass over a valid peer value: every result is
+ * either a well-formed K or FORMAT / KEY_WEAK, and nothing is appended on
+ * failure. For DH only the first and last 16 bytes are flipped. */
+static void bitflip_one(const char *name)
+{
+    const ferry_kex_alg *alg = ferry_kexalg_by_name(name);
+    ferry_buf *pa = ferry_buf_new(0), *pb = ferry_buf_new(0), *k = ferry_buf_new(0);
+    ferry_kex_eph *a = NULL, *b = NULL;
+    assert_int_equal(ferry_kex_eph_new(&a, alg, NULL, NULL, pa), FERRY_OK);
+    assert_int_equal(ferry_kex_eph_new(&b, alg, NULL, NULL, pb), FERRY_OK);
+    const uint8_t *v;
+    size_t n;
+    pub_value(alg, pb, &v, &n);
+    uint8_t m[FERRY_MPINT_MAX_BYTES];
+    memcpy(m, v, n);
+    int dh = alg->type == FERRY_KEX_DH;
+    size_t ok = 0;
+    for (size_t byte = 0; byte < n; byte++) {
+        if (dh && byte == 16 && n > 32) {
+            byte = n - 16;
+        }
+        for (int bit = 0; bit < 8; bit++) {
+            m[byte] ^= (uint8_t)(1u << bit);
+            int r = ferry_kex_eph_derive(a, m, n, k);
+            if (r == FERRY_OK) {
+                assert_minimal_mpint(k);
+                ok++;
+            } else {
+                assert_true(r == FERRY_E_FORMAT || r == FERRY_E_KEY_WEAK);
+                assert_int_equal(ferry_buf_len(k), 0);
+            }
+            ferry_buf_reset(k);
+            m[byte] ^= (uint8_t)(1u << bit);
+        }
+    }
+    if (alg->type == FERRY_KEX_ECDH) {
+        assert_int_equal(ok, 0); /* no single flip stays on the curve */
+    } else {
+        assert_true(ok > 0);
+    }
+    ferry_kex_eph_free(a);
+    ferry_kex_eph_free(b);
+    ferry_buf_free(pa);
+    ferry_buf_free(pb);
+    ferry_buf_free(k);
+}
+
+static void test_bitflip_peer_values(void **state)
+{
+    (void)state;
+    bitflip_one("curve25519-sha256");
+    bitflip_one("ecdh-sha2-nistp256");
+    bitflip_one("ecdh-sha2-nistp521");
+    bitflip_one("diffie-hellman-group14-sha256");
+}
+
 /* ---- bad peer values ---- */
 
 static ferry_kex_eph *new_eph(const char *name, ferry_buf *pub)
@@ -713,6 +784,8 @@ int main(void)
         cmocka_unit_test(test_known_answers),
         cmocka_unit_test(test_dh_known_answers),
         cmocka_unit_test(test_roundtrip_every_method),
+        cmocka_unit_test(test_gex_every_group),
+        cmocka_unit_test(test_bitflip_peer_values),
         cmocka_unit_test(test_x25519_bad_peer),
         cmocka_unit_test(test_ecdh_bad_peer),
         cmocka_unit_test(test_dh_bad_peer),
