@@ -23,53 +23,28 @@
 #define KEX_MAX_BYTES FERRY_MPINT_MAX_BYTES
 #define X25519_LEN    32
 
+/* clang-format off */
 static const ferry_kex_alg kex_algs[] = {
-    {.name = "curve25519-sha256",
-     .type = FERRY_KEX_X25519,
-     .hash = "SHA256",
-     .hash_len = 32,
-     .group = "X25519"},
-    {.name = "curve25519-sha256@libssh.org",
-     .type = FERRY_KEX_X25519,
-     .hash = "SHA256",
-     .hash_len = 32,
-     .group = "X25519"},
-    {.name = "ecdh-sha2-nistp256",
-     .type = FERRY_KEX_ECDH,
-     .hash = "SHA256",
-     .hash_len = 32,
-     .group = "P-256"},
-    {.name = "ecdh-sha2-nistp384",
-     .type = FERRY_KEX_ECDH,
-     .hash = "SHA384",
-     .hash_len = 48,
-     .group = "P-384"},
-    {.name = "ecdh-sha2-nistp521",
-     .type = FERRY_KEX_ECDH,
-     .hash = "SHA512",
-     .hash_len = 64,
-     .group = "P-521"},
-    {.name = "diffie-hellman-group-exchange-sha256",
-     .type = FERRY_KEX_DHGEX,
-     .hash = "SHA256",
-     .hash_len = 32,
-     .group = NULL},
-    {.name = "diffie-hellman-group16-sha512",
-     .type = FERRY_KEX_DH,
-     .hash = "SHA512",
-     .hash_len = 64,
-     .group = "modp_4096"},
-    {.name = "diffie-hellman-group18-sha512",
-     .type = FERRY_KEX_DH,
-     .hash = "SHA512",
-     .hash_len = 64,
-     .group = "modp_8192"},
-    {.name = "diffie-hellman-group14-sha256",
-     .type = FERRY_KEX_DH,
-     .hash = "SHA256",
-     .hash_len = 32,
-     .group = "modp_2048"},
+    {.name = "curve25519-sha256", .type = FERRY_KEX_X25519,
+     .hash = "SHA256", .hash_len = 32, .group = "X25519"},
+    {.name = "curve25519-sha256@libssh.org", .type = FERRY_KEX_X25519,
+     .hash = "SHA256", .hash_len = 32, .group = "X25519"},
+    {.name = "ecdh-sha2-nistp256", .type = FERRY_KEX_ECDH,
+     .hash = "SHA256", .hash_len = 32, .group = "P-256"},
+    {.name = "ecdh-sha2-nistp384", .type = FERRY_KEX_ECDH,
+     .hash = "SHA384", .hash_len = 48, .group = "P-384"},
+    {.name = "ecdh-sha2-nistp521", .type = FERRY_KEX_ECDH,
+     .hash = "SHA512", .hash_len = 64, .group = "P-521"},
+    {.name = "diffie-hellman-group-exchange-sha256", .type = FERRY_KEX_DHGEX,
+     .hash = "SHA256", .hash_len = 32, .group = NULL},
+    {.name = "diffie-hellman-group16-sha512", .type = FERRY_KEX_DH,
+     .hash = "SHA512", .hash_len = 64, .group = "modp_4096"},
+    {.name = "diffie-hellman-group18-sha512", .type = FERRY_KEX_DH,
+     .hash = "SHA512", .hash_len = 64, .group = "modp_8192"},
+    {.name = "diffie-hellman-group14-sha256", .type = FERRY_KEX_DH,
+     .hash = "SHA256", .hash_len = 32, .group = "modp_2048"},
 };
+/* clang-format on */
 
 #define KEX_COMMON_HEAD "curve25519-sha256,curve25519-sha256@libssh.org,"
 #define KEX_NIST        "ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521,"
@@ -187,27 +162,33 @@ static int modp_bits(const char *group)
     return (int)strtol(group + 5, NULL, 10);
 }
 
+/* EVP_PKEY_fromdata of key type `type` with the parameters in `bld`
+ * (borrowed). */
+static int pkey_from_bld(const char *type, int selection, OSSL_PARAM_BLD *bld, EVP_PKEY **out)
+{
+    int r = FERRY_OK;
+    OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+    if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+        EVP_PKEY_fromdata(ctx, out, selection, params) <= 0) {
+        r = ferry_err_crypto();
+    }
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    return r;
+}
+
 /* Domain parameters (p, g) as an EVP_PKEY "DH" (for GEX). */
 static int dh_domain_from_pg(const BIGNUM *p, const BIGNUM *g, EVP_PKEY **out)
 {
-    int r = FERRY_E_INTERNAL;
-    OSSL_PARAM_BLD *bld = NULL;
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
-    if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_FFC_P, p) ||
-        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_FFC_G, g) ||
-        (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-        (ctx = EVP_PKEY_CTX_new_from_name(NULL, "DH", NULL)) == NULL ||
-        EVP_PKEY_fromdata_init(ctx) <= 0 ||
-        EVP_PKEY_fromdata(ctx, out, EVP_PKEY_KEY_PARAMETERS, params) <= 0) {
+    int r;
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    if (bld == NULL || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_FFC_P, p) ||
+        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_FFC_G, g)) {
         r = ferry_err_crypto();
-        goto out;
+    } else {
+        r = pkey_from_bld("DH", EVP_PKEY_KEY_PARAMETERS, bld, out);
     }
-    r = FERRY_OK;
-out:
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
     OSSL_PARAM_BLD_free(bld);
     return r;
 }
@@ -672,8 +653,6 @@ static int ec_key_from_priv(const char *curve, const uint8_t *priv, size_t len, 
     size_t n = 0;
     BIGNUM *d = NULL;
     OSSL_PARAM_BLD *bld = NULL;
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
     if (len > 66 || (d = BN_bin2bn(priv, (int)len, NULL)) == NULL) {
         r = FERRY_E_INVALID_ARG;
         goto out;
@@ -684,18 +663,12 @@ static int ec_key_from_priv(const char *curve, const uint8_t *priv, size_t len, 
     if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
         !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, curve, 0) ||
         !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d) ||
-        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, n) ||
-        (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-        (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
-        EVP_PKEY_fromdata_init(ctx) <= 0 ||
-        EVP_PKEY_fromdata(ctx, out, EVP_PKEY_KEYPAIR, params) <= 0) {
+        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, n)) {
         r = ferry_err_crypto();
         goto out;
     }
-    r = FERRY_OK;
+    r = pkey_from_bld("EC", EVP_PKEY_KEYPAIR, bld, out);
 out:
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
     OSSL_PARAM_BLD_free(bld);
     BN_clear_free(d);
     return r;
@@ -710,8 +683,6 @@ static int dh_key_from_priv(const ferry_kex_alg *alg, const uint8_t *priv, size_
     BIGNUM *x = NULL, *y = NULL, *p = NULL, *g = NULL;
     BN_CTX *bnctx = NULL;
     OSSL_PARAM_BLD *bld = NULL;
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
     for (size_t i = 0; i < GEX_NGROUPS; i++) {
         if (gex_groups[i].bits == modp_bits(alg->group)) {
             p = gex_groups[i].prime(NULL);
@@ -726,18 +697,12 @@ static int dh_key_from_priv(const ferry_kex_alg *alg, const uint8_t *priv, size_
     if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
         !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, alg->group, 0) ||
         !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, x) ||
-        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PUB_KEY, y) ||
-        (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-        (ctx = EVP_PKEY_CTX_new_from_name(NULL, "DH", NULL)) == NULL ||
-        EVP_PKEY_fromdata_init(ctx) <= 0 ||
-        EVP_PKEY_fromdata(ctx, out, EVP_PKEY_KEYPAIR, params) <= 0) {
+        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PUB_KEY, y)) {
         r = ferry_err_crypto();
         goto out;
     }
-    r = FERRY_OK;
+    r = pkey_from_bld("DH", EVP_PKEY_KEYPAIR, bld, out);
 out:
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
     OSSL_PARAM_BLD_free(bld);
     BN_CTX_free(bnctx);
     BN_clear_free(x);
