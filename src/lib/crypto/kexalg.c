@@ -127,11 +127,23 @@ static int dh_priv_bits(const ferry_kex_alg *alg, int pbits)
     return (int)n;
 }
 
+/* FERRY_OK if 1 < x < p-1, FERRY_E_KEY_WEAK otherwise. */
+static int in_open_range(const BIGNUM *x, const BIGNUM *p)
+{
+    int r = FERRY_E_KEY_WEAK;
+    BIGNUM *pm1 = BN_dup(p);
+    if (pm1 == NULL || !BN_sub_word(pm1, 1)) {
+        r = ferry_err_crypto();
+    } else if (BN_cmp(x, BN_value_one()) > 0 && BN_cmp(x, pm1) < 0) {
+        r = FERRY_OK;
+    }
+    BN_free(pm1);
+    return r;
+}
+
 /* p odd and not absurdly large, 1 < g < p-1. */
 static int gex_group_sane(const BIGNUM *p, const BIGNUM *g)
 {
-    int r = FERRY_E_KEY_WEAK;
-    BIGNUM *pm1 = NULL;
     if (p == NULL || g == NULL || BN_is_negative(p) || BN_is_negative(g)) {
         return FERRY_E_INVALID_ARG;
     }
@@ -141,16 +153,7 @@ static int gex_group_sane(const BIGNUM *p, const BIGNUM *g)
     if (!BN_is_odd(p) || BN_num_bits(p) < 3) {
         return FERRY_E_FORMAT;
     }
-    if ((pm1 = BN_dup(p)) == NULL || !BN_sub_word(pm1, 1)) {
-        r = ferry_err_crypto();
-        goto out;
-    }
-    if (BN_cmp(g, BN_value_one()) > 0 && BN_cmp(g, pm1) < 0) {
-        r = FERRY_OK;
-    }
-out:
-    BN_free(pm1);
-    return r;
+    return in_open_range(g, p);
 }
 
 /* Size of a named MODP group ("modp_2048" -> 2048); 0 if not one. */
@@ -410,8 +413,8 @@ static int peer_key(const ferry_kex_eph *e, const uint8_t *peer, size_t peer_len
 /* Peer-value checks before anything reaches libcrypto. */
 static int check_peer(const ferry_kex_eph *e, const uint8_t *peer, size_t peer_len)
 {
-    int r = FERRY_E_KEY_WEAK;
-    BIGNUM *f = NULL, *pm1 = NULL;
+    int r;
+    BIGNUM *f = NULL;
     switch (e->alg->type) {
     case FERRY_KEX_X25519:
         return peer_len == X25519_LEN ? FERRY_OK : FERRY_E_FORMAT;
@@ -430,17 +433,11 @@ static int check_peer(const ferry_kex_eph *e, const uint8_t *peer, size_t peer_l
     if (peer_len > KEX_MAX_BYTES) {
         return FERRY_E_KEY_WEAK;
     }
-    if ((f = BN_bin2bn(peer, (int)peer_len, NULL)) == NULL || (pm1 = BN_dup(e->p)) == NULL ||
-        !BN_sub_word(pm1, 1)) {
-        r = ferry_err_crypto();
-        goto out;
+    if ((f = BN_bin2bn(peer, (int)peer_len, NULL)) == NULL) {
+        return ferry_err_crypto();
     }
-    if (BN_cmp(f, BN_value_one()) > 0 && BN_cmp(f, pm1) < 0) {
-        r = FERRY_OK;
-    }
-out:
+    r = in_open_range(f, e->p);
     BN_clear_free(f);
-    BN_free(pm1);
     return r;
 }
 
