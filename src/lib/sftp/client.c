@@ -1,0 +1,408 @@
+/* client.c: the sans-I/O core of the SFTP client engine: request framing,
+ * reply framing with a bounded packet length, and matching of replies to
+ * pending requests by id (draft-ietf-secsh-filexfer-02 section 3). */
+#include "sftp/client_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/err.h"
+
+/* The output queue may hold a full window of pipelined writes. */
+#define SFTPC_OUT_MAX (64u * 1024 * 1024)
+
+int ferry_sftpc_new(ferry_sftpc **out, const ferry_sftpc_config *cfg, const ferry_sftpc_io *io)
+{
+    ferry_sftpc *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    if (cfg != NULL) {
+        c->cfg = *cfg;
+    }
+    if (c->cfg.max_inflight == 0) {
+        c->cfg.max_inflight = FERRY_SFTPC_DEFAULT_INFLIGHT;
+    }
+    if (c->cfg.max_inflight > FERRY__SFTPC_MAX_SLOTS / 2) {
+        c->cfg.max_inflight = FERRY__SFTPC_MAX_SLOTS / 2;
+    }
+    if (c->cfg.max_reply == 0 || c->cfg.max_reply > FERRY_SFTPC_MAX_REPLY) {
+        c->cfg.max_reply = FERRY_SFTPC_MAX_REPLY;
+    }
+    if (io != NULL) {
+        c->io = *io;
+    }
+    c->next_id = 1;
+    c->out = ferry_buf_new(SFTPC_OUT_MAX);
+    c->in = ferry_buf_new(c->cfg.max_reply + 4 + 4u * 1024 * 1024);
+    if (c->out == NULL || c->in == NULL) {
+        ferry_sftpc_free(c);
+        return FERRY_E_ALLOC;
+    }
+    *out = c;
+    return FERRY_OK;
+}
+
+void ferry_sftpc_free(ferry_sftpc *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < c->nslots; i++) {
+        ferry_buf_free(c->slots[i].reply);
+    }
+    free(c->slots);
+    ferry_buf_free(c->out);
+    ferry_buf_free(c->in);
+    ferry_buf_free(c->version_reply);
+    free(c->exts);
+    free(c->last_msg);
+    free(c);
+}
+
+const uint8_t *ferry_sftpc_output(ferry_sftpc *c, size_t *len)
+{
+    *len = ferry_buf_len(c->out);
+    return ferry_buf_data(c->out);
+}
+
+void ferry_sftpc_output_consume(ferry_sftpc *c, size_t n)
+{
+    if (n > ferry_buf_len(c->out)) {
+        n = ferry_buf_len(c->out);
+    }
+    (void)ferry_buf_consume(c->out, n);
+}
+
+int ferry_sftpc_dead(const ferry_sftpc *c)
+{
+    return c->dead;
+}
+
+void ferry_sftpc_kill(ferry_sftpc *c, int err)
+{
+    if (c->dead == 0) {
+        c->dead = err < 0 ? err : FERRY_E_CLOSED;
+    }
+}
+
+size_t ferry_sftpc_pending(const ferry_sftpc *c)
+{
+    return c->npending;
+}
+
+static ferry__sftpc_slot *find_slot(ferry_sftpc *c, uint32_t id)
+{
+    for (size_t i = 0; i < c->nslots; i++) {
+        if (c->slots[i].state != SLOT_FREE && c->slots[i].id == id) {
+            return &c->slots[i];
+        }
+    }
+    return NULL;
+}
+
+static void free_slot(ferry_sftpc *c, ferry__sftpc_slot *s)
+{
+    ferry_buf_free(s->reply);
+    s->reply = NULL;
+    s->state = SLOT_FREE;
+    c->npending--;
+}
+
+static int new_slot(ferry_sftpc *c, uint32_t id)
+{
+    ferry__sftpc_slot *s = NULL;
+    for (size_t i = 0; i < c->nslots && s == NULL; i++) {
+        if (c->slots[i].state == SLOT_FREE) {
+            s = &c->slots[i];
+        }
+    }
+    if (s == NULL) {
+        if (c->nslots >= FERRY__SFTPC_MAX_SLOTS) {
+            return FERRY_E_LIMIT;
+        }
+        size_t n = c->nslots ? c->nslots * 2 : 16;
+        ferry__sftpc_slot *ns = realloc(c->slots, n * sizeof(*ns));
+        if (ns == NULL) {
+            return FERRY_E_ALLOC;
+        }
+        memset(ns + c->nslots, 0, (n - c->nslots) * sizeof(*ns));
+        s = &ns[c->nslots];
+        c->slots = ns;
+        c->nslots = n;
+    }
+    s->id = id;
+    s->state = SLOT_WAITING;
+    s->reply = NULL;
+    c->npending++;
+    return FERRY_OK;
+}
+
+int ferry_sftpc_send(ferry_sftpc *c, uint8_t type, const ferry_buf *payload, uint32_t *idp)
+{
+    size_t plen = payload != NULL ? ferry_buf_len(payload) : 0;
+    uint32_t id = c->next_id;
+    int r;
+
+    if (c->dead) {
+        return c->dead;
+    }
+    if (plen > FERRY_SFTPC_MAX_REPLY) {
+        return FERRY_E_TOO_LARGE;
+    }
+    /* Ids are never 0 and never reused while pending. */
+    while (id == 0 || find_slot(c, id) != NULL) {
+        id++;
+    }
+    if ((r = ferry_buf_put_u32(c->out, (uint32_t)(plen + 5))) != FERRY_OK ||
+        (r = ferry_buf_put_u8(c->out, type)) != FERRY_OK ||
+        (r = ferry_buf_put_u32(c->out, id)) != FERRY_OK ||
+        (plen && (r = ferry_buf_put(c->out, ferry_buf_data(payload), plen)) != FERRY_OK)) {
+        return r; /* the queue holds a partial packet only on ALLOC/TOO_LARGE */
+    }
+    if ((r = new_slot(c, id)) != FERRY_OK) {
+        c->dead = r;
+        return r;
+    }
+    c->next_id = id + 1;
+    *idp = id;
+    return FERRY_OK;
+}
+
+static int on_version(ferry_sftpc *c, const uint8_t *p, size_t n)
+{
+    if (c->got_version || c->version_reply != NULL) {
+        return FERRY_E_PROTOCOL;
+    }
+    c->version_reply = ferry_buf_new(n + 1);
+    if (c->version_reply == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    return ferry_buf_put(c->version_reply, p, n);
+}
+
+/* One complete packet (type + body) from the server. */
+static int on_packet(ferry_sftpc *c, const uint8_t *p, size_t n)
+{
+    ferry_rd r;
+    uint8_t type;
+    uint32_t id;
+    ferry__sftpc_slot *s;
+
+    ferry_rd_init(&r, p, n);
+    if (ferry_rd_u8(&r, &type) != FERRY_OK) {
+        return FERRY_E_FORMAT;
+    }
+    if (type == SSH_FXP_VERSION) {
+        return on_version(c, ferry_rd_ptr(&r), ferry_rd_left(&r));
+    }
+    if (!c->got_version && c->version_reply == NULL) {
+        return FERRY_E_PROTOCOL;
+    }
+    if (type < SSH_FXP_STATUS || (type > SSH_FXP_ATTRS && type != SSH_FXP_EXTENDED_REPLY)) {
+        return FERRY_E_PROTOCOL;
+    }
+    if (ferry_rd_u32(&r, &id) != FERRY_OK) {
+        return FERRY_E_FORMAT;
+    }
+    s = find_slot(c, id);
+    if (s == NULL || s->state == SLOT_DONE) {
+        return FERRY_E_PROTOCOL; /* a reply nobody asked for */
+    }
+    if (s->state == SLOT_ABANDONED) {
+        free_slot(c, s);
+        return FERRY_OK;
+    }
+    s->reply = ferry_buf_new(ferry_rd_left(&r) + 1);
+    if (s->reply == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    s->type = type;
+    s->state = SLOT_DONE;
+    return ferry_buf_put(s->reply, ferry_rd_ptr(&r), ferry_rd_left(&r));
+}
+
+int ferry_sftpc_input(ferry_sftpc *c, const uint8_t *data, size_t len)
+{
+    size_t off = 0;
+    int r = FERRY_OK;
+
+    if (c->dead) {
+        return c->dead;
+    }
+    if ((r = ferry_buf_put(c->in, data, len)) != FERRY_OK) {
+        goto out;
+    }
+    const uint8_t *p = ferry_buf_data(c->in);
+    size_t have = ferry_buf_len(c->in);
+    while (have - off >= 4) {
+        uint32_t plen = (uint32_t)p[off] << 24 | (uint32_t)p[off + 1] << 16 |
+                        (uint32_t)p[off + 2] << 8 | p[off + 3];
+        if (plen == 0 || plen > c->cfg.max_reply) {
+            r = FERRY_E_TOO_LARGE;
+            goto out;
+        }
+        if (have - off - 4 < plen) {
+            break;
+        }
+        if ((r = on_packet(c, p + off + 4, plen)) != FERRY_OK) {
+            goto out;
+        }
+        off += 4 + (size_t)plen;
+    }
+    r = ferry_buf_consume(c->in, off);
+out:
+    if (r != FERRY_OK) {
+        c->dead = r;
+    }
+    return r;
+}
+
+int ferry_sftpc_poll(ferry_sftpc *c, uint32_t id, uint8_t *type, ferry_rd *payload)
+{
+    ferry__sftpc_slot *s = find_slot(c, id);
+    if (s == NULL || s->state == SLOT_ABANDONED) {
+        return FERRY_E_INVALID_ARG;
+    }
+    if (s->state != SLOT_DONE) {
+        return c->dead ? c->dead : FERRY_E_INCOMPLETE;
+    }
+    *type = s->type;
+    ferry_rd_from_buf(payload, s->reply);
+    return FERRY_OK;
+}
+
+void ferry_sftpc_release(ferry_sftpc *c, uint32_t id)
+{
+    ferry__sftpc_slot *s = find_slot(c, id);
+    if (s == NULL) {
+        return;
+    }
+    if (s->state == SLOT_WAITING) {
+        s->state = SLOT_ABANDONED;
+        return;
+    }
+    if (s->state == SLOT_DONE) {
+        free_slot(c, s);
+    }
+}
+
+static int pump(ferry_sftpc *c)
+{
+    int r;
+    if (c->dead) {
+        return c->dead;
+    }
+    if (c->io.pump == NULL) {
+        return FERRY_E_AGAIN;
+    }
+    r = c->io.pump(c->io.ctx, c);
+    if (r != FERRY_OK) {
+        ferry_sftpc_kill(c, r);
+    }
+    return r;
+}
+
+int ferry_sftpc_wait(ferry_sftpc *c, uint32_t id, uint8_t *type, ferry_rd *payload)
+{
+    int r;
+    while ((r = ferry_sftpc_poll(c, id, type, payload)) == FERRY_E_INCOMPLETE) {
+        if ((r = pump(c)) != FERRY_OK) {
+            return r;
+        }
+    }
+    return r;
+}
+
+int ferry_sftpc_err_from_status(uint32_t status)
+{
+    switch (status) {
+    case SSH_FX_OK:
+        return FERRY_OK;
+    case SSH_FX_EOF:
+        return FERRY_E_EOF;
+    case SSH_FX_NO_SUCH_FILE:
+        return FERRY_E_NOT_FOUND;
+    case SSH_FX_PERMISSION_DENIED:
+        return FERRY_E_PERMISSION;
+    case SSH_FX_OP_UNSUPPORTED:
+        return FERRY_E_UNSUPPORTED;
+    case SSH_FX_BAD_MESSAGE:
+        return FERRY_E_FORMAT;
+    case SSH_FX_NO_CONNECTION:
+    case SSH_FX_CONNECTION_LOST:
+        return FERRY_E_CLOSED;
+    default:
+        return FERRY_E_SYSTEM;
+    }
+}
+
+uint32_t ferry_sftpc_last_status(const ferry_sftpc *c, const char **msg)
+{
+    if (msg != NULL) {
+        *msg = c->last_msg != NULL ? c->last_msg : ferry_sftp_status_message(c->last_status);
+    }
+    return c->last_status;
+}
+
+int ferry__sftpc_parse_status(ferry_sftpc *c, ferry_rd *r)
+{
+    uint32_t code;
+    char *msg = NULL;
+
+    if (ferry_rd_u32(r, &code) != FERRY_OK) {
+        return FERRY_E_FORMAT;
+    }
+    /* The message and language tag are optional in practice: some old
+     * servers end the packet after the code. */
+    if (ferry_rd_left(r) > 0 && ferry_rd_cstring(r, 4096, &msg, NULL) != FERRY_OK) {
+        msg = NULL;
+    }
+    free(c->last_msg);
+    c->last_msg = (msg != NULL && msg[0] != '\0') ? msg : NULL;
+    if (c->last_msg == NULL) {
+        free(msg);
+    }
+    c->last_status = code;
+    return ferry_sftpc_err_from_status(code);
+}
+
+int ferry__sftpc_expect(ferry_sftpc *c, uint32_t id, uint8_t want, ferry_rd *r)
+{
+    uint8_t type;
+    int rc = ferry_sftpc_wait(c, id, &type, r);
+    if (rc != FERRY_OK) {
+        ferry_sftpc_release(c, id);
+        return rc;
+    }
+    if (type == want) {
+        return FERRY_OK;
+    }
+    if (type == SSH_FXP_STATUS) {
+        rc = ferry__sftpc_parse_status(c, r);
+        if (rc == FERRY_OK) {
+            rc = FERRY_E_PROTOCOL;
+        }
+    } else {
+        rc = FERRY_E_PROTOCOL;
+    }
+    ferry_sftpc_release(c, id);
+    return rc;
+}
+
+int ferry__sftpc_status(ferry_sftpc *c, uint32_t id)
+{
+    ferry_rd r;
+    int rc = ferry__sftpc_expect(c, id, SSH_FXP_STATUS, &r);
+    if (rc != FERRY_OK) {
+        return rc;
+    }
+    rc = ferry__sftpc_parse_status(c, &r);
+    ferry_sftpc_release(c, id);
+    return rc;
+}
+
+ferry_buf *ferry__sftpc_payload(void)
+{
+    return ferry_buf_new(FERRY_SFTPC_MAX_REPLY);
+}

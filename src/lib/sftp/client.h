@@ -1,0 +1,188 @@
+/* client.h: the SFTP v3 client engine (draft-ietf-secsh-filexfer-02 plus
+ * the OpenSSH extensions of PROTOCOL section 4).
+ *
+ * Two layers in one object:
+ *  - a sans-I/O core: requests are encoded into an output queue
+ *    (ferry_sftpc_output / _output_consume), stream bytes from the server
+ *    are fed with ferry_sftpc_input, and each reply is matched to its
+ *    pending request by id. A reply whose id matches no pending request,
+ *    or whose packet length is over the limit, is a fatal stream error:
+ *    a hostile server cannot make us allocate more than
+ *    (requests in flight) x (max reply) bytes.
+ *  - blocking operations on top (stat, open, read, pipelined transfers
+ *    ...) that wait for their replies by calling the `pump` hook, which
+ *    moves bytes between the core and the peer. A unit test's pump is a
+ *    scripted fake server; the program's pump drives the SSH session.
+ *
+ * Paths are byte strings without NUL, passed as C strings.
+ */
+#ifndef FERRY_SFTP_CLIENT_H
+#define FERRY_SFTP_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sftp/proto.h"
+#include "util/buf.h"
+
+typedef struct ferry_sftpc ferry_sftpc;
+
+/* Largest reply packet accepted (the uint32 length field's value): a
+ * 256 KiB DATA payload plus headers, as OpenSSH's limit. */
+#define FERRY_SFTPC_MAX_REPLY (256u * 1024 + 1024)
+/* Largest READ/WRITE length we ever ask for. */
+#define FERRY_SFTPC_MAX_IO (256u * 1024)
+/* Default request size when the server states no limits. */
+#define FERRY_SFTPC_DEFAULT_IO 32768u
+/* Default number of requests in flight during a transfer. */
+#define FERRY_SFTPC_DEFAULT_INFLIGHT 64u
+
+/* The I/O hook of the blocking layer: pump() must send what
+ * ferry_sftpc_output holds and feed received bytes to ferry_sftpc_input,
+ * blocking until at least one of the two made progress. Returns FERRY_OK,
+ * or an error (connection lost...) that ends the waiting operation. */
+typedef struct ferry_sftpc_io {
+    int (*pump)(void *ctx, ferry_sftpc *c);
+    void *ctx;
+} ferry_sftpc_io;
+
+typedef struct ferry_sftpc_config {
+    uint32_t max_inflight; /* 0 = FERRY_SFTPC_DEFAULT_INFLIGHT (-R) */
+    uint32_t io_size;      /* 0 = from limits@openssh.com, else 32 KiB (-B) */
+    uint32_t max_reply;    /* 0 = FERRY_SFTPC_MAX_REPLY (tests shrink it) */
+} ferry_sftpc_config;
+
+/* A directory entry or a NAME reply element. Strings are owned by the
+ * list; attrs.ext is always NULL (extended pairs are not kept). */
+typedef struct ferry_sftpc_name {
+    char *name;
+    char *longname;
+    ferry_sftp_attrs attrs;
+} ferry_sftpc_name;
+
+/* statvfs@openssh.com reply (PROTOCOL 4.4). */
+typedef struct ferry_sftpc_statvfs {
+    uint64_t bsize, frsize, blocks, bfree, bavail, files, ffree, favail, fsid, flag, namemax;
+} ferry_sftpc_vfsinfo;
+
+/* Called during transfers with the number of bytes newly transferred. */
+typedef void (*ferry_sftpc_progress_fn)(void *ctx, uint64_t bytes);
+
+/* New engine; cfg may be NULL for defaults; io is copied. */
+int ferry_sftpc_new(ferry_sftpc **out, const ferry_sftpc_config *cfg, const ferry_sftpc_io *io);
+/* Frees the engine (pending requests are forgotten). NULL is a no-op. */
+void ferry_sftpc_free(ferry_sftpc *c);
+
+/* ---- sans-I/O core ---- */
+
+/* Bytes waiting to be sent to the server; valid until the next call. */
+const uint8_t *ferry_sftpc_output(ferry_sftpc *c, size_t *len);
+/* Marks n output bytes as sent. */
+void ferry_sftpc_output_consume(ferry_sftpc *c, size_t n);
+/* Feeds stream bytes from the server; all are taken (a partial packet is
+ * kept). Complete replies are matched to their requests. Returns FERRY_OK
+ * or a fatal error: TOO_LARGE (packet over max_reply), PROTOCOL (unknown
+ * id, unexpected packet), FORMAT. After an error the engine is dead and
+ * every later call fails with FERRY_E_CLOSED-or-that-error. */
+int ferry_sftpc_input(ferry_sftpc *c, const uint8_t *data, size_t len);
+/* Non-zero after a fatal stream error; returns that error. */
+int ferry_sftpc_dead(const ferry_sftpc *c);
+/* Marks the engine dead with `err` (the driver calls it when the
+ * connection ends). */
+void ferry_sftpc_kill(ferry_sftpc *c, int err);
+
+/* Queues request `type` with a new id followed by `payload` (may be NULL
+ * for none). *id receives the id. */
+int ferry_sftpc_send(ferry_sftpc *c, uint8_t type, const ferry_buf *payload, uint32_t *id);
+/* If the reply to `id` has arrived: FERRY_OK, *type and a reader over the
+ * reply after its id (valid until ferry_sftpc_release(id)).
+ * FERRY_E_INCOMPLETE if not yet; INVALID_ARG if id is not pending. */
+int ferry_sftpc_poll(ferry_sftpc *c, uint32_t id, uint8_t *type, ferry_rd *payload);
+/* Forgets request `id`: its reply, arrived or future, is dropped. */
+void ferry_sftpc_release(ferry_sftpc *c, uint32_t id);
+/* Pumps until the reply to `id` arrives (then as ferry_sftpc_poll). */
+int ferry_sftpc_wait(ferry_sftpc *c, uint32_t id, uint8_t *type, ferry_rd *payload);
+/* Number of requests awaiting replies. */
+size_t ferry_sftpc_pending(const ferry_sftpc *c);
+
+/* ---- session ---- */
+
+/* Sends INIT, waits for VERSION, records the server's extensions and, if
+ * offered, asks limits@openssh.com to size requests. */
+int ferry_sftpc_init(ferry_sftpc *c);
+/* The server's protocol version (after init). */
+uint32_t ferry_sftpc_version(const ferry_sftpc *c);
+/* Non-zero if the server announced extension `name` (any version). */
+int ferry_sftpc_has_ext(const ferry_sftpc *c, const char *name);
+/* Request sizes in use (after init). */
+uint32_t ferry_sftpc_read_size(const ferry_sftpc *c);
+uint32_t ferry_sftpc_write_size(const ferry_sftpc *c);
+/* The last SSH_FX_* status received for a failed operation and its
+ * message (owned by the engine, valid until the next operation). */
+uint32_t ferry_sftpc_last_status(const ferry_sftpc *c, const char **msg);
+/* Maps an SSH_FX_* code to FERRY_E_*: OK->OK, EOF->EOF,
+ * NO_SUCH_FILE->NOT_FOUND, PERMISSION_DENIED->PERMISSION,
+ * OP_UNSUPPORTED->UNSUPPORTED, BAD_MESSAGE->FORMAT,
+ * NO_CONNECTION/CONNECTION_LOST->CLOSED, others->SYSTEM. */
+int ferry_sftpc_err_from_status(uint32_t status);
+
+/* ---- blocking operations (each returns FERRY_OK or an error; a server
+ * status is mapped with ferry_sftpc_err_from_status) ---- */
+
+/* REALPATH: *out is a new heap string. */
+int ferry_sftpc_realpath(ferry_sftpc *c, const char *path, char **out);
+/* expand-path@openssh.com when offered (~ expansion), else REALPATH. */
+int ferry_sftpc_expand_path(ferry_sftpc *c, const char *path, char **out);
+int ferry_sftpc_stat(ferry_sftpc *c, const char *path, ferry_sftp_attrs *a);
+int ferry_sftpc_lstat(ferry_sftpc *c, const char *path, ferry_sftp_attrs *a);
+int ferry_sftpc_fstat(ferry_sftpc *c, const ferry_buf *handle, ferry_sftp_attrs *a);
+int ferry_sftpc_setstat(ferry_sftpc *c, const char *path, const ferry_sftp_attrs *a);
+int ferry_sftpc_fsetstat(ferry_sftpc *c, const ferry_buf *handle, const ferry_sftp_attrs *a);
+/* OPEN with SSH_FXF_* flags and attrs (may be NULL); *handle is a new
+ * buffer holding the handle (free with ferry_buf_free). */
+int ferry_sftpc_open(ferry_sftpc *c, const char *path, uint32_t pflags, const ferry_sftp_attrs *a,
+                     ferry_buf **handle);
+int ferry_sftpc_opendir(ferry_sftpc *c, const char *path, ferry_buf **handle);
+int ferry_sftpc_close(ferry_sftpc *c, const ferry_buf *handle);
+/* Reads a whole directory (every READDIR until EOF), at most `max`
+ * entries (0 = 1,000,000; more is TOO_LARGE). *names is a new array of
+ * *n entries; free with ferry_sftpc_names_free. */
+int ferry_sftpc_readdir_all(ferry_sftpc *c, const char *path, size_t max, ferry_sftpc_name **names,
+                            size_t *n);
+void ferry_sftpc_names_free(ferry_sftpc_name *names, size_t n);
+int ferry_sftpc_remove(ferry_sftpc *c, const char *path);
+int ferry_sftpc_mkdir(ferry_sftpc *c, const char *path, const ferry_sftp_attrs *a);
+int ferry_sftpc_rmdir(ferry_sftpc *c, const char *path);
+/* RENAME; posix=1 uses posix-rename@openssh.com (overwrites) and fails
+ * with UNSUPPORTED if the server lacks it. */
+int ferry_sftpc_rename(ferry_sftpc *c, const char *from, const char *to, int posix);
+int ferry_sftpc_readlink(ferry_sftpc *c, const char *path, char **out);
+/* Creates `linkpath` pointing to `target` (OpenSSH argument order). */
+int ferry_sftpc_symlink(ferry_sftpc *c, const char *target, const char *linkpath);
+/* hardlink@openssh.com. */
+int ferry_sftpc_hardlink(ferry_sftpc *c, const char *target, const char *linkpath);
+int ferry_sftpc_statvfs(ferry_sftpc *c, const char *path, ferry_sftpc_vfsinfo *st);
+/* fsync@openssh.com on an open handle. */
+int ferry_sftpc_fsync(ferry_sftpc *c, const ferry_buf *handle);
+/* copy-data@openssh.com: copies len bytes (0 = to EOF) from `from` at
+ * from_off to `to` at to_off, both open handles, on the server. */
+int ferry_sftpc_copy_data(ferry_sftpc *c, const ferry_buf *from, uint64_t from_off, uint64_t len,
+                          const ferry_buf *to, uint64_t to_off);
+/* home-directory@openssh.com, else REALPATH("."). */
+int ferry_sftpc_home(ferry_sftpc *c, char **out);
+
+/* ---- pipelined transfers ---- */
+
+/* Downloads from an open remote handle starting at `offset` into the
+ * local fd (written with pwrite at the same offsets) until EOF. Up to
+ * max_inflight reads are in flight; a short read is re-requested for the
+ * rest. *total (may be NULL) receives the end offset reached. */
+int ferry_sftpc_download(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t offset,
+                         ferry_sftpc_progress_fn cb, void *cb_ctx, uint64_t *total);
+/* Uploads the local fd from `offset` to its end (pread) into the open
+ * remote handle, writing at the same offsets, up to max_inflight writes in
+ * flight. */
+int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t offset,
+                       ferry_sftpc_progress_fn cb, void *cb_ctx, uint64_t *total);
+
+#endif

@@ -1,0 +1,52 @@
+/* client_int.h: internals of the SFTP client engine shared by client.c
+ * (core), client_ops.c (blocking operations) and client_xfer.c
+ * (pipelined transfers). Not part of the library's interface. */
+#ifndef FERRY_SFTP_CLIENT_INT_H
+#define FERRY_SFTP_CLIENT_INT_H
+
+#include "sftp/client.h"
+
+enum { SLOT_FREE = 0, SLOT_WAITING, SLOT_DONE, SLOT_ABANDONED };
+
+/* Most requests that may be pending at once (bounds memory). */
+#define FERRY__SFTPC_MAX_SLOTS 4096u
+
+typedef struct ferry__sftpc_slot {
+    uint32_t id;
+    uint8_t state;
+    uint8_t type;
+    ferry_buf *reply; /* reply bytes after the id, when DONE */
+} ferry__sftpc_slot;
+
+struct ferry_sftpc {
+    ferry_sftpc_config cfg;
+    ferry_sftpc_io io;
+    ferry_buf *out;
+    ferry_buf *in;
+    ferry__sftpc_slot *slots;
+    size_t nslots;
+    size_t npending;
+    uint32_t next_id;
+    int dead;
+    int got_version;
+    uint32_t version;
+    char *exts; /* comma-separated extension names from VERSION */
+    uint32_t rsize, wsize;
+    uint32_t last_status;
+    char *last_msg;
+    ferry_buf *version_reply;
+};
+
+/* Waits for the reply to `id`. If its type is `want`, returns FERRY_OK and
+ * *r reads it (the caller releases id). A STATUS reply (when want is not
+ * STATUS) is recorded, released and mapped to an error (an OK status is
+ * PROTOCOL then). Any other type is PROTOCOL. */
+int ferry__sftpc_expect(ferry_sftpc *c, uint32_t id, uint8_t want, ferry_rd *r);
+/* Waits for a STATUS reply to `id` and returns its mapped code. */
+int ferry__sftpc_status(ferry_sftpc *c, uint32_t id);
+/* Parses a STATUS body, records it, returns the mapped code. */
+int ferry__sftpc_parse_status(ferry_sftpc *c, ferry_rd *r);
+/* New payload buffer for a request. */
+ferry_buf *ferry__sftpc_payload(void);
+
+#endif

@@ -1,0 +1,588 @@
+/* client_ops.c: blocking SFTP operations over the client core: INIT and
+ * VERSION (section 4), the v3 requests (section 6) and the OpenSSH
+ * extensions of PROTOCOL section 4. */
+#include "sftp/client_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/err.h"
+#include "util/names.h"
+
+#define MAX_PATH_REPLY 65536u
+
+/* ---- INIT / VERSION ---- */
+
+static int add_ext(ferry_sftpc *c, const char *name)
+{
+    size_t old = c->exts ? strlen(c->exts) : 0;
+    size_t add = strlen(name);
+    char *n = realloc(c->exts, old + add + 2);
+    if (n == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    if (old) {
+        n[old++] = ',';
+    }
+    memcpy(n + old, name, add + 1);
+    c->exts = n;
+    return FERRY_OK;
+}
+
+static int parse_version(ferry_sftpc *c)
+{
+    ferry_rd r;
+    char name[256];
+    const uint8_t *data;
+    size_t dlen;
+    unsigned count = 0;
+
+    ferry_rd_from_buf(&r, c->version_reply);
+    if (ferry_rd_u32(&r, &c->version) != FERRY_OK) {
+        return FERRY_E_FORMAT;
+    }
+    while (ferry_rd_left(&r) > 0) {
+        if (++count > 256 || ferry_rd_name(&r, name, sizeof(name)) != FERRY_OK ||
+            ferry_rd_string(&r, &data, &dlen) != FERRY_OK) {
+            return FERRY_E_FORMAT;
+        }
+        if (strchr(name, ',') == NULL && add_ext(c, name) != FERRY_OK) {
+            return FERRY_E_ALLOC;
+        }
+    }
+    return FERRY_OK;
+}
+
+static uint32_t clamp_io(uint64_t v)
+{
+    if (v == 0) {
+        return FERRY_SFTPC_DEFAULT_IO;
+    }
+    return v > FERRY_SFTPC_MAX_IO ? FERRY_SFTPC_MAX_IO : (uint32_t)v;
+}
+
+/* limits@openssh.com (PROTOCOL 4.8): max-packet-length, max-read-length,
+ * max-write-length, max-open-handles, each uint64 (0 = no limit stated). */
+static int query_limits(ferry_sftpc *c)
+{
+    ferry_buf *p = ferry__sftpc_payload();
+    uint64_t pkt, rd, wr, handles;
+    uint32_t id;
+    ferry_rd r;
+    int rc = FERRY_E_ALLOC;
+
+    if (p == NULL || ferry_buf_put_cstring(p, "limits@openssh.com") != FERRY_OK) {
+        goto out;
+    }
+    if ((rc = ferry_sftpc_send(c, SSH_FXP_EXTENDED, p, &id)) != FERRY_OK) {
+        goto out;
+    }
+    if ((rc = ferry__sftpc_expect(c, id, SSH_FXP_EXTENDED_REPLY, &r)) != FERRY_OK) {
+        goto out;
+    }
+    if (ferry_rd_u64(&r, &pkt) != FERRY_OK || ferry_rd_u64(&r, &rd) != FERRY_OK ||
+        ferry_rd_u64(&r, &wr) != FERRY_OK || ferry_rd_u64(&r, &handles) != FERRY_OK) {
+        rc = FERRY_E_FORMAT;
+    } else {
+        /* A WRITE carries ~ (handle + 30) bytes of header on top of data. */
+        uint64_t wmax = pkt > 1024 ? pkt - 1024 : 0;
+        c->rsize = clamp_io(rd ? rd : wmax);
+        c->wsize = clamp_io(wr ? (wmax && wr > wmax ? wmax : wr) : wmax);
+    }
+    ferry_sftpc_release(c, id);
+out:
+    ferry_buf_free(p);
+    return rc;
+}
+
+int ferry_sftpc_init(ferry_sftpc *c)
+{
+    ferry_buf *out = c->out;
+    int rc;
+
+    if ((rc = ferry_buf_put_u32(out, 5)) != FERRY_OK ||
+        (rc = ferry_buf_put_u8(out, SSH_FXP_INIT)) != FERRY_OK ||
+        (rc = ferry_buf_put_u32(out, FERRY_SFTP_VERSION)) != FERRY_OK) {
+        return rc;
+    }
+    while (c->version_reply == NULL) {
+        if (c->dead) {
+            return c->dead;
+        }
+        if (c->io.pump == NULL) {
+            return FERRY_E_AGAIN;
+        }
+        if ((rc = c->io.pump(c->io.ctx, c)) != FERRY_OK) {
+            ferry_sftpc_kill(c, rc);
+            return rc;
+        }
+    }
+    if ((rc = parse_version(c)) != FERRY_OK) {
+        ferry_sftpc_kill(c, rc);
+        return rc;
+    }
+    c->got_version = 1;
+    c->rsize = c->wsize = FERRY_SFTPC_DEFAULT_IO;
+    if (ferry_sftpc_has_ext(c, "limits@openssh.com") && query_limits(c) != FERRY_OK &&
+        c->dead) {
+        return c->dead;
+    }
+    if (c->cfg.io_size != 0) {
+        c->rsize = c->wsize = clamp_io(c->cfg.io_size);
+    }
+    return FERRY_OK;
+}
+
+uint32_t ferry_sftpc_version(const ferry_sftpc *c)
+{
+    return c->version;
+}
+
+int ferry_sftpc_has_ext(const ferry_sftpc *c, const char *name)
+{
+    return c->exts != NULL && ferry_names_contains(c->exts, name, strlen(name));
+}
+
+uint32_t ferry_sftpc_read_size(const ferry_sftpc *c)
+{
+    return c->rsize;
+}
+
+uint32_t ferry_sftpc_write_size(const ferry_sftpc *c)
+{
+    return c->wsize;
+}
+
+/* ---- request helpers ---- */
+
+/* Sends `p` (freed here) as a request of `type`. */
+static int send_free(ferry_sftpc *c, uint8_t type, ferry_buf *p, int built, uint32_t *id)
+{
+    int rc = built;
+    if (p == NULL) {
+        rc = FERRY_E_ALLOC;
+    }
+    if (rc == FERRY_OK) {
+        rc = ferry_sftpc_send(c, type, p, id);
+    }
+    ferry_buf_free(p);
+    return rc;
+}
+
+/* Request with one string (path or handle), then maybe ATTRS. */
+static int send_str(ferry_sftpc *c, uint8_t type, const void *s, size_t n,
+                    const ferry_sftp_attrs *a, uint32_t *id)
+{
+    ferry_buf *p = ferry__sftpc_payload();
+    int rc = p ? ferry_buf_put_string(p, s, n) : FERRY_E_ALLOC;
+    if (rc == FERRY_OK && a != NULL) {
+        rc = ferry_sftp_attrs_encode(p, a);
+    }
+    return send_free(c, type, p, rc, id);
+}
+
+/* EXTENDED request: name, then up to two strings. */
+static int send_ext(ferry_sftpc *c, const char *ext, const char *s1, const char *s2,
+                    uint32_t *id)
+{
+    ferry_buf *p = ferry__sftpc_payload();
+    int rc = p ? ferry_buf_put_cstring(p, ext) : FERRY_E_ALLOC;
+    if (rc == FERRY_OK && s1 != NULL) {
+        rc = ferry_buf_put_cstring(p, s1);
+    }
+    if (rc == FERRY_OK && s2 != NULL) {
+        rc = ferry_buf_put_cstring(p, s2);
+    }
+    return send_free(c, SSH_FXP_EXTENDED, p, rc, id);
+}
+
+static int path_status(ferry_sftpc *c, uint8_t type, const char *path, const ferry_sftp_attrs *a)
+{
+    uint32_t id;
+    int rc = send_str(c, type, path, strlen(path), a, &id);
+    return rc == FERRY_OK ? ferry__sftpc_status(c, id) : rc;
+}
+
+static int handle_status(ferry_sftpc *c, uint8_t type, const ferry_buf *h, const ferry_sftp_attrs *a)
+{
+    uint32_t id;
+    int rc = send_str(c, type, ferry_buf_data(h), ferry_buf_len(h), a, &id);
+    return rc == FERRY_OK ? ferry__sftpc_status(c, id) : rc;
+}
+
+/* Waits for an ATTRS reply; the extended pairs are not kept. */
+static int attrs_reply(ferry_sftpc *c, uint32_t id, ferry_sftp_attrs *a)
+{
+    ferry_rd r;
+    int rc = ferry__sftpc_expect(c, id, SSH_FXP_ATTRS, &r);
+    if (rc != FERRY_OK) {
+        return rc;
+    }
+    rc = ferry_sftp_attrs_decode(&r, a);
+    a->ext = NULL;
+    a->ext_len = 0;
+    ferry_sftpc_release(c, id);
+    return rc;
+}
+
+/* Waits for a NAME reply with exactly one entry and returns its name. */
+static int one_name_reply(ferry_sftpc *c, uint32_t id, char **out)
+{
+    ferry_rd r;
+    uint32_t count;
+    int rc = ferry__sftpc_expect(c, id, SSH_FXP_NAME, &r);
+    if (rc != FERRY_OK) {
+        return rc;
+    }
+    rc = FERRY_E_FORMAT;
+    if (ferry_rd_u32(&r, &count) == FERRY_OK && count == 1) {
+        rc = ferry_rd_cstring(&r, MAX_PATH_REPLY, out, NULL);
+    }
+    ferry_sftpc_release(c, id);
+    return rc;
+}
+
+static int handle_reply(ferry_sftpc *c, uint32_t id, ferry_buf **handle)
+{
+    ferry_rd r;
+    const uint8_t *h;
+    size_t hlen;
+    int rc = ferry__sftpc_expect(c, id, SSH_FXP_HANDLE, &r);
+    if (rc != FERRY_OK) {
+        return rc;
+    }
+    rc = ferry_rd_string(&r, &h, &hlen);
+    if (rc == FERRY_OK && hlen > FERRY_SFTP_HANDLE_MAX) {
+        rc = FERRY_E_TOO_LARGE;
+    }
+    if (rc == FERRY_OK) {
+        *handle = ferry_buf_new(FERRY_SFTP_HANDLE_MAX);
+        rc = *handle == NULL ? FERRY_E_ALLOC : ferry_buf_put(*handle, h, hlen);
+    }
+    ferry_sftpc_release(c, id);
+    return rc;
+}
+
+/* ---- v3 requests ---- */
+
+int ferry_sftpc_realpath(ferry_sftpc *c, const char *path, char **out)
+{
+    uint32_t id;
+    int rc = send_str(c, SSH_FXP_REALPATH, path, strlen(path), NULL, &id);
+    return rc == FERRY_OK ? one_name_reply(c, id, out) : rc;
+}
+
+int ferry_sftpc_readlink(ferry_sftpc *c, const char *path, char **out)
+{
+    uint32_t id;
+    int rc = send_str(c, SSH_FXP_READLINK, path, strlen(path), NULL, &id);
+    return rc == FERRY_OK ? one_name_reply(c, id, out) : rc;
+}
+
+int ferry_sftpc_expand_path(ferry_sftpc *c, const char *path, char **out)
+{
+    uint32_t id;
+    int rc;
+    if (!ferry_sftpc_has_ext(c, "expand-path@openssh.com")) {
+        return ferry_sftpc_realpath(c, path, out);
+    }
+    rc = send_ext(c, "expand-path@openssh.com", path, NULL, &id);
+    return rc == FERRY_OK ? one_name_reply(c, id, out) : rc;
+}
+
+int ferry_sftpc_home(ferry_sftpc *c, char **out)
+{
+    uint32_t id;
+    int rc;
+    if (!ferry_sftpc_has_ext(c, "home-directory")) {
+        return ferry_sftpc_realpath(c, ".", out);
+    }
+    rc = send_ext(c, "home-directory", "", NULL, &id);
+    return rc == FERRY_OK ? one_name_reply(c, id, out) : rc;
+}
+
+int ferry_sftpc_stat(ferry_sftpc *c, const char *path, ferry_sftp_attrs *a)
+{
+    uint32_t id;
+    int rc = send_str(c, SSH_FXP_STAT, path, strlen(path), NULL, &id);
+    return rc == FERRY_OK ? attrs_reply(c, id, a) : rc;
+}
+
+int ferry_sftpc_lstat(ferry_sftpc *c, const char *path, ferry_sftp_attrs *a)
+{
+    uint32_t id;
+    int rc = send_str(c, SSH_FXP_LSTAT, path, strlen(path), NULL, &id);
+    return rc == FERRY_OK ? attrs_reply(c, id, a) : rc;
+}
+
+int ferry_sftpc_fstat(ferry_sftpc *c, const ferry_buf *h, ferry_sftp_attrs *a)
+{
+    uint32_t id;
+    int rc = send_str(c, SSH_FXP_FSTAT, ferry_buf_data(h), ferry_buf_len(h), NULL, &id);
+    return rc == FERRY_OK ? attrs_reply(c, id, a) : rc;
+}
+
+int ferry_sftpc_setstat(ferry_sftpc *c, const char *path, const ferry_sftp_attrs *a)
+{
+    return path_status(c, SSH_FXP_SETSTAT, path, a);
+}
+
+int ferry_sftpc_fsetstat(ferry_sftpc *c, const ferry_buf *h, const ferry_sftp_attrs *a)
+{
+    return handle_status(c, SSH_FXP_FSETSTAT, h, a);
+}
+
+int ferry_sftpc_open(ferry_sftpc *c, const char *path, uint32_t pflags, const ferry_sftp_attrs *a,
+                     ferry_buf **handle)
+{
+    ferry_sftp_attrs none = {0};
+    ferry_buf *p = ferry__sftpc_payload();
+    uint32_t id;
+    int rc = p ? ferry_buf_put_cstring(p, path) : FERRY_E_ALLOC;
+    if (rc == FERRY_OK) {
+        rc = ferry_buf_put_u32(p, pflags);
+    }
+    if (rc == FERRY_OK) {
+        rc = ferry_sftp_attrs_encode(p, a != NULL ? a : &none);
+    }
+    if ((rc = send_free(c, SSH_FXP_OPEN, p, rc, &id)) != FERRY_OK) {
+        return rc;
+    }
+    return handle_reply(c, id, handle);
+}
+
+int ferry_sftpc_opendir(ferry_sftpc *c, const char *path, ferry_buf **handle)
+{
+    uint32_t id;
+    int rc = send_str(c, SSH_FXP_OPENDIR, path, strlen(path), NULL, &id);
+    return rc == FERRY_OK ? handle_reply(c, id, handle) : rc;
+}
+
+int ferry_sftpc_close(ferry_sftpc *c, const ferry_buf *h)
+{
+    return handle_status(c, SSH_FXP_CLOSE, h, NULL);
+}
+
+int ferry_sftpc_remove(ferry_sftpc *c, const char *path)
+{
+    return path_status(c, SSH_FXP_REMOVE, path, NULL);
+}
+
+int ferry_sftpc_mkdir(ferry_sftpc *c, const char *path, const ferry_sftp_attrs *a)
+{
+    ferry_sftp_attrs none = {0};
+    return path_status(c, SSH_FXP_MKDIR, path, a != NULL ? a : &none);
+}
+
+int ferry_sftpc_rmdir(ferry_sftpc *c, const char *path)
+{
+    return path_status(c, SSH_FXP_RMDIR, path, NULL);
+}
+
+int ferry_sftpc_rename(ferry_sftpc *c, const char *from, const char *to, int posix)
+{
+    uint32_t id;
+    int rc;
+    if (posix) {
+        if (!ferry_sftpc_has_ext(c, "posix-rename@openssh.com")) {
+            return FERRY_E_UNSUPPORTED;
+        }
+        rc = send_ext(c, "posix-rename@openssh.com", from, to, &id);
+    } else {
+        ferry_buf *p = ferry__sftpc_payload();
+        rc = p ? ferry_buf_put_cstring(p, from) : FERRY_E_ALLOC;
+        if (rc == FERRY_OK) {
+            rc = ferry_buf_put_cstring(p, to);
+        }
+        rc = send_free(c, SSH_FXP_RENAME, p, rc, &id);
+    }
+    return rc == FERRY_OK ? ferry__sftpc_status(c, id) : rc;
+}
+
+int ferry_sftpc_symlink(ferry_sftpc *c, const char *target, const char *linkpath)
+{
+    ferry_buf *p = ferry__sftpc_payload();
+    uint32_t id;
+    int rc = p ? ferry_buf_put_cstring(p, target) : FERRY_E_ALLOC;
+    if (rc == FERRY_OK) {
+        rc = ferry_buf_put_cstring(p, linkpath);
+    }
+    rc = send_free(c, SSH_FXP_SYMLINK, p, rc, &id);
+    return rc == FERRY_OK ? ferry__sftpc_status(c, id) : rc;
+}
+
+int ferry_sftpc_hardlink(ferry_sftpc *c, const char *target, const char *linkpath)
+{
+    uint32_t id;
+    int rc;
+    if (!ferry_sftpc_has_ext(c, "hardlink@openssh.com")) {
+        return FERRY_E_UNSUPPORTED;
+    }
+    rc = send_ext(c, "hardlink@openssh.com", target, linkpath, &id);
+    return rc == FERRY_OK ? ferry__sftpc_status(c, id) : rc;
+}
+
+int ferry_sftpc_statvfs(ferry_sftpc *c, const char *path, ferry_sftpc_vfsinfo *st)
+{
+    uint64_t *f[] = {&st->bsize, &st->frsize, &st->blocks, &st->bfree, &st->bavail, &st->files,
+                     &st->ffree, &st->favail, &st->fsid,   &st->flag,  &st->namemax};
+    uint32_t id;
+    ferry_rd r;
+    int rc;
+    if (!ferry_sftpc_has_ext(c, "statvfs@openssh.com")) {
+        return FERRY_E_UNSUPPORTED;
+    }
+    if ((rc = send_ext(c, "statvfs@openssh.com", path, NULL, &id)) != FERRY_OK ||
+        (rc = ferry__sftpc_expect(c, id, SSH_FXP_EXTENDED_REPLY, &r)) != FERRY_OK) {
+        return rc;
+    }
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]) && rc == FERRY_OK; i++) {
+        rc = ferry_rd_u64(&r, f[i]);
+    }
+    ferry_sftpc_release(c, id);
+    return rc;
+}
+
+int ferry_sftpc_fsync(ferry_sftpc *c, const ferry_buf *h)
+{
+    ferry_buf *p = ferry__sftpc_payload();
+    uint32_t id;
+    int rc;
+    if (!ferry_sftpc_has_ext(c, "fsync@openssh.com")) {
+        ferry_buf_free(p);
+        return FERRY_E_UNSUPPORTED;
+    }
+    rc = p ? ferry_buf_put_cstring(p, "fsync@openssh.com") : FERRY_E_ALLOC;
+    if (rc == FERRY_OK) {
+        rc = ferry_buf_put_stringb(p, h);
+    }
+    rc = send_free(c, SSH_FXP_EXTENDED, p, rc, &id);
+    return rc == FERRY_OK ? ferry__sftpc_status(c, id) : rc;
+}
+
+int ferry_sftpc_copy_data(ferry_sftpc *c, const ferry_buf *from, uint64_t from_off, uint64_t len,
+                          const ferry_buf *to, uint64_t to_off)
+{
+    ferry_buf *p = ferry__sftpc_payload();
+    uint32_t id;
+    int rc;
+    if (!ferry_sftpc_has_ext(c, "copy-data")) {
+        ferry_buf_free(p);
+        return FERRY_E_UNSUPPORTED;
+    }
+    rc = p ? ferry_buf_put_cstring(p, "copy-data") : FERRY_E_ALLOC;
+    if (rc == FERRY_OK && ((rc = ferry_buf_put_stringb(p, from)) != FERRY_OK ||
+                           (rc = ferry_buf_put_u64(p, from_off)) != FERRY_OK ||
+                           (rc = ferry_buf_put_u64(p, len)) != FERRY_OK ||
+                           (rc = ferry_buf_put_stringb(p, to)) != FERRY_OK)) {
+        goto done;
+    }
+    if (rc == FERRY_OK) {
+        rc = ferry_buf_put_u64(p, to_off);
+    }
+done:
+    rc = send_free(c, SSH_FXP_EXTENDED, p, rc, &id);
+    return rc == FERRY_OK ? ferry__sftpc_status(c, id) : rc;
+}
+
+/* ---- directories ---- */
+
+void ferry_sftpc_names_free(ferry_sftpc_name *names, size_t n)
+{
+    for (size_t i = 0; names != NULL && i < n; i++) {
+        free(names[i].name);
+        free(names[i].longname);
+    }
+    free(names);
+}
+
+typedef struct name_list {
+    ferry_sftpc_name *v;
+    size_t n, cap, max;
+} name_list;
+
+static int parse_names(ferry_rd *r, name_list *l)
+{
+    uint32_t count;
+    if (ferry_rd_u32(r, &count) != FERRY_OK) {
+        return FERRY_E_FORMAT;
+    }
+    /* Each entry takes at least 12 bytes: bounds count by the packet. */
+    if ((size_t)count > ferry_rd_left(r) / 12 || l->n + count > l->max) {
+        return count > ferry_rd_left(r) / 12 ? FERRY_E_FORMAT : FERRY_E_TOO_LARGE;
+    }
+    if (l->n + count > l->cap) {
+        size_t cap = (l->n + count) * 2;
+        ferry_sftpc_name *v = realloc(l->v, cap * sizeof(*v));
+        if (v == NULL) {
+            return FERRY_E_ALLOC;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        ferry_sftpc_name *e = &l->v[l->n];
+        memset(e, 0, sizeof(*e));
+        int rc = ferry_rd_cstring(r, MAX_PATH_REPLY, &e->name, NULL);
+        if (rc == FERRY_OK) {
+            rc = ferry_rd_cstring(r, MAX_PATH_REPLY, &e->longname, NULL);
+        }
+        if (rc == FERRY_OK) {
+            rc = ferry_sftp_attrs_decode(r, &e->attrs);
+            e->attrs.ext = NULL;
+            e->attrs.ext_len = 0;
+        }
+        l->n++;
+        if (rc != FERRY_OK) {
+            return rc;
+        }
+    }
+    return FERRY_OK;
+}
+
+static int readdir_loop(ferry_sftpc *c, const ferry_buf *h, name_list *l)
+{
+    for (;;) {
+        uint32_t id;
+        ferry_rd r;
+        int rc = send_str(c, SSH_FXP_READDIR, ferry_buf_data(h), ferry_buf_len(h), NULL, &id);
+        if (rc == FERRY_OK) {
+            rc = ferry__sftpc_expect(c, id, SSH_FXP_NAME, &r);
+        }
+        if (rc == FERRY_E_EOF) {
+            return FERRY_OK;
+        }
+        if (rc != FERRY_OK) {
+            return rc;
+        }
+        rc = parse_names(&r, l);
+        ferry_sftpc_release(c, id);
+        if (rc != FERRY_OK) {
+            return rc;
+        }
+    }
+}
+
+int ferry_sftpc_readdir_all(ferry_sftpc *c, const char *path, size_t max, ferry_sftpc_name **names,
+                            size_t *n)
+{
+    name_list l = {.max = max ? max : 1000000};
+    ferry_buf *h = NULL;
+    int rc = ferry_sftpc_opendir(c, path, &h);
+    if (rc != FERRY_OK) {
+        return rc;
+    }
+    rc = readdir_loop(c, h, &l);
+    int rc2 = ferry_sftpc_close(c, h);
+    ferry_buf_free(h);
+    if (rc == FERRY_OK && rc2 != FERRY_OK && c->dead) {
+        rc = rc2;
+    }
+    if (rc != FERRY_OK) {
+        ferry_sftpc_names_free(l.v, l.n);
+        return rc;
+    }
+    *names = l.v;
+    *n = l.n;
+    return FERRY_OK;
+}
