@@ -2,7 +2,8 @@
  * ferry_kex_eph_derive, and server-chosen groups fed to ferry_kex_gex_check.
  *
  * Input: byte 0 selects the mode and method:
- *   bits 0-3  method index (mod the number of methods, OpenSSH order);
+ *   bits 0-3  method index (mod the number of methods, in the order of
+ *             ferry_kexalg_supported());
  *   bit 6     gex_check mode: the rest is mpint p, mpint g, uint32 min, max;
  *   bit 7     the rest is wire form (a string, or an mpint for DH) as the
  *             transport would read it; otherwise the raw peer bytes.
@@ -10,35 +11,43 @@
  * change it), so DH key generation does not dominate the run. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "crypto/kexalg.h"
 #include "util/buf.h"
 #include "util/err.h"
 
-static const char *const methods[] = {
-    "curve25519-sha256",
-    "curve25519-sha256@libssh.org",
-    "ecdh-sha2-nistp256",
-    "ecdh-sha2-nistp384",
-    "ecdh-sha2-nistp521",
-    "diffie-hellman-group-exchange-sha256",
-    "diffie-hellman-group16-sha512",
-    "diffie-hellman-group18-sha512",
-    "diffie-hellman-group14-sha256",
-};
-#define N_METHODS (sizeof(methods) / sizeof(methods[0]))
+#define MAX_METHODS 16
 
-static ferry_kex_eph *ephs[N_METHODS];
+static const ferry_kex_alg *algs[MAX_METHODS];
+static ferry_kex_eph *ephs[MAX_METHODS];
+static size_t n_algs;
+
+/* Every supported method, in ferry_kexalg_supported() order. */
+static void load_algs(void)
+{
+    char names[1024];
+    char *save = NULL;
+    snprintf(names, sizeof(names), "%s", ferry_kexalg_supported());
+    for (char *t = strtok_r(names, ",", &save); t != NULL && n_algs < MAX_METHODS;
+         t = strtok_r(NULL, ",", &save)) {
+        if ((algs[n_algs] = ferry_kexalg_by_name(t)) == NULL) {
+            __builtin_trap();
+        }
+        n_algs++;
+    }
+}
 
 static ferry_kex_eph *eph_for(size_t i)
 {
     if (ephs[i] != NULL) {
         return ephs[i];
     }
-    const ferry_kex_alg *alg = ferry_kexalg_by_name(methods[i]);
+    const ferry_kex_alg *alg = algs[i];
     BIGNUM *p = NULL, *g = NULL;
     ferry_buf *pub = ferry_buf_new(0);
-    if (alg == NULL || pub == NULL) {
+    if (pub == NULL) {
         __builtin_trap();
     }
     if (alg->type == FERRY_KEX_DHGEX &&
@@ -80,9 +89,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_gex_check(data, size);
         return 0;
     }
-    size_t i = (size_t)(sel & 0x0f) % N_METHODS;
+    if (n_algs == 0) {
+        load_algs();
+    }
+    size_t i = (size_t)(sel & 0x0f) % n_algs;
     ferry_kex_eph *e = eph_for(i);
-    const ferry_kex_alg *alg = ferry_kexalg_by_name(methods[i]);
+    const ferry_kex_alg *alg = algs[i];
     const uint8_t *peer = data;
     size_t peer_len = size;
     if (sel & 0x80) {
