@@ -344,6 +344,53 @@ static void test_gex_every_group(void **state)
     }
 }
 
+/* A 2048-bit safe prime that is none of the named groups, made with
+ * `openssl dhparam 2048` (as OpenSSH servers pick from /etc/ssh/moduli). */
+static const char foreign_2048[] = "a0460e3d5c02247d258618b87a9f8739fcb73029392bb34ee33ed663161ba99"
+                                   "4e5d5efb9e7faedf23608d36a913a009a"
+                                   "e1c5339abb64ed69398bcb315b04427e4698f61ab28dd2f2d88d17b43e7ef06"
+                                   "ce19fe4b3fa606e2e79e7903d68b1662c"
+                                   "9b6ab975cb97dc26baee1cb33fa249de490fc66323284576219f1d959865170"
+                                   "ff7537d3a37b7e07c36e89cbbcc9a9cad"
+                                   "dfe4a9cc4bbee20088394f1b792ad3a9a0d2aa566bcebe0c2ae17df47acb8ac"
+                                   "9ae15d3d499dce2f855dcf8aa38dec009"
+                                   "fdaaa9340615c66e5666a0e3b147ee487156e06307000263788bbd7213c1c4c"
+                                   "de7615ecf63f131b0f6d86daa49c17772"
+                                   "6a2177ad8e524add7a0e3915278bfc17";
+
+static void test_gex_foreign_group(void **state)
+{
+    (void)state;
+    const ferry_kex_alg *gex = ferry_kexalg_by_name("diffie-hellman-group-exchange-sha256");
+    BIGNUM *p = NULL, *g = BN_new(), *f = BN_new();
+    assert_true(BN_hex2bn(&p, foreign_2048) > 0);
+    assert_int_equal(BN_num_bits(p), 2048);
+    assert_true(BN_set_word(g, 2));
+    assert_int_equal(ferry_kex_gex_check(p, g, 2048, 8192), FERRY_OK);
+    roundtrip(gex, p, g);
+    assert_true(BN_set_word(g, 5));
+    roundtrip(gex, p, g);
+    /* The range check uses this p, not one of ours. */
+    ferry_buf *pub = ferry_buf_new(0), *k = ferry_buf_new(0);
+    ferry_kex_eph *e = NULL;
+    assert_int_equal(ferry_kex_eph_new(&e, gex, p, g, pub), FERRY_OK);
+    uint8_t be[256];
+    assert_non_null(BN_copy(f, p));
+    assert_true(BN_sub_word(f, 1));
+    assert_int_equal(BN_bn2bin(f, be), 256);
+    assert_int_equal(ferry_kex_eph_derive(e, be, 256, k), FERRY_E_KEY_WEAK);
+    assert_true(BN_sub_word(f, 1));
+    assert_int_equal(BN_bn2bin(f, be), 256);
+    assert_int_equal(ferry_kex_eph_derive(e, be, 256, k), FERRY_OK);
+    assert_minimal_mpint(k);
+    ferry_kex_eph_free(e);
+    ferry_buf_free(pub);
+    ferry_buf_free(k);
+    BN_free(p);
+    BN_free(g);
+    BN_free(f);
+}
+
 /* Deterministic bit-flip pass over a valid peer value: every result is
  * either a well-formed K or FORMAT / KEY_WEAK, and nothing is appended on
  * failure. For DH only the first and last 16 bytes are flipped. */
@@ -785,6 +832,7 @@ int main(void)
         cmocka_unit_test(test_dh_known_answers),
         cmocka_unit_test(test_roundtrip_every_method),
         cmocka_unit_test(test_gex_every_group),
+        cmocka_unit_test(test_gex_foreign_group),
         cmocka_unit_test(test_bitflip_peer_values),
         cmocka_unit_test(test_x25519_bad_peer),
         cmocka_unit_test(test_ecdh_bad_peer),
