@@ -270,6 +270,9 @@ static void conn_loop(struct conn *c, uint8_t *buf, size_t bufsz)
         conn_check_auth(c);
         int timeout = conn_timers(c, next);
         (void)ferry_ssh_output(c->ssh, &pending);
+        if (ferry_ssh_is_closed(c->ssh) && c->close_by_ms == 0) {
+            continue; /* closed by a timer or a tick: flush, then leave */
+        }
         struct pollfd p = {.fd = c->fd, .events = 0};
         if (!ferry_ssh_is_closed(c->ssh) && ferry_ssh_want_input(c->ssh)) {
             p.events |= POLLIN;

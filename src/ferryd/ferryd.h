@@ -20,6 +20,11 @@ typedef struct ferryd_server {
     const ferryd_audit_sink *audit; /* NULL = stderr */
     char *auth_methods;             /* derived from the config; NULL = any */
     char dummy_hash[256];           /* crypt(3) hash for timing-equal denials */
+    /* Called once the sockets are bound, before "listening on" is
+     * printed, with the first bound address and port (quick mode prints
+     * its connection help here). NULL = none. */
+    void (*on_bound)(const struct ferryd_server *srv, const char *host, unsigned port);
+    const char *quick_user;
 } ferryd_server;
 
 /* Serves one accepted connection in a forked child: runs the SSH session

@@ -40,6 +40,8 @@ struct child {
 
 struct listener {
     ferryd_server *srv;
+    char first_host[INET6_ADDRSTRLEN];
+    unsigned first_port;
     int lfd[LISTEN_MAX_FDS];
     size_t n_lfd;
     struct child *kids;
@@ -95,6 +97,10 @@ static int bind_one(struct listener *l, const struct addrinfo *ai, char *shown, 
         return FERRY_E_SYSTEM;
     }
     snprintf(shown, shownsz, ai->ai_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+    if (l->n_lfd == 0) {
+        snprintf(l->first_host, sizeof(l->first_host), "%s", host);
+        l->first_port = (unsigned)atoi(port);
+    }
     l->lfd[l->n_lfd++] = fd;
     return FERRY_OK;
 }
@@ -421,6 +427,9 @@ int ferryd_listener_run(ferryd_server *srv)
         goto out;
     }
     srandom((unsigned)getpid() ^ (unsigned)mono_ms());
+    if (srv->on_bound != NULL) {
+        srv->on_bound(srv, l.first_host, l.first_port);
+    }
     ferry_info("listening on %s", line);
     fflush(stderr);
     while (!got_term) {

@@ -189,6 +189,7 @@ static int apply_flags(ferryd_config *cfg, const struct opts *o, const char *use
     if (o->n_listen > 0) {
         for (size_t i = 0; i < cfg->n_listen; i++) {
             free(cfg->listen[i]);
+            cfg->listen[i] = NULL;
         }
         cfg->n_listen = 0;
         for (size_t i = 0; i < o->n_listen && r == FERRY_OK; i++) {
@@ -293,10 +294,10 @@ static int build_config(ferryd_server *srv, const struct opts *o, const char *us
             return r;
         }
     }
-    if (o->quick && (r = ferryd_quick_prepare(&srv->cfg, user)) != FERRY_OK) {
+    if ((r = apply_flags(&srv->cfg, o, user)) != FERRY_OK) {
         return r;
     }
-    if ((r = apply_flags(&srv->cfg, o, user)) != FERRY_OK) {
+    if (o->quick && (r = ferryd_quick_prepare(&srv->cfg, user)) != FERRY_OK) {
         return r;
     }
     if ((r = check_users(&srv->cfg)) != FERRY_OK) {
@@ -382,7 +383,8 @@ int main(int argc, char **argv)
         goto out;
     }
     if (o.quick) {
-        ferryd_quick_print(&srv, user);
+        srv.on_bound = ferryd_quick_print;
+        srv.quick_user = user;
     }
     status = ferryd_listener_run(&srv);
 out:

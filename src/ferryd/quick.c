@@ -151,13 +151,11 @@ static void write_known_hosts(const ferryd_server *srv, const char *path, const 
     }
 }
 
-void ferryd_quick_print(const ferryd_server *srv, const char *user)
+void ferryd_quick_print(const ferryd_server *srv, const char *bound, unsigned port)
 {
-    char host[256] = "127.0.0.1", kh[4200], fp[128] = "";
-    unsigned port = 22;
-    if (srv->cfg.n_listen > 0) {
-        ferryd_config_split_addr(srv->cfg.listen[0], srv->cfg.port, host, sizeof(host), &port);
-    }
+    char host[256], kh[4200], fp[128] = "";
+    const char *user = srv->quick_user != NULL ? srv->quick_user : "?";
+    snprintf(host, sizeof(host), "%s", bound);
     if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0) {
         snprintf(host, sizeof(host), "127.0.0.1");
     }

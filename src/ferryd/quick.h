@@ -13,8 +13,9 @@
  * ~/.ssh holds no public key yet. */
 int ferryd_quick_prepare(ferryd_config *cfg, const char *user);
 
-/* After the host keys are loaded: writes ~/.config/ferry/known_hosts for
- * the listen address and prints how to connect (stdout). */
-void ferryd_quick_print(const ferryd_server *srv, const char *user);
+/* ferryd_server.on_bound for quick mode: writes ~/.config/ferry/known_hosts
+ * for the bound address and prints how to connect to srv->quick_user
+ * (stdout). */
+void ferryd_quick_print(const ferryd_server *srv, const char *host, unsigned port);
 
 #endif
