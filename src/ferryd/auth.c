@@ -29,8 +29,7 @@ int ferryd_auth_password_matches(const char *password, const char *hash)
     int r = FERRY_E_AUTH_DENIED;
     const char *res = crypt_rn(password, hash, cd, (int)sizeof(*cd));
     size_t hl = strlen(hash);
-    if (res != NULL && res[0] != '*' && strlen(res) == hl &&
-        CRYPTO_memcmp(res, hash, hl) == 0) {
+    if (res != NULL && res[0] != '*' && strlen(res) == hl && CRYPTO_memcmp(res, hash, hl) == 0) {
         r = FERRY_OK;
     }
     OPENSSL_cleanse(cd, sizeof(*cd));
@@ -121,8 +120,8 @@ static int cb_password_check(void *ctx, const char *user, const char *password)
 {
     ferryd_auth *a = ctx;
     const ferryd_user *u = NULL;
-    int known = lookup(a, user, &u) == FERRY_OK && u->password_hash != NULL &&
-                u->password_hash[0] == '$';
+    int known =
+        lookup(a, user, &u) == FERRY_OK && u->password_hash != NULL && u->password_hash[0] == '$';
     /* Same work whether or not the user exists or has a password. */
     const char *hash = known ? u->password_hash : a->dummy_hash;
     int r = FERRY_E_AUTH_DENIED;

@@ -18,13 +18,13 @@ typedef struct ferryd_auth {
     const char *peer;       /* textual peer address, for from= */
     const char *dummy_hash; /* see ferryd_auth_dummy_hash */
     int allow_pubkey, allow_password;
-    int report_fd;          /* pipe to the listener, -1 = none */
+    int report_fd;                  /* pipe to the listener, -1 = none */
     const ferryd_audit_sink *audit; /* NULL = stderr */
     unsigned failures;
     /* Results: */
     const ferryd_user *user; /* set on success */
     char methods[64];
-    char key_fp[96];         /* fingerprint of the last accepted key */
+    char key_fp[96]; /* fingerprint of the last accepted key */
     char key_type[48];
 } ferryd_auth;
 

@@ -21,8 +21,7 @@
 enum kw_scope { SCOPE_GLOBAL, SCOPE_USER, SCOPE_BLOCK };
 
 struct kw;
-typedef int (*kw_set_fn)(ferryd_config *cfg, void *field, const char *val, char *why,
-                         size_t whysz);
+typedef int (*kw_set_fn)(ferryd_config *cfg, void *field, const char *val, char *why, size_t whysz);
 
 struct kw {
     const char *name;
@@ -217,13 +216,30 @@ static int parse_time(const char *val, uint64_t *out)
         }
         uint64_t mult = 1;
         switch (tolower((unsigned char)*p)) {
-        case '\0': break;
-        case 's': mult = 1; p++; break;
-        case 'm': mult = 60; p++; break;
-        case 'h': mult = 3600; p++; break;
-        case 'd': mult = 86400; p++; break;
-        case 'w': mult = 604800; p++; break;
-        default: return FERRY_E_FORMAT;
+        case '\0':
+            break;
+        case 's':
+            mult = 1;
+            p++;
+            break;
+        case 'm':
+            mult = 60;
+            p++;
+            break;
+        case 'h':
+            mult = 3600;
+            p++;
+            break;
+        case 'd':
+            mult = 86400;
+            p++;
+            break;
+        case 'w':
+            mult = 604800;
+            p++;
+            break;
+        default:
+            return FERRY_E_FORMAT;
         }
         total += n * mult;
         if (total > UINT_MAX) {
@@ -246,8 +262,7 @@ static int set_time(ferryd_config *cfg, void *field, const char *val, char *why,
 
 /* Appends to a fixed array of strings; the field is the array, the count
  * follows it in the struct (checked by the table rows that use it). */
-static int append_str(char **arr, size_t *n, size_t max, const char *val, char *why,
-                      size_t whysz)
+static int append_str(char **arr, size_t *n, size_t max, const char *val, char *why, size_t whysz)
 {
     if (*n >= max) {
         return why_set(why, whysz, "too many values (at most %zu)", max);
@@ -275,8 +290,7 @@ static int set_hostkey(ferryd_config *cfg, void *field, const char *val, char *w
     return append_str(cfg->host_keys, &cfg->n_host_keys, FERRYD_MAX_HOST_KEYS, val, why, whysz);
 }
 
-static int set_startups(ferryd_config *cfg, void *field, const char *val, char *why,
-                        size_t whysz)
+static int set_startups(ferryd_config *cfg, void *field, const char *val, char *why, size_t whysz)
 {
     unsigned a = 0, b = 100, c = 0;
     char tail;
@@ -296,8 +310,7 @@ static int set_startups(ferryd_config *cfg, void *field, const char *val, char *
     return FERRY_OK;
 }
 
-static int set_per_source(ferryd_config *cfg, void *field, const char *val, char *why,
-                          size_t whysz)
+static int set_per_source(ferryd_config *cfg, void *field, const char *val, char *why, size_t whysz)
 {
     if (strcasecmp(val, "none") == 0) {
         cfg->per_source_max_startups = 0;
@@ -307,8 +320,7 @@ static int set_per_source(ferryd_config *cfg, void *field, const char *val, char
 }
 
 /* PerSourcePenalties: "no" | "yes" | words "authfail:TIME" "max:TIME". */
-static int set_penalties(ferryd_config *cfg, void *field, const char *val, char *why,
-                         size_t whysz)
+static int set_penalties(ferryd_config *cfg, void *field, const char *val, char *why, size_t whysz)
 {
     if (strcasecmp(val, "no") == 0) {
         cfg->penalty_authfail = 0;
@@ -357,13 +369,12 @@ static const struct {
     const char *name;
     int level;
 } log_levels[] = {
-    {"QUIET", FERRY_LOG_ERROR},   {"FATAL", FERRY_LOG_ERROR},  {"ERROR", FERRY_LOG_ERROR},
-    {"INFO", FERRY_LOG_INFO},     {"VERBOSE", FERRY_LOG_INFO}, {"DEBUG", FERRY_LOG_DEBUG},
-    {"DEBUG1", FERRY_LOG_DEBUG},  {"DEBUG2", FERRY_LOG_TRACE}, {"DEBUG3", FERRY_LOG_TRACE},
+    {"QUIET", FERRY_LOG_ERROR},  {"FATAL", FERRY_LOG_ERROR},  {"ERROR", FERRY_LOG_ERROR},
+    {"INFO", FERRY_LOG_INFO},    {"VERBOSE", FERRY_LOG_INFO}, {"DEBUG", FERRY_LOG_DEBUG},
+    {"DEBUG1", FERRY_LOG_DEBUG}, {"DEBUG2", FERRY_LOG_TRACE}, {"DEBUG3", FERRY_LOG_TRACE},
 };
 
-static int set_loglevel(ferryd_config *cfg, void *field, const char *val, char *why,
-                        size_t whysz)
+static int set_loglevel(ferryd_config *cfg, void *field, const char *val, char *why, size_t whysz)
 {
     for (size_t i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++) {
         if (strcasecmp(val, log_levels[i].name) == 0) {
@@ -384,11 +395,22 @@ static int parse_size(const char *s, uint64_t *out)
     unsigned long long v = strtoull(s, &end, 10);
     uint64_t mult = 1;
     switch (toupper((unsigned char)*end)) {
-    case '\0': break;
-    case 'K': mult = 1ull << 10; end++; break;
-    case 'M': mult = 1ull << 20; end++; break;
-    case 'G': mult = 1ull << 30; end++; break;
-    default: return FERRY_E_FORMAT;
+    case '\0':
+        break;
+    case 'K':
+        mult = 1ull << 10;
+        end++;
+        break;
+    case 'M':
+        mult = 1ull << 20;
+        end++;
+        break;
+    case 'G':
+        mult = 1ull << 30;
+        end++;
+        break;
+    default:
+        return FERRY_E_FORMAT;
     }
     if (errno != 0 || *end != '\0' || v > (1ull << 40)) {
         return FERRY_E_FORMAT;
@@ -431,8 +453,7 @@ static int set_mode(ferryd_config *cfg, void *field, const char *val, char *why,
 }
 
 /* Space-separated words with "double quotes" for paths with spaces. */
-static int set_keyfiles(ferryd_config *cfg, void *field, const char *val, char *why,
-                        size_t whysz)
+static int set_keyfiles(ferryd_config *cfg, void *field, const char *val, char *why, size_t whysz)
 {
     ferryd_user_conf *u = field;
     const char *p = val;
@@ -462,8 +483,14 @@ static int set_keyfiles(ferryd_config *cfg, void *field, const char *val, char *
     return FERRY_OK;
 }
 
-#define G(name, fn, field) {name, SCOPE_GLOBAL, fn, offsetof(ferryd_config, field)}
-#define U(name, fn, field) {name, SCOPE_USER, fn, offsetof(ferryd_user_conf, field)}
+#define G(name, fn, field)                                                                         \
+    {                                                                                              \
+        name, SCOPE_GLOBAL, fn, offsetof(ferryd_config, field)                                     \
+    }
+#define U(name, fn, field)                                                                         \
+    {                                                                                              \
+        name, SCOPE_USER, fn, offsetof(ferryd_user_conf, field)                                    \
+    }
 
 static const struct kw keywords[] = {
     G("ListenAddress", set_listen, listen),
@@ -537,8 +564,7 @@ struct parse_state {
 };
 
 /* Handles one keyword/value pair. */
-static int parse_pair(struct parse_state *st, const char *key, char *val, char *why,
-                      size_t whysz)
+static int parse_pair(struct parse_state *st, const char *key, char *val, char *why, size_t whysz)
 {
     const struct kw *k = kw_find(key);
     if (k == NULL) {

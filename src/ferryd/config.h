@@ -41,9 +41,9 @@ typedef struct ferryd_config {
     /* Algorithm specs as written (OpenSSH +/-/^ syntax), NULL = default;
      * resolved by ferryd_config_algs. */
     char *kex_algs, *ciphers, *macs, *hostkey_algs, *pubkey_algs;
-    unsigned max_auth_tries;          /* 0 = library default (6) */
-    unsigned login_grace_time;        /* seconds, 0 = none; default 120 */
-    unsigned startups_begin;          /* MaxStartups start:rate:full */
+    unsigned max_auth_tries;   /* 0 = library default (6) */
+    unsigned login_grace_time; /* seconds, 0 = none; default 120 */
+    unsigned startups_begin;   /* MaxStartups start:rate:full */
     unsigned startups_rate;
     unsigned startups_full;
     unsigned per_source_max_startups; /* 0 = none */
@@ -57,8 +57,8 @@ typedef struct ferryd_config {
     int log_level;                    /* FERRY_LOG_* */
     uint64_t rekey_bytes;             /* 0 = library default */
     uint64_t rekey_seconds;
-    int atomic_uploads;               /* default yes */
-    char *service_user;               /* ServiceUser: drop to it when root */
+    int atomic_uploads; /* default yes */
+    char *service_user; /* ServiceUser: drop to it when root */
     ferryd_user_conf *users;
     size_t n_users;
 } ferryd_config;

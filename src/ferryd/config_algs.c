@@ -14,8 +14,8 @@
 #include "util/err.h"
 #include "util/names.h"
 
-static int algs_one(const char *spec, const char *defaults, const char *supported,
-                    const char *kw, char **out, char *err, size_t errsz)
+static int algs_one(const char *spec, const char *defaults, const char *supported, const char *kw,
+                    char **out, char *err, size_t errsz)
 {
     *out = NULL;
     if (spec == NULL) {
@@ -71,4 +71,3 @@ void ferryd_algs_free(ferryd_algs *a)
     free(a->pubkey);
     memset(a, 0, sizeof(*a));
 }
-

@@ -23,8 +23,8 @@
 #include "util/log.h"
 #include "vfs/vfs.h"
 
-#define CONN_READ_CHUNK (256 * 1024)
-#define CONN_LINGER_MS  5000 /* flushing a final DISCONNECT at most this long */
+#define CONN_READ_CHUNK               (256 * 1024)
+#define CONN_LINGER_MS                5000 /* flushing a final DISCONNECT at most this long */
 #define SSH_DISCONNECT_BY_APPLICATION 11
 
 struct conn {
@@ -52,7 +52,7 @@ static uint64_t now_ms(void)
 static const char *fx_name(int status)
 {
     static const char *const names[] = {
-        "ok",         "eof",           "no_such_file",    "permission_denied", "failure",
+        "ok",          "eof",           "no_such_file",    "permission_denied", "failure",
         "bad_message", "no_connection", "connection_lost", "op_unsupported",
     };
     if (status >= 0 && (size_t)status < sizeof(names) / sizeof(names[0])) {
@@ -345,10 +345,13 @@ int ferryd_conn_serve(const ferryd_server *srv, int fd, const char *peer, unsign
     struct conn c = {.srv = srv, .fd = fd, .peer_port = peer_port};
     snprintf(c.peer, sizeof(c.peer), "%s", peer);
     c.start_ms = c.last_input_ms = now_ms();
-    c.auth = (ferryd_auth){.us = &srv->users, .peer = c.peer, .dummy_hash = srv->dummy_hash,
+    c.auth = (ferryd_auth){.us = &srv->users,
+                           .peer = c.peer,
+                           .dummy_hash = srv->dummy_hash,
                            .allow_pubkey = srv->cfg.pubkey_auth,
                            .allow_password = srv->cfg.password_auth,
-                           .report_fd = report_fd, .audit = srv->audit};
+                           .report_fd = report_fd,
+                           .audit = srv->audit};
     uint8_t *buf = malloc(CONN_READ_CHUNK);
     ferry_ssh_config sc;
     conn_ssh_config(&c, &sc);

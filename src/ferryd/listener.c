@@ -72,8 +72,7 @@ static uint64_t mono_ms(void)
 
 static int bind_one(struct listener *l, const struct addrinfo *ai, char *shown, size_t shownsz)
 {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                    ai->ai_protocol);
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
     if (fd < 0) {
         return ferry_err_sys();
     }
@@ -109,14 +108,12 @@ static int bind_spec(struct listener *l, const char *spec, char *line, size_t li
 {
     char host[256], portstr[8];
     unsigned port;
-    if (ferryd_config_split_addr(spec, l->srv->cfg.port, host, sizeof(host), &port) !=
-        FERRY_OK) {
+    if (ferryd_config_split_addr(spec, l->srv->cfg.port, host, sizeof(host), &port) != FERRY_OK) {
         ferry_error("bad listen address \"%s\"", spec);
         return FERRY_E_FORMAT;
     }
     snprintf(portstr, sizeof(portstr), "%u", port);
-    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
-                             .ai_socktype = SOCK_STREAM};
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
     struct addrinfo *res = NULL;
     int gr = getaddrinfo(host, portstr, &hints, &res);
     if (gr != 0) {

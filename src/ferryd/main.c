@@ -36,8 +36,19 @@ struct opts {
 };
 
 enum {
-    OPT_LISTEN = 256, OPT_ROOT, OPT_HOSTKEY, OPT_AUTHKEYS, OPT_PWHASH, OPT_USER, OPT_CONFIG,
-    OPT_MODE, OPT_QUICK, OPT_LOGLEVEL, OPT_HELP, OPT_VERSION, OPT_HASHPW,
+    OPT_LISTEN = 256,
+    OPT_ROOT,
+    OPT_HOSTKEY,
+    OPT_AUTHKEYS,
+    OPT_PWHASH,
+    OPT_USER,
+    OPT_CONFIG,
+    OPT_MODE,
+    OPT_QUICK,
+    OPT_LOGLEVEL,
+    OPT_HELP,
+    OPT_VERSION,
+    OPT_HASHPW,
 };
 
 static const struct option long_opts[] = {
@@ -59,15 +70,14 @@ static const struct option long_opts[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: ferryd [--quick] [--config FILE] [--listen ADDR:PORT]...\n"
-            "              [--host-key FILE]... [--root DIR] [--user NAME]\n"
-            "              [--authorized-keys FILE]... [--password-hash HASH]\n"
-            "              [--mode read-write|read-only|upload-only] [--log-level LEVEL] [-d]\n"
-            "       ferryd -t [options]        check the configuration and exit\n"
-            "       ferryd -Q cipher|mac|kex|key   list supported algorithms\n"
-            "       ferryd --hash-password     read a password on stdin, print its hash\n"
-            "See ferryd(8) and ferryd.conf(5).\n");
+    fprintf(f, "usage: ferryd [--quick] [--config FILE] [--listen ADDR:PORT]...\n"
+               "              [--host-key FILE]... [--root DIR] [--user NAME]\n"
+               "              [--authorized-keys FILE]... [--password-hash HASH]\n"
+               "              [--mode read-write|read-only|upload-only] [--log-level LEVEL] [-d]\n"
+               "       ferryd -t [options]        check the configuration and exit\n"
+               "       ferryd -Q cipher|mac|kex|key   list supported algorithms\n"
+               "       ferryd --hash-password     read a password on stdin, print its hash\n"
+               "See ferryd(8) and ferryd.conf(5).\n");
 }
 
 static int add_flag(const char **arr, size_t *n, size_t max, const char *v, const char *what)
@@ -83,25 +93,54 @@ static int add_flag(const char **arr, size_t *n, size_t max, const char *v, cons
 static int parse_flag(struct opts *o, int c, const char *arg)
 {
     switch (c) {
-    case OPT_LISTEN: return add_flag(o->listen, &o->n_listen, FERRYD_MAX_LISTEN, arg, "--listen");
+    case OPT_LISTEN:
+        return add_flag(o->listen, &o->n_listen, FERRYD_MAX_LISTEN, arg, "--listen");
     case OPT_HOSTKEY:
         return add_flag(o->host_keys, &o->n_host_keys, FERRYD_MAX_HOST_KEYS, arg, "--host-key");
     case OPT_AUTHKEYS:
         return add_flag(o->keyfiles, &o->n_keyfiles, MAX_FLAG_KEYFILES, arg, "--authorized-keys");
-    case OPT_ROOT: o->root = arg; return 0;
-    case OPT_PWHASH: o->password_hash = arg; return 0;
-    case OPT_USER: o->user = arg; return 0;
-    case OPT_CONFIG: o->config = arg; return 0;
-    case OPT_MODE: o->mode = arg; return 0;
-    case OPT_QUICK: o->quick = 1; return 0;
-    case OPT_HASHPW: o->hash_password = 1; return 0;
-    case OPT_LOGLEVEL: o->log_level = arg; return 0;
-    case 'd': o->debug++; return 0;
-    case 't': o->test_only = 1; return 0;
-    case 'Q': o->query = arg; return 0;
-    case OPT_HELP: usage(stdout); exit(0);
-    case OPT_VERSION: printf("ferryd 0.1.0\n"); exit(0);
-    default: usage(stderr); return -1;
+    case OPT_ROOT:
+        o->root = arg;
+        return 0;
+    case OPT_PWHASH:
+        o->password_hash = arg;
+        return 0;
+    case OPT_USER:
+        o->user = arg;
+        return 0;
+    case OPT_CONFIG:
+        o->config = arg;
+        return 0;
+    case OPT_MODE:
+        o->mode = arg;
+        return 0;
+    case OPT_QUICK:
+        o->quick = 1;
+        return 0;
+    case OPT_HASHPW:
+        o->hash_password = 1;
+        return 0;
+    case OPT_LOGLEVEL:
+        o->log_level = arg;
+        return 0;
+    case 'd':
+        o->debug++;
+        return 0;
+    case 't':
+        o->test_only = 1;
+        return 0;
+    case 'Q':
+        o->query = arg;
+        return 0;
+    case OPT_HELP:
+        usage(stdout);
+        exit(0);
+    case OPT_VERSION:
+        printf("ferryd 0.1.0\n");
+        exit(0);
+    default:
+        usage(stderr);
+        return -1;
     }
 }
 
@@ -249,8 +288,7 @@ static int check_users(ferryd_config *cfg)
             return r;
         }
         if (u->n_keyfiles == 0 && u->password_hash == NULL) {
-            fprintf(stderr, "ferryd: warning: user %s has neither keys nor a password\n",
-                    u->name);
+            fprintf(stderr, "ferryd: warning: user %s has neither keys nor a password\n", u->name);
         }
     }
     return FERRY_OK;

@@ -171,15 +171,14 @@ void ferryd_quick_print(const ferryd_server *srv, const char *bound, unsigned po
     if (srv->n_host_keys > 0) {
         ferry_key_fingerprint(srv->host_keys[0], fp, sizeof(fp));
     }
-    printf("\nferryd: serving %s to user %s on %s port %u\n", u ? u->root : "?", user, host,
-           port);
+    printf("\nferryd: serving %s to user %s on %s port %u\n", u ? u->root : "?", user, host, port);
     printf("host key fingerprint: %s (%s)\n", fp,
            srv->n_host_keys ? ferry_key_type_name(srv->host_keys[0]) : "?");
     printf("users are authorised by the keys in ~/.ssh/*.pub and ~/.ssh/authorized_keys\n\n");
     printf("connect with ferry:\n  ferry -P %u -o UserKnownHostsFile=%s %s@%s%s%s\n", port, kh,
            user, v6 ? "[" : "", host, v6 ? "]" : "");
-    printf("connect with OpenSSH:\n  sftp -P %u -o UserKnownHostsFile=%s %s@%s%s%s\n\n", port,
-           kh, user, v6 ? "[" : "", host, v6 ? "]" : "");
+    printf("connect with OpenSSH:\n  sftp -P %u -o UserKnownHostsFile=%s %s@%s%s%s\n\n", port, kh,
+           user, v6 ? "[" : "", host, v6 ? "]" : "");
     printf("stop with Ctrl-C.\n\n");
     fflush(stdout);
 }

@@ -185,11 +185,16 @@ unsigned ferryd_throttle_unauth(const ferryd_throttle *t)
 const char *ferryd_verdict_name(enum ferryd_verdict v)
 {
     switch (v) {
-    case FERRYD_ADMIT: return "admitted";
-    case FERRYD_REFUSE_STARTUPS: return "MaxStartups";
-    case FERRYD_REFUSE_SOURCE: return "PerSourceMaxStartups";
-    case FERRYD_REFUSE_PENALTY: return "PerSourcePenalties";
-    case FERRYD_REFUSE_TABLE_FULL: return "source table full";
+    case FERRYD_ADMIT:
+        return "admitted";
+    case FERRYD_REFUSE_STARTUPS:
+        return "MaxStartups";
+    case FERRYD_REFUSE_SOURCE:
+        return "PerSourceMaxStartups";
+    case FERRYD_REFUSE_PENALTY:
+        return "PerSourcePenalties";
+    case FERRYD_REFUSE_TABLE_FULL:
+        return "source table full";
     }
     return "?";
 }

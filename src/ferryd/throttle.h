@@ -18,9 +18,9 @@
 #include <stdint.h>
 
 typedef struct ferryd_throttle_cfg {
-    unsigned begin, rate, full;   /* MaxStartups */
-    unsigned per_source;          /* 0 = unlimited */
-    unsigned penalty_authfail_s;  /* 0 = no penalties */
+    unsigned begin, rate, full;  /* MaxStartups */
+    unsigned per_source;         /* 0 = unlimited */
+    unsigned penalty_authfail_s; /* 0 = no penalties */
     unsigned penalty_max_s;
 } ferryd_throttle_cfg;
 

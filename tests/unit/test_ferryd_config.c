@@ -254,8 +254,7 @@ static void test_time_and_startups(void **state)
     (void)state;
     ferryd_config cfg;
     char err[256];
-    assert_int_equal(parse(&cfg, "LoginGraceTime 2h\nMaxStartups 7\n", err, sizeof(err)),
-                     FERRY_OK);
+    assert_int_equal(parse(&cfg, "LoginGraceTime 2h\nMaxStartups 7\n", err, sizeof(err)), FERRY_OK);
     assert_int_equal(cfg.login_grace_time, 7200);
     assert_int_equal(cfg.startups_begin, 7);
     assert_int_equal(cfg.startups_full, 7);
