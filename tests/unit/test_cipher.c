@@ -353,8 +353,7 @@ static void tamper_combo(const combo *c)
             rx = make(c, &k, 0);
             memcpy(wire, sealed, n + tl);
             assert_int_equal(ferry_pcrypt_peek_len(rx, bad[i], wire, &len), FERRY_OK);
-            assert_int_equal(ferry_pcrypt_open(rx, bad[i], wire, n, wire + n),
-                             FERRY_E_MAC_INVALID);
+            assert_int_equal(ferry_pcrypt_open(rx, bad[i], wire, n, wire + n), FERRY_E_MAC_INVALID);
             ferry_pcrypt_free(rx);
         }
     }
@@ -473,9 +472,9 @@ static void test_kat_chacha_reference(void **state)
         make_packet(plain, sizeof(plain), seqnr);
         memcpy(pkt, plain, sizeof(plain));
         assert_int_equal(ferry_pcrypt_seal(tx, seqnr, pkt, 40, pkt + 40), FERRY_OK);
-        ref_chacha(k.key + 32, 0, seqnr, plain, 4, want);          /* K_1: length */
-        ref_chacha(k.key, 1, seqnr, plain + 4, 36, want + 4);      /* K_2: payload */
-        ref_chacha(k.key, 0, seqnr, zero, 32, otk);                /* K_2 block 0 */
+        ref_chacha(k.key + 32, 0, seqnr, plain, 4, want);     /* K_1: length */
+        ref_chacha(k.key, 1, seqnr, plain + 4, 36, want + 4); /* K_2: payload */
+        ref_chacha(k.key, 0, seqnr, zero, 32, otk);           /* K_2 block 0 */
         ref_poly1305(otk, want, 40, tag);
         assert_memory_equal(pkt, want, 40);
         assert_memory_equal(pkt + 40, tag, 16);
@@ -666,8 +665,9 @@ static void ctr_reference_combo(const combo *c)
     memcpy(wire, plain, n1);
     memcpy(wire + n1 + m->mac_len, plain + n1, n2);
     assert_int_equal(ferry_pcrypt_seal(tx, 9, wire, n1, wire + n1), FERRY_OK);
-    assert_int_equal(ferry_pcrypt_seal(tx, 10, wire + n1 + m->mac_len, n2, wire + n1 + m->mac_len + n2),
-                     FERRY_OK);
+    assert_int_equal(
+        ferry_pcrypt_seal(tx, 10, wire + n1 + m->mac_len, n2, wire + n1 + m->mac_len + n2),
+        FERRY_OK);
     /* Encrypted portions, concatenated, form one CTR stream. */
     size_t skip = m->etm ? 4 : 0;
     memcpy(stream, plain + skip, n1 - skip);

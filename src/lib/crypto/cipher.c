@@ -26,6 +26,7 @@
 
 #define CHACHA_HALF_KEY 32 /* K_2 || K_1, 32 bytes each */
 #define CHACHA_IV_LEN   16 /* OpenSSL: LE32 block counter || 12-byte nonce */
+#define CHACHA_BLOCK    64
 #define POLY_KEY_LEN    32
 #define POLY_TAG_LEN    16
 #define GCM_IV_LEN      12
@@ -37,21 +38,42 @@
 #define PCRYPT_MAX_N ((size_t)1 << 30)
 
 static const ferry_cipher_alg cipher_algs[] = {
-    {.name = "chacha20-poly1305@openssh.com", .evp = "ChaCha20", .key_len = 64, .iv_len = 0,
-     .block_len = 8, .tag_len = 16, .flags = FERRY_CIPHER_AEAD | FERRY_CIPHER_CHACHAPOLY},
+    {.name = "chacha20-poly1305@openssh.com",
+     .evp = "ChaCha20",
+     .key_len = 64,
+     .iv_len = 0,
+     .block_len = 8,
+     .tag_len = 16,
+     .flags = FERRY_CIPHER_AEAD | FERRY_CIPHER_CHACHAPOLY},
     {.name = "aes128-ctr", .evp = "AES-128-CTR", .key_len = 16, .iv_len = 16, .block_len = 16},
     {.name = "aes192-ctr", .evp = "AES-192-CTR", .key_len = 24, .iv_len = 16, .block_len = 16},
     {.name = "aes256-ctr", .evp = "AES-256-CTR", .key_len = 32, .iv_len = 16, .block_len = 16},
-    {.name = "aes128-gcm@openssh.com", .evp = "AES-128-GCM", .key_len = 16, .iv_len = 12,
-     .block_len = 16, .tag_len = 16, .flags = FERRY_CIPHER_AEAD},
-    {.name = "aes256-gcm@openssh.com", .evp = "AES-256-GCM", .key_len = 32, .iv_len = 12,
-     .block_len = 16, .tag_len = 16, .flags = FERRY_CIPHER_AEAD},
+    {.name = "aes128-gcm@openssh.com",
+     .evp = "AES-128-GCM",
+     .key_len = 16,
+     .iv_len = 12,
+     .block_len = 16,
+     .tag_len = 16,
+     .flags = FERRY_CIPHER_AEAD},
+    {.name = "aes256-gcm@openssh.com",
+     .evp = "AES-256-GCM",
+     .key_len = 32,
+     .iv_len = 12,
+     .block_len = 16,
+     .tag_len = 16,
+     .flags = FERRY_CIPHER_AEAD},
 };
 
 static const ferry_mac_alg mac_algs[] = {
-    {.name = "hmac-sha2-256-etm@openssh.com", .digest = "SHA256", .key_len = 32, .mac_len = 32,
+    {.name = "hmac-sha2-256-etm@openssh.com",
+     .digest = "SHA256",
+     .key_len = 32,
+     .mac_len = 32,
      .etm = 1},
-    {.name = "hmac-sha2-512-etm@openssh.com", .digest = "SHA512", .key_len = 64, .mac_len = 64,
+    {.name = "hmac-sha2-512-etm@openssh.com",
+     .digest = "SHA512",
+     .key_len = 64,
+     .mac_len = 64,
      .etm = 1},
     {.name = "hmac-sha2-256", .digest = "SHA256", .key_len = 32, .mac_len = 32, .etm = 0},
     {.name = "hmac-sha2-512", .digest = "SHA512", .key_len = 64, .mac_len = 64, .etm = 0},
@@ -77,9 +99,9 @@ struct ferry_pcrypt {
     unsigned first_len;
     unsigned tag_len;
     int len_in_clear;
-    EVP_CIPHER_CTX *ctx;  /* CTR stream, GCM, or chacha K_2 (payload) */
-    EVP_CIPHER_CTX *hdr;  /* chacha K_1 (length field only) */
-    EVP_MAC_CTX *mac_ctx; /* HMAC keyed once, or Poly1305 keyed per packet */
+    EVP_CIPHER_CTX *ctx;        /* CTR stream, GCM, or chacha K_2 (payload) */
+    EVP_CIPHER_CTX *hdr;        /* chacha K_1 (length field only) */
+    EVP_MAC_CTX *mac_ctx;       /* HMAC keyed once, or Poly1305 keyed per packet */
     uint8_t gcm_iv[GCM_IV_LEN]; /* fixed (4) || invocation counter (8) */
 };
 
@@ -192,42 +214,42 @@ static int chacha_start(EVP_CIPHER_CTX *ctx, uint32_t counter, uint32_t seqnr)
     return FERRY_OK;
 }
 
-/* Poly1305 tag over pkt[0..n) (encrypted length || encrypted payload),
- * keyed by the first 32 bytes of K_2's keystream block 0 for seqnr. */
-static int chacha_tag(ferry_pcrypt *p, uint32_t seqnr, const uint8_t *pkt, size_t n,
-                      uint8_t tag[POLY_TAG_LEN])
+/* Starts K_2 at block 0 for seqnr and keys Poly1305 with the first 32
+ * bytes of that block. A whole 64-byte block is taken, so K_2's stream is
+ * left at block counter 1, where the payload starts (one IV set, not two). */
+static int chacha_poly_key(ferry_pcrypt *p, uint32_t seqnr)
 {
-    static const uint8_t zero[POLY_KEY_LEN];
-    uint8_t otk[POLY_KEY_LEN];
-    size_t outl = 0;
+    static const uint8_t zero[CHACHA_BLOCK];
+    uint8_t block0[CHACHA_BLOCK];
     int r = chacha_start(p->ctx, 0, seqnr);
     if (r == FERRY_OK) {
-        r = crypt_bytes(p->ctx, otk, zero, sizeof(otk));
+        r = crypt_bytes(p->ctx, block0, zero, sizeof(block0));
     }
-    if (r != FERRY_OK) {
-        goto out;
-    }
-    if (EVP_MAC_init(p->mac_ctx, otk, sizeof(otk), NULL) != 1 ||
-        EVP_MAC_update(p->mac_ctx, pkt, n) != 1 ||
-        EVP_MAC_final(p->mac_ctx, tag, &outl, POLY_TAG_LEN) != 1 || outl != POLY_TAG_LEN) {
+    if (r == FERRY_OK && EVP_MAC_init(p->mac_ctx, block0, POLY_KEY_LEN, NULL) != 1) {
         r = ferry_err_crypto();
-        goto out;
     }
-    r = FERRY_OK;
-out:
-    OPENSSL_cleanse(otk, sizeof(otk));
+    OPENSSL_cleanse(block0, sizeof(block0));
     return r;
 }
 
-/* Length field with K_1 (block counter 0), payload with K_2 from block 1. */
+/* Poly1305 over pkt[0..n) (encrypted length || encrypted payload). */
+static int chacha_mac(ferry_pcrypt *p, const uint8_t *pkt, size_t n, uint8_t tag[POLY_TAG_LEN])
+{
+    size_t outl = 0;
+    if (EVP_MAC_update(p->mac_ctx, pkt, n) != 1 ||
+        EVP_MAC_final(p->mac_ctx, tag, &outl, POLY_TAG_LEN) != 1 || outl != POLY_TAG_LEN) {
+        return ferry_err_crypto();
+    }
+    return FERRY_OK;
+}
+
+/* Length field with K_1 (block 0); payload with K_2, whose stream
+ * chacha_poly_key left at block 1. */
 static int chacha_crypt(ferry_pcrypt *p, uint32_t seqnr, uint8_t *pkt, size_t n)
 {
     int r = chacha_start(p->hdr, 0, seqnr);
     if (r == FERRY_OK) {
         r = crypt_bytes(p->hdr, pkt, pkt, LEN_FIELD);
-    }
-    if (r == FERRY_OK) {
-        r = chacha_start(p->ctx, 1, seqnr);
     }
     if (r == FERRY_OK) {
         r = crypt_bytes(p->ctx, pkt + LEN_FIELD, pkt + LEN_FIELD, n - LEN_FIELD);
@@ -237,11 +259,14 @@ static int chacha_crypt(ferry_pcrypt *p, uint32_t seqnr, uint8_t *pkt, size_t n)
 
 static int chacha_seal(ferry_pcrypt *p, uint32_t seqnr, uint8_t *pkt, size_t n, uint8_t *tag)
 {
-    int r = chacha_crypt(p, seqnr, pkt, n);
-    if (r != FERRY_OK) {
-        return r;
+    int r = chacha_poly_key(p, seqnr);
+    if (r == FERRY_OK) {
+        r = chacha_crypt(p, seqnr, pkt, n);
     }
-    return chacha_tag(p, seqnr, pkt, n, tag);
+    if (r == FERRY_OK) {
+        r = chacha_mac(p, pkt, n, tag);
+    }
+    return r;
 }
 
 /* Decrypts a copy: the tag covers the encrypted length, so `first` stays
@@ -263,7 +288,10 @@ static int chacha_peek(ferry_pcrypt *p, uint32_t seqnr, uint8_t *first, uint32_t
 static int chacha_open(ferry_pcrypt *p, uint32_t seqnr, uint8_t *pkt, size_t n, const uint8_t *tag)
 {
     uint8_t calc[POLY_TAG_LEN];
-    int r = chacha_tag(p, seqnr, pkt, n, calc);
+    int r = chacha_poly_key(p, seqnr);
+    if (r == FERRY_OK) {
+        r = chacha_mac(p, pkt, n, calc);
+    }
     if (r == FERRY_OK) {
         r = tag_equal(calc, tag, POLY_TAG_LEN);
     }
