@@ -59,8 +59,8 @@ ls -t
 ls -r
 ls -lh small.bin
 chmod 600 small.bin
-chgrp 0 small.bin
-chown 0 small.bin
+chgrp $(id -g) small.bin
+chown $(id -u) small.bin
 get big.bin big.back
 get -p small.bin small.back
 get -f small.bin small.back2
@@ -73,7 +73,7 @@ cp small.bin small.cp
 put big.head big.reput
 reput big.bin big.reput
 reget big.bin big.reget
-put -a big.head big.append
+put big.head big.append
 put -a big.bin big.append
 get -a big.bin big.reget
 df
