@@ -258,7 +258,9 @@ static void child_setup(struct listener *l, int report_rd)
     }
     close(report_rd);
     signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
+    /* Ctrl-C reaches the whole process group: sessions ignore it and get
+     * the listener's grace period instead. */
+    signal(SIGINT, SIG_IGN);
     signal(SIGCHLD, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
