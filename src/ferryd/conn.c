@@ -290,9 +290,6 @@ static void conn_loop(struct conn *c, uint8_t *buf, size_t bufsz)
                 return;
             }
             conn_check_auth(c);
-            if (conn_flush(c) != FERRY_OK) {
-                return; /* replies go out before the next poll */
-            }
         } else if (n > 0 && (p.revents & (POLLHUP | POLLERR)) && !(p.events & POLLIN)) {
             c->end_reason = "connection lost";
             return;
