@@ -298,7 +298,13 @@ int ferry_sftpc_home(ferry_sftpc *c, char **out)
         return ferry_sftpc_realpath(c, ".", out);
     }
     rc = send_ext(c, "home-directory", "", NULL, &id);
-    return rc == FERRY_OK ? one_name_reply(c, id, out) : rc;
+    if (rc == FERRY_OK) {
+        rc = one_name_reply(c, id, out);
+    }
+    if (rc != FERRY_OK && !c->dead) {
+        rc = ferry_sftpc_realpath(c, ".", out);
+    }
+    return rc;
 }
 
 int ferry_sftpc_stat(ferry_sftpc *c, const char *path, ferry_sftp_attrs *a)

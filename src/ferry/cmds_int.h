@@ -1,0 +1,30 @@
+/* cmds_int.h: shared between the command files (cmds.c, ls.c, xfer.c). */
+#ifndef FERRY_CLIENT_CMDS_INT_H
+#define FERRY_CLIENT_CMDS_INT_H
+
+#include "ferry.h"
+
+typedef struct ferry__cmd {
+    const char *name;
+    int (*fn)(ferry_client *cl, int argc, char **argv);
+    const char *help;
+} ferry__cmd;
+
+/* Prints "<what> \"path\": <server message or error>" on stderr. */
+void ferry__cmd_err(ferry_client *cl, const char *what, const char *path, int rc);
+/* Parses leading -flags from argv[1..]; bit i of *flags is allowed[i].
+ * *first is the first operand. -1 (message printed) on an unknown flag. */
+int ferry__cmd_flags(int argc, char **argv, const char *allowed, unsigned *flags, int *first);
+/* Non-zero if the remote absolute path is a directory (following links). */
+int ferry__cmd_is_dir(ferry_client *cl, const char *abs);
+/* Remote glob that reports "not found" for no match; count or -1. */
+int ferry__cmd_glob(ferry_client *cl, const char *pat, char ***v);
+int ferry__cmd_term_cols(void);
+void ferry__cmd_print_df(ferry_client *cl, const ferry_sftpc_vfsinfo *st, unsigned flags);
+
+int ferry__cmd_ls(ferry_client *cl, int argc, char **argv);
+int ferry__cmd_get(ferry_client *cl, int argc, char **argv);
+int ferry__cmd_put(ferry_client *cl, int argc, char **argv);
+int ferry__cmd_copy(ferry_client *cl, int argc, char **argv);
+
+#endif

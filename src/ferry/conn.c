@@ -1,0 +1,416 @@
+/* conn.c: the client's blocking driver around the sans-I/O SSH session:
+ * TCP connect with a timeout, then a poll loop that moves bytes between
+ * the socket and the session, and between the sftp channel and the SFTP
+ * engine (whose pump hook is ssh_pump below). */
+#include "ferry.h"
+#include "conn_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto/cipher.h"
+#include "crypto/kexalg.h"
+#include "ssh/ssh.h"
+#include "util/err.h"
+#include "util/names.h"
+
+uint64_t ferry__conn_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Non-blocking connect to one address, waiting at most timeout_ms
+ * (0 = no limit). Returns the socket or -1. */
+static int connect_one(const struct addrinfo *ai, int timeout_ms)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                    ai->ai_protocol);
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (fd < 0) {
+        return -1;
+    }
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int n;
+        if (errno != EINPROGRESS) {
+            close(fd);
+            return -1;
+        }
+        do {
+            n = poll(&p, 1, timeout_ms > 0 ? timeout_ms : -1);
+        } while (n < 0 && errno == EINTR);
+        if (n <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+            errno = n == 0 ? ETIMEDOUT : err;
+            close(fd);
+            return -1;
+        }
+    }
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}
+
+int ferry__conn_tcp(const char *host, int port, int timeout_s, char *ip, size_t ipsz)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    char portstr[16];
+    int fd = -1, gai;
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    if ((gai = getaddrinfo(host, portstr, &hints, &res)) != 0) {
+        fprintf(stderr, "ssh: Could not resolve hostname %s: %s\r\n", host, gai_strerror(gai));
+        return -1;
+    }
+    for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+        fd = connect_one(ai, timeout_s * 1000);
+        if (fd >= 0) {
+            getnameinfo(ai->ai_addr, ai->ai_addrlen, ip, (socklen_t)ipsz, NULL, 0,
+                        NI_NUMERICHOST);
+        }
+    }
+    if (fd < 0) {
+        fprintf(stderr, "ssh: connect to host %s port %d: %s\r\n", host, port, strerror(errno));
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+/* ---- the poll loop ---- */
+
+static int flush_socket(ferry_conn *c)
+{
+    size_t len;
+    const uint8_t *p = ferry_ssh_output(c->ssh, &len);
+    while (len > 0) {
+        ssize_t n = write(c->fd, p, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return FERRY_OK;
+        }
+        if (n < 0) {
+            return ferry_err_sys();
+        }
+        ferry_ssh_output_consume(c->ssh, (size_t)n);
+        p = ferry_ssh_output(c->ssh, &len);
+    }
+    return FERRY_OK;
+}
+
+/* Moves queued SFTP requests into the channel as far as it takes them. */
+static void feed_channel(ferry_conn *c)
+{
+    size_t len;
+    const uint8_t *p;
+    if (c->sftp == NULL || c->ch == NULL || c->ch_state != 1) {
+        return;
+    }
+    p = ferry_sftpc_output(c->sftp, &len);
+    while (len > 0) {
+        size_t room = ferry_channel_write_room(c->ch);
+        size_t n = len < room ? len : room;
+        if (n == 0 || ferry_channel_write(c->ch, p, n) != FERRY_OK) {
+            return;
+        }
+        ferry_sftpc_output_consume(c->sftp, n);
+        p = ferry_sftpc_output(c->sftp, &len);
+    }
+}
+
+static int closed_error(ferry_conn *c)
+{
+    const char *msg = NULL;
+    int r = ferry_ssh_close_reason(c->ssh, &msg);
+    if (!c->reported) {
+        c->reported = 1;
+        if (r == FERRY_E_DISCONNECTED || r == FERRY_OK) {
+            fprintf(stderr, "Connection closed%s%s\n", msg && *msg ? ": " : "", msg ? msg : "");
+        } else if (r != FERRY_E_HOSTKEY_CHANGED && r != FERRY_E_HOSTKEY_UNKNOWN) {
+            fprintf(stderr, "ferry: %s%s%s\n", ferry_strerror(r), msg && *msg ? ": " : "",
+                    msg ? msg : "");
+        }
+    }
+    return r < 0 ? r : FERRY_E_CLOSED;
+}
+
+static int read_socket(ferry_conn *c)
+{
+    uint8_t buf[65536];
+    ssize_t n = read(c->fd, buf, sizeof(buf));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return FERRY_OK;
+    }
+    if (n <= 0) {
+        if (!ferry_ssh_is_closed(c->ssh)) {
+            if (!c->reported) {
+                fprintf(stderr, "Connection closed\n");
+            }
+            c->reported = 1;
+            return FERRY_E_DISCONNECTED;
+        }
+        return closed_error(c);
+    }
+    c->last_rx = ferry__conn_now_ms();
+    int r = ferry_ssh_input(c->ssh, buf, (size_t)n);
+    return r == FERRY_OK ? FERRY_OK : closed_error(c);
+}
+
+/* One round: send, wait for the socket (or a timer), receive. */
+int ferry__conn_step(ferry_conn *c)
+{
+    int64_t next = -1;
+    size_t outlen;
+    int r, timeout;
+    struct pollfd p = {.fd = c->fd};
+
+    feed_channel(c);
+    if ((r = flush_socket(c)) != FERRY_OK) {
+        return r;
+    }
+    (void)ferry_ssh_output(c->ssh, &outlen);
+    if (ferry_ssh_is_closed(c->ssh) && outlen == 0) {
+        return closed_error(c);
+    }
+    if ((r = ferry_ssh_tick(c->ssh, &next)) != FERRY_OK) {
+        (void)flush_socket(c);
+        return closed_error(c);
+    }
+    (void)ferry_ssh_output(c->ssh, &outlen);
+    p.events = (short)((ferry_ssh_want_input(c->ssh) ? POLLIN : 0) | (outlen ? POLLOUT : 0));
+    timeout = next < 0 || next > 1000 ? 1000 : (int)next;
+    r = poll(&p, 1, timeout);
+    if (r < 0 && errno != EINTR) {
+        return ferry_err_sys();
+    }
+    if (r > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
+        if ((r = read_socket(c)) != FERRY_OK) {
+            return r;
+        }
+    }
+    if (c->alive_ms > 0 && ferry__conn_now_ms() - c->last_rx > c->alive_ms) {
+        fprintf(stderr, "Timeout, server %s not responding.\n", c->hc.hostname);
+        return FERRY_E_TIMEOUT;
+    }
+    feed_channel(c);
+    return flush_socket(c);
+}
+
+static int ssh_pump(void *ctx, ferry_sftpc *s)
+{
+    ferry_conn *c = ctx;
+    (void)s;
+    if (c->ch_state < 0) {
+        return FERRY_E_CLOSED;
+    }
+    return ferry__conn_step(c);
+}
+
+/* ---- the sftp channel ---- */
+
+static void ch_on_open(void *ctx, ferry_channel *ch, int ok)
+{
+    ferry_conn *c = ctx;
+    c->ch = ch;
+    c->ch_state = ok ? 1 : -1;
+}
+
+static long ch_on_data(void *ctx, ferry_channel *ch, const uint8_t *data, size_t len)
+{
+    ferry_conn *c = ctx;
+    (void)ch;
+    int r = ferry_sftpc_input(c->sftp, data, len);
+    return r == FERRY_OK ? (long)len : r;
+}
+
+static void ch_on_eof(void *ctx, ferry_channel *ch)
+{
+    ferry_conn *c = ctx;
+    (void)ch;
+    ferry_sftpc_kill(c->sftp, FERRY_E_CLOSED);
+}
+
+static void ch_on_writable(void *ctx, ferry_channel *ch)
+{
+    (void)ch;
+    feed_channel(ctx);
+}
+
+static void ch_on_close(void *ctx, ferry_channel *ch)
+{
+    ferry_conn *c = ctx;
+    (void)ch;
+    c->ch = NULL;
+    c->ch_state = -1;
+    if (c->sftp != NULL) {
+        ferry_sftpc_kill(c->sftp, FERRY_E_CLOSED);
+    }
+}
+
+static const ferry_chan_consumer sftp_consumer = {
+    .on_open = ch_on_open,
+    .on_data = ch_on_data,
+    .on_eof = ch_on_eof,
+    .on_writable = ch_on_writable,
+    .on_close = ch_on_close,
+};
+
+/* ---- algorithms ---- */
+
+static int apply_algs(ferry_conn *c, const ferry_opts *o)
+{
+    struct {
+        const char *spec;
+        const char *def, *sup, *what;
+        char **out;
+    } t[] = {
+        {o->ciphers, ferry_cipher_default(), ferry_cipher_supported(), "Ciphers", &c->algs[0]},
+        {o->macs, ferry_mac_default(), ferry_mac_supported(), "MACs", &c->algs[1]},
+        {o->kex, ferry_kexalg_default_client(), ferry_kexalg_supported(), "KexAlgorithms",
+         &c->algs[2]},
+        {o->hostkey_algs, ferry_sigalg_default(), ferry_sigalg_supported(),
+         "HostKeyAlgorithms", &c->algs[3]},
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        if (t[i].spec == NULL) {
+            continue;
+        }
+        if (ferry_names_apply(t[i].def, t[i].sup, t[i].spec, t[i].out) != FERRY_OK) {
+            fprintf(stderr, "Bad SSH2 %s spec '%s'.\n", t[i].what, t[i].spec);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int session_prompt(void *ctx, const char *prompt, int echo, char *out, size_t outsz)
+{
+    ferry_conn *c = ctx;
+    if (c->batch_mode) {
+        return FERRY_E_AUTH_DENIED;
+    }
+    return ferry_prompt(prompt, echo, out, outsz) == 0 ? FERRY_OK : FERRY_E_AUTH_DENIED;
+}
+
+static int start_session(ferry_conn *c, const ferry_opts *o)
+{
+    ferry_ssh_config cfg = {
+        .role = FERRY_ROLE_CLIENT,
+        .ciphers = c->algs[0],
+        .macs = c->algs[1],
+        .kex_algs = c->algs[2],
+        .hostkey_algs = c->algs[3],
+        .user = o->user,
+        .verify_hostkey = ferry_hostkey_verify,
+        .verify_ctx = &c->hc,
+        .identities = c->ids,
+        .n_identities = c->n_ids,
+        .try_pubkey = o->pubkey_auth,
+        .try_password = o->password_auth,
+        .try_kbdint = o->kbdint_auth,
+        .prompt = session_prompt,
+        .prompt_ctx = c,
+    };
+    int r = ferry_ssh_new(&c->ssh, &cfg);
+    if (r == FERRY_OK) {
+        r = ferry_ssh_start(c->ssh);
+    }
+    return r;
+}
+
+static int wait_channel(ferry_conn *c)
+{
+    int r = FERRY_OK;
+    while (c->ch_state == 0 && r == FERRY_OK) {
+        r = ferry__conn_step(c);
+    }
+    if (r == FERRY_OK && c->ch_state < 0) {
+        fprintf(stderr, "Request for subsystem 'sftp' failed on channel 0\n");
+        r = FERRY_E_CLOSED;
+    }
+    return r;
+}
+
+int ferry_conn_open(ferry_conn **out, const ferry_opts *o, const char *host, int verbose,
+                    ferry_sftpc **sftp, const ferry_sftpc_config *scfg)
+{
+    ferry_conn *c = calloc(1, sizeof(*c));
+    ferry_sftpc_io io = {.pump = ssh_pump};
+    int r = FERRY_E_INTERNAL;
+    if (c == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    c->fd = c->pipe_in = c->pipe_out = -1;
+    c->hc = (ferry_hostcheck){.host = host, .hostname = o->hostname, .ip = c->ip,
+                              .port = o->port, .opts = o};
+    c->batch_mode = o->batch_mode > 0;
+    c->alive_ms = (uint64_t)o->alive_interval * 1000u * (uint64_t)(o->alive_count + 1);
+    io.ctx = c;
+    if (apply_algs(c, o) != 0) {
+        r = FERRY_E_INVALID_ARG;
+        goto out;
+    }
+    if ((r = ferry__conn_identities(c, o)) != FERRY_OK) {
+        goto out;
+    }
+    c->fd = ferry__conn_tcp(o->hostname, o->port, o->connect_timeout, c->ip, sizeof(c->ip));
+    if (c->fd < 0) {
+        r = FERRY_E_SYSTEM;
+        goto out;
+    }
+    c->last_rx = ferry__conn_now_ms();
+    if ((r = start_session(c, o)) != FERRY_OK ||
+        (r = ferry_sftpc_new(&c->sftp, scfg, &io)) != FERRY_OK ||
+        (r = ferry_ssh_open_subsystem(c->ssh, "sftp", &sftp_consumer, c, &c->ch)) !=
+            FERRY_OK ||
+        (r = wait_channel(c)) != FERRY_OK) {
+        goto out;
+    }
+    if (verbose) {
+        fprintf(stderr, "Authenticated to %s ([%s]:%d) using %s.\n", o->hostname, c->ip,
+                o->port, ferry_ssh_alg(c->ssh, "kex"));
+    }
+    *sftp = c->sftp;
+    *out = c;
+    return FERRY_OK;
+out:
+    ferry_conn_close(c);
+    return r;
+}
+
+void ferry_conn_close(ferry_conn *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    if (c->ssh != NULL) {
+        if (!ferry_ssh_is_closed(c->ssh)) {
+            ferry_ssh_disconnect(c->ssh, 11, "disconnected by user");
+        }
+        (void)flush_socket(c);
+        ferry_ssh_free(c->ssh);
+    }
+    ferry_sftpc_free(c->sftp);
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+    ferry__conn_pipe_close(c);
+    ferry__conn_identities_free(c);
+    for (size_t i = 0; i < 4; i++) {
+        free(c->algs[i]);
+    }
+    free(c);
+}

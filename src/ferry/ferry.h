@@ -1,0 +1,232 @@
+/* ferry.h: the client program's modules (a drop-in for OpenSSH's sftp).
+ *
+ *   args.c     command line and destination parsing
+ *   sshconf.c  ssh_config(5) subset, table-driven
+ *   prompt.c   passwords and questions on /dev/tty or SSH_ASKPASS
+ *   conn.c     the blocking driver around the sans-I/O SSH session
+ *   hostkey.c  known_hosts verification and OpenSSH's prompts
+ *   pipe.c     -D: a local sftp-server on pipes (tests, debugging)
+ *   shell.c    command-line splitting, batch and interactive loops
+ *   cmds.c     the sftp commands; xfer.c get/put; glob.c globbing
+ *   fmt.c      ls formatting, escaping of names; progress.c the meter
+ */
+#ifndef FERRY_CLIENT_FERRY_H
+#define FERRY_CLIENT_FERRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "crypto/key.h"
+#include "sftp/client.h"
+
+/* ---- ssh_config options (sshconf.c) ---- */
+
+#define FERRY_MAX_IDENTITY_FILES 32
+
+enum ferry_strict { FERRY_STRICT_UNSET = -1, FERRY_STRICT_NO = 0, FERRY_STRICT_YES,
+                    FERRY_STRICT_ACCEPT_NEW, FERRY_STRICT_ASK };
+
+/* Every option starts unset (NULL / -1): the first value obtained wins, as
+ * in OpenSSH (command line -o first, then the config files in order). */
+typedef struct ferry_opts {
+    char *hostname;
+    int port;
+    char *user;
+    char *identity_files[FERRY_MAX_IDENTITY_FILES];
+    size_t n_identity_files;
+    int identities_only;
+    char *identity_agent;
+    char *known_hosts;
+    int strict;
+    int batch_mode;
+    int connect_timeout;
+    char *ciphers, *macs, *kex, *hostkey_algs;
+    int pubkey_auth, password_auth, kbdint_auth;
+    int alive_interval, alive_count;
+    int hash_known_hosts;
+} ferry_opts;
+
+void ferry_opts_init(ferry_opts *o);
+void ferry_opts_free(ferry_opts *o);
+/* Applies one "Keyword value" / "Keyword=value" line for `host`.
+ * *in_match tracks whether the current Host block applies (start at 1).
+ * Returns 0, or -1 on a bad value (message on stderr, prefixed with
+ * `where`). Unknown keywords warn and return 0. */
+int ferry_opts_line(ferry_opts *o, const char *line, const char *host, int *in_match,
+                    const char *where);
+/* Reads a config file; a missing file is fine (returns 0) unless
+ * `must_exist`. */
+int ferry_opts_file(ferry_opts *o, const char *path, const char *host, int must_exist);
+/* Host pattern-list match (OpenSSH: *, ?, !negation, comma lists). */
+int ferry_opts_host_match(const char *patterns, const char *host);
+/* Fills remaining defaults (port 22, user from the login, ...). */
+void ferry_opts_defaults(ferry_opts *o, const char *host);
+/* "~/" expansion and %d/%u/%h tokens for file names: new heap string. */
+char *ferry_opts_expand_path(const char *path, const char *host, const char *user);
+
+/* ---- command line (args.c) ---- */
+
+typedef struct ferry_dest {
+    char *user; /* NULL if absent */
+    char *host;
+    int port;   /* -1 if absent */
+    char *path; /* NULL if absent */
+} ferry_dest;
+
+/* Parses [user@]host[:path], [user@][v6addr]:path and
+ * sftp://[user[;params]@]host[:port][/path] (percent-decoded).
+ * Returns 0 or -1 (malformed). */
+int ferry_dest_parse(const char *s, ferry_dest *d);
+void ferry_dest_free(ferry_dest *d);
+
+typedef struct ferry_args {
+    int quiet, preserve, recursive, fsync_, resume, verbose, compress;
+    uint32_t buffer_size;
+    uint32_t num_requests;
+    char *batchfile;
+    char *config_file;
+    char *sftp_server; /* -D */
+    uint64_t limit_kbps;
+    char **cli_options; /* -o values, in order */
+    size_t n_cli_options;
+    char **identities;  /* -i values */
+    size_t n_identities;
+    int port;           /* -P, -1 if absent */
+    ferry_dest dest;
+    char *local;        /* second operand for host:path downloads */
+} ferry_args;
+
+/* Parses argv. Returns 0, or -1 after printing usage. */
+int ferry_args_parse(ferry_args *a, int argc, char **argv);
+void ferry_args_free(ferry_args *a);
+void ferry_usage(void);
+
+/* ---- prompts (prompt.c) ---- */
+
+/* Reads a line from /dev/tty (echo off unless `echo`), or through
+ * SSH_ASKPASS per SSH_ASKPASS_REQUIRE. Returns 0 or -1 (no way to ask, or
+ * cancelled). out is NUL-terminated, newline stripped. */
+int ferry_prompt(const char *prompt, int echo, char *out, size_t outsz);
+/* Non-zero if a terminal is available for questions. */
+int ferry_prompt_have_tty(void);
+
+/* ---- connection (conn.c / hostkey.c / pipe.c) ---- */
+
+typedef struct ferry_conn ferry_conn;
+
+/* Connects, verifies the host, authenticates and opens the sftp
+ * subsystem. The engine c gets its pump from the connection. */
+int ferry_conn_open(ferry_conn **out, const ferry_opts *o, const char *host, int verbose,
+                    ferry_sftpc **sftp, const ferry_sftpc_config *scfg);
+/* Starts `cmd` (via /bin/sh -c) as a local sftp server on pipes. */
+int ferry_conn_open_pipe(ferry_conn **out, const char *cmd, ferry_sftpc **sftp,
+                         const ferry_sftpc_config *scfg);
+void ferry_conn_close(ferry_conn *c);
+
+typedef struct ferry_hostcheck {
+    const char *host; /* as given by the user (host alias) */
+    const char *hostname;
+    const char *ip; /* numeric address connected to */
+    int port;
+    const ferry_opts *opts;
+} ferry_hostcheck;
+
+/* verify_hostkey callback for the SSH session; ctx is a ferry_hostcheck. */
+int ferry_hostkey_verify(void *ctx, const ferry_key *key);
+
+/* ---- client state and shell (shell.c / cmds.c / xfer.c) ---- */
+
+typedef struct ferry_client {
+    ferry_sftpc *sftp;
+    char *pwd;  /* remote working directory (absolute) */
+    char *home; /* remote start directory */
+    FILE *out;
+    int interactive;
+    int batch;
+    int quiet;
+    int progress;   /* progress meter switched on (command) */
+    int preserve;   /* -p */
+    int recursive;  /* -r */
+    int fsync_;     /* -f */
+    int resume;     /* -a */
+    mode_t umask_;
+} ferry_client;
+
+/* Runs one command line; returns 0 on success, -1 on failure, 1 for
+ * quit/bye/exit. */
+int ferry_shell_run_line(ferry_client *cl, const char *line);
+/* Batch mode: lines from fp ("-" prefix ignores failure, "@" suppresses
+ * echo). Returns 0 if all commands succeeded. */
+int ferry_shell_batch(ferry_client *cl, FILE *fp);
+/* Interactive loop (libedit when available). */
+int ferry_shell_interactive(ferry_client *cl);
+
+/* Splits a command line into words (quotes, backslash escapes), as
+ * OpenSSH's sftp. Returns the number of words or -1 on bad quoting;
+ * *argv is NULL-terminated, free with ferry_shell_free_argv. *quoted (may
+ * be NULL) gets a parallel flags array: 1 when the word had quoting (so
+ * it is not globbed). */
+int ferry_shell_split(const char *line, char ***argv, int **quoted);
+void ferry_shell_free_argv(char **argv, int *quoted);
+/* Strips the batch prefixes: *ignore_err for '-', *no_echo for '@'.
+ * Returns a pointer into line past prefixes and leading blanks. */
+const char *ferry_shell_prefixes(const char *line, int *ignore_err, int *no_echo);
+
+/* Command dispatch (cmds.c). argv[0] is the command name. */
+int ferry_cmd_dispatch(ferry_client *cl, int argc, char **argv, const int *quoted);
+/* Command names for completion: NULL-terminated static array. */
+const char *const *ferry_cmd_names(void);
+
+/* Remote path helpers. */
+char *ferry_path_join(const char *dir, const char *name);
+char *ferry_path_abs(const ferry_client *cl, const char *path);
+const char *ferry_path_base(const char *path);
+
+/* ---- globbing (glob.c) ---- */
+
+/* Expands a remote pattern relative to cl->pwd. Results are absolute
+ * unless the pattern was relative (then relative as written). With no
+ * wildcard, the path itself is returned (existence not checked).
+ * Returns the count (>= 0) or -1; free with ferry_glob_free. */
+int ferry_glob_remote(ferry_client *cl, const char *pattern, char ***out);
+/* Local glob(3); same conventions. */
+int ferry_glob_local(const char *pattern, char ***out);
+void ferry_glob_free(char **v, int n);
+/* s without its backslash escapes: new heap string. */
+char *ferry_glob_unescape(const char *s);
+/* Non-zero if s has unescaped glob metacharacters. */
+int ferry_glob_has_magic(const char *s);
+
+/* ---- formatting (fmt.c) ---- */
+
+/* Writes s with control characters and non-printables escaped (\ooo). */
+void ferry_fmt_name(FILE *f, const char *s);
+/* Returns a new string with the same escaping. */
+char *ferry_fmt_escape(const char *s);
+/* "ls -l"/"ls -n" style line for a remote entry without longname (or
+ * always for -n: numeric ids) into out. si = sizes in human units. */
+void ferry_fmt_long(char *out, size_t outsz, const char *name, const ferry_sftp_attrs *a,
+                    int numeric, int si, const char *user, const char *group);
+/* Mode string "drwxr-xr-x" (11 bytes incl. NUL). */
+void ferry_fmt_mode(uint32_t mode, char out[11]);
+/* Human size ("1.5K", "200M") as ls -h / df -h. */
+void ferry_fmt_human(uint64_t v, char *out, size_t outsz);
+
+/* ---- progress meter (progress.c) ---- */
+
+typedef struct ferry_progress {
+    int on;
+    const char *name;
+    uint64_t total, done, start_off;
+    double t0, last;
+} ferry_progress;
+
+void ferry_progress_start(ferry_progress *p, int on, const char *name, uint64_t total,
+                          uint64_t start);
+/* ferry_sftpc_progress_fn. */
+void ferry_progress_update(void *ctx, uint64_t bytes);
+void ferry_progress_end(ferry_progress *p);
+
+#endif

@@ -1,0 +1,158 @@
+/* hostkey.c: server host key verification against known_hosts, with
+ * OpenSSH's StrictHostKeyChecking semantics and its messages. */
+#include "ferry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/key.h"
+#include "ssh/authfile.h"
+#include "util/err.h"
+
+static const char *key_label(const ferry_key *k)
+{
+    switch (ferry_key_type(k)) {
+    case FERRY_KEY_ED25519:
+        return "ED25519";
+    case FERRY_KEY_ECDSA_P256:
+    case FERRY_KEY_ECDSA_P384:
+    case FERRY_KEY_ECDSA_P521:
+        return "ECDSA";
+    case FERRY_KEY_RSA:
+        return "RSA";
+    default:
+        return "UNKNOWN";
+    }
+}
+
+static void changed_warning(const ferry_key *k, const char *fp, const char *file, size_t line,
+                            const char *kh_name, int refuse)
+{
+    fprintf(stderr,
+            "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
+            "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n"
+            "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
+            "IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\n"
+            "Someone could be eavesdropping on you right now (man-in-the-middle attack)!\n"
+            "It is also possible that a host key has just been changed.\n"
+            "The fingerprint for the %s key sent by the remote host is\n%s.\n"
+            "Please contact your system administrator.\n"
+            "Add correct host key in %s to get rid of this message.\n"
+            "Offending %s key in %s:%zu\n",
+            key_label(k), fp, file, key_label(k), file, line);
+    if (refuse) {
+        fprintf(stderr,
+                "Host key for %s has changed and you have requested strict checking.\n"
+                "Host key verification failed.\n",
+                kh_name);
+    }
+}
+
+/* Asks OpenSSH's question; returns 1 to accept, 0 to refuse. */
+static int ask_unknown(const ferry_hostcheck *hc, const ferry_key *k, const char *fp)
+{
+    char name[512], ipname[512], q[2048], ans[256];
+    ferry_known_hosts_hostname(hc->host, (uint16_t)hc->port, name, sizeof(name));
+    ferry_known_hosts_hostname(hc->ip ? hc->ip : hc->hostname, (uint16_t)hc->port, ipname,
+                               sizeof(ipname));
+    snprintf(q, sizeof(q),
+             "The authenticity of host '%s (%s)' can't be established.\n"
+             "%s key fingerprint is %s.\n"
+             "This key is not known by any other names.\n"
+             "Are you sure you want to continue connecting (yes/no/[fingerprint])? ",
+             name, ipname, key_label(k), fp);
+    const char *prompt = q;
+    for (;;) {
+        if (ferry_prompt(prompt, 1, ans, sizeof(ans)) != 0) {
+            return 0;
+        }
+        if (strcasecmp(ans, "yes") == 0 || strcmp(ans, fp) == 0) {
+            return 1;
+        }
+        if (strcasecmp(ans, "no") == 0) {
+            return 0;
+        }
+        prompt = "Please type 'yes', 'no' or the fingerprint: ";
+    }
+}
+
+static int add_key(const ferry_hostcheck *hc, const char *file, const ferry_key *k)
+{
+    char name[512];
+    ferry_known_hosts_hostname(hc->hostname, (uint16_t)hc->port, name, sizeof(name));
+    int r = ferry_known_hosts_add(file, hc->hostname, (uint16_t)hc->port, k,
+                                  hc->opts->hash_known_hosts > 0);
+    if (r != FERRY_OK) {
+        fprintf(stderr, "Failed to add the host to the list of known hosts (%s).\n", file);
+        return r;
+    }
+    fprintf(stderr, "Warning: Permanently added '%s' (%s) to the list of known hosts.\n", name,
+            key_label(k));
+    return FERRY_OK;
+}
+
+static int on_new(const ferry_hostcheck *hc, const char *file, const ferry_key *k,
+                  const char *fp)
+{
+    char name[512];
+    const ferry_opts *o = hc->opts;
+    ferry_known_hosts_hostname(hc->hostname, (uint16_t)hc->port, name, sizeof(name));
+    if (o->strict == FERRY_STRICT_NO || o->strict == FERRY_STRICT_ACCEPT_NEW) {
+        (void)add_key(hc, file, k);
+        return FERRY_OK;
+    }
+    if (o->strict == FERRY_STRICT_YES) {
+        fprintf(stderr,
+                "No %s host key is known for %s and you have requested strict checking.\n"
+                "Host key verification failed.\n",
+                key_label(k), name);
+        return FERRY_E_HOSTKEY_UNKNOWN;
+    }
+    if (o->batch_mode > 0 || !ferry_prompt_have_tty() || !ask_unknown(hc, k, fp)) {
+        fprintf(stderr, "Host key verification failed.\n");
+        return FERRY_E_HOSTKEY_UNKNOWN;
+    }
+    (void)add_key(hc, file, k);
+    return FERRY_OK;
+}
+
+int ferry_hostkey_verify(void *ctx, const ferry_key *k)
+{
+    const ferry_hostcheck *hc = ctx;
+    enum ferry_hostkey_status st = FERRY_HOSTKEY_NEW;
+    size_t line = 0;
+    char fp[128];
+    char *file = ferry_opts_expand_path(hc->opts->known_hosts, hc->hostname, hc->opts->user);
+    int r;
+
+    if (file == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    /* Only the first file of a list is used (and written). */
+    file[strcspn(file, " \t")] = '\0';
+    if (ferry_key_fingerprint(k, fp, sizeof(fp)) != FERRY_OK) {
+        snprintf(fp, sizeof(fp), "?");
+    }
+    r = ferry_known_hosts_check(file, hc->hostname, (uint16_t)hc->port, k, &st, &line);
+    if (r != FERRY_OK && r != FERRY_E_NOT_FOUND) {
+        st = FERRY_HOSTKEY_NEW;
+    }
+    if (st == FERRY_HOSTKEY_OK) {
+        r = FERRY_OK;
+    } else if (st == FERRY_HOSTKEY_REVOKED) {
+        fprintf(stderr, "Host key %s %s revoked by file %s\nHost key verification failed.\n",
+                key_label(k), fp, file);
+        r = FERRY_E_HOSTKEY_CHANGED;
+    } else if (st == FERRY_HOSTKEY_CHANGED) {
+        char name[512];
+        ferry_known_hosts_hostname(hc->hostname, (uint16_t)hc->port, name, sizeof(name));
+        int refuse = hc->opts->strict != FERRY_STRICT_NO;
+        changed_warning(k, fp, file, line, name, refuse);
+        r = refuse ? FERRY_E_HOSTKEY_CHANGED : FERRY_OK;
+    } else {
+        r = on_new(hc, file, k, fp);
+    }
+    free(file);
+    return r;
+}

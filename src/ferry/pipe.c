@@ -1,0 +1,137 @@
+/* pipe.c: -D sftp_server_command: talk SFTP to a local server program on
+ * its stdin/stdout, without SSH (as OpenSSH's sftp -D). Used by tests to
+ * exercise the shell and the engine against OpenSSH's sftp-server. */
+#include "conn_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util/err.h"
+
+static int pipe_write(ferry_conn *c)
+{
+    size_t len;
+    const uint8_t *p = ferry_sftpc_output(c->sftp, &len);
+    if (len == 0) {
+        return FERRY_OK;
+    }
+    ssize_t n = write(c->pipe_out, p, len);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+        return FERRY_OK;
+    }
+    if (n < 0) {
+        return FERRY_E_CLOSED;
+    }
+    ferry_sftpc_output_consume(c->sftp, (size_t)n);
+    return FERRY_OK;
+}
+
+static int pipe_pump(void *ctx, ferry_sftpc *s)
+{
+    ferry_conn *c = ctx;
+    uint8_t buf[65536];
+    size_t len;
+    (void)ferry_sftpc_output(s, &len);
+    struct pollfd p[2] = {{.fd = c->pipe_in, .events = POLLIN},
+                          {.fd = len ? c->pipe_out : -1, .events = POLLOUT}};
+    if (poll(p, 2, -1) < 0) {
+        return errno == EINTR ? FERRY_OK : ferry_err_sys();
+    }
+    if (p[1].revents & (POLLOUT | POLLERR | POLLHUP)) {
+        int r = pipe_write(c);
+        if (r != FERRY_OK) {
+            return r;
+        }
+    }
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+        ssize_t n = read(c->pipe_in, buf, sizeof(buf));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+            return FERRY_OK;
+        }
+        if (n <= 0) {
+            fprintf(stderr, "Connection closed\n");
+            return FERRY_E_CLOSED;
+        }
+        return ferry_sftpc_input(s, buf, (size_t)n);
+    }
+    return FERRY_OK;
+}
+
+static pid_t spawn(const char *cmd, int *in, int *out)
+{
+    int to[2], from[2];
+    pid_t pid;
+    if (pipe2(to, O_CLOEXEC) != 0) {
+        return -1;
+    }
+    if (pipe2(from, O_CLOEXEC) != 0) {
+        close(to[0]);
+        close(to[1]);
+        return -1;
+    }
+    pid = fork();
+    if (pid == 0) {
+        dup2(to[0], STDIN_FILENO);
+        dup2(from[1], STDOUT_FILENO);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(to[0]);
+    close(from[1]);
+    if (pid < 0) {
+        close(to[1]);
+        close(from[0]);
+        return -1;
+    }
+    *in = from[0];
+    *out = to[1];
+    return pid;
+}
+
+int ferry_conn_open_pipe(ferry_conn **out, const char *cmd, ferry_sftpc **sftp,
+                         const ferry_sftpc_config *scfg)
+{
+    ferry_conn *c = calloc(1, sizeof(*c));
+    ferry_sftpc_io io = {.pump = pipe_pump};
+    int r;
+    if (c == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    c->fd = c->pipe_in = c->pipe_out = -1;
+    io.ctx = c;
+    signal(SIGPIPE, SIG_IGN);
+    c->child = spawn(cmd, &c->pipe_in, &c->pipe_out);
+    if (c->child < 0) {
+        free(c);
+        return ferry_err_sys();
+    }
+    if ((r = ferry_sftpc_new(&c->sftp, scfg, &io)) != FERRY_OK) {
+        ferry_conn_close(c);
+        return r;
+    }
+    *sftp = c->sftp;
+    *out = c;
+    return FERRY_OK;
+}
+
+void ferry__conn_pipe_close(ferry_conn *c)
+{
+    int status;
+    if (c->pipe_out >= 0) {
+        close(c->pipe_out);
+    }
+    if (c->pipe_in >= 0) {
+        close(c->pipe_in);
+    }
+    if (c->child > 0) {
+        while (waitpid(c->child, &status, 0) < 0 && errno == EINTR) {
+        }
+    }
+}

@@ -1,0 +1,358 @@
+/* sshconf.c: the subset of ssh_config(5) ferry honours. One table maps
+ * each keyword to a field and a value type; the first value obtained for
+ * a field wins (OpenSSH's rule), IdentityFile accumulates. Host blocks
+ * match pattern-lists with *, ? and !negation. Unknown keywords warn. */
+#include "ferry.h"
+
+#include <ctype.h>
+#include <pwd.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "util/names.h"
+
+enum opt_type { T_STR, T_INT, T_PORT, T_YESNO, T_STRICT, T_IDFILE, T_IGNORE };
+
+typedef struct opt_def {
+    const char *name;
+    enum opt_type type;
+    size_t off;
+} opt_def;
+
+#define F(field) offsetof(ferry_opts, field)
+
+static const opt_def opt_table[] = {
+    {"hostname", T_STR, F(hostname)},
+    {"port", T_PORT, F(port)},
+    {"user", T_STR, F(user)},
+    {"identityfile", T_IDFILE, 0},
+    {"identitiesonly", T_YESNO, F(identities_only)},
+    {"identityagent", T_STR, F(identity_agent)},
+    {"userknownhostsfile", T_STR, F(known_hosts)},
+    {"stricthostkeychecking", T_STRICT, F(strict)},
+    {"batchmode", T_YESNO, F(batch_mode)},
+    {"connecttimeout", T_INT, F(connect_timeout)},
+    {"ciphers", T_STR, F(ciphers)},
+    {"macs", T_STR, F(macs)},
+    {"kexalgorithms", T_STR, F(kex)},
+    {"hostkeyalgorithms", T_STR, F(hostkey_algs)},
+    {"pubkeyauthentication", T_YESNO, F(pubkey_auth)},
+    {"passwordauthentication", T_YESNO, F(password_auth)},
+    {"kbdinteractiveauthentication", T_YESNO, F(kbdint_auth)},
+    {"challengeresponseauthentication", T_YESNO, F(kbdint_auth)},
+    {"serveraliveinterval", T_INT, F(alive_interval)},
+    {"serveralivecountmax", T_INT, F(alive_count)},
+    {"hashknownhosts", T_YESNO, F(hash_known_hosts)},
+    /* Accepted silently: meaningless or defaults for an sftp client. */
+    {"addressfamily", T_IGNORE, 0},
+    {"compression", T_IGNORE, 0},
+    {"loglevel", T_IGNORE, 0},
+    {"forwardagent", T_IGNORE, 0},
+    {"forwardx11", T_IGNORE, 0},
+    {"requesttty", T_IGNORE, 0},
+    {"globalknownhostsfile", T_IGNORE, 0},
+    {"checkhostip", T_IGNORE, 0},
+    {"updatehostkeys", T_IGNORE, 0},
+    {"sendenv", T_IGNORE, 0},
+    {"setenv", T_IGNORE, 0},
+    {"gssapiauthentication", T_IGNORE, 0},
+    {"include", T_IGNORE, 0},
+    {"addkeystoagent", T_IGNORE, 0},
+    {"controlmaster", T_IGNORE, 0},
+    {"controlpath", T_IGNORE, 0},
+    {"controlpersist", T_IGNORE, 0},
+    {"tcpkeepalive", T_IGNORE, 0},
+    {"visualhostkey", T_IGNORE, 0},
+};
+
+void ferry_opts_init(ferry_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->port = o->identities_only = o->strict = o->batch_mode = -1;
+    o->connect_timeout = o->pubkey_auth = o->password_auth = o->kbdint_auth = -1;
+    o->alive_interval = o->alive_count = o->hash_known_hosts = -1;
+}
+
+void ferry_opts_free(ferry_opts *o)
+{
+    char **strs[] = {&o->hostname, &o->user, &o->identity_agent, &o->known_hosts,
+                     &o->ciphers,  &o->macs, &o->kex,            &o->hostkey_algs};
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        free(*strs[i]);
+        *strs[i] = NULL;
+    }
+    for (size_t i = 0; i < o->n_identity_files; i++) {
+        free(o->identity_files[i]);
+    }
+    o->n_identity_files = 0;
+}
+
+int ferry_opts_host_match(const char *patterns, const char *host)
+{
+    int matched = 0;
+    char *dup = strdup(patterns);
+    char *save = NULL;
+    if (dup == NULL) {
+        return 0;
+    }
+    for (char *p = strtok_r(dup, ", \t", &save); p; p = strtok_r(NULL, ", \t", &save)) {
+        int neg = p[0] == '!';
+        if (ferry_names_wildcard(neg ? p + 1 : p, host)) {
+            if (neg) {
+                free(dup);
+                return 0; /* a negated match vetoes the whole list */
+            }
+            matched = 1;
+        }
+    }
+    free(dup);
+    return matched;
+}
+
+static int parse_yesno(const char *v)
+{
+    if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0) {
+        return 1;
+    }
+    if (strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0) {
+        return 0;
+    }
+    return -1;
+}
+
+static int parse_strict(const char *v)
+{
+    static const struct {
+        const char *n;
+        int v;
+    } map[] = {{"yes", FERRY_STRICT_YES},   {"true", FERRY_STRICT_YES},
+               {"no", FERRY_STRICT_NO},     {"false", FERRY_STRICT_NO},
+               {"off", FERRY_STRICT_NO},    {"accept-new", FERRY_STRICT_ACCEPT_NEW},
+               {"ask", FERRY_STRICT_ASK}};
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (strcasecmp(v, map[i].n) == 0) {
+            return map[i].v;
+        }
+    }
+    return -2;
+}
+
+/* Stores `val` for `d` if the field is still unset. 0 or -1 (bad value). */
+static int store(ferry_opts *o, const opt_def *d, const char *val)
+{
+    char *end;
+    long n;
+    int *ip = (int *)((char *)o + d->off);
+    char **sp = (char **)((char *)o + d->off);
+    switch (d->type) {
+    case T_STR:
+        if (*sp == NULL && (*sp = strdup(val)) == NULL) {
+            return -1;
+        }
+        return 0;
+    case T_INT:
+    case T_PORT:
+        n = strtol(val, &end, 10);
+        if (end == val || *end != '\0' || n < 0 || n > (d->type == T_PORT ? 65535 : 1000000) ||
+            (d->type == T_PORT && n == 0)) {
+            return -1;
+        }
+        *ip = *ip == -1 ? (int)n : *ip;
+        return 0;
+    case T_YESNO:
+        n = parse_yesno(val);
+        *ip = *ip == -1 ? (int)n : *ip;
+        return n < 0 ? -1 : 0;
+    case T_STRICT:
+        n = parse_strict(val);
+        *ip = *ip == FERRY_STRICT_UNSET && n >= 0 ? (int)n : *ip;
+        return n < 0 ? -1 : 0;
+    case T_IDFILE:
+        if (o->n_identity_files < FERRY_MAX_IDENTITY_FILES &&
+            (o->identity_files[o->n_identity_files++] = strdup(val)) == NULL) {
+            return -1;
+        }
+        return 0;
+    case T_IGNORE:
+        return 0;
+    }
+    return -1;
+}
+
+/* Splits "Key value", "Key=value" or "Key = value"; strips quotes from
+ * the value. Writes into key/val buffers. Returns 0, 1 (blank/comment),
+ * -1 (bad). */
+static int split_kv(const char *line, char *key, size_t ksz, char *val, size_t vsz)
+{
+    const char *p = line + strspn(line, " \t");
+    size_t kn = strcspn(p, " \t=");
+    if (*p == '\0' || *p == '#' || *p == '\n' || *p == '\r') {
+        return 1;
+    }
+    if (kn == 0 || kn >= ksz) {
+        return -1;
+    }
+    memcpy(key, p, kn);
+    key[kn] = '\0';
+    p += kn;
+    p += strspn(p, " \t");
+    if (*p == '=') {
+        p++;
+        p += strspn(p, " \t");
+    }
+    size_t vn = strlen(p);
+    while (vn > 0 && (p[vn - 1] == '\n' || p[vn - 1] == '\r' || p[vn - 1] == ' ' ||
+                      p[vn - 1] == '\t')) {
+        vn--;
+    }
+    if (vn >= 2 && p[0] == '"' && p[vn - 1] == '"') {
+        p++;
+        vn -= 2;
+    }
+    if (vn >= vsz) {
+        return -1;
+    }
+    memcpy(val, p, vn);
+    val[vn] = '\0';
+    return 0;
+}
+
+int ferry_opts_line(ferry_opts *o, const char *line, const char *host, int *in_match,
+                    const char *where)
+{
+    char key[64], val[4096];
+    int r = split_kv(line, key, sizeof(key), val, sizeof(val));
+    if (r != 0) {
+        if (r < 0) {
+            fprintf(stderr, "%s: bad configuration line\n", where);
+        }
+        return r < 0 ? -1 : 0;
+    }
+    if (strcasecmp(key, "host") == 0) {
+        *in_match = ferry_opts_host_match(val, host);
+        return 0;
+    }
+    if (strcasecmp(key, "match") == 0) {
+        /* Only "Match all" is understood; other criteria skip the block. */
+        *in_match = strcasecmp(val, "all") == 0;
+        return 0;
+    }
+    if (!*in_match) {
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(opt_table) / sizeof(opt_table[0]); i++) {
+        if (strcasecmp(key, opt_table[i].name) == 0) {
+            if (val[0] == '\0' || store(o, &opt_table[i], val) != 0) {
+                fprintf(stderr, "%s: bad value for %s: \"%s\"\n", where, key, val);
+                return -1;
+            }
+            return 0;
+        }
+    }
+    fprintf(stderr, "%s: unsupported option \"%s\" ignored\n", where, key);
+    return 0;
+}
+
+int ferry_opts_file(ferry_opts *o, const char *path, const char *host, int must_exist)
+{
+    FILE *f = fopen(path, "r");
+    char line[8192];
+    char where[4200];
+    int in_match = 1, lineno = 0, rc = 0;
+    if (f == NULL) {
+        if (must_exist) {
+            fprintf(stderr, "Can't open user config file %s\n", path);
+            return -1;
+        }
+        return 0;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        snprintf(where, sizeof(where), "%s line %d", path, lineno);
+        if (ferry_opts_line(o, line, host, &in_match, where) != 0) {
+            rc = -1;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+static const char *home_dir(void)
+{
+    const char *h = getenv("HOME");
+    struct passwd *pw;
+    if (h != NULL && h[0] != '\0') {
+        return h;
+    }
+    pw = getpwuid(getuid());
+    return pw ? pw->pw_dir : "/";
+}
+
+char *ferry_opts_expand_path(const char *path, const char *host, const char *user)
+{
+    size_t cap = strlen(path) + 4096;
+    char *o = malloc(cap);
+    size_t j = 0;
+    const char *p = path;
+    if (o == NULL) {
+        return NULL;
+    }
+    if (p[0] == '~' && (p[1] == '/' || p[1] == '\0')) {
+        j = (size_t)snprintf(o, cap, "%s", home_dir());
+        p++;
+    }
+    for (; *p && j + 1 < cap; p++) {
+        const char *ins = NULL;
+        if (p[0] == '%' && p[1] != '\0') {
+            ins = p[1] == 'd' ? home_dir() : p[1] == 'u' ? user : p[1] == 'h' ? host
+                  : p[1] == '%' ? "%" : NULL;
+        }
+        if (ins != NULL) {
+            size_t n = strlen(ins);
+            if (j + n + 1 >= cap) {
+                break;
+            }
+            memcpy(o + j, ins, n);
+            j += n;
+            p++;
+            continue;
+        }
+        o[j++] = *p;
+    }
+    o[j < cap ? j : cap - 1] = '\0';
+    return o;
+}
+
+void ferry_opts_defaults(ferry_opts *o, const char *host)
+{
+    if (o->hostname == NULL) {
+        o->hostname = strdup(host);
+    }
+    if (o->port == -1) {
+        o->port = 22;
+    }
+    if (o->user == NULL) {
+        struct passwd *pw = getpwuid(getuid());
+        const char *u = pw ? pw->pw_name : getenv("USER");
+        o->user = strdup(u ? u : "root");
+    }
+    if (o->strict == FERRY_STRICT_UNSET) {
+        o->strict = FERRY_STRICT_ASK;
+    }
+    o->batch_mode = o->batch_mode == -1 ? 0 : o->batch_mode;
+    o->identities_only = o->identities_only == -1 ? 0 : o->identities_only;
+    o->pubkey_auth = o->pubkey_auth == -1 ? 1 : o->pubkey_auth;
+    o->password_auth = o->password_auth == -1 ? 1 : o->password_auth;
+    o->kbdint_auth = o->kbdint_auth == -1 ? 1 : o->kbdint_auth;
+    o->alive_interval = o->alive_interval == -1 ? 0 : o->alive_interval;
+    o->alive_count = o->alive_count == -1 ? 3 : o->alive_count;
+    o->connect_timeout = o->connect_timeout == -1 ? 0 : o->connect_timeout;
+    o->hash_known_hosts = o->hash_known_hosts == -1 ? 0 : o->hash_known_hosts;
+    if (o->known_hosts == NULL) {
+        o->known_hosts = strdup("~/.ssh/known_hosts");
+    }
+}
