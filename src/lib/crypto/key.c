@@ -435,6 +435,13 @@ int ferry__key_from_pkey(EVP_PKEY *pk, ferry_key **out)
         EVP_PKEY_free(pk);
         return FERRY_E_KEY_TYPE;
     }
+    /* OpenSSL's decoders do not check that a stored public key matches
+     * the private one, nor that an RSA key's factors are consistent. */
+    int r = pkey_check(pk, priv);
+    if (r != FERRY_OK) {
+        EVP_PKEY_free(pk);
+        return r;
+    }
     return ferry__key_wrap(pk, type, priv, out);
 }
 
@@ -908,6 +915,9 @@ int ferry_base64_decode(const char *s, size_t slen, ferry_buf *out)
 {
     if (slen % 4 != 0 || slen > (size_t)INT32_MAX / 2) {
         return FERRY_E_FORMAT;
+    }
+    if (slen == 0) {
+        return FERRY_OK;
     }
     size_t pad = 0;
     while (pad < 2 && pad < slen && s[slen - 1 - pad] == '=') {
