@@ -1,0 +1,462 @@
+/* Tests of the SFTP client engine against a scripted fake server that
+ * speaks the byte stream: request encoding, id matching, bounded replies,
+ * pipelined transfers with short and out-of-order replies. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "sftp/client.h"
+#include "sftp/proto.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+typedef enum { MODE_NORMAL, MODE_WRONG_ID, MODE_OVERSIZE, MODE_LONG_DATA } fake_mode;
+
+typedef struct fake {
+    fake_mode mode;
+    uint8_t *file;       /* the one remote file's contents */
+    size_t file_len;
+    size_t max_chunk;    /* short reads: at most this many bytes per DATA */
+    int reverse;         /* answer each batch of requests in reverse order */
+    size_t feed_step;    /* feed reply bytes in pieces of this size */
+    uint64_t max_read;   /* limits@openssh.com max-read-length */
+    ferry_buf *last_req; /* copy of the last request packet seen */
+    ferry_buf *written;  /* contents written by WRITE requests */
+    unsigned n_reads, n_writes, max_batch;
+    int version_sent;
+} fake;
+
+static void put_reply(ferry_buf *out, ferry_buf *body)
+{
+    assert_int_equal(ferry_buf_put_u32(out, (uint32_t)ferry_buf_len(body)), FERRY_OK);
+    assert_int_equal(ferry_buf_put(out, ferry_buf_data(body), ferry_buf_len(body)), FERRY_OK);
+    ferry_buf_reset(body);
+}
+
+static void status(ferry_buf *b, uint32_t id, uint32_t code)
+{
+    ferry_buf_put_u8(b, SSH_FXP_STATUS);
+    ferry_buf_put_u32(b, id);
+    ferry_buf_put_u32(b, code);
+    ferry_buf_put_cstring(b, code == SSH_FX_NO_SUCH_FILE ? "No such file" : "msg");
+    ferry_buf_put_cstring(b, "");
+}
+
+static void on_read(fake *f, ferry_rd *r, uint32_t id, ferry_buf *b)
+{
+    const uint8_t *h;
+    size_t hl;
+    uint64_t off;
+    uint32_t len;
+    assert_int_equal(ferry_rd_string(r, &h, &hl), FERRY_OK);
+    assert_int_equal(ferry_rd_u64(r, &off), FERRY_OK);
+    assert_int_equal(ferry_rd_u32(r, &len), FERRY_OK);
+    f->n_reads++;
+    if (off >= f->file_len) {
+        status(b, id, SSH_FX_EOF);
+        return;
+    }
+    size_t n = f->file_len - off < len ? f->file_len - off : len;
+    if (f->max_chunk && n > f->max_chunk) {
+        n = f->max_chunk;
+    }
+    if (f->mode == MODE_LONG_DATA) {
+        n = len + 1; /* more than asked: a protocol violation */
+    }
+    ferry_buf_put_u8(b, SSH_FXP_DATA);
+    ferry_buf_put_u32(b, id);
+    if (f->mode == MODE_LONG_DATA) {
+        uint8_t *z;
+        ferry_buf_put_u32(b, (uint32_t)n);
+        ferry_buf_reserve(b, n, &z);
+        memset(z, 'z', n);
+    } else {
+        ferry_buf_put_string(b, f->file + off, n);
+    }
+}
+
+static void on_write(fake *f, ferry_rd *r, uint32_t id, ferry_buf *b)
+{
+    const uint8_t *h, *d;
+    size_t hl, dl;
+    uint64_t off;
+    assert_int_equal(ferry_rd_string(r, &h, &hl), FERRY_OK);
+    assert_int_equal(ferry_rd_u64(r, &off), FERRY_OK);
+    assert_int_equal(ferry_rd_string(r, &d, &dl), FERRY_OK);
+    f->n_writes++;
+    size_t have = ferry_buf_len(f->written);
+    if (off + dl > have) {
+        uint8_t *z;
+        ferry_buf_reserve(f->written, off + dl - have, &z);
+        memset(z, 0, off + dl - have);
+    }
+    memcpy(ferry_buf_mdata(f->written) + off, d, dl);
+    status(b, id, SSH_FX_OK);
+}
+
+static void on_init(fake *f, ferry_buf *b)
+{
+    ferry_buf_put_u8(b, SSH_FXP_VERSION);
+    ferry_buf_put_u32(b, 3);
+    ferry_buf_put_cstring(b, "posix-rename@openssh.com");
+    ferry_buf_put_cstring(b, "1");
+    if (f->max_read) {
+        ferry_buf_put_cstring(b, "limits@openssh.com");
+        ferry_buf_put_cstring(b, "1");
+    }
+}
+
+static void on_extended(fake *f, ferry_rd *r, uint32_t id, ferry_buf *b)
+{
+    char name[64];
+    assert_int_equal(ferry_rd_name(r, name, sizeof(name)), FERRY_OK);
+    if (strcmp(name, "limits@openssh.com") == 0) {
+        ferry_buf_put_u8(b, SSH_FXP_EXTENDED_REPLY);
+        ferry_buf_put_u32(b, id);
+        ferry_buf_put_u64(b, 256 * 1024);
+        ferry_buf_put_u64(b, f->max_read);
+        ferry_buf_put_u64(b, f->max_read);
+        ferry_buf_put_u64(b, 64);
+        return;
+    }
+    status(b, id, SSH_FX_OK);
+}
+
+/* Builds the reply to one request packet (type + body) into b. */
+static void answer(fake *f, const uint8_t *p, size_t n, ferry_buf *b)
+{
+    ferry_rd r;
+    uint8_t type;
+    uint32_t id = 0;
+    ferry_rd_init(&r, p, n);
+    assert_int_equal(ferry_rd_u8(&r, &type), FERRY_OK);
+    ferry_buf_reset(f->last_req);
+    ferry_buf_put(f->last_req, p, n);
+    if (type == SSH_FXP_INIT) {
+        on_init(f, b);
+        return;
+    }
+    assert_int_equal(ferry_rd_u32(&r, &id), FERRY_OK);
+    if (f->mode == MODE_WRONG_ID) {
+        id += 1000;
+    }
+    if (type == SSH_FXP_READ) {
+        on_read(f, &r, id, b);
+    } else if (type == SSH_FXP_WRITE) {
+        on_write(f, &r, id, b);
+    } else if (type == SSH_FXP_EXTENDED) {
+        on_extended(f, &r, id, b);
+    } else if (type == SSH_FXP_STAT && f->mode == MODE_OVERSIZE) {
+        uint8_t *z;
+        ferry_buf_put_u8(b, SSH_FXP_ATTRS);
+        ferry_buf_put_u32(b, id);
+        ferry_buf_reserve(b, 300 * 1024, &z);
+        memset(z, 0, 300 * 1024);
+    } else if (type == SSH_FXP_STAT) {
+        status(b, id, SSH_FX_NO_SUCH_FILE);
+    } else {
+        status(b, id, SSH_FX_OK);
+    }
+}
+
+static int fake_pump(void *ctx, ferry_sftpc *c)
+{
+    fake *f = ctx;
+    size_t len, off = 0;
+    const uint8_t *p = ferry_sftpc_output(c, &len);
+    ferry_buf *replies[4096];
+    unsigned n = 0;
+    ferry_buf *out = ferry_buf_new(64u * 1024 * 1024);
+    ferry_rd r;
+
+    ferry_rd_init(&r, p, len);
+    while (ferry_rd_left(&r) > 0) {
+        const uint8_t *pkt;
+        size_t plen;
+        assert_int_equal(ferry_rd_string(&r, &pkt, &plen), FERRY_OK);
+        assert_true(n < 4096);
+        replies[n] = ferry_buf_new(0);
+        answer(f, pkt, plen, replies[n]);
+        n++;
+    }
+    f->max_batch = n > f->max_batch ? n : f->max_batch;
+    ferry_sftpc_output_consume(c, len);
+    for (unsigned i = 0; i < n; i++) {
+        put_reply(out, replies[f->reverse ? n - 1 - i : i]);
+        ferry_buf_free(replies[f->reverse ? n - 1 - i : i]);
+    }
+    int rc = FERRY_OK;
+    size_t total = ferry_buf_len(out);
+    size_t step = f->feed_step ? f->feed_step : (total ? total : 1);
+    while (off < total && rc == FERRY_OK) {
+        size_t k = total - off < step ? total - off : step;
+        rc = ferry_sftpc_input(c, ferry_buf_data(out) + off, k);
+        off += k;
+    }
+    ferry_buf_free(out);
+    return n == 0 && rc == FERRY_OK ? FERRY_E_CLOSED : rc;
+}
+
+static ferry_sftpc *new_client(fake *f, uint32_t inflight)
+{
+    ferry_sftpc *c = NULL;
+    ferry_sftpc_config cfg = {.max_inflight = inflight};
+    ferry_sftpc_io io = {.pump = fake_pump, .ctx = f};
+    f->last_req = ferry_buf_new(0);
+    f->written = ferry_buf_new(64u * 1024 * 1024);
+    assert_int_equal(ferry_sftpc_new(&c, &cfg, &io), FERRY_OK);
+    assert_int_equal(ferry_sftpc_init(c), FERRY_OK);
+    return c;
+}
+
+static void fake_free(fake *f, ferry_sftpc *c)
+{
+    ferry_sftpc_free(c);
+    ferry_buf_free(f->last_req);
+    ferry_buf_free(f->written);
+    free(f->file);
+}
+
+static void test_init_and_limits(void **state)
+{
+    (void)state;
+    fake f = {.max_read = 65536};
+    ferry_sftpc *c = new_client(&f, 0);
+    assert_int_equal(ferry_sftpc_version(c), 3);
+    assert_true(ferry_sftpc_has_ext(c, "posix-rename@openssh.com"));
+    assert_true(ferry_sftpc_has_ext(c, "limits@openssh.com"));
+    assert_false(ferry_sftpc_has_ext(c, "posix-rename"));
+    assert_int_equal(ferry_sftpc_read_size(c), 65536);
+    fake_free(&f, c);
+
+    fake g = {0};
+    c = new_client(&g, 0);
+    assert_int_equal(ferry_sftpc_read_size(c), FERRY_SFTPC_DEFAULT_IO);
+    fake_free(&g, c);
+}
+
+static void test_request_encoding(void **state)
+{
+    (void)state;
+    fake f = {0};
+    ferry_sftpc *c = new_client(&f, 0);
+    assert_int_equal(ferry_sftpc_remove(c, "/tmp/x y"), FERRY_OK);
+    /* type, id, string path */
+    const uint8_t *p = ferry_buf_data(f.last_req);
+    assert_int_equal(ferry_buf_len(f.last_req), 1 + 4 + 4 + 8);
+    assert_int_equal(p[0], SSH_FXP_REMOVE);
+    assert_int_equal(p[8], 8);
+    assert_memory_equal(p + 9, "/tmp/x y", 8);
+    /* rename with posix=1 goes as an EXTENDED posix-rename@openssh.com */
+    assert_int_equal(ferry_sftpc_rename(c, "/a", "/b", 1), FERRY_OK);
+    p = ferry_buf_data(f.last_req);
+    assert_int_equal(p[0], SSH_FXP_EXTENDED);
+    assert_memory_equal(p + 9, "posix-rename@openssh.com", 24);
+    /* a server status maps to an error and keeps its message */
+    ferry_sftp_attrs a;
+    const char *msg;
+    assert_int_equal(ferry_sftpc_stat(c, "/nope", &a), FERRY_E_NOT_FOUND);
+    assert_int_equal(ferry_sftpc_last_status(c, &msg), SSH_FX_NO_SUCH_FILE);
+    assert_string_equal(msg, "No such file");
+    /* statvfs is refused locally when not offered */
+    ferry_sftpc_vfsinfo st;
+    assert_int_equal(ferry_sftpc_statvfs(c, "/", &st), FERRY_E_UNSUPPORTED);
+    assert_int_equal(ferry_sftpc_pending(c), 0);
+    fake_free(&f, c);
+}
+
+static uint8_t *pattern(size_t n)
+{
+    uint8_t *p = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        p[i] = (uint8_t)(i * 7 + (i >> 9));
+    }
+    return p;
+}
+
+static int tmpfile_fd(char *path)
+{
+    strcpy(path, "/tmp/ferry-test-sftpc-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    return fd;
+}
+
+static void check_file(int fd, const uint8_t *want, size_t n)
+{
+    uint8_t *got = malloc(n + 1);
+    assert_int_equal(pread(fd, got, n + 1, 0), (ssize_t)n);
+    assert_memory_equal(got, want, n);
+    free(got);
+}
+
+static void test_download_short_reads_out_of_order(void **state)
+{
+    (void)state;
+    fake f = {.max_chunk = 10000, .reverse = 1, .feed_step = 777};
+    f.file_len = 300000 + 17;
+    f.file = pattern(f.file_len);
+    ferry_sftpc *c = new_client(&f, 16);
+    ferry_buf *h = ferry_buf_new(0);
+    ferry_buf_put(h, "h1", 2);
+    char path[64];
+    int fd = tmpfile_fd(path);
+    uint64_t total = 0;
+    assert_int_equal(ferry_sftpc_download(c, h, fd, 0, NULL, NULL, &total), FERRY_OK);
+    assert_true(total == f.file_len);
+    check_file(fd, f.file, f.file_len);
+    assert_true(f.max_batch > 1); /* requests were pipelined */
+    assert_int_equal(ferry_sftpc_pending(c), 0);
+    /* resume from an offset: only the rest is asked for */
+    assert_int_equal(ftruncate(fd, 100000), 0);
+    unsigned before = f.n_reads;
+    assert_int_equal(ferry_sftpc_download(c, h, fd, 100000, NULL, NULL, &total), FERRY_OK);
+    check_file(fd, f.file, f.file_len);
+    assert_true(f.n_reads - before < (f.file_len - 100000) / 10000 + 20);
+    close(fd);
+    unlink(path);
+    ferry_buf_free(h);
+    fake_free(&f, c);
+}
+
+static void test_upload_pipelined(void **state)
+{
+    (void)state;
+    fake f = {.reverse = 1, .max_read = 32768};
+    ferry_sftpc *c = new_client(&f, 8);
+    size_t n = 200000 + 3;
+    uint8_t *data = pattern(n);
+    char path[64];
+    int fd = tmpfile_fd(path);
+    assert_int_equal(write(fd, data, n), (ssize_t)n);
+    ferry_buf *h = ferry_buf_new(0);
+    ferry_buf_put(h, "h2", 2);
+    uint64_t total = 0;
+    assert_int_equal(ferry_sftpc_upload(c, h, fd, 0, NULL, NULL, &total), FERRY_OK);
+    assert_true(total == n);
+    assert_int_equal(ferry_buf_len(f.written), n);
+    assert_memory_equal(ferry_buf_data(f.written), data, n);
+    assert_int_equal(f.n_writes, (n + 32767) / 32768);
+    assert_true(f.max_batch > 1 && f.max_batch <= 8);
+    close(fd);
+    unlink(path);
+    free(data);
+    ferry_buf_free(h);
+    fake_free(&f, c);
+}
+
+static void test_reply_id_mismatch(void **state)
+{
+    (void)state;
+    fake f = {0};
+    ferry_sftpc *c = new_client(&f, 0);
+    f.mode = MODE_WRONG_ID;
+    assert_int_equal(ferry_sftpc_remove(c, "/x"), FERRY_E_PROTOCOL);
+    assert_int_equal(ferry_sftpc_dead(c), FERRY_E_PROTOCOL);
+    /* the engine stays dead */
+    assert_int_not_equal(ferry_sftpc_rmdir(c, "/y"), FERRY_OK);
+    fake_free(&f, c);
+}
+
+static void test_oversize_reply(void **state)
+{
+    (void)state;
+    fake f = {.mode = MODE_OVERSIZE};
+    ferry_sftpc *c = new_client(&f, 0);
+    ferry_sftp_attrs a;
+    assert_int_equal(ferry_sftpc_stat(c, "/big", &a), FERRY_E_TOO_LARGE);
+    assert_int_equal(ferry_sftpc_dead(c), FERRY_E_TOO_LARGE);
+    fake_free(&f, c);
+}
+
+static void test_data_longer_than_asked(void **state)
+{
+    (void)state;
+    fake f = {.mode = MODE_LONG_DATA};
+    f.file_len = 1000;
+    f.file = pattern(f.file_len);
+    ferry_sftpc *c = new_client(&f, 4);
+    ferry_buf *h = ferry_buf_new(0);
+    ferry_buf_put(h, "h", 1);
+    char path[64];
+    int fd = tmpfile_fd(path);
+    assert_int_equal(ferry_sftpc_download(c, h, fd, 0, NULL, NULL, NULL), FERRY_E_PROTOCOL);
+    close(fd);
+    unlink(path);
+    ferry_buf_free(h);
+    fake_free(&f, c);
+}
+
+static void test_unsolicited_and_garbage(void **state)
+{
+    (void)state;
+    ferry_sftpc *c = NULL;
+    assert_int_equal(ferry_sftpc_new(&c, NULL, NULL), FERRY_OK);
+    /* a reply before VERSION */
+    const uint8_t status_pkt[] = {0, 0, 0, 9, SSH_FXP_STATUS, 0, 0, 0, 1, 0, 0, 0, 0};
+    assert_int_equal(ferry_sftpc_input(c, status_pkt, sizeof(status_pkt)), FERRY_E_PROTOCOL);
+    ferry_sftpc_free(c);
+    /* a zero-length packet */
+    assert_int_equal(ferry_sftpc_new(&c, NULL, NULL), FERRY_OK);
+    const uint8_t zero[] = {0, 0, 0, 0};
+    assert_int_equal(ferry_sftpc_input(c, zero, sizeof(zero)), FERRY_E_TOO_LARGE);
+    ferry_sftpc_free(c);
+    /* a length over the bound is refused before the bytes arrive */
+    assert_int_equal(ferry_sftpc_new(&c, NULL, NULL), FERRY_OK);
+    const uint8_t huge[] = {0x7f, 0xff, 0xff, 0xff, 2};
+    assert_int_equal(ferry_sftpc_input(c, huge, sizeof(huge)), FERRY_E_TOO_LARGE);
+    ferry_sftpc_free(c);
+}
+
+static void test_readdir(void **state)
+{
+    (void)state;
+    ferry_sftpc *c = NULL;
+    assert_int_equal(ferry_sftpc_new(&c, NULL, NULL), FERRY_OK);
+    const uint8_t ver[] = {0, 0, 0, 5, SSH_FXP_VERSION, 0, 0, 0, 3};
+    assert_int_equal(ferry_sftpc_input(c, ver, sizeof(ver)), FERRY_OK);
+    uint32_t id;
+    assert_int_equal(ferry_sftpc_send(c, SSH_FXP_READDIR, NULL, &id), FERRY_OK);
+    /* NAME with a count larger than the packet can hold: FORMAT, not a
+     * huge allocation */
+    ferry_buf *b = ferry_buf_new(0);
+    ferry_buf_put_u32(b, 13);
+    ferry_buf_put_u8(b, SSH_FXP_NAME);
+    ferry_buf_put_u32(b, id);
+    ferry_buf_put_u32(b, 0x40000000);
+    ferry_buf_put_u32(b, 0);
+    assert_int_equal(ferry_sftpc_input(c, ferry_buf_data(b), ferry_buf_len(b)), FERRY_OK);
+    uint8_t type;
+    ferry_rd r;
+    assert_int_equal(ferry_sftpc_poll(c, id, &type, &r), FERRY_OK);
+    assert_int_equal(type, SSH_FXP_NAME);
+    ferry_sftpc_release(c, id);
+    assert_int_equal(ferry_sftpc_pending(c), 0);
+    /* a second reply to the released id is a protocol error */
+    assert_int_equal(ferry_sftpc_input(c, ferry_buf_data(b), ferry_buf_len(b)), FERRY_E_PROTOCOL);
+    ferry_buf_free(b);
+    ferry_sftpc_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init_and_limits),
+        cmocka_unit_test(test_request_encoding),
+        cmocka_unit_test(test_download_short_reads_out_of_order),
+        cmocka_unit_test(test_upload_pipelined),
+        cmocka_unit_test(test_reply_id_mismatch),
+        cmocka_unit_test(test_oversize_reply),
+        cmocka_unit_test(test_data_longer_than_asked),
+        cmocka_unit_test(test_unsolicited_and_garbage),
+        cmocka_unit_test(test_readdir),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
