@@ -12,11 +12,13 @@
 
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+
 #include "crypto/key.h"
 #include "util/buf.h"
 #include "util/err.h"
 
-static char tmpdir[256];
+static char tmpdir[64];
 
 /* Runs a shell command; returns its stdout (heap, trailing newline cut)
  * or NULL if it failed. */
@@ -568,6 +570,160 @@ static void test_refused_files(void **state)
     ferry_key_free(g);
 }
 
+/* ---- signatures checked by ssh-keygen -Y (SSHSIG, OpenSSH PROTOCOL.sshsig) ---- */
+
+/* The bytes an SSHSIG signature covers: "SSHSIG" || string namespace ||
+ * string reserved || string hash_alg || string SHA-512(message). */
+static void sshsig_signed_data(const char *msg, ferry_buf *out)
+{
+    uint8_t h[64];
+    unsigned hl = 0;
+    assert_int_equal(EVP_Digest(msg, strlen(msg), h, &hl, EVP_sha512(), NULL), 1);
+    ferry_buf_put(out, "SSHSIG", 6);
+    ferry_buf_put_cstring(out, "file");
+    ferry_buf_put_cstring(out, "");
+    ferry_buf_put_cstring(out, "sha512");
+    ferry_buf_put_string(out, h, hl);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Our signature, wrapped as SSHSIG, is accepted by ssh-keygen -Y verify. */
+static void test_sshsig_ours_verified_by_ssh_keygen(void **state)
+{
+    (void)state;
+    const char *msg = "message signed by ferry\n";
+    for (size_t i = 0; i < sizeof(kts) / sizeof(kts[0]); i++) {
+        ferry_key *k = NULL;
+        assert_int_equal(ferry_key_generate(kts[i].type, 0, &k), FERRY_OK);
+        ferry_buf *tbs = ferry_buf_new(0), *sig = ferry_buf_new(0), *blob = ferry_buf_new(0),
+                  *env = ferry_buf_new(0);
+        sshsig_signed_data(msg, tbs);
+        assert_int_equal(
+            ferry_key_sign(k, kts[i].sigalg, ferry_buf_data(tbs), ferry_buf_len(tbs), sig),
+            FERRY_OK);
+        assert_int_equal(ferry_key_to_blob(k, blob), FERRY_OK);
+        ferry_buf_put(env, "SSHSIG", 6);
+        ferry_buf_put_u32(env, 1);
+        ferry_buf_put_stringb(env, blob);
+        ferry_buf_put_cstring(env, "file");
+        ferry_buf_put_cstring(env, "");
+        ferry_buf_put_cstring(env, "sha512");
+        ferry_buf_put_stringb(env, sig);
+        char *b64 = NULL, *line = NULL, *armoured = NULL, *allowed = NULL;
+        assert_int_equal(ferry_base64_encode(ferry_buf_data(env), ferry_buf_len(env), &b64),
+                         FERRY_OK);
+        assert_true(asprintf(&armoured, "-----BEGIN SSH SIGNATURE-----\n%s\n"
+                                        "-----END SSH SIGNATURE-----\n",
+                             b64) > 0);
+        assert_int_equal(ferry_key_format_public_line(k, NULL, &line), FERRY_OK);
+        assert_true(asprintf(&allowed, "signer@test %s\n", line) > 0);
+        char p_sig[256], p_allowed[256], p_msg[256];
+        snprintf(p_sig, sizeof(p_sig), "%s/sshsig.sig", tmpdir);
+        snprintf(p_allowed, sizeof(p_allowed), "%s/allowed_signers", tmpdir);
+        snprintf(p_msg, sizeof(p_msg), "%s/sshsig.msg", tmpdir);
+        write_text(p_sig, armoured);
+        write_text(p_allowed, allowed);
+        write_text(p_msg, msg);
+        char *o = run("ssh-keygen -Y verify -f %s -I signer@test -n file -s %s < %s", p_allowed,
+                      p_sig, p_msg);
+        assert_non_null(o);
+        free(o);
+        /* Another message must not verify. */
+        write_text(p_msg, "another message\n");
+        o = run("ssh-keygen -Y verify -f %s -I signer@test -n file -s %s < %s 2>/dev/null",
+                p_allowed, p_sig, p_msg);
+        assert_null(o);
+        free(b64);
+        free(line);
+        free(armoured);
+        free(allowed);
+        ferry_buf_free(tbs);
+        ferry_buf_free(sig);
+        ferry_buf_free(blob);
+        ferry_buf_free(env);
+        ferry_key_free(k);
+    }
+}
+
+/* Reads ssh-keygen -Y sign's armoured SSHSIG and checks it with our verify. */
+static void verify_ssh_keygen_sig(const char *sigpath, const char *msg, const ferry_key *pub)
+{
+    char *text = read_text(sigpath);
+    assert_non_null(text);
+    char *body = strchr(text, '\n') + 1, *end = strstr(text, "-----END");
+    char *clean = calloc(1, strlen(text) + 1);
+    size_t n = 0;
+    for (char *p = body; p < end; p++) {
+        if (*p != '\n') {
+            clean[n++] = *p;
+        }
+    }
+    ferry_buf *env = ferry_buf_new(0), *tbs = ferry_buf_new(0);
+    assert_int_equal(ferry_base64_decode(clean, n, env), FERRY_OK);
+    ferry_rd r;
+    const uint8_t *magic, *blob, *sig;
+    size_t bl, sl;
+    uint32_t ver;
+    char ns[32], res[32], hash[32];
+    ferry_rd_from_buf(&r, env);
+    assert_int_equal(ferry_rd_bytes(&r, 6, &magic), FERRY_OK);
+    assert_memory_equal(magic, "SSHSIG", 6);
+    assert_int_equal(ferry_rd_u32(&r, &ver), FERRY_OK);
+    assert_int_equal(ferry_rd_string(&r, &blob, &bl), FERRY_OK);
+    assert_int_equal(ferry_rd_name(&r, ns, sizeof(ns)), FERRY_OK);
+    assert_int_equal(ferry_rd_name(&r, res, sizeof(res)), FERRY_OK);
+    assert_int_equal(ferry_rd_name(&r, hash, sizeof(hash)), FERRY_OK);
+    assert_int_equal(ferry_rd_string(&r, &sig, &sl), FERRY_OK);
+    assert_int_equal(ferry_rd_end(&r), FERRY_OK);
+    assert_string_equal(ns, "file");
+    assert_string_equal(hash, "sha512");
+    ferry_key *k = NULL;
+    assert_int_equal(ferry_key_from_blob(blob, bl, &k), FERRY_OK);
+    assert_true(ferry_key_equal_public(k, pub));
+    sshsig_signed_data(msg, tbs);
+    assert_int_equal(ferry_key_verify(k, NULL, sig, sl, ferry_buf_data(tbs), ferry_buf_len(tbs)),
+                     FERRY_OK);
+    ferry_buf_reset(tbs);
+    sshsig_signed_data("tampered", tbs);
+    assert_int_equal(ferry_key_verify(k, NULL, sig, sl, ferry_buf_data(tbs), ferry_buf_len(tbs)),
+                     FERRY_E_SIGNATURE_INVALID);
+    ferry_key_free(k);
+    ferry_buf_free(env);
+    ferry_buf_free(tbs);
+    free(clean);
+    free(text);
+}
+
+/* ssh-keygen -Y sign's signatures verify with ours. */
+static void test_sshsig_ssh_keygen_verified_by_ours(void **state)
+{
+    (void)state;
+    const char *msg = "message signed by ssh-keygen\n";
+    for (size_t i = 0; i < sizeof(kts) / sizeof(kts[0]); i++) {
+        char name[32], path[256], msgpath[256], sigpath[300];
+        snprintf(name, sizeof(name), "%s-Y", kts[i].name);
+        keygen(name, kts[i].args);
+        path_of(path, sizeof(path), name, "");
+        path_of(msgpath, sizeof(msgpath), name, ".msg");
+        snprintf(sigpath, sizeof(sigpath), "%s.sig", msgpath);
+        write_text(msgpath, msg);
+        char *o = run("ssh-keygen -q -Y sign -f %s -n file %s 2>/dev/null", path, msgpath);
+        assert_non_null(o);
+        free(o);
+        ferry_key *k = NULL;
+        assert_int_equal(ferry_key_load_private_file(path, NULL, &k, NULL), FERRY_OK);
+        verify_ssh_keygen_sig(sigpath, msg, k);
+        ferry_key_free(k);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -584,6 +740,8 @@ int main(void)
         cmocka_unit_test(test_save_layout),
         cmocka_unit_test(test_pem_keys),
         cmocka_unit_test(test_refused_files),
+        cmocka_unit_test(test_sshsig_ours_verified_by_ssh_keygen),
+        cmocka_unit_test(test_sshsig_ssh_keygen_verified_by_ours),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

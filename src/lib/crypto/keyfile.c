@@ -215,8 +215,9 @@ static int check_cipher(ferry_rd *r)
     if (strcmp(cipher, "none") == 0 || strcmp(kdf, "none") == 0) {
         return FERRY_E_FORMAT;
     }
-    ferry_warn("encrypted OpenSSH private key (cipher %s, kdf %s) not supported: "
-               "bcrypt_pbkdf is unavailable; convert it with ssh-keygen -p -m PEM",
+    ferry_warn("encrypted OpenSSH private key (cipher %s, kdf %s) not supported: no "
+               "bcrypt_pbkdf available; re-encrypt an RSA/ECDSA key as PEM with "
+               "'ssh-keygen -p -m PEM -f FILE', or use ssh-agent",
                cipher, kdf);
     return FERRY_E_UNSUPPORTED;
 }
