@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "crypto/key.h"
+#include "crypto/key_int.h"
 #include "util/buf.h"
 #include "util/err.h"
 
@@ -724,11 +725,51 @@ static void test_sshsig_ssh_keygen_verified_by_ours(void **state)
     }
 }
 
+static void unhex(const char *h, uint8_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        assert_int_equal(sscanf(h + 2 * i, "%2x", &v), 1);
+        out[i] = (uint8_t)v;
+    }
+}
+
+/* RFC 8032 s7.1 TEST 1 (empty message), through our SSH signature blob. */
+static void test_ed25519_known_answer(void **state)
+{
+    (void)state;
+    uint8_t seed[32], pub[32], want[64];
+    unhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60", seed, 32);
+    unhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", pub, 32);
+    unhex("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bac"
+          "c61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+          want, 64);
+    EVP_PKEY *pk = NULL;
+    ferry_key *k = NULL;
+    assert_int_equal(ferry__ed25519_pkey(pub, seed, &pk), FERRY_OK);
+    assert_int_equal(ferry__key_wrap(pk, FERRY_KEY_ED25519, 1, &k), FERRY_OK);
+    ferry_buf *sig = ferry_buf_new(0);
+    assert_int_equal(ferry_key_sign(k, "ssh-ed25519", (const uint8_t *)"", 0, sig), FERRY_OK);
+    /* string "ssh-ed25519" (4+11) || string sig (4+64) */
+    assert_int_equal(ferry_buf_len(sig), 4 + 11 + 4 + 64);
+    assert_memory_equal(ferry_buf_data(sig) + 19, want, 64);
+    ferry_buf *blob = ferry_buf_new(0);
+    assert_int_equal(ferry_key_to_blob(k, blob), FERRY_OK);
+    assert_memory_equal(ferry_buf_data(blob) + 19, pub, 32);
+    /* A seed that does not give this public key is refused. */
+    seed[0] ^= 1;
+    assert_int_equal(ferry__ed25519_pkey(pub, seed, &pk), FERRY_E_FORMAT);
+    ferry_buf_free(blob);
+    ferry_buf_free(sig);
+    ferry_key_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_ed25519_known_answer),
         cmocka_unit_test(test_pub_from_ssh_keygen),
         cmocka_unit_test(test_generate_sign_verify),
         cmocka_unit_test(test_rsa_sigalgs),

@@ -26,7 +26,7 @@
 #include "util/err.h"
 
 struct ferry_key {
-    int refs;
+    int refs; /* atomic: a host key may be shared between threads */
     enum ferry_key_type type;
     int priv;
     EVP_PKEY *pkey;
@@ -192,14 +192,14 @@ int ferry__key_wrap(EVP_PKEY *pk, enum ferry_key_type type, int priv, ferry_key 
 ferry_key *ferry_key_ref(ferry_key *k)
 {
     if (k != NULL) {
-        k->refs++;
+        __atomic_fetch_add(&k->refs, 1, __ATOMIC_RELAXED);
     }
     return k;
 }
 
 void ferry_key_free(ferry_key *k)
 {
-    if (k == NULL || --k->refs > 0) {
+    if (k == NULL || __atomic_sub_fetch(&k->refs, 1, __ATOMIC_ACQ_REL) > 0) {
         return;
     }
     /* EVP_PKEY_free clears private components (BN_clear_free etc.). */
