@@ -261,7 +261,7 @@ int ferry_args_parse(ferry_args *a, int argc, char **argv)
     memset(a, 0, sizeof(*a));
     a->port = -1;
     a->dest.port = -1;
-    optind = 1;
+    optind = 0; /* glibc: full re-initialisation */
     opterr = 1;
     while ((ch = getopt(argc, argv, "146aACfNpqrsvXB:b:c:D:F:i:J:l:o:P:R:S:")) != -1) {
         if (ch == '?' || one_opt(a, ch, optarg) != 0) {

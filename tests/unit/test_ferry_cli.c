@@ -1,0 +1,419 @@
+/* Tests of the ferry program's parsers and shell: destinations, the
+ * ssh_config subset, batch prefixes, word splitting, ls -n formatting,
+ * escaping, and (when OpenSSH's sftp-server is installed) globbing and
+ * batch mode end to end over -D pipes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../src/ferry/args.c"
+#include "../../src/ferry/cmds.c"
+#include "../../src/ferry/fmt.c"
+#include "../../src/ferry/glob.c"
+#include "../../src/ferry/ls.c"
+#include "../../src/ferry/pipe.c"
+#include "../../src/ferry/progress.c"
+#include "../../src/ferry/prompt.c"
+#include "../../src/ferry/shell.c"
+#include "../../src/ferry/sshconf.c"
+#include "../../src/ferry/xfer.c"
+
+#define SFTP_SERVER "/usr/lib/openssh/sftp-server"
+
+/* conn.c (the SSH driver) is not linked here; pipe.c needs this. */
+void ferry_conn_close(ferry_conn *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    ferry_sftpc_free(c->sftp);
+    ferry__conn_pipe_close(c);
+    free(c);
+}
+
+static void dest_ok(const char *s, const char *user, const char *host, int port,
+                    const char *path)
+{
+    ferry_dest d;
+    assert_int_equal(ferry_dest_parse(s, &d), 0);
+    if (user) {
+        assert_non_null(d.user);
+        assert_string_equal(d.user, user);
+    } else {
+        assert_null(d.user);
+    }
+    assert_string_equal(d.host, host);
+    assert_int_equal(d.port, port);
+    if (path) {
+        assert_non_null(d.path);
+        assert_string_equal(d.path, path);
+    } else {
+        assert_null(d.path);
+    }
+    ferry_dest_free(&d);
+}
+
+static void test_destinations(void **state)
+{
+    (void)state;
+    dest_ok("host", NULL, "host", -1, NULL);
+    dest_ok("alice@host", "alice", "host", -1, NULL);
+    dest_ok("alice@host:dir/file", "alice", "host", -1, "dir/file");
+    dest_ok("host:", NULL, "host", -1, NULL);
+    dest_ok("a@b@host:/x", "a@b", "host", -1, "/x");
+    dest_ok("[::1]:/tmp", NULL, "::1", -1, "/tmp");
+    dest_ok("bob@[fe80::1]", "bob", "fe80::1", -1, NULL);
+    dest_ok("sftp://host", NULL, "host", -1, NULL);
+    dest_ok("sftp://alice@host:2222/dir/f", "alice", "host", 2222, "dir/f");
+    dest_ok("sftp://alice;fingerprint=x@host/", "alice", "host", -1, NULL);
+    dest_ok("SFTP://[::1]:22//abs%20path", NULL, "::1", 22, "/abs path");
+    dest_ok("sftp://us%40er@h", "us@er", "h", -1, NULL);
+
+    const char *bad[] = {"", "@host", "[::1", "sftp://host:0/", "sftp://host:99999",
+                         "sftp://host:x", "sftp://h/%zz", "sftp://h/a%00b", "[::1]x", NULL};
+    for (int i = 0; bad[i] != NULL; i++) {
+        ferry_dest d;
+        assert_int_equal(ferry_dest_parse(bad[i], &d), -1);
+    }
+}
+
+static void test_args(void **state)
+{
+    (void)state;
+    ferry_args a;
+    char *argv[] = {"ferry", "-q", "-P", "2222", "-B", "65536", "-R", "16", "-o", "User=x",
+                    "-i", "/k", "-b", "-", "u@h:/p", NULL};
+    assert_int_equal(ferry_args_parse(&a, 15, argv), 0);
+    assert_int_equal(a.port, 2222);
+    assert_int_equal(a.buffer_size, 65536);
+    assert_int_equal(a.num_requests, 16);
+    assert_int_equal(a.n_cli_options, 1);
+    assert_string_equal(a.cli_options[0], "User=x");
+    assert_string_equal(a.identities[0], "/k");
+    assert_string_equal(a.batchfile, "-");
+    assert_string_equal(a.dest.host, "h");
+    assert_string_equal(a.dest.path, "/p");
+    ferry_args_free(&a);
+
+    char *bad1[] = {"ferry", "-P", "0", "h", NULL};
+    assert_int_equal(ferry_args_parse(&a, 4, bad1), -1);
+    ferry_args_free(&a);
+    char *bad2[] = {"ferry", "-B", "999999999", "h", NULL};
+    assert_int_equal(ferry_args_parse(&a, 4, bad2), -1);
+    ferry_args_free(&a);
+    char *bad3[] = {"ferry", NULL};
+    assert_int_equal(ferry_args_parse(&a, 1, bad3), -1);
+    ferry_args_free(&a);
+}
+
+static char *write_tmp(const char *text)
+{
+    static char path[64];
+    strcpy(path, "/tmp/ferry-test-cfg-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+static void test_ssh_config(void **state)
+{
+    (void)state;
+    const char *cfg = "# comment\n"
+                      "Host *.example.com !bad.example.com\n"
+                      "  User first\n"
+                      "  Port 2200\n"
+                      "  IdentityFile ~/.ssh/a\n"
+                      "Host web.example.com\n"
+                      "  User second\n"
+                      "  HostName 10.0.0.1\n"
+                      "  IdentityFile=/k/b\n"
+                      "  StrictHostKeyChecking accept-new\n"
+                      "  FrobnicateWidgets yes\n"
+                      "Host *\n"
+                      "  Port 22\n"
+                      "  BatchMode yes\n"
+                      "  Ciphers \"aes128-ctr\"\n";
+    char *path = write_tmp(cfg);
+    ferry_opts o;
+
+    ferry_opts_init(&o);
+    int in = 1;
+    /* -o comes first and wins over the file */
+    assert_int_equal(ferry_opts_line(&o, "Port=7777", "web.example.com", &in, "cli"), 0);
+    assert_int_equal(ferry_opts_file(&o, path, "web.example.com", 1), 0);
+    assert_string_equal(o.user, "first");
+    assert_int_equal(o.port, 7777);
+    assert_string_equal(o.hostname, "10.0.0.1");
+    assert_int_equal(o.n_identity_files, 2);
+    assert_string_equal(o.identity_files[0], "~/.ssh/a");
+    assert_string_equal(o.identity_files[1], "/k/b");
+    assert_int_equal(o.strict, FERRY_STRICT_ACCEPT_NEW);
+    assert_int_equal(o.batch_mode, 1);
+    assert_string_equal(o.ciphers, "aes128-ctr");
+    ferry_opts_free(&o);
+
+    /* negation vetoes the block */
+    ferry_opts_init(&o);
+    assert_int_equal(ferry_opts_file(&o, path, "bad.example.com", 1), 0);
+    assert_null(o.user);
+    assert_int_equal(o.port, 22);
+    ferry_opts_defaults(&o, "bad.example.com");
+    assert_string_equal(o.hostname, "bad.example.com");
+    assert_int_equal(o.strict, FERRY_STRICT_ASK);
+    assert_string_equal(o.known_hosts, "~/.ssh/known_hosts");
+    ferry_opts_free(&o);
+    unlink(path);
+
+    /* bad values are errors; missing file only if required */
+    ferry_opts_init(&o);
+    in = 1;
+    assert_int_equal(ferry_opts_line(&o, "Port 0", "h", &in, "cli"), -1);
+    assert_int_equal(ferry_opts_line(&o, "BatchMode maybe", "h", &in, "cli"), -1);
+    assert_int_equal(ferry_opts_line(&o, "StrictHostKeyChecking sometimes", "h", &in, "cli"),
+                     -1);
+    assert_int_equal(ferry_opts_file(&o, "/nonexistent/ferry", "h", 0), 0);
+    assert_int_equal(ferry_opts_file(&o, "/nonexistent/ferry", "h", 1), -1);
+    ferry_opts_free(&o);
+
+    assert_true(ferry_opts_host_match("a,b*,c", "bxx"));
+    assert_false(ferry_opts_host_match("*,!secret", "secret"));
+    assert_false(ferry_opts_host_match("h?", "h"));
+
+    setenv("HOME", "/home/t", 1);
+    char *e = ferry_opts_expand_path("~/.ssh/%h-%u", "host", "bob");
+    assert_string_equal(e, "/home/t/.ssh/host-bob");
+    free(e);
+}
+
+static void test_batch_prefixes_and_split(void **state)
+{
+    (void)state;
+    int ign, noecho;
+    assert_string_equal(ferry_shell_prefixes("  -rm x", &ign, &noecho), "rm x");
+    assert_true(ign && !noecho);
+    assert_string_equal(ferry_shell_prefixes("@ls", &ign, &noecho), "ls");
+    assert_true(!ign && noecho);
+    assert_string_equal(ferry_shell_prefixes("-@ get a", &ign, &noecho), "get a");
+    assert_true(ign && noecho);
+    assert_string_equal(ferry_shell_prefixes("ls -l", &ign, &noecho), "ls -l");
+    assert_true(!ign && !noecho);
+
+    char **argv;
+    int *q;
+    int n = ferry_shell_split("put  'a b'  \"c\\\"d\" e\\ f *.txt 'x*'", &argv, &q);
+    assert_int_equal(n, 6);
+    assert_string_equal(argv[0], "put");
+    assert_string_equal(argv[1], "a b");
+    assert_string_equal(argv[2], "c\"d");
+    assert_string_equal(argv[3], "e f");
+    assert_string_equal(argv[4], "*.txt");
+    assert_string_equal(argv[5], "x\\*"); /* quoted: the star is literal */
+    assert_true(q[1] && !q[4] && q[5]);
+    assert_null(argv[6]);
+    ferry_shell_free_argv(argv, q);
+    assert_int_equal(ferry_shell_split("get 'unterminated", &argv, &q), -1);
+    assert_int_equal(ferry_shell_split("   ", &argv, &q), 0);
+    ferry_shell_free_argv(argv, q);
+
+    assert_true(ferry_glob_has_magic("a*"));
+    assert_false(ferry_glob_has_magic("a\\*"));
+    char *u = ferry_glob_unescape("a\\*b\\\\");
+    assert_string_equal(u, "a*b\\");
+    free(u);
+}
+
+static void test_ls_format_and_escape(void **state)
+{
+    (void)state;
+    char line[512];
+    setenv("TZ", "UTC", 1);
+    tzset();
+    ferry_sftp_attrs a = {.flags = SSH_FILEXFER_ATTR_SIZE | SSH_FILEXFER_ATTR_UIDGID |
+                                   SSH_FILEXFER_ATTR_PERMISSIONS | SSH_FILEXFER_ATTR_ACMODTIME,
+                          .size = 1234, .uid = 1000, .gid = 100, .perm = 0100644,
+                          .mtime = 86400 * 365};
+    ferry_fmt_long(line, sizeof(line), "f.txt", &a, 1, 0, NULL, NULL);
+    assert_string_equal(line,
+                        "-rw-r--r--    1 1000     100          1234 Jan  1  1971 f.txt");
+    a.perm = 040755 | 02000;
+    a.size = 1536;
+    ferry_fmt_long(line, sizeof(line), "d\x1b[2J", &a, 1, 1, NULL, NULL);
+    assert_string_equal(line,
+                        "drwxr-sr-x    1 1000     100          1.5K Jan  1  1971 d\\033[2J");
+    char m[11];
+    ferry_fmt_mode(0104755, m);
+    assert_string_equal(m, "-rwsr-xr-x");
+    ferry_fmt_mode(0120777, m);
+    assert_string_equal(m, "lrwxrwxrwx");
+    char *e = ferry_fmt_escape("a\nb\\c");
+    assert_string_equal(e, "a\\012b\\\\c");
+    free(e);
+    char h[16];
+    ferry_fmt_human(100, h, sizeof(h));
+    assert_string_equal(h, "100B");
+    ferry_fmt_human(20u * 1024 * 1024, h, sizeof(h));
+    assert_string_equal(h, "20M");
+    assert_string_equal(ferry_path_base("/a/b/c"), "c");
+    assert_string_equal(ferry_path_base("c"), "c");
+    char *j = ferry_path_join("/a/", "b");
+    assert_string_equal(j, "/a/b");
+    free(j);
+    j = ferry_path_join("/a", "/abs");
+    assert_string_equal(j, "/abs");
+    free(j);
+}
+
+/* ---- end to end over OpenSSH's sftp-server (skipped if absent) ---- */
+
+typedef struct e2e {
+    char dir[64];
+    ferry_conn *conn;
+    ferry_client cl;
+    FILE *out;
+    char *outbuf;
+    size_t outlen;
+} e2e;
+
+static void sh(const char *fmt, const char *dir)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), fmt, dir, dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static int e2e_setup(void **state)
+{
+    if (access(SFTP_SERVER, X_OK) != 0) {
+        return 0;
+    }
+    e2e *t = calloc(1, sizeof(*t));
+    strcpy(t->dir, "/tmp/ferry-test-cli-XXXXXX");
+    assert_non_null(mkdtemp(t->dir));
+    sh("mkdir -p %s/r/sub %s/l && echo one > %s/r/a.txt && echo two > %s/r/b.txt", t->dir);
+    sh("echo three > %s/r/sub/c.dat && echo hidden > %s/r/.h.txt", t->dir);
+    assert_int_equal(ferry_conn_open_pipe(&t->conn, SFTP_SERVER, &t->cl.sftp, NULL), FERRY_OK);
+    assert_int_equal(ferry_sftpc_init(t->cl.sftp), FERRY_OK);
+    t->out = open_memstream(&t->outbuf, &t->outlen);
+    t->cl.out = t->out;
+    t->cl.quiet = 1;
+    t->cl.home = ferry_path_join(t->dir, "r");
+    t->cl.pwd = strdup(t->cl.home);
+    *state = t;
+    return 0;
+}
+
+static int e2e_teardown(void **state)
+{
+    e2e *t = *state;
+    if (t == NULL) {
+        return 0;
+    }
+    ferry_conn_close(t->conn);
+    fclose(t->out);
+    free(t->outbuf);
+    free(t->cl.pwd);
+    free(t->cl.home);
+    sh("rm -rf %s", t->dir);
+    free(t);
+    return 0;
+}
+
+static void test_remote_glob(void **state)
+{
+    e2e *t = *state;
+    char **v = NULL;
+    if (t == NULL) {
+        skip();
+    }
+    int n = ferry_glob_remote(&t->cl, "*.txt", &v);
+    assert_int_equal(n, 2); /* .h.txt is hidden from '*' */
+    assert_string_equal(v[0], "a.txt");
+    assert_string_equal(v[1], "b.txt");
+    ferry_glob_free(v, n);
+    n = ferry_glob_remote(&t->cl, "s*/*.dat", &v);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0], "sub/c.dat");
+    ferry_glob_free(v, n);
+    n = ferry_glob_remote(&t->cl, ".*.txt", &v);
+    assert_int_equal(n, 1);
+    ferry_glob_free(v, n);
+    n = ferry_glob_remote(&t->cl, "nomatch*", &v);
+    assert_int_equal(n, 0);
+    ferry_glob_free(v, n);
+    char pat[128];
+    snprintf(pat, sizeof(pat), "%s/r/?.txt", t->dir);
+    n = ferry_glob_remote(&t->cl, pat, &v);
+    assert_int_equal(n, 2);
+    assert_true(strncmp(v[0], t->dir, strlen(t->dir)) == 0);
+    ferry_glob_free(v, n);
+}
+
+static int run_batch(e2e *t, const char *text)
+{
+    FILE *fp = fmemopen((void *)text, strlen(text), "r");
+    int rc = ferry_shell_batch(&t->cl, fp);
+    fclose(fp);
+    fflush(t->out);
+    return rc;
+}
+
+static void test_batch_end_to_end(void **state)
+{
+    e2e *t = *state;
+    char cmds[1024], path[256];
+    struct stat st;
+    if (t == NULL) {
+        skip();
+    }
+    snprintf(cmds, sizeof(cmds),
+             "@lcd %s/l\n"
+             "get -r sub\n"
+             "get a.txt\n"
+             "-rm nonexistent\n"
+             "mkdir newdir\n"
+             "put a.txt newdir/up.txt\n"
+             "ls -1 newdir\n"
+             "rename newdir/up.txt newdir/moved.txt\n",
+             t->dir);
+    assert_int_equal(run_batch(t, cmds), 0);
+    snprintf(path, sizeof(path), "%s/l/sub/c.dat", t->dir);
+    assert_int_equal(stat(path, &st), 0);
+    snprintf(path, sizeof(path), "%s/r/newdir/moved.txt", t->dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 4);
+    assert_non_null(strstr(t->outbuf, "sftp> get a.txt\n"));
+    assert_null(strstr(t->outbuf, "sftp> lcd")); /* '@' suppressed the echo */
+    assert_non_null(strstr(t->outbuf, "newdir/up.txt\n"));
+
+    /* without '-' a failure stops the batch with non-zero status */
+    assert_int_not_equal(run_batch(t, "rm nonexistent\nmkdir never\n"), 0);
+    snprintf(path, sizeof(path), "%s/r/never", t->dir);
+    assert_int_not_equal(stat(path, &st), 0);
+    /* quit ends it successfully */
+    assert_int_equal(run_batch(t, "pwd\nquit\nrm nonexistent\n"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_destinations),
+        cmocka_unit_test(test_args),
+        cmocka_unit_test(test_ssh_config),
+        cmocka_unit_test(test_batch_prefixes_and_split),
+        cmocka_unit_test(test_ls_format_and_escape),
+        cmocka_unit_test_setup_teardown(test_remote_glob, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_end_to_end, e2e_setup, e2e_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
