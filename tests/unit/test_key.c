@@ -221,6 +221,18 @@ static void test_generate_sign_verify(void **state)
         assert_int_equal(ferry_key_verify(pub, kts[i].sigalg, ferry_buf_data(sig),
                                           ferry_buf_len(sig), (const uint8_t *)"x", 1),
                          FERRY_OK);
+        /* Another key of the same type does not verify it. */
+        ferry_key *other = NULL;
+        assert_int_equal(ferry_key_generate(kts[i].type, 0, &other), FERRY_OK);
+        assert_false(ferry_key_equal_public(k, other));
+        assert_int_equal(ferry_key_verify(other, kts[i].sigalg, ferry_buf_data(sig),
+                                          ferry_buf_len(sig), (const uint8_t *)"x", 1),
+                         FERRY_E_SIGNATURE_INVALID);
+        ferry_key_free(other);
+        /* References: the key lives until the last one is dropped. */
+        assert_ptr_equal(ferry_key_ref(k), k);
+        ferry_key_free(k);
+        assert_true(ferry_key_is_private(k));
         ferry_buf_free(sig);
         ferry_key_free(pub);
         ferry_key_free(k);
