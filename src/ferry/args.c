@@ -237,9 +237,10 @@ static int one_opt(ferry_args *a, int ch, const char *arg)
         }
         a->port = (int)v;
         return 0;
-    case 'b': free(a->batchfile); a->batchfile = strdup(arg); a->quiet = 1; return 0;
+    case 'b': free(a->batchfile); a->batchfile = strdup(arg); return 0;
     case 'F': free(a->config_file); a->config_file = strdup(arg); return 0;
     case 'D': free(a->sftp_server); a->sftp_server = strdup(arg); return 0;
+    case 'Q': free(a->query); a->query = strdup(arg); return 0;
     case 'o': return push(&a->cli_options, &a->n_cli_options, arg);
     case 'i': return push(&a->identities, &a->n_identities, arg);
     case 'c': {
@@ -263,13 +264,13 @@ int ferry_args_parse(ferry_args *a, int argc, char **argv)
     a->dest.port = -1;
     optind = 0; /* glibc: full re-initialisation */
     opterr = 1;
-    while ((ch = getopt(argc, argv, "146aACfNpqrsvXB:b:c:D:F:i:J:l:o:P:R:S:")) != -1) {
+    while ((ch = getopt(argc, argv, "146aACfNpqrsvXB:b:c:D:F:i:J:l:o:P:Q:R:S:")) != -1) {
         if (ch == '?' || one_opt(a, ch, optarg) != 0) {
             ferry_usage();
             return -1;
         }
     }
-    if (a->sftp_server != NULL && optind == argc) {
+    if ((a->sftp_server != NULL || a->query != NULL) && optind == argc) {
         return 0; /* -D without a destination */
     }
     if (argc - optind < 1 || argc - optind > 2) {
@@ -300,6 +301,7 @@ void ferry_args_free(ferry_args *a)
     free(a->batchfile);
     free(a->config_file);
     free(a->sftp_server);
+    free(a->query);
     free(a->local);
     ferry_dest_free(&a->dest);
 }

@@ -316,7 +316,7 @@ static int for_each_remote(ferry_client *cl, int argc, char **argv, int first,
 static int do_rm(ferry_client *cl, const char *abs, void *ctx)
 {
     (void)ctx;
-    if (!cl->quiet) {
+    if (!cl->quiet && !cl->batch) {
         char *e = ferry_fmt_escape(abs);
         fprintf(cl->out, "Removing %s\n", e ? e : "?");
         free(e);

@@ -88,6 +88,7 @@ typedef struct ferry_args {
     char *batchfile;
     char *config_file;
     char *sftp_server; /* -D */
+    char *query;       /* -Q cipher|mac|kex|key: list and exit */
     uint64_t limit_kbps;
     char **cli_options; /* -o values, in order */
     size_t n_cli_options;

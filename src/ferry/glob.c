@@ -176,14 +176,7 @@ int ferry_glob_local(const char *pattern, char ***out)
     glob_t g;
     strvec sv = {0};
     int r;
-    if (!ferry_glob_has_magic(pattern)) {
-        if (sv_push(&sv, unescape(pattern, strlen(pattern))) != 0) {
-            return -1;
-        }
-        *out = sv.v;
-        return sv.n;
-    }
-    r = glob(pattern, GLOB_TILDE, NULL, &g);
+    r = glob(pattern, GLOB_TILDE | GLOB_MARK, NULL, &g);
     if (r == GLOB_NOMATCH) {
         *out = NULL;
         return 0;

@@ -9,8 +9,31 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crypto/cipher.h"
+#include "crypto/kexalg.h"
+#include "crypto/key.h"
 #include "util/err.h"
 #include "util/log.h"
+
+/* -Q: prints the supported algorithms of one kind, one a line. */
+static int query(const char *what)
+{
+    const char *list = strcmp(what, "cipher") == 0 ? ferry_cipher_supported()
+                       : strcmp(what, "mac") == 0   ? ferry_mac_supported()
+                       : strcmp(what, "kex") == 0   ? ferry_kexalg_supported()
+                       : strcmp(what, "key") == 0   ? ferry_sigalg_supported()
+                                                    : NULL;
+    if (list == NULL) {
+        fprintf(stderr, "Unsupported query \"%s\"\n", what);
+        return 1;
+    }
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        printf("%.*s\n", (int)n, p);
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
 
 /* Command line first, then the user's and the system's files: the first
  * value obtained for an option wins. */
@@ -135,10 +158,15 @@ int main(int argc, char **argv)
         ferry_args_free(&a);
         return 1;
     }
+    if (a.query != NULL) {
+        rc = query(a.query);
+        ferry_args_free(&a);
+        return rc;
+    }
     ferry_log_set_level(a.verbose ? FERRY_LOG_INFO + a.verbose : FERRY_LOG_WARN);
     ferry_sftpc_config scfg = {.max_inflight = a.num_requests, .io_size = a.buffer_size};
     cl.quiet = a.quiet;
-    cl.progress = !a.quiet && isatty(STDOUT_FILENO);
+    cl.progress = !a.quiet && a.batchfile == NULL && isatty(STDOUT_FILENO);
     cl.preserve = a.preserve;
     cl.recursive = a.recursive;
     cl.fsync_ = a.fsync_;

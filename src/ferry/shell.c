@@ -196,7 +196,8 @@ int ferry_shell_batch(ferry_client *cl, FILE *fp)
             continue;
         }
         if (!noecho) {
-            fprintf(cl->out, "sftp> %s\n", cmd);
+            /* echoed as written, '-' prefix included (as OpenSSH) */
+            fprintf(cl->out, "sftp> %s\n", line + strspn(line, " \t"));
             fflush(cl->out);
         }
         rc = ferry_shell_run_line(cl, cmd);

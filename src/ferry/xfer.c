@@ -48,9 +48,10 @@ static int safe_name(const char *n)
     return n[0] != '\0' && strcmp(n, ".") != 0 && strcmp(n, "..") != 0 && strchr(n, '/') == NULL;
 }
 
+/* Per-file messages: off with -q and in batch mode (as OpenSSH). */
 static void say(ferry_client *cl, const char *verb, const char *a, const char *b)
 {
-    if (cl->quiet) {
+    if (cl->quiet || cl->batch) {
         return;
     }
     char *ea = ferry_fmt_escape(a), *eb = ferry_fmt_escape(b);
@@ -68,6 +69,18 @@ static void set_local_times(int fd, const ferry_sftp_attrs *a)
         struct timespec ts[2] = {{.tv_sec = a->atime}, {.tv_sec = a->mtime}};
         (void)futimens(fd, ts);
     }
+}
+
+/* Per-directory messages of recursive transfers: off only with -q. */
+static void say_dir(ferry_client *cl, const char *verb, const char *path)
+{
+    if (cl->quiet) {
+        return;
+    }
+    char *e = ferry_fmt_escape(path);
+    fprintf(cl->out, "%s %s\n", verb, e ? e : "?");
+    fflush(cl->out);
+    free(e);
 }
 
 static int open_local_for(ferry_client *cl, const char *local, uint32_t perm, int resume,
@@ -166,7 +179,7 @@ static int get_dir(ferry_client *cl, const char *abs, const char *local, const x
         fprintf(stderr, "mkdir %s: %s\n", local, strerror(errno));
         return -1;
     }
-    say(cl, "Retrieving", abs, local);
+    say_dir(cl, "Retrieving", abs);
     int r = ferry_sftpc_readdir_all(cl->sftp, abs, 0, &names, &n);
     if (r != FERRY_OK) {
         ferry__cmd_err(cl, "Couldn't read directory", abs, r);
@@ -367,7 +380,7 @@ static int put_dir(ferry_client *cl, const char *local, const char *rabs, const 
         ferry__cmd_err(cl, "Couldn't create directory", rabs, FERRY_E_SYSTEM);
         return -1;
     }
-    say(cl, "Entering", local, rabs);
+    say_dir(cl, "Entering", local);
     if ((d = opendir(local)) == NULL) {
         fprintf(stderr, "Couldn't open directory \"%s\": %s\n", local, strerror(errno));
         return -1;

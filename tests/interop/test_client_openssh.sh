@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# test_client_openssh.sh: ferry against OpenSSH, compared with OpenSSH's
+# own sftp client doing the same thing.
+#
+#  1. the same batch run by `ferry -D sftp-server` and `sftp -D sftp-server`
+#     (no SSH: the shell and the SFTP engine alone) into separate trees;
+#     outputs and resulting trees must be identical;
+#  2. OpenSSH's sshd started here on a loopback port with its own config:
+#     the same batch over SSH with `ferry -b` and `sftp -b`, compared again;
+#  3. every cipher, MAC, kex and host-key algorithm both sides support,
+#     forced with -o;
+#  4. publickey and password authentication (user ferrytest, created if
+#     missing; password given through SSH_ASKPASS), host key checks
+#     (unknown host refused in BatchMode, accept-new stores it, a changed
+#     key is refused naming the known_hosts line).
+# Only processes started here are signalled, by PID.
+set -euo pipefail
+
+: "${FERRY_BUILD:?}" "${FERRY_SRC:?}"
+FERRY="$FERRY_BUILD/ferry"
+SFTP_SERVER=/usr/lib/openssh/sftp-server
+SSHD=/usr/sbin/sshd
+T=$(mktemp -d "${TMPDIR:-/tmp}/ferry-client-interop.XXXXXX")
+SSHD_PID=""
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
+
+cleanup() {
+    local rc=$?
+    if [ -n "$SSHD_PID" ]; then
+        kill -TERM "$SSHD_PID" 2>/dev/null || true
+        wait "$SSHD_PID" 2>/dev/null || true
+    fi
+    if [ $rc -ne 0 ] || [ "${FERRY_KEEP_TMP:-0}" = 1 ]; then
+        echo "(temporary files kept in $T)" >&2
+    else
+        rm -rf "$T"
+    fi
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    [ -f "$T/sshd.log" ] && tail -n 30 "$T/sshd.log" >&2
+    exit 1
+}
+ok() { echo "ok - $*"; }
+
+[ -x "$FERRY" ] || fail "$FERRY not built"
+for t in sftp ssh-keygen "$SFTP_SERVER" "$SSHD"; do
+    command -v "$t" >/dev/null 2>&1 || fail "$t is not installed (run scripts/deps test)"
+done
+
+# ---- the batch and its fixtures ----
+
+# make_fixture DIR: the local files the batch uploads.
+make_fixture() {
+    mkdir -p "$1/tree/sub/deeper" "$1/tree/empty"
+    head -c 1000000 /dev/urandom >"$1/big.bin"
+    head -c 70001 /dev/urandom >"$1/tree/sub/mid.bin"
+    echo "hello" >"$1/f1.txt"
+    echo "x" >"$1/tree/a.txt"
+    echo "y" >"$1/tree/sub/deeper/b.txt"
+    chmod 640 "$1/tree/a.txt"
+    head -c 300000 /dev/urandom >"$1/resume.bin"
+    head -c 100000 "$1/resume.bin" >"$1/resume.part"
+}
+
+# write_batch FILE REMOTE LOCAL: '@' keeps the per-run paths out of the
+# echoed output, so both clients' outputs can be compared.
+write_batch() {
+    cat >"$1" <<EOF
+@cd $2
+@lcd $3
+mkdir d1
+put -p f1.txt d1/
+put big.bin
+put -r tree
+ls -1
+ls -1 tree
+cd d1
+ls -1
+cd ..
+ls -1 *.bin
+rename big.bin big2.bin
+ln -s big2.bin link
+chmod 600 d1/f1.txt
+get big2.bin got.bin
+get -r tree gottree
+-rm nonexistent
+rm link
+mkdir d2
+rmdir d2
+put resume.part resume.bin
+reput resume.bin resume.bin
+!cp resume.part resume.copy
+reget resume.bin resume.copy
+pwd
+version
+ls -1 tree/sub
+EOF
+}
+
+# tree_of DIR: type, mode, size and content hash of everything below DIR.
+tree_of() {
+    (cd "$1" && find . -mindepth 1 -printf '%y %m %s %p\n' | sort &&
+        find . -type f -print0 | sort -z | xargs -0 -r md5sum)
+}
+
+# run_pair NAME FERRY_CMD SFTP_CMD: runs the batch with both clients in
+# fresh trees and compares outputs and trees.
+run_pair() {
+    local name=$1 fcmd=$2 scmd=$3 who
+    for who in ferry sftp; do
+        rm -rf "$T/$name-$who"
+        mkdir -p "$T/$name-$who/remote" "$T/$name-$who/local"
+        make_fixture "$T/$name-$who/local"
+        write_batch "$T/$name-$who/batch" "$T/$name-$who/remote" "$T/$name-$who/local"
+    done
+    # identical fixtures: the second copy mirrors the first one's bytes
+    cp -a "$T/$name-ferry/local/." "$T/$name-sftp/local/"
+    (cd "$T/$name-ferry" && eval "$fcmd -b batch" >out 2>err) ||
+        { cat "$T/$name-ferry/err" >&2; fail "$name: ferry batch failed"; }
+    (cd "$T/$name-sftp" && eval "$scmd -b batch" >out 2>err) ||
+        { cat "$T/$name-sftp/err" >&2; fail "$name: sftp batch failed"; }
+    sed -i "s|$T/$name-sftp|ROOT|g" "$T/$name-sftp/out"
+    sed -i "s|$T/$name-ferry|ROOT|g" "$T/$name-ferry/out"
+    diff -u "$T/$name-sftp/out" "$T/$name-ferry/out" || fail "$name: outputs differ"
+    diff -u <(tree_of "$T/$name-sftp/remote") <(tree_of "$T/$name-ferry/remote") ||
+        fail "$name: remote trees differ"
+    diff -u <(tree_of "$T/$name-sftp/local") <(tree_of "$T/$name-ferry/local") ||
+        fail "$name: local trees differ"
+    cmp -s "$T/$name-ferry/local/resume.bin" "$T/$name-ferry/remote/resume.bin" ||
+        fail "$name: reput did not complete the file"
+    cmp -s "$T/$name-ferry/local/resume.bin" "$T/$name-ferry/local/resume.copy" ||
+        fail "$name: reget did not complete the file"
+    ok "$name: same output and trees as OpenSSH sftp"
+}
+
+# ---- 1. no SSH: both clients on pipes to sftp-server ----
+
+run_pair pipe "'$FERRY' -D $SFTP_SERVER" "sftp -D $SFTP_SERVER"
+
+# a failing command without '-' stops the batch with a non-zero status
+printf 'pwd\nrm /nonexistent/x\npwd\n' >"$T/failing"
+if "$FERRY" -D "$SFTP_SERVER" -b "$T/failing" >"$T/failing.out" 2>&1; then
+    fail "batch with a failing command exited 0"
+fi
+[ "$(grep -c '^sftp> pwd' "$T/failing.out")" = 1 ] || fail "batch went on after a failure"
+ok "batch stops at the first failure with a non-zero exit"
+
+# ---- 2. OpenSSH sshd on a loopback port ----
+
+mkdir -p /run/sshd
+ssh-keygen -q -t ed25519 -N '' -f "$T/host_ed25519"
+ssh-keygen -q -t ecdsa -b 256 -N '' -f "$T/host_ecdsa"
+ssh-keygen -q -t rsa -b 3072 -N '' -f "$T/host_rsa"
+ssh-keygen -q -t ed25519 -N '' -C client -f "$T/id_ed25519"
+ssh-keygen -q -t ecdsa -N '' -C client -f "$T/id_ecdsa"
+ssh-keygen -q -t rsa -b 3072 -N '' -C client -f "$T/id_rsa"
+cat "$T/id_ed25519.pub" "$T/id_ecdsa.pub" "$T/id_rsa.pub" >"$T/authorized_keys"
+chmod 600 "$T/authorized_keys"
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$T/sshd_config" <<EOF
+ListenAddress 127.0.0.1
+Port $PORT
+HostKey $T/host_ed25519
+HostKey $T/host_ecdsa
+HostKey $T/host_rsa
+AuthorizedKeysFile $T/authorized_keys
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile none
+PermitRootLogin yes
+Subsystem sftp internal-sftp
+LogLevel VERBOSE
+EOF
+# every algorithm OpenSSH knows, so the matrix can force each one
+{
+    echo "Ciphers $(ssh -Q cipher | paste -sd,)"
+    echo "MACs $(ssh -Q mac | paste -sd,)"
+    echo "KexAlgorithms $(ssh -Q kex | paste -sd,)"
+    echo "HostKeyAlgorithms $(ssh -Q HostKeyAlgorithms | paste -sd,)"
+    echo "PubkeyAcceptedAlgorithms $(ssh -Q PubkeyAcceptedAlgorithms | paste -sd,)"
+} >>"$T/sshd_config"
+"$SSHD" -t -f "$T/sshd_config" 2>"$T/sshd_t.log" || {
+    # drop algorithms this sshd refuses in its own configuration
+    sed -i '/^Ciphers\|^MACs\|^KexAlgorithms\|^HostKeyAlgorithms\|^PubkeyAccepted/d' "$T/sshd_config"
+}
+"$SSHD" -D -e -f "$T/sshd_config" 2>"$T/sshd.log" &
+SSHD_PID=$!
+for _ in $(seq 1 100); do
+    grep -q "Server listening" "$T/sshd.log" 2>/dev/null && break
+    kill -0 "$SSHD_PID" 2>/dev/null || fail "sshd died"
+    sleep 0.1
+done
+grep -q "Server listening" "$T/sshd.log" || fail "sshd did not start"
+
+KH="$T/known_hosts"
+COMMON="-o UserKnownHostsFile=$KH -o BatchMode=yes -o IdentitiesOnly=yes -i $T/id_ed25519"
+FERRY_SSH="'$FERRY' -F none -P $PORT $COMMON"
+SFTP_SSH="sftp -F none -P $PORT $COMMON -o StrictHostKeyChecking=accept-new"
+
+# unknown host with BatchMode: refused
+if "$FERRY" -F none -P "$PORT" $COMMON -b /dev/null root@127.0.0.1 >/dev/null 2>"$T/unknown.err"; then
+    fail "unknown host accepted in BatchMode"
+fi
+grep -q "Host key verification failed" "$T/unknown.err" || fail "no verification message"
+[ ! -s "$KH" ] || fail "known_hosts written for a refused host"
+ok "unknown host refused in BatchMode"
+
+# accept-new stores the key as OpenSSH does
+"$FERRY" -F none -P "$PORT" $COMMON -o StrictHostKeyChecking=accept-new -b /dev/null \
+    root@127.0.0.1 2>"$T/acceptnew.err" || { cat "$T/acceptnew.err" >&2; fail "accept-new"; }
+ssh-keygen -F "[127.0.0.1]:$PORT" -f "$KH" >/dev/null || fail "key not stored in known_hosts"
+ok "accept-new stores the host key ($(grep -c . "$KH") line)"
+
+run_pair ssh "$FERRY_SSH root@127.0.0.1" "$SFTP_SSH root@127.0.0.1"
+
+# ---- 3. algorithm matrix ----
+
+matrix() {
+    local kind=$1 opt=$2 alg n=0
+    for alg in $("$FERRY" -Q "$kind"); do
+        # only what this OpenSSH also knows
+        case "$kind" in
+        cipher) ssh -Q cipher | grep -qx "$alg" || continue ;;
+        mac) ssh -Q mac | grep -qx "$alg" || continue ;;
+        kex) ssh -Q kex | grep -qx "$alg" || continue ;;
+        key) ssh -Q HostKeyAlgorithms | grep -qx "$alg" || continue ;;
+        esac
+        local extra=""
+        # an AEAD cipher ignores the MAC: force a non-AEAD cipher for MAC runs
+        [ "$kind" = mac ] && extra="-o Ciphers=aes128-ctr"
+        # host key algorithms: a fresh known_hosts, accept-new
+        if ! echo "ls -1 /" | "$FERRY" -F none -P "$PORT" -o UserKnownHostsFile="$T/kh-$alg" \
+            -o StrictHostKeyChecking=accept-new -o BatchMode=yes -i "$T/id_ed25519" \
+            -o "$opt=$alg" $extra -b - root@127.0.0.1 >"$T/m.out" 2>"$T/m.err"; then
+            cat "$T/m.err" >&2
+            fail "$opt=$alg"
+        fi
+        grep -q '^sftp> ls -1 /' "$T/m.out" || fail "$opt=$alg: no output"
+        n=$((n + 1))
+    done
+    [ $n -gt 0 ] || fail "no $kind algorithm tried"
+    ok "$opt: $n algorithms"
+}
+matrix cipher Ciphers
+matrix mac MACs
+matrix kex KexAlgorithms
+matrix key HostKeyAlgorithms
+
+# every user key type
+for k in ed25519 ecdsa rsa; do
+    echo pwd | "$FERRY" -F none -P "$PORT" -o UserKnownHostsFile="$KH" -o BatchMode=yes \
+        -o IdentitiesOnly=yes -i "$T/id_$k" -b - root@127.0.0.1 >/dev/null 2>"$T/k.err" ||
+        { cat "$T/k.err" >&2; fail "publickey with $k"; }
+done
+ok "publickey authentication with ed25519, ecdsa, rsa keys"
+
+# ---- 4. password authentication ----
+
+if ! id ferrytest >/dev/null 2>&1; then
+    useradd -m ferrytest
+fi
+echo 'ferrytest:Interop-Pass-1' | chpasswd
+cat >"$T/askpass" <<'EOF'
+#!/bin/sh
+echo 'Interop-Pass-1'
+EOF
+chmod 755 "$T/askpass"
+echo pwd | SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force setsid -w "$FERRY" -F none \
+    -P "$PORT" -o UserKnownHostsFile="$KH" -o PubkeyAuthentication=no -b - \
+    ferrytest@127.0.0.1 >"$T/pw.out" 2>"$T/pw.err" || { cat "$T/pw.err" >&2; fail "password"; }
+grep -q "Remote working directory: /home/ferrytest" "$T/pw.out" || fail "password: wrong session"
+echo 'ferrytest:other' | chpasswd
+if echo pwd | SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force setsid -w "$FERRY" -F none \
+    -P "$PORT" -o UserKnownHostsFile="$KH" -o PubkeyAuthentication=no -b - \
+    ferrytest@127.0.0.1 >/dev/null 2>&1; then
+    fail "wrong password accepted"
+fi
+ok "password authentication (right and wrong password)"
+
+# ---- 5. changed host key ----
+
+awk -v p="[127.0.0.1]:$PORT" '$1 == p { $3 = "AAAAC3NzaC1lZDI1NTE5AAAAIGz2c0kP3v1bWyv0XyZz5c8kqXq7tq8g3K3cZ1m0a1b2"; } { print }' \
+    "$KH" >"$T/kh-changed"
+line=$(grep -n "^\[127.0.0.1\]:$PORT " "$T/kh-changed" | head -1 | cut -d: -f1)
+if echo pwd | "$FERRY" -F none -P "$PORT" -o UserKnownHostsFile="$T/kh-changed" \
+    -o StrictHostKeyChecking=accept-new -o HostKeyAlgorithms=ssh-ed25519 -i "$T/id_ed25519" \
+    -b - root@127.0.0.1 >/dev/null 2>"$T/changed.err"; then
+    fail "changed host key accepted"
+fi
+grep -q "REMOTE HOST IDENTIFICATION HAS CHANGED" "$T/changed.err" || fail "no changed-key warning"
+grep -q "Offending ED25519 key in $T/kh-changed:$line" "$T/changed.err" ||
+    { cat "$T/changed.err" >&2; fail "offending line not named"; }
+ok "changed host key refused, offending line $line named"
+
+# download mode: ferry host:path local
+"$FERRY" -F none -P "$PORT" $COMMON "root@127.0.0.1:$T/ssh-ferry/remote/big2.bin" \
+    "$T/dl.bin" >/dev/null 2>"$T/dl.err" || { cat "$T/dl.err" >&2; fail "host:path download"; }
+cmp -s "$T/dl.bin" "$T/ssh-ferry/local/big.bin" || fail "host:path download differs"
+ok "ferry host:path local downloads and exits 0"
