@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# test_client_tty.sh: ferry's interactive side, driven through tmux:
+#  - tab completion of remote paths and command names, !command, history
+#    (over -D sftp-server, no SSH needed);
+#  - against OpenSSH's sshd started here: the unknown-host prompt
+#    (answered "yes", the key lands in known_hosts), the password prompt,
+#    and the refusal of a changed host key.
+# Only the tmux server and sshd started here are signalled, by PID/socket.
+set -euo pipefail
+
+: "${FERRY_BUILD:?}" "${FERRY_SRC:?}"
+FERRY="$FERRY_BUILD/ferry"
+SFTP_SERVER=/usr/lib/openssh/sftp-server
+SSHD=/usr/sbin/sshd
+T=$(mktemp -d "${TMPDIR:-/tmp}/ferry-client-tty.XXXXXX")
+SOCK="$T/tmux.sock"
+SSHD_PID=""
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
+
+cleanup() {
+    local rc=$?
+    tmux -S "$SOCK" kill-server 2>/dev/null || true
+    if [ -n "$SSHD_PID" ]; then
+        kill -TERM "$SSHD_PID" 2>/dev/null || true
+        wait "$SSHD_PID" 2>/dev/null || true
+    fi
+    if [ $rc -ne 0 ] || [ "${FERRY_KEEP_TMP:-0}" = 1 ]; then
+        echo "(temporary files kept in $T)" >&2
+    else
+        rm -rf "$T"
+    fi
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    echo "--- screen:" >&2
+    screen >&2 || true
+    exit 1
+}
+ok() { echo "ok - $*"; }
+
+[ -x "$FERRY" ] || fail "$FERRY not built"
+for t in tmux ssh-keygen "$SFTP_SERVER" "$SSHD"; do
+    command -v "$t" >/dev/null 2>&1 || fail "$t is not installed (run scripts/deps test)"
+done
+
+screen() { tmux -S "$SOCK" capture-pane -p -t ferry; }
+keys() { tmux -S "$SOCK" send-keys -t ferry "$@"; }
+# wait_for TEXT [SECONDS]: until the screen shows TEXT.
+wait_for() {
+    local i
+    for i in $(seq 1 $((${2:-10} * 10))); do
+        screen | grep -qF -- "$1" && return 0
+        sleep 0.1
+    done
+    fail "timed out waiting for: $1"
+}
+start() {
+    tmux -S "$SOCK" kill-session -t ferry 2>/dev/null || true
+    tmux -S "$SOCK" new-session -d -s ferry -x 150 -y 40 "$* ; echo EXIT=\$?; sleep 30"
+}
+
+# ---- completion, !command, history over -D ----
+
+mkdir -p "$T/remote/subdir_one" "$T/local"
+echo data >"$T/remote/unique_file.txt"
+start "cd '$T/local' && HOME='$T' '$FERRY' -D 'cd $T/remote && exec $SFTP_SERVER'"
+wait_for "sftp>"
+keys "cd sub" Tab
+wait_for "cd subdir_one/"
+keys Enter "pwd" Enter
+wait_for "Remote working directory: $T/remote/subdir_one"
+keys "get ../uniq" Tab
+wait_for "get ../unique_file.txt"
+keys Enter
+sleep 0.5
+[ -f "$T/local/unique_file.txt" ] || fail "completed get did not download"
+ok "tab completion of remote paths"
+keys "vers" Tab
+wait_for "sftp> version"
+keys Enter
+wait_for "SFTP protocol version 3"
+ok "tab completion of commands"
+keys "!echo bang-\$((40+2))" Enter
+wait_for "bang-42"
+ok "!command runs in the local shell"
+keys Up Up Enter
+wait_for "SFTP protocol version 3"
+keys "bye" Enter
+wait_for "EXIT=0"
+ok "history and bye"
+
+# ---- prompts against OpenSSH sshd ----
+
+mkdir -p /run/sshd
+ssh-keygen -q -t ed25519 -N '' -f "$T/host_ed25519"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$T/sshd_config" <<EOF
+ListenAddress 127.0.0.1
+Port $PORT
+HostKey $T/host_ed25519
+AuthorizedKeysFile none
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile none
+Subsystem sftp internal-sftp
+EOF
+"$SSHD" -D -e -f "$T/sshd_config" 2>"$T/sshd.log" &
+SSHD_PID=$!
+for _ in $(seq 1 100); do
+    grep -q "Server listening" "$T/sshd.log" 2>/dev/null && break
+    sleep 0.1
+done
+grep -q "Server listening" "$T/sshd.log" || fail "sshd did not start"
+id ferrytest >/dev/null 2>&1 || useradd -m ferrytest
+echo 'ferrytest:Tty-Pass-2' | chpasswd
+
+KH="$T/known_hosts"
+FP=$(ssh-keygen -l -E sha256 -f "$T/host_ed25519.pub" | awk '{print $2}')
+RUN="HOME='$T' '$FERRY' -F none -P $PORT -o UserKnownHostsFile=$KH ferrytest@127.0.0.1"
+start "$RUN"
+wait_for "The authenticity of host '[127.0.0.1]:$PORT ([127.0.0.1]:$PORT)' can't be established."
+wait_for "ED25519 key fingerprint is $FP."
+wait_for "Are you sure you want to continue connecting (yes/no/[fingerprint])?"
+keys "maybe" Enter
+wait_for "Please type 'yes', 'no' or the fingerprint:"
+keys "yes" Enter
+wait_for "password:"
+ssh-keygen -F "[127.0.0.1]:$PORT" -f "$KH" >/dev/null || fail "key not stored after yes"
+ok "unknown-host prompt, answer yes stores the key"
+keys "Tty-Pass-2" Enter
+wait_for "sftp>"
+screen | grep -q "Tty-Pass-2" && fail "password echoed"
+keys "pwd" Enter
+wait_for "Remote working directory: /home/ferrytest"
+keys "quit" Enter
+wait_for "EXIT=0"
+ok "password prompt (not echoed) and session"
+
+# known host now: no question; the fingerprint typed instead of yes also works
+rm -f "$KH"
+start "$RUN"
+wait_for "Are you sure you want to continue connecting"
+keys "$FP" Enter
+wait_for "password:"
+keys "wrong" Enter
+wait_for "password:"
+keys "Tty-Pass-2" Enter
+wait_for "sftp>"
+keys "bye" Enter
+wait_for "EXIT=0"
+ok "typing the fingerprint accepts the host; a wrong password asks again"
+
+# changed key: refused, with the offending line
+ssh-keygen -q -t ed25519 -N '' -f "$T/other"
+{ echo "# first line"; echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$T/other.pub")"; } >"$KH"
+start "$RUN"
+wait_for "REMOTE HOST IDENTIFICATION HAS CHANGED"
+wait_for "Offending ED25519 key in $KH:2"
+wait_for "EXIT=1"
+ok "changed host key refused, offending line named"
