@@ -59,15 +59,30 @@ const char *ferry_path_base(const char *path)
 
 /* ---- helpers shared with xfer.c ---- */
 
+/* The wording OpenSSH's sftp uses for each status code (the server's own
+ * message is not shown: it is untrusted and often empty). */
+static const char *status_text(uint32_t st)
+{
+    static const char *const text[] = {
+        "No error",   "End of file",  "No such file or directory", "Permission denied",
+        "Failure",    "Bad message",  "No connection",             "Connection lost",
+        "Operation unsupported",
+    };
+    return st < sizeof(text) / sizeof(text[0]) ? text[st] : "Unknown status";
+}
+
 void ferry__cmd_err(ferry_client *cl, const char *what, const char *path, int rc)
 {
     const char *msg = NULL;
     char *e = path ? ferry_fmt_escape(path) : NULL;
     if (rc == FERRY_E_SYSTEM || rc == FERRY_E_NOT_FOUND || rc == FERRY_E_PERMISSION ||
-        rc == FERRY_E_UNSUPPORTED || rc == FERRY_E_EOF || rc == FERRY_E_FORMAT) {
-        (void)ferry_sftpc_last_status(cl->sftp, &msg);
+        rc == FERRY_E_EOF || rc == FERRY_E_FORMAT || rc == FERRY_E_CLOSED) {
+        msg = status_text(ferry_sftpc_last_status(cl->sftp, NULL));
     }
-    if (msg == NULL || rc == FERRY_E_UNSUPPORTED) {
+    if (ferry_sftpc_dead(cl->sftp)) {
+        msg = "Connection closed";
+    }
+    if (msg == NULL) {
         msg = rc == FERRY_E_UNSUPPORTED ? "Operation unsupported" : ferry_strerror(rc);
     }
     if (e != NULL) {

@@ -152,6 +152,7 @@ typedef struct ferry_client {
     int recursive;  /* -r */
     int fsync_;     /* -f */
     int resume;     /* -a */
+    uint64_t limit_kbps; /* -l: bandwidth limit in Kbit/s (0 = none) */
     mode_t umask_;
 } ferry_client;
 
@@ -221,6 +222,7 @@ typedef struct ferry_progress {
     int on;
     const char *name;
     uint64_t total, done, start_off;
+    uint64_t limit_kbps; /* sleeps to stay under this rate (0 = none) */
     double t0, last;
 } ferry_progress;
 

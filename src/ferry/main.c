@@ -171,6 +171,7 @@ int main(int argc, char **argv)
     cl.recursive = a.recursive;
     cl.fsync_ = a.fsync_;
     cl.resume = a.resume;
+    cl.limit_kbps = a.limit_kbps;
     cl.batch = a.batchfile != NULL;
     cl.umask_ = umask(022);
     umask(cl.umask_);

@@ -69,6 +69,16 @@ void ferry_progress_update(void *ctx, uint64_t bytes)
 {
     ferry_progress *p = ctx;
     p->done += bytes;
+    if (p->limit_kbps > 0) {
+        /* -l: wait until the bytes moved so far fit the allowed rate */
+        double due = (double)(p->done - p->start_off) * 8.0 / ((double)p->limit_kbps * 1000.0);
+        double ahead = due - (now_s() - p->t0);
+        if (ahead > 0.001) {
+            struct timespec ts = {.tv_sec = (time_t)ahead,
+                                  .tv_nsec = (long)((ahead - (double)(time_t)ahead) * 1e9)};
+            nanosleep(&ts, NULL);
+        }
+    }
     if (!p->on) {
         return;
     }

@@ -217,6 +217,27 @@ int ferry_shell_batch(ferry_client *cl, FILE *fp)
     return status;
 }
 
+/* Commands from a pipe without -b: echoed like a batch, but a failing
+ * command does not end the session (as OpenSSH's sftp). */
+static int piped_loop(ferry_client *cl)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, stdin)) >= 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
+            line[--n] = '\0';
+        }
+        fprintf(cl->out, "sftp> %s\n", line);
+        fflush(cl->out);
+        if (ferry_shell_run_line(cl, line) == 1 || ferry_sftpc_dead(cl->sftp)) {
+            break;
+        }
+    }
+    free(line);
+    return ferry_sftpc_dead(cl->sftp) ? 1 : 0;
+}
+
 #ifdef FERRY_HAVE_LIBEDIT
 /* The one client the completion hooks of libedit's readline see: the
  * program has exactly one session. */
@@ -317,6 +338,9 @@ static char **complete(const char *text, int start, int end)
 int ferry_shell_interactive(ferry_client *cl)
 {
     char *line;
+    if (!isatty(STDIN_FILENO)) {
+        return piped_loop(cl);
+    }
     complete_cl = cl;
     rl_readline_name = "ferry";
     rl_attempted_completion_function = complete;
@@ -346,6 +370,9 @@ int ferry_shell_interactive(ferry_client *cl)
     char *line = NULL;
     size_t cap = 0;
     int rc = 0;
+    if (!isatty(STDIN_FILENO)) {
+        return piped_loop(cl);
+    }
     for (;;) {
         fputs("sftp> ", stdout);
         fflush(stdout);

@@ -134,6 +134,7 @@ static int get_file(ferry_client *cl, const char *abs, const char *local, const 
     say(cl, o->resume && off ? "Resuming" : "Fetching", abs, local);
     ferry_progress_start(&p, cl->progress && !cl->quiet, ferry_path_base(abs),
                          (a.flags & SSH_FILEXFER_ATTR_SIZE) ? a.size : 0, off);
+    p.limit_kbps = cl->limit_kbps;
     r = ferry_sftpc_download(cl->sftp, h, fd, off, ferry_progress_update, &p, &total);
     ferry_progress_end(&p);
     if (r != FERRY_OK) {
@@ -329,6 +330,7 @@ static int put_file(ferry_client *cl, const char *local, const char *rabs, const
     say(cl, o->resume && off ? "Resuming upload of" : "Uploading", local, rabs);
     ferry_progress_start(&p, cl->progress && !cl->quiet, ferry_path_base(local),
                          (uint64_t)st.st_size, off);
+    p.limit_kbps = cl->limit_kbps;
     r = ferry_sftpc_upload(cl->sftp, h, fd, off, ferry_progress_update, &p, NULL);
     ferry_progress_end(&p);
     if (r != FERRY_OK) {
