@@ -83,7 +83,9 @@ void ferry__cmd_err(ferry_client *cl, const char *what, const char *path, int rc
         msg = "Connection closed";
     }
     if (msg == NULL) {
-        msg = rc == FERRY_E_UNSUPPORTED ? "Operation unsupported" : ferry_strerror(rc);
+        msg = rc == FERRY_E_UNSUPPORTED ? "Operation unsupported"
+              : rc == FERRY_E_AGAIN     ? "Interrupted"
+                                        : ferry_strerror(rc);
     }
     if (e != NULL) {
         fprintf(stderr, "%s \"%s\": %s\n", what, e, msg);

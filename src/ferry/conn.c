@@ -212,7 +212,7 @@ int ferry__conn_step(ferry_conn *c)
 static int ssh_pump(void *ctx, ferry_sftpc *s)
 {
     ferry_conn *c = ctx;
-    (void)s;
+    ferry_shell_check_interrupt(s);
     if (c->ch_state < 0) {
         return FERRY_E_CLOSED;
     }

@@ -165,6 +165,10 @@ int ferry_shell_batch(ferry_client *cl, FILE *fp);
 /* Interactive loop (libedit when available). */
 int ferry_shell_interactive(ferry_client *cl);
 
+/* Set by the SIGINT handler while a command runs; the pumps turn it into
+ * ferry_sftpc_interrupt (checked and cleared by ferry_shell_check_interrupt). */
+void ferry_shell_check_interrupt(ferry_sftpc *c);
+
 /* Splits a command line into words (quotes, backslash escapes), as
  * OpenSSH's sftp. Returns the number of words or -1 on bad quoting;
  * *argv is NULL-terminated, free with ferry_shell_free_argv. *quoted (may

@@ -38,6 +38,7 @@ static int pipe_pump(void *ctx, ferry_sftpc *s)
     ferry_conn *c = ctx;
     uint8_t buf[65536];
     size_t len;
+    ferry_shell_check_interrupt(s);
     (void)ferry_sftpc_output(s, &len);
     struct pollfd p[2] = {{.fd = c->pipe_in, .events = POLLIN},
                           {.fd = len ? c->pipe_out : -1, .events = POLLOUT}};
@@ -78,6 +79,7 @@ static pid_t spawn(const char *cmd, int *in, int *out)
     }
     pid = fork();
     if (pid == 0) {
+        signal(SIGINT, SIG_IGN); /* Ctrl-C interrupts transfers, not the server */
         dup2(to[0], STDIN_FILENO);
         dup2(from[1], STDOUT_FILENO);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);

@@ -47,6 +47,12 @@ static void draw(ferry_progress *p, int final)
     snprintf(line, sizeof(line), "\r%-*.*s %3d%% %8s %7s/s %s", namew, namew,
              ename ? ename : "?", pct > 100 ? 100 : pct, bytes, rate, eta);
     free(ename);
+    /* pad to the full width so a shorter line erases the previous one */
+    size_t len = strlen(line);
+    while (len + 1 < sizeof(line) && (int)len < w) {
+        line[len++] = ' ';
+    }
+    line[len] = '\0';
     fputs(line, stdout);
     fflush(stdout);
 }

@@ -4,14 +4,43 @@
 #include "ferry.h"
 
 #include <ctype.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifdef FERRY_HAVE_LIBEDIT
 #include <editline/readline.h>
 #endif
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+void ferry_shell_check_interrupt(ferry_sftpc *c)
+{
+    if (interrupted) {
+        interrupted = 0;
+        ferry_sftpc_interrupt(c);
+    }
+}
+
+/* SIGINT is ignored at the prompt and interrupts a running transfer. */
+static void sigint_mode(int running)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = running ? on_sigint : SIG_IGN;
+    interrupted = 0;
+    sigaction(SIGINT, &sa, NULL);
+}
 
 typedef struct word {
     char *s;
@@ -342,6 +371,7 @@ int ferry_shell_interactive(ferry_client *cl)
         return piped_loop(cl);
     }
     complete_cl = cl;
+    sigint_mode(0);
     rl_readline_name = "ferry";
     rl_attempted_completion_function = complete;
     using_history();
@@ -350,7 +380,9 @@ int ferry_shell_interactive(ferry_client *cl)
         if (*cmd != '\0') {
             add_history(line);
         }
+        sigint_mode(1);
         int rc = ferry_shell_run_line(cl, cmd);
+        sigint_mode(0);
         free(line);
         if (rc == 1 || ferry_sftpc_dead(cl->sftp)) {
             break;

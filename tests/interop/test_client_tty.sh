@@ -65,7 +65,7 @@ start() {
 
 mkdir -p "$T/remote/subdir_one" "$T/local"
 echo data >"$T/remote/unique_file.txt"
-start "cd '$T/local' && HOME='$T' '$FERRY' -D 'cd $T/remote && exec $SFTP_SERVER'"
+start "cd '$T/local' && HOME='$T' '$FERRY' -l 4000 -D 'cd $T/remote && exec $SFTP_SERVER'"
 wait_for "sftp>"
 keys "cd sub" Tab
 wait_for "cd subdir_one/"
@@ -87,6 +87,14 @@ wait_for "bang-42"
 ok "!command runs in the local shell"
 keys Up Up Enter
 wait_for "SFTP protocol version 3"
+head -c 2000000 /dev/urandom >"$T/remote/slow.bin"
+keys "get ../slow.bin" Enter
+sleep 1
+keys C-c
+wait_for "Interrupted"
+keys "pwd" Enter
+wait_for "Remote working directory: $T/remote/subdir_one"
+ok "Ctrl-C interrupts a transfer and the session goes on"
 keys "bye" Enter
 wait_for "EXIT=0"
 ok "history and bye"

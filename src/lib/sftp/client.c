@@ -86,6 +86,11 @@ void ferry_sftpc_kill(ferry_sftpc *c, int err)
     }
 }
 
+void ferry_sftpc_interrupt(ferry_sftpc *c)
+{
+    c->interrupted = 1;
+}
+
 size_t ferry_sftpc_pending(const ferry_sftpc *c)
 {
     return c->npending;

@@ -91,6 +91,12 @@ int ferry_sftpc_dead(const ferry_sftpc *c);
  * connection ends). */
 void ferry_sftpc_kill(ferry_sftpc *c, int err);
 
+/* Asks a running transfer to stop (e.g. on SIGINT, from the pump): no
+ * new requests are issued, the replies still in flight are dropped as
+ * they arrive, and the transfer returns FERRY_E_AGAIN. The flag clears
+ * when the transfer returns. */
+void ferry_sftpc_interrupt(ferry_sftpc *c);
+
 /* Queues request `type` with a new id followed by `payload` (may be NULL
  * for none). *id receives the id. */
 int ferry_sftpc_send(ferry_sftpc *c, uint8_t type, const ferry_buf *payload, uint32_t *id);

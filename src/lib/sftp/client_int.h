@@ -28,6 +28,7 @@ struct ferry_sftpc {
     size_t npending;
     uint32_t next_id;
     int dead;
+    int interrupted;
     int got_version;
     uint32_t version;
     char *exts; /* comma-separated extension names from VERSION */

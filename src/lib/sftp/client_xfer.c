@@ -158,7 +158,11 @@ int ferry_sftpc_download(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64
             break;
         }
         rc = dl_reply(&d, xq_pop(&d.q));
+        if (rc == FERRY_OK && c->interrupted) {
+            rc = FERRY_E_AGAIN;
+        }
     }
+    c->interrupted = 0;
     xq_abandon(c, &d.q);
     if (total != NULL) {
         *total = d.end;
@@ -229,7 +233,11 @@ int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t
         if (rc == FERRY_OK && cb != NULL) {
             cb(cb_ctx, e.len);
         }
+        if (rc == FERRY_OK && c->interrupted) {
+            rc = FERRY_E_AGAIN;
+        }
     }
+    c->interrupted = 0;
     xq_abandon(c, &q);
     if (total != NULL) {
         *total = next;
