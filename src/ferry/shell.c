@@ -413,7 +413,9 @@ int ferry_shell_interactive(ferry_client *cl)
             break;
         }
         line[strcspn(line, "\n")] = '\0';
+        sigint_mode(1);
         rc = ferry_shell_run_line(cl, line);
+        sigint_mode(0);
         if (rc == 1 || ferry_sftpc_dead(cl->sftp)) {
             break;
         }
