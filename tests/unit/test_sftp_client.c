@@ -445,6 +445,48 @@ static void test_readdir(void **state)
     ferry_sftpc_free(c);
 }
 
+/* A channel may hand over a whole window at once (megabytes): taken. */
+static void test_large_input_at_once(void **state)
+{
+    (void)state;
+    ferry_sftpc *c = NULL;
+    uint32_t ids[40];
+    assert_int_equal(ferry_sftpc_new(&c, NULL, NULL), FERRY_OK);
+    const uint8_t ver[] = {0, 0, 0, 5, SSH_FXP_VERSION, 0, 0, 0, 3};
+    assert_int_equal(ferry_sftpc_input(c, ver, sizeof(ver)), FERRY_OK);
+    ferry_buf *b = ferry_buf_new(64u * 1024 * 1024);
+    uint8_t *chunk = pattern(100000);
+    for (int i = 0; i < 40; i++) {
+        assert_int_equal(ferry_sftpc_send(c, SSH_FXP_READ, NULL, &ids[i]), FERRY_OK);
+        ferry_buf_put_u32(b, 1 + 4 + 4 + 100000);
+        ferry_buf_put_u8(b, SSH_FXP_DATA);
+        ferry_buf_put_u32(b, ids[i]);
+        ferry_buf_put_string(b, chunk, 100000);
+    }
+    /* the last packet incomplete: kept until its end arrives */
+    size_t all = ferry_buf_len(b);
+    assert_int_equal(ferry_sftpc_input(c, ferry_buf_data(b), all - 10), FERRY_OK);
+    uint8_t type;
+    ferry_rd r;
+    assert_int_equal(ferry_sftpc_poll(c, ids[38], &type, &r), FERRY_OK);
+    assert_int_equal(ferry_sftpc_poll(c, ids[39], &type, &r), FERRY_E_INCOMPLETE);
+    assert_int_equal(ferry_sftpc_input(c, ferry_buf_data(b) + all - 10, 10), FERRY_OK);
+    for (int i = 0; i < 40; i++) {
+        const uint8_t *d;
+        size_t n;
+        assert_int_equal(ferry_sftpc_poll(c, ids[i], &type, &r), FERRY_OK);
+        assert_int_equal(type, SSH_FXP_DATA);
+        assert_int_equal(ferry_rd_string(&r, &d, &n), FERRY_OK);
+        assert_int_equal(n, 100000);
+        assert_memory_equal(d, chunk, n);
+        ferry_sftpc_release(c, ids[i]);
+    }
+    assert_int_equal(ferry_sftpc_pending(c), 0);
+    free(chunk);
+    ferry_buf_free(b);
+    ferry_sftpc_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -457,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_data_longer_than_asked),
         cmocka_unit_test(test_unsolicited_and_garbage),
         cmocka_unit_test(test_readdir),
+        cmocka_unit_test(test_large_input_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,9 @@
 
 /* The output queue may hold a full window of pipelined writes. */
 #define SFTPC_OUT_MAX (64u * 1024 * 1024)
+/* Input is taken in pieces of this size: whatever a caller hands over,
+ * the buffer holds at most one partial packet plus one piece. */
+#define SFTPC_IN_CHUNK (256u * 1024)
 
 int ferry_sftpc_new(ferry_sftpc **out, const ferry_sftpc_config *cfg, const ferry_sftpc_io *io)
 {
@@ -34,7 +37,7 @@ int ferry_sftpc_new(ferry_sftpc **out, const ferry_sftpc_config *cfg, const ferr
     }
     c->next_id = 1;
     c->out = ferry_buf_new(SFTPC_OUT_MAX);
-    c->in = ferry_buf_new(c->cfg.max_reply + 4 + 4u * 1024 * 1024);
+    c->in = ferry_buf_new(c->cfg.max_reply + 4 + SFTPC_IN_CHUNK);
     if (c->out == NULL || c->in == NULL) {
         ferry_sftpc_free(c);
         return FERRY_E_ALLOC;
@@ -227,16 +230,14 @@ static int on_packet(ferry_sftpc *c, const uint8_t *p, size_t n)
     return ferry_buf_put(s->reply, ferry_rd_ptr(&r), ferry_rd_left(&r));
 }
 
-int ferry_sftpc_input(ferry_sftpc *c, const uint8_t *data, size_t len)
+/* Appends up to SFTPC_IN_CHUNK bytes and dispatches every complete
+ * packet; at most one partial packet stays buffered. */
+static int input_chunk(ferry_sftpc *c, const uint8_t *data, size_t len)
 {
     size_t off = 0;
-    int r = FERRY_OK;
-
-    if (c->dead) {
-        return c->dead;
-    }
-    if ((r = ferry_buf_put(c->in, data, len)) != FERRY_OK) {
-        goto out;
+    int r = ferry_buf_put(c->in, data, len);
+    if (r != FERRY_OK) {
+        return r;
     }
     const uint8_t *p = ferry_buf_data(c->in);
     size_t have = ferry_buf_len(c->in);
@@ -244,19 +245,31 @@ int ferry_sftpc_input(ferry_sftpc *c, const uint8_t *data, size_t len)
         uint32_t plen = (uint32_t)p[off] << 24 | (uint32_t)p[off + 1] << 16 |
                         (uint32_t)p[off + 2] << 8 | p[off + 3];
         if (plen == 0 || plen > c->cfg.max_reply) {
-            r = FERRY_E_TOO_LARGE;
-            goto out;
+            return FERRY_E_TOO_LARGE;
         }
         if (have - off - 4 < plen) {
             break;
         }
         if ((r = on_packet(c, p + off + 4, plen)) != FERRY_OK) {
-            goto out;
+            return r;
         }
         off += 4 + (size_t)plen;
     }
-    r = ferry_buf_consume(c->in, off);
-out:
+    return ferry_buf_consume(c->in, off);
+}
+
+int ferry_sftpc_input(ferry_sftpc *c, const uint8_t *data, size_t len)
+{
+    int r = FERRY_OK;
+    if (c->dead) {
+        return c->dead;
+    }
+    while (len > 0 && r == FERRY_OK) {
+        size_t n = len < SFTPC_IN_CHUNK ? len : SFTPC_IN_CHUNK;
+        r = input_chunk(c, data, n);
+        data += n;
+        len -= n;
+    }
     if (r != FERRY_OK) {
         c->dead = r;
     }
