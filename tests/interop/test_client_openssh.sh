@@ -50,95 +50,11 @@ for t in sftp ssh-keygen "$SFTP_SERVER" "$SSHD"; do
     command -v "$t" >/dev/null 2>&1 || fail "$t is not installed (run scripts/deps test)"
 done
 
-# ---- the batch and its fixtures ----
-
-# make_fixture DIR: the local files the batch uploads.
-make_fixture() {
-    mkdir -p "$1/tree/sub/deeper" "$1/tree/empty"
-    head -c 1000000 /dev/urandom >"$1/big.bin"
-    head -c 70001 /dev/urandom >"$1/tree/sub/mid.bin"
-    echo "hello" >"$1/f1.txt"
-    echo "x" >"$1/tree/a.txt"
-    echo "y" >"$1/tree/sub/deeper/b.txt"
-    chmod 640 "$1/tree/a.txt"
-    head -c 300000 /dev/urandom >"$1/resume.bin"
-    head -c 100000 "$1/resume.bin" >"$1/resume.part"
-}
-
-# write_batch FILE REMOTE LOCAL: '@' keeps the per-run paths out of the
-# echoed output, so both clients' outputs can be compared.
-write_batch() {
-    cat >"$1" <<EOF
-@cd $2
-@lcd $3
-mkdir d1
-put -p f1.txt d1/
-put big.bin
-put -r tree
-ls -1
-ls -1 tree
-cd d1
-ls -1
-cd ..
-ls -1 *.bin
-rename big.bin big2.bin
-ln -s big2.bin link
-chmod 600 d1/f1.txt
-get big2.bin got.bin
-get -r tree gottree
--rm nonexistent
-rm link
-mkdir d2
-rmdir d2
-put resume.part resume.bin
-reput resume.bin resume.bin
-!cp resume.part resume.copy
-reget resume.bin resume.copy
-pwd
-version
-ls -1 tree/sub
-EOF
-}
-
-# tree_of DIR: type, mode, size and content hash of everything below DIR.
-tree_of() {
-    (cd "$1" && find . -mindepth 1 -printf '%y %m %s %p\n' | sort &&
-        find . -type f -print0 | sort -z | xargs -0 -r md5sum)
-}
-
-# run_pair NAME FERRY_CMD SFTP_CMD: runs the batch with both clients in
-# fresh trees and compares outputs and trees.
-run_pair() {
-    local name=$1 fcmd=$2 scmd=$3 who
-    for who in ferry sftp; do
-        rm -rf "$T/$name-$who"
-        mkdir -p "$T/$name-$who/remote" "$T/$name-$who/local"
-        make_fixture "$T/$name-$who/local"
-        write_batch "$T/$name-$who/batch" "$T/$name-$who/remote" "$T/$name-$who/local"
-    done
-    # identical fixtures: the second copy mirrors the first one's bytes
-    cp -a "$T/$name-ferry/local/." "$T/$name-sftp/local/"
-    (cd "$T/$name-ferry" && eval "$fcmd -b batch" >out 2>err) ||
-        { cat "$T/$name-ferry/err" >&2; fail "$name: ferry batch failed"; }
-    (cd "$T/$name-sftp" && eval "$scmd -b batch" >out 2>err) ||
-        { cat "$T/$name-sftp/err" >&2; fail "$name: sftp batch failed"; }
-    sed -i "s|$T/$name-sftp|ROOT|g" "$T/$name-sftp/out"
-    sed -i "s|$T/$name-ferry|ROOT|g" "$T/$name-ferry/out"
-    diff -u "$T/$name-sftp/out" "$T/$name-ferry/out" || fail "$name: outputs differ"
-    diff -u <(tree_of "$T/$name-sftp/remote") <(tree_of "$T/$name-ferry/remote") ||
-        fail "$name: remote trees differ"
-    diff -u <(tree_of "$T/$name-sftp/local") <(tree_of "$T/$name-ferry/local") ||
-        fail "$name: local trees differ"
-    cmp -s "$T/$name-ferry/local/resume.bin" "$T/$name-ferry/remote/resume.bin" ||
-        fail "$name: reput did not complete the file"
-    cmp -s "$T/$name-ferry/local/resume.bin" "$T/$name-ferry/local/resume.copy" ||
-        fail "$name: reget did not complete the file"
-    ok "$name: same output and trees as OpenSSH sftp"
-}
+. "$FERRY_SRC/tests/interop/client_lib.sh"
 
 # ---- 1. no SSH: both clients on pipes to sftp-server ----
 
-run_pair pipe "'$FERRY' -D $SFTP_SERVER" "sftp -D $SFTP_SERVER"
+run_pair pipe "'$FERRY' -D $SFTP_SERVER" "sftp -D $SFTP_SERVER" ""
 
 # a failing command without '-' stops the batch with a non-zero status
 printf 'pwd\nrm /nonexistent/x\npwd\n' >"$T/failing"
@@ -217,7 +133,7 @@ ok "unknown host refused in BatchMode"
 ssh-keygen -F "[127.0.0.1]:$PORT" -f "$KH" >/dev/null || fail "key not stored in known_hosts"
 ok "accept-new stores the host key ($(grep -c . "$KH") line)"
 
-run_pair ssh "$FERRY_SSH root@127.0.0.1" "$SFTP_SSH root@127.0.0.1"
+run_pair ssh "$FERRY_SSH" "$SFTP_SSH" root@127.0.0.1
 
 # ---- 3. algorithm matrix ----
 

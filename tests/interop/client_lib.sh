@@ -1,0 +1,99 @@
+# shellcheck shell=bash
+# client_lib.sh: the comparison of ferry with OpenSSH's sftp shared by the
+# client interop tests (sourced; needs $T, $FERRY, fail and ok).
+#
+#   run_pair NAME FERRY_CMD SFTP_CMD DEST [SESSION_ROOT DISK_ROOT]
+#
+# runs the same batch with both clients, each in its own local and remote
+# tree, and requires identical outputs and identical resulting trees.
+# SESSION_ROOT/DISK_ROOT map the server's view of $T/... when the server
+# jails the session (ferryd): remote paths are SESSION_ROOT/NAME-WHO/remote
+# in the batch and DISK_ROOT/NAME-WHO/remote on disk.
+
+# ---- the batch and its fixtures ----
+
+# make_fixture DIR: the local files the batch uploads.
+make_fixture() {
+    mkdir -p "$1/tree/sub/deeper" "$1/tree/empty"
+    head -c 1000000 /dev/urandom >"$1/big.bin"
+    head -c 70001 /dev/urandom >"$1/tree/sub/mid.bin"
+    echo "hello" >"$1/f1.txt"
+    echo "x" >"$1/tree/a.txt"
+    echo "y" >"$1/tree/sub/deeper/b.txt"
+    chmod 640 "$1/tree/a.txt"
+    head -c 300000 /dev/urandom >"$1/resume.bin"
+    head -c 100000 "$1/resume.bin" >"$1/resume.part"
+}
+
+# write_batch FILE REMOTE LOCAL: '@' keeps the per-run paths out of the
+# echoed output, so both clients' outputs can be compared.
+write_batch() {
+    cat >"$1" <<EOF
+@cd $2
+@lcd $3
+mkdir d1
+put -p f1.txt d1/
+put big.bin
+put -r tree
+ls -1
+ls -1 tree
+cd d1
+ls -1
+cd ..
+ls -1 *.bin
+rename big.bin big2.bin
+ln -s big2.bin link
+chmod 600 d1/f1.txt
+get big2.bin got.bin
+get -r tree gottree
+-rm nonexistent
+rm link
+mkdir d2
+rmdir d2
+put resume.part resume.bin
+reput resume.bin resume.bin
+!cp resume.part resume.copy
+reget resume.bin resume.copy
+pwd
+version
+ls -1 tree/sub
+EOF
+}
+
+# tree_of DIR: type, mode, size and content hash of everything below DIR.
+tree_of() {
+    (cd "$1" && find . -mindepth 1 -printf '%y %m %s %p\n' | sort &&
+        find . -type f -print0 | sort -z | xargs -0 -r md5sum)
+}
+
+# run_pair NAME FERRY_CMD SFTP_CMD: runs the batch with both clients in
+# fresh trees and compares outputs and trees.
+run_pair() {
+    local name=$1 fcmd=$2 scmd=$3 dest=$4 sroot=${5-$T} droot=${6:-$T} who
+    for who in ferry sftp; do
+        rm -rf "$T/$name-$who" "$droot/$name-$who"
+        mkdir -p "$droot/$name-$who/remote" "$T/$name-$who/local"
+        make_fixture "$T/$name-$who/local"
+        write_batch "$T/$name-$who/batch" "$sroot/$name-$who/remote" "$T/$name-$who/local"
+    done
+    # identical fixtures: the second copy mirrors the first one's bytes
+    cp -a "$T/$name-ferry/local/." "$T/$name-sftp/local/"
+    (cd "$T/$name-ferry" && eval "$fcmd -b batch $dest" >out 2>err) ||
+        { cat "$T/$name-ferry/err" >&2; fail "$name: ferry batch failed"; }
+    (cd "$T/$name-sftp" && eval "$scmd -b batch $dest" >out 2>err) ||
+        { cat "$T/$name-sftp/err" >&2; fail "$name: sftp batch failed"; }
+    for who in ferry sftp; do
+        sed -i "s|$sroot/$name-$who|ROOT|g; s|$T/$name-$who|ROOT|g" "$T/$name-$who/out"
+    done
+    diff -u "$T/$name-sftp/out" "$T/$name-ferry/out" || fail "$name: outputs differ"
+    diff -u <(tree_of "$droot/$name-sftp/remote") <(tree_of "$droot/$name-ferry/remote") ||
+        fail "$name: remote trees differ"
+    diff -u <(tree_of "$T/$name-sftp/local") <(tree_of "$T/$name-ferry/local") ||
+        fail "$name: local trees differ"
+    cmp -s "$T/$name-ferry/local/resume.bin" "$droot/$name-ferry/remote/resume.bin" ||
+        fail "$name: reput did not complete the file"
+    cmp -s "$T/$name-ferry/local/resume.bin" "$T/$name-ferry/local/resume.copy" ||
+        fail "$name: reget did not complete the file"
+    ok "$name: same output and trees as OpenSSH sftp"
+}
+

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# test_client_ferryd.sh: ferry against ferryd, compared with OpenSSH's
+# sftp against the same ferryd (same batch, outputs and trees identical),
+# then one session for every algorithm both ferry and ferryd support.
+. "$FERRY_SRC/tests/interop/lib.sh"
+need sftp ssh-keygen
+FERRY="$FERRY_BUILD/ferry"
+[ -x "$FERRY" ] || fail "$FERRY not built"
+. "$FERRY_SRC/tests/interop/client_lib.sh"
+
+make_user_key ed25519
+make_host_keys
+cat >"$T/ferryd.conf" <<CONF
+KexAlgorithms $("$FERRYD" -Q kex | paste -sd, -)
+Ciphers $("$FERRYD" -Q cipher | paste -sd, -)
+MACs $("$FERRYD" -Q mac | paste -sd, -)
+HostKeyAlgorithms $("$FERRYD" -Q key | paste -sd, -)
+PerSourcePenalties no
+CONF
+ferryd_start --config "$T/ferryd.conf"
+
+OPTS="-F none -P $FERRYD_PORT -o UserKnownHostsFile=$T/known_hosts -o StrictHostKeyChecking=yes \
+-o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none -i $T/id_ed25519"
+run_pair ferryd "timeout 300 '$FERRY' $OPTS" "timeout 300 sftp $OPTS -o GlobalKnownHostsFile=/dev/null" \
+    tester@127.0.0.1 "" "$T/root"
+# the batch's paths are /ferryd-WHO/remote inside the jail
+ok "batch against ferryd: same as OpenSSH sftp"
+
+for kind in cipher mac kex key; do
+    case $kind in
+    cipher) opt=Ciphers ;; mac) opt=MACs ;; kex) opt=KexAlgorithms ;; key) opt=HostKeyAlgorithms ;;
+    esac
+    n=0
+    for alg in $("$FERRY" -Q $kind); do
+        "$FERRYD" -Q $kind | grep -qx "$alg" || continue
+        extra=""
+        [ $kind = mac ] && extra="-o Ciphers=aes128-ctr"
+        echo "ls -1 /" | timeout 60 "$FERRY" $OPTS -o "$opt=$alg" $extra -b - tester@127.0.0.1 \
+            >"$T/m.out" 2>"$T/m.err" || { cat "$T/m.err" >&2; fail "$opt=$alg"; }
+        n=$((n + 1))
+    done
+    [ $n -gt 0 ] || fail "no $kind tried"
+    ok "$opt: $n algorithms against ferryd"
+done
+ferryd_stop
