@@ -19,6 +19,8 @@
 #include "../../src/ferry/cmds.c"
 #include "../../src/ferry/fmt.c"
 #include "../../src/ferry/glob.c"
+#include "../../src/ferry/hostkey.c"
+#include "../../src/ferry/ident.c"
 #include "../../src/ferry/ls.c"
 #include "../../src/ferry/pipe.c"
 #include "../../src/ferry/progress.c"
@@ -274,6 +276,134 @@ static void test_ls_format_and_escape(void **state)
     free(j);
 }
 
+/* ---- host keys and identities ---- */
+
+/* Runs ferry_hostkey_verify with stderr captured into err[errsz]. */
+static int verify_capture(ferry_hostcheck *hc, const ferry_key *k, char *err, size_t errsz)
+{
+    char path[] = "/tmp/ferry-test-err-XXXXXX";
+    int fd = mkstemp(path);
+    int saved = dup(STDERR_FILENO);
+    fflush(stderr);
+    dup2(fd, STDERR_FILENO);
+    int r = ferry_hostkey_verify(hc, k);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    ssize_t n = pread(fd, err, errsz - 1, 0);
+    err[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(path);
+    return r;
+}
+
+static void test_hostkey_policy(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ferry-test-kh-XXXXXX", kh[128], err[8192];
+    ferry_key *k = NULL, *other = NULL;
+    ferry_opts o;
+    assert_non_null(mkdtemp(dir));
+    snprintf(kh, sizeof(kh), "%s/known_hosts", dir);
+    assert_int_equal(ferry_key_generate(FERRY_KEY_ED25519, 0, &k), FERRY_OK);
+    assert_int_equal(ferry_key_generate(FERRY_KEY_ED25519, 0, &other), FERRY_OK);
+    ferry_opts_init(&o);
+    o.known_hosts = strdup(kh);
+    o.batch_mode = 1;
+    o.user = strdup("u");
+    o.hash_known_hosts = 0;
+    ferry_hostcheck hc = {.host = "srv", .hostname = "127.0.0.1", .ip = "127.0.0.1",
+                          .port = 2222, .opts = &o};
+
+    /* unknown + strict yes / ask in batch mode: refused, nothing stored */
+    o.strict = FERRY_STRICT_YES;
+    assert_int_equal(verify_capture(&hc, k, err, sizeof(err)), FERRY_E_HOSTKEY_UNKNOWN);
+    assert_non_null(strstr(err, "Host key verification failed."));
+    o.strict = FERRY_STRICT_ASK;
+    assert_int_equal(verify_capture(&hc, k, err, sizeof(err)), FERRY_E_HOSTKEY_UNKNOWN);
+    assert_int_not_equal(access(kh, F_OK), 0);
+
+    /* accept-new stores it; then it is known silently */
+    o.strict = FERRY_STRICT_ACCEPT_NEW;
+    assert_int_equal(verify_capture(&hc, k, err, sizeof(err)), FERRY_OK);
+    assert_non_null(strstr(err, "Permanently added '[127.0.0.1]:2222' (ED25519)"));
+    o.strict = FERRY_STRICT_YES;
+    assert_int_equal(verify_capture(&hc, k, err, sizeof(err)), FERRY_OK);
+    assert_string_equal(err, "");
+
+    /* a different key: refused with the offending line, even with accept-new */
+    FILE *f = fopen(kh, "r");
+    char first[4096] = "";
+    assert_non_null(fgets(first, sizeof(first), f));
+    fclose(f);
+    char *line = NULL;
+    assert_int_equal(ferry_key_format_public_line(other, NULL, &line), FERRY_OK);
+    f = fopen(kh, "w");
+    fprintf(f, "# comment\n[127.0.0.1]:2222 %s\n", line);
+    fclose(f);
+    free(line);
+    o.strict = FERRY_STRICT_ACCEPT_NEW;
+    assert_int_equal(verify_capture(&hc, k, err, sizeof(err)), FERRY_E_HOSTKEY_CHANGED);
+    assert_non_null(strstr(err, "REMOTE HOST IDENTIFICATION HAS CHANGED!"));
+    char want[256];
+    snprintf(want, sizeof(want), "Offending ED25519 key in %s:2", kh);
+    assert_non_null(strstr(err, want));
+    /* StrictHostKeyChecking=no: warned, but goes on */
+    o.strict = FERRY_STRICT_NO;
+    assert_int_equal(verify_capture(&hc, k, err, sizeof(err)), FERRY_OK);
+    assert_non_null(strstr(err, "REMOTE HOST IDENTIFICATION HAS CHANGED!"));
+
+    ferry_opts_free(&o);
+    ferry_key_free(k);
+    ferry_key_free(other);
+    unlink(kh);
+    rmdir(dir);
+}
+
+static void test_identity_files(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ferry-test-id-XXXXXX", path[128], pub[140];
+    ferry_key *k = NULL;
+    ferry_opts o;
+    ferry_conn c;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/id_test", dir);
+    snprintf(pub, sizeof(pub), "%s.pub", path);
+    assert_int_equal(ferry_key_generate(FERRY_KEY_ED25519, 0, &k), FERRY_OK);
+    assert_int_equal(ferry_key_save_private_file(k, "t", path, pub), FERRY_OK);
+    ferry_opts_init(&o);
+    o.identity_files[o.n_identity_files++] = strdup(path);
+    o.identity_files[o.n_identity_files++] = strdup("/nonexistent/id_none");
+    ferry_opts_defaults(&o, "h");
+    o.identities_only = 1;
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(ferry__conn_identities(&c, &o), FERRY_OK);
+    assert_int_equal(c.n_ids, 1); /* the missing file is skipped */
+    assert_true(ferry_key_equal_public(c.ids[0].pub, k));
+    ferry_buf *sig = ferry_buf_new(0);
+    const uint8_t data[] = "to be signed";
+    assert_int_equal(c.ids[0].sign(c.ids[0].ctx, c.ids[0].pub, "ssh-ed25519", data,
+                                   sizeof(data), sig),
+                     FERRY_OK);
+    assert_int_equal(ferry_key_verify(k, "ssh-ed25519", ferry_buf_data(sig), ferry_buf_len(sig),
+                                      data, sizeof(data)),
+                     FERRY_OK);
+    ferry_buf_free(sig);
+    ferry__conn_identities_free(&c);
+    /* PubkeyAuthentication=no: none at all */
+    memset(&c, 0, sizeof(c));
+    o.pubkey_auth = 0;
+    assert_int_equal(ferry__conn_identities(&c, &o), FERRY_OK);
+    assert_int_equal(c.n_ids, 0);
+    ferry__conn_identities_free(&c);
+    ferry_opts_free(&o);
+    ferry_key_free(k);
+    unlink(path);
+    unlink(pub);
+    rmdir(dir);
+}
+
 /* ---- end to end over OpenSSH's sftp-server (skipped if absent) ---- */
 
 typedef struct e2e {
@@ -412,6 +542,8 @@ int main(void)
         cmocka_unit_test(test_ssh_config),
         cmocka_unit_test(test_batch_prefixes_and_split),
         cmocka_unit_test(test_ls_format_and_escape),
+        cmocka_unit_test(test_hostkey_policy),
+        cmocka_unit_test(test_identity_files),
         cmocka_unit_test_setup_teardown(test_remote_glob, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_batch_end_to_end, e2e_setup, e2e_teardown),
     };
