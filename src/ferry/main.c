@@ -50,6 +50,9 @@ static int load_options(ferry_opts *o, const ferry_args *a)
         o->user = strdup(a->dest.user);
     }
     o->port = a->port > 0 ? a->port : a->dest.port;
+    if (a->batchfile != NULL) {
+        o->batch_mode = 1; /* -b implies BatchMode=yes, as OpenSSH's sftp */
+    }
     for (size_t i = 0; i < a->n_cli_options; i++) {
         in_match = 1;
         if (ferry_opts_line(o, a->cli_options[i], host, &in_match, "command-line") != 0) {

@@ -188,16 +188,21 @@ echo 'Interop-Pass-1'
 EOF
 chmod 755 "$T/askpass"
 echo pwd | SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force setsid -w "$FERRY" -F none \
-    -P "$PORT" -o UserKnownHostsFile="$KH" -o PubkeyAuthentication=no -b - \
+    -P "$PORT" -o UserKnownHostsFile="$KH" -o PubkeyAuthentication=no \
     ferrytest@127.0.0.1 >"$T/pw.out" 2>"$T/pw.err" || { cat "$T/pw.err" >&2; fail "password"; }
 grep -q "Remote working directory: /home/ferrytest" "$T/pw.out" || fail "password: wrong session"
+if echo pwd | SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force "$FERRY" -F none -P "$PORT" \
+    -o UserKnownHostsFile="$KH" -o PubkeyAuthentication=no -b - ferrytest@127.0.0.1 \
+    >/dev/null 2>&1; then
+    fail "-b asked for a password"
+fi
 echo 'ferrytest:other' | chpasswd
 if echo pwd | SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force setsid -w "$FERRY" -F none \
-    -P "$PORT" -o UserKnownHostsFile="$KH" -o PubkeyAuthentication=no -b - \
+    -P "$PORT" -o UserKnownHostsFile="$KH" -o PubkeyAuthentication=no \
     ferrytest@127.0.0.1 >/dev/null 2>&1; then
     fail "wrong password accepted"
 fi
-ok "password authentication (right and wrong password)"
+ok "password authentication (right and wrong password; never in batch mode)"
 
 # ---- 5. changed host key ----
 
