@@ -200,15 +200,35 @@ static int one_opt(ferry_args *a, int ch, const char *arg)
 {
     unsigned long v;
     switch (ch) {
-    case '1': case '4': case '6': case 'A': case 'N': case 'X': case 's':
+    case '1':
+    case '4':
+    case '6':
+    case 'A':
+    case 'N':
+    case 'X':
+    case 's':
         return 0; /* accepted for compatibility; SSH-2 over IPv4/6 both tried */
-    case 'a': a->resume = 1; return 0;
-    case 'C': a->compress = 1; return 0;
-    case 'f': a->fsync_ = 1; return 0;
-    case 'p': a->preserve = 1; return 0;
-    case 'q': a->quiet = 1; return 0;
-    case 'r': a->recursive = 1; return 0;
-    case 'v': a->verbose++; return 0;
+    case 'a':
+        a->resume = 1;
+        return 0;
+    case 'C':
+        a->compress = 1;
+        return 0;
+    case 'f':
+        a->fsync_ = 1;
+        return 0;
+    case 'p':
+        a->preserve = 1;
+        return 0;
+    case 'q':
+        a->quiet = 1;
+        return 0;
+    case 'r':
+        a->recursive = 1;
+        return 0;
+    case 'v':
+        a->verbose++;
+        return 0;
     case 'B':
         if (num_arg(arg, 1, FERRY_SFTPC_MAX_IO, &v) != 0) {
             fprintf(stderr, "Invalid buffer size \"%s\"\n", arg);
@@ -237,18 +257,33 @@ static int one_opt(ferry_args *a, int ch, const char *arg)
         }
         a->port = (int)v;
         return 0;
-    case 'b': free(a->batchfile); a->batchfile = strdup(arg); return 0;
-    case 'F': free(a->config_file); a->config_file = strdup(arg); return 0;
-    case 'D': free(a->sftp_server); a->sftp_server = strdup(arg); return 0;
-    case 'Q': free(a->query); a->query = strdup(arg); return 0;
-    case 'o': return push(&a->cli_options, &a->n_cli_options, arg);
-    case 'i': return push(&a->identities, &a->n_identities, arg);
+    case 'b':
+        free(a->batchfile);
+        a->batchfile = strdup(arg);
+        return 0;
+    case 'F':
+        free(a->config_file);
+        a->config_file = strdup(arg);
+        return 0;
+    case 'D':
+        free(a->sftp_server);
+        a->sftp_server = strdup(arg);
+        return 0;
+    case 'Q':
+        free(a->query);
+        a->query = strdup(arg);
+        return 0;
+    case 'o':
+        return push(&a->cli_options, &a->n_cli_options, arg);
+    case 'i':
+        return push(&a->identities, &a->n_identities, arg);
     case 'c': {
         char buf[1024];
         snprintf(buf, sizeof(buf), "Ciphers=%s", arg);
         return push(&a->cli_options, &a->n_cli_options, buf);
     }
-    case 'S': case 'J':
+    case 'S':
+    case 'J':
         fprintf(stderr, "ferry: option -%c is not supported\n", ch);
         return -1;
     default:

@@ -64,9 +64,9 @@ const char *ferry_path_base(const char *path)
 static const char *status_text(uint32_t st)
 {
     static const char *const text[] = {
-        "No error",   "End of file",  "No such file or directory", "Permission denied",
-        "Failure",    "Bad message",  "No connection",             "Connection lost",
-        "Operation unsupported",
+        "No error",          "End of file",     "No such file or directory",
+        "Permission denied", "Failure",         "Bad message",
+        "No connection",     "Connection lost", "Operation unsupported",
     };
     return st < sizeof(text) / sizeof(text[0]) ? text[st] : "Unknown status";
 }
@@ -264,8 +264,7 @@ static int cmd_lmkdir(ferry_client *cl, int argc, char **argv)
         return -1;
     }
     if (mkdir(argv[1], 0777) != 0) {
-        fprintf(stderr, "Couldn't create local directory \"%s\": %s\n", argv[1],
-                strerror(errno));
+        fprintf(stderr, "Couldn't create local directory \"%s\": %s\n", argv[1], strerror(errno));
         return -1;
     }
     return 0;
@@ -585,8 +584,9 @@ static const ferry__cmd cmd_table[] = {
     {"chown", cmd_chown, "chown [-h] own path         Change owner of file 'path' to 'own'"},
     {"copy", ferry__cmd_copy, "copy oldpath newpath        Copy remote file"},
     {"cp", ferry__cmd_copy, "cp oldpath newpath          Copy remote file"},
-    {"df", cmd_df, "df [-hi] [path]             Display statistics for current directory or\n"
-                   "                            filesystem containing 'path'"},
+    {"df", cmd_df,
+     "df [-hi] [path]             Display statistics for current directory or\n"
+     "                            filesystem containing 'path'"},
     {"dir", ferry__cmd_ls, NULL},
     {"exit", cmd_quit, "exit                        Quit ferry"},
     {"get", ferry__cmd_get, "get [-afpR] remote [local]  Download file"},
@@ -614,8 +614,9 @@ static const ferry__cmd cmd_table[] = {
     {"symlink", cmd_ln, "symlink oldpath newpath     Symlink remote file"},
     {"version", cmd_version, "version                     Show SFTP version"},
     {"?", cmd_help, "?                           Synonym for help"},
-    {"!", NULL, "!command                    Execute 'command' in local shell\n"
-                "!                           Escape to local shell"},
+    {"!", NULL,
+     "!command                    Execute 'command' in local shell\n"
+     "!                           Escape to local shell"},
 };
 
 #define N_CMDS (sizeof(cmd_table) / sizeof(cmd_table[0]))

@@ -35,8 +35,7 @@ uint64_t ferry__conn_now_ms(void)
  * (0 = no limit). Returns the socket or -1. */
 static int connect_one(const struct addrinfo *ai, int timeout_ms)
 {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                    ai->ai_protocol);
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
     int err = 0;
     socklen_t len = sizeof(err);
     if (fd < 0) {
@@ -77,8 +76,7 @@ int ferry__conn_tcp(const char *host, int port, int timeout_s, char *ip, size_t 
     for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
         fd = connect_one(ai, timeout_s * 1000);
         if (fd >= 0) {
-            getnameinfo(ai->ai_addr, ai->ai_addrlen, ip, (socklen_t)ipsz, NULL, 0,
-                        NI_NUMERICHOST);
+            getnameinfo(ai->ai_addr, ai->ai_addrlen, ip, (socklen_t)ipsz, NULL, 0, NI_NUMERICHOST);
         }
     }
     if (fd < 0) {
@@ -281,8 +279,8 @@ static int apply_algs(ferry_conn *c, const ferry_opts *o)
         {o->macs, ferry_mac_default(), ferry_mac_supported(), "MACs", &c->algs[1]},
         {o->kex, ferry_kexalg_default_client(), ferry_kexalg_supported(), "KexAlgorithms",
          &c->algs[2]},
-        {o->hostkey_algs, ferry_sigalg_default(), ferry_sigalg_supported(),
-         "HostKeyAlgorithms", &c->algs[3]},
+        {o->hostkey_algs, ferry_sigalg_default(), ferry_sigalg_supported(), "HostKeyAlgorithms",
+         &c->algs[3]},
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         if (t[i].spec == NULL) {
@@ -354,8 +352,8 @@ int ferry_conn_open(ferry_conn **out, const ferry_opts *o, const char *host, int
         return FERRY_E_ALLOC;
     }
     c->fd = c->pipe_in = c->pipe_out = -1;
-    c->hc = (ferry_hostcheck){.host = host, .hostname = o->hostname, .ip = c->ip,
-                              .port = o->port, .opts = o};
+    c->hc = (ferry_hostcheck){
+        .host = host, .hostname = o->hostname, .ip = c->ip, .port = o->port, .opts = o};
     c->batch_mode = o->batch_mode > 0;
     c->alive_ms = (uint64_t)o->alive_interval * 1000u * (uint64_t)(o->alive_count + 1);
     io.ctx = c;
@@ -374,14 +372,13 @@ int ferry_conn_open(ferry_conn **out, const ferry_opts *o, const char *host, int
     c->last_rx = ferry__conn_now_ms();
     if ((r = start_session(c, o)) != FERRY_OK ||
         (r = ferry_sftpc_new(&c->sftp, scfg, &io)) != FERRY_OK ||
-        (r = ferry_ssh_open_subsystem(c->ssh, "sftp", &sftp_consumer, c, &c->ch)) !=
-            FERRY_OK ||
+        (r = ferry_ssh_open_subsystem(c->ssh, "sftp", &sftp_consumer, c, &c->ch)) != FERRY_OK ||
         (r = wait_channel(c)) != FERRY_OK) {
         goto out;
     }
     if (verbose) {
-        fprintf(stderr, "Authenticated to %s ([%s]:%d) using %s.\n", o->hostname, c->ip,
-                o->port, ferry_ssh_alg(c->ssh, "kex"));
+        fprintf(stderr, "Authenticated to %s ([%s]:%d) using %s.\n", o->hostname, c->ip, o->port,
+                ferry_ssh_alg(c->ssh, "kex"));
     }
     *sftp = c->sftp;
     *out = c;

@@ -25,8 +25,13 @@
 
 #define FERRY_MAX_IDENTITY_FILES 32
 
-enum ferry_strict { FERRY_STRICT_UNSET = -1, FERRY_STRICT_NO = 0, FERRY_STRICT_YES,
-                    FERRY_STRICT_ACCEPT_NEW, FERRY_STRICT_ASK };
+enum ferry_strict {
+    FERRY_STRICT_UNSET = -1,
+    FERRY_STRICT_NO = 0,
+    FERRY_STRICT_YES,
+    FERRY_STRICT_ACCEPT_NEW,
+    FERRY_STRICT_ASK
+};
 
 /* Every option starts unset (NULL / -1): the first value obtained wins, as
  * in OpenSSH (command line -o first, then the config files in order). */
@@ -92,11 +97,11 @@ typedef struct ferry_args {
     uint64_t limit_kbps;
     char **cli_options; /* -o values, in order */
     size_t n_cli_options;
-    char **identities;  /* -i values */
+    char **identities; /* -i values */
     size_t n_identities;
-    int port;           /* -P, -1 if absent */
+    int port; /* -P, -1 if absent */
     ferry_dest dest;
-    char *local;        /* second operand for host:path downloads */
+    char *local; /* second operand for host:path downloads */
 } ferry_args;
 
 /* Parses argv. Returns 0, or -1 after printing usage. */
@@ -147,11 +152,11 @@ typedef struct ferry_client {
     int interactive;
     int batch;
     int quiet;
-    int progress;   /* progress meter switched on (command) */
-    int preserve;   /* -p */
-    int recursive;  /* -r */
-    int fsync_;     /* -f */
-    int resume;     /* -a */
+    int progress;        /* progress meter switched on (command) */
+    int preserve;        /* -p */
+    int recursive;       /* -r */
+    int fsync_;          /* -f */
+    int resume;          /* -a */
     uint64_t limit_kbps; /* -l: bandwidth limit in Kbit/s (0 = none) */
     mode_t umask_;
 } ferry_client;

@@ -51,14 +51,30 @@ void ferry_fmt_mode(uint32_t mode, char out[11])
     static const char bits[] = "rwxrwxrwx";
     char t;
     switch (mode & S_IFMT) {
-    case S_IFDIR: t = 'd'; break;
-    case S_IFLNK: t = 'l'; break;
-    case S_IFCHR: t = 'c'; break;
-    case S_IFBLK: t = 'b'; break;
-    case S_IFIFO: t = 'p'; break;
-    case S_IFSOCK: t = 's'; break;
-    case S_IFREG: t = '-'; break;
-    default: t = '?'; break;
+    case S_IFDIR:
+        t = 'd';
+        break;
+    case S_IFLNK:
+        t = 'l';
+        break;
+    case S_IFCHR:
+        t = 'c';
+        break;
+    case S_IFBLK:
+        t = 'b';
+        break;
+    case S_IFIFO:
+        t = 'p';
+        break;
+    case S_IFSOCK:
+        t = 's';
+        break;
+    case S_IFREG:
+        t = '-';
+        break;
+    default:
+        t = '?';
+        break;
     }
     out[0] = t;
     for (int i = 0; i < 9; i++) {
@@ -126,7 +142,6 @@ void ferry_fmt_long(char *out, size_t outsz, const char *name, const ferry_sftp_
     }
     snprintf(out, outsz, "%s  %3u %-*s %-*s %8s %s %s", mode, 1u,
              (int)(strlen(user) > 8 ? strlen(user) : 8), user,
-             (int)(strlen(group) > 8 ? strlen(group) : 8), group, sbuf, tbuf,
-             ename ? ename : "?");
+             (int)(strlen(group) > 8 ? strlen(group) : 8), group, sbuf, tbuf, ename ? ename : "?");
     free(ename);
 }

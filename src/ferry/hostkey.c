@@ -92,8 +92,7 @@ static int add_key(const ferry_hostcheck *hc, const char *file, const ferry_key 
     return FERRY_OK;
 }
 
-static int on_new(const ferry_hostcheck *hc, const char *file, const ferry_key *k,
-                  const char *fp)
+static int on_new(const ferry_hostcheck *hc, const char *file, const ferry_key *k, const char *fp)
 {
     char name[512];
     const ferry_opts *o = hc->opts;

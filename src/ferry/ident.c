@@ -21,8 +21,7 @@ struct ferry__keyfile {
     int failed;
 };
 
-static const char *const default_keys[] = {"~/.ssh/id_ed25519", "~/.ssh/id_ecdsa",
-                                           "~/.ssh/id_rsa"};
+static const char *const default_keys[] = {"~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa"};
 
 /* Asks for the passphrase (3 tries) and loads the private key. */
 static int unlock(ferry__keyfile *kf)
@@ -104,8 +103,10 @@ static ferry__keyfile *load_keyfile(const char *path, int batch_mode, int explic
     }
     if (r != FERRY_OK) {
         if (explicit_ && access(path, F_OK) != 0) {
-            fprintf(stderr, "Warning: Identity file %s not accessible: No such file or "
-                            "directory.\n", path);
+            fprintf(stderr,
+                    "Warning: Identity file %s not accessible: No such file or "
+                    "directory.\n",
+                    path);
         } else if (r != FERRY_E_NOT_FOUND && r != FERRY_E_SYSTEM && r != FERRY_E_AUTH_DENIED) {
             fprintf(stderr, "Load key \"%s\": %s\n", path, ferry_strerror(r));
         }

@@ -7,9 +7,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
-enum { LS_ONE = 1u << 0, LS_ALL = 1u << 1, LS_NOSORT = 1u << 2, LS_HUMAN = 1u << 3,
-       LS_LONG = 1u << 4, LS_NUMERIC = 1u << 5, LS_REVERSE = 1u << 6, LS_SIZE = 1u << 7,
-       LS_TIME = 1u << 8 };
+enum {
+    LS_ONE = 1u << 0,
+    LS_ALL = 1u << 1,
+    LS_NOSORT = 1u << 2,
+    LS_HUMAN = 1u << 3,
+    LS_LONG = 1u << 4,
+    LS_NUMERIC = 1u << 5,
+    LS_REVERSE = 1u << 6,
+    LS_SIZE = 1u << 7,
+    LS_TIME = 1u << 8
+};
 
 typedef struct ls_ent {
     char *shown;
@@ -84,8 +92,7 @@ static void print_entries(ferry_client *cl, ls_ent *e, size_t n, unsigned f, int
             free(esc);
             continue;
         }
-        ferry_fmt_long(line, sizeof(line), e[i].shown, &e[i].a, 1, (f & LS_HUMAN) != 0, NULL,
-                       NULL);
+        ferry_fmt_long(line, sizeof(line), e[i].shown, &e[i].a, 1, (f & LS_HUMAN) != 0, NULL, NULL);
         fprintf(cl->out, "%s\n", line);
     }
 }
@@ -207,9 +214,9 @@ void ferry__cmd_print_df(ferry_client *cl, const ferry_sftpc_vfsinfo *st, unsign
     if (flags & 2u) {
         fprintf(cl->out, "%12s %12s %12s %12s %12s\n", "Inodes", "Used", "Avail", "(root)",
                 "%Capacity");
-        fprintf(cl->out, "%12llu %12llu %12llu %12llu %11u%%\n",
-                (unsigned long long)st->files, (unsigned long long)(st->files - st->ffree),
-                (unsigned long long)st->favail, (unsigned long long)st->ffree,
+        fprintf(cl->out, "%12llu %12llu %12llu %12llu %11u%%\n", (unsigned long long)st->files,
+                (unsigned long long)(st->files - st->ffree), (unsigned long long)st->favail,
+                (unsigned long long)st->ffree,
                 st->files ? (unsigned)(100 * (st->files - st->ffree) / st->files) : 0);
     } else if (flags & 1u) {
         char s[4][32];
@@ -217,14 +224,13 @@ void ferry__cmd_print_df(ferry_client *cl, const ferry_sftpc_vfsinfo *st, unsign
         ferry_fmt_human(used, s[1], 32);
         ferry_fmt_human(avail, s[2], 32);
         ferry_fmt_human(root, s[3], 32);
-        fprintf(cl->out, "%8s %8s %8s %8s %12s\n", "Size", "Used", "Avail", "(root)",
-                "%Capacity");
+        fprintf(cl->out, "%8s %8s %8s %8s %12s\n", "Size", "Used", "Avail", "(root)", "%Capacity");
         fprintf(cl->out, "%8s %8s %8s %8s %11u%%\n", s[0], s[1], s[2], s[3], cap);
     } else {
         fprintf(cl->out, "%12s %12s %12s %12s %12s\n", "Size", "Used", "Avail", "(root)",
                 "%Capacity");
-        fprintf(cl->out, "%12llu %12llu %12llu %12llu %11u%%\n",
-                (unsigned long long)(size / 1024), (unsigned long long)(used / 1024),
-                (unsigned long long)(avail / 1024), (unsigned long long)(root / 1024), cap);
+        fprintf(cl->out, "%12llu %12llu %12llu %12llu %11u%%\n", (unsigned long long)(size / 1024),
+                (unsigned long long)(used / 1024), (unsigned long long)(avail / 1024),
+                (unsigned long long)(root / 1024), cap);
     }
 }

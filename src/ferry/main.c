@@ -19,10 +19,10 @@
 static int query(const char *what)
 {
     const char *list = strcmp(what, "cipher") == 0 ? ferry_cipher_supported()
-                       : strcmp(what, "mac") == 0   ? ferry_mac_supported()
-                       : strcmp(what, "kex") == 0   ? ferry_kexalg_supported()
-                       : strcmp(what, "key") == 0   ? ferry_sigalg_supported()
-                                                    : NULL;
+                       : strcmp(what, "mac") == 0  ? ferry_mac_supported()
+                       : strcmp(what, "kex") == 0  ? ferry_kexalg_supported()
+                       : strcmp(what, "key") == 0  ? ferry_sigalg_supported()
+                                                   : NULL;
     if (list == NULL) {
         fprintf(stderr, "Unsupported query \"%s\"\n", what);
         return 1;

@@ -44,8 +44,8 @@ static void draw(ferry_progress *p, int final)
     }
     int namew = w - 40 > 10 ? w - 40 : 10;
     char *ename = ferry_fmt_escape(p->name);
-    snprintf(line, sizeof(line), "\r%-*.*s %3d%% %8s %7s/s %s", namew, namew,
-             ename ? ename : "?", pct > 100 ? 100 : pct, bytes, rate, eta);
+    snprintf(line, sizeof(line), "\r%-*.*s %3d%% %8s %7s/s %s", namew, namew, ename ? ename : "?",
+             pct > 100 ? 100 : pct, bytes, rate, eta);
     free(ename);
     /* pad to the full width so a shorter line erases the previous one */
     size_t len = strlen(line);

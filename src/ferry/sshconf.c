@@ -79,8 +79,8 @@ void ferry_opts_init(ferry_opts *o)
 
 void ferry_opts_free(ferry_opts *o)
 {
-    char **strs[] = {&o->hostname, &o->user, &o->identity_agent, &o->known_hosts,
-                     &o->ciphers,  &o->macs, &o->kex,            &o->hostkey_algs};
+    char **strs[] = {&o->hostname, &o->user, &o->identity_agent, &o->known_hosts, &o->ciphers,
+                     &o->macs,     &o->kex,  &o->hostkey_algs};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -129,9 +129,9 @@ static int parse_strict(const char *v)
     static const struct {
         const char *n;
         int v;
-    } map[] = {{"yes", FERRY_STRICT_YES},   {"true", FERRY_STRICT_YES},
-               {"no", FERRY_STRICT_NO},     {"false", FERRY_STRICT_NO},
-               {"off", FERRY_STRICT_NO},    {"accept-new", FERRY_STRICT_ACCEPT_NEW},
+    } map[] = {{"yes", FERRY_STRICT_YES}, {"true", FERRY_STRICT_YES},
+               {"no", FERRY_STRICT_NO},   {"false", FERRY_STRICT_NO},
+               {"off", FERRY_STRICT_NO},  {"accept-new", FERRY_STRICT_ACCEPT_NEW},
                {"ask", FERRY_STRICT_ASK}};
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         if (strcasecmp(v, map[i].n) == 0) {
@@ -205,8 +205,8 @@ static int split_kv(const char *line, char *key, size_t ksz, char *val, size_t v
         p += strspn(p, " \t");
     }
     size_t vn = strlen(p);
-    while (vn > 0 && (p[vn - 1] == '\n' || p[vn - 1] == '\r' || p[vn - 1] == ' ' ||
-                      p[vn - 1] == '\t')) {
+    while (vn > 0 &&
+           (p[vn - 1] == '\n' || p[vn - 1] == '\r' || p[vn - 1] == ' ' || p[vn - 1] == '\t')) {
         vn--;
     }
     if (vn >= 2 && p[0] == '"' && p[vn - 1] == '"') {
@@ -308,8 +308,11 @@ char *ferry_opts_expand_path(const char *path, const char *host, const char *use
     for (; *p && j + 1 < cap; p++) {
         const char *ins = NULL;
         if (p[0] == '%' && p[1] != '\0') {
-            ins = p[1] == 'd' ? home_dir() : p[1] == 'u' ? user : p[1] == 'h' ? host
-                  : p[1] == '%' ? "%" : NULL;
+            ins = p[1] == 'd'   ? home_dir()
+                  : p[1] == 'u' ? user
+                  : p[1] == 'h' ? host
+                  : p[1] == '%' ? "%"
+                                : NULL;
         }
         if (ins != NULL) {
             size_t n = strlen(ins);

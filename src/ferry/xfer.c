@@ -17,8 +17,13 @@
 
 #define MAX_DEPTH 64
 
-enum { X_RESUME = 1u << 0, X_FSYNC = 1u << 1, X_PRESERVE = 1u << 2, X_RECURSE = 1u << 3,
-       X_RECURSE2 = 1u << 4 };
+enum {
+    X_RESUME = 1u << 0,
+    X_FSYNC = 1u << 1,
+    X_PRESERVE = 1u << 2,
+    X_RECURSE = 1u << 3,
+    X_RECURSE2 = 1u << 4
+};
 
 typedef struct xfer_opts {
     int resume, fsync_, preserve, recursive;
@@ -175,8 +180,8 @@ static int get_dir(ferry_client *cl, const char *abs, const char *local, const x
         fprintf(stderr, "Maximum directory depth exceeded\n");
         return -1;
     }
-    if (mkdir(local, 0777) != 0 && !(errno == EEXIST && stat(local, &st) == 0 &&
-                                     S_ISDIR(st.st_mode))) {
+    if (mkdir(local, 0777) != 0 &&
+        !(errno == EEXIST && stat(local, &st) == 0 && S_ISDIR(st.st_mode))) {
         fprintf(stderr, "mkdir %s: %s\n", local, strerror(errno));
         return -1;
     }
@@ -259,15 +264,15 @@ int ferry__cmd_get(ferry_client *cl, int argc, char **argv)
     }
     int dst_dir = dst != NULL && local_is_dir(dst);
     if (n > 1 && dst != NULL && !dst_dir) {
-        fprintf(stderr, "Multiple source paths, but destination \"%s\" is not a directory\n",
-                dst);
+        fprintf(stderr, "Multiple source paths, but destination \"%s\" is not a directory\n", dst);
         rc = -1;
     }
     for (int i = 0; rc == 0 && i < n; i++) {
         char *abs = ferry_path_abs(cl, v[i]);
         const char *base = ferry_path_base(v[i]);
-        char *local = dst == NULL ? strdup(base) : dst_dir ? ferry_path_join(dst, base)
-                                                           : strdup(dst);
+        char *local = dst == NULL ? strdup(base)
+                      : dst_dir   ? ferry_path_join(dst, base)
+                                  : strdup(dst);
         ferry_sftp_attrs a;
         int r = abs ? ferry_sftpc_stat(cl->sftp, abs, &a) : FERRY_E_ALLOC;
         if (local == NULL || (dst == NULL || dst_dir ? !safe_name(base) : 0)) {
@@ -316,13 +321,15 @@ static int put_file(ferry_client *cl, const char *local, const char *rabs, const
             off = ra.size;
         }
         if (off > (uint64_t)st.st_size) {
-            fprintf(stderr, "Unable to resume upload of \"%s\": remote file is larger than "
-                            "local\n", local);
+            fprintf(stderr,
+                    "Unable to resume upload of \"%s\": remote file is larger than "
+                    "local\n",
+                    local);
             goto out;
         }
     }
-    r = ferry_sftpc_open(cl->sftp, rabs, SSH_FXF_WRITE | SSH_FXF_CREAT |
-                                             (o->resume ? 0 : SSH_FXF_TRUNC), &a, &h);
+    r = ferry_sftpc_open(cl->sftp, rabs,
+                         SSH_FXF_WRITE | SSH_FXF_CREAT | (o->resume ? 0 : SSH_FXF_TRUNC), &a, &h);
     if (r != FERRY_OK) {
         ferry__cmd_err(cl, "Couldn't open remote file", rabs, r);
         goto out;
@@ -448,8 +455,7 @@ int ferry__cmd_put(ferry_client *cl, int argc, char **argv)
     }
     int dst_dir = dst == NULL || ferry__cmd_is_dir(cl, dst);
     if (n > 1 && !dst_dir) {
-        fprintf(stderr, "Multiple paths match, but destination \"%s\" is not a directory\n",
-                dst);
+        fprintf(stderr, "Multiple paths match, but destination \"%s\" is not a directory\n", dst);
         rc = -1;
     }
     for (int i = 0; rc == 0 && i < n; i++) {

@@ -42,8 +42,7 @@ void ferry_conn_close(ferry_conn *c)
     free(c);
 }
 
-static void dest_ok(const char *s, const char *user, const char *host, int port,
-                    const char *path)
+static void dest_ok(const char *s, const char *user, const char *host, int port, const char *path)
 {
     ferry_dest d;
     assert_int_equal(ferry_dest_parse(s, &d), 0);
@@ -80,8 +79,16 @@ static void test_destinations(void **state)
     dest_ok("SFTP://[::1]:22//abs%20path", NULL, "::1", 22, "/abs path");
     dest_ok("sftp://us%40er@h", "us@er", "h", -1, NULL);
 
-    const char *bad[] = {"", "@host", "[::1", "sftp://host:0/", "sftp://host:99999",
-                         "sftp://host:x", "sftp://h/%zz", "sftp://h/a%00b", "[::1]x", NULL};
+    const char *bad[] = {"",
+                         "@host",
+                         "[::1",
+                         "sftp://host:0/",
+                         "sftp://host:99999",
+                         "sftp://host:x",
+                         "sftp://h/%zz",
+                         "sftp://h/a%00b",
+                         "[::1]x",
+                         NULL};
     for (int i = 0; bad[i] != NULL; i++) {
         ferry_dest d;
         assert_int_equal(ferry_dest_parse(bad[i], &d), -1);
@@ -92,8 +99,8 @@ static void test_args(void **state)
 {
     (void)state;
     ferry_args a;
-    char *argv[] = {"ferry", "-q", "-P", "2222", "-B", "65536", "-R", "16", "-o", "User=x",
-                    "-i", "/k", "-b", "-", "u@h:/p", NULL};
+    char *argv[] = {"ferry", "-q",     "-P", "2222", "-B", "65536", "-R",     "16",
+                    "-o",    "User=x", "-i", "/k",   "-b", "-",     "u@h:/p", NULL};
     assert_int_equal(ferry_args_parse(&a, 15, argv), 0);
     assert_int_equal(a.port, 2222);
     assert_int_equal(a.buffer_size, 65536);
@@ -182,8 +189,7 @@ static void test_ssh_config(void **state)
     in = 1;
     assert_int_equal(ferry_opts_line(&o, "Port 0", "h", &in, "cli"), -1);
     assert_int_equal(ferry_opts_line(&o, "BatchMode maybe", "h", &in, "cli"), -1);
-    assert_int_equal(ferry_opts_line(&o, "StrictHostKeyChecking sometimes", "h", &in, "cli"),
-                     -1);
+    assert_int_equal(ferry_opts_line(&o, "StrictHostKeyChecking sometimes", "h", &in, "cli"), -1);
     assert_int_equal(ferry_opts_file(&o, "/nonexistent/ferry", "h", 0), 0);
     assert_int_equal(ferry_opts_file(&o, "/nonexistent/ferry", "h", 1), -1);
     ferry_opts_free(&o);
@@ -243,16 +249,17 @@ static void test_ls_format_and_escape(void **state)
     tzset();
     ferry_sftp_attrs a = {.flags = SSH_FILEXFER_ATTR_SIZE | SSH_FILEXFER_ATTR_UIDGID |
                                    SSH_FILEXFER_ATTR_PERMISSIONS | SSH_FILEXFER_ATTR_ACMODTIME,
-                          .size = 1234, .uid = 1000, .gid = 100, .perm = 0100644,
+                          .size = 1234,
+                          .uid = 1000,
+                          .gid = 100,
+                          .perm = 0100644,
                           .mtime = 86400 * 365};
     ferry_fmt_long(line, sizeof(line), "f.txt", &a, 1, 0, NULL, NULL);
-    assert_string_equal(line,
-                        "-rw-r--r--    1 1000     100          1234 Jan  1  1971 f.txt");
+    assert_string_equal(line, "-rw-r--r--    1 1000     100          1234 Jan  1  1971 f.txt");
     a.perm = 040755 | 02000;
     a.size = 1536;
     ferry_fmt_long(line, sizeof(line), "d\x1b[2J", &a, 1, 1, NULL, NULL);
-    assert_string_equal(line,
-                        "drwxr-sr-x    1 1000     100          1.5K Jan  1  1971 d\\033[2J");
+    assert_string_equal(line, "drwxr-sr-x    1 1000     100          1.5K Jan  1  1971 d\\033[2J");
     char m[11];
     ferry_fmt_mode(0104755, m);
     assert_string_equal(m, "-rwsr-xr-x");
@@ -312,8 +319,8 @@ static void test_hostkey_policy(void **state)
     o.batch_mode = 1;
     o.user = strdup("u");
     o.hash_known_hosts = 0;
-    ferry_hostcheck hc = {.host = "srv", .hostname = "127.0.0.1", .ip = "127.0.0.1",
-                          .port = 2222, .opts = &o};
+    ferry_hostcheck hc = {
+        .host = "srv", .hostname = "127.0.0.1", .ip = "127.0.0.1", .port = 2222, .opts = &o};
 
     /* unknown + strict yes / ask in batch mode: refused, nothing stored */
     o.strict = FERRY_STRICT_YES;
@@ -383,9 +390,9 @@ static void test_identity_files(void **state)
     assert_true(ferry_key_equal_public(c.ids[0].pub, k));
     ferry_buf *sig = ferry_buf_new(0);
     const uint8_t data[] = "to be signed";
-    assert_int_equal(c.ids[0].sign(c.ids[0].ctx, c.ids[0].pub, "ssh-ed25519", data,
-                                   sizeof(data), sig),
-                     FERRY_OK);
+    assert_int_equal(
+        c.ids[0].sign(c.ids[0].ctx, c.ids[0].pub, "ssh-ed25519", data, sizeof(data), sig),
+        FERRY_OK);
     assert_int_equal(ferry_key_verify(k, "ssh-ed25519", ferry_buf_data(sig), ferry_buf_len(sig),
                                       data, sizeof(data)),
                      FERRY_OK);

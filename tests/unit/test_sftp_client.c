@@ -21,7 +21,7 @@ typedef enum { MODE_NORMAL, MODE_WRONG_ID, MODE_OVERSIZE, MODE_LONG_DATA } fake_
 
 typedef struct fake {
     fake_mode mode;
-    uint8_t *file;       /* the one remote file's contents */
+    uint8_t *file; /* the one remote file's contents */
     size_t file_len;
     size_t max_chunk;    /* short reads: at most this many bytes per DATA */
     int reverse;         /* answer each batch of requests in reverse order */

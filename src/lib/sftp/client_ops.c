@@ -123,8 +123,7 @@ int ferry_sftpc_init(ferry_sftpc *c)
     }
     c->got_version = 1;
     c->rsize = c->wsize = FERRY_SFTPC_DEFAULT_IO;
-    if (ferry_sftpc_has_ext(c, "limits@openssh.com") && query_limits(c) != FERRY_OK &&
-        c->dead) {
+    if (ferry_sftpc_has_ext(c, "limits@openssh.com") && query_limits(c) != FERRY_OK && c->dead) {
         return c->dead;
     }
     if (c->cfg.io_size != 0) {
@@ -182,8 +181,7 @@ static int send_str(ferry_sftpc *c, uint8_t type, const void *s, size_t n,
 }
 
 /* EXTENDED request: name, then up to two strings. */
-static int send_ext(ferry_sftpc *c, const char *ext, const char *s1, const char *s2,
-                    uint32_t *id)
+static int send_ext(ferry_sftpc *c, const char *ext, const char *s1, const char *s2, uint32_t *id)
 {
     ferry_buf *p = ferry__sftpc_payload();
     int rc = p ? ferry_buf_put_cstring(p, ext) : FERRY_E_ALLOC;
@@ -203,7 +201,8 @@ static int path_status(ferry_sftpc *c, uint8_t type, const char *path, const fer
     return rc == FERRY_OK ? ferry__sftpc_status(c, id) : rc;
 }
 
-static int handle_status(ferry_sftpc *c, uint8_t type, const ferry_buf *h, const ferry_sftp_attrs *a)
+static int handle_status(ferry_sftpc *c, uint8_t type, const ferry_buf *h,
+                         const ferry_sftp_attrs *a)
 {
     uint32_t id;
     int rc = send_str(c, type, ferry_buf_data(h), ferry_buf_len(h), a, &id);

@@ -140,8 +140,14 @@ static int dl_reply(dl_state *d, xreq e)
 int ferry_sftpc_download(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t offset,
                          ferry_sftpc_progress_fn cb, void *cb_ctx, uint64_t *total)
 {
-    dl_state d = {.c = c, .h = handle, .fd = fd, .next = offset, .eof = UINT64_MAX,
-                  .end = offset, .cb = cb, .cb_ctx = cb_ctx};
+    dl_state d = {.c = c,
+                  .h = handle,
+                  .fd = fd,
+                  .next = offset,
+                  .eof = UINT64_MAX,
+                  .end = offset,
+                  .cb = cb,
+                  .cb_ctx = cb_ctx};
     uint32_t len = c->rsize ? c->rsize : FERRY_SFTPC_DEFAULT_IO;
     int rc = xq_init(&d.q, c->cfg.max_inflight + 1);
 
