@@ -58,6 +58,7 @@ void ferry_sftpc_free(ferry_sftpc *c)
     ferry_buf_free(c->out);
     ferry_buf_free(c->in);
     ferry_buf_free(c->version_reply);
+    ferry_buf_free(c->scratch);
     free(c->exts);
     free(c->last_msg);
     free(c);
@@ -423,4 +424,15 @@ int ferry__sftpc_status(ferry_sftpc *c, uint32_t id)
 ferry_buf *ferry__sftpc_payload(void)
 {
     return ferry_buf_new(FERRY_SFTPC_MAX_REPLY);
+}
+
+ferry_buf *ferry__sftpc_scratch(ferry_sftpc *c)
+{
+    if (c->scratch == NULL) {
+        c->scratch = ferry__sftpc_payload();
+    }
+    if (c->scratch != NULL) {
+        ferry_buf_reset(c->scratch);
+    }
+    return c->scratch;
 }

@@ -36,6 +36,7 @@ struct ferry_sftpc {
     uint32_t last_status;
     char *last_msg;
     ferry_buf *version_reply;
+    ferry_buf *scratch; /* reused request payload of the transfer loops */
 };
 
 /* Waits for the reply to `id`. If its type is `want`, returns FERRY_OK and
@@ -49,5 +50,8 @@ int ferry__sftpc_status(ferry_sftpc *c, uint32_t id);
 int ferry__sftpc_parse_status(ferry_sftpc *c, ferry_rd *r);
 /* New payload buffer for a request. */
 ferry_buf *ferry__sftpc_payload(void);
+/* The engine's reusable payload buffer, emptied; NULL when out of memory.
+ * Owned by the engine: valid until the next call. */
+ferry_buf *ferry__sftpc_scratch(ferry_sftpc *c);
 
 #endif

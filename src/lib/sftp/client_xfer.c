@@ -79,13 +79,12 @@ static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
 
 static int send_read(ferry_sftpc *c, const ferry_buf *h, uint64_t off, uint32_t len, uint32_t *id)
 {
-    ferry_buf *p = ferry__sftpc_payload();
+    ferry_buf *p = ferry__sftpc_scratch(c);
     int rc = p ? ferry_buf_put_stringb(p, h) : FERRY_E_ALLOC;
     if (rc == FERRY_OK && (rc = ferry_buf_put_u64(p, off)) == FERRY_OK &&
         (rc = ferry_buf_put_u32(p, len)) == FERRY_OK) {
         rc = ferry_sftpc_send(c, SSH_FXP_READ, p, id);
     }
-    ferry_buf_free(p);
     return rc;
 }
 
@@ -181,7 +180,7 @@ int ferry_sftpc_download(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64
 static int send_write(ferry_sftpc *c, const ferry_buf *h, int fd, uint64_t off, uint32_t len,
                       uint32_t *id, size_t *n)
 {
-    ferry_buf *p = ferry__sftpc_payload();
+    ferry_buf *p = ferry__sftpc_scratch(c);
     uint8_t *dst;
     ssize_t got;
     int rc = p ? ferry_buf_put_stringb(p, h) : FERRY_E_ALLOC;
@@ -206,7 +205,6 @@ static int send_write(ferry_sftpc *c, const ferry_buf *h, int fd, uint64_t off, 
     (void)ferry_buf_truncate(p, base + (size_t)got);
     rc = ferry_sftpc_send(c, SSH_FXP_WRITE, p, id);
 out:
-    ferry_buf_free(p);
     return rc;
 }
 
