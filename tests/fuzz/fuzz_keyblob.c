@@ -50,9 +50,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     (void)ferry_key_verify(k, NULL, sig, siglen, msg, sizeof(msg));
-    static const char *const algs[] = {"ssh-ed25519",         "ecdsa-sha2-nistp256",
-                                       "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
-                                       "rsa-sha2-512",        "rsa-sha2-256",
+    static const char *const algs[] = {"ssh-ed25519",
+                                       "ecdsa-sha2-nistp256",
+                                       "ecdsa-sha2-nistp384",
+                                       "ecdsa-sha2-nistp521",
+                                       "rsa-sha2-512",
+                                       "rsa-sha2-256",
                                        "ssh-rsa"};
     for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
         if (ferry_key_sigalg_ok(k, algs[i])) {

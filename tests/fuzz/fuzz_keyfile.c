@@ -19,8 +19,7 @@ static void roundtrip(const ferry_key *k)
         return;
     }
     if (ferry_key_save_private(k, "c", b) != FERRY_OK ||
-        ferry_key_load_private(ferry_buf_data(b), ferry_buf_len(b), NULL, &k2, NULL) !=
-            FERRY_OK ||
+        ferry_key_load_private(ferry_buf_data(b), ferry_buf_len(b), NULL, &k2, NULL) != FERRY_OK ||
         !ferry_key_equal_public(k, k2)) {
         abort();
     }

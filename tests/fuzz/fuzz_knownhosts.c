@@ -9,7 +9,7 @@
 #include "ssh/authfile.h"
 #include "util/err.h"
 
-#define FUZZ_KEY                                                                             \
+#define FUZZ_KEY                                                                                   \
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMBCOL7ZH9Q5Kkykw5KaHGQ5nzLgRkR2S5VJeoIGly5B fuzz"
 
 static ferry_key *fixed_key(void)

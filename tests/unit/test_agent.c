@@ -102,10 +102,9 @@ static void sign_through(const ferry_identity *id, const char *sigalg)
     const uint8_t data[] = "session-id and userauth request";
     ferry_buf *sig = ferry_buf_new(0);
     assert_int_equal(id->sign(id->ctx, id->pub, sigalg, data, sizeof(data), sig), FERRY_OK);
-    assert_int_equal(
-        ferry_key_verify(id->pub, sigalg, ferry_buf_data(sig), ferry_buf_len(sig), data,
-                         sizeof(data)),
-        FERRY_OK);
+    assert_int_equal(ferry_key_verify(id->pub, sigalg, ferry_buf_data(sig), ferry_buf_len(sig),
+                                      data, sizeof(data)),
+                     FERRY_OK);
     /* The blob names the algorithm asked for. */
     assert_int_equal(ferry_buf_data(sig)[3], strlen(sigalg));
     assert_memory_equal(ferry_buf_data(sig) + 4, sigalg, strlen(sigalg));
@@ -156,9 +155,8 @@ static void test_real_agent(void **state)
     /* A key the agent does not hold: SSH_AGENT_FAILURE. */
     ferry_key *stranger = NULL;
     assert_int_equal(ferry_key_generate(FERRY_KEY_ED25519, 0, &stranger), FERRY_OK);
-    assert_int_equal(
-        ferry_agent_sign(a, stranger, "ssh-ed25519", (const uint8_t *)"x", 1, sig),
-        FERRY_E_PERMISSION);
+    assert_int_equal(ferry_agent_sign(a, stranger, "ssh-ed25519", (const uint8_t *)"x", 1, sig),
+                     FERRY_E_PERMISSION);
     assert_int_equal(ferry_buf_len(sig), 0);
     /* The connection stays usable after a refusal; the list is cached. */
     sign_through(ied, "ssh-ed25519");
@@ -252,9 +250,8 @@ static void test_hostile_agent(void **state)
     const uint8_t wrongtype[] = {0, 0, 0, 1, 14};
     assert_int_equal(ids_from_fake(wrongtype, sizeof(wrongtype)), FERRY_E_PROTOCOL);
     /* One identity with an unsupported key type (ssh-dss): left out. */
-    const uint8_t dss[] = {0,   0,   0,   27,  12,  0,   0,   0,   1,   0,   0,   0,   11, 0,
-                           0,   0,   7,   's', 's', 'h', '-', 'd', 's', 's', 0,   0,   0,  3,
-                           'c', 'm', 't'};
+    const uint8_t dss[] = {0, 0,   0,   27,  12,  0,   0,   0,   1, 0, 0, 0, 11,  0,   0,  0,
+                           7, 's', 's', 'h', '-', 'd', 's', 's', 0, 0, 0, 3, 'c', 'm', 't'};
     assert_int_equal(ids_from_fake(dss, sizeof(dss)), FERRY_OK);
     const uint8_t trailing[] = {0, 0, 0, 6, 12, 0, 0, 0, 0, 7};
     assert_int_equal(ids_from_fake(trailing, sizeof(trailing)), FERRY_E_TRAILING_DATA);

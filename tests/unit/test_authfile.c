@@ -132,8 +132,7 @@ static void test_authkeys_from(void **state)
     assert_int_equal(ferry_authkeys_match(ak, keys[0], "::ffff:127.0.0.1", NULL), FERRY_OK);
     assert_int_equal(ferry_authkeys_match(ak, keys[0], "::1", NULL), FERRY_OK);
     assert_int_equal(ferry_authkeys_match(ak, keys[0], "10.1.2.3", NULL), FERRY_E_AUTH_DENIED);
-    assert_int_equal(ferry_authkeys_match(ak, keys[0], "192.168.1.1", NULL),
-                     FERRY_E_AUTH_DENIED);
+    assert_int_equal(ferry_authkeys_match(ak, keys[0], "192.168.1.1", NULL), FERRY_E_AUTH_DENIED);
     assert_int_equal(ferry_authkeys_match(ak, keys[0], NULL, NULL), FERRY_E_AUTH_DENIED);
     assert_int_equal(ferry_authkeys_match(ak, keys[0], "not-an-address", NULL),
                      FERRY_E_AUTH_DENIED);
@@ -145,8 +144,7 @@ static void test_authkeys_from(void **state)
     ferry_authkey_opts o;
     assert_int_equal(ferry_authkeys_match(ak, keys[2], "2001:db8::5", &o), FERRY_OK);
     assert_int_equal(o.no_pty, 1);
-    assert_int_equal(ferry_authkeys_match(ak, keys[2], "2001:db9::1", NULL),
-                     FERRY_E_AUTH_DENIED);
+    assert_int_equal(ferry_authkeys_match(ak, keys[2], "2001:db9::1", NULL), FERRY_E_AUTH_DENIED);
     assert_int_equal(ferry_authkeys_match(ak, keys[2], "127.0.0.1", NULL), FERRY_E_AUTH_DENIED);
     /* A malformed CIDR admits nobody. */
     assert_int_equal(ferry_authkeys_match(ak, keys[3], "10.0.0.1", NULL), FERRY_E_AUTH_DENIED);
@@ -234,8 +232,8 @@ static void test_known_hosts_plain(void **state)
                      "host5 ssh-dss AAAAB3NzaC1kc3MAAACBAP\n"
                      "host6 %s\n"
                      "host6 %s\n",
-                     lines[0], lines[0], lines[0], lines[1], lines[0], lines[0], lines[0],
-                     lines[1], lines[3]);
+                     lines[0], lines[0], lines[0], lines[1], lines[0], lines[0], lines[0], lines[1],
+                     lines[3]);
     check(text, "host1.example.com", 22, keys[0], FERRY_HOSTKEY_OK, 2);
     check(text, "HOST1.Example.COM", 0, keys[0], FERRY_HOSTKEY_OK, 2);
     check(text, "alias1", 22, keys[0], FERRY_HOSTKEY_OK, 2);
@@ -264,11 +262,11 @@ static void test_known_hosts_hashed_by_ssh_keygen(void **state)
     (void)state;
     char path[256], cmd[1024];
     snprintf(path, sizeof(path), "%s/kh_hashed", tmpdir);
-    char *text = fmt("hashedhost %s\n[hashedport]:2200 %s\nother %s\n", lines[0], lines[0],
-                     lines[1]);
+    char *text =
+        fmt("hashedhost %s\n[hashedport]:2200 %s\nother %s\n", lines[0], lines[0], lines[1]);
     write_file(path, text);
-    snprintf(cmd, sizeof(cmd), "ssh-keygen -q -H -f %s >/dev/null 2>&1 && grep -c '^|1|' %s",
-             path, path);
+    snprintf(cmd, sizeof(cmd), "ssh-keygen -q -H -f %s >/dev/null 2>&1 && grep -c '^|1|' %s", path,
+             path);
     FILE *p = popen(cmd, "r");
     int n = 0;
     assert_int_equal(fscanf(p, "%d", &n), 1);
@@ -326,11 +324,10 @@ static void test_known_hosts_add(void **state)
     snprintf(cmd, sizeof(cmd), "ssh-keygen -F addhost -f %s | grep -q '%s'", path,
              strchr(lines[0], ' ') + 1);
     assert_int_equal(system(cmd), 0);
-    snprintf(cmd, sizeof(cmd), "ssh-keygen -F '[hashed.example]:2222' -f %s | grep -q '%s'",
-             path, strchr(lines[2], ' ') + 1);
+    snprintf(cmd, sizeof(cmd), "ssh-keygen -F '[hashed.example]:2222' -f %s | grep -q '%s'", path,
+             strchr(lines[2], ' ') + 1);
     assert_int_equal(system(cmd), 0);
-    snprintf(cmd, sizeof(cmd), "ssh-keygen -F rsahost -f %s | grep -q '^rsahost ssh-rsa '",
-             path);
+    snprintf(cmd, sizeof(cmd), "ssh-keygen -F rsahost -f %s | grep -q '^rsahost ssh-rsa '", path);
     assert_int_equal(system(cmd), 0);
     snprintf(cmd, sizeof(cmd), "ssh-keygen -F nothere -f %s >/dev/null", path);
     assert_int_not_equal(system(cmd), 0);
@@ -343,8 +340,7 @@ static void test_known_hosts_add(void **state)
     assert_int_equal(st, FERRY_HOSTKEY_OK);
     assert_int_equal(line, 5);
     /* Names that would corrupt the file are refused. */
-    assert_int_equal(ferry_known_hosts_add(path, "bad host", 22, keys[1], 0),
-                     FERRY_E_INVALID_ARG);
+    assert_int_equal(ferry_known_hosts_add(path, "bad host", 22, keys[1], 0), FERRY_E_INVALID_ARG);
     assert_int_equal(ferry_known_hosts_add(path, "a,b", 22, keys[1], 0), FERRY_E_INVALID_ARG);
 }
 

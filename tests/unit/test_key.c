@@ -119,9 +119,9 @@ static void sign_verify_roundtrip(const ferry_key *k, const char *sigalg)
     ferry_buf *ext = ferry_buf_new(0);
     ferry_buf_put(ext, s, sl);
     ferry_buf_put_u8(ext, 0);
-    assert_int_equal(ferry_key_verify(k, sigalg, ferry_buf_data(ext), ferry_buf_len(ext), msg,
-                                      sizeof(msg)),
-                     FERRY_E_FORMAT);
+    assert_int_equal(
+        ferry_key_verify(k, sigalg, ferry_buf_data(ext), ferry_buf_len(ext), msg, sizeof(msg)),
+        FERRY_E_FORMAT);
     /* Demanding another algorithm. */
     const char *other = strcmp(sigalg, "ssh-ed25519") == 0 ? "rsa-sha2-512" : "ssh-ed25519";
     assert_int_not_equal(ferry_key_verify(k, other, s, sl, msg, sizeof(msg)), FERRY_OK);
@@ -216,8 +216,7 @@ static void test_generate_sign_verify(void **state)
         ferry_buf *sig = ferry_buf_new(0);
         assert_int_not_equal(ferry_key_sign(pub, kts[i].sigalg, (const uint8_t *)"x", 1, sig),
                              FERRY_OK);
-        assert_int_equal(ferry_key_sign(k, kts[i].sigalg, (const uint8_t *)"x", 1, sig),
-                         FERRY_OK);
+        assert_int_equal(ferry_key_sign(k, kts[i].sigalg, (const uint8_t *)"x", 1, sig), FERRY_OK);
         assert_int_equal(ferry_key_verify(pub, kts[i].sigalg, ferry_buf_data(sig),
                                           ferry_buf_len(sig), (const uint8_t *)"x", 1),
                          FERRY_OK);
@@ -400,8 +399,7 @@ static void test_load_ssh_keygen_private(void **state)
         sign_verify_roundtrip(k, kts[i].sigalg);
         /* Signature by the loaded private key checks with the .pub key. */
         ferry_buf *sig = ferry_buf_new(0);
-        assert_int_equal(ferry_key_sign(k, kts[i].sigalg, (const uint8_t *)"m", 1, sig),
-                         FERRY_OK);
+        assert_int_equal(ferry_key_sign(k, kts[i].sigalg, (const uint8_t *)"m", 1, sig), FERRY_OK);
         assert_int_equal(ferry_key_verify(pub, kts[i].sigalg, ferry_buf_data(sig),
                                           ferry_buf_len(sig), (const uint8_t *)"m", 1),
                          FERRY_OK);
@@ -467,7 +465,10 @@ static void test_save_layout(void **state)
     ferry_buf *b = ferry_buf_new(0);
     assert_int_equal(ferry_key_save_private(k, "c", b), FERRY_OK);
     char *text = strndup((const char *)ferry_buf_data(b), ferry_buf_len(b));
-    assert_true(strncmp(text, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAAB", 88) == 0);
+    assert_true(strncmp(text,
+                        "-----BEGIN OPENSSH PRIVATE "
+                        "KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAAB",
+                        88) == 0);
     char *nl = strchr(text, '\n');
     assert_int_equal(strchr(nl + 1, '\n') - nl - 1, 70);
     assert_non_null(strstr(text, "\n-----END OPENSSH PRIVATE KEY-----\n"));
@@ -565,7 +566,8 @@ static void test_refused_files(void **state)
     /* Missing file, garbage. */
     path_of(path, sizeof(path), "nonexistent", "");
     assert_int_equal(ferry_key_load_private_file(path, NULL, &k, NULL), FERRY_E_NOT_FOUND);
-    const char junk[] = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+    const char junk[] =
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
     assert_int_equal(ferry_key_load_private((const uint8_t *)junk, strlen(junk), NULL, &k, NULL),
                      FERRY_E_FORMAT);
     assert_int_equal(ferry_key_load_private((const uint8_t *)"hello", 5, NULL, &k, NULL),
@@ -632,8 +634,9 @@ static void test_sshsig_ours_verified_by_ssh_keygen(void **state)
         char *b64 = NULL, *line = NULL, *armoured = NULL, *allowed = NULL;
         assert_int_equal(ferry_base64_encode(ferry_buf_data(env), ferry_buf_len(env), &b64),
                          FERRY_OK);
-        assert_true(asprintf(&armoured, "-----BEGIN SSH SIGNATURE-----\n%s\n"
-                                        "-----END SSH SIGNATURE-----\n",
+        assert_true(asprintf(&armoured,
+                             "-----BEGIN SSH SIGNATURE-----\n%s\n"
+                             "-----END SSH SIGNATURE-----\n",
                              b64) > 0);
         assert_int_equal(ferry_key_format_public_line(k, NULL, &line), FERRY_OK);
         assert_true(asprintf(&allowed, "signer@test %s\n", line) > 0);

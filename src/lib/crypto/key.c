@@ -43,12 +43,24 @@ struct key_info {
 
 static const struct key_info key_infos[] = {
     {.type = FERRY_KEY_ED25519, .name = "ssh-ed25519", .bits = 255, .field = 32},
-    {.type = FERRY_KEY_ECDSA_P256, .name = "ecdsa-sha2-nistp256", .curve = "nistp256",
-     .group = "P-256", .bits = 256, .field = 32},
-    {.type = FERRY_KEY_ECDSA_P384, .name = "ecdsa-sha2-nistp384", .curve = "nistp384",
-     .group = "P-384", .bits = 384, .field = 48},
-    {.type = FERRY_KEY_ECDSA_P521, .name = "ecdsa-sha2-nistp521", .curve = "nistp521",
-     .group = "P-521", .bits = 521, .field = 66},
+    {.type = FERRY_KEY_ECDSA_P256,
+     .name = "ecdsa-sha2-nistp256",
+     .curve = "nistp256",
+     .group = "P-256",
+     .bits = 256,
+     .field = 32},
+    {.type = FERRY_KEY_ECDSA_P384,
+     .name = "ecdsa-sha2-nistp384",
+     .curve = "nistp384",
+     .group = "P-384",
+     .bits = 384,
+     .field = 48},
+    {.type = FERRY_KEY_ECDSA_P521,
+     .name = "ecdsa-sha2-nistp521",
+     .curve = "nistp521",
+     .group = "P-521",
+     .bits = 521,
+     .field = 66},
     {.type = FERRY_KEY_RSA, .name = "ssh-rsa"},
 };
 
@@ -310,15 +322,15 @@ static int rsa_crt_exponents(const BIGNUM *d, const BIGNUM *p, const BIGNUM *q, 
     BIGNUM *t = BN_secure_new();
     *dp = BN_secure_new();
     *dq = BN_secure_new();
-    int ok = bctx && t && *dp && *dq && BN_sub(t, p, BN_value_one()) &&
-             BN_mod(*dp, d, t, bctx) && BN_sub(t, q, BN_value_one()) && BN_mod(*dq, d, t, bctx);
+    int ok = bctx && t && *dp && *dq && BN_sub(t, p, BN_value_one()) && BN_mod(*dp, d, t, bctx) &&
+             BN_sub(t, q, BN_value_one()) && BN_mod(*dq, d, t, bctx);
     BN_clear_free(t);
     BN_CTX_free(bctx);
     return ok ? FERRY_OK : ferry_err_crypto();
 }
 
-static int rsa_push_private(OSSL_PARAM_BLD *bld, const BIGNUM *d, const BIGNUM *p,
-                            const BIGNUM *q, const BIGNUM *iqmp, BIGNUM **dp, BIGNUM **dq)
+static int rsa_push_private(OSSL_PARAM_BLD *bld, const BIGNUM *d, const BIGNUM *p, const BIGNUM *q,
+                            const BIGNUM *iqmp, BIGNUM **dp, BIGNUM **dq)
 {
     int r = rsa_crt_exponents(d, p, q, dp, dq);
     if (r != FERRY_OK) {
@@ -401,8 +413,8 @@ static enum ferry_key_type ec_type_of(const EVP_PKEY *pk)
 {
     char group[64];
     size_t gl = 0;
-    if (EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-                                       &gl) != 1) {
+    if (EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &gl) !=
+        1) {
         return FERRY_KEY_UNKNOWN;
     }
     int nid = OBJ_txt2nid(group);
@@ -662,8 +674,8 @@ int ferry_key_generate(enum ferry_key_type type, unsigned bits, ferry_key **out)
 
 /* ---- signatures ---- */
 
-static int evp_sign(EVP_PKEY *pk, const char *md, const uint8_t *data, size_t len,
-                    uint8_t **sig, size_t *siglen)
+static int evp_sign(EVP_PKEY *pk, const char *md, const uint8_t *data, size_t len, uint8_t **sig,
+                    size_t *siglen)
 {
     int r = FERRY_E_LIBCRYPTO;
     uint8_t *s = NULL;
@@ -839,8 +851,8 @@ static int verify_rsa(const ferry_key *k, const char *md, const uint8_t *s, size
     return r;
 }
 
-static int verify_raw(const ferry_key *k, const struct sigalg_info *sa, const uint8_t *s,
-                      size_t sl, const uint8_t *data, size_t len)
+static int verify_raw(const ferry_key *k, const struct sigalg_info *sa, const uint8_t *s, size_t sl,
+                      const uint8_t *data, size_t len)
 {
     if (k->type == FERRY_KEY_ED25519) {
         if (sl != 64) {
@@ -907,8 +919,8 @@ int ferry_base64_encode(const uint8_t *data, size_t len, char **out)
 
 static int b64_char_ok(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
 }
 
 int ferry_base64_decode(const char *s, size_t slen, ferry_buf *out)
@@ -950,8 +962,8 @@ int ferry_key_fingerprint(const ferry_key *k, char *out, size_t outsz)
     char *b64 = NULL;
     ferry_buf *b = ferry_buf_new(0);
     int r = b ? ferry_key_to_blob(k, b) : FERRY_E_ALLOC;
-    if (r == FERRY_OK && EVP_Digest(ferry_buf_data(b), ferry_buf_len(b), md, &mdlen,
-                                    EVP_sha256(), NULL) != 1) {
+    if (r == FERRY_OK &&
+        EVP_Digest(ferry_buf_data(b), ferry_buf_len(b), md, &mdlen, EVP_sha256(), NULL) != 1) {
         r = ferry_err_crypto();
     }
     if (r == FERRY_OK) {

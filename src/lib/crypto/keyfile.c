@@ -37,12 +37,12 @@
 #include "util/err.h"
 #include "util/log.h"
 
-#define KEYFILE_MAX (1024u * 1024)
-#define MAGIC "openssh-key-v1"
+#define KEYFILE_MAX  (1024u * 1024)
+#define MAGIC        "openssh-key-v1"
 #define ARMOUR_BEGIN "-----BEGIN OPENSSH PRIVATE KEY-----"
-#define ARMOUR_END "-----END OPENSSH PRIVATE KEY-----"
-#define BLOCK_NONE 8
-#define B64_LINE 70
+#define ARMOUR_END   "-----END OPENSSH PRIVATE KEY-----"
+#define BLOCK_NONE   8
+#define B64_LINE     70
 
 /* ---- reading openssh-key-v1 ---- */
 
@@ -90,8 +90,8 @@ static int priv_ed25519(ferry_rd *r, EVP_PKEY **pk)
 {
     const uint8_t *pub, *priv;
     size_t pl, sl;
-    if (ferry_rd_string(r, &pub, &pl) != FERRY_OK ||
-        ferry_rd_string(r, &priv, &sl) != FERRY_OK || pl != 32 || sl != 64) {
+    if (ferry_rd_string(r, &pub, &pl) != FERRY_OK || ferry_rd_string(r, &priv, &sl) != FERRY_OK ||
+        pl != 32 || sl != 64) {
         return FERRY_E_FORMAT;
     }
     /* The second half of the private string repeats the public key. */
@@ -298,8 +298,8 @@ static int load_pem(const uint8_t *data, size_t len, const char *passphrase, fer
     return ferry__key_from_pkey(pk, out);
 }
 
-int ferry_key_load_private(const uint8_t *data, size_t len, const char *passphrase,
-                           ferry_key **out, char **comment)
+int ferry_key_load_private(const uint8_t *data, size_t len, const char *passphrase, ferry_key **out,
+                           char **comment)
 {
     if (len > KEYFILE_MAX) {
         return FERRY_E_TOO_LARGE;
@@ -391,8 +391,7 @@ int ferry_key_load_private_file(const char *path, const char *passphrase, ferry_
     ferry_buf_set_secret(b);
     int r = read_file(path, KEYFILE_MAX, b);
     if (r == FERRY_OK) {
-        r = ferry_key_load_private(ferry_buf_data(b), ferry_buf_len(b), passphrase, out,
-                                   comment);
+        r = ferry_key_load_private(ferry_buf_data(b), ferry_buf_len(b), passphrase, out, comment);
     }
     ferry_buf_free(b);
     return r;
@@ -431,9 +430,9 @@ static int put_private_key(const ferry_key *k, ferry_buf *out)
         return put_private_ed25519(k, out);
     case FERRY_KEY_RSA: {
         static const char *const params[] = {
-            OSSL_PKEY_PARAM_RSA_N,       OSSL_PKEY_PARAM_RSA_E,       OSSL_PKEY_PARAM_RSA_D,
-            OSSL_PKEY_PARAM_RSA_COEFFICIENT1, OSSL_PKEY_PARAM_RSA_FACTOR1,
-            OSSL_PKEY_PARAM_RSA_FACTOR2,
+            OSSL_PKEY_PARAM_RSA_N,       OSSL_PKEY_PARAM_RSA_E,
+            OSSL_PKEY_PARAM_RSA_D,       OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
+            OSSL_PKEY_PARAM_RSA_FACTOR1, OSSL_PKEY_PARAM_RSA_FACTOR2,
         };
         for (size_t i = 0; i < 6 && r == FERRY_OK; i++) {
             r = ferry__key_put_bn(k, params[i], out);

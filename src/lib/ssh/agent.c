@@ -21,9 +21,9 @@
 
 #include "util/err.h"
 
-#define AGENT_MSG_MAX (256u * 1024)
-#define AGENT_TIMEOUT_MS 30000
-#define AGENT_MAX_KEYS 1024
+#define AGENT_MSG_MAX     (256u * 1024)
+#define AGENT_TIMEOUT_MS  30000
+#define AGENT_MAX_KEYS    1024
 #define AGENT_COMMENT_MAX 1024
 
 enum {
@@ -71,7 +71,7 @@ int ferry_agent_open(const char *path, ferry_agent **out)
         close(fd);
         errno = e;
         return (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR) ? FERRY_E_NOT_FOUND
-                                                                   : ferry_err_sys();
+                                                                  : ferry_err_sys();
     }
     ferry_agent *a = calloc(1, sizeof(*a));
     if (a == NULL) {
@@ -114,8 +114,8 @@ static long ms_left(const struct timespec *deadline)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    long ms = (long)(deadline->tv_sec - now.tv_sec) * 1000 +
-              (deadline->tv_nsec - now.tv_nsec) / 1000000;
+    long ms =
+        (long)(deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
     return ms > 0 ? ms : 0;
 }
 
@@ -150,8 +150,7 @@ static int send_all(int fd, const uint8_t *p, size_t n, const struct timespec *d
             if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
                 continue;
             }
-            return errno == EPIPE || errno == ECONNRESET ? FERRY_E_DISCONNECTED
-                                                         : ferry_err_sys();
+            return errno == EPIPE || errno == ECONNRESET ? FERRY_E_DISCONNECTED : ferry_err_sys();
         }
         p += w;
         n -= (size_t)w;
@@ -244,8 +243,7 @@ static int add_identity(ferry_agent *a, ferry_rd *rd)
         return FERRY_E_ALLOC;
     }
     a->comments[a->n] = comment;
-    a->ids[a->n] = (ferry_identity){
-        .pub = k, .sign = ferry_agent_sign, .ctx = a, .label = comment};
+    a->ids[a->n] = (ferry_identity){.pub = k, .sign = ferry_agent_sign, .ctx = a, .label = comment};
     a->n++;
     return FERRY_OK;
 }
@@ -287,8 +285,8 @@ int ferry_agent_identities(ferry_agent *a, const ferry_identity **ids, size_t *n
 {
     if (!a->loaded) {
         ferry_buf *req = ferry_buf_new(16), *reply = ferry_buf_new(AGENT_MSG_MAX);
-        int r = req && reply ? ferry_buf_put_u8(req, SSH2_AGENTC_REQUEST_IDENTITIES)
-                             : FERRY_E_ALLOC;
+        int r =
+            req && reply ? ferry_buf_put_u8(req, SSH2_AGENTC_REQUEST_IDENTITIES) : FERRY_E_ALLOC;
         if (r == FERRY_OK) {
             r = agent_call(a, req, reply);
         }

@@ -27,7 +27,7 @@
 #define AUTHFILE_LINE_MAX 8192
 #define AUTHFILE_FILE_MAX (16u * 1024 * 1024)
 #define AUTHKEYS_MAX_KEYS 100000
-#define KH_SALT_LEN 20 /* SHA-1 block of HMAC output; OpenSSH's salt size */
+#define KH_SALT_LEN       20 /* SHA-1 block of HMAC output; OpenSSH's salt size */
 
 /* ---- shared helpers ---- */
 
@@ -39,8 +39,8 @@ static int match_pattern(const char *p, size_t plen, const char *s)
     size_t pi = 0, si = 0, star = (size_t)-1, mark = 0;
     size_t slen = strlen(s);
     while (si < slen) {
-        if (pi < plen && (p[pi] == '?' || tolower((unsigned char)p[pi]) ==
-                                              tolower((unsigned char)s[si]))) {
+        if (pi < plen &&
+            (p[pi] == '?' || tolower((unsigned char)p[pi]) == tolower((unsigned char)s[si]))) {
             pi++;
             si++;
         } else if (pi < plen && p[pi] == '*') {
@@ -774,9 +774,8 @@ int ferry_known_hosts_check_text(const char *text, size_t len, const char *host,
     return FERRY_OK;
 }
 
-int ferry_known_hosts_check(const char *path, const char *host, uint16_t port,
-                            const ferry_key *key, enum ferry_hostkey_status *status,
-                            size_t *line)
+int ferry_known_hosts_check(const char *path, const char *host, uint16_t port, const ferry_key *key,
+                            enum ferry_hostkey_status *status, size_t *line)
 {
     char *text = NULL;
     size_t len = 0;
