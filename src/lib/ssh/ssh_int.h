@@ -75,7 +75,14 @@ enum {
 /* The one mapping from library errors to disconnect reasons. */
 uint32_t ferry__disconnect_reason(int err);
 
-/* States the gate distinguishes. */
+/* States the gate distinguishes.
+ * Who moves the state: transport.c sets KEX_FIRST when the peer's version
+ * line is in; kex.c sets AUTH when the first NEWKEYS is complete both ways
+ * (then calls ferry__auth_start once); transport.c sets OPEN right after a
+ * call into ferry__auth_dispatch/ferry__auth_start returns with
+ * s->authenticated set (auth code only sets s->authenticated and s->user
+ * and calls ferry__conn_start; it may also set OPEN itself, harmlessly);
+ * ferry__fail / DISCONNECT set CLOSED. */
 enum ferry_ssh_state {
     FERRY_ST_VERSION = 0, /* exchanging version lines */
     FERRY_ST_KEX_FIRST,   /* first key exchange (before any NEWKEYS) */
@@ -116,6 +123,13 @@ struct ferry_ssh {
     int close_err;
     char close_msg[256];
     uint64_t last_kex_ms;
+    size_t banner_bytes; /* bytes of those lines (client) */
+    /* packet being built (ferry__pkt_start .. ferry__pkt_finish) */
+    int pkt_where;       /* 0 none, 1 in s->pkt, 2 in place in s->out, 3 in s->deferred */
+    size_t pkt_off;      /* where the packet starts in its buffer */
+    int tx_aad, rx_aad;  /* padding excludes the 4 length bytes (EtM, AEAD) */
+    int in_input;        /* inside ferry_ssh_input (no re-entry) */
+    unsigned layers;     /* which layers are initialised / started (transport.c) */
 
     /* kex.c */
     ferry_kex_state *kex;
@@ -129,6 +143,10 @@ struct ferry_ssh {
     char alg_kex[64], alg_hostkey[64], alg_cipher[2][64], alg_mac[2][64]; /* [0]=c->s [1]=s->c */
     char *server_sig_algs; /* client: from EXT_INFO (heap), NULL if none */
     int ext_info_peer;     /* peer offered ext-info-c / ext-info-s */
+    int tx_kex;            /* our KEXINIT sent, our NEWKEYS not yet: upper-layer packets deferred */
+    int rx_kex;            /* peer's KEXINIT received, its NEWKEYS not yet: gate's in_kex */
+    int kex_guess;         /* client: send first_kex_packet_follows + a guessed
+                            * KEX_30 (off by default; tests turn it on) */
 
     /* auth_*.c */
     ferry_auth_state *auth;
@@ -141,13 +159,30 @@ struct ferry_ssh {
 
 /* ---- transport.c ---- */
 
+/* Output backlog marks: ferry_ssh_want_input is 0 above HIGH; the
+ * connection layer should stop queueing channel data above HIGH and is
+ * pumped (ferry__conn_pump) when the backlog falls below LOW. */
+#define FERRY__OUT_HIGH (4u * 1024 * 1024)
+#define FERRY__OUT_LOW (1u * 1024 * 1024)
+/* Bytes queued for sending: encrypted output plus packets deferred
+ * during a key exchange. */
+size_t ferry__out_backlog(const ferry_ssh *s);
+
 /* Starts a packet whose first byte is msgno; returns the payload buffer to
- * append fields to. Only one packet is built at a time. */
+ * append fields to. Only one packet is built at a time.
+ * Only APPEND to the returned buffer. For CHANNEL_DATA / EXTENDED_DATA
+ * (94, 95) it is the output queue itself (zero-copy: the packet is padded
+ * and sealed where it lies), so do not read it or use its length; for
+ * other messages it holds exactly the payload so far (msgno first).
+ * If anything fails between start and finish, call ferry__fail (which
+ * drops the half-built packet) or ferry__pkt_abort. */
 int ferry__pkt_start(ferry_ssh *s, uint8_t msgno, ferry_buf **payload);
 /* Pads, protects and queues the packet begun with ferry__pkt_start. During
  * a key exchange, packets that are not transport/kex messages (msgno
  * 1-49 except 5-7) are deferred and sent after NEWKEYS (RFC 4253 s7.1). */
 int ferry__pkt_finish(ferry_ssh *s);
+/* Drops the packet begun with ferry__pkt_start. */
+void ferry__pkt_abort(ferry_ssh *s);
 /* Shortcut for a packet of a message number and a prepared payload. */
 int ferry__pkt_send_raw(ferry_ssh *s, const uint8_t *payload, size_t len);
 /* Records a fatal error, queues DISCONNECT(reason, msg), closes. Returns err. */
@@ -167,10 +202,15 @@ int ferry__flush_deferred(ferry_ssh *s);
 int ferry__kex_init(ferry_ssh *s);            /* allocate state */
 void ferry__kex_free(ferry_ssh *s);
 int ferry__kex_send_kexinit(ferry_ssh *s);    /* start (re)keying */
-/* Handles messages 20-49 (KEXINIT, NEWKEYS, method messages) and 7. */
+/* In every *_dispatch call, `payload` reads the message AFTER its
+ * message-number byte (which is passed as `msg`). A negative return is
+ * fatal: the transport calls ferry__fail if the callee did not.
+ * Handles messages 20-49 (KEXINIT, NEWKEYS, method messages) and 7. */
 int ferry__kex_dispatch(ferry_ssh *s, uint8_t msg, ferry_rd *payload);
 /* Called after every packet sent/received to trigger rekey by volume/time. */
 int ferry__kex_maybe_rekey(ferry_ssh *s);
+/* Milliseconds until the time-based rekey is due (0 if due), -1 if none. */
+int64_t ferry__kex_next_ms(ferry_ssh *s);
 /* Client: 1 if the server offered ext-info and sent server-sig-algs
  * containing alg (or, absent ext-info, if alg is a default we may try). */
 int ferry__kex_peer_accepts_sigalg(const ferry_ssh *s, const char *alg);
@@ -179,7 +219,13 @@ int ferry__kex_peer_accepts_sigalg(const ferry_ssh *s, const char *alg);
 
 /* FERRY_OK if message `msg` may be received now by a session in this role
  * and state (with in_kex / strict_kex), FERRY_E_PROTOCOL otherwise. The one
- * place this is decided; transport.c calls it for every packet. */
+ * place this is decided; transport.c calls it for every packet.
+ * in_kex: the PEER's KEXINIT was received and its NEWKEYS not yet (s->rx_kex;
+ * the peer may legitimately send data after our KEXINIT until it sees it).
+ * first_kex_done: one NEWKEYS was received (state >= AUTH).
+ * FERRY_E_UNSUPPORTED: a number with no meaning here that RFC 4253 s11.4
+ * wants answered with UNIMPLEMENTED (unassigned numbers in a layer that
+ * is open; local extensions 128-255 once authenticated). */
 int ferry__gate(enum ferry_role role, enum ferry_ssh_state state, int in_kex, int strict_kex,
                 int first_kex_done, uint8_t msg);
 
