@@ -374,6 +374,80 @@ out:
 static int put_any(ferry_client *cl, const char *local, const char *rabs, const xfer_opts *o,
                    int depth);
 
+/* Small files of a directory go to the server in batches (see
+ * ferry_sftpc_upload_small): a round trip per batch, not three per file. */
+typedef struct small_batch {
+    ferry_sftpc_small v[FERRY_SFTPC_SMALL_BATCH];
+    ferry_sftp_attrs attrs[FERRY_SFTPC_SMALL_BATCH];
+    char *local[FERRY_SFTPC_SMALL_BATCH];
+    size_t n;
+} small_batch;
+
+static int batch_flush(ferry_client *cl, small_batch *b, const xfer_opts *o)
+{
+    int rc = 0;
+    if (b->n > 0 && ferry_sftpc_upload_small(cl->sftp, b->v, b->n) != FERRY_OK) {
+        rc = -1;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        ferry_sftpc_small *it = &b->v[i];
+        if (it->result == FERRY_E_TOO_LARGE && rc == 0) {
+            /* grew since it was looked at: the normal way */
+            if (put_file(cl, b->local[i], it->path, o) != 0) {
+                rc = -1;
+            }
+        } else if (it->result != FERRY_OK) {
+            ferry__cmd_err(cl, "Couldn't upload file", it->path, it->result);
+            rc = -1;
+        }
+        close(it->fd);
+        free(b->local[i]);
+        free((char *)it->path);
+    }
+    b->n = 0;
+    return rc;
+}
+
+/* Adds a small regular file to the batch: 1 if taken, 0 if it must go
+ * the normal way, -1 on error. */
+static int batch_add(ferry_client *cl, small_batch *b, const char *local, const char *rabs,
+                     const xfer_opts *o)
+{
+    struct stat st;
+    uint64_t cap = 4ull * ferry_sftpc_write_size(cl->sftp);
+    int fd;
+    if (o->resume || lstat(local, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (uint64_t)st.st_size > FERRY_SFTPC_SMALL_MAX || (uint64_t)st.st_size > cap) {
+        return 0;
+    }
+    if ((fd = open(local, O_RDONLY | O_CLOEXEC)) < 0) {
+        return 0; /* the normal way reports the error */
+    }
+    size_t i = b->n;
+    ferry_sftp_attrs *a = &b->attrs[i];
+    *a = (ferry_sftp_attrs){.flags = SSH_FILEXFER_ATTR_PERMISSIONS, .perm = st.st_mode & 0777};
+    if (o->preserve) {
+        a->flags |= SSH_FILEXFER_ATTR_ACMODTIME;
+        a->atime = (uint32_t)st.st_atime;
+        a->mtime = (uint32_t)st.st_mtime;
+    }
+    b->local[i] = strdup(local);
+    b->v[i] = (ferry_sftpc_small){.path = strdup(rabs),
+                                  .attrs = a,
+                                  .setstat = o->preserve ? a : NULL,
+                                  .fd = fd,
+                                  .fsync_ = o->fsync_};
+    if (b->local[i] == NULL || b->v[i].path == NULL) {
+        free(b->local[i]);
+        free((char *)b->v[i].path);
+        close(fd);
+        return -1;
+    }
+    say(cl, "Uploading", local, rabs);
+    b->n++;
+    return 1;
+}
+
 static int put_dir(ferry_client *cl, const char *local, const char *rabs, const xfer_opts *o,
                    int depth)
 {
@@ -394,17 +468,26 @@ static int put_dir(ferry_client *cl, const char *local, const char *rabs, const 
         fprintf(stderr, "Couldn't open directory \"%s\": %s\n", local, strerror(errno));
         return -1;
     }
-    while ((de = readdir(d)) != NULL) {
+    small_batch *b = calloc(1, sizeof(*b));
+    while ((de = readdir(d)) != NULL && b != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
             continue;
         }
         char *l2 = ferry_path_join(local, de->d_name), *r2 = ferry_path_join(rabs, de->d_name);
-        if (l2 == NULL || r2 == NULL || put_any(cl, l2, r2, o, depth + 1) != 0) {
+        int taken = l2 && r2 ? batch_add(cl, b, l2, r2, o) : -1;
+        if (taken < 0 || (taken == 0 && put_any(cl, l2, r2, o, depth + 1) != 0)) {
+            rc = -1;
+        }
+        if (b->n == FERRY_SFTPC_SMALL_BATCH && batch_flush(cl, b, o) != 0) {
             rc = -1;
         }
         free(l2);
         free(r2);
     }
+    if (b == NULL || batch_flush(cl, b, o) != 0) {
+        rc = -1;
+    }
+    free(b);
     closedir(d);
     if (o->preserve) {
         a.flags |= SSH_FILEXFER_ATTR_ACMODTIME;

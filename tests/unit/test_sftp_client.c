@@ -153,6 +153,10 @@ static void answer(fake *f, const uint8_t *p, size_t n, ferry_buf *b)
         on_write(f, &r, id, b);
     } else if (type == SSH_FXP_EXTENDED) {
         on_extended(f, &r, id, b);
+    } else if (type == SSH_FXP_OPEN) {
+        ferry_buf_put_u8(b, SSH_FXP_HANDLE);
+        ferry_buf_put_u32(b, id);
+        ferry_buf_put_cstring(b, "hnd");
     } else if (type == SSH_FXP_STAT && f->mode == MODE_OVERSIZE) {
         uint8_t *z;
         ferry_buf_put_u8(b, SSH_FXP_ATTRS);
@@ -445,6 +449,48 @@ static void test_readdir(void **state)
     ferry_sftpc_free(c);
 }
 
+static void test_upload_small_batch(void **state)
+{
+    (void)state;
+    fake f = {.max_read = 32768};
+    ferry_sftpc *c = new_client(&f, 8);
+    size_t n = 40000;
+    uint8_t *data = pattern(n);
+    char path[64], big[64];
+    int fd = tmpfile_fd(path), bfd = tmpfile_fd(big);
+    assert_int_equal(write(fd, data, n), (ssize_t)n);
+    uint8_t *z = calloc(1, 200000);
+    assert_int_equal(write(bfd, z, 200000), 200000);
+    free(z);
+    ferry_sftp_attrs a = {.flags = SSH_FILEXFER_ATTR_PERMISSIONS, .perm = 0600};
+    ferry_sftpc_small v[4] = {
+        {.path = "/a", .attrs = &a, .fd = fd},
+        {.path = "/b", .fd = fd, .setstat = &a},
+        {.path = "/c", .fd = fd},
+        {.path = "/big", .fd = bfd},
+    };
+    f.max_batch = 0;
+    assert_int_equal(ferry_sftpc_upload_small(c, v, 3), FERRY_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(v[i].result, FERRY_OK);
+        assert_true(v[i].sent == n);
+    }
+    assert_true(f.max_batch >= 3); /* the OPENs went out together */
+    assert_int_equal(f.n_writes, 3 * 2);
+    assert_memory_equal(ferry_buf_data(f.written), data, n);
+    assert_int_equal(ferry_sftpc_pending(c), 0);
+    /* too large for the batch way: reported, nothing left pending */
+    assert_int_equal(ferry_sftpc_upload_small(c, &v[3], 1), FERRY_OK);
+    assert_int_equal(v[3].result, FERRY_E_TOO_LARGE);
+    assert_int_equal(ferry_sftpc_pending(c), 0);
+    close(fd);
+    close(bfd);
+    unlink(path);
+    unlink(big);
+    free(data);
+    fake_free(&f, c);
+}
+
 /* A channel may hand over a whole window at once (megabytes): taken. */
 static void test_large_input_at_once(void **state)
 {
@@ -500,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_unsolicited_and_garbage),
         cmocka_unit_test(test_readdir),
         cmocka_unit_test(test_large_input_at_once),
+        cmocka_unit_test(test_upload_small_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "util/err.h"
@@ -245,6 +246,148 @@ int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t
     xq_abandon(c, &q);
     if (total != NULL) {
         *total = next;
+    }
+    return rc;
+}
+
+/* ---- many small files at once ---- */
+
+#define SMALL_MAX_IDS 8 /* writes + fsetstat + fsync + close per file */
+
+typedef struct small_state {
+    uint32_t open_id;
+    uint32_t ids[SMALL_MAX_IDS];
+    size_t nids;
+} small_state;
+
+static int send_open(ferry_sftpc *c, const ferry_sftpc_small *it, uint32_t *id)
+{
+    ferry_sftp_attrs none = {0};
+    ferry_buf *p = ferry__sftpc_scratch(c);
+    int rc = p ? ferry_buf_put_cstring(p, it->path) : FERRY_E_ALLOC;
+    if (rc == FERRY_OK) {
+        rc = ferry_buf_put_u32(p, SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC);
+    }
+    if (rc == FERRY_OK) {
+        rc = ferry_sftp_attrs_encode(p, it->attrs ? it->attrs : &none);
+    }
+    return rc == FERRY_OK ? ferry_sftpc_send(c, SSH_FXP_OPEN, p, id) : rc;
+}
+
+/* Handle + ATTRS (FSETSTAT), handle alone (CLOSE), or the fsync
+ * extension on the handle. */
+static int send_on_handle(ferry_sftpc *c, uint8_t type, const ferry_buf *h,
+                          const ferry_sftp_attrs *a, uint32_t *id)
+{
+    ferry_buf *p = ferry__sftpc_scratch(c);
+    int rc = p ? FERRY_OK : FERRY_E_ALLOC;
+    if (rc == FERRY_OK && type == SSH_FXP_EXTENDED) {
+        rc = ferry_buf_put_cstring(p, "fsync@openssh.com");
+    }
+    if (rc == FERRY_OK) {
+        rc = ferry_buf_put_stringb(p, h);
+    }
+    if (rc == FERRY_OK && a != NULL) {
+        rc = ferry_sftp_attrs_encode(p, a);
+    }
+    return rc == FERRY_OK ? ferry_sftpc_send(c, type, p, id) : rc;
+}
+
+/* Queues everything for one opened file. */
+static int small_queue(ferry_sftpc *c, ferry_sftpc_small *it, small_state *st, const ferry_buf *h)
+{
+    uint32_t len = c->wsize ? c->wsize : FERRY_SFTPC_DEFAULT_IO;
+    uint64_t off = 0;
+    int rc = FERRY_OK;
+    for (;;) {
+        uint32_t id;
+        size_t n = 0;
+        if (st->nids + 3 >= SMALL_MAX_IDS) {
+            rc = FERRY_E_TOO_LARGE; /* more data than a small file holds */
+            break;
+        }
+        if ((rc = send_write(c, h, it->fd, off, len, &id, &n)) != FERRY_OK || n == 0) {
+            break;
+        }
+        st->ids[st->nids++] = id;
+        off += n;
+        if (off > FERRY_SFTPC_SMALL_MAX) {
+            rc = FERRY_E_TOO_LARGE;
+            break;
+        }
+    }
+    it->sent = off;
+    if (rc == FERRY_OK && it->setstat != NULL &&
+        (rc = send_on_handle(c, SSH_FXP_FSETSTAT, h, it->setstat, &st->ids[st->nids])) ==
+            FERRY_OK) {
+        st->nids++;
+    }
+    if (rc == FERRY_OK && it->fsync_ && ferry_sftpc_has_ext(c, "fsync@openssh.com") &&
+        (rc = send_on_handle(c, SSH_FXP_EXTENDED, h, NULL, &st->ids[st->nids])) == FERRY_OK) {
+        st->nids++;
+    }
+    /* CLOSE even after a failure above, so the handle is not leaked */
+    int rc2 = send_on_handle(c, SSH_FXP_CLOSE, h, NULL, &st->ids[st->nids]);
+    if (rc2 == FERRY_OK) {
+        st->nids++;
+    }
+    return rc != FERRY_OK ? rc : rc2;
+}
+
+static void small_handle(ferry_sftpc *c, ferry_sftpc_small *it, small_state *st)
+{
+    ferry_rd r;
+    const uint8_t *hp;
+    size_t hl;
+    ferry_buf *h = NULL;
+    int rc = ferry__sftpc_expect(c, st->open_id, SSH_FXP_HANDLE, &r);
+    if (rc == FERRY_OK) {
+        rc = ferry_rd_string(&r, &hp, &hl);
+        if (rc == FERRY_OK && hl > FERRY_SFTP_HANDLE_MAX) {
+            rc = FERRY_E_TOO_LARGE;
+        }
+        if (rc == FERRY_OK && ((h = ferry_buf_new(FERRY_SFTP_HANDLE_MAX)) == NULL ||
+                               ferry_buf_put(h, hp, hl) != FERRY_OK)) {
+            rc = FERRY_E_ALLOC;
+        }
+        ferry_sftpc_release(c, st->open_id);
+    }
+    if (rc == FERRY_OK) {
+        rc = small_queue(c, it, st, h);
+    }
+    ferry_buf_free(h);
+    it->result = rc;
+}
+
+int ferry_sftpc_upload_small(ferry_sftpc *c, ferry_sftpc_small *v, size_t n)
+{
+    small_state st[FERRY_SFTPC_SMALL_BATCH];
+    int rc = FERRY_OK;
+    if (n > FERRY_SFTPC_SMALL_BATCH) {
+        return FERRY_E_INVALID_ARG;
+    }
+    memset(st, 0, sizeof(st));
+    for (size_t i = 0; i < n; i++) {
+        v[i].result = send_open(c, &v[i], &st[i].open_id);
+        if (v[i].result != FERRY_OK) {
+            st[i].open_id = 0;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (st[i].open_id != 0) {
+            small_handle(c, &v[i], &st[i]);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < st[i].nids; j++) {
+            int r = ferry__sftpc_status(c, st[i].ids[j]);
+            if (r != FERRY_OK && v[i].result == FERRY_OK) {
+                v[i].result = r;
+            }
+        }
+    }
+    if (c->dead) {
+        rc = c->dead;
     }
     return rc;
 }
