@@ -410,13 +410,15 @@ static int negotiate_ciphers(ferry_ssh *s, const kexinit_msg *c, const kexinit_m
 }
 
 /* Strict kex and ext-info are decided by the first KEXINITs only. */
-static int negotiate_extensions(ferry_ssh *s, const kexinit_msg *peer)
+static int negotiate_extensions(ferry_ssh *s, const kexinit_msg *mine, const kexinit_msg *peer)
 {
     if (s->kex_count > 0) {
         return FERRY_OK;
     }
     const char *want = is_client(s) ? STRICT_S : STRICT_C;
-    s->strict_kex = ferry_names_contains(peer->list[L_KEX], want, strlen(want));
+    const char *ours = is_client(s) ? STRICT_C : STRICT_S;
+    s->strict_kex = ferry_names_contains(peer->list[L_KEX], want, strlen(want)) &&
+                    ferry_names_contains(mine->list[L_KEX], ours, strlen(ours));
     if (!is_client(s)) {
         s->ext_info_peer = ferry_names_contains(peer->list[L_KEX], "ext-info-c", 10);
     }
@@ -455,7 +457,7 @@ static int negotiate(ferry_ssh *s, const kexinit_msg *mine, const kexinit_msg *p
                                      sizeof(s->alg_hostkey), "host key algorithm")
                       : r;
     r = r == FERRY_OK ? negotiate_ciphers(s, c, sv) : r;
-    r = r == FERRY_OK ? negotiate_extensions(s, peer) : r;
+    r = r == FERRY_OK ? negotiate_extensions(s, mine, peer) : r;
     r = r == FERRY_OK ? choose_host_key(s) : r;
     if (r != FERRY_OK) {
         return r;

@@ -1,0 +1,448 @@
+/* test_kex.c: key exchange through the in-memory pair: every method x
+ * cipher x MAC x host-key algorithm, negotiation rules, guesses
+ * (first_kex_packet_follows), strict kex, ext-info, host key checks. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "helpers/pair.h"
+#include "ssh/ssh_int.h"
+#include "util/err.h"
+
+static const char *const kexes[] = {
+    "curve25519-sha256",
+    "curve25519-sha256@libssh.org",
+    "ecdh-sha2-nistp256",
+    "ecdh-sha2-nistp384",
+    "ecdh-sha2-nistp521",
+    "diffie-hellman-group-exchange-sha256",
+    "diffie-hellman-group16-sha512",
+    "diffie-hellman-group18-sha512",
+    "diffie-hellman-group14-sha256",
+};
+static const char *const ciphers[] = {
+    "chacha20-poly1305@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr",
+    "aes128-gcm@openssh.com",        "aes256-gcm@openssh.com",
+};
+static const char *const macs[] = {
+    "hmac-sha2-256-etm@openssh.com",
+    "hmac-sha2-512-etm@openssh.com",
+    "hmac-sha2-256",
+    "hmac-sha2-512",
+};
+static const char *const sigalgs[] = {
+    "ssh-ed25519",         "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521", "rsa-sha2-512",        "rsa-sha2-256",
+};
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static ferry_key *all_keys[5];
+
+static void load_keys(void)
+{
+    all_keys[0] = pair_hostkey(FERRY_KEY_ED25519);
+    all_keys[1] = pair_hostkey(FERRY_KEY_ECDSA_P256);
+    all_keys[2] = pair_hostkey(FERRY_KEY_ECDSA_P384);
+    all_keys[3] = pair_hostkey(FERRY_KEY_ECDSA_P521);
+    all_keys[4] = pair_hostkey(FERRY_KEY_RSA);
+    for (size_t i = 0; i < N(all_keys); i++) {
+        assert_non_null(all_keys[i]);
+    }
+}
+
+/* Configs that force one algorithm of each kind on both sides. */
+static void forced(ferry_ssh_config *c, ferry_ssh_config *s, const char *kex, const char *cipher,
+                   const char *mac, const char *sigalg)
+{
+    pair_default_configs(c, s);
+    c->kex_algs = s->kex_algs = kex;
+    c->ciphers = s->ciphers = cipher;
+    c->macs = s->macs = mac;
+    c->hostkey_algs = sigalg;
+    s->host_keys = all_keys;
+    s->n_host_keys = N(all_keys);
+}
+
+/* Keys established, then a rekey so both directions carry encrypted
+ * packets (KEXINIT both ways) under the negotiated algorithms. */
+static void check_combo(const char *kex, const char *cipher, const char *mac, const char *sigalg)
+{
+    ferry_ssh_config c, s;
+    pair *p = NULL;
+    forced(&c, &s, kex, cipher, mac, sigalg);
+    assert_int_equal(pair_new(&p, &c, &s), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    if (!pair_keyed(p)) {
+        fail_msg("%s %s %s %s: client '%s' server '%s'", kex, cipher, mac, sigalg,
+                 p->c->close_msg, p->s->close_msg);
+    }
+    for (int side = 0; side < 2; side++) {
+        ferry_ssh *x = side == 0 ? p->c : p->s;
+        assert_string_equal(ferry_ssh_alg(x, "kex"), kex);
+        assert_string_equal(ferry_ssh_alg(x, "hostkey"), sigalg);
+        assert_string_equal(ferry_ssh_alg(x, "cipher_ctos"), cipher);
+        assert_string_equal(ferry_ssh_alg(x, "cipher_stoc"), cipher);
+        int aead = strstr(cipher, "gcm") != NULL || strstr(cipher, "chacha") != NULL;
+        assert_string_equal(ferry_ssh_alg(x, "mac_stoc"), aead ? "" : mac);
+    }
+    assert_true(ferry_key_equal_public(ferry_ssh_hostkey(p->c), ferry_ssh_hostkey(p->s)));
+    assert_int_equal(ferry_ssh_rekey(p->c), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(pair_keyed(p));
+    assert_int_equal(ferry_ssh_kex_count(p->c), 2);
+    assert_int_equal(ferry_ssh_kex_count(p->s), 2);
+    pair_free(p);
+}
+
+static void test_matrix(void **state)
+{
+    (void)state;
+    load_keys();
+    for (size_t k = 0; k < N(kexes); k++) {
+        for (size_t c = 0; c < N(ciphers); c++) {
+            int aead = strstr(ciphers[c], "gcm") != NULL || strstr(ciphers[c], "chacha") != NULL;
+            for (size_t m = 0; m < (aead ? 1 : N(macs)); m++) {
+                for (size_t h = 0; h < N(sigalgs); h++) {
+                    check_combo(kexes[k], ciphers[c], macs[m], sigalgs[h]);
+                }
+            }
+        }
+    }
+}
+
+/* AEAD ciphers take no MAC: no common MAC must not fail negotiation. */
+static void test_aead_without_common_mac(void **state)
+{
+    (void)state;
+    ferry_ssh_config c, s;
+    pair *p = NULL;
+    pair_default_configs(&c, &s);
+    c.ciphers = s.ciphers = "aes256-gcm@openssh.com";
+    c.macs = "hmac-sha2-256";
+    s.macs = "hmac-sha2-512";
+    assert_int_equal(pair_new(&p, &c, &s), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(pair_keyed(p));
+    pair_free(p);
+    /* ... but with a non-AEAD cipher it must. */
+    c.ciphers = s.ciphers = "aes128-ctr";
+    assert_int_equal(pair_new(&p, &c, &s), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(ferry_ssh_is_closed(p->c));
+    assert_int_equal(ferry_ssh_close_reason(p->c, NULL), FERRY_E_NO_ALG_MATCH);
+    pair_free(p);
+}
+
+static void expect_no_match(ferry_ssh_config *c, ferry_ssh_config *s)
+{
+    pair *p = NULL;
+    const char *msg = NULL;
+    assert_int_equal(pair_new(&p, c, s), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(ferry_ssh_is_closed(p->c));
+    assert_true(ferry_ssh_is_closed(p->s));
+    /* Both decide on their own (each has both KEXINITs). */
+    assert_int_equal(ferry_ssh_close_reason(p->c, &msg), FERRY_E_NO_ALG_MATCH);
+    assert_non_null(strstr(msg, "no matching"));
+    assert_int_equal(ferry_ssh_close_reason(p->s, NULL), FERRY_E_NO_ALG_MATCH);
+    assert_int_equal(ferry_ssh_kex_count(p->c), 0);
+    pair_free(p);
+}
+
+static void test_no_common_algorithms(void **state)
+{
+    (void)state;
+    ferry_ssh_config c, s;
+    pair_default_configs(&c, &s);
+    c.ciphers = "aes128-ctr";
+    s.ciphers = "aes256-gcm@openssh.com";
+    expect_no_match(&c, &s);
+    pair_default_configs(&c, &s);
+    c.kex_algs = "ecdh-sha2-nistp256"; /* not in the server's default */
+    expect_no_match(&c, &s);
+    pair_default_configs(&c, &s);
+    c.hostkey_algs = "rsa-sha2-512"; /* the server has only ed25519 */
+    expect_no_match(&c, &s);
+    pair_default_configs(&c, &s);
+    c.kex_algs = "ext-info-c,kex-strict-c-v00@openssh.com"; /* pseudo names never match */
+    s.kex_algs = "ext-info-c,curve25519-sha256";
+    expect_no_match(&c, &s);
+}
+
+/* RFC 4253 s7.1: the client's preference wins. */
+static void test_client_preference(void **state)
+{
+    (void)state;
+    ferry_ssh_config c, s;
+    pair *p = NULL;
+    pair_default_configs(&c, &s);
+    c.kex_algs = "diffie-hellman-group14-sha256,curve25519-sha256";
+    s.kex_algs = "curve25519-sha256,diffie-hellman-group14-sha256";
+    c.ciphers = "aes256-ctr,aes128-gcm@openssh.com";
+    s.ciphers = "aes128-gcm@openssh.com,aes256-ctr";
+    c.macs = "hmac-sha2-512,hmac-sha2-256";
+    s.macs = "hmac-sha2-256,hmac-sha2-512";
+    assert_int_equal(pair_new(&p, &c, &s), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(pair_keyed(p));
+    assert_string_equal(ferry_ssh_alg(p->s, "kex"), "diffie-hellman-group14-sha256");
+    assert_string_equal(ferry_ssh_alg(p->s, "cipher_ctos"), "aes256-ctr");
+    assert_string_equal(ferry_ssh_alg(p->s, "mac_ctos"), "hmac-sha2-512");
+    pair_free(p);
+}
+
+/* The server offers only the signature algorithms its keys can make. */
+static void test_server_hostkey_choice(void **state)
+{
+    (void)state;
+    ferry_ssh_config c, s;
+    pair *p = NULL;
+    ferry_key *keys[2] = {pair_hostkey(FERRY_KEY_RSA), pair_hostkey(FERRY_KEY_ECDSA_P384)};
+    pair_default_configs(&c, &s);
+    s.host_keys = keys;
+    s.n_host_keys = 2;
+    assert_int_equal(pair_new(&p, &c, &s), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(pair_keyed(p));
+    /* client default order: ed25519 (absent), ecdsa p256 (absent), p384 */
+    assert_string_equal(ferry_ssh_alg(p->c, "hostkey"), "ecdsa-sha2-nistp384");
+    assert_ptr_equal(ferry_ssh_hostkey(p->s), keys[1]);
+    assert_true(ferry_key_equal_public(ferry_ssh_hostkey(p->c), keys[1]));
+    pair_free(p);
+}
+
+/* first_kex_packet_follows: a right guess is used, a wrong one ignored
+ * (RFC 4253 s7). */
+static void guess_case(const char *ckex, const char *skex, const char *chk, const char *want_kex)
+{
+    ferry_ssh_config c, s;
+    pair *p = NULL;
+    pair_default_configs(&c, &s);
+    load_keys();
+    c.kex_algs = ckex;
+    s.kex_algs = skex;
+    c.hostkey_algs = chk;
+    s.host_keys = all_keys;
+    s.n_host_keys = N(all_keys);
+    assert_int_equal(pair_new(&p, &c, &s), FERRY_OK);
+    /* pair_new already started the client without a guess: restart with one */
+    ferry_ssh_free(p->c);
+    assert_int_equal(ferry_ssh_new(&p->c, &p->ccfg), FERRY_OK);
+    p->c->kex_guess = 1;
+    assert_int_equal(ferry_ssh_start(p->c), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    if (!pair_keyed(p)) {
+        fail_msg("guess %s/%s: client '%s' server '%s'", ckex, chk, p->c->close_msg,
+                 p->s->close_msg);
+    }
+    assert_string_equal(ferry_ssh_alg(p->s, "kex"), want_kex);
+    assert_int_equal(ferry_ssh_rekey(p->s), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_int_equal(ferry_ssh_kex_count(p->c), 2);
+    pair_free(p);
+}
+
+static void test_kex_guess(void **state)
+{
+    (void)state;
+    /* right guess: the server uses the guessed INIT */
+    guess_case("curve25519-sha256", "curve25519-sha256", "ssh-ed25519", "curve25519-sha256");
+    /* wrong method: server picks the client's second choice */
+    guess_case("ecdh-sha2-nistp256,curve25519-sha256", "curve25519-sha256", "ssh-ed25519",
+               "curve25519-sha256");
+    /* wrong method of another kind (DH) */
+    guess_case("ecdh-sha2-nistp384,diffie-hellman-group14-sha256",
+               "diffie-hellman-group14-sha256", "ssh-ed25519", "diffie-hellman-group14-sha256");
+    /* right method, wrong host key algorithm */
+    guess_case("curve25519-sha256", "curve25519-sha256", "ssh-ed25519,ecdsa-sha2-nistp256",
+               "curve25519-sha256");
+}
+
+/* Host key refused by the application: the client aborts. */
+static void test_hostkey_rejected(void **state)
+{
+    (void)state;
+    pair *p = NULL;
+    assert_int_equal(pair_new(&p, NULL, NULL), FERRY_OK);
+    p->reject_hostkey = 1;
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(ferry_ssh_is_closed(p->c));
+    assert_int_equal(ferry_ssh_close_reason(p->c, NULL), FERRY_E_HOSTKEY_UNKNOWN);
+    assert_true(ferry_ssh_is_closed(p->s));
+    assert_int_equal(ferry_ssh_close_reason(p->s, NULL), FERRY_E_DISCONNECTED);
+    assert_int_equal(p->hostkey_checks, 1);
+    pair_free(p);
+}
+
+/* The host key is checked once; on rekey it must stay the same. */
+static void test_rekey_same_hostkey(void **state)
+{
+    (void)state;
+    pair *p = NULL;
+    assert_int_equal(pair_new(&p, NULL, NULL), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(pair_keyed(p));
+    /* a rekey with a different server key (swap the server's key list) */
+    ferry_key *other[1] = {pair_hostkey(FERRY_KEY_ECDSA_P256)};
+    p->s->cfg.host_keys = other;
+    p->s->cfg.n_host_keys = 1;
+    assert_int_equal(ferry_ssh_rekey(p->c), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(ferry_ssh_is_closed(p->c));
+    assert_int_equal(ferry_ssh_close_reason(p->c, NULL), FERRY_E_HOSTKEY_CHANGED);
+    assert_int_equal(p->hostkey_checks, 1);
+    pair_free(p);
+}
+
+/* Strict kex: anything before the first KEXINIT is fatal. */
+static void hook_ignore_first(void *ctx, enum pair_dir dir, ferry_buf *chunk)
+{
+    int *done = ctx;
+    if (dir != PAIR_C2S || *done) {
+        return;
+    }
+    *done = 1;
+    const uint8_t *d = ferry_buf_data(chunk);
+    size_t n = ferry_buf_len(chunk);
+    const uint8_t *eol = memchr(d, '\n', n);
+    assert_non_null(eol);
+    size_t vlen = (size_t)(eol - d) + 1;
+    ferry_buf *nb = ferry_buf_new(0);
+    const uint8_t ign[] = {SSH_MSG_IGNORE, 0, 0, 0, 0};
+    assert_int_equal(ferry_buf_put(nb, d, vlen), FERRY_OK);
+    assert_int_equal(pair_plain_packet(nb, ign, sizeof(ign)), FERRY_OK);
+    assert_int_equal(ferry_buf_put(nb, d + vlen, n - vlen), FERRY_OK);
+    ferry_buf_reset(chunk);
+    assert_int_equal(ferry_buf_put(chunk, ferry_buf_data(nb), ferry_buf_len(nb)), FERRY_OK);
+    ferry_buf_free(nb);
+}
+
+static void test_strict_kex(void **state)
+{
+    (void)state;
+    pair *p = NULL;
+    int done = 0;
+    assert_int_equal(pair_new(&p, NULL, NULL), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(p->c->strict_kex);
+    assert_true(p->s->strict_kex);
+    /* sequence numbers restarted at NEWKEYS: the server sent EXT_INFO only */
+    assert_int_equal(p->s->tx.seqnr, 1);
+    assert_int_equal(p->c->rx.seqnr, 1);
+    pair_free(p);
+
+    assert_int_equal(pair_new(&p, NULL, NULL), FERRY_OK);
+    p->hook = hook_ignore_first;
+    p->hook_ctx = &done;
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(done);
+    assert_true(ferry_ssh_is_closed(p->s));
+    assert_int_equal(ferry_ssh_close_reason(p->s, NULL), FERRY_E_PROTOCOL);
+    assert_int_equal(ferry_ssh_kex_count(p->s), 0);
+    pair_free(p);
+}
+
+/* Without strict kex (a peer that does not offer it) IGNORE before KEXINIT
+ * is allowed; with non-strict peers sequence numbers keep counting. */
+static void test_not_strict(void **state)
+{
+    (void)state;
+    ferry_ssh_config c, s;
+    pair *p = NULL;
+    pair_default_configs(&c, &s);
+    assert_int_equal(pair_new(&p, &c, &s), FERRY_OK);
+    /* restart the client so that its first KEXINIT lacks kex-strict-c:
+     * pretend it is a rekey-era KEXINIT by bumping kex_count first */
+    ferry_ssh_free(p->c);
+    assert_int_equal(ferry_ssh_new(&p->c, &p->ccfg), FERRY_OK);
+    p->c->kex_count = 1; /* no pseudo-algorithms in the KEXINIT */
+    assert_int_equal(ferry_ssh_start(p->c), FERRY_OK);
+    p->c->kex_count = 0;
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(pair_keyed(p));
+    assert_false(p->s->strict_kex);
+    assert_false(p->c->strict_kex);
+    assert_false(p->s->ext_info_peer); /* no ext-info-c either */
+    assert_true(p->s->tx.seqnr > 2);
+    pair_free(p);
+}
+
+/* ext-info: the server tells the client its signature algorithms. */
+static void test_ext_info(void **state)
+{
+    (void)state;
+    pair *p = NULL;
+    assert_int_equal(pair_new(&p, NULL, NULL), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(p->s->ext_info_peer);
+    assert_non_null(p->c->server_sig_algs);
+    assert_string_equal(p->c->server_sig_algs, ferry_sigalg_default());
+    assert_true(ferry__kex_peer_accepts_sigalg(p->c, "rsa-sha2-256"));
+    assert_false(ferry__kex_peer_accepts_sigalg(p->c, "ssh-rsa"));
+    assert_false(ferry__kex_peer_accepts_sigalg(p->c, "ssh-ed"));
+    pair_free(p);
+}
+
+/* A peer KEXINIT with huge name-lists (10,000 names) is handled. */
+static void test_huge_namelists(void **state)
+{
+    (void)state;
+    ferry_ssh_config c, s;
+    pair *p = NULL;
+    size_t cap = 60000;
+    char *list = malloc(cap);
+    assert_non_null(list);
+    size_t off = 0;
+    for (int i = 0; off + 16 < cap - 64 && i < 10000; i++) {
+        off += (size_t)snprintf(list + off, cap - off, "x%d,", i);
+    }
+    snprintf(list + off, cap - off, "curve25519-sha256");
+    pair_default_configs(&c, &s);
+    c.kex_algs = list;
+    assert_int_equal(pair_new(&p, &c, &s), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(pair_keyed(p));
+    pair_free(p);
+    /* and the other way round */
+    pair_default_configs(&c, &s);
+    s.kex_algs = list;
+    assert_int_equal(pair_new(&p, &c, &s), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(pair_keyed(p));
+    pair_free(p);
+    free(list);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_matrix),
+        cmocka_unit_test(test_aead_without_common_mac),
+        cmocka_unit_test(test_no_common_algorithms),
+        cmocka_unit_test(test_client_preference),
+        cmocka_unit_test(test_server_hostkey_choice),
+        cmocka_unit_test(test_kex_guess),
+        cmocka_unit_test(test_hostkey_rejected),
+        cmocka_unit_test(test_rekey_same_hostkey),
+        cmocka_unit_test(test_strict_kex),
+        cmocka_unit_test(test_not_strict),
+        cmocka_unit_test(test_ext_info),
+        cmocka_unit_test(test_huge_namelists),
+    };
+    int r = cmocka_run_group_tests(tests, NULL, teardown);
+    pair_keys_cleanup();
+    return r;
+}
