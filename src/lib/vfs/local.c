@@ -106,7 +106,9 @@ static int jail_open(local_vfs *lv, const char *path, int flags, mode_t mode, in
 {
     struct open_how how;
     memset(&how, 0, sizeof(how));
-    how.flags = (uint64_t)(flags | O_CLOEXEC | O_NOCTTY);
+    /* openat2 refuses O_PATH combined with anything but O_DIRECTORY,
+     * O_NOFOLLOW and O_CLOEXEC */
+    how.flags = (uint64_t)(flags | O_CLOEXEC | ((flags & O_PATH) ? 0 : O_NOCTTY));
     how.mode = (flags & (O_CREAT | O_TMPFILE)) ? (mode & 07777) : 0;
     how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
     if (path[0] == '\0') {

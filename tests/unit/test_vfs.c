@@ -1,0 +1,328 @@
+/* test_vfs.c: the local vfs backend: jail (openat2 RESOLVE_IN_ROOT),
+ * name validation, realpath, atomic files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/err.h"
+#include "vfs/vfs.h"
+
+typedef struct fx {
+    char dir[128];
+    char root[160];
+    char outside[160];
+    ferry_vfs *v;
+} fx;
+
+static void host_write(const char *path, const char *data)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(data, f);
+    fclose(f);
+}
+
+static int host_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+static void rm_rf(const char *path)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+    assert_int_equal(system(cmd), 0);
+}
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/ferry-vfs-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->root, sizeof(f->root), "%s/root", f->dir);
+    snprintf(f->outside, sizeof(f->outside), "%s/outside", f->dir);
+    assert_int_equal(mkdir(f->root, 0755), 0);
+    assert_int_equal(mkdir(f->outside, 0755), 0);
+    char p[300];
+    snprintf(p, sizeof(p), "%s/secret", f->outside);
+    host_write(p, "SECRET");
+    assert_int_equal(ferry_vfs_local_open(f->root, &f->v), FERRY_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    ferry_vfs_free(f->v);
+    rm_rf(f->dir);
+    free(f);
+    return 0;
+}
+
+static void in_root(fx *f, char *out, size_t n, const char *rel)
+{
+    snprintf(out, n, "%s/%s", f->root, rel);
+}
+
+static void test_open_outside_refused(void **state)
+{
+    fx *f = *state;
+    ferry_vfs_file *file = NULL;
+    const char *paths[] = {"../outside/secret", "/../outside/secret", "../../../../outside/secret",
+                           "a/../../outside/secret"};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        assert_int_equal(ferry_vfs_open(f->v, paths[i], FERRY_VFS_O_READ, FERRY_VFS_MODE_DEFAULT,
+                                        &file),
+                         FERRY_E_NOT_FOUND);
+    }
+    /* absolute paths map into the root */
+    char p[300];
+    in_root(f, p, sizeof(p), "inside");
+    host_write(p, "IN");
+    assert_int_equal(
+        ferry_vfs_open(f->v, "/inside", FERRY_VFS_O_READ, FERRY_VFS_MODE_DEFAULT, &file), FERRY_OK);
+    char buf[8];
+    size_t got;
+    assert_int_equal(ferry_vfs_pread(file, buf, sizeof(buf), 0, &got), FERRY_OK);
+    assert_int_equal(got, 2);
+    assert_memory_equal(buf, "IN", 2);
+    assert_int_equal(ferry_vfs_close(file, 1), FERRY_OK);
+}
+
+static void test_symlinks_stay_inside(void **state)
+{
+    fx *f = *state;
+    char host_target[300];
+    snprintf(host_target, sizeof(host_target), "%s/secret", f->outside);
+    assert_int_equal(ferry_vfs_symlink(f->v, host_target, "abs"), FERRY_OK);
+    assert_int_equal(ferry_vfs_symlink(f->v, "../../outside/secret", "rel"), FERRY_OK);
+    assert_int_equal(ferry_vfs_symlink(f->v, "/etc", "sys"), FERRY_OK);
+    ferry_vfs_file *file = NULL;
+    ferry_vfs_attr st;
+    assert_int_equal(ferry_vfs_open(f->v, "abs", FERRY_VFS_O_READ, FERRY_VFS_MODE_DEFAULT, &file),
+                     FERRY_E_NOT_FOUND);
+    assert_int_equal(ferry_vfs_open(f->v, "rel", FERRY_VFS_O_READ, FERRY_VFS_MODE_DEFAULT, &file),
+                     FERRY_E_NOT_FOUND);
+    assert_int_equal(ferry_vfs_stat(f->v, "sys/passwd", 1, &st), FERRY_E_NOT_FOUND);
+    /* a link to "/etc" named "etc" resolves to itself: a loop */
+    assert_int_equal(ferry_vfs_symlink(f->v, "/etc", "etc"), FERRY_OK);
+    assert_int_equal(ferry_vfs_stat(f->v, "etc/passwd", 1, &st), FERRY_E_INVALID_ARG);
+    /* the link itself is visible, its target stored verbatim */
+    assert_int_equal(ferry_vfs_stat(f->v, "abs", 0, &st), FERRY_OK);
+    assert_true(S_ISLNK(st.mode));
+    char t[300];
+    assert_int_equal(ferry_vfs_readlink(f->v, "abs", t, sizeof(t)), FERRY_OK);
+    assert_string_equal(t, host_target);
+    /* creating through a dangling link out creates inside (or fails) */
+    assert_int_equal(ferry_vfs_symlink(f->v, "../outside/new", "dang"), FERRY_OK);
+    ferry_vfs_file *w = NULL;
+    int r = ferry_vfs_open(f->v, "dang", FERRY_VFS_O_WRITE | FERRY_VFS_O_CREAT,
+                           FERRY_VFS_MODE_DEFAULT, &w);
+    assert_int_equal(r, FERRY_E_NOT_FOUND); /* root/outside does not exist */
+    char p[300];
+    snprintf(p, sizeof(p), "%s/new", f->outside);
+    assert_false(host_exists(p));
+}
+
+static void test_names_validated(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(ferry_vfs_remove(f->v, ".."), FERRY_E_INVALID_ARG);
+    assert_int_equal(ferry_vfs_remove(f->v, "/"), FERRY_E_INVALID_ARG);
+    assert_int_equal(ferry_vfs_rmdir(f->v, "a/."), FERRY_E_INVALID_ARG);
+    assert_int_equal(ferry_vfs_mkdir(f->v, "/..", FERRY_VFS_MODE_DEFAULT), FERRY_E_INVALID_ARG);
+    assert_int_equal(ferry_vfs_rename(f->v, "..", "x", 0), FERRY_E_INVALID_ARG);
+    assert_int_equal(ferry_vfs_mkdir(f->v, "d/", FERRY_VFS_MODE_DEFAULT), FERRY_OK);
+    assert_int_equal(ferry_vfs_mkdir(f->v, "d", FERRY_VFS_MODE_DEFAULT), FERRY_E_EXISTS);
+    assert_int_equal(ferry_vfs_rmdir(f->v, "/d//"), FERRY_OK);
+    char p[300];
+    snprintf(p, sizeof(p), "%s/secret", f->outside);
+    assert_true(host_exists(p));
+}
+
+static void test_link_and_rename_stay_inside(void **state)
+{
+    fx *f = *state;
+    char p[300];
+    /* a hard link whose source would be outside cannot be made */
+    assert_int_equal(ferry_vfs_link(f->v, "../outside/secret", "hl"), FERRY_E_NOT_FOUND);
+    /* a hard link to a symlink pointing out is a symlink (not followed) */
+    assert_int_equal(ferry_vfs_symlink(f->v, "/../outside/secret", "esc"), FERRY_OK);
+    assert_int_equal(ferry_vfs_link(f->v, "esc", "esc2"), FERRY_OK);
+    ferry_vfs_attr st;
+    assert_int_equal(ferry_vfs_stat(f->v, "esc2", 0, &st), FERRY_OK);
+    assert_true(S_ISLNK(st.mode));
+    /* renaming through a symlinked parent pointing out moves nothing out */
+    snprintf(p, sizeof(p), "%s", f->outside);
+    assert_int_equal(ferry_vfs_symlink(f->v, p, "pabs"), FERRY_OK);
+    assert_int_equal(ferry_vfs_symlink(f->v, "../outside", "prel"), FERRY_OK);
+    assert_int_equal(ferry_vfs_rename(f->v, "pabs/secret", "stolen", 0), FERRY_E_NOT_FOUND);
+    assert_int_equal(ferry_vfs_rename(f->v, "prel/secret", "stolen", 0), FERRY_E_NOT_FOUND);
+    in_root(f, p, sizeof(p), "mine");
+    host_write(p, "MINE");
+    assert_int_equal(ferry_vfs_rename(f->v, "mine", "prel/mine", 0), FERRY_E_NOT_FOUND);
+    snprintf(p, sizeof(p), "%s/secret", f->outside);
+    assert_true(host_exists(p));
+    snprintf(p, sizeof(p), "%s/mine", f->outside);
+    assert_false(host_exists(p));
+    assert_int_equal(ferry_vfs_remove(f->v, "pabs/secret"), FERRY_E_NOT_FOUND);
+}
+
+static void test_realpath(void **state)
+{
+    fx *f = *state;
+    char out[FERRY_VFS_PATH_MAX + 1];
+    assert_int_equal(ferry_vfs_mkdir(f->v, "a", FERRY_VFS_MODE_DEFAULT), FERRY_OK);
+    assert_int_equal(ferry_vfs_mkdir(f->v, "a/b", FERRY_VFS_MODE_DEFAULT), FERRY_OK);
+    assert_int_equal(ferry_vfs_symlink(f->v, "a/b", "lb"), FERRY_OK);
+    assert_int_equal(ferry_vfs_symlink(f->v, "/a", "la"), FERRY_OK);
+    assert_int_equal(ferry_vfs_symlink(f->v, "../../../..", "up"), FERRY_OK);
+    struct {
+        const char *in, *out;
+    } cases[] = {
+        {".", "/"},         {"", "/"},          {"/", "/"},           {"..", "/"},
+        {"/../..", "/"},    {"a/b/..", "/a"},   {"lb", "/a/b"},       {"lb/..", "/a"},
+        {"la/b", "/a/b"},   {"up", "/"},        {"up/a", "/a"},       {"a//b/", "/a/b"},
+        {"a/new", "/a/new"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(ferry_vfs_realpath(f->v, cases[i].in, out, sizeof(out)), FERRY_OK);
+        assert_string_equal(out, cases[i].out);
+    }
+    assert_int_equal(ferry_vfs_realpath(f->v, "nope/x", out, sizeof(out)), FERRY_E_NOT_FOUND);
+    assert_int_equal(ferry_vfs_symlink(f->v, "loop", "loop"), FERRY_OK);
+    assert_int_equal(ferry_vfs_realpath(f->v, "loop/x", out, sizeof(out)), FERRY_E_INVALID_ARG);
+}
+
+static int count_parts(fx *f)
+{
+    DIR *d = opendir(f->root);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        n += strstr(de->d_name, ".part") != NULL;
+    }
+    closedir(d);
+    return n;
+}
+
+static void test_atomic(void **state)
+{
+    fx *f = *state;
+    ferry_vfs_file *w = NULL;
+    char p[300];
+    in_root(f, p, sizeof(p), "up");
+    uint32_t fl = FERRY_VFS_O_WRITE | FERRY_VFS_O_CREAT | FERRY_VFS_O_TRUNC | FERRY_VFS_O_ATOMIC;
+    assert_int_equal(ferry_vfs_open(f->v, "up", fl, 0600, &w), FERRY_OK);
+    assert_int_equal(ferry_vfs_pwrite(w, "data", 4, 0), FERRY_OK);
+    assert_false(host_exists(p));
+    assert_int_equal(count_parts(f), 1);
+    assert_int_equal(ferry_vfs_close(w, 1), FERRY_OK);
+    assert_true(host_exists(p));
+    assert_int_equal(count_parts(f), 0);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_size, 4);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* replacing: old content visible until commit, mode kept; discard */
+    assert_int_equal(ferry_vfs_open(f->v, "up", fl, 0644, &w), FERRY_OK);
+    assert_int_equal(ferry_vfs_pwrite(w, "new data", 8, 0), FERRY_OK);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_size, 4);
+    assert_int_equal(ferry_vfs_close(w, 0), FERRY_OK);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_size, 4);
+    assert_int_equal(count_parts(f), 0);
+    /* EXCL on an existing name */
+    assert_int_equal(ferry_vfs_open(f->v, "up", fl | FERRY_VFS_O_EXCL, 0644, &w), FERRY_E_EXISTS);
+    /* EXCL and the name appears before commit: not overwritten */
+    assert_int_equal(ferry_vfs_open(f->v, "ex", fl | FERRY_VFS_O_EXCL, 0644, &w), FERRY_OK);
+    in_root(f, p, sizeof(p), "ex");
+    host_write(p, "FIRST");
+    assert_int_equal(ferry_vfs_close(w, 1), FERRY_E_EXISTS);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_size, 5);
+    assert_int_equal(count_parts(f), 0);
+    /* existing file without TRUNC: in place (resume) */
+    assert_int_equal(ferry_vfs_open(f->v, "ex", FERRY_VFS_O_WRITE | FERRY_VFS_O_CREAT |
+                                                    FERRY_VFS_O_ATOMIC,
+                                    FERRY_VFS_MODE_DEFAULT, &w),
+                     FERRY_OK);
+    assert_int_equal(count_parts(f), 0);
+    assert_int_equal(ferry_vfs_pwrite(w, "!", 1, 5), FERRY_OK);
+    assert_int_equal(ferry_vfs_close(w, 1), FERRY_OK);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_size, 6);
+}
+
+static void test_readdir_and_open_kinds(void **state)
+{
+    fx *f = *state;
+    ferry_vfs_dir *d = NULL;
+    ferry_vfs_dirent e;
+    char p[300];
+    in_root(f, p, sizeof(p), "file1");
+    host_write(p, "12345");
+    assert_int_equal(ferry_vfs_mkdir(f->v, "sub", 0755), FERRY_OK);
+    assert_int_equal(ferry_vfs_opendir(f->v, "/", &d), FERRY_OK);
+    int seen = 0, dotdot = 0;
+    struct stat rst;
+    assert_int_equal(stat(f->root, &rst), 0);
+    while (ferry_vfs_readdir(d, &e) == FERRY_OK) {
+        if (strcmp(e.name, "file1") == 0) {
+            seen++;
+            assert_int_equal(e.st.size, 5);
+        }
+        if (strcmp(e.name, "..") == 0) {
+            dotdot++;
+            /* ".." of the root reports the root itself, not the host dir */
+            assert_int_equal(e.st.mtime, rst.st_mtime);
+            assert_int_equal(e.st.nlink, rst.st_nlink);
+        }
+    }
+    ferry_vfs_closedir(d);
+    assert_int_equal(seen, 1);
+    assert_int_equal(dotdot, 1);
+    ferry_vfs_file *file = NULL;
+    assert_int_equal(ferry_vfs_open(f->v, "sub", FERRY_VFS_O_READ, FERRY_VFS_MODE_DEFAULT, &file),
+                     FERRY_E_INVALID_ARG);
+    assert_int_equal(ferry_vfs_opendir(f->v, "file1", &d), FERRY_E_NOT_FOUND);
+    ferry_vfs_setattr sa = {.set = FERRY_VFS_SET_SIZE | FERRY_VFS_SET_MODE | FERRY_VFS_SET_TIMES,
+                            .size = 2, .mode = 0640, .atime = 1000, .mtime = 2000};
+    assert_int_equal(ferry_vfs_setstat(f->v, "file1", 1, &sa), FERRY_OK);
+    ferry_vfs_attr st;
+    assert_int_equal(ferry_vfs_stat(f->v, "file1", 1, &st), FERRY_OK);
+    assert_int_equal(st.size, 2);
+    assert_int_equal(st.mode & 07777, 0640);
+    assert_int_equal(st.mtime, 2000);
+    ferry_vfs_fsinfo fi;
+    assert_int_equal(ferry_vfs_statvfs(f->v, "/", &fi), FERRY_OK);
+    assert_true(fi.bsize > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_open_outside_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_symlinks_stay_inside, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_names_validated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_link_and_rename_stay_inside, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_realpath, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_atomic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readdir_and_open_kinds, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
