@@ -1,0 +1,85 @@
+/* server_chan.c: plugs the SFTP server into an SSH channel (the "sftp"
+ * subsystem). Channel data feeds ferry_sftp_server_input; replies go out
+ * with ferry_channel_write within ferry_channel_write_room; when the
+ * channel drains, the server flushes and asks for the kept input again. */
+#include <stdlib.h>
+
+#include "sftp/server.h"
+#include "util/err.h"
+
+typedef struct chan_ctx {
+    ferry_channel *ch;
+    ferry_sftp_server *srv;
+} chan_ctx;
+
+static int chan_write(void *ctx, const uint8_t *data, size_t len)
+{
+    chan_ctx *c = ctx;
+    return ferry_channel_write(c->ch, data, len);
+}
+
+static size_t chan_room(void *ctx)
+{
+    chan_ctx *c = ctx;
+    return ferry_channel_write_room(c->ch);
+}
+
+static long on_data(void *ctx, ferry_channel *ch, const uint8_t *data, size_t len)
+{
+    chan_ctx *c = ctx;
+    c->ch = ch;
+    return ferry_sftp_server_input(c->srv, data, len);
+}
+
+static void on_eof(void *ctx, ferry_channel *ch)
+{
+    /* The client is done sending: answer what is queued, then close. */
+    chan_ctx *c = ctx;
+    c->ch = ch;
+    ferry_sftp_server_writable(c->srv);
+    ferry_channel_send_eof(ch);
+    ferry_channel_close(ch);
+}
+
+static void on_writable(void *ctx, ferry_channel *ch)
+{
+    chan_ctx *c = ctx;
+    c->ch = ch;
+    ferry_sftp_server_writable(c->srv);
+    ferry_channel_resume(ch);
+}
+
+static void on_close(void *ctx, ferry_channel *ch)
+{
+    chan_ctx *c = ctx;
+    (void)ch;
+    ferry_sftp_server_free(c->srv); /* discards unfinished atomic uploads */
+    free(c);
+}
+
+static const ferry_chan_consumer sftp_consumer = {
+    .on_open = NULL,
+    .on_data = on_data,
+    .on_eof = on_eof,
+    .on_writable = on_writable,
+    .on_close = on_close,
+};
+
+int ferry_sftp_server_attach(ferry_channel *ch, const ferry_sftp_server_config *cfg,
+                             const ferry_chan_consumer **ops, void **cctx)
+{
+    chan_ctx *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    c->ch = ch;
+    ferry_sftp_writer w = {.write = chan_write, .room = chan_room, .ctx = c};
+    int r = ferry_sftp_server_new(&c->srv, cfg, &w);
+    if (r != FERRY_OK) {
+        free(c);
+        return r;
+    }
+    *ops = &sftp_consumer;
+    *cctx = c;
+    return FERRY_OK;
+}

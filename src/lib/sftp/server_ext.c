@@ -1,0 +1,414 @@
+/* server_ext.c: SSH_FXP_EXTENDED requests: the OpenSSH extensions
+ * (PROTOCOL section 4), copy-data, home-directory, and check-file
+ * (check-file.md, after draft-ietf-secsh-filexfer-09 section 9.1.2).
+ *
+ * check-file, as implemented here:
+ *  - algorithms: md5, sha1, sha224, sha256, sha384, sha512 (EVP); the
+ *    first of the client's list that we support is used; none ->
+ *    OP_UNSUPPORTED.
+ *  - the range is clipped to the file; length 0 means to end of file.
+ *  - bounded work: at most 64 MiB is hashed per request; a longer
+ *    (clipped) range gets FAILURE "range too large" (clients verify long
+ *    files in several ranges). The hashes must fit in one reply: more
+ *    than max_read bytes of digests gets FAILURE "too many blocks".
+ *  - block-size 0 = one hash of the whole range (of the empty string for
+ *    an empty range); otherwise >= 256, one hash per block, the last
+ *    block possibly short, and no hash for an empty range.
+ *  - check-file-handle needs a handle opened with READ (PERMISSION
+ *    otherwise); both forms are refused in upload-only mode.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "sftp/server_int.h"
+#include "util/err.h"
+
+const char ferry__sftp_check_file_algs[] = "md5,sha1,sha224,sha256,sha384,sha512";
+
+/* ---- OpenSSH extensions ---- */
+
+int ferry__sftp_on_posix_rename(S *s, uint32_t id, ferry_rd *r)
+{
+    /* upload-only: a rename must not replace existing data */
+    uint32_t fl = s->cfg.mode == FERRY_SFTP_UPLOAD_ONLY ? FERRY_VFS_RENAME_NOREPLACE : 0;
+    return ferry__sftp_two_paths(s, r, "rename", fl);
+}
+
+int ferry__sftp_on_hardlink(S *s, uint32_t id, ferry_rd *r)
+{
+    return ferry__sftp_two_paths(s, r, "link", 0);
+}
+
+int ferry__sftp_on_lsetstat(S *s, uint32_t id, ferry_rd *r)
+{
+    return ferry__sftp_setstat_path(s, r, 0);
+}
+
+static int send_fsinfo(S *s, uint32_t id, const ferry_vfs_fsinfo *f)
+{
+    const uint64_t v[] = {f->bsize, f->frsize, f->blocks, f->bfree, f->bavail, f->files,
+                          f->ffree, f->favail, f->fsid,   f->flag,  f->namemax};
+    int rc = ferry__sftp_begin(s, SSH_FXP_EXTENDED_REPLY, id);
+    for (size_t i = 0; rc == FERRY_OK && i < sizeof(v) / sizeof(v[0]); i++) {
+        rc = ferry_buf_put_u64(s->reply, v[i]);
+    }
+    return rc == FERRY_OK ? ferry__sftp_send(s) : rc;
+}
+
+int ferry__sftp_on_statvfs(S *s, uint32_t id, ferry_rd *r)
+{
+    char path[FERRY_VFS_PATH_MAX + 1];
+    ferry_vfs_fsinfo f;
+    int rc = ferry__sftp_rd_path(r, path);
+    if (rc == FERRY_OK) {
+        rc = ferry_vfs_statvfs(s->cfg.vfs, path, &f);
+    }
+    return rc == FERRY_OK ? send_fsinfo(s, id, &f) : rc;
+}
+
+int ferry__sftp_on_fstatvfs(S *s, uint32_t id, ferry_rd *r)
+{
+    ferry__sftp_handle *h;
+    ferry_vfs_fsinfo f;
+    int rc = ferry__sftp_rd_handle(s, r, H_FILE, &h);
+    if (rc == FERRY_OK) {
+        rc = ferry_vfs_fstatvfs(h->file, &f);
+    }
+    return rc == FERRY_OK ? send_fsinfo(s, id, &f) : rc;
+}
+
+int ferry__sftp_on_fsync(S *s, uint32_t id, ferry_rd *r)
+{
+    ferry__sftp_handle *h;
+    int rc = ferry__sftp_rd_handle(s, r, H_FILE, &h);
+    return rc == FERRY_OK ? ferry_vfs_fsync(h->file) : rc;
+}
+
+int ferry__sftp_on_limits(S *s, uint32_t id, ferry_rd *r)
+{
+    const uint64_t v[] = {s->max_packet, s->max_read, s->max_read, s->nh};
+    int rc = ferry__sftp_begin(s, SSH_FXP_EXTENDED_REPLY, id);
+    for (size_t i = 0; rc == FERRY_OK && i < 4; i++) {
+        rc = ferry_buf_put_u64(s->reply, v[i]);
+    }
+    return rc == FERRY_OK ? ferry__sftp_send(s) : rc;
+}
+
+/* Is `u` (n bytes) the session's own user name ("" counts)? */
+static int is_self(S *s, const char *u, size_t n)
+{
+    if (n == 0) {
+        return 1;
+    }
+    return s->cfg.user != NULL && strlen(s->cfg.user) == n && memcmp(s->cfg.user, u, n) == 0;
+}
+
+/* "~", "~/x", "~user/x" (own user only): home is "/" in the jail. */
+int ferry__sftp_on_expand_path(S *s, uint32_t id, ferry_rd *r)
+{
+    char path[FERRY_VFS_PATH_MAX + 1];
+    int rc = ferry__sftp_rd_path(r, path);
+    if (rc != FERRY_OK) {
+        return rc;
+    }
+    const char *p = path;
+    if (p[0] == '~') {
+        size_t ul = strcspn(p + 1, "/");
+        if (!is_self(s, p + 1, ul)) {
+            s->errmsg = "unknown user";
+            return FERRY_E_NOT_FOUND;
+        }
+        p += 1 + ul; /* "" or "/rest" */
+    }
+    return ferry__sftp_realpath_reply(s, id, p);
+}
+
+int ferry__sftp_on_home_directory(S *s, uint32_t id, ferry_rd *r)
+{
+    const uint8_t *u;
+    size_t n;
+    int rc = ferry_rd_string(r, &u, &n);
+    if (rc != FERRY_OK) {
+        return rc;
+    }
+    if (!is_self(s, (const char *)u, n)) {
+        s->errmsg = "unknown user";
+        return FERRY_E_NOT_FOUND;
+    }
+    return ferry__sftp_send_name1(s, id, "/");
+}
+
+/* Names for a string of uint32 ids: the session user for our own uid,
+ * "" for everything else (no host account names leak into the jail). */
+static int put_names(S *s, const uint8_t *ids, size_t n, int users)
+{
+    if (n % 4 != 0) {
+        return FERRY_E_FORMAT;
+    }
+    ferry_buf *b = ferry_buf_new(n * 80 + 16);
+    if (b == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    int rc = FERRY_OK;
+    for (size_t i = 0; rc == FERRY_OK && i < n; i += 4) {
+        uint32_t v = (uint32_t)ids[i] << 24 | (uint32_t)ids[i + 1] << 16 |
+                     (uint32_t)ids[i + 2] << 8 | ids[i + 3];
+        const char *name = "";
+        if (users && s->cfg.user != NULL && v == (uint32_t)geteuid() &&
+            strlen(s->cfg.user) < 64) {
+            name = s->cfg.user;
+        }
+        rc = ferry_buf_put_cstring(b, name);
+    }
+    if (rc == FERRY_OK) {
+        rc = ferry_buf_put_stringb(s->reply, b);
+    }
+    ferry_buf_free(b);
+    return rc;
+}
+
+int ferry__sftp_on_users_groups(S *s, uint32_t id, ferry_rd *r)
+{
+    const uint8_t *uids, *gids;
+    size_t nu, ng;
+    int rc = ferry_rd_string(r, &uids, &nu);
+    if (rc == FERRY_OK) {
+        rc = ferry_rd_string(r, &gids, &ng);
+    }
+    if (rc == FERRY_OK && (nu % 4 != 0 || ng % 4 != 0)) {
+        rc = FERRY_E_FORMAT;
+    }
+    if (rc == FERRY_OK) {
+        rc = ferry__sftp_begin(s, SSH_FXP_EXTENDED_REPLY, id);
+    }
+    if (rc == FERRY_OK) {
+        rc = put_names(s, uids, nu, 1);
+    }
+    if (rc == FERRY_OK) {
+        rc = put_names(s, gids, ng, 0);
+    }
+    return rc == FERRY_OK ? ferry__sftp_send(s) : rc;
+}
+
+/* ---- copy-data ---- */
+
+int ferry__sftp_on_copy_data(S *s, uint32_t id, ferry_rd *r)
+{
+    ferry__sftp_handle *rh, *wh;
+    uint64_t roff, rlen, woff, copied = 0;
+    int rc = ferry__sftp_rd_handle(s, r, H_FILE, &rh);
+    if (rc == FERRY_OK) {
+        rc = ferry_rd_u64(r, &roff);
+    }
+    if (rc == FERRY_OK) {
+        rc = ferry_rd_u64(r, &rlen);
+    }
+    if (rc == FERRY_OK) {
+        rc = ferry__sftp_rd_handle(s, r, H_FILE, &wh);
+    }
+    if (rc == FERRY_OK) {
+        rc = ferry_rd_u64(r, &woff);
+    }
+    if (rc != FERRY_OK) {
+        return rc;
+    }
+    if (rh == wh) {
+        s->errmsg = "read and write handles are the same";
+        return FERRY_E_INVALID_ARG;
+    }
+    if (!(rh->pflags & SSH_FXF_READ) || !(wh->pflags & SSH_FXF_WRITE)) {
+        s->errmsg = "handle not open for reading / writing";
+        return FERRY_E_PERMISSION;
+    }
+    rc = ferry_vfs_copy(rh->file, roff, rlen, wh->file, woff, &copied);
+    rh->bytes_read += copied;
+    wh->bytes_written += copied;
+    ferry__sftp_event(s, "copy-data", rh->path, wh->path, rc);
+    return rc;
+}
+
+/* ---- check-file ---- */
+
+static const EVP_MD *pick_alg(const uint8_t *list, size_t n, const char **name)
+{
+    static const struct {
+        const char *name;
+        const EVP_MD *(*md)(void);
+    } algs[] = {{"md5", EVP_md5},       {"sha1", EVP_sha1},     {"sha224", EVP_sha224},
+                {"sha256", EVP_sha256}, {"sha384", EVP_sha384}, {"sha512", EVP_sha512}};
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && list[j] != ',') {
+            j++;
+        }
+        for (size_t k = 0; k < sizeof(algs) / sizeof(algs[0]); k++) {
+            if (strlen(algs[k].name) == j - i && memcmp(algs[k].name, list + i, j - i) == 0) {
+                *name = algs[k].name;
+                return algs[k].md();
+            }
+        }
+        i = j + 1;
+    }
+    return NULL;
+}
+
+typedef struct check_req {
+    const EVP_MD *md;
+    const char *alg;
+    uint64_t start, len;
+    uint32_t bs;
+} check_req;
+
+/* Hashes [off, off+len) of f into out (one digest); stops early at EOF. */
+static int hash_block(ferry_vfs_file *f, EVP_MD_CTX *ctx, const EVP_MD *md, uint64_t off,
+                      uint64_t len, uint8_t *buf, size_t bufsz, uint8_t *out)
+{
+    if (EVP_DigestInit_ex(ctx, md, NULL) != 1) {
+        return ferry_err_crypto();
+    }
+    while (len > 0) {
+        size_t want = len < bufsz ? (size_t)len : bufsz, got = 0;
+        int rc = ferry_vfs_pread(f, buf, want, off, &got);
+        if (rc != FERRY_OK) {
+            return rc;
+        }
+        if (got == 0) {
+            break; /* the file shrank meanwhile */
+        }
+        if (EVP_DigestUpdate(ctx, buf, got) != 1) {
+            return ferry_err_crypto();
+        }
+        off += got;
+        len -= got;
+    }
+    return EVP_DigestFinal_ex(ctx, out, NULL) == 1 ? FERRY_OK : ferry_err_crypto();
+}
+
+static int hash_blocks(S *s, ferry_vfs_file *f, const check_req *q, uint64_t nblocks)
+{
+    size_t bufsz = 64 * 1024;
+    size_t mdlen = (size_t)EVP_MD_get_size(q->md);
+    uint8_t *buf = malloc(bufsz);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int rc = (buf == NULL || ctx == NULL) ? FERRY_E_ALLOC : FERRY_OK;
+    for (uint64_t b = 0; rc == FERRY_OK && b < nblocks; b++) {
+        uint64_t off = q->start + (q->bs ? b * q->bs : 0);
+        uint64_t len = q->bs ? q->len - b * q->bs : q->len;
+        if (q->bs && len > q->bs) {
+            len = q->bs;
+        }
+        uint8_t *dst;
+        rc = ferry_buf_reserve(s->reply, mdlen, &dst);
+        if (rc == FERRY_OK) {
+            rc = hash_block(f, ctx, q->md, off, len, buf, bufsz, dst);
+        }
+    }
+    EVP_MD_CTX_free(ctx);
+    free(buf);
+    return rc;
+}
+
+/* Clips the range to the file, applies the bounds, answers. */
+static int check_file(S *s, uint32_t id, ferry_vfs_file *f, check_req *q)
+{
+    ferry_vfs_attr st;
+    int rc = ferry_vfs_fstat(f, &st);
+    if (rc != FERRY_OK) {
+        return rc;
+    }
+    uint64_t avail = q->start < st.size ? st.size - q->start : 0;
+    if (q->len == 0 || q->len > avail) {
+        q->len = avail;
+    }
+    if (q->len > FERRY__SFTP_CHECK_MAX) {
+        s->errmsg = "range too large (at most 64 MiB per request)";
+        return FERRY_E_LIMIT;
+    }
+    uint64_t nblocks = q->bs ? (q->len + q->bs - 1) / q->bs : 1;
+    if (nblocks * (uint64_t)EVP_MD_get_size(q->md) > s->max_read) {
+        s->errmsg = "too many blocks";
+        return FERRY_E_LIMIT;
+    }
+    rc = ferry__sftp_begin(s, SSH_FXP_EXTENDED_REPLY, id);
+    if (rc == FERRY_OK) {
+        rc = ferry_buf_put_cstring(s->reply, "check-file");
+    }
+    if (rc == FERRY_OK) {
+        rc = ferry_buf_put_cstring(s->reply, q->alg);
+    }
+    if (rc == FERRY_OK) {
+        rc = hash_blocks(s, f, q, nblocks);
+    }
+    return rc == FERRY_OK ? ferry__sftp_send(s) : rc;
+}
+
+/* The fields after the handle/path. */
+static int rd_check_req(S *s, ferry_rd *r, check_req *q)
+{
+    const uint8_t *list;
+    size_t n;
+    int rc = ferry_rd_string(r, &list, &n);
+    if (rc == FERRY_OK) {
+        rc = ferry_rd_u64(r, &q->start);
+    }
+    if (rc == FERRY_OK) {
+        rc = ferry_rd_u64(r, &q->len);
+    }
+    if (rc == FERRY_OK) {
+        rc = ferry_rd_u32(r, &q->bs);
+    }
+    if (rc != FERRY_OK) {
+        return rc;
+    }
+    if (q->bs != 0 && q->bs < 256) {
+        s->errmsg = "block size below 256";
+        return FERRY_E_INVALID_ARG;
+    }
+    q->md = pick_alg(list, n, &q->alg);
+    if (q->md == NULL) {
+        s->errmsg = "no supported hash algorithm";
+        return FERRY_E_UNSUPPORTED;
+    }
+    return FERRY_OK;
+}
+
+int ferry__sftp_on_check_file_handle(S *s, uint32_t id, ferry_rd *r)
+{
+    ferry__sftp_handle *h;
+    check_req q;
+    int rc = ferry__sftp_rd_handle(s, r, H_FILE, &h);
+    if (rc == FERRY_OK) {
+        rc = rd_check_req(s, r, &q);
+    }
+    if (rc != FERRY_OK) {
+        return rc;
+    }
+    if (!(h->pflags & SSH_FXF_READ)) {
+        s->errmsg = "handle not open for reading";
+        return FERRY_E_PERMISSION;
+    }
+    return check_file(s, id, h->file, &q);
+}
+
+int ferry__sftp_on_check_file_name(S *s, uint32_t id, ferry_rd *r)
+{
+    char path[FERRY_VFS_PATH_MAX + 1];
+    check_req q;
+    ferry_vfs_file *f = NULL;
+    int rc = ferry__sftp_rd_path(r, path);
+    if (rc == FERRY_OK) {
+        rc = rd_check_req(s, r, &q);
+    }
+    if (rc == FERRY_OK) {
+        rc = ferry_vfs_open(s->cfg.vfs, path, FERRY_VFS_O_READ, FERRY_VFS_MODE_DEFAULT, &f);
+    }
+    if (rc == FERRY_OK) {
+        rc = check_file(s, id, f, &q);
+        ferry_vfs_close(f, 0);
+    }
+    return rc;
+}

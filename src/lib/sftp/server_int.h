@@ -1,0 +1,146 @@
+/* server_int.h: state shared by the SFTP server's files (server.c: framing,
+ * dispatch, replies, handles; server_fs.c: the v3 requests; server_ext.c:
+ * extensions; server_chan.c: the channel adapter). Not exported. */
+#ifndef FERRY_SFTP_SERVER_INT_H
+#define FERRY_SFTP_SERVER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sftp/proto.h"
+#include "sftp/server.h"
+#include "util/buf.h"
+#include "vfs/vfs.h"
+
+#define FERRY__SFTP_DEFAULT_MAX_READ (256u * 1024)
+#define FERRY__SFTP_MAX_MAX_READ (4u * 1024 * 1024)
+/* A packet may carry max_read data plus this much header (WRITE: type,
+ * id, handle <= 256, offset, length). */
+#define FERRY__SFTP_PACKET_SLACK 1024u
+/* READDIR batches: at most this many names or about this many bytes. */
+#define FERRY__SFTP_DIR_BATCH 100u
+#define FERRY__SFTP_DIR_BYTES (64u * 1024)
+/* check-file: most bytes hashed per request. */
+#define FERRY__SFTP_CHECK_MAX (64ull * 1024 * 1024)
+
+enum { H_FREE = 0, H_FILE = 1, H_DIR = 2 };
+
+typedef struct ferry__sftp_handle {
+    int kind;
+    uint32_t gen;
+    ferry_vfs_file *file;
+    ferry_vfs_dir *dir;
+    char *path;       /* as the user gave it, for events */
+    uint32_t pflags;  /* SSH_FXF_* of the OPEN */
+    uint64_t bytes_read, bytes_written;
+    uint64_t t_open;
+} ferry__sftp_handle;
+
+struct ferry_sftp_server {
+    ferry_sftp_server_config cfg;
+    ferry_sftp_writer w;
+    ferry_buf *out;    /* reply bytes not yet taken by the writer */
+    ferry_buf *reply;  /* the reply being built */
+    ferry__sftp_handle *h;
+    unsigned nh;
+    uint32_t max_read;
+    uint32_t max_packet;
+    int inited;
+    int fatal;         /* a writer error: the stream is dead */
+    int replied;       /* the current handler sent its reply */
+    const char *errmsg; /* message for the current error status, or NULL */
+};
+
+typedef struct ferry_sftp_server S;
+
+/* Handler of one request: parses the rest of the packet from r (after the
+ * request id, and for EXTENDED after the name). Returns FERRY_OK after
+ * sending its reply (or to get a STATUS OK), or a FERRY_E_* the
+ * dispatcher turns into a STATUS (FORMAT -> BAD_MESSAGE, ...), with
+ * s->errmsg as its message when set. */
+typedef int (*ferry__sftp_handler)(S *s, uint32_t id, ferry_rd *r);
+
+/* ---- replies (server.c) ---- */
+/* Starts a reply of `type` to request `id` in s->reply. */
+int ferry__sftp_begin(S *s, uint8_t type, uint32_t id);
+/* Finishes the reply in s->reply and queues it for the writer. */
+int ferry__sftp_send(S *s);
+int ferry__sftp_send_status(S *s, uint32_t id, uint32_t code, const char *msg);
+/* One-entry NAME reply (REALPATH, READLINK, expand-path...): the name is
+ * also the longname, attrs empty. */
+int ferry__sftp_send_name1(S *s, uint32_t id, const char *name);
+int ferry__sftp_send_attrs(S *s, uint32_t id, const ferry_vfs_attr *st);
+void ferry__sftp_attrs_from_vfs(ferry_sftp_attrs *a, const ferry_vfs_attr *st);
+void ferry__sftp_setattr_from(ferry_vfs_setattr *sa, const ferry_sftp_attrs *a);
+
+/* ---- request fields (server.c) ---- */
+/* A path string into out[FERRY_VFS_PATH_MAX + 1]: FORMAT on a NUL byte
+ * or truncation, TOO_LARGE if longer. */
+int ferry__sftp_rd_path(ferry_rd *r, char *out);
+/* A handle string naming a live handle of `kind` (H_FILE, H_DIR or 0 for
+ * either): *hp set, or FERRY_E_INVALID_ARG with s->errmsg set. */
+int ferry__sftp_rd_handle(S *s, ferry_rd *r, int kind, ferry__sftp_handle **hp);
+/* A free handle slot (gen assigned): LIMIT "too many open handles". */
+int ferry__sftp_handle_alloc(S *s, ferry__sftp_handle **hp, const char *path);
+/* Encodes h's handle string into the current reply. */
+int ferry__sftp_put_handle(S *s, const ferry__sftp_handle *h);
+/* Releases h's slot (closing nothing; the caller closed the object). */
+void ferry__sftp_handle_release(S *s, ferry__sftp_handle *h);
+
+/* ---- events and clock (server.c) ---- */
+uint64_t ferry__sftp_now(S *s);
+/* Emits one event: status from rc via ferry_sftp_status_from_err. */
+void ferry__sftp_event(S *s, const char *op, const char *path, const char *path2, int rc);
+/* Emits the close/abort event of a file handle. */
+void ferry__sftp_event_close(S *s, const ferry__sftp_handle *h, int status);
+
+/* ---- shared request pieces (server_fs.c) ---- */
+/* SETSTAT (follow=1) / lsetstat (follow=0): path, ATTRS, STATUS answer. */
+int ferry__sftp_setstat_path(S *s, ferry_rd *r, int follow);
+/* Owner shown for uid: the session user for the server's own uid, else
+ * the number written into buf. */
+const char *ferry__sftp_owner_name(S *s, uint32_t uid, char buf[16]);
+/* Sends the NAME answer of REALPATH for path ("" means "."). */
+int ferry__sftp_realpath_reply(S *s, uint32_t id, const char *path);
+/* Two paths then one call chosen by op: "rename" (vfs rename with flags),
+ * "link" (hard link), "symlink" (target, linkpath); emits the event. */
+int ferry__sftp_two_paths(S *s, ferry_rd *r, const char *op, uint32_t flags);
+
+/* ---- handlers ---- */
+int ferry__sftp_on_open(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_close(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_read(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_write(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_lstat(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_fstat(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_setstat(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_fsetstat(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_opendir(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_readdir(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_remove(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_mkdir(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_rmdir(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_realpath(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_stat(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_rename(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_readlink(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_symlink(S *s, uint32_t id, ferry_rd *r);
+
+int ferry__sftp_on_posix_rename(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_statvfs(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_fstatvfs(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_hardlink(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_fsync(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_lsetstat(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_limits(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_expand_path(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_copy_data(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_home_directory(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_users_groups(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_check_file_handle(S *s, uint32_t id, ferry_rd *r);
+int ferry__sftp_on_check_file_name(S *s, uint32_t id, ferry_rd *r);
+
+/* The hash algorithms check-file supports, comma-separated (for VERSION). */
+extern const char ferry__sftp_check_file_algs[];
+
+#endif
