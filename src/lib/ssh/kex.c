@@ -987,9 +987,12 @@ static uint64_t rekey_ms(const ferry_ssh *s)
     return sec * 1000u;
 }
 
+/* Automatic rekeying waits for authentication: OpenSSH's sshd treats a
+ * KEXINIT during user authentication as a protocol error (it answers
+ * UNIMPLEMENTED), which would leave our kex hanging. */
 int ferry__kex_maybe_rekey(ferry_ssh *s)
 {
-    if (s->closed || s->in_kex || (s->state != FERRY_ST_AUTH && s->state != FERRY_ST_OPEN)) {
+    if (s->closed || s->in_kex || s->state != FERRY_ST_OPEN) {
         return FERRY_OK;
     }
     uint64_t lim = rekey_bytes(s);
@@ -1004,7 +1007,7 @@ int ferry__kex_maybe_rekey(ferry_ssh *s)
 
 int64_t ferry__kex_next_ms(ferry_ssh *s)
 {
-    if (s->closed || s->in_kex || (s->state != FERRY_ST_AUTH && s->state != FERRY_ST_OPEN)) {
+    if (s->closed || s->in_kex || s->state != FERRY_ST_OPEN) {
         return -1;
     }
     uint64_t now = ferry__now_ms(s);
