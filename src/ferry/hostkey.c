@@ -26,8 +26,50 @@ static const char *key_label(const ferry_key *k)
     }
 }
 
+/* The label for a known_hosts key-type word ("ssh-ed25519" -> ED25519). */
+static const char *type_label(const char *t)
+{
+    if (strcmp(t, "ssh-ed25519") == 0) {
+        return "ED25519";
+    }
+    if (strncmp(t, "ecdsa-sha2-", 11) == 0) {
+        return "ECDSA";
+    }
+    if (strcmp(t, "ssh-rsa") == 0) {
+        return "RSA";
+    }
+    return "UNKNOWN";
+}
+
+/* The key type written on line `line` of known_hosts file `file`, as a
+ * label, into out (NUL-terminated; "" if unreadable). */
+static void line_type(const char *file, size_t line, char *out, size_t outsz)
+{
+    char buf[8192], host[4096], type[128];
+    FILE *f = fopen(file, "r");
+    size_t n = 0;
+    out[0] = '\0';
+    if (f == NULL) {
+        return;
+    }
+    while (fgets(buf, sizeof(buf), f) != NULL) {
+        if (++n != line) {
+            continue;
+        }
+        const char *p = buf;
+        if (p[0] == '@') {
+            p += strcspn(p, " \t");
+        }
+        if (sscanf(p, "%4095s %127s", host, type) == 2) {
+            snprintf(out, outsz, "%s", type_label(type));
+        }
+        break;
+    }
+    fclose(f);
+}
+
 static void changed_warning(const ferry_key *k, const char *fp, const char *file, size_t line,
-                            const char *kh_name, int refuse)
+                            const char *kh_name, const char *old_type, int refuse)
 {
     fprintf(stderr,
             "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
@@ -40,7 +82,7 @@ static void changed_warning(const ferry_key *k, const char *fp, const char *file
             "Please contact your system administrator.\n"
             "Add correct host key in %s to get rid of this message.\n"
             "Offending %s key in %s:%zu\n",
-            key_label(k), fp, file, key_label(k), file, line);
+            key_label(k), fp, file, old_type, file, line);
     if (refuse) {
         fprintf(stderr,
                 "Host key for %s has changed and you have requested strict checking.\n"
@@ -116,6 +158,15 @@ static int on_new(const ferry_hostcheck *hc, const char *file, const ferry_key *
     return FERRY_OK;
 }
 
+/* Non-zero when the entry that made the key "changed" is of another key
+ * type than the one offered. */
+static int changed_type(const char *file, size_t line, const ferry_key *k)
+{
+    char t[32];
+    line_type(file, line, t, sizeof(t));
+    return t[0] != '\0' && strcmp(t, key_label(k)) != 0;
+}
+
 int ferry_hostkey_verify(void *ctx, const ferry_key *k)
 {
     const ferry_hostcheck *hc = ctx;
@@ -143,11 +194,16 @@ int ferry_hostkey_verify(void *ctx, const ferry_key *k)
         fprintf(stderr, "Host key %s %s revoked by file %s\nHost key verification failed.\n",
                 key_label(k), fp, file);
         r = FERRY_E_HOSTKEY_CHANGED;
+    } else if (st == FERRY_HOSTKEY_CHANGED && changed_type(file, line, k)) {
+        /* Only keys of other types are known: a new key, as OpenSSH. */
+        fprintf(stderr, "Keys of a different type are already known for this host.\n");
+        r = on_new(hc, file, k, fp);
     } else if (st == FERRY_HOSTKEY_CHANGED) {
-        char name[512];
+        char name[512], old_type[32];
         ferry_known_hosts_hostname(hc->hostname, (uint16_t)hc->port, name, sizeof(name));
+        line_type(file, line, old_type, sizeof(old_type));
         int refuse = hc->opts->strict != FERRY_STRICT_NO;
-        changed_warning(k, fp, file, line, name, refuse);
+        changed_warning(k, fp, file, line, name, old_type[0] ? old_type : key_label(k), refuse);
         r = refuse ? FERRY_E_HOSTKEY_CHANGED : FERRY_OK;
     } else {
         r = on_new(hc, file, k, fp);

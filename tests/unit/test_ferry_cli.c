@@ -355,6 +355,13 @@ static void test_hostkey_policy(void **state)
     char want[256];
     snprintf(want, sizeof(want), "Offending ED25519 key in %s:2", kh);
     assert_non_null(strstr(err, want));
+    /* only a key of another type is known: a new key, not a changed one */
+    ferry_key *ec = NULL;
+    assert_int_equal(ferry_key_generate(FERRY_KEY_ECDSA_P256, 0, &ec), FERRY_OK);
+    assert_int_equal(verify_capture(&hc, ec, err, sizeof(err)), FERRY_OK);
+    assert_null(strstr(err, "HAS CHANGED"));
+    assert_non_null(strstr(err, "Permanently added"));
+    ferry_key_free(ec);
     /* StrictHostKeyChecking=no: warned, but goes on */
     o.strict = FERRY_STRICT_NO;
     assert_int_equal(verify_capture(&hc, k, err, sizeof(err)), FERRY_OK);
