@@ -375,6 +375,44 @@ static void test_deferred_during_kex(void **state)
     pair_free(p);
 }
 
+/* A peer that answers our KEXINIT with UNIMPLEMENTED (sshd before user
+ * authentication): the re-exchange is dropped, deferred packets flow. */
+static void test_rekey_refused(void **state)
+{
+    (void)state;
+    pair *p = keyed_pair("chacha20-poly1305@openssh.com", NULL);
+    uint32_t kexinit_seq = p->c->tx.seqnr;
+    assert_int_equal(ferry_ssh_rekey(p->c), FERRY_OK);
+    send_msg(p->c, 15, 2); /* deferred */
+    assert_true(ferry_buf_len(p->c->deferred) > 0);
+    /* the KEXINIT "reaches" a peer that ignores it: drop it, keep the
+     * server's sequence number in step (chacha20-poly1305 keys per seqnr) */
+    size_t len = 0;
+    (void)ferry_ssh_output(p->c, &len);
+    ferry_ssh_output_consume(p->c, len);
+    p->s->rx.seqnr++;
+    ferry_buf *b = NULL;
+    assert_int_equal(ferry__pkt_start(p->s, SSH_MSG_UNIMPLEMENTED, &b), FERRY_OK);
+    assert_int_equal(ferry_buf_put_u32(b, kexinit_seq + 1), FERRY_OK); /* not ours: ignored */
+    assert_int_equal(ferry__pkt_finish(p->s), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(p->c->in_kex);
+    assert_int_equal(ferry__pkt_start(p->s, SSH_MSG_UNIMPLEMENTED, &b), FERRY_OK);
+    assert_int_equal(ferry_buf_put_u32(b, kexinit_seq), FERRY_OK);
+    assert_int_equal(ferry__pkt_finish(p->s), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(pair_keyed(p));
+    assert_false(p->c->in_kex);
+    assert_int_equal(ferry_buf_len(p->c->deferred), 0);
+    assert_int_equal(ferry_ssh_kex_count(p->c), 1);
+    /* and a later re-exchange works */
+    assert_int_equal(ferry_ssh_rekey(p->c), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(pair_keyed(p));
+    assert_int_equal(ferry_ssh_kex_count(p->c), 2);
+    pair_free(p);
+}
+
 /* Unknown message numbers get UNIMPLEMENTED, the session goes on. */
 static void test_unimplemented(void **state)
 {
@@ -575,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_rekey_both_sides),
         cmocka_unit_test(test_rekey_by_volume_and_time),
         cmocka_unit_test(test_deferred_during_kex),
+        cmocka_unit_test(test_rekey_refused),
         cmocka_unit_test(test_unimplemented),
         cmocka_unit_test(test_gate_in_session),
         cmocka_unit_test(test_flipped_byte),

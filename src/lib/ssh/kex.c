@@ -44,6 +44,7 @@ struct ferry_kex_state {
     int sent_kexinit, got_kexinit, sent_newkeys, got_newkeys;
     uint8_t expect;  /* next method message we accept (21 for NEWKEYS) */
     int ignore_next; /* the peer's first_kex_packet_follows guess was wrong */
+    uint32_t kexinit_seq; /* sequence number our KEXINIT went out with */
     const ferry_kex_alg *guess_alg; /* client: method of the guessed KEX_30 sent */
     int guess_ok;
     const ferry_kex_alg *alg;
@@ -356,6 +357,7 @@ int ferry__kex_send_kexinit(ferry_ssh *s)
     }
     /* Set before finishing: pkt_finish checks the rekey triggers. */
     k->sent_kexinit = 1;
+    k->kexinit_seq = s->tx.seqnr;
     s->tx_kex = 1;
     s->in_kex = 1;
     if ((r = ferry__pkt_finish(s)) == FERRY_OK && guess != NULL) {
@@ -971,6 +973,25 @@ int ferry__kex_dispatch(ferry_ssh *s, uint8_t msg, ferry_rd *payload)
 }
 
 /* ---- rekeying ---- */
+
+int ferry__kex_on_unimplemented(ferry_ssh *s, uint32_t seq)
+{
+    ferry_kex_state *k = s->kex;
+    if (s->kex_count == 0 || !k->sent_kexinit || k->got_kexinit || seq != k->kexinit_seq) {
+        return FERRY_OK;
+    }
+    ferry_debug("ssh: peer refused key re-exchange; going on with the current keys");
+    kex_reset(k);
+    s->in_kex = 0;
+    s->tx_kex = 0;
+    s->rx_kex = 0;
+    s->last_kex_ms = ferry__now_ms(s);
+    int r = ferry__flush_deferred(s);
+    if (r == FERRY_OK && s->state == FERRY_ST_OPEN) {
+        r = ferry__conn_pump(s);
+    }
+    return r;
+}
 
 static uint64_t rekey_bytes(const ferry_ssh *s)
 {

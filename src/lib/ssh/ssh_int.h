@@ -209,6 +209,11 @@ int ferry__kex_send_kexinit(ferry_ssh *s);    /* start (re)keying */
 int ferry__kex_dispatch(ferry_ssh *s, uint8_t msg, ferry_rd *payload);
 /* Called after every packet sent/received to trigger rekey by volume/time. */
 int ferry__kex_maybe_rekey(ferry_ssh *s);
+/* The peer answered packet `seq` with UNIMPLEMENTED. If that was our
+ * KEXINIT of a re-exchange it has not answered (OpenSSH's sshd does this
+ * during user authentication), the re-exchange is abandoned: deferred
+ * packets go out under the current keys. */
+int ferry__kex_on_unimplemented(ferry_ssh *s, uint32_t seq);
 /* Milliseconds until the time-based rekey is due (0 if due), -1 if none. */
 int64_t ferry__kex_next_ms(ferry_ssh *s);
 /* Client: 1 if the server offered ext-info and sent server-sig-algs

@@ -643,8 +643,15 @@ static int route(ferry_ssh *s, uint8_t msg, ferry_rd *rd)
     if (msg == SSH_MSG_DISCONNECT) {
         return on_disconnect(s, rd);
     }
-    if (msg == SSH_MSG_IGNORE || msg == SSH_MSG_UNIMPLEMENTED) {
+    if (msg == SSH_MSG_IGNORE) {
         return FERRY_OK;
+    }
+    if (msg == SSH_MSG_UNIMPLEMENTED) {
+        uint32_t seq = 0;
+        if (ferry_rd_u32(rd, &seq) != FERRY_OK) {
+            return FERRY_E_FORMAT;
+        }
+        return ferry__kex_on_unimplemented(s, seq);
     }
     if (msg == SSH_MSG_DEBUG) {
         return on_debug(s, rd);
