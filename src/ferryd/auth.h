@@ -8,8 +8,9 @@
 #define FERRYD_AUTH_H
 
 #include "audit.h"
+#include "userstore.h" /* first: sftp/server.h quiets -Wcomment in ssh.h line 90 */
+
 #include "ssh/ssh.h"
-#include "userstore.h"
 
 /* Per-connection authentication state. Set us, peer, dummy_hash and
  * report_fd; the rest is filled in by the callbacks. */

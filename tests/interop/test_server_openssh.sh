@@ -128,8 +128,9 @@ ossh_sftp "${KEYOPTS[@]}" -b "$T/batch_escape" "$TEST_USER@127.0.0.1" >/dev/null
     fail "read outside the root"
 ok "root jail"
 
-# ---- password authentication (SSH_ASKPASS; sshpass is not available) ----
-PWOPTS=(-o PubkeyAuthentication=no -o PreferredAuthentications=password
+# ---- password authentication (SSH_ASKPASS; sshpass is not available).
+# sftp -b turns BatchMode on; an earlier -o BatchMode=no wins. ----
+PWOPTS=(-o BatchMode=no -o PubkeyAuthentication=no -o PreferredAuthentications=password
     -o NumberOfPasswordPrompts=1)
 printf '#!/bin/sh\nprintf "%%s\\n" "%s"\n' "$PW" >"$T/askpass"
 printf '#!/bin/sh\necho wrong-password\n' >"$T/askpass_bad"
