@@ -513,6 +513,11 @@ void ferry_sftp_server_writable(ferry_sftp_server *s)
     flush(s);
 }
 
+size_t ferry_sftp_server_pending(const ferry_sftp_server *s)
+{
+    return ferry_buf_len(s->out);
+}
+
 int ferry_sftp_server_new(ferry_sftp_server **out, const ferry_sftp_server_config *cfg,
                           const ferry_sftp_writer *w)
 {
@@ -527,13 +532,16 @@ int ferry_sftp_server_new(ferry_sftp_server **out, const ferry_sftp_server_confi
     s->cfg = *cfg;
     s->w = *w;
     s->nh = cfg->max_handles ? cfg->max_handles : 256;
+    if (s->nh > 65536) {
+        s->nh = 65536;
+    }
     s->max_read = cfg->max_read ? cfg->max_read : FERRY__SFTP_DEFAULT_MAX_READ;
     if (s->max_read > FERRY__SFTP_MAX_MAX_READ) {
         s->max_read = FERRY__SFTP_MAX_MAX_READ;
     }
     s->max_packet = s->max_read + FERRY__SFTP_PACKET_SLACK;
     size_t reply_max = (size_t)s->max_read + FERRY__SFTP_DIR_BYTES + 4096;
-    s->h = s->nh <= 65536 ? calloc(s->nh, sizeof(*s->h)) : NULL;
+    s->h = calloc(s->nh, sizeof(*s->h));
     s->reply = ferry_buf_new(reply_max);
     s->out = ferry_buf_new(2 * reply_max);
     if (s->h == NULL || s->reply == NULL || s->out == NULL) {

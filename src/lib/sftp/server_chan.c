@@ -10,7 +10,22 @@
 typedef struct chan_ctx {
     ferry_channel *ch;
     ferry_sftp_server *srv;
+    int eof;      /* the client sent EOF */
+    int finished; /* we sent exit-status, EOF and CLOSE */
 } chan_ctx;
+
+/* After the client's EOF, once every answer is on the channel: end the
+ * subsystem as sftp-server exiting would (exit-status 0, EOF, CLOSE). */
+static void maybe_finish(chan_ctx *c)
+{
+    if (!c->eof || c->finished || ferry_sftp_server_pending(c->srv) > 0) {
+        return;
+    }
+    c->finished = 1;
+    ferry_channel_exit_status(c->ch, 0);
+    ferry_channel_send_eof(c->ch);
+    ferry_channel_close(c->ch);
+}
 
 static int chan_write(void *ctx, const uint8_t *data, size_t len)
 {
@@ -36,9 +51,9 @@ static void on_eof(void *ctx, ferry_channel *ch)
     /* The client is done sending: answer what is queued, then close. */
     chan_ctx *c = ctx;
     c->ch = ch;
+    c->eof = 1;
     ferry_sftp_server_writable(c->srv);
-    ferry_channel_send_eof(ch);
-    ferry_channel_close(ch);
+    maybe_finish(c);
 }
 
 static void on_writable(void *ctx, ferry_channel *ch)
@@ -47,6 +62,7 @@ static void on_writable(void *ctx, ferry_channel *ch)
     c->ch = ch;
     ferry_sftp_server_writable(c->srv);
     ferry_channel_resume(ch);
+    maybe_finish(c);
 }
 
 static void on_close(void *ctx, ferry_channel *ch)
