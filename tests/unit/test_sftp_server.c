@@ -19,6 +19,8 @@
 
 #include <openssl/evp.h>
 
+#include "helpers/chantest.h"
+#include "helpers/pair.h"
 #include "sftp/proto.h"
 #include "sftp/server.h"
 #include "util/buf.h"
@@ -1118,6 +1120,122 @@ static void test_backpressure(void **state)
     ferry_buf_free(stream);
 }
 
+
+/* ---- end to end through an SSH channel (server_chan.c) ---- */
+
+static int sftp_subsystem(void *ctx, ferry_ssh *ss, ferry_channel *ch, const char *name,
+                          const ferry_chan_consumer **ops, void **cctx)
+{
+    T *t = ctx;
+    (void)ss;
+    if (strcmp(name, "sftp") != 0) {
+        return FERRY_E_UNSUPPORTED;
+    }
+    return ferry_sftp_server_attach(ch, &t->cfg, ops, cctx);
+}
+
+/* Moves the sink's bytes into t->out so next_reply can parse them. */
+static void drain_sink(T *t, ct_sink *k)
+{
+    ferry_buf_put(t->out, ferry_buf_data(k->got), ferry_buf_len(k->got));
+    ferry_buf_reset(k->got);
+}
+
+static void chan_send(pair *p, ct_sink *k, ferry_buf *b)
+{
+    assert_int_equal(ferry_buf_poke_u32(b, 0, (uint32_t)ferry_buf_len(b) - 4), FERRY_OK);
+    assert_int_equal(ct_transfer(p, k->ch, ferry_buf_data(b), ferry_buf_len(b), k, 0), 0);
+    ferry_buf_free(b);
+    assert_true(pair_run(p, 500) >= 0);
+}
+
+static void chan_open_upload(T *t, pair *p, ct_sink *k, const char *name, hnd *h)
+{
+    ferry_buf *b = req(t, SSH_FXP_OPEN);
+    ferry_buf_put_cstring(b, name);
+    ferry_buf_put_u32(b, SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC);
+    put_empty_attrs(b);
+    chan_send(p, k, b);
+    drain_sink(t, k);
+    ferry_rd r;
+    uint32_t id;
+    const uint8_t *hp;
+    assert_int_equal(next_reply(t, &r, &id), SSH_FXP_HANDLE);
+    assert_int_equal(ferry_rd_string(&r, &hp, &h->n), FERRY_OK);
+    memcpy(h->b, hp, h->n);
+}
+
+static void test_over_ssh_channel(void **state)
+{
+    T *t = *state;
+    ferry_sftp_server_free(t->srv); /* the channel makes its own */
+    t->srv = NULL;
+    ferry_ssh_config cc, sc;
+    pair_default_configs(&cc, &sc);
+    sc.subsystem = sftp_subsystem;
+    sc.subsystem_ctx = t;
+    pair *p = NULL;
+    ct_sink k;
+    ct_sink_init(&k);
+    assert_int_equal(pair_new(&p, &cc, &sc), FERRY_OK);
+    assert_int_equal(ferry_ssh_open_subsystem(p->c, "sftp", &ct_sink_ops, &k, NULL), FERRY_OK);
+    assert_true(pair_run(p, 500) >= 0);
+    assert_int_equal(k.open_result, 1);
+    static const uint8_t init_pkt[] = {0, 0, 0, 5, SSH_FXP_INIT, 0, 0, 0, 3};
+    assert_int_equal(ct_transfer(p, k.ch, init_pkt, sizeof(init_pkt), &k, 0), 0);
+    assert_true(pair_run(p, 500) >= 0);
+    drain_sink(t, &k);
+    ferry_rd r;
+    uint32_t id;
+    assert_int_equal(next_reply(t, &r, &id), SSH_FXP_VERSION);
+    /* a 2 MiB upload in 32 KiB WRITEs, all sent before reading replies */
+    hnd h, h2;
+    chan_open_upload(t, p, &k, "viassh", &h);
+    size_t chunk = 32 * 1024, total = 2u << 20;
+    uint8_t *data = malloc(chunk);
+    ct_fill(data, chunk, 7);
+    ferry_buf *stream = ferry_buf_new(4u << 20);
+    for (size_t off = 0; off < total; off += chunk) {
+        ferry_buf *b = req_h(t, SSH_FXP_WRITE, &h);
+        ferry_buf_put_u64(b, off);
+        ferry_buf_put_string(b, data, chunk);
+        ferry_buf_poke_u32(b, 0, (uint32_t)ferry_buf_len(b) - 4);
+        ferry_buf_put(stream, ferry_buf_data(b), ferry_buf_len(b));
+        ferry_buf_free(b);
+    }
+    assert_int_equal(ct_transfer(p, k.ch, ferry_buf_data(stream), ferry_buf_len(stream), &k, 0),
+                     0);
+    ferry_buf_free(stream);
+    assert_true(pair_run(p, 1000) >= 0);
+    chan_send(p, &k, req_h(t, SSH_FXP_CLOSE, &h));
+    drain_sink(t, &k);
+    for (size_t i = 0; i <= total / chunk; i++) {
+        uint32_t code;
+        assert_int_equal(next_reply(t, &r, &id), SSH_FXP_STATUS);
+        assert_int_equal(ferry_rd_u32(&r, &code), FERRY_OK);
+        assert_int_equal(code, SSH_FX_OK);
+    }
+    char path[300];
+    host_path(t, path, sizeof(path), "viassh");
+    assert_int_equal(host_size(path), (long)total);
+    /* an upload left open when the client ends the session is discarded */
+    chan_open_upload(t, p, &k, "unfinished", &h2);
+    ferry_buf *b = req_h(t, SSH_FXP_WRITE, &h2);
+    ferry_buf_put_u64(b, 0);
+    ferry_buf_put_string(b, data, 100);
+    chan_send(p, &k, b);
+    assert_int_equal(count_parts(t), 1);
+    assert_int_equal(ferry_channel_send_eof(k.ch), FERRY_OK);
+    assert_true(pair_run(p, 500) >= 0);
+    assert_true(k.closes >= 1 || k.eofs >= 1);
+    assert_int_equal(count_parts(t), 0);
+    host_path(t, path, sizeof(path), "unfinished");
+    assert_int_equal(host_size(path), -1);
+    free(data);
+    pair_free(p);
+    ct_sink_free(&k);
+}
+
 int main(void)
 {
 #define TST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1129,6 +1247,9 @@ int main(void)
         TST(test_atomic_upload),       TST(test_excl_and_resume),
         TST(test_check_file),          TST(test_read_only),
         TST(test_upload_only),         TST(test_backpressure),
+        TST(test_over_ssh_channel),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    pair_keys_cleanup();
+    return rc;
 }
