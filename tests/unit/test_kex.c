@@ -260,8 +260,13 @@ static void test_kex_guess(void **state)
     /* wrong method of another kind (DH) */
     guess_case("ecdh-sha2-nistp384,diffie-hellman-group14-sha256",
                "diffie-hellman-group14-sha256", "ssh-ed25519", "diffie-hellman-group14-sha256");
-    /* right method, wrong host key algorithm */
-    guess_case("curve25519-sha256", "curve25519-sha256", "ssh-ed25519,ecdsa-sha2-nistp256",
+    /* right method, host key preferences differ */
+    guess_case("curve25519-sha256", "curve25519-sha256", "ecdsa-sha2-nistp256,ssh-ed25519",
+               "curve25519-sha256");
+    /* the client's first method is chosen but the server prefers another:
+     * still a wrong guess (the preferences differ) */
+    guess_case("curve25519-sha256,diffie-hellman-group14-sha256",
+               "diffie-hellman-group14-sha256,curve25519-sha256", "ssh-ed25519",
                "curve25519-sha256");
 }
 

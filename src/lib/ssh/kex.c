@@ -124,12 +124,13 @@ static size_t next_name(const char **cur, const char **name)
     return n;
 }
 
-/* Non-zero if the first name of `list` is `name`. */
-static int first_is(const char *list, const char *name)
+/* Non-zero if both lists start with the same name. */
+static int same_first(const char *a, const char *b)
 {
-    const char *cur = list, *first = NULL;
-    size_t n = next_name(&cur, &first);
-    return n == strlen(name) && memcmp(first, name, n) == 0;
+    const char *ca = a, *cb = b, *na = NULL, *nb = NULL;
+    size_t la = next_name(&ca, &na);
+    size_t lb = next_name(&cb, &nb);
+    return la > 0 && la == lb && memcmp(na, nb, la) == 0;
 }
 
 static int kex_ok(const char *n)
@@ -465,11 +466,13 @@ static int negotiate(ferry_ssh *s, const kexinit_msg *mine, const kexinit_msg *p
         return r;
     }
     k->alg = ferry_kexalg_by_name(s->alg_kex);
-    int right = first_is(peer->list[L_KEX], s->alg_kex) &&
-                first_is(peer->list[L_HOSTKEY], s->alg_hostkey);
-    k->ignore_next = peer->follows && !right; /* RFC 4253 s7 */
-    k->guess_ok = k->guess_alg == k->alg && first_is(mine->list[L_HOSTKEY], s->alg_hostkey) &&
-                  first_is(mine->list[L_KEX], s->alg_kex);
+    /* RFC 4253 s7.1: a guess is right when both sides prefer the same
+     * kex and host key algorithms (their first names agree), as OpenSSH
+     * checks it; then the negotiated method is that one. */
+    int right = same_first(mine->list[L_KEX], peer->list[L_KEX]) &&
+                same_first(mine->list[L_HOSTKEY], peer->list[L_HOSTKEY]);
+    k->ignore_next = peer->follows && !right;
+    k->guess_ok = k->guess_alg == k->alg && right;
     ferry_debug("ssh: kex %s, host key %s, cipher %s/%s", s->alg_kex, s->alg_hostkey,
                 s->alg_cipher[0], s->alg_cipher[1]);
     return FERRY_OK;
