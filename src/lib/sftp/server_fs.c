@@ -133,6 +133,10 @@ int ferry__sftp_on_read(S *s, uint32_t id, ferry_rd *r)
     if (rc != FERRY_OK) {
         return rc;
     }
+    if ((h->pflags & SSH_FXF_WRITE) && !(h->pflags & SSH_FXF_READ)) {
+        s->errmsg = "handle not open for reading";
+        return FERRY_E_PERMISSION;
+    }
     len = len > s->max_read ? s->max_read : len; /* a short DATA is allowed */
     uint8_t *dst;
     size_t got = 0;
@@ -431,7 +435,11 @@ int ferry__sftp_on_remove(S *s, uint32_t id, ferry_rd *r)
 
 int ferry__sftp_on_rmdir(S *s, uint32_t id, ferry_rd *r)
 {
-    return path_op(s, r, "rmdir", ferry_vfs_rmdir);
+    int rc = path_op(s, r, "rmdir", ferry_vfs_rmdir);
+    if (rc == FERRY_E_EXISTS) {
+        s->errmsg = "directory not empty";
+    }
+    return rc;
 }
 
 int ferry__sftp_on_mkdir(S *s, uint32_t id, ferry_rd *r)
