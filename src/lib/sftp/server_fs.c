@@ -49,6 +49,12 @@ static int open_allowed(S *s, const char *path, uint32_t pflags)
 static int do_open(S *s, const char *path, uint32_t pflags, uint32_t mode, ferry_vfs_file **f)
 {
     uint32_t vf = vfs_flags_from(pflags);
+    if (s->cfg.mode == FERRY_SFTP_UPLOAD_ONLY && (pflags & SSH_FXF_CREAT) &&
+        (pflags & SSH_FXF_TRUNC)) {
+        /* the name was free at open_allowed: never replace a file that
+         * appears meanwhile (the final rename then uses NOREPLACE) */
+        vf |= FERRY_VFS_O_EXCL;
+    }
     if (s->cfg.atomic_uploads && (pflags & SSH_FXF_WRITE) &&
         (pflags & (SSH_FXF_CREAT | SSH_FXF_TRUNC))) {
         int r = ferry_vfs_open(s->cfg.vfs, path, vf | FERRY_VFS_O_ATOMIC, mode, f);
