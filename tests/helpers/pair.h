@@ -47,18 +47,18 @@ enum pair_dir { PAIR_C2S = 0, PAIR_S2C = 1 };
 typedef void (*pair_hook_fn)(void *ctx, enum pair_dir dir, ferry_buf *chunk);
 
 typedef struct pair {
-    ferry_ssh *c; /* client session */
-    ferry_ssh *s; /* server session */
+    ferry_ssh *c;                /* client session */
+    ferry_ssh *s;                /* server session */
     ferry_ssh_config ccfg, scfg; /* the configs the sessions were made from */
     uint64_t now_ms;             /* the shared test clock (starts at 1,000,000) */
     pair_hook_fn hook;           /* optional tamper hook */
     void *hook_ctx;
-    unsigned long chunks[2];     /* chunks delivered per direction */
-    uint64_t bytes[2];           /* bytes delivered per direction */
-    int c_err, s_err;            /* first error returned by ferry_ssh_input, else 0 */
-    unsigned hostkey_checks;     /* times the default verify_hostkey was called */
-    int reject_hostkey;          /* default verify_hostkey refuses when set */
-    ferry_key *hostkeys[4];      /* server host keys when the config had none */
+    unsigned long chunks[2]; /* chunks delivered per direction */
+    uint64_t bytes[2];       /* bytes delivered per direction */
+    int c_err, s_err;        /* first error returned by ferry_ssh_input, else 0 */
+    unsigned hostkey_checks; /* times the default verify_hostkey was called */
+    int reject_hostkey;      /* default verify_hostkey refuses when set */
+    ferry_key *hostkeys[4];  /* server host keys when the config had none */
 } pair;
 
 /* Fills both configs with working defaults: server with the ed25519 host

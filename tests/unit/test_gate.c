@@ -17,8 +17,10 @@ enum { A = 0, P = 1, U = 2 }; /* allowed, protocol error, answer UNIMPLEMENTED *
 /* Message numbers allowed once keys are in place, per (role, authed). */
 static const uint8_t srv_auth[] = {1, 2, 3, 4, 5, 20, 50, 61};
 static const uint8_t cli_auth[] = {1, 2, 3, 4, 6, 7, 20, 51, 52, 53, 60};
-static const uint8_t srv_open[] = {1, 2, 3, 4, 20, 50, 80, 81, 82, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 100};
-static const uint8_t cli_open[] = {1, 2, 3, 4, 20, 80, 81, 82, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 100};
+static const uint8_t srv_open[] = {1,  2,  3,  4,  20, 50, 80, 81, 82, 90,
+                                   91, 92, 93, 94, 95, 96, 97, 98, 99, 100};
+static const uint8_t cli_open[] = {1,  2,  3,  4,  20, 80, 81, 82, 90, 91,
+                                   92, 93, 94, 95, 96, 97, 98, 99, 100};
 
 static int in_list(const uint8_t *l, size_t n, int m)
 {
@@ -93,8 +95,8 @@ static void test_every_number(void **state)
                         int a = actual(server, states[si], in_kex, strict, m);
                         if (e != a) {
                             fail_msg("role %s state %d in_kex %d strict %d msg %d: want %d got %d",
-                                     server ? "server" : "client", (int)states[si], in_kex,
-                                     strict, m, e, a);
+                                     server ? "server" : "client", (int)states[si], in_kex, strict,
+                                     m, e, a);
                         }
                         checked++;
                     }
@@ -146,7 +148,8 @@ static void test_rules(void **state)
     assert_int_equal(ferry__gate(FERRY_ROLE_SERVER, FERRY_ST_KEX_FIRST, 1, 1, 0, SSH_MSG_KEXINIT),
                      FERRY_OK);
     /* a rekey under strict kex tolerates IGNORE (only the first kex is strict) */
-    assert_int_equal(ferry__gate(FERRY_ROLE_SERVER, FERRY_ST_OPEN, 1, 1, 1, SSH_MSG_IGNORE), FERRY_OK);
+    assert_int_equal(ferry__gate(FERRY_ROLE_SERVER, FERRY_ST_OPEN, 1, 1, 1, SSH_MSG_IGNORE),
+                     FERRY_OK);
 }
 
 int main(void)

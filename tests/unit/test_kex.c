@@ -27,8 +27,12 @@ static const char *const kexes[] = {
     "diffie-hellman-group14-sha256",
 };
 static const char *const ciphers[] = {
-    "chacha20-poly1305@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr",
-    "aes128-gcm@openssh.com",        "aes256-gcm@openssh.com",
+    "chacha20-poly1305@openssh.com",
+    "aes128-ctr",
+    "aes192-ctr",
+    "aes256-ctr",
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
 };
 static const char *const macs[] = {
     "hmac-sha2-256-etm@openssh.com",
@@ -80,8 +84,8 @@ static void check_combo(const char *kex, const char *cipher, const char *mac, co
     assert_int_equal(pair_new(&p, &c, &s), FERRY_OK);
     assert_true(pair_run(p, 100) >= 0);
     if (!pair_keyed(p)) {
-        fail_msg("%s %s %s %s: client '%s' server '%s'", kex, cipher, mac, sigalg,
-                 p->c->close_msg, p->s->close_msg);
+        fail_msg("%s %s %s %s: client '%s' server '%s'", kex, cipher, mac, sigalg, p->c->close_msg,
+                 p->s->close_msg);
     }
     for (int side = 0; side < 2; side++) {
         ferry_ssh *x = side == 0 ? p->c : p->s;
@@ -258,8 +262,8 @@ static void test_kex_guess(void **state)
     guess_case("ecdh-sha2-nistp256,curve25519-sha256", "curve25519-sha256", "ssh-ed25519",
                "curve25519-sha256");
     /* wrong method of another kind (DH) */
-    guess_case("ecdh-sha2-nistp384,diffie-hellman-group14-sha256",
-               "diffie-hellman-group14-sha256", "ssh-ed25519", "diffie-hellman-group14-sha256");
+    guess_case("ecdh-sha2-nistp384,diffie-hellman-group14-sha256", "diffie-hellman-group14-sha256",
+               "ssh-ed25519", "diffie-hellman-group14-sha256");
     /* right method, host key preferences differ */
     guess_case("curve25519-sha256", "curve25519-sha256", "ecdsa-sha2-nistp256,ssh-ed25519",
                "curve25519-sha256");

@@ -28,7 +28,6 @@ static void test_handshake_default(void **state)
     pair_free(p);
 }
 
-
 /* ---- helpers ---- */
 
 /* A lone session (no peer) that has queued its version line and KEXINIT. */
@@ -251,8 +250,8 @@ static void test_framing_limits(void **state)
     framing_case(FERRY_SSH_MAX_PACKET + 1, 4, 8, FERRY_E_TOO_LARGE);
     framing_case(FERRY_SSH_MAX_PACKET + 4, 4, 8, FERRY_E_TOO_LARGE);
     framing_case(0xFFFFFFFFu, 4, 8, FERRY_E_TOO_LARGE);
-    framing_case(12, 3, 16, FERRY_E_FORMAT);  /* padding < 4 */
-    framing_case(12, 11, 16, FERRY_E_FORMAT); /* no payload */
+    framing_case(12, 3, 16, FERRY_E_FORMAT);   /* padding < 4 */
+    framing_case(12, 11, 16, FERRY_E_FORMAT);  /* no payload */
     framing_case(12, 200, 16, FERRY_E_FORMAT); /* padding beyond the packet */
 }
 
@@ -447,8 +446,8 @@ static void test_gate_in_session(void **state)
 {
     (void)state;
     const uint8_t bad_for_server[] = {SSH_MSG_USERAUTH_SUCCESS, SSH_MSG_USERAUTH_FAILURE,
-                                      SSH_MSG_SERVICE_ACCEPT, SSH_MSG_CHANNEL_DATA,
-                                      SSH_MSG_NEWKEYS, SSH_MSG_KEX_31};
+                                      SSH_MSG_SERVICE_ACCEPT,   SSH_MSG_CHANNEL_DATA,
+                                      SSH_MSG_NEWKEYS,          SSH_MSG_KEX_31};
     for (size_t i = 0; i < sizeof(bad_for_server); i++) {
         pair *p = keyed_pair(NULL, NULL);
         send_msg(p->c, bad_for_server[i], 0);
@@ -607,24 +606,15 @@ static void test_backpressure(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_handshake_default),
-        cmocka_unit_test(test_version_ok),
-        cmocka_unit_test(test_version_refused),
-        cmocka_unit_test(test_banner_lines),
-        cmocka_unit_test(test_framing_limits),
-        cmocka_unit_test(test_byte_by_byte),
-        cmocka_unit_test(test_rekey_both_sides),
-        cmocka_unit_test(test_rekey_by_volume_and_time),
-        cmocka_unit_test(test_deferred_during_kex),
-        cmocka_unit_test(test_rekey_refused),
-        cmocka_unit_test(test_unimplemented),
-        cmocka_unit_test(test_gate_in_session),
-        cmocka_unit_test(test_flipped_byte),
-        cmocka_unit_test(test_flipped_length),
-        cmocka_unit_test(test_disconnect),
-        cmocka_unit_test(test_seqnr_wrap),
-        cmocka_unit_test(test_packet_sizes),
-        cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_handshake_default),   cmocka_unit_test(test_version_ok),
+        cmocka_unit_test(test_version_refused),     cmocka_unit_test(test_banner_lines),
+        cmocka_unit_test(test_framing_limits),      cmocka_unit_test(test_byte_by_byte),
+        cmocka_unit_test(test_rekey_both_sides),    cmocka_unit_test(test_rekey_by_volume_and_time),
+        cmocka_unit_test(test_deferred_during_kex), cmocka_unit_test(test_rekey_refused),
+        cmocka_unit_test(test_unimplemented),       cmocka_unit_test(test_gate_in_session),
+        cmocka_unit_test(test_flipped_byte),        cmocka_unit_test(test_flipped_length),
+        cmocka_unit_test(test_disconnect),          cmocka_unit_test(test_seqnr_wrap),
+        cmocka_unit_test(test_packet_sizes),        cmocka_unit_test(test_backpressure),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     pair_keys_cleanup();

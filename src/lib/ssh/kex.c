@@ -19,20 +19,30 @@
 #include "util/log.h"
 #include "util/names.h"
 
-#define NAMELIST_MAX (64u * 1024) /* one name-list from the peer */
-#define NAME_MAX_LEN 64u          /* RFC 4251 s6 */
-#define PEER_VALUE_MAX 1024u      /* Q_C / Q_S strings (P-521: 133 bytes) */
-#define EXT_INFO_MAX 64u          /* extensions in one EXT_INFO */
-#define GEX_MIN 2048u
-#define GEX_PREF 3072u
-#define GEX_MAX 8192u
-#define REKEY_BYTES_MAX (1ull << 30)   /* also keeps AES-GCM/CTR far from their block limits */
-#define REKEY_PACKETS_MAX (1ull << 31) /* sequence numbers must not wrap within one key */
+#define NAMELIST_MAX          (64u * 1024) /* one name-list from the peer */
+#define NAME_MAX_LEN          64u          /* RFC 4251 s6 */
+#define PEER_VALUE_MAX        1024u        /* Q_C / Q_S strings (P-521: 133 bytes) */
+#define EXT_INFO_MAX          64u          /* extensions in one EXT_INFO */
+#define GEX_MIN               2048u
+#define GEX_PREF              3072u
+#define GEX_MAX               8192u
+#define REKEY_BYTES_MAX       (1ull << 30) /* also keeps AES-GCM/CTR far from their block limits */
+#define REKEY_PACKETS_MAX     (1ull << 31) /* sequence numbers must not wrap within one key */
 #define REKEY_SECONDS_DEFAULT 3600u
-#define STRICT_C "kex-strict-c-v00@openssh.com"
-#define STRICT_S "kex-strict-s-v00@openssh.com"
+#define STRICT_C              "kex-strict-c-v00@openssh.com"
+#define STRICT_S              "kex-strict-s-v00@openssh.com"
 
-enum { L_KEX, L_HOSTKEY, L_ENC_CS, L_ENC_SC, L_MAC_CS, L_MAC_SC, L_COMP_CS, L_COMP_SC, L_COUNT = 10 };
+enum {
+    L_KEX,
+    L_HOSTKEY,
+    L_ENC_CS,
+    L_ENC_SC,
+    L_MAC_CS,
+    L_MAC_SC,
+    L_COMP_CS,
+    L_COMP_SC,
+    L_COUNT = 10
+};
 
 typedef struct kexinit_msg {
     char *list[L_COUNT];
@@ -42,9 +52,9 @@ typedef struct kexinit_msg {
 struct ferry_kex_state {
     ferry_buf *i_mine, *i_peer; /* KEXINIT payloads, message byte included */
     int sent_kexinit, got_kexinit, sent_newkeys, got_newkeys;
-    uint8_t expect;  /* next method message we accept (21 for NEWKEYS) */
-    int ignore_next; /* the peer's first_kex_packet_follows guess was wrong */
-    uint32_t kexinit_seq; /* sequence number our KEXINIT went out with */
+    uint8_t expect;                 /* next method message we accept (21 for NEWKEYS) */
+    int ignore_next;                /* the peer's first_kex_packet_follows guess was wrong */
+    uint32_t kexinit_seq;           /* sequence number our KEXINIT went out with */
     const ferry_kex_alg *guess_alg; /* client: method of the guessed KEX_30 sent */
     int guess_ok;
     const ferry_kex_alg *alg;
@@ -790,11 +800,13 @@ static int server_on_init(ferry_ssh *s, uint8_t msg, ferry_rd *rd)
     r = r == FERRY_OK ? put_peer_value(k->alg, cpub, v, vn) : r;
     r = r == FERRY_OK ? kex_hash(s, ks, cpub, k->eph_pub, kmp, h) : r;
     r = r == FERRY_OK ? derive_keys(s, kmp, h) : r;
-    r = r == FERRY_OK ? ferry_key_sign(s->our_hostkey, s->alg_hostkey, h, k->alg->hash_len, sig) : r;
+    r = r == FERRY_OK ? ferry_key_sign(s->our_hostkey, s->alg_hostkey, h, k->alg->hash_len, sig)
+                      : r;
     r = r == FERRY_OK ? ferry__pkt_start(s, msg + 1, &b) : r;
     if (b != NULL) {
         r = ferry_buf_put_stringb(b, ks);
-        r = r == FERRY_OK ? ferry_buf_put(b, ferry_buf_data(k->eph_pub), ferry_buf_len(k->eph_pub)) : r;
+        r = r == FERRY_OK ? ferry_buf_put(b, ferry_buf_data(k->eph_pub), ferry_buf_len(k->eph_pub))
+                          : r;
         r = r == FERRY_OK ? ferry_buf_put_stringb(b, sig) : r;
         r = r == FERRY_OK ? ferry__pkt_finish(s) : (ferry__pkt_abort(s), r);
     }

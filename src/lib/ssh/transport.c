@@ -21,13 +21,13 @@
 #include "util/err.h"
 #include "util/log.h"
 
-#define VERSION_LINE_MAX 255u     /* RFC 4253 s4.2, CR LF included */
-#define BANNER_MAX_LINES 1024u    /* client: lines before the version line */
+#define VERSION_LINE_MAX 255u  /* RFC 4253 s4.2, CR LF included */
+#define BANNER_MAX_LINES 1024u /* client: lines before the version line */
 #define BANNER_MAX_BYTES (64u * 1024)
-#define IN_MAX (1024u * 1024)     /* one partial packet plus a slice of input */
-#define OUT_MAX (96u * 1024 * 1024)
-#define DEFERRED_MAX (64u * 1024 * 1024)
-#define MIN_PADDING 4u
+#define IN_MAX           (1024u * 1024) /* one partial packet plus a slice of input */
+#define OUT_MAX          (96u * 1024 * 1024)
+#define DEFERRED_MAX     (64u * 1024 * 1024)
+#define MIN_PADDING      4u
 #define DEFAULT_SOFTWARE "Ferry_0.1"
 
 enum { PKT_NONE = 0, PKT_SCRATCH, PKT_INPLACE, PKT_DEFERRED };
@@ -255,8 +255,8 @@ static int seal_at(ferry_ssh *s, size_t off)
     uint8_t *pkt = ferry_buf_mdata(s->out) + off;
     put_be32(pkt, (uint32_t)pktlen);
     pkt[4] = (uint8_t)pad;
-    if (pc != NULL && (r = ferry_pcrypt_seal(pc, s->tx.seqnr, pkt, 4 + pktlen,
-                                              pkt + 4 + pktlen)) != FERRY_OK) {
+    if (pc != NULL &&
+        (r = ferry_pcrypt_seal(pc, s->tx.seqnr, pkt, 4 + pktlen, pkt + 4 + pktlen)) != FERRY_OK) {
         return r;
     }
     s->tx.seqnr++;
@@ -372,8 +372,9 @@ int ferry__pkt_finish(ferry_ssh *s)
         break;
     case PKT_DEFERRED: {
         size_t n = ferry_buf_len(s->deferred) - s->pkt_off - 4;
-        r = n > FERRY_SSH_MAX_PACKET - 256 ? FERRY_E_TOO_LARGE
-                                           : ferry_buf_poke_u32(s->deferred, s->pkt_off, (uint32_t)n);
+        r = n > FERRY_SSH_MAX_PACKET - 256
+                ? FERRY_E_TOO_LARGE
+                : ferry_buf_poke_u32(s->deferred, s->pkt_off, (uint32_t)n);
         break;
     }
     default:
@@ -412,7 +413,8 @@ int ferry__flush_deferred(ferry_ssh *s)
     while (r == FERRY_OK && ferry_rd_left(&rd) > 0) {
         uint32_t n = 0;
         const uint8_t *p = NULL;
-        if ((r = ferry_rd_u32(&rd, &n)) == FERRY_OK && (r = ferry_rd_bytes(&rd, n, &p)) == FERRY_OK) {
+        if ((r = ferry_rd_u32(&rd, &n)) == FERRY_OK &&
+            (r = ferry_rd_bytes(&rd, n, &p)) == FERRY_OK) {
             r = send_now(s, p, n);
         }
     }
@@ -455,8 +457,9 @@ static void send_disconnect(ferry_ssh *s, uint32_t reason, const char *msg)
     if (n > 900) {
         n = 900;
     }
-    if (ferry_buf_put_u8(b, SSH_MSG_DISCONNECT) == FERRY_OK && ferry_buf_put_u32(b, reason) == FERRY_OK &&
-        ferry_buf_put_string(b, msg, n) == FERRY_OK && ferry_buf_put_cstring(b, "") == FERRY_OK) {
+    if (ferry_buf_put_u8(b, SSH_MSG_DISCONNECT) == FERRY_OK &&
+        ferry_buf_put_u32(b, reason) == FERRY_OK && ferry_buf_put_string(b, msg, n) == FERRY_OK &&
+        ferry_buf_put_cstring(b, "") == FERRY_OK) {
         (void)send_now(s, ferry_buf_data(b), ferry_buf_len(b));
     }
     ferry_buf_free(b);
@@ -659,7 +662,8 @@ static int route(ferry_ssh *s, uint8_t msg, ferry_rd *rd)
     if (msg == SSH_MSG_EXT_INFO || (msg >= 20 && msg <= 49)) {
         return ferry__kex_dispatch(s, msg, rd);
     }
-    if (msg == SSH_MSG_SERVICE_REQUEST || msg == SSH_MSG_SERVICE_ACCEPT || (msg >= 50 && msg <= 79)) {
+    if (msg == SSH_MSG_SERVICE_REQUEST || msg == SSH_MSG_SERVICE_ACCEPT ||
+        (msg >= 50 && msg <= 79)) {
         if (s->state == FERRY_ST_OPEN && s->cfg.role == FERRY_ROLE_SERVER &&
             msg == SSH_MSG_USERAUTH_REQUEST) {
             return FERRY_OK; /* RFC 4252 s5.1: ignored after success */
@@ -720,8 +724,8 @@ static int peek_length(ferry_ssh *s)
     }
     size_t covered = s->rx_aad ? len : (size_t)len + 4;
     if (len < 1 + MIN_PADDING || covered % block != 0 || (size_t)len + 4 < first) {
-        return ferry__fail(s, FERRY_E_FORMAT, SSH_DISCONNECT_PROTOCOL_ERROR,
-                           "bad packet length %u", (unsigned)len);
+        return ferry__fail(s, FERRY_E_FORMAT, SSH_DISCONNECT_PROTOCOL_ERROR, "bad packet length %u",
+                           (unsigned)len);
     }
     return FERRY_OK;
 }
@@ -822,7 +826,8 @@ void ferry_ssh_output_consume(ferry_ssh *s, size_t n)
     }
     (void)ferry_buf_consume(s->out, n);
     size_t after = ferry__out_backlog(s);
-    int crossed = (before >= FERRY__OUT_LOW && after < FERRY__OUT_LOW) || (before > 0 && after == 0);
+    int crossed =
+        (before >= FERRY__OUT_LOW && after < FERRY__OUT_LOW) || (before > 0 && after == 0);
     if (crossed && s->state == FERRY_ST_OPEN && !s->closed && s->pkt_where == PKT_NONE) {
         int r = ferry__conn_pump(s);
         if (r < 0 && !s->closed) {

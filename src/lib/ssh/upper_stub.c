@@ -18,8 +18,8 @@ int ferry__upper_stub_unused;
 
 #define FERRY_WEAK __attribute__((weak))
 
-#if !__has_include("auth_common.c") && !__has_include("auth_server.c") &&                         \
-    !__has_include("auth_client.c")
+#if !__has_include("auth_common.c") && !__has_include("auth_server.c") &&                          \
+                                                      !__has_include("auth_client.c")
 
 FERRY_WEAK int ferry__auth_init(ferry_ssh *s)
 {
