@@ -1122,6 +1122,111 @@ static void test_backpressure(void **state)
 }
 
 
+/* Deterministic bit flips and truncations over valid requests: every
+ * mutant gets exactly one answer (or, for a broken length, is held back
+ * or refused as a stream error), and the session keeps working. */
+static ferry_buf *sample_request(T *t, int which)
+{
+    static const char *exts[] = {"limits@openssh.com", "statvfs@openssh.com",
+                                 "check-file-name", "expand-path@openssh.com"};
+    ferry_buf *b;
+    ferry_sftp_attrs a = {.flags = SSH_FILEXFER_ATTR_SIZE | SSH_FILEXFER_ATTR_PERMISSIONS |
+                                   SSH_FILEXFER_ATTR_ACMODTIME,
+                          .size = 3, .perm = 0644, .atime = 1, .mtime = 2};
+    switch (which) {
+    case 0:
+        b = req(t, SSH_FXP_OPEN);
+        ferry_buf_put_cstring(b, "s/f");
+        ferry_buf_put_u32(b, SSH_FXF_READ | SSH_FXF_WRITE | SSH_FXF_CREAT);
+        ferry_sftp_attrs_encode(b, &a);
+        return b;
+    case 1:
+        b = req(t, SSH_FXP_SETSTAT);
+        ferry_buf_put_cstring(b, "s/f");
+        ferry_sftp_attrs_encode(b, &a);
+        return b;
+    case 2:
+        b = req(t, SSH_FXP_RENAME);
+        ferry_buf_put_cstring(b, "s/f");
+        ferry_buf_put_cstring(b, "s/g");
+        return b;
+    default:
+        b = ext(t, exts[which - 3]);
+        ferry_buf_put_cstring(b, "s/f");
+        if (which == 5) {
+            ferry_buf_put_cstring(b, "md5");
+            ferry_buf_put_u64(b, 0);
+            ferry_buf_put_u64(b, 0);
+            ferry_buf_put_u32(b, 0);
+        }
+        return b;
+    }
+}
+
+static void feed_mutant(T *t, const uint8_t *p, size_t n)
+{
+    long got = ferry_sftp_server_input(t->srv, p, n);
+    if (got < 0) {
+        restart(t, FERRY_SFTP_READ_WRITE, 8); /* a stream error ends the session */
+        return;
+    }
+    if (got == 0) {
+        return; /* the length asks for more bytes: held back */
+    }
+    assert_int_equal(got, (long)n);
+    ferry_rd r;
+    uint32_t id;
+    uint8_t type = next_reply(t, &r, &id);
+    assert_true(type >= SSH_FXP_STATUS && type <= SSH_FXP_EXTENDED_REPLY);
+    assert_int_equal(ferry_buf_len(t->out), 0);
+}
+
+static void test_bitflips_and_truncation(void **state)
+{
+    T *t = *state;
+    char p[300];
+    host_path(t, p, sizeof(p), "s");
+    assert_int_equal(mkdir(p, 0755), 0);
+    restart(t, FERRY_SFTP_READ_WRITE, 8);
+    for (int which = 0; which < 7; which++) {
+        ferry_buf *b = sample_request(t, which);
+        ferry_buf_poke_u32(b, 0, (uint32_t)ferry_buf_len(b) - 4);
+        size_t n = ferry_buf_len(b);
+        uint8_t *m = malloc(n);
+        for (size_t i = 0; i < n; i++) {
+            for (int bit = 0; bit < 8; bit += 3) {
+                memcpy(m, ferry_buf_data(b), n);
+                m[i] ^= (uint8_t)(1u << bit);
+                if (i < 4) {
+                    /* a broken length: any split is fine, but no crash */
+                    long got = ferry_sftp_server_input(t->srv, m, n);
+                    assert_true(got <= (long)n);
+                    ferry_buf_reset(t->out);
+                    restart(t, FERRY_SFTP_READ_WRITE, 8);
+                    continue;
+                }
+                if (i == 4 && m[4] == SSH_FXP_INIT) {
+                    continue; /* a second INIT ends the stream by design */
+                }
+                feed_mutant(t, m, n);
+            }
+        }
+        for (size_t cut = 5; cut < n; cut++) { /* truncated, length fixed up */
+            memcpy(m, ferry_buf_data(b), cut);
+            uint32_t l = (uint32_t)cut - 4;
+            m[0] = (uint8_t)(l >> 24);
+            m[1] = (uint8_t)(l >> 16);
+            m[2] = (uint8_t)(l >> 8);
+            m[3] = (uint8_t)l;
+            feed_mutant(t, m, cut);
+        }
+        free(m);
+        ferry_buf_free(b);
+    }
+    ferry_sftp_attrs a;
+    assert_int_equal(op_stat(t, SSH_FXP_STAT, "/", &a), SSH_FX_OK);
+}
+
 /* ---- end to end through an SSH channel (server_chan.c) ---- */
 
 static int sftp_subsystem(void *ctx, ferry_ssh *ss, ferry_channel *ch, const char *name,
@@ -1248,7 +1353,7 @@ int main(void)
         TST(test_atomic_upload),       TST(test_excl_and_resume),
         TST(test_check_file),          TST(test_read_only),
         TST(test_upload_only),         TST(test_backpressure),
-        TST(test_over_ssh_channel),
+        TST(test_over_ssh_channel),    TST(test_bitflips_and_truncation),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     pair_keys_cleanup();
