@@ -71,6 +71,25 @@ void ct_configs(ferry_ssh_config *c, ferry_ssh_config *s, ct_store *st, ct_serve
 int ct_transfer(pair *p, ferry_channel *ch, const uint8_t *data, size_t len, ct_sink *k,
                 size_t expect);
 
+/* ---- a session without key exchange ----
+ * A session (either role) put straight into the AUTH state (or OPEN with
+ * user "alice" when `authenticated`), as after a first key exchange with
+ * the "none" cipher: a fixed 32-byte session id (0x11 bytes), plaintext
+ * packets both ways. Lets a test or fuzzer speak raw messages to the auth
+ * and connection layers through the real transport and gate. For a server
+ * cfg->host_keys may be NULL (the cached ed25519 key is used). */
+int ct_raw_session(ferry_ssh **out, const ferry_ssh_config *cfg, int authenticated);
+/* Feeds one payload (message number first) as a plaintext packet.
+ * Returns what ferry_ssh_input returned. */
+int ct_feed(ferry_ssh *s, const uint8_t *payload, size_t n);
+/* Same, payload from a buffer. */
+int ct_feedb(ferry_ssh *s, const ferry_buf *payload);
+/* Pops the next packet the session sent; its payload (message number
+ * first) replaces the contents of `payload`. 1 if one was there, 0 if none. */
+int ct_next(ferry_ssh *s, ferry_buf *payload);
+/* Drops everything the session sent so far; returns the packet count. */
+int ct_drain(ferry_ssh *s);
+
 /* Deterministic pseudo-random bytes. */
 void ct_fill(uint8_t *p, size_t n, uint32_t seed);
 

@@ -22,10 +22,11 @@ int ferry__auth_init(ferry_ssh *s)
     if (s->auth == NULL) {
         return FERRY_E_ALLOC;
     }
-    if (s->cfg.role == FERRY_ROLE_SERVER) {
-        return ferry__auth_server_init(s);
+    int r = FERRY_OK;
+    if (s->cfg.role == FERRY_ROLE_SERVER && (r = ferry__auth_server_init(s)) != FERRY_OK) {
+        ferry__auth_free(s); /* the transport frees only layers that started */
     }
-    return FERRY_OK;
+    return r;
 }
 
 void ferry__auth_free(ferry_ssh *s)
