@@ -166,6 +166,17 @@ int ferry__sftp_send(S *s)
 {
     size_t len = ferry_buf_len(s->reply);
     int r = ferry_buf_poke_u32(s->reply, 0, (uint32_t)(len - 4));
+    if (r == FERRY_OK && ferry_buf_len(s->out) == 0 &&
+        (s->w.room == NULL || s->w.room(s->w.ctx) >= len)) {
+        /* nothing queued: hand the reply over without copying it */
+        r = s->w.write(s->w.ctx, ferry_buf_data(s->reply), len);
+        if (r == FERRY_OK || r != FERRY_E_AGAIN) {
+            s->fatal = r;
+            s->replied = 1;
+            return r;
+        }
+        r = FERRY_OK;
+    }
     if (r == FERRY_OK) {
         r = ferry_buf_put(s->out, ferry_buf_data(s->reply), len);
     }
