@@ -44,8 +44,10 @@ static int mkdir_p(const char *path, mode_t mode)
 
 static int has_public_keys(const char *sshdir)
 {
-    char pat[4096];
-    snprintf(pat, sizeof(pat), "%s/*.pub", sshdir);
+    char pat[4200];
+    if (snprintf(pat, sizeof(pat), "%s/*.pub", sshdir) >= (int)sizeof(pat)) {
+        return 0;
+    }
     glob_t g;
     memset(&g, 0, sizeof(g));
     int found = glob(pat, 0, NULL, &g) == 0 && g.gl_pathc > 0;
