@@ -76,8 +76,14 @@ void ferry_sftp_server_writable(ferry_sftp_server *srv);
  * answer has been handed over). */
 size_t ferry_sftp_server_pending(const ferry_sftp_server *srv);
 
-/* Channel adapter: a consumer whose ctx is a ferry_sftp_server created by
- * ferry_sftp_server_attach for that channel. */
+/* Channel adapter (server_chan.c), for a ferry_subsystem_fn accepting
+ * "sftp": creates a server for channel ch (cfg copied; cfg->vfs borrowed
+ * and must outlive the channel) and sets *ops / *cctx to return to the SSH
+ * layer. Channel data feeds ferry_sftp_server_input, replies go out with
+ * ferry_channel_write within ferry_channel_write_room; after the client's
+ * EOF and once every answer is queued, it sends exit-status 0, EOF and
+ * CLOSE; on_close frees the server (unfinished atomic uploads are
+ * discarded). FERRY_E_ALLOC / FERRY_E_INVALID_ARG on failure. */
 int ferry_sftp_server_attach(ferry_channel *ch, const ferry_sftp_server_config *cfg,
                              const ferry_chan_consumer **ops, void **cctx);
 
