@@ -1,0 +1,570 @@
+/* test_channel.c: the connection protocol (RFC 4254): windows and max
+ * packet sizes, channel and global requests, limits, EOF/CLOSE, flow
+ * control through a consumer that stops consuming.
+ *
+ * Server side: raw messages to an authenticated session without key
+ * exchange (helpers/chantest ct_raw_session). End to end: the pair. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "helpers/chantest.h"
+#include "helpers/pair.h"
+#include "ssh/ssh_int.h"
+#include "util/err.h"
+
+static int teardown(void **state)
+{
+    (void)state;
+    pair_keys_cleanup();
+    return 0;
+}
+
+/* ---- raw server fixture ---- */
+
+typedef struct rs {
+    ferry_ssh *s;
+    ct_server srv;
+    ferry_buf *msg;
+} rs;
+
+static void rs_new(rs *x, uint32_t window, unsigned max_channels)
+{
+    ferry_ssh_config cfg;
+    memset(x, 0, sizeof(*x));
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.role = FERRY_ROLE_SERVER;
+    cfg.auth = &ct_store_ops;
+    cfg.subsystem = ct_subsystem;
+    cfg.subsystem_ctx = &x->srv;
+    cfg.window = window;
+    cfg.max_channels = max_channels;
+    x->msg = ferry_buf_new(0);
+    assert_int_equal(ct_raw_session(&x->s, &cfg, 1), FERRY_OK);
+}
+
+static void rs_free(rs *x)
+{
+    ferry_ssh_free(x->s);
+    ferry_buf_free(x->msg);
+}
+
+/* Next reply's message number (0 if none); left in x->msg. */
+static int rs_next(rs *x)
+{
+    return ct_next(x->s, x->msg) ? ferry_buf_data(x->msg)[0] : 0;
+}
+
+static void send_open(rs *x, const char *type, uint32_t peer, uint32_t win, uint32_t maxpkt)
+{
+    ferry_buf *b = ferry_buf_new(0);
+    ferry_buf_put_u8(b, SSH_MSG_CHANNEL_OPEN);
+    ferry_buf_put_cstring(b, type);
+    ferry_buf_put_u32(b, peer);
+    ferry_buf_put_u32(b, win);
+    ferry_buf_put_u32(b, maxpkt);
+    (void)ct_feedb(x->s, b);
+    ferry_buf_free(b);
+}
+
+/* Field `idx` (0-based u32 after the message number) of x->msg. */
+static uint32_t field(const rs *x, int idx)
+{
+    ferry_rd rd;
+    uint32_t v = 0;
+    ferry_rd_from_buf(&rd, x->msg);
+    assert_int_equal(ferry_rd_skip(&rd, 1 + 4 * (size_t)idx), FERRY_OK);
+    assert_int_equal(ferry_rd_u32(&rd, &v), FERRY_OK);
+    return v;
+}
+
+/* Opens a session channel; returns the server's id for it. */
+static uint32_t open_session(rs *x, uint32_t peer, uint32_t win, uint32_t maxpkt)
+{
+    send_open(x, "session", peer, win, maxpkt);
+    assert_int_equal(rs_next(x), SSH_MSG_CHANNEL_OPEN_CONFIRMATION);
+    assert_int_equal(field(x, 0), peer);
+    return field(x, 1);
+}
+
+static int chan_request(rs *x, uint32_t id, const char *type, int want, const char *arg)
+{
+    ferry_buf *b = ferry_buf_new(0);
+    ferry_buf_put_u8(b, SSH_MSG_CHANNEL_REQUEST);
+    ferry_buf_put_u32(b, id);
+    ferry_buf_put_cstring(b, type);
+    ferry_buf_put_bool(b, want);
+    if (arg != NULL) {
+        ferry_buf_put_cstring(b, arg);
+    }
+    (void)ct_feedb(x->s, b);
+    ferry_buf_free(b);
+    return rs_next(x);
+}
+
+static void send_data(rs *x, uint32_t id, const uint8_t *p, size_t n)
+{
+    ferry_buf *b = ferry_buf_new(0);
+    ferry_buf_put_u8(b, SSH_MSG_CHANNEL_DATA);
+    ferry_buf_put_u32(b, id);
+    ferry_buf_put_string(b, p, n);
+    (void)ct_feedb(x->s, b);
+    ferry_buf_free(b);
+}
+
+static void send_u32s(rs *x, uint8_t msg, uint32_t a, int two, uint32_t b2)
+{
+    ferry_buf *b = ferry_buf_new(0);
+    ferry_buf_put_u8(b, msg);
+    ferry_buf_put_u32(b, a);
+    if (two) {
+        ferry_buf_put_u32(b, b2);
+    }
+    (void)ct_feedb(x->s, b);
+    ferry_buf_free(b);
+}
+
+static void expect_disconnect(rs *x)
+{
+    assert_int_equal(rs_next(x), SSH_MSG_DISCONNECT);
+    assert_int_equal(field(x, 0), SSH_DISCONNECT_PROTOCOL_ERROR);
+    assert_true(ferry_ssh_is_closed(x->s));
+}
+
+/* An sftp channel to the echo consumer. */
+static uint32_t echo_channel(rs *x, uint32_t win, uint32_t maxpkt)
+{
+    uint32_t id = open_session(x, 7, win, maxpkt);
+    assert_int_equal(chan_request(x, id, "subsystem", 1, "sftp"), SSH_MSG_CHANNEL_SUCCESS);
+    assert_int_equal(field(x, 0), 7);
+    return id;
+}
+
+/* ---- tests ---- */
+
+/* The peer's window and max packet are honoured exactly. */
+static void test_peer_window_honoured(void **state)
+{
+    (void)state;
+    rs x;
+    uint8_t data[10000];
+    ct_fill(data, sizeof(data), 1);
+    rs_new(&x, 0, 0);
+    uint32_t id = echo_channel(&x, 3000, 1000);
+    send_data(&x, id, data, sizeof(data));
+    size_t got = 0;
+    int m;
+    while ((m = rs_next(&x)) == SSH_MSG_CHANNEL_DATA) {
+        assert_int_equal(field(&x, 1), 1000);
+        got += 1000;
+    }
+    assert_int_equal(m, 0);
+    assert_int_equal(got, 3000);
+    assert_int_equal(ferry_channel_pending(x.srv.last), 7000);
+    send_u32s(&x, SSH_MSG_CHANNEL_WINDOW_ADJUST, id, 1, 2500);
+    size_t sizes[4] = {0};
+    size_t n = 0;
+    while ((m = rs_next(&x)) == SSH_MSG_CHANNEL_DATA && n < 4) {
+        sizes[n++] = field(&x, 1);
+    }
+    assert_int_equal(n, 3);
+    assert_int_equal(sizes[0], 1000);
+    assert_int_equal(sizes[1], 1000);
+    assert_int_equal(sizes[2], 500);
+    assert_false(ferry_ssh_is_closed(x.s));
+    rs_free(&x);
+}
+
+static void test_window_adjust_overflow(void **state)
+{
+    (void)state;
+    rs x;
+    rs_new(&x, 0, 0);
+    uint32_t id = echo_channel(&x, 100, 1000);
+    send_u32s(&x, SSH_MSG_CHANNEL_WINDOW_ADJUST, id, 1, UINT32_MAX - 100);
+    assert_int_equal(rs_next(&x), 0);
+    assert_false(ferry_ssh_is_closed(x.s));
+    send_u32s(&x, SSH_MSG_CHANNEL_WINDOW_ADJUST, id, 1, 1);
+    expect_disconnect(&x);
+    rs_free(&x);
+}
+
+static void test_data_beyond_window(void **state)
+{
+    (void)state;
+    rs x;
+    uint8_t data[3000];
+    ct_fill(data, sizeof(data), 2);
+    rs_new(&x, 4096, 0);
+    x.srv.stall = 1; /* consumes nothing: no WINDOW_ADJUST */
+    uint32_t id = echo_channel(&x, 100000, 32768);
+    send_data(&x, id, data, 3000);
+    send_data(&x, id, data, 1096); /* exactly the window */
+    assert_int_equal(rs_next(&x), 0);
+    assert_false(ferry_ssh_is_closed(x.s));
+    send_data(&x, id, data, 1);
+    expect_disconnect(&x);
+    rs_free(&x);
+}
+
+/* RFC 4254 s5.3: no data after EOF; we end the session. */
+static void test_data_after_eof(void **state)
+{
+    (void)state;
+    rs x;
+    uint8_t d[4] = {1, 2, 3, 4};
+    rs_new(&x, 0, 0);
+    x.srv.stall = 1;
+    uint32_t id = echo_channel(&x, 100000, 32768);
+    send_data(&x, id, d, sizeof(d));
+    send_u32s(&x, SSH_MSG_CHANNEL_EOF, id, 0, 0);
+    assert_int_equal(x.srv.eofs, 0); /* unconsumed data first */
+    assert_int_equal(rs_next(&x), 0);
+    send_data(&x, id, d, sizeof(d));
+    expect_disconnect(&x);
+    rs_free(&x);
+}
+
+static void test_requests_refused(void **state)
+{
+    (void)state;
+    static const char *const reqs[] = {"shell", "exec", "pty-req", "env", "x11-req",
+                                       "auth-agent-req@openssh.com", "window-change", "signal",
+                                       "nonsense-request-xyz"};
+    rs x;
+    rs_new(&x, 0, 0);
+    uint32_t id = open_session(&x, 3, 65536, 32768);
+    for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+        assert_int_equal(chan_request(&x, id, reqs[i], 1, "x"), SSH_MSG_CHANNEL_FAILURE);
+        assert_int_equal(field(&x, 0), 3);
+        assert_int_equal(chan_request(&x, id, reqs[i], 0, "x"), 0); /* no reply wanted */
+    }
+    assert_int_equal(chan_request(&x, id, "subsystem", 1, "nosuch"), SSH_MSG_CHANNEL_FAILURE);
+    assert_int_equal(chan_request(&x, id, "subsystem", 1, "sftp"), SSH_MSG_CHANNEL_SUCCESS);
+    /* a second subsystem on the same channel */
+    assert_int_equal(chan_request(&x, id, "subsystem", 1, "sftp"), SSH_MSG_CHANNEL_FAILURE);
+    assert_int_equal(x.srv.opened, 1);
+    /* global requests */
+    ferry_buf *b = ferry_buf_new(0);
+    ferry_buf_put_u8(b, SSH_MSG_GLOBAL_REQUEST);
+    ferry_buf_put_cstring(b, "tcpip-forward");
+    ferry_buf_put_bool(b, 1);
+    ferry_buf_put_cstring(b, "0.0.0.0");
+    ferry_buf_put_u32(b, 22);
+    (void)ct_feedb(x.s, b);
+    assert_int_equal(rs_next(&x), SSH_MSG_REQUEST_FAILURE);
+    ferry_buf_reset(b);
+    ferry_buf_put_u8(b, SSH_MSG_GLOBAL_REQUEST);
+    ferry_buf_put_cstring(b, "keepalive@openssh.com");
+    ferry_buf_put_bool(b, 0);
+    (void)ct_feedb(x.s, b);
+    assert_int_equal(rs_next(&x), 0);
+    ferry_buf_free(b);
+    assert_false(ferry_ssh_is_closed(x.s));
+    rs_free(&x);
+}
+
+static void test_open_limits(void **state)
+{
+    (void)state;
+    rs x;
+    rs_new(&x, 0, 2);
+    (void)open_session(&x, 1, 65536, 32768);
+    (void)open_session(&x, 2, 65536, 32768);
+    send_open(&x, "session", 3, 65536, 32768);
+    assert_int_equal(rs_next(&x), SSH_MSG_CHANNEL_OPEN_FAILURE);
+    assert_int_equal(field(&x, 0), 3);
+    assert_int_equal(field(&x, 1), 4); /* RESOURCE_SHORTAGE */
+    send_open(&x, "direct-tcpip", 4, 65536, 32768);
+    assert_int_equal(rs_next(&x), SSH_MSG_CHANNEL_OPEN_FAILURE);
+    assert_int_equal(field(&x, 1), 1); /* ADMINISTRATIVELY_PROHIBITED */
+    send_open(&x, "x-nonsense", 5, 65536, 32768);
+    assert_int_equal(rs_next(&x), SSH_MSG_CHANNEL_OPEN_FAILURE);
+    assert_int_equal(field(&x, 1), 3); /* UNKNOWN_CHANNEL_TYPE */
+    /* closing one makes room */
+    send_u32s(&x, SSH_MSG_CHANNEL_CLOSE, 0, 0, 0);
+    assert_int_equal(rs_next(&x), SSH_MSG_CHANNEL_CLOSE);
+    assert_int_equal(field(&x, 0), 1);
+    (void)open_session(&x, 6, 65536, 32768);
+    /* unknown channel number */
+    send_u32s(&x, SSH_MSG_CHANNEL_EOF, 9, 0, 0);
+    expect_disconnect(&x);
+    rs_free(&x);
+}
+
+static void test_exit_status_eof_close(void **state)
+{
+    (void)state;
+    rs x;
+    rs_new(&x, 0, 0);
+    uint32_t id = echo_channel(&x, 65536, 32768);
+    ferry_channel *ch = x.srv.last;
+    uint8_t d[10] = {0};
+    assert_int_equal(ferry_channel_write(ch, d, sizeof(d)), FERRY_OK);
+    assert_int_equal(ferry_channel_exit_status(ch, 3), FERRY_OK);
+    assert_int_equal(ferry_channel_send_eof(ch), FERRY_OK);
+    assert_int_equal(ferry_channel_write(ch, d, 1), FERRY_E_CLOSED);
+    assert_int_equal(ferry_channel_close(ch), FERRY_OK);
+    assert_int_equal(rs_next(&x), SSH_MSG_CHANNEL_DATA);
+    assert_int_equal(rs_next(&x), SSH_MSG_CHANNEL_REQUEST);
+    assert_int_equal(rs_next(&x), SSH_MSG_CHANNEL_EOF);
+    assert_int_equal(rs_next(&x), SSH_MSG_CHANNEL_CLOSE);
+    assert_int_equal(x.srv.closed, 0);
+    /* data in flight after our CLOSE is dropped quietly */
+    send_data(&x, id, d, sizeof(d));
+    assert_int_equal(rs_next(&x), 0);
+    send_u32s(&x, SSH_MSG_CHANNEL_CLOSE, id, 0, 0);
+    assert_int_equal(rs_next(&x), 0);
+    assert_int_equal(x.srv.closed, 1);
+    /* the channel is gone */
+    send_u32s(&x, SSH_MSG_CHANNEL_EOF, id, 0, 0);
+    expect_disconnect(&x);
+    rs_free(&x);
+}
+
+/* ---- end to end ---- */
+
+typedef struct e2e {
+    pair *p;
+    ct_store st;
+    ct_server srv;
+    ct_sink k;
+} e2e;
+
+static void e2e_new(e2e *e, uint32_t cwin, uint32_t cmax, uint32_t swin, const char *name)
+{
+    ferry_ssh_config c, s;
+    memset(e, 0, sizeof(*e));
+    ct_configs(&c, &s, &e->st, &e->srv, NULL);
+    c.window = cwin;
+    c.max_packet = cmax;
+    s.window = swin;
+    ct_sink_init(&e->k);
+    assert_int_equal(pair_new(&e->p, &c, &s), FERRY_OK);
+    assert_int_equal(ferry_ssh_open_subsystem(e->p->c, name, &ct_sink_ops, &e->k, NULL), FERRY_OK);
+    assert_true(pair_run(e->p, 100) >= 0);
+}
+
+static void e2e_free(e2e *e)
+{
+    pair_free(e->p);
+    ct_sink_free(&e->k);
+}
+
+/* A client with a 4 KiB window and 1 KiB packets still gets everything. */
+static void test_tiny_window(void **state)
+{
+    (void)state;
+    e2e e;
+    size_t len = 300 * 1024;
+    uint8_t *data = malloc(len);
+    ct_fill(data, len, 3);
+    e2e_new(&e, 4096, 1024, 0, "sftp");
+    assert_int_equal(e.k.open_result, 1);
+    assert_int_equal(ct_transfer(e.p, e.k.ch, data, len, &e.k, len), 0);
+    assert_memory_equal(ferry_buf_data(e.k.got), data, len);
+    assert_false(ferry_ssh_is_closed(e.p->s));
+    assert_false(ferry_ssh_is_closed(e.p->c));
+    e2e_free(&e);
+    free(data);
+}
+
+/* A consumer that stops consuming stops the peer; resuming restarts it. */
+static void test_stall_and_resume(void **state)
+{
+    (void)state;
+    e2e e;
+    size_t len = 200 * 1024;
+    uint8_t *data = malloc(len);
+    ct_fill(data, len, 4);
+    e2e_new(&e, 64 * 1024, 0, 64 * 1024, "sftp");
+    e.srv.stall = 1;
+    assert_int_equal(ferry_channel_write(e.k.ch, data, len), FERRY_OK);
+    assert_true(pair_run(e.p, 100) >= 0);
+    /* the server holds exactly its window; the client holds the rest */
+    assert_int_equal(ferry_channel_pending(e.k.ch), len - 64 * 1024);
+    assert_int_equal(e.srv.echoed, 0);
+    assert_int_equal(ferry_buf_len(e.k.got), 0);
+    e.srv.stall = 0;
+    ferry_channel_resume(e.srv.last);
+    assert_true(pair_run(e.p, 1000) >= 0);
+    assert_int_equal(ferry_channel_pending(e.k.ch), 0);
+    assert_int_equal(ferry_buf_len(e.k.got), len);
+    assert_memory_equal(ferry_buf_data(e.k.got), data, len);
+    /* the client's sink stalls: the server's output waits, then resumes */
+    e.k.stall = 1;
+    assert_int_equal(ferry_channel_write(e.k.ch, data, len), FERRY_OK);
+    assert_true(pair_run(e.p, 1000) >= 0);
+    assert_int_equal(ferry_buf_len(e.k.got), len);
+    assert_true(ferry_channel_pending(e.srv.last) > 0);
+    e.k.stall = 0;
+    e.k.max_take = 1000; /* partial consumption */
+    ferry_channel_resume(e.k.ch);
+    for (int i = 0; i < 1000 && ferry_buf_len(e.k.got) < 2 * len; i++) {
+        assert_true(pair_run(e.p, 1000) >= 0);
+        ferry_channel_resume(e.k.ch);
+    }
+    assert_int_equal(ferry_buf_len(e.k.got), 2 * len);
+    assert_memory_equal(ferry_buf_data(e.k.got) + len, data, len);
+    e2e_free(&e);
+    free(data);
+}
+
+static void test_subsystem_refused(void **state)
+{
+    (void)state;
+    e2e e;
+    e2e_new(&e, 0, 0, 0, "shell-ish");
+    assert_int_equal(e.k.open_result, -1);
+    assert_int_equal(e.k.closes, 1); /* CLOSE exchanged, freed */
+    assert_true(ferry_ssh_is_authenticated(e.p->c));
+    assert_false(ferry_ssh_is_closed(e.p->c));
+    assert_false(ferry_ssh_is_closed(e.p->s));
+    /* the session goes on: another channel works */
+    ct_sink k2;
+    ct_sink_init(&k2);
+    assert_int_equal(ferry_ssh_open_subsystem(e.p->c, "sftp", &ct_sink_ops, &k2, NULL), FERRY_OK);
+    assert_true(pair_run(e.p, 100) >= 0);
+    assert_int_equal(k2.open_result, 1);
+    e2e_free(&e);
+    assert_int_equal(k2.closes, 1);
+    ct_sink_free(&k2);
+}
+
+static void test_eof_close_handshake(void **state)
+{
+    (void)state;
+    e2e e;
+    uint8_t d[5000];
+    ct_fill(d, sizeof(d), 5);
+    e2e_new(&e, 0, 0, 0, "sftp");
+    assert_int_equal(ferry_channel_write(e.k.ch, d, sizeof(d)), FERRY_OK);
+    assert_int_equal(ferry_channel_send_eof(e.k.ch), FERRY_OK);
+    assert_true(pair_run(e.p, 100) >= 0);
+    assert_int_equal(ferry_buf_len(e.k.got), sizeof(d));
+    assert_int_equal(e.srv.eofs, 1);
+    assert_int_equal(e.k.eofs, 1);
+    assert_int_equal(e.k.closes, 1);
+    assert_int_equal(e.srv.closed, 1);
+    assert_false(ferry_ssh_is_closed(e.p->c));
+    e2e_free(&e);
+    assert_int_equal(e.k.closes, 1); /* exactly once */
+}
+
+static void test_many_channels(void **state)
+{
+    (void)state;
+    ferry_ssh_config c, s;
+    ct_store st = {0};
+    ct_server srv = {0};
+    ct_sink k[4];
+    uint8_t d[4][20000];
+    pair *p = NULL;
+    ct_configs(&c, &s, &st, &srv, NULL);
+    s.max_channels = 3;
+    assert_int_equal(pair_new(&p, &c, &s), FERRY_OK);
+    for (int i = 0; i < 4; i++) {
+        ct_sink_init(&k[i]);
+        ct_fill(d[i], sizeof(d[i]), 10u + (uint32_t)i);
+        assert_int_equal(ferry_ssh_open_subsystem(p->c, "sftp", &ct_sink_ops, &k[i], NULL),
+                         FERRY_OK);
+    }
+    assert_true(pair_run(p, 100) >= 0);
+    assert_int_equal(k[3].open_result, -1); /* over the server's limit */
+    assert_int_equal(k[3].closes, 1);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(k[i].open_result, 1);
+        assert_int_equal(ferry_channel_write(k[i].ch, d[i], sizeof(d[i])), FERRY_OK);
+    }
+    assert_true(pair_run(p, 100) >= 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ferry_buf_len(k[i].got), sizeof(d[i]));
+        assert_memory_equal(ferry_buf_data(k[i].got), d[i], sizeof(d[i]));
+    }
+    pair_free(p);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(k[i].closes, 1);
+        ct_sink_free(&k[i]);
+    }
+}
+
+/* Writes are all-or-nothing and bounded; on_writable follows the drain. */
+static void test_write_bounds(void **state)
+{
+    (void)state;
+    e2e e;
+    size_t big = 9u * 1024 * 1024;
+    uint8_t *data = calloc(1, big);
+    e2e_new(&e, 0, 0, 0, "sftp");
+    e.srv.stall = 1;
+    size_t room = ferry_channel_write_room(e.k.ch);
+    assert_true(room > 0 && room < big);
+    assert_int_equal(ferry_channel_write(e.k.ch, data, big), FERRY_E_AGAIN);
+    assert_int_equal(ferry_channel_pending(e.k.ch), 0);
+    assert_int_equal(ferry_channel_write(e.k.ch, data, room), FERRY_OK);
+    assert_true(pair_run(e.p, 1000) >= 0);
+    assert_int_equal(e.k.writables, 0);
+    e.srv.stall = 0;
+    ferry_channel_resume(e.srv.last);
+    e.k.max_take = 0;
+    for (int i = 0; i < 100 && ferry_buf_len(e.k.got) < room; i++) {
+        assert_true(pair_run(e.p, 1000) >= 0);
+    }
+    assert_int_equal(ferry_buf_len(e.k.got), room);
+    assert_true(e.k.writables >= 1);
+    e2e_free(&e);
+    free(data);
+}
+
+/* The client refuses channels the server tries to open. */
+static void test_client_refuses_open(void **state)
+{
+    (void)state;
+    ferry_ssh_config c, s;
+    ferry_ssh *x = NULL;
+    ferry_buf *b = ferry_buf_new(0);
+    pair_default_configs(&c, &s);
+    assert_int_equal(ct_raw_session(&x, &c, 1), FERRY_OK);
+    ferry_buf_put_u8(b, SSH_MSG_CHANNEL_OPEN);
+    ferry_buf_put_cstring(b, "forwarded-tcpip");
+    ferry_buf_put_u32(b, 42);
+    ferry_buf_put_u32(b, 1000);
+    ferry_buf_put_u32(b, 1000);
+    ferry_buf_put_cstring(b, "127.0.0.1");
+    ferry_buf_put_u32(b, 80);
+    ferry_buf_put_cstring(b, "127.0.0.1");
+    ferry_buf_put_u32(b, 1234);
+    assert_int_equal(ct_feedb(x, b), FERRY_OK);
+    assert_int_equal(ct_next(x, b), 1);
+    assert_int_equal(ferry_buf_data(b)[0], SSH_MSG_CHANNEL_OPEN_FAILURE);
+    assert_false(ferry_ssh_is_closed(x));
+    ferry_buf_free(b);
+    ferry_ssh_free(x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_peer_window_honoured),
+        cmocka_unit_test(test_window_adjust_overflow),
+        cmocka_unit_test(test_data_beyond_window),
+        cmocka_unit_test(test_data_after_eof),
+        cmocka_unit_test(test_requests_refused),
+        cmocka_unit_test(test_open_limits),
+        cmocka_unit_test(test_exit_status_eof_close),
+        cmocka_unit_test(test_tiny_window),
+        cmocka_unit_test(test_stall_and_resume),
+        cmocka_unit_test(test_subsystem_refused),
+        cmocka_unit_test(test_eof_close_handshake),
+        cmocka_unit_test(test_many_channels),
+        cmocka_unit_test(test_write_bounds),
+        cmocka_unit_test(test_client_refuses_open),
+    };
+    return cmocka_run_group_tests(tests, NULL, teardown);
+}
