@@ -511,6 +511,7 @@ static const struct kw keywords[] = {
     G("AuthenticationMethods", set_auth_methods, auth_methods),
     G("PasswordAuthentication", set_bool, password_auth),
     G("PubkeyAuthentication", set_bool, pubkey_auth),
+    G("KbdInteractiveAuthentication", set_bool, kbdint_auth),
     G("ClientAliveInterval", set_time, client_alive_interval),
     G("ClientAliveCountMax", set_uint, client_alive_count_max),
     G("LogLevel", set_loglevel, log_level),

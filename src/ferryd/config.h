@@ -52,6 +52,7 @@ typedef struct ferryd_config {
     unsigned max_sessions;            /* channels per connection; 0 = default */
     char *auth_methods;               /* NULL = any */
     int password_auth, pubkey_auth;   /* yes/no */
+    int kbdint_auth;                  /* KbdInteractiveAuthentication, default no */
     unsigned client_alive_interval;   /* seconds, 0 = off */
     unsigned client_alive_count_max;  /* default 3 */
     int log_level;                    /* FERRY_LOG_* */

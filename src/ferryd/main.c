@@ -294,20 +294,29 @@ static int check_users(ferryd_config *cfg)
     return FERRY_OK;
 }
 
-/* AuthenticationMethods, unless given, follows Pubkey/PasswordAuthentication. */
+/* AuthenticationMethods, unless given, lists the methods switched on by
+ * Pubkey-, Password- and KbdInteractiveAuthentication (any one suffices). */
 static int derive_auth_methods(ferryd_server *srv)
 {
     const ferryd_config *cfg = &srv->cfg;
-    const char *m = cfg->auth_methods;
-    if (m == NULL && !cfg->password_auth) {
-        m = "publickey";
-    } else if (m == NULL && !cfg->pubkey_auth) {
-        m = "password";
+    if (cfg->auth_methods != NULL) {
+        return ferryd_config_set_str(&srv->auth_methods, cfg->auth_methods);
     }
-    if (!cfg->password_auth && !cfg->pubkey_auth) {
+    char m[64] = "";
+    if (cfg->pubkey_auth) {
+        strcat(m, "publickey ");
+    }
+    if (cfg->password_auth) {
+        strcat(m, "password ");
+    }
+    if (cfg->password_auth && cfg->kbdint_auth) {
+        strcat(m, "keyboard-interactive ");
+    }
+    if (m[0] == '\0') {
         fprintf(stderr, "ferryd: both PubkeyAuthentication and PasswordAuthentication are off\n");
         return FERRY_E_INVALID_ARG;
     }
+    m[strlen(m) - 1] = '\0';
     return ferryd_config_set_str(&srv->auth_methods, m);
 }
 

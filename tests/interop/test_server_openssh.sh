@@ -17,6 +17,7 @@ Ciphers $("$FERRYD" -Q cipher | paste -sd, -)
 MACs $("$FERRYD" -Q mac | paste -sd, -)
 HostKeyAlgorithms $("$FERRYD" -Q key | paste -sd, -)
 PerSourcePenalties no
+KbdInteractiveAuthentication yes
 LogLevel VERBOSE
 CONF
 ferryd_start --config "$T/ferryd.conf" --password-hash "$HASH"
@@ -142,6 +143,13 @@ SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
 same "$L/small.bin" "$R/pw.bin"
 same "$L/small.bin" "$L/pw.back"
 ok "password authentication"
+
+SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
+    ossh_sftp -o BatchMode=no -o PubkeyAuthentication=no -o NumberOfPasswordPrompts=1 \
+    -o PreferredAuthentications=keyboard-interactive -b "$T/batch_pw" "$TEST_USER@127.0.0.1" \
+    </dev/null >"$T/out_kbd" 2>&1 || { cat "$T/out_kbd" >&2; fail "keyboard-interactive"; }
+grep -q "method=keyboard-interactive" "$T/ferryd.log" || fail "no keyboard-interactive session"
+ok "keyboard-interactive authentication"
 
 if SSH_ASKPASS="$T/askpass_bad" SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
     ossh_sftp "${PWOPTS[@]}" -b "$T/batch_pw" "$TEST_USER@127.0.0.1" </dev/null >/dev/null 2>&1; then

@@ -54,6 +54,7 @@ static const char full_conf[] =
     "AuthenticationMethods publickey,password publickey\n"
     "PasswordAuthentication no\n"
     "PubkeyAuthentication yes\n"
+    "KbdInteractiveAuthentication yes\n"
     "ClientAliveInterval 15\n"
     "LogLevel DEBUG\n"
     "RekeyLimit 512M 30m\n"
@@ -93,6 +94,7 @@ static void test_full(void **state)
     assert_int_equal(cfg.max_sessions, 4);
     assert_string_equal(cfg.auth_methods, "publickey,password publickey");
     assert_int_equal(cfg.password_auth, 0);
+    assert_int_equal(cfg.kbdint_auth, 1);
     assert_int_equal(cfg.client_alive_interval, 15);
     assert_int_equal(cfg.log_level, FERRY_LOG_DEBUG);
     assert_true(cfg.rekey_bytes == 512ull << 20);
@@ -111,7 +113,7 @@ static void test_full(void **state)
     assert_string_equal(b->root, "/srv/bob");
     assert_string_equal(b->password_hash, "$y$j9T$abc$def");
     assert_int_equal(b->mode, FERRY_SFTP_UPLOAD_ONLY);
-    assert_int_equal(b->line, 28);
+    assert_int_equal(b->line, 29);
     assert_null(ferryd_config_user(&cfg, "carol"));
     ferryd_config_free(&cfg);
 }
