@@ -102,6 +102,7 @@ password_hash() {
 ferryd_start() {
     mkdir -p "$T/root"
     touch "$T/authorized_keys"
+    : >"$T/ferryd.log" # truncate now: the started process may open it only later
     # shellcheck disable=SC2046
     "$FERRYD" --listen "${FERRYD_LISTEN:-127.0.0.1:0}" --root "$T/root" --user "$TEST_USER" \
         --authorized-keys "$T/authorized_keys" $(host_key_args) "$@" \

@@ -46,6 +46,7 @@ ferryd_stop
 # A second start keeps the keys.
 before=$(cat "$H/.config/ferry/ssh_host_ed25519_key.pub" "$H/.ssh/id_ed25519.pub")
 HOME="$H" "$FERRYD" --quick --listen 127.0.0.1:0 -t >/dev/null || fail "-t in quick mode"
+: >"$T/ferryd.log"
 HOME="$H" "$FERRYD" --quick --listen 127.0.0.1:0 >/dev/null 2>"$T/ferryd.log" &
 FERRYD_PID=$!
 for i in $(seq 1 600); do
