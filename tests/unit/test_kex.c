@@ -433,6 +433,149 @@ static void test_huge_namelists(void **state)
     free(list);
 }
 
+/* Man in the middle: a plaintext kex field changed in flight must break
+ * the handshake, which shows H covers it (RFC 4253 s8). */
+struct mitm {
+    enum pair_dir dir;
+    int target;      /* message number to alter, or 0 for the version line */
+    long from_end;   /* offset from the end of the payload (>0), or */
+    long from_start; /* offset from the start of the payload (after msg) */
+    int done;
+};
+
+static void hook_mitm(void *ctx, enum pair_dir dir, ferry_buf *chunk)
+{
+    struct mitm *m = ctx;
+    uint8_t *d = ferry_buf_mdata(chunk);
+    size_t n = ferry_buf_len(chunk), off = 0;
+    if (m->done || dir != m->dir) {
+        return;
+    }
+    const uint8_t *eol = memchr(d, '\n', n);
+    if (d[0] == 'S' && eol != NULL) {
+        if (m->target == 0) {
+            d[(size_t)(eol - d) - 2] ^= 0x01; /* last character of the version */
+            m->done = 1;
+            return;
+        }
+        off = (size_t)(eol - d) + 1;
+    }
+    while (off + 6 <= n) {
+        uint32_t pl = (uint32_t)d[off] << 24 | (uint32_t)d[off + 1] << 16 |
+                      (uint32_t)d[off + 2] << 8 | d[off + 3];
+        size_t pad = d[off + 4];
+        if (d[off + 5] == m->target) {
+            size_t start = off + 6, end = off + 4 + pl - pad;
+            size_t at = m->from_end > 0 ? end - (size_t)m->from_end : start + (size_t)m->from_start;
+            d[at] ^= 0x01;
+            m->done = 1;
+            return;
+        }
+        if (d[off + 5] == SSH_MSG_NEWKEYS) {
+            return;
+        }
+        off += 4 + pl;
+    }
+}
+
+static void mitm_case(struct mitm m, int want_client_err)
+{
+    pair *p = NULL;
+    assert_int_equal(pair_new(&p, NULL, NULL), FERRY_OK);
+    p->hook = hook_mitm;
+    p->hook_ctx = &m;
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(m.done);
+    assert_true(ferry_ssh_is_closed(p->c));
+    if (ferry_ssh_close_reason(p->c, NULL) != want_client_err) {
+        fail_msg("target %d: client %s", m.target, p->c->close_msg);
+    }
+    assert_int_equal(ferry_ssh_kex_count(p->c), 0);
+    assert_int_equal(ferry_ssh_kex_count(p->s), 0);
+    assert_int_equal(p->hostkey_checks, 0);
+    pair_free(p);
+}
+
+static void test_exchange_hash_coverage(void **state)
+{
+    (void)state;
+    /* server's version line (V_S), as the client sees it */
+    mitm_case((struct mitm){PAIR_S2C, 0, 0, 0, 0}, FERRY_E_SIGNATURE_INVALID);
+    /* client's version line (V_C), as the server sees it */
+    mitm_case((struct mitm){PAIR_C2S, 0, 0, 0, 0}, FERRY_E_SIGNATURE_INVALID);
+    /* the KEXINIT cookies (I_S, I_C) */
+    mitm_case((struct mitm){PAIR_S2C, SSH_MSG_KEXINIT, 0, 3, 0}, FERRY_E_SIGNATURE_INVALID);
+    mitm_case((struct mitm){PAIR_C2S, SSH_MSG_KEXINIT, 0, 3, 0}, FERRY_E_SIGNATURE_INVALID);
+    /* the client's ephemeral key Q_C (last byte of the string) */
+    mitm_case((struct mitm){PAIR_C2S, SSH_MSG_KEX_30, 1, 0, 0}, FERRY_E_SIGNATURE_INVALID);
+    /* the signature itself (last byte of the ed25519 signature) */
+    mitm_case((struct mitm){PAIR_S2C, SSH_MSG_KEX_31, 1, 0, 0}, FERRY_E_SIGNATURE_INVALID);
+}
+
+static void test_accessors(void **state)
+{
+    (void)state;
+    pair *p = NULL;
+    assert_int_equal(pair_new(&p, NULL, NULL), FERRY_OK);
+    assert_null(ferry_ssh_hostkey(p->c));
+    assert_null(ferry_ssh_hostkey(p->s));
+    assert_null(ferry_ssh_peer_version(p->c));
+    assert_string_equal(ferry_ssh_alg(p->c, "kex"), "");
+    assert_int_equal(ferry_ssh_rekey(p->c), FERRY_E_AGAIN);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_string_equal(ferry_ssh_peer_version(p->c), "SSH-2.0-Ferry_0.1");
+    assert_string_equal(ferry_ssh_peer_version(p->s), "SSH-2.0-Ferry_0.1");
+    assert_string_equal(ferry_ssh_alg(p->c, "bogus"), "");
+    assert_string_equal(ferry_ssh_alg(p->c, "cipher_stoc"), "chacha20-poly1305@openssh.com");
+    assert_ptr_equal(ferry_ssh_hostkey(p->s), pair_hostkey(FERRY_KEY_ED25519));
+    assert_true(ferry_key_equal_public(ferry_ssh_hostkey(p->c), pair_hostkey(FERRY_KEY_ED25519)));
+    assert_int_equal(p->c->session_id_len, 32);
+    assert_memory_equal(p->c->session_id, p->s->session_id, 32);
+    uint8_t sid[32];
+    memcpy(sid, p->c->session_id, 32);
+    assert_int_equal(ferry_ssh_rekey(p->s), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_memory_equal(p->c->session_id, sid, 32); /* the first H stays */
+    pair_free(p);
+    /* a server needs host keys */
+    ferry_ssh_config c, s;
+    ferry_ssh *x = NULL;
+    pair_default_configs(&c, &s);
+    assert_int_equal(ferry_ssh_new(&x, &s), FERRY_E_INVALID_ARG);
+    assert_null(x);
+}
+
+/* Malformed or oversized EXT_INFO ends the session. */
+static void test_ext_info_malformed(void **state)
+{
+    (void)state;
+    for (int k = 0; k < 3; k++) {
+        pair *p = NULL;
+        assert_int_equal(pair_new(&p, NULL, NULL), FERRY_OK);
+        assert_true(pair_run(p, 100) >= 0);
+        p->c->state = FERRY_ST_AUTH; /* EXT_INFO is accepted before auth ends */
+        p->c->authenticated = 0;
+        ferry_buf *b = NULL;
+        assert_int_equal(ferry__pkt_start(p->s, SSH_MSG_EXT_INFO, &b), FERRY_OK);
+        if (k == 0) {
+            assert_int_equal(ferry_buf_put_u32(b, 1000), FERRY_OK); /* too many */
+        } else if (k == 1) {
+            assert_int_equal(ferry_buf_put_u32(b, 2), FERRY_OK); /* one missing */
+            assert_int_equal(ferry_buf_put_cstring(b, "server-sig-algs"), FERRY_OK);
+            assert_int_equal(ferry_buf_put_cstring(b, "ssh-ed25519"), FERRY_OK);
+        } else {
+            assert_int_equal(ferry_buf_put_u32(b, 1), FERRY_OK); /* trailing bytes */
+            assert_int_equal(ferry_buf_put_cstring(b, "x"), FERRY_OK);
+            assert_int_equal(ferry_buf_put_cstring(b, "y"), FERRY_OK);
+            assert_int_equal(ferry_buf_put_u8(b, 0), FERRY_OK);
+        }
+        assert_int_equal(ferry__pkt_finish(p->s), FERRY_OK);
+        assert_true(pair_run(p, 100) >= 0);
+        assert_true(ferry_ssh_is_closed(p->c));
+        pair_free(p);
+    }
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -454,6 +597,9 @@ int main(void)
         cmocka_unit_test(test_not_strict),
         cmocka_unit_test(test_ext_info),
         cmocka_unit_test(test_huge_namelists),
+        cmocka_unit_test(test_exchange_hash_coverage),
+        cmocka_unit_test(test_accessors),
+        cmocka_unit_test(test_ext_info_malformed),
     };
     int r = cmocka_run_group_tests(tests, NULL, teardown);
     pair_keys_cleanup();
