@@ -153,6 +153,29 @@ static void write_known_hosts(const ferryd_server *srv, const char *path, const 
     }
 }
 
+/* The ferry client to name: the one built beside this ferryd if there is
+ * one (scripts/serve does not install anything), else "ferry" on PATH. */
+static void ferry_client_path(char *out, size_t outsz)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    snprintf(out, outsz, "ferry");
+    if (n <= 0) {
+        return;
+    }
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash == NULL) {
+        return;
+    }
+    *slash = '\0';
+    char cand[4200];
+    if (snprintf(cand, sizeof(cand), "%s/ferry", self) < (int)sizeof(cand) &&
+        access(cand, X_OK) == 0 && strlen(cand) < outsz) {
+        snprintf(out, outsz, "%s", cand);
+    }
+}
+
 void ferryd_quick_print(const ferryd_server *srv, const char *bound, unsigned port)
 {
     char host[256], kh[4200], fp[128] = "";
@@ -177,7 +200,9 @@ void ferryd_quick_print(const ferryd_server *srv, const char *bound, unsigned po
     printf("host key fingerprint: %s (%s)\n", fp,
            srv->n_host_keys ? ferry_key_type_name(srv->host_keys[0]) : "?");
     printf("users are authorised by the keys in ~/.ssh/*.pub and ~/.ssh/authorized_keys\n\n");
-    printf("connect with ferry:\n  ferry -P %u -o UserKnownHostsFile=%s %s@%s%s%s\n", port, kh,
+    char ferry[4200];
+    ferry_client_path(ferry, sizeof(ferry));
+    printf("connect with ferry:\n  %s -P %u -o UserKnownHostsFile=%s %s@%s%s%s\n", ferry, port, kh,
            user, v6 ? "[" : "", host, v6 ? "]" : "");
     printf("connect with OpenSSH:\n  sftp -P %u -o UserKnownHostsFile=%s %s@%s%s%s\n\n", port, kh,
            user, v6 ? "[" : "", host, v6 ? "]" : "");
