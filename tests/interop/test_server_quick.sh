@@ -27,7 +27,7 @@ grep -q "^\[127.0.0.1\]:$FERRYD_PORT ssh-ed25519 " "$H/.config/ferry/known_hosts
 FP=$(ssh-keygen -l -E sha256 -f "$H/.config/ferry/ssh_host_ed25519_key.pub" | awk '{print $2}')
 grep -qF "$FP" "$T/quick.out" || fail "host key fingerprint not printed"
 cmdline=$(grep -m1 "^ *sftp " "$T/quick.out") || fail "no sftp command printed"
-grep -q "^ *ferry " "$T/quick.out" || fail "no ferry command printed"
+grep -q "ferry -P $FERRYD_PORT " "$T/quick.out" || fail "no ferry command printed"
 ok "quick mode set-up and printed commands"
 
 # Run the printed sftp command (OpenSSH finds keys through the passwd
@@ -41,6 +41,17 @@ timeout 60 "${words[@]:0:${#words[@]}-1}" -F /dev/null -o BatchMode=yes -o Ident
 same "$T/payload" "$H/ferry-share/p.bin"
 same "$T/payload" "$T/p.back"
 ok "the printed sftp command works"
+
+# And the printed ferry command (the client finds ~/.ssh/id_ed25519 through $HOME).
+if [ -x "$FERRY_BUILD/ferry" ]; then
+    fcmd=$(grep -m1 "ferry -P" "$T/quick.out")
+    printf 'get p.bin %s/p.ferry\n' "$T" >"$T/batch_ferry"
+    # shellcheck disable=SC2086
+    HOME="$H" timeout 60 $fcmd -b "$T/batch_ferry" >"$T/out_ferry" 2>&1 ||
+        { cat "$T/out_ferry" >&2; fail "printed ferry command"; }
+    same "$T/payload" "$T/p.ferry"
+    ok "the printed ferry command works"
+fi
 ferryd_stop
 
 # A second start keeps the keys.
