@@ -363,9 +363,9 @@ static int deliver(ferry_channel *ch, const uint8_t *fresh, size_t n)
             return flush(ch);
         }
         size_t used = (size_t)c > len ? len : (size_t)c;
-        if (fresh != NULL) {
+        if (fresh != NULL && used < len) {
             r = ferry_buf_put(ch->kept, fresh + used, len - used);
-        } else {
+        } else if (fresh == NULL) {
             r = ferry_buf_consume(ch->kept, used);
         }
         r = r == FERRY_OK ? account(ch, used) : r;
