@@ -115,13 +115,14 @@ static int on_subsystem(void *ctx, ferry_ssh *s, ferry_channel *ch, const char *
 
 static void audit_session(struct conn *c, const char *event)
 {
-    char dur[24], in[24], out[24], rd[24], wr[24], port[8];
+    char dur[24], in[24], out[24], rd[24], wr[24], port[8], kex[16];
     snprintf(dur, sizeof(dur), "%" PRIu64, now_ms() - c->start_ms);
     snprintf(in, sizeof(in), "%" PRIu64, c->net_in);
     snprintf(out, sizeof(out), "%" PRIu64, c->net_out);
     snprintf(rd, sizeof(rd), "%" PRIu64, c->file_read);
     snprintf(wr, sizeof(wr), "%" PRIu64, c->file_written);
     snprintf(port, sizeof(port), "%u", c->peer_port);
+    snprintf(kex, sizeof(kex), "%u", ferry_ssh_kex_count(c->ssh));
     int end = strcmp(event, "session_end") == 0;
     ferryd_kv kv[] = {
         {"user", c->auth.user ? c->auth.user->name : NULL},
@@ -137,6 +138,7 @@ static void audit_session(struct conn *c, const char *event)
         {"bytes_out", out},
         {"file_bytes_read", rd},
         {"file_bytes_written", wr},
+        {"key_exchanges", kex},
         {"reason", c->end_reason},
     };
     size_t n = sizeof(kv) / sizeof(kv[0]);

@@ -18,6 +18,8 @@ MACs $("$FERRYD" -Q mac | paste -sd, -)
 HostKeyAlgorithms $("$FERRYD" -Q key | paste -sd, -)
 PerSourcePenalties no
 KbdInteractiveAuthentication yes
+# the 3 MiB transfers below re-exchange keys several times, server-initiated
+RekeyLimit 1M
 LogLevel VERBOSE
 CONF
 ferryd_start --config "$T/ferryd.conf" --password-hash "$HASH"
@@ -205,6 +207,8 @@ grep -q "audit: event=session_start user=$TEST_USER peer=127.0.0.1" "$T/ferryd.l
 grep -q "audit: event=session_end .*method=publickey key=SHA256:" "$T/ferryd.log" ||
     fail "no session_end audit line with the key fingerprint"
 grep -q "audit: event=file .*op=" "$T/ferryd.log" || fail "no file audit line"
+grep -Eq "audit: event=session_end .*key_exchanges=([2-9]|[1-9][0-9]+) " "$T/ferryd.log" ||
+    fail "RekeyLimit 1M did not re-exchange keys"
 grep -q "audit: event=auth_failure" "$T/ferryd.log" || fail "no auth_failure audit line"
 ok "audit lines"
 
