@@ -69,6 +69,8 @@ ok "batch stops at the first failure with a non-zero exit"
 mkdir -p /run/sshd
 ssh-keygen -q -t ed25519 -N '' -f "$T/host_ed25519"
 ssh-keygen -q -t ecdsa -b 256 -N '' -f "$T/host_ecdsa"
+ssh-keygen -q -t ecdsa -b 384 -N '' -f "$T/host_ecdsa384"
+ssh-keygen -q -t ecdsa -b 521 -N '' -f "$T/host_ecdsa521"
 ssh-keygen -q -t rsa -b 3072 -N '' -f "$T/host_rsa"
 ssh-keygen -q -t ed25519 -N '' -C client -f "$T/id_ed25519"
 ssh-keygen -q -t ecdsa -N '' -C client -f "$T/id_ecdsa"
@@ -82,6 +84,8 @@ ListenAddress 127.0.0.1
 Port $PORT
 HostKey $T/host_ed25519
 HostKey $T/host_ecdsa
+HostKey $T/host_ecdsa384
+HostKey $T/host_ecdsa521
 HostKey $T/host_rsa
 AuthorizedKeysFile $T/authorized_keys
 PasswordAuthentication yes
