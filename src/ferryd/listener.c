@@ -29,6 +29,7 @@
 #define LISTEN_MAX_FDS    32
 #define SHUTDOWN_GRACE_MS 5000
 #define SHUTDOWN_KILL_MS  2000
+#define ACCEPT_PAUSE_MS   100
 
 struct child {
     pid_t pid;
@@ -40,6 +41,7 @@ struct child {
 
 struct listener {
     ferryd_server *srv;
+    uint64_t accept_pause_until; /* ms: out of descriptors, retry later */
     char first_host[INET6_ADDRSTRLEN];
     unsigned first_port;
     int lfd[LISTEN_MAX_FDS];
@@ -297,6 +299,11 @@ static void accept_one(struct listener *l, int lfd)
     socklen_t sl = sizeof(ss);
     int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* the pending connection stays readable: pause instead of spinning */
+            ferry_warn("accept: %s; pausing for %d ms", strerror(errno), ACCEPT_PAUSE_MS);
+            l->accept_pause_until = mono_ms() + ACCEPT_PAUSE_MS;
+        }
         return;
     }
     char addr[INET6_ADDRSTRLEN] = "?", port[8] = "0";
@@ -324,6 +331,10 @@ static void poll_once(struct listener *l, int accepting, int timeout_ms)
     struct pollfd pfd[LISTEN_MAX_FDS + 1024];
     size_t kid_idx[1024];
     size_t n = 0, nk = 0;
+    if (accepting && mono_ms() < l->accept_pause_until) {
+        accepting = 0;
+        timeout_ms = ACCEPT_PAUSE_MS;
+    }
     for (size_t i = 0; accepting && i < l->n_lfd; i++) {
         pfd[n++] = (struct pollfd){.fd = l->lfd[i], .events = POLLIN};
     }
