@@ -24,17 +24,40 @@ struct conf_store {
     size_t n_users;
 };
 
-/* "~/x" -> "$HOME/x" into out. */
-static int expand_home(const char *path, char *out, size_t outsz)
+/* Expands a leading "~/" to $HOME and every "%u" to the user name (a
+ * user name is checked by the parser: letters, digits, "._-@" only, so it
+ * cannot add glob or path syntax) into out[outsz]. */
+static int expand_path(const char *path, const char *user, char *out, size_t outsz)
 {
     const char *home = getenv("HOME");
-    int n;
-    if (strncmp(path, "~/", 2) == 0 && home != NULL) {
-        n = snprintf(out, outsz, "%s/%s", home, path + 2);
-    } else {
-        n = snprintf(out, outsz, "%s", path);
+    size_t o = 0;
+    const char *p = path;
+    if (strncmp(p, "~/", 2) == 0 && home != NULL) {
+        int n = snprintf(out, outsz, "%s/", home);
+        if (n < 0 || (size_t)n >= outsz) {
+            return FERRY_E_TOO_LARGE;
+        }
+        o = (size_t)n;
+        p += 2;
     }
-    return n < 0 || (size_t)n >= outsz ? FERRY_E_TOO_LARGE : FERRY_OK;
+    for (; *p != '\0'; p++) {
+        const char *add = NULL;
+        char one[2] = {*p, '\0'};
+        if (p[0] == '%' && p[1] == 'u') {
+            add = user;
+            p++;
+        } else {
+            add = one;
+        }
+        size_t n = strlen(add);
+        if (o + n >= outsz) {
+            return FERRY_E_TOO_LARGE;
+        }
+        memcpy(out + o, add, n);
+        o += n;
+    }
+    out[o] = '\0';
+    return FERRY_OK;
 }
 
 static void load_one_file(struct conf_user *u, const char *path)
@@ -60,7 +83,7 @@ static void load_keys(struct conf_user *u)
 {
     char pat[4096];
     for (size_t i = 0; i < u->uc->n_keyfiles; i++) {
-        if (expand_home(u->uc->keyfiles[i], pat, sizeof(pat)) != FERRY_OK) {
+        if (expand_path(u->uc->keyfiles[i], u->pub.name, pat, sizeof(pat)) != FERRY_OK) {
             continue;
         }
         glob_t g;

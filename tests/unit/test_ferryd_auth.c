@@ -62,11 +62,12 @@ static int setup(void **state)
     write_file(fx->keyfile, text);
     assert_int_equal(ferryd_auth_hash_password("s3cret", fx->hash, sizeof(fx->hash)), FERRY_OK);
     assert_int_equal(ferryd_auth_dummy_hash(fx->hash, fx->dummy, sizeof(fx->dummy)), FERRY_OK);
-    char conf[1024], err[256];
+    char conf[2048], err[256];
     snprintf(conf, sizeof(conf),
              "User alice\nRoot /tmp\nAuthorizedKeysFile %s/*_keys\nPasswordHash %s\n"
-             "User bob\nRoot /tmp\nMode read-only\n",
-             fx->dir, fx->hash);
+             "User bob\nRoot /tmp\nMode read-only\n"
+             "User authorized\nRoot /tmp\nAuthorizedKeysFile %s/%%u_keys /nonexistent/%%u\n",
+             fx->dir, fx->hash, fx->dir);
     ferryd_config_init(&fx->cfg);
     assert_int_equal(ferryd_config_parse(&fx->cfg, conf, strlen(conf), "t", err, sizeof(err)),
                      FERRY_OK);
@@ -111,6 +112,9 @@ static void test_lookup(void **state)
     assert_int_equal(u->mode, FERRY_SFTP_READ_ONLY);
     assert_int_equal(u->n_keys, 0);
     assert_int_equal(ferryd_userstore_lookup(&fx->us, "carol", &u), FERRY_E_NOT_FOUND);
+    /* %u is the user name: "authorized" reads <dir>/authorized_keys */
+    assert_int_equal(ferryd_userstore_lookup(&fx->us, "authorized", &u), FERRY_OK);
+    assert_int_equal(u->n_keys, 1);
 }
 
 static void test_pubkey(void **state)
