@@ -225,7 +225,9 @@ static void test_data_after_eof(void **state)
     send_data(&x, id, d, sizeof(d));
     send_u32s(&x, SSH_MSG_CHANNEL_EOF, id, 0, 0);
     assert_int_equal(x.srv.eofs, 0); /* unconsumed data first */
+    send_u32s(&x, SSH_MSG_CHANNEL_EOF, id, 0, 0); /* a repeated EOF is tolerated */
     assert_int_equal(rs_next(&x), 0);
+    assert_false(ferry_ssh_is_closed(x.s));
     send_data(&x, id, d, sizeof(d));
     expect_disconnect(&x);
     rs_free(&x);

@@ -600,8 +600,11 @@ static int on_eof(ferry_ssh *s, ferry_rd *rd)
     if (r != FERRY_OK) {
         return r;
     }
-    if (ferry_rd_end(rd) != FERRY_OK || ch->eof_rcvd) {
-        return conn_fail(s, "bad channel EOF");
+    if (ferry_rd_end(rd) != FERRY_OK) {
+        return conn_fail(s, "malformed channel EOF");
+    }
+    if (ch->eof_rcvd) {
+        return FERRY_OK; /* a repeated EOF (Go's x/crypto/ssh can send two) */
     }
     ch->eof_rcvd = 1;
     maybe_eof(ch);
