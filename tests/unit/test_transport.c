@@ -603,6 +603,104 @@ static void test_backpressure(void **state)
     pair_free(p);
 }
 
+/* CHANNEL_DATA is built in place in the output queue, or in the deferred
+ * queue during a key exchange. A server that is not authenticated rejects
+ * it by number, which shows the packet arrived intact. */
+static void put_data(ferry_ssh *s, ferry_buf *b)
+{
+    assert_int_equal(ferry_buf_put_u32(b, 7), FERRY_OK);
+    assert_int_equal(ferry_buf_put_cstring(b, "hello, channel"), FERRY_OK);
+    (void)s;
+}
+
+static void expect_rejected_94(pair *p)
+{
+    const char *msg = NULL;
+    assert_true(pair_run(p, 100) >= 0);
+    assert_int_equal(ferry_ssh_close_reason(p->s, &msg), FERRY_E_PROTOCOL);
+    assert_string_equal(msg, "unexpected message 94");
+}
+
+static void test_channel_data_paths(void **state)
+{
+    (void)state;
+    ferry_buf *b = NULL;
+    size_t before = 0, during = 0, after = 0;
+    /* in place */
+    pair *p = keyed_pair(NULL, NULL);
+    p->s->state = FERRY_ST_AUTH;
+    p->s->authenticated = 0;
+    (void)ferry_ssh_output(p->c, &before);
+    assert_int_equal(ferry__pkt_start(p->c, SSH_MSG_CHANNEL_DATA, &b), FERRY_OK);
+    assert_ptr_equal(b, p->c->out);
+    put_data(p->c, b);
+    (void)ferry_ssh_output(p->c, &during);
+    assert_int_equal(during, before); /* a half-built packet is not output */
+    ferry__pkt_abort(p->c);
+    (void)ferry_ssh_output(p->c, &after);
+    assert_int_equal(ferry_buf_len(p->c->out), before);
+    assert_int_equal(ferry__pkt_start(p->c, SSH_MSG_CHANNEL_DATA, &b), FERRY_OK);
+    put_data(p->c, b);
+    assert_int_equal(ferry__pkt_finish(p->c), FERRY_OK);
+    expect_rejected_94(p);
+    pair_free(p);
+
+    /* deferred during a key exchange, sent after it */
+    p = keyed_pair("aes256-gcm@openssh.com", NULL);
+    p->s->state = FERRY_ST_AUTH;
+    p->s->authenticated = 0;
+    assert_int_equal(ferry_ssh_rekey(p->c), FERRY_OK);
+    (void)ferry_ssh_output(p->c, &before);
+    assert_int_equal(ferry__pkt_start(p->c, SSH_MSG_CHANNEL_DATA, &b), FERRY_OK);
+    assert_ptr_equal(b, p->c->deferred);
+    put_data(p->c, b);
+    ferry__pkt_abort(p->c);
+    assert_int_equal(ferry_buf_len(p->c->deferred), 0);
+    assert_int_equal(ferry__pkt_start(p->c, SSH_MSG_CHANNEL_DATA, &b), FERRY_OK);
+    put_data(p->c, b);
+    assert_int_equal(ferry__pkt_finish(p->c), FERRY_OK);
+    (void)ferry_ssh_output(p->c, &after);
+    assert_int_equal(after, before);
+    assert_int_equal(ferry_ssh_want_input(p->c), 1);
+    assert_int_equal(ferry__out_backlog(p->c), before + ferry_buf_len(p->c->deferred));
+    expect_rejected_94(p);
+    assert_int_equal(ferry_ssh_kex_count(p->s), 2);
+    pair_free(p);
+
+    /* one packet at a time */
+    p = keyed_pair(NULL, NULL);
+    assert_int_equal(ferry__pkt_start(p->c, SSH_MSG_CHANNEL_DATA, &b), FERRY_OK);
+    ferry_buf *b2 = NULL;
+    assert_int_equal(ferry__pkt_start(p->c, SSH_MSG_IGNORE, &b2), FERRY_E_INTERNAL);
+    /* a failure while building drops the half-built packet */
+    put_data(p->c, b);
+    (void)ferry__fail(p->c, FERRY_E_INTERNAL, 0, "test");
+    assert_true(pair_run(p, 100) >= 0);
+    const char *msg = NULL;
+    assert_int_equal(ferry_ssh_close_reason(p->s, &msg), FERRY_E_DISCONNECTED);
+    assert_non_null(strstr(msg, "test"));
+    pair_free(p);
+}
+
+static void test_send_raw_and_late_auth(void **state)
+{
+    (void)state;
+    pair *p = keyed_pair(NULL, NULL);
+    const uint8_t ign[] = {SSH_MSG_IGNORE, 0, 0, 0, 1, 'x'};
+    assert_int_equal(ferry__pkt_send_raw(p->c, ign, sizeof(ign)), FERRY_OK);
+    assert_int_equal(ferry__pkt_send_raw(p->c, ign, 0), FERRY_E_INVALID_ARG);
+    /* RFC 4252 s5.1: a USERAUTH_REQUEST after success is ignored */
+    open_pair(p);
+    send_msg(p->c, SSH_MSG_USERAUTH_REQUEST, 3);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(pair_keyed(p));
+    /* a malformed UNIMPLEMENTED is not */
+    send_msg(p->c, SSH_MSG_UNIMPLEMENTED, 2);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_int_equal(ferry_ssh_close_reason(p->s, NULL), FERRY_E_FORMAT);
+    pair_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -615,6 +713,7 @@ int main(void)
         cmocka_unit_test(test_flipped_byte),        cmocka_unit_test(test_flipped_length),
         cmocka_unit_test(test_disconnect),          cmocka_unit_test(test_seqnr_wrap),
         cmocka_unit_test(test_packet_sizes),        cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_channel_data_paths),  cmocka_unit_test(test_send_raw_and_late_auth),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     pair_keys_cleanup();
