@@ -56,6 +56,15 @@ wait_for() {
     done
     fail "timed out waiting for: $1"
 }
+# wait_count TEXT N: until TEXT is on N lines of the screen.
+wait_count() {
+    local i
+    for i in $(seq 1 100); do
+        [ "$(screen | grep -cF -- "$1")" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    fail "timed out waiting for $2 x: $1"
+}
 start() {
     tmux -S "$SOCK" kill-session -t ferry 2>/dev/null || true
     tmux -S "$SOCK" new-session -d -s ferry -x 150 -y 40 "$* ; echo EXIT=\$?; sleep 30"
@@ -155,7 +164,8 @@ wait_for "Are you sure you want to continue connecting"
 keys "$FP" Enter
 wait_for "password:"
 keys "wrong" Enter
-wait_for "password:"
+wait_count "password:" 2
+sleep 0.3
 keys "Tty-Pass-2" Enter
 wait_for "sftp>"
 keys "bye" Enter
