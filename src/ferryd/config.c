@@ -568,6 +568,9 @@ struct parse_state {
 static int parse_pair(struct parse_state *st, const char *key, char *val, char *why, size_t whysz)
 {
     const struct kw *k = kw_find(key);
+    if (k == NULL && strcasecmp(key, "Match") == 0) {
+        return why_set(why, whysz, "Match blocks are not supported: use \"User NAME\" blocks");
+    }
     if (k == NULL) {
         return why_set(why, whysz, "unknown keyword \"%s\"", key);
     }

@@ -127,6 +127,7 @@ static void test_errors(void **state)
         const char *want;
     } cases[] = {
         {"Bogus yes\n", "t.conf:1: unknown keyword"},
+        {"User a\nMatch User b\n", "t.conf:2: Match blocks are not supported"},
         {"\n\nPort 0\n", "t.conf:3: bad port"},
         {"Port 70000\n", "t.conf:1:"},
         {"Port\n", "needs a value"},
