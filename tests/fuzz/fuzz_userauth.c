@@ -55,8 +55,8 @@ static ferry_ssh *make(uint8_t role)
     if (role & 1) {
         (void)ferry__auth_start(x);
     } else if (role & 2) {
-        static const uint8_t svc[] = {5, 0, 0, 0, 12, 's', 's', 'h', '-', 'u', 's', 'e',
-                                      'r', 'a', 'u', 't', 'h'};
+        static const uint8_t svc[] = {5,   0,   0,   0,   12,  's', 's', 'h', '-',
+                                      'u', 's', 'e', 'r', 'a', 'u', 't', 'h'};
         (void)ct_feed(x, svc, sizeof(svc));
     }
     (void)ct_drain(x);

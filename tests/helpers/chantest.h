@@ -24,7 +24,7 @@
 
 /* ---- server: echo subsystem ---- */
 typedef struct ct_server {
-    const char *accept_name; /* subsystem name accepted (NULL = "sftp") */
+    const char *accept_name;       /* subsystem name accepted (NULL = "sftp") */
     unsigned opened, closed, eofs; /* echo channels attached / on_close / on_eof */
     size_t echoed;                 /* bytes written back */
     int stall;                     /* when set, on_data consumes nothing */
@@ -36,11 +36,11 @@ int ct_subsystem(void *ctx, ferry_ssh *s, ferry_channel *ch, const char *name,
 
 /* ---- client: sink consumer ---- */
 typedef struct ct_sink {
-    ferry_buf *got;     /* everything consumed */
-    int open_result;    /* 0 = not yet, 1 = ok, -1 = failed */
+    ferry_buf *got;  /* everything consumed */
+    int open_result; /* 0 = not yet, 1 = ok, -1 = failed */
     unsigned eofs, closes, writables;
-    int stall;          /* when set, on_data consumes nothing */
-    size_t max_take;    /* when non-zero, on_data consumes at most this much per call */
+    int stall;       /* when set, on_data consumes nothing */
+    size_t max_take; /* when non-zero, on_data consumes at most this much per call */
     ferry_channel *ch;
 } ct_sink;
 extern const ferry_chan_consumer ct_sink_ops;

@@ -131,9 +131,9 @@ static ferry_buf *req_pubkey(const ferry_ssh *s, const char *user, const ferry_k
                                                         ferry_buf_data(blob), ferry_buf_len(blob),
                                                         data),
                          FERRY_OK);
-        assert_int_equal(ferry_key_sign(signer, "ssh-ed25519", ferry_buf_data(data),
-                                        ferry_buf_len(data), sig),
-                         FERRY_OK);
+        assert_int_equal(
+            ferry_key_sign(signer, "ssh-ed25519", ferry_buf_data(data), ferry_buf_len(data), sig),
+            FERRY_OK);
         ferry_buf_put_stringb(b, sig);
         ferry_buf_free(blob);
         ferry_buf_free(data);
@@ -771,7 +771,8 @@ static void test_sanitize(void **state)
     char out[64];
     const uint8_t in[] = "a\x1b[2Jb\r\n\xc3\xa9\xc2\x9b\xff\tz";
     ferry__auth_sanitize(out, sizeof(out), in, sizeof(in) - 1, 1);
-    assert_string_equal(out, "a?[2Jb?\n\xc3\xa9??" "?\tz");
+    assert_string_equal(out, "a?[2Jb?\n\xc3\xa9??"
+                             "?\tz");
     ferry__auth_sanitize(out, sizeof(out), in, sizeof(in) - 1, 0);
     assert_null(strchr(out, '\n'));
     ferry__auth_sanitize(out, 4, (const uint8_t *)"abcdef", 6, 0);

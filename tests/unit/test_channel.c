@@ -224,7 +224,7 @@ static void test_data_after_eof(void **state)
     uint32_t id = echo_channel(&x, 100000, 32768);
     send_data(&x, id, d, sizeof(d));
     send_u32s(&x, SSH_MSG_CHANNEL_EOF, id, 0, 0);
-    assert_int_equal(x.srv.eofs, 0); /* unconsumed data first */
+    assert_int_equal(x.srv.eofs, 0);              /* unconsumed data first */
     send_u32s(&x, SSH_MSG_CHANNEL_EOF, id, 0, 0); /* a repeated EOF is tolerated */
     assert_int_equal(rs_next(&x), 0);
     assert_false(ferry_ssh_is_closed(x.s));
@@ -236,9 +236,9 @@ static void test_data_after_eof(void **state)
 static void test_requests_refused(void **state)
 {
     (void)state;
-    static const char *const reqs[] = {"shell", "exec", "pty-req", "env", "x11-req",
-                                       "auth-agent-req@openssh.com", "window-change", "signal",
-                                       "nonsense-request-xyz"};
+    static const char *const reqs[] = {"shell",         "exec",    "pty-req",
+                                       "env",           "x11-req", "auth-agent-req@openssh.com",
+                                       "window-change", "signal",  "nonsense-request-xyz"};
     rs x;
     rs_new(&x, 0, 0);
     uint32_t id = open_session(&x, 3, 65536, 32768);
@@ -553,20 +553,13 @@ static void test_client_refuses_open(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_peer_window_honoured),
-        cmocka_unit_test(test_window_adjust_overflow),
-        cmocka_unit_test(test_data_beyond_window),
-        cmocka_unit_test(test_data_after_eof),
-        cmocka_unit_test(test_requests_refused),
-        cmocka_unit_test(test_open_limits),
-        cmocka_unit_test(test_exit_status_eof_close),
-        cmocka_unit_test(test_tiny_window),
-        cmocka_unit_test(test_stall_and_resume),
-        cmocka_unit_test(test_subsystem_refused),
-        cmocka_unit_test(test_eof_close_handshake),
-        cmocka_unit_test(test_many_channels),
-        cmocka_unit_test(test_write_bounds),
-        cmocka_unit_test(test_client_refuses_open),
+        cmocka_unit_test(test_peer_window_honoured),  cmocka_unit_test(test_window_adjust_overflow),
+        cmocka_unit_test(test_data_beyond_window),    cmocka_unit_test(test_data_after_eof),
+        cmocka_unit_test(test_requests_refused),      cmocka_unit_test(test_open_limits),
+        cmocka_unit_test(test_exit_status_eof_close), cmocka_unit_test(test_tiny_window),
+        cmocka_unit_test(test_stall_and_resume),      cmocka_unit_test(test_subsystem_refused),
+        cmocka_unit_test(test_eof_close_handshake),   cmocka_unit_test(test_many_channels),
+        cmocka_unit_test(test_write_bounds),          cmocka_unit_test(test_client_refuses_open),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }

@@ -30,8 +30,12 @@ static const char *const kexes[] = {
     "diffie-hellman-group14-sha256",
 };
 static const char *const ciphers[] = {
-    "chacha20-poly1305@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr",
-    "aes128-gcm@openssh.com",        "aes256-gcm@openssh.com",
+    "chacha20-poly1305@openssh.com",
+    "aes128-ctr",
+    "aes192-ctr",
+    "aes256-ctr",
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
 };
 static const char *const macs[] = {
     "hmac-sha2-256-etm@openssh.com",
@@ -50,7 +54,7 @@ static const struct {
     {FERRY_KEY_RSA, "rsa-sha2-512"},
 };
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define N(a)  (sizeof(a) / sizeof((a)[0]))
 #define SMALL (8u * 1024)
 #define LARGE (1024u * 1024)
 
@@ -88,15 +92,15 @@ static void run_data(pair *p, ct_sink *k, const combo *x, size_t len, int rekey)
         assert_int_equal(ferry_ssh_rekey(p->c), FERRY_OK);
         ok = ct_transfer(p, k->ch, payload + half, half / 2, k, half + half / 2) == 0;
         assert_int_equal(ferry_ssh_rekey(p->s), FERRY_OK);
-        ok = ok && ct_transfer(p, k->ch, payload + half + half / 2, len - half - half / 2, k,
-                               len) == 0;
+        ok = ok &&
+             ct_transfer(p, k->ch, payload + half + half / 2, len - half - half / 2, k, len) == 0;
     } else if (ok) {
         ok = ct_transfer(p, k->ch, payload + half, len - half, k, len) == 0;
     }
     if (!ok || ferry_buf_len(k->got) != len || memcmp(ferry_buf_data(k->got), payload, len)) {
-        fail_msg("%s %s %s %s: %zu of %zu bytes back; client '%s' server '%s'", x->kex,
-                 x->cipher, x->mac, hostkeys[x->hk].alg, ferry_buf_len(k->got), len,
-                 p->c->close_msg, p->s->close_msg);
+        fail_msg("%s %s %s %s: %zu of %zu bytes back; client '%s' server '%s'", x->kex, x->cipher,
+                 x->mac, hostkeys[x->hk].alg, ferry_buf_len(k->got), len, p->c->close_msg,
+                 p->s->close_msg);
     }
     if (rekey) {
         assert_int_equal(ferry_ssh_kex_count(p->c), 3);

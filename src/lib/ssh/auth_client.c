@@ -23,11 +23,11 @@
 #include "util/log.h"
 #include "util/names.h"
 
-#define MAX_PW_TRIES 3u
-#define MAX_KBD_TRIES 3u
+#define MAX_PW_TRIES    3u
+#define MAX_KBD_TRIES   3u
 #define KBD_MAX_PROMPTS 64u
-#define KBD_TEXT_MAX 1024u /* name, instruction, prompt */
-#define ANSWER_MAX 1024u
+#define KBD_TEXT_MAX    1024u /* name, instruction, prompt */
+#define ANSWER_MAX      1024u
 
 enum {
     CS_IDLE = 0,
@@ -127,13 +127,13 @@ static int send_pk_signed(ferry_ssh *s)
         goto out;
     }
     r = ferry_key_to_blob(id->pub, blob);
-    r = r == FERRY_OK ? ferry__auth_pubkey_signed_data(s, user_of(s), a->cur_alg,
-                                                       ferry_buf_data(blob), ferry_buf_len(blob),
-                                                       data)
-                      : r;
-    r = r == FERRY_OK ? id->sign(id->ctx, id->pub, a->cur_alg, ferry_buf_data(data),
-                                 ferry_buf_len(data), sig)
-                      : r;
+    r = r == FERRY_OK
+            ? ferry__auth_pubkey_signed_data(s, user_of(s), a->cur_alg, ferry_buf_data(blob),
+                                             ferry_buf_len(blob), data)
+            : r;
+    r = r == FERRY_OK
+            ? id->sign(id->ctx, id->pub, a->cur_alg, ferry_buf_data(data), ferry_buf_len(data), sig)
+            : r;
     if (r != FERRY_OK) {
         ferry_info("ssh: signing with %s failed: %s", id->label != NULL ? id->label : "key",
                    ferry_strerror(r));
@@ -214,7 +214,7 @@ static int try_kbdint(ferry_ssh *s)
     if (r != FERRY_OK) {
         return r;
     }
-    r = ferry_buf_put_cstring(b, ""); /* language */
+    r = ferry_buf_put_cstring(b, "");                     /* language */
     r = r == FERRY_OK ? ferry_buf_put_cstring(b, "") : r; /* submethods */
     return finish(s, r);
 }

@@ -6,10 +6,10 @@
 
 #include "ssh/ssh_int.h"
 
-#define FERRY__AUTH_MAX_CHAINS 16 /* alternatives in AuthenticationMethods */
-#define FERRY__AUTH_MAX_STEPS 8   /* methods in one chain */
+#define FERRY__AUTH_MAX_CHAINS    16 /* alternatives in AuthenticationMethods */
+#define FERRY__AUTH_MAX_STEPS     8  /* methods in one chain */
 #define FERRY__AUTH_MAX_USED_KEYS 8
-#define FERRY__AUTH_METHODS_MAX 256 /* a methods name-list we keep */
+#define FERRY__AUTH_METHODS_MAX   256 /* a methods name-list we keep */
 
 /* Method identifiers (index into ferry__auth_method_names). */
 enum ferry_auth_method {
@@ -25,26 +25,26 @@ extern const char *const ferry__auth_method_names[FERRY_AM_COUNT];
 
 struct ferry_auth_state {
     /* ---- server ---- */
-    int service_ok;    /* SERVICE_REQUEST("ssh-userauth") accepted */
-    int have_user;     /* the first USERAUTH_REQUEST fixed the user */
+    int service_ok; /* SERVICE_REQUEST("ssh-userauth") accepted */
+    int have_user;  /* the first USERAUTH_REQUEST fixed the user */
     char user[256];
     unsigned failures; /* counted towards max_auth_tries */
     int kbd_pending;   /* INFO_REQUEST sent, INFO_RESPONSE awaited */
     size_t n_chains;
     uint8_t chain[FERRY__AUTH_MAX_CHAINS][FERRY__AUTH_MAX_STEPS];
     uint8_t chain_len[FERRY__AUTH_MAX_CHAINS];
-    uint8_t chain_done[FERRY__AUTH_MAX_CHAINS];  /* steps passed */
-    uint8_t chain_alive[FERRY__AUTH_MAX_CHAINS]; /* consistent with successes */
+    uint8_t chain_done[FERRY__AUTH_MAX_CHAINS];      /* steps passed */
+    uint8_t chain_alive[FERRY__AUTH_MAX_CHAINS];     /* consistent with successes */
     ferry_key *used_keys[FERRY__AUTH_MAX_USED_KEYS]; /* publickey successes */
     size_t n_used_keys;
 
     /* ---- client ---- */
-    int cstate;           /* enum in auth_client.c */
-    size_t next_ident;    /* next cfg.identities entry to try */
-    size_t cur_ident;     /* the identity of the query in flight */
-    char cur_alg[64];     /* its signature algorithm */
-    unsigned pw_tries;    /* password prompts so far */
-    unsigned kbd_tries;   /* keyboard-interactive attempts so far */
+    int cstate;                            /* enum in auth_client.c */
+    size_t next_ident;                     /* next cfg.identities entry to try */
+    size_t cur_ident;                      /* the identity of the query in flight */
+    char cur_alg[64];                      /* its signature algorithm */
+    unsigned pw_tries;                     /* password prompts so far */
+    unsigned kbd_tries;                    /* keyboard-interactive attempts so far */
     char methods[FERRY__AUTH_METHODS_MAX]; /* server's "can continue" list */
 };
 

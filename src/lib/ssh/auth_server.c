@@ -33,9 +33,9 @@
 #include "util/log.h"
 #include "util/names.h"
 
-#define DEFAULT_METHODS "publickey password"
+#define DEFAULT_METHODS   "publickey password"
 #define DEFAULT_MAX_TRIES 6u
-#define PASSWORD_MAX 1024u
+#define PASSWORD_MAX      1024u
 
 /* ---- AuthenticationMethods ---- */
 
@@ -277,8 +277,8 @@ static int send_pk_ok(ferry_ssh *s, const char *alg, const uint8_t *blob, size_t
 }
 
 /* Verifies `sig` over the RFC 4252 s7 data with the key of the request. */
-static int check_signature(ferry_ssh *s, const ferry_key *key, const char *alg,
-                           const uint8_t *blob, size_t bloblen, const uint8_t *sig, size_t siglen)
+static int check_signature(ferry_ssh *s, const ferry_key *key, const char *alg, const uint8_t *blob,
+                           size_t bloblen, const uint8_t *sig, size_t siglen)
 {
     ferry_buf *data = ferry_buf_new(0);
     if (data == NULL) {
@@ -401,7 +401,7 @@ static int on_kbdint(ferry_ssh *s, ferry_rd *rd)
 {
     const uint8_t *p = NULL;
     size_t n = 0;
-    int r = ferry_rd_string(rd, &p, &n); /* language tag (deprecated) */
+    int r = ferry_rd_string(rd, &p, &n);                 /* language tag (deprecated) */
     r = r == FERRY_OK ? ferry_rd_string(rd, &p, &n) : r; /* submethods */
     r = r == FERRY_OK ? ferry_rd_end(rd) : r;
     if (r != FERRY_OK) {

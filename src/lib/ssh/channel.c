@@ -18,7 +18,8 @@
  *   WINDOW_ADJUST covers consumed bytes only and is sent once our
  *   remaining window fell to half or less. Data beyond our window, a
  *   window adjust past 2^32-1, and data after the peer's EOF are protocol
- *   errors that end the session (RFC 4254 s5.2, s5.3: no data after EOF).
+ *   errors that end the session (RFC 4254 s5.2, s5.3: no data after EOF);
+ *   a repeated EOF is ignored (Go's x/crypto/ssh sends one).
  *   A data packet longer than our max packet size but within the window is
  *   accepted (the packet-size limit of the transport still applies).
  *   Extended data (stderr) is counted against the window and dropped.
@@ -37,14 +38,14 @@
 #include "util/err.h"
 #include "util/log.h"
 
-#define DEFAULT_WINDOW (4u * 1024 * 1024)
+#define DEFAULT_WINDOW       (4u * 1024 * 1024)
 #define DEFAULT_MAX_CHANNELS 10u
-#define CLIENT_MAX_CHANNELS 64u
+#define CLIENT_MAX_CHANNELS  64u
 /* Largest data we send in one packet or advertise as our max packet:
  * 9 bytes of CHANNEL_DATA header, padding and length fit in the rest. */
-#define DATA_CAP (FERRY_SSH_MAX_PACKET - 1024u)
-#define OUTQ_MAX (8u * 1024 * 1024)
-#define OUTQ_LOW (OUTQ_MAX / 2)
+#define DATA_CAP     (FERRY_SSH_MAX_PACKET - 1024u)
+#define OUTQ_MAX     (8u * 1024 * 1024)
+#define OUTQ_LOW     (OUTQ_MAX / 2)
 #define NAME_MAX_LEN 64u
 
 /* RFC 4254 s5.1 reason codes. */
@@ -73,7 +74,7 @@ struct ferry_channel {
     int exit_wanted;
     uint32_t exit_status;
     int in_deliver;
-    int above_low;     /* outq reached the low-water mark since the last on_writable */
+    int above_low; /* outq reached the low-water mark since the last on_writable */
     uint32_t lwin, lwin_max, lmaxpkt, unacked;
     uint32_t rwin, rmaxpkt;
     ferry_buf *outq, *kept;
@@ -144,8 +145,8 @@ static int chan_new(ferry_ssh *s, ferry_channel **out)
     ch->id = (uint32_t)i;
     ch->lwin_max = s->cfg.window != 0 ? s->cfg.window : DEFAULT_WINDOW;
     ch->lwin = ch->lwin_max;
-    ch->lmaxpkt = s->cfg.max_packet != 0 && s->cfg.max_packet < DATA_CAP ? s->cfg.max_packet
-                                                                         : DATA_CAP;
+    ch->lmaxpkt =
+        s->cfg.max_packet != 0 && s->cfg.max_packet < DATA_CAP ? s->cfg.max_packet : DATA_CAP;
     ch->outq = ferry_buf_new(OUTQ_MAX);
     ch->kept = ferry_buf_new((size_t)ch->lwin_max + 1);
     if (ch->outq == NULL || ch->kept == NULL) {
@@ -407,9 +408,13 @@ static int send_open_failure(ferry_ssh *s, uint32_t peer, uint32_t reason, const
 
 static uint32_t refuse_reason(const char *type)
 {
-    static const char *const known[] = {"direct-tcpip", "forwarded-tcpip", "x11",
-                                        "auth-agent@openssh.com", "direct-streamlocal@openssh.com",
-                                        "forwarded-streamlocal@openssh.com", "tun@openssh.com"};
+    static const char *const known[] = {"direct-tcpip",
+                                        "forwarded-tcpip",
+                                        "x11",
+                                        "auth-agent@openssh.com",
+                                        "direct-streamlocal@openssh.com",
+                                        "forwarded-streamlocal@openssh.com",
+                                        "tun@openssh.com"};
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
         if (strcmp(type, known[i]) == 0) {
             return OPEN_ADMINISTRATIVELY_PROHIBITED;
