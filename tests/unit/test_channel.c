@@ -550,6 +550,79 @@ static void test_client_refuses_open(void **state)
     ferry_ssh_free(x);
 }
 
+
+/* Every truncation and every bit flip of valid channel messages: the
+ * session either answers, ignores or disconnects, never misbehaves
+ * (sanitizers watch), and a well-formed follow-up still works when the
+ * session is alive. */
+static unsigned mutated;
+static void mutate_one(const uint8_t *m, size_t n, size_t cut, int flip)
+{
+    mutated++;
+    rs x;
+    uint8_t buf[64];
+    rs_new(&x, 8192, 0);
+    uint32_t id = echo_channel(&x, 100000, 32768);
+    assert_int_equal(id, 0);
+    memcpy(buf, m, n);
+    if (flip >= 0) {
+        buf[flip / 8] ^= (uint8_t)(1u << (flip % 8));
+    }
+    (void)ct_feed(x.s, buf, cut);
+    (void)ct_drain(x.s);
+    if (!ferry_ssh_is_closed(x.s)) {
+        uint8_t d[3] = {1, 2, 3};
+        send_data(&x, id, d, sizeof(d));
+        (void)ct_drain(x.s);
+    }
+    rs_free(&x);
+}
+
+static void test_mutations(void **state)
+{
+    (void)state;
+    ferry_buf *msgs[6];
+    for (size_t i = 0; i < 6; i++) {
+        msgs[i] = ferry_buf_new(0);
+    }
+    ferry_buf_put_u8(msgs[0], SSH_MSG_CHANNEL_DATA);
+    ferry_buf_put_u32(msgs[0], 0);
+    ferry_buf_put_cstring(msgs[0], "hello world");
+    ferry_buf_put_u8(msgs[1], SSH_MSG_CHANNEL_WINDOW_ADJUST);
+    ferry_buf_put_u32(msgs[1], 0);
+    ferry_buf_put_u32(msgs[1], 1000);
+    ferry_buf_put_u8(msgs[2], SSH_MSG_CHANNEL_REQUEST);
+    ferry_buf_put_u32(msgs[2], 0);
+    ferry_buf_put_cstring(msgs[2], "subsystem");
+    ferry_buf_put_bool(msgs[2], 1);
+    ferry_buf_put_cstring(msgs[2], "sftp");
+    ferry_buf_put_u8(msgs[3], SSH_MSG_CHANNEL_OPEN);
+    ferry_buf_put_cstring(msgs[3], "session");
+    ferry_buf_put_u32(msgs[3], 9);
+    ferry_buf_put_u32(msgs[3], 1000);
+    ferry_buf_put_u32(msgs[3], 100);
+    ferry_buf_put_u8(msgs[4], SSH_MSG_GLOBAL_REQUEST);
+    ferry_buf_put_cstring(msgs[4], "tcpip-forward");
+    ferry_buf_put_bool(msgs[4], 1);
+    ferry_buf_put_u8(msgs[5], SSH_MSG_CHANNEL_EXTENDED_DATA);
+    ferry_buf_put_u32(msgs[5], 0);
+    ferry_buf_put_u32(msgs[5], 1);
+    ferry_buf_put_cstring(msgs[5], "err");
+    for (size_t i = 0; i < 6; i++) {
+        const uint8_t *m = ferry_buf_data(msgs[i]);
+        size_t n = ferry_buf_len(msgs[i]);
+        assert_true(n <= 64);
+        for (size_t cut = 1; cut < n; cut++) {
+            mutate_one(m, n, cut, -1);
+        }
+        for (int bit = 0; bit < (int)n * 8; bit++) {
+            mutate_one(m, n, n, bit);
+        }
+        ferry_buf_free(msgs[i]);
+    }
+    assert_true(mutated > 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -560,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_stall_and_resume),      cmocka_unit_test(test_subsystem_refused),
         cmocka_unit_test(test_eof_close_handshake),   cmocka_unit_test(test_many_channels),
         cmocka_unit_test(test_write_bounds),          cmocka_unit_test(test_client_refuses_open),
+        cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
