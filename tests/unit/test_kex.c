@@ -576,6 +576,171 @@ static void test_ext_info_malformed(void **state)
     }
 }
 
+/* ---- a hand-driven peer against a lone server ---- */
+
+static void kexinit_payload(ferry_buf *b, const char *kex, int follows)
+{
+    const uint8_t cookie[16] = {1, 2, 3};
+    const char *lists[10] = {kex,
+                             "ssh-ed25519",
+                             "aes128-ctr",
+                             "aes128-ctr",
+                             "hmac-sha2-256",
+                             "hmac-sha2-256",
+                             "none",
+                             "none",
+                             "",
+                             ""};
+    assert_int_equal(ferry_buf_put_u8(b, SSH_MSG_KEXINIT), FERRY_OK);
+    assert_int_equal(ferry_buf_put(b, cookie, sizeof(cookie)), FERRY_OK);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(ferry_buf_put_cstring(b, lists[i]), FERRY_OK);
+    }
+    assert_int_equal(ferry_buf_put_bool(b, follows), FERRY_OK);
+    assert_int_equal(ferry_buf_put_u32(b, 0), FERRY_OK);
+}
+
+/* A server session fed the version line and then each payload as a
+ * plaintext packet. Returns the session (caller frees). */
+static ferry_ssh *drive_server(ferry_buf **payloads, size_t n)
+{
+    static ferry_key *keys[1];
+    ferry_ssh_config c, s;
+    ferry_ssh *x = NULL;
+    keys[0] = pair_hostkey(FERRY_KEY_ED25519);
+    pair_default_configs(&c, &s);
+    s.host_keys = keys;
+    s.n_host_keys = 1;
+    s.kex_algs = "curve25519-sha256,diffie-hellman-group-exchange-sha256";
+    assert_int_equal(ferry_ssh_new(&x, &s), FERRY_OK);
+    assert_int_equal(ferry_ssh_start(x), FERRY_OK);
+    ferry_buf *in = ferry_buf_new(0);
+    assert_int_equal(ferry_buf_put(in, "SSH-2.0-hand\r\n", 14), FERRY_OK);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(
+            pair_plain_packet(in, ferry_buf_data(payloads[i]), ferry_buf_len(payloads[i])),
+            FERRY_OK);
+    }
+    (void)ferry_ssh_input(x, ferry_buf_data(in), ferry_buf_len(in));
+    ferry_buf_free(in);
+    return x;
+}
+
+static void expect_server_fails(ferry_buf **payloads, size_t n, int err, const char *what)
+{
+    const char *msg = NULL;
+    ferry_ssh *x = drive_server(payloads, n);
+    if (ferry_ssh_close_reason(x, &msg) != err || strstr(msg, what) == NULL) {
+        fail_msg("want %s '%s', got %s '%s'", ferry_errname(err), what,
+                 ferry_errname(ferry_ssh_close_reason(x, NULL)), msg);
+    }
+    ferry_ssh_free(x);
+}
+
+static void test_kex_sequence_errors(void **state)
+{
+    (void)state;
+    ferry_buf *b[4];
+    for (int i = 0; i < 4; i++) {
+        b[i] = ferry_buf_new(0);
+    }
+    /* a method message before KEXINIT */
+    assert_int_equal(ferry_buf_put_u8(b[0], SSH_MSG_KEX_30), FERRY_OK);
+    expect_server_fails(b, 1, FERRY_E_PROTOCOL, "before KEXINIT");
+    /* two KEXINITs */
+    ferry_buf_reset(b[0]);
+    kexinit_payload(b[0], "curve25519-sha256", 0);
+    kexinit_payload(b[1], "curve25519-sha256", 0);
+    expect_server_fails(b, 2, FERRY_E_PROTOCOL, "KEXINIT during a key exchange");
+    /* NEWKEYS before the method ran */
+    ferry_buf_reset(b[1]);
+    assert_int_equal(ferry_buf_put_u8(b[1], SSH_MSG_NEWKEYS), FERRY_OK);
+    expect_server_fails(b, 2, FERRY_E_PROTOCOL, "unexpected NEWKEYS");
+    /* a reply sent to a server */
+    ferry_buf_reset(b[1]);
+    assert_int_equal(ferry_buf_put_u8(b[1], SSH_MSG_KEX_31), FERRY_OK);
+    expect_server_fails(b, 2, FERRY_E_PROTOCOL, "unexpected kex message 31");
+    /* GEX with min > max */
+    ferry_buf_reset(b[0]);
+    ferry_buf_reset(b[1]);
+    kexinit_payload(b[0], "diffie-hellman-group-exchange-sha256", 0);
+    assert_int_equal(ferry_buf_put_u8(b[1], SSH_MSG_KEX_DH_GEX_REQUEST), FERRY_OK);
+    assert_int_equal(ferry_buf_put_u32(b[1], 4096), FERRY_OK);
+    assert_int_equal(ferry_buf_put_u32(b[1], 3072), FERRY_OK);
+    assert_int_equal(ferry_buf_put_u32(b[1], 2048), FERRY_OK);
+    expect_server_fails(b, 2, FERRY_E_FORMAT, "group exchange");
+    /* GEX asking only for small groups */
+    ferry_buf_reset(b[1]);
+    assert_int_equal(ferry_buf_put_u8(b[1], SSH_MSG_KEX_DH_GEX_REQUEST), FERRY_OK);
+    assert_int_equal(ferry_buf_put_u32(b[1], 512), FERRY_OK);
+    assert_int_equal(ferry_buf_put_u32(b[1], 1024), FERRY_OK);
+    assert_int_equal(ferry_buf_put_u32(b[1], 1024), FERRY_OK);
+    expect_server_fails(b, 2, FERRY_E_NO_ALG_MATCH, "group exchange");
+    /* malformed KEXINITs: truncated, trailing bytes, NUL in a list */
+    ferry_buf_reset(b[0]);
+    kexinit_payload(b[0], "curve25519-sha256", 0);
+    assert_int_equal(ferry_buf_truncate(b[0], ferry_buf_len(b[0]) - 1), FERRY_OK);
+    expect_server_fails(b, 1, FERRY_E_FORMAT, "malformed KEXINIT");
+    ferry_buf_reset(b[0]);
+    kexinit_payload(b[0], "curve25519-sha256", 0);
+    assert_int_equal(ferry_buf_put_u8(b[0], 0), FERRY_OK);
+    expect_server_fails(b, 1, FERRY_E_TRAILING_DATA, "malformed KEXINIT");
+    ferry_buf_reset(b[0]);
+    kexinit_payload(b[0], "curve25519-sha256Xx", 0);
+    ferry_buf_mdata(b[0])[1 + 16 + 4 + 17] = '\0';
+    expect_server_fails(b, 1, FERRY_E_FORMAT, "malformed KEXINIT");
+    /* a bad X25519 value: the all-zero point */
+    ferry_buf_reset(b[0]);
+    ferry_buf_reset(b[1]);
+    kexinit_payload(b[0], "curve25519-sha256", 0);
+    uint8_t zero[32] = {0};
+    assert_int_equal(ferry_buf_put_u8(b[1], SSH_MSG_KEX_30), FERRY_OK);
+    assert_int_equal(ferry_buf_put_string(b[1], zero, sizeof(zero)), FERRY_OK);
+    expect_server_fails(b, 2, FERRY_E_KEY_WEAK, "key exchange failed");
+    for (int i = 0; i < 4; i++) {
+        ferry_buf_free(b[i]);
+    }
+}
+
+/* A wrong guess (first_kex_packet_follows with another preferred method):
+ * the server drops the next kex packet and answers the real one. */
+static void test_server_ignores_wrong_guess(void **state)
+{
+    (void)state;
+    ferry_buf *b[3];
+    for (int i = 0; i < 3; i++) {
+        b[i] = ferry_buf_new(0);
+    }
+    kexinit_payload(b[0], "diffie-hellman-group14-sha256,curve25519-sha256", 1);
+    assert_int_equal(ferry_buf_put_u8(b[1], SSH_MSG_KEX_30), FERRY_OK); /* the wrong guess: junk */
+    assert_int_equal(ferry_buf_put_u8(b[1], 0xee), FERRY_OK);
+    ferry_kex_eph *eph = NULL;
+    ferry_buf *pub = ferry_buf_new(0);
+    assert_int_equal(
+        ferry_kex_eph_new(&eph, ferry_kexalg_by_name("curve25519-sha256"), NULL, NULL, pub),
+        FERRY_OK);
+    assert_int_equal(ferry_buf_put_u8(b[2], SSH_MSG_KEX_30), FERRY_OK);
+    assert_int_equal(ferry_buf_put(b[2], ferry_buf_data(pub), ferry_buf_len(pub)), FERRY_OK);
+    ferry_ssh *x = drive_server(b, 3);
+    assert_false(ferry_ssh_is_closed(x));
+    assert_string_equal(ferry_ssh_alg(x, "kex"), "curve25519-sha256");
+    /* the server replied and sent NEWKEYS */
+    assert_false(x->tx_kex);
+    assert_non_null(x->tx.pc);
+    ferry_ssh_free(x);
+    /* the same junk without the follows flag is fatal */
+    ferry_buf_reset(b[0]);
+    kexinit_payload(b[0], "diffie-hellman-group14-sha256,curve25519-sha256", 0);
+    x = drive_server(b, 3);
+    assert_true(ferry_ssh_is_closed(x));
+    ferry_ssh_free(x);
+    ferry_kex_eph_free(eph);
+    ferry_buf_free(pub);
+    for (int i = 0; i < 3; i++) {
+        ferry_buf_free(b[i]);
+    }
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -600,6 +765,8 @@ int main(void)
         cmocka_unit_test(test_exchange_hash_coverage),
         cmocka_unit_test(test_accessors),
         cmocka_unit_test(test_ext_info_malformed),
+        cmocka_unit_test(test_kex_sequence_errors),
+        cmocka_unit_test(test_server_ignores_wrong_guess),
     };
     int r = cmocka_run_group_tests(tests, NULL, teardown);
     pair_keys_cleanup();
