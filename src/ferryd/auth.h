@@ -47,5 +47,6 @@ int ferryd_auth_password_matches(const char *password, const char *hash);
 /* Messages a child writes to the listener (one byte each). */
 #define FERRYD_REPORT_AUTH_OK   'A'
 #define FERRYD_REPORT_AUTH_FAIL 'F'
+#define FERRYD_REPORT_GRACE     'G' /* closed: LoginGraceTime exceeded */
 
 #endif

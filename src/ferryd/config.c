@@ -40,6 +40,7 @@ void ferryd_config_init(ferryd_config *cfg)
     cfg->startups_full = 100;
     cfg->per_source_max_startups = 10;
     cfg->penalty_authfail = 5;
+    cfg->penalty_grace = 10;
     cfg->penalty_max = 600;
     cfg->password_auth = 1;
     cfg->pubkey_auth = 1;
@@ -319,11 +320,13 @@ static int set_per_source(ferryd_config *cfg, void *field, const char *val, char
     return set_uint(cfg, field, val, why, whysz);
 }
 
-/* PerSourcePenalties: "no" | "yes" | words "authfail:TIME" "max:TIME". */
+/* PerSourcePenalties: "no" | "yes" | words "authfail:TIME"
+ * "grace-exceeded:TIME" "max:TIME". */
 static int set_penalties(ferryd_config *cfg, void *field, const char *val, char *why, size_t whysz)
 {
     if (strcasecmp(val, "no") == 0) {
         cfg->penalty_authfail = 0;
+        cfg->penalty_grace = 0;
         return FERRY_OK;
     }
     if (strcasecmp(val, "yes") == 0) {
@@ -339,11 +342,14 @@ static int set_penalties(ferryd_config *cfg, void *field, const char *val, char 
         char *colon = strchr(w, ':');
         uint64_t t;
         if (colon == NULL || parse_time(colon + 1, &t) != FERRY_OK) {
-            return why_set(why, whysz, "expected authfail:TIME or max:TIME, not \"%s\"", w);
+            return why_set(why, whysz,
+                           "expected authfail:, grace-exceeded: or max:TIME, not \"%s\"", w);
         }
         *colon = '\0';
         if (strcasecmp(w, "authfail") == 0) {
             cfg->penalty_authfail = (unsigned)t;
+        } else if (strcasecmp(w, "grace-exceeded") == 0) {
+            cfg->penalty_grace = (unsigned)t;
         } else if (strcasecmp(w, "max") == 0) {
             cfg->penalty_max = (unsigned)t;
         } else {

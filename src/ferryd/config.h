@@ -48,6 +48,7 @@ typedef struct ferryd_config {
     unsigned startups_full;
     unsigned per_source_max_startups; /* 0 = none */
     unsigned penalty_authfail;        /* PerSourcePenalties authfail:SECS, 0 = off */
+    unsigned penalty_grace;           /* grace-exceeded:SECS, 0 = off */
     unsigned penalty_max;             /* max:SECS */
     unsigned max_sessions;            /* channels per connection; 0 = default */
     char *auth_methods;               /* NULL = any */

@@ -212,6 +212,11 @@ static int conn_timers(struct conn *c, int64_t next)
     if (!c->authed && cfg->login_grace_time > 0) {
         uint64_t dl = c->start_ms + (uint64_t)cfg->login_grace_time * 1000u;
         if (now >= dl) {
+            if (!ferry_ssh_is_closed(c->ssh) && c->auth.report_fd >= 0) {
+                char g = FERRYD_REPORT_GRACE;
+                ssize_t w = write(c->auth.report_fd, &g, 1);
+                (void)w;
+            }
             conn_close_now(c, "login grace time exceeded");
         } else if (t < 0 || (int64_t)(dl - now) < t) {
             t = (int64_t)(dl - now);

@@ -37,6 +37,7 @@ struct child {
     char addr[64];
     int authed;
     unsigned failures;
+    int grace; /* closed for LoginGraceTime */
 };
 
 struct listener {
@@ -198,6 +199,8 @@ static void kid_read_reports(struct listener *l, struct child *k)
                 ferryd_throttle_authenticated(l->thr, k->addr);
             } else if (buf[i] == FERRYD_REPORT_AUTH_FAIL) {
                 k->failures++;
+            } else if (buf[i] == FERRYD_REPORT_GRACE) {
+                k->grace = 1;
             }
         }
     }
@@ -220,7 +223,7 @@ static void reap(struct listener *l)
         if (k->pipe_fd >= 0) {
             close(k->pipe_fd);
         }
-        ferryd_throttle_ended(l->thr, k->addr, k->authed, k->failures, mono_ms());
+        ferryd_throttle_ended(l->thr, k->addr, k->authed, k->failures, k->grace, mono_ms());
         if (WIFSIGNALED(st) && WTERMSIG(st) != SIGTERM) {
             ferry_warn("child %ld for %s died of signal %d", (long)pid, k->addr, WTERMSIG(st));
         }
@@ -274,7 +277,7 @@ static void spawn(struct listener *l, int fd, const char *addr, unsigned port)
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) {
         ferry_error("pipe: %s", strerror(errno));
-        ferryd_throttle_ended(l->thr, addr, 0, 0, mono_ms());
+        ferryd_throttle_ended(l->thr, addr, 0, 0, 0, mono_ms());
         return;
     }
     pid_t pid = fork();
@@ -286,7 +289,7 @@ static void spawn(struct listener *l, int fd, const char *addr, unsigned port)
     if (pid < 0 || kid_add(l, pid, p[0], addr) != FERRY_OK) {
         ferry_error("cannot serve %s: %s", addr, pid < 0 ? strerror(errno) : "out of memory");
         close(p[0]);
-        ferryd_throttle_ended(l->thr, addr, 0, 0, mono_ms());
+        ferryd_throttle_ended(l->thr, addr, 0, 0, 0, mono_ms());
         return;
     }
     fcntl(p[0], F_SETFL, O_NONBLOCK);
@@ -426,6 +429,7 @@ int ferryd_listener_run(ferryd_server *srv)
         .full = cfg->startups_full,
         .per_source = cfg->per_source_max_startups,
         .penalty_authfail_s = cfg->penalty_authfail,
+        .penalty_grace_s = cfg->penalty_grace,
         .penalty_max_s = cfg->penalty_max,
     };
     char line[2048];

@@ -155,20 +155,24 @@ void ferryd_throttle_authenticated(ferryd_throttle *t, const char *addr)
 }
 
 void ferryd_throttle_ended(ferryd_throttle *t, const char *addr, int authed, unsigned failures,
-                           uint64_t now_ms)
+                           int grace, uint64_t now_ms)
 {
     struct source *s = find(t, addr);
     if (s == NULL || authed) {
         return;
     }
     unauth_dec(t, s);
-    if (failures == 0 || t->cfg.penalty_authfail_s == 0) {
+    uint64_t base = failures > 0 ? t->cfg.penalty_authfail_s : 0;
+    if (base == 0 && grace) {
+        base = t->cfg.penalty_grace_s;
+    }
+    if (base == 0) {
         return;
     }
     if (s->streak < 32) {
         s->streak++;
     }
-    uint64_t pen = (uint64_t)t->cfg.penalty_authfail_s << (s->streak - 1);
+    uint64_t pen = base << (s->streak - 1);
     if (pen > t->cfg.penalty_max_s) {
         pen = t->cfg.penalty_max_s;
     }

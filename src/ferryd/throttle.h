@@ -7,9 +7,10 @@
  *  - PerSourceMaxStartups: unauthenticated connections per source address,
  *    so a flood from one address cannot use up MaxStartups for others;
  *  - PerSourcePenalties: a source whose connection ended unauthenticated
- *    after failed attempts is refused for authfail seconds, doubling with
- *    each such connection in a row, up to max; a successful login from
- *    the source clears it.
+ *    after failed attempts (or by running out of LoginGraceTime) is
+ *    refused for authfail (grace-exceeded) seconds, doubling with each
+ *    such connection in a row, up to max; a successful login from the
+ *    source clears it.
  * Sources are exact addresses (IPv4 /32, IPv6 /128). */
 #ifndef FERRYD_THROTTLE_H
 #define FERRYD_THROTTLE_H
@@ -20,7 +21,8 @@
 typedef struct ferryd_throttle_cfg {
     unsigned begin, rate, full;  /* MaxStartups */
     unsigned per_source;         /* 0 = unlimited */
-    unsigned penalty_authfail_s; /* 0 = no penalties */
+    unsigned penalty_authfail_s; /* after failed attempts; 0 = none */
+    unsigned penalty_grace_s;    /* after LoginGraceTime ran out; 0 = none */
     unsigned penalty_max_s;
 } ferryd_throttle_cfg;
 
@@ -46,9 +48,10 @@ enum ferryd_verdict ferryd_throttle_admit(ferryd_throttle *t, const char *addr, 
 /* An admitted connection from addr authenticated. */
 void ferryd_throttle_authenticated(ferryd_throttle *t, const char *addr);
 /* An admitted connection from addr ended; authed: whether it had
- * authenticated; failures: failed attempts it reported. */
+ * authenticated; failures: failed attempts it reported; grace: whether it
+ * was closed for exceeding LoginGraceTime. */
 void ferryd_throttle_ended(ferryd_throttle *t, const char *addr, int authed, unsigned failures,
-                           uint64_t now_ms);
+                           int grace, uint64_t now_ms);
 /* Unauthenticated connections now (all sources). */
 unsigned ferryd_throttle_unauth(const ferryd_throttle *t);
 

@@ -67,6 +67,20 @@ read -r -t 30 line <&"${FLOOD[0]}" || fail "flood helper did not finish"
 ok "LoginGraceTime closed idle connections (and refused ones were closed)"
 grep -q "login grace time exceeded" "$T/ferryd.log" || fail "no login grace message"
 
+# Running out of LoginGraceTime earns 127.0.0.2 a grace-exceeded penalty.
+sleep 0.5
+/usr/bin/python3 - "$FERRYD_PORT" <<'PY' || fail "127.0.0.2 not penalised after LoginGraceTime"
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.2", 0))
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(5)
+sys.exit(0 if s.recv(100) == b"" else 1)
+PY
+grep -q "refused connection from 127.0.0.2.*PerSourcePenalties" "$T/ferryd.log" ||
+    fail "no grace-exceeded penalty line"
+ok "PerSourcePenalties grace-exceeded for 127.0.0.2"
+
 # Failing authentication from 127.0.0.3 earns a penalty.
 ssh-keygen -q -t ed25519 -N '' -f "$T/stranger"
 if ossh_sftp -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none -i "$T/stranger" \

@@ -49,7 +49,7 @@ static const char full_conf[] =
     "LoginGraceTime 1m30s\n"
     "MaxStartups 5:50:20\n"
     "PerSourceMaxStartups none\n"
-    "PerSourcePenalties authfail:10s max:1h\n"
+    "PerSourcePenalties authfail:10s grace-exceeded:20 max:1h\n"
     "MaxSessions 4\n"
     "AuthenticationMethods publickey,password publickey\n"
     "PasswordAuthentication no\n"
@@ -90,6 +90,7 @@ static void test_full(void **state)
     assert_int_equal(cfg.startups_full, 20);
     assert_int_equal(cfg.per_source_max_startups, 0);
     assert_int_equal(cfg.penalty_authfail, 10);
+    assert_int_equal(cfg.penalty_grace, 20);
     assert_int_equal(cfg.penalty_max, 3600);
     assert_int_equal(cfg.max_sessions, 4);
     assert_string_equal(cfg.auth_methods, "publickey,password publickey");
@@ -266,6 +267,7 @@ static void test_time_and_startups(void **state)
                      FERRY_OK);
     assert_int_equal(cfg.login_grace_time, 0);
     assert_int_equal(cfg.penalty_authfail, 0);
+    assert_int_equal(cfg.penalty_grace, 0);
     ferryd_config_free(&cfg);
 }
 

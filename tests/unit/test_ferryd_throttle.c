@@ -12,7 +12,7 @@
 static ferryd_throttle *mk(unsigned begin, unsigned rate, unsigned full, unsigned per_source,
                            unsigned pen, unsigned pen_max)
 {
-    ferryd_throttle_cfg c = {begin, rate, full, per_source, pen, pen_max};
+    ferryd_throttle_cfg c = {begin, rate, full, per_source, pen, 2 * pen, pen_max};
     ferryd_throttle *t = NULL;
     assert_int_equal(ferryd_throttle_new(&c, &t), FERRY_OK);
     return t;
@@ -51,7 +51,7 @@ static void test_max_startups(void **state)
     assert_int_equal(ferryd_throttle_admit(t, "d", 0, 75, NULL), FERRYD_ADMIT);
     /* full */
     assert_int_equal(ferryd_throttle_admit(t, "e", 0, 99, NULL), FERRYD_REFUSE_STARTUPS);
-    ferryd_throttle_ended(t, "a", 0, 0, 0);
+    ferryd_throttle_ended(t, "a", 0, 0, 0, 0);
     assert_int_equal(ferryd_throttle_unauth(t), 3);
     ferryd_throttle_free(t);
 }
@@ -62,26 +62,31 @@ static void test_penalty_backoff(void **state)
     ferryd_throttle *t = mk(10, 30, 100, 0, 5, 12);
     uint64_t wait = 0;
     assert_int_equal(ferryd_throttle_admit(t, "x", 1000, 0, NULL), FERRYD_ADMIT);
-    ferryd_throttle_ended(t, "x", 0, 2, 1000);
+    ferryd_throttle_ended(t, "x", 0, 2, 0, 1000);
     assert_int_equal(ferryd_throttle_admit(t, "x", 2000, 0, &wait), FERRYD_REFUSE_PENALTY);
     assert_true(wait == 4000);
     assert_int_equal(ferryd_throttle_admit(t, "y", 2000, 0, NULL), FERRYD_ADMIT);
     /* second failing connection: 10 s */
     assert_int_equal(ferryd_throttle_admit(t, "x", 6000, 0, NULL), FERRYD_ADMIT);
-    ferryd_throttle_ended(t, "x", 0, 1, 6000);
+    ferryd_throttle_ended(t, "x", 0, 1, 0, 6000);
     assert_int_equal(ferryd_throttle_admit(t, "x", 15999, 0, NULL), FERRYD_REFUSE_PENALTY);
     /* third: 20 s capped at 12 s */
     assert_int_equal(ferryd_throttle_admit(t, "x", 16000, 0, NULL), FERRYD_ADMIT);
-    ferryd_throttle_ended(t, "x", 0, 1, 16000);
+    ferryd_throttle_ended(t, "x", 0, 1, 0, 16000);
     assert_int_equal(ferryd_throttle_admit(t, "x", 27999, 0, &wait), FERRYD_REFUSE_PENALTY);
     assert_int_equal(ferryd_throttle_admit(t, "x", 28000, 0, NULL), FERRYD_ADMIT);
     /* a success clears the streak */
     ferryd_throttle_authenticated(t, "x");
     assert_int_equal(ferryd_throttle_admit(t, "x", 28000, 0, NULL), FERRYD_ADMIT);
-    ferryd_throttle_ended(t, "x", 0, 1, 28000);
+    ferryd_throttle_ended(t, "x", 0, 1, 0, 28000);
     assert_int_equal(ferryd_throttle_admit(t, "x", 33000, 0, NULL), FERRYD_ADMIT);
+    /* running out of LoginGraceTime: grace-exceeded (10 s) */
+    assert_int_equal(ferryd_throttle_admit(t, "g", 0, 0, NULL), FERRYD_ADMIT);
+    ferryd_throttle_ended(t, "g", 0, 0, 1, 0);
+    assert_int_equal(ferryd_throttle_admit(t, "g", 9999, 0, NULL), FERRYD_REFUSE_PENALTY);
+    assert_int_equal(ferryd_throttle_admit(t, "g", 10000, 0, NULL), FERRYD_ADMIT);
     /* an unauthenticated end without failures is not penalised */
-    ferryd_throttle_ended(t, "x", 0, 0, 33000);
+    ferryd_throttle_ended(t, "x", 0, 0, 0, 33000);
     assert_int_equal(ferryd_throttle_admit(t, "x", 33000, 0, NULL), FERRYD_ADMIT);
     ferryd_throttle_free(t);
 }
@@ -94,7 +99,7 @@ static void test_many_sources_expire(void **state)
     for (int i = 0; i < 5000; i++) {
         snprintf(addr, sizeof(addr), "10.0.%d.%d", i / 256, i % 256);
         assert_int_equal(ferryd_throttle_admit(t, addr, 0, 0, NULL), FERRYD_ADMIT);
-        ferryd_throttle_ended(t, addr, 0, 1, 0);
+        ferryd_throttle_ended(t, addr, 0, 1, 0, 0);
     }
     /* all penalties over at 1 s: a new source expires the old entries */
     assert_int_equal(ferryd_throttle_admit(t, "10.9.9.9", 5000, 0, NULL), FERRYD_ADMIT);
