@@ -32,6 +32,8 @@ typedef struct ferry_sftpc ferry_sftpc;
 #define FERRY_SFTPC_MAX_REPLY (256u * 1024 + 1024)
 /* Largest READ/WRITE length we ever ask for. */
 #define FERRY_SFTPC_MAX_IO (256u * 1024)
+/* Largest write size chosen from limits@openssh.com (reads go to 256 KiB). */
+#define FERRY_SFTPC_AUTO_WRITE_MAX (128u * 1024)
 /* Default request size when the server states no limits. */
 #define FERRY_SFTPC_DEFAULT_IO 32768u
 /* Default number of requests in flight during a transfer. */

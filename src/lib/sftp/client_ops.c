@@ -88,6 +88,12 @@ static int query_limits(ferry_sftpc *c)
         uint64_t wmax = pkt > 1024 ? pkt - 1024 : 0;
         c->rsize = clamp_io(rd ? rd : wmax);
         c->wsize = clamp_io(wr ? (wmax && wr > wmax ? wmax : wr) : wmax);
+        /* Writes larger than this gained nothing against OpenSSH's
+         * internal-sftp (each spans 8+ channel packets of 32 KiB and the
+         * server acts only once all arrived); -B still sets any size. */
+        if (c->wsize > FERRY_SFTPC_AUTO_WRITE_MAX) {
+            c->wsize = FERRY_SFTPC_AUTO_WRITE_MAX;
+        }
     }
     ferry_sftpc_release(c, id);
 out:
