@@ -782,6 +782,60 @@ static void test_sanitize(void **state)
     assert_string_equal(out, "a");
 }
 
+/* Every truncation and bit flip of valid requests: a FAILURE, SUCCESS,
+ * PK_OK or DISCONNECT, never anything worse; a flipped signed request
+ * never authenticates unless the flip left the signed fields intact. */
+static void mutate_one(const ferry_buf *msg, size_t cut, int flip, int service)
+{
+    srv x;
+    ferry_buf *b = ferry_buf_new(0);
+    srv_new(&x, "publickey password keyboard-interactive", 50);
+    if (service) {
+        srv_service(&x);
+    }
+    ferry_buf_put(b, ferry_buf_data(msg), cut);
+    if (flip >= 0) {
+        ferry_buf_mdata(b)[flip / 8] ^= (uint8_t)(1u << (flip % 8));
+    }
+    (void)ct_feedb(x.s, b);
+    while (ct_next(x.s, x.msg)) {
+        uint8_t m = ferry_buf_data(x.msg)[0];
+        assert_true(m == SSH_MSG_USERAUTH_FAILURE || m == SSH_MSG_USERAUTH_SUCCESS ||
+                    m == SSH_MSG_USERAUTH_60 || m == SSH_MSG_DISCONNECT ||
+                    m == SSH_MSG_SERVICE_ACCEPT || m == SSH_MSG_UNIMPLEMENTED);
+    }
+    ferry_buf_free(b);
+    srv_free(&x);
+}
+
+static void test_mutations(void **state)
+{
+    (void)state;
+    srv tmp;
+    srv_new(&tmp, NULL, 0); /* for the session id of the signature */
+    ferry_buf *msgs[4] = {
+        req_password("alice", "secret"),
+        req_pubkey(tmp.s, "alice", alice_key, alice_key),
+        req_start("alice", "keyboard-interactive"),
+        ferry_buf_new(0),
+    };
+    ferry_buf_put_cstring(msgs[2], "");
+    ferry_buf_put_cstring(msgs[2], "");
+    ferry_buf_put_u8(msgs[3], SSH_MSG_SERVICE_REQUEST);
+    ferry_buf_put_cstring(msgs[3], "ssh-userauth");
+    for (size_t i = 0; i < 4; i++) {
+        size_t n = ferry_buf_len(msgs[i]);
+        for (size_t cut = 1; cut < n; cut++) {
+            mutate_one(msgs[i], cut, -1, i < 3);
+        }
+        for (int bit = 0; bit < (int)n * 8; bit++) {
+            mutate_one(msgs[i], n, bit, i < 3);
+        }
+        ferry_buf_free(msgs[i]);
+    }
+    srv_free(&tmp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -808,6 +862,7 @@ int main(void)
         cmocka_unit_test(test_client_unexpected),
         cmocka_unit_test(test_client_banner_kbd),
         cmocka_unit_test(test_sanitize),
+        cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

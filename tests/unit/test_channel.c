@@ -550,7 +550,6 @@ static void test_client_refuses_open(void **state)
     ferry_ssh_free(x);
 }
 
-
 /* Every truncation and every bit flip of valid channel messages: the
  * session either answers, ignores or disconnects, never misbehaves
  * (sanitizers watch), and a well-formed follow-up still works when the
@@ -626,13 +625,20 @@ static void test_mutations(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_peer_window_honoured),  cmocka_unit_test(test_window_adjust_overflow),
-        cmocka_unit_test(test_data_beyond_window),    cmocka_unit_test(test_data_after_eof),
-        cmocka_unit_test(test_requests_refused),      cmocka_unit_test(test_open_limits),
-        cmocka_unit_test(test_exit_status_eof_close), cmocka_unit_test(test_tiny_window),
-        cmocka_unit_test(test_stall_and_resume),      cmocka_unit_test(test_subsystem_refused),
-        cmocka_unit_test(test_eof_close_handshake),   cmocka_unit_test(test_many_channels),
-        cmocka_unit_test(test_write_bounds),          cmocka_unit_test(test_client_refuses_open),
+        cmocka_unit_test(test_peer_window_honoured),
+        cmocka_unit_test(test_window_adjust_overflow),
+        cmocka_unit_test(test_data_beyond_window),
+        cmocka_unit_test(test_data_after_eof),
+        cmocka_unit_test(test_requests_refused),
+        cmocka_unit_test(test_open_limits),
+        cmocka_unit_test(test_exit_status_eof_close),
+        cmocka_unit_test(test_tiny_window),
+        cmocka_unit_test(test_stall_and_resume),
+        cmocka_unit_test(test_subsystem_refused),
+        cmocka_unit_test(test_eof_close_handshake),
+        cmocka_unit_test(test_many_channels),
+        cmocka_unit_test(test_write_bounds),
+        cmocka_unit_test(test_client_refuses_open),
         cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
