@@ -140,8 +140,12 @@ static int run_session(ferry_client *cl, const ferry_args *a)
         }
         return rc;
     }
-    if (!cl->quiet && isatty(STDIN_FILENO)) {
-        fprintf(stderr, "Connected to %s.\n", a->dest.host ? a->dest.host : "server");
+    if (!cl->quiet) {
+        if (a->sftp_server != NULL) {
+            fprintf(stderr, "Attached to %s.\n", a->sftp_server);
+        } else {
+            fprintf(stderr, "Connected to %s.\n", a->dest.host);
+        }
     }
     return ferry_shell_interactive(cl);
 }
