@@ -135,7 +135,10 @@ static int closed_error(ferry_conn *c)
     int r = ferry_ssh_close_reason(c->ssh, &msg);
     if (!c->reported) {
         c->reported = 1;
-        if (r == FERRY_E_DISCONNECTED || r == FERRY_OK) {
+        if (r == FERRY_E_AUTH_DENIED) {
+            fprintf(stderr, "%s@%s: %s\n", c->hc.opts->user, c->hc.host,
+                    msg && *msg ? msg : "Permission denied.");
+        } else if (r == FERRY_E_DISCONNECTED || r == FERRY_OK) {
             fprintf(stderr, "Connection closed%s%s\n", msg && *msg ? ": " : "", msg ? msg : "");
         } else if (r != FERRY_E_HOSTKEY_CHANGED && r != FERRY_E_HOSTKEY_UNKNOWN) {
             fprintf(stderr, "ferry: %s%s%s\n", ferry_strerror(r), msg && *msg ? ": " : "",

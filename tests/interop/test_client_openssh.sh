@@ -180,6 +180,39 @@ for k in ed25519 ecdsa rsa; do
 done
 ok "publickey authentication with ed25519, ecdsa, rsa keys"
 
+# ssh-agent (started here, killed by PID) and no key file at all
+mkdir -p "$T/emptyhome"
+eval "$(ssh-agent -s)" >/dev/null
+ssh-add -q "$T/id_ecdsa"
+echo pwd | HOME="$T/emptyhome" "$FERRY" -F none -P "$PORT" -o UserKnownHostsFile="$KH" \
+    -o BatchMode=yes -b - root@127.0.0.1 >/dev/null 2>"$T/agent.err" ||
+    { kill "$SSH_AGENT_PID"; cat "$T/agent.err" >&2; fail "ssh-agent key"; }
+if echo pwd | HOME="$T/emptyhome" "$FERRY" -F none -P "$PORT" -o UserKnownHostsFile="$KH" \
+    -o BatchMode=yes -o IdentityAgent=none -b - root@127.0.0.1 >/dev/null 2>"$T/noagent.err"; then
+    kill "$SSH_AGENT_PID"
+    fail "IdentityAgent=none still used the agent"
+fi
+kill "$SSH_AGENT_PID"
+unset SSH_AUTH_SOCK SSH_AGENT_PID
+grep -q "root@127.0.0.1: Permission denied" "$T/noagent.err" || fail "no 'Permission denied' message"
+ok "ssh-agent identities; IdentityAgent=none"
+
+# a passphrase-protected key (PEM), passphrase through SSH_ASKPASS, with
+# and without the .pub beside it
+ssh-keygen -q -t ecdsa -m PEM -N 'key-pass' -C enc -f "$T/id_enc"
+cat "$T/id_enc.pub" >>"$T/authorized_keys"
+printf '#!/bin/sh\necho key-pass\n' >"$T/askpass_key"
+chmod 755 "$T/askpass_key"
+for round in with-pub without-pub; do
+    echo pwd | SSH_ASKPASS="$T/askpass_key" SSH_ASKPASS_REQUIRE=force HOME="$T/emptyhome" \
+        "$FERRY" -F none -P "$PORT" -o UserKnownHostsFile="$KH" -o IdentityAgent=none \
+        -o PasswordAuthentication=no -i "$T/id_enc" root@127.0.0.1 >"$T/enc.out" 2>"$T/enc.err" ||
+        { cat "$T/enc.err" >&2; fail "encrypted key ($round)"; }
+    grep -q "Remote working directory" "$T/enc.out" || fail "encrypted key ($round): no session"
+    [ "$round" = with-pub ] && mv "$T/id_enc.pub" "$T/id_enc.pub.away"
+done
+ok "passphrase-protected key via SSH_ASKPASS"
+
 # ---- 4. password authentication ----
 
 if ! id ferrytest >/dev/null 2>&1; then
