@@ -548,6 +548,146 @@ static void test_batch_end_to_end(void **state)
     assert_int_equal(run_batch(t, "pwd\nquit\nrm nonexistent\n"), 0);
 }
 
+/* ---- a hostile server: names that try to leave the destination ---- */
+
+typedef struct evil {
+    int readdir_done;
+} evil;
+
+static void evil_status(ferry_buf *b, uint32_t id, uint32_t code)
+{
+    ferry_buf_put_u8(b, SSH_FXP_STATUS);
+    ferry_buf_put_u32(b, id);
+    ferry_buf_put_u32(b, code);
+    ferry_buf_put_cstring(b, "");
+    ferry_buf_put_cstring(b, "");
+}
+
+static void evil_attrs(ferry_buf *b, uint32_t perm, uint64_t size)
+{
+    ferry_sftp_attrs a = {.flags = SSH_FILEXFER_ATTR_PERMISSIONS | SSH_FILEXFER_ATTR_SIZE,
+                          .perm = perm,
+                          .size = size};
+    ferry_sftp_attrs_encode(b, &a);
+}
+
+static void evil_names(ferry_buf *b, uint32_t id)
+{
+    static const struct {
+        const char *name;
+        uint32_t perm;
+    } ents[] = {{".", 040755},       {"..", 040755},    {"../escape", 0100644}, {"sub/x", 0100644},
+                {"ok.txt", 0100644}, {"suid", 0104755}, {"d\033[2J", 0100644}};
+    ferry_buf_put_u8(b, SSH_FXP_NAME);
+    ferry_buf_put_u32(b, id);
+    ferry_buf_put_u32(b, (uint32_t)(sizeof(ents) / sizeof(ents[0])));
+    for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]); i++) {
+        ferry_buf_put_cstring(b, ents[i].name);
+        ferry_buf_put_cstring(b, ents[i].name);
+        evil_attrs(b, ents[i].perm, 3);
+    }
+}
+
+/* Answers one request of the client under test. */
+static void evil_answer(evil *e, ferry_rd *r, ferry_buf *b)
+{
+    uint8_t type;
+    uint32_t id = 0;
+    char path[256] = "";
+    ferry_rd_u8(r, &type);
+    if (type == SSH_FXP_INIT) {
+        ferry_buf_put_u8(b, SSH_FXP_VERSION);
+        ferry_buf_put_u32(b, 3);
+        return;
+    }
+    ferry_rd_u32(r, &id);
+    (void)ferry_rd_name(r, path, sizeof(path));
+    if (type == SSH_FXP_STAT || type == SSH_FXP_FSTAT || type == SSH_FXP_LSTAT) {
+        ferry_buf_put_u8(b, SSH_FXP_ATTRS);
+        ferry_buf_put_u32(b, id);
+        int dir = strcmp(path, "/d") == 0;
+        evil_attrs(b, dir ? 040755 : (strstr(path, "suid") ? 0104755 : 0100644), 3);
+    } else if (type == SSH_FXP_OPENDIR || type == SSH_FXP_OPEN) {
+        ferry_buf_put_u8(b, SSH_FXP_HANDLE);
+        ferry_buf_put_u32(b, id);
+        ferry_buf_put_cstring(b, type == SSH_FXP_OPEN ? "f" : "d");
+    } else if (type == SSH_FXP_READDIR && !e->readdir_done) {
+        e->readdir_done = 1;
+        evil_names(b, id);
+    } else if (type == SSH_FXP_READ) {
+        uint64_t off;
+        ferry_rd_u64(r, &off);
+        if (off == 0) {
+            ferry_buf_put_u8(b, SSH_FXP_DATA);
+            ferry_buf_put_u32(b, id);
+            ferry_buf_put_cstring(b, "abc");
+        } else {
+            evil_status(b, id, SSH_FX_EOF);
+        }
+    } else {
+        evil_status(b, id, type == SSH_FXP_READDIR ? SSH_FX_EOF : SSH_FX_OK);
+    }
+}
+
+static int evil_pump(void *ctx, ferry_sftpc *c)
+{
+    size_t len;
+    const uint8_t *p = ferry_sftpc_output(c, &len);
+    ferry_buf *out = ferry_buf_new(0);
+    ferry_rd r;
+    ferry_rd_init(&r, p, len);
+    while (ferry_rd_left(&r) > 0) {
+        ferry_rd pkt;
+        ferry_buf *body = ferry_buf_new(0);
+        assert_int_equal(ferry_rd_sub(&r, &pkt), FERRY_OK);
+        evil_answer(ctx, &pkt, body);
+        ferry_buf_put_stringb(out, body);
+        ferry_buf_free(body);
+    }
+    ferry_sftpc_output_consume(c, len);
+    int rc = ferry_sftpc_input(c, ferry_buf_data(out), ferry_buf_len(out));
+    ferry_buf_free(out);
+    return rc;
+}
+
+static void test_hostile_names_in_recursive_get(void **state)
+{
+    (void)state;
+    evil e = {0};
+    ferry_sftpc_io io = {.pump = evil_pump, .ctx = &e};
+    ferry_client cl = {.quiet = 1, .batch = 1};
+    char top[] = "/tmp/ferry-test-evil-XXXXXX", dest[128], path[256];
+    struct stat st;
+    FILE *devnull = fopen("/dev/null", "w");
+    cl.out = devnull;
+    assert_non_null(mkdtemp(top));
+    snprintf(dest, sizeof(dest), "%s/in/dest", top);
+    snprintf(path, sizeof(path), "%s/in", top);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(ferry_sftpc_new(&cl.sftp, NULL, &io), FERRY_OK);
+    assert_int_equal(ferry_sftpc_init(cl.sftp), FERRY_OK);
+    cl.pwd = strdup("/");
+    char *argv[] = {"get", "-r", "/d", dest, NULL};
+    /* refused names make the command fail, the good ones arrive */
+    assert_int_not_equal(ferry_cmd_dispatch(&cl, 4, argv, NULL), 0);
+    snprintf(path, sizeof(path), "%s/ok.txt", dest);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 3);
+    snprintf(path, sizeof(path), "%s/suid", dest);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & (S_ISUID | S_ISGID), 0); /* set-id bits stripped */
+    snprintf(path, sizeof(path), "%s/in/escape", top);
+    assert_int_not_equal(stat(path, &st), 0); /* nothing written outside */
+    snprintf(path, sizeof(path), "%s/sub", dest);
+    assert_int_not_equal(stat(path, &st), 0);
+    ferry_sftpc_free(cl.sftp);
+    free(cl.pwd);
+    fclose(devnull);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -558,6 +698,7 @@ int main(void)
         cmocka_unit_test(test_ls_format_and_escape),
         cmocka_unit_test(test_hostkey_policy),
         cmocka_unit_test(test_identity_files),
+        cmocka_unit_test(test_hostile_names_in_recursive_get),
         cmocka_unit_test_setup_teardown(test_remote_glob, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_batch_end_to_end, e2e_setup, e2e_teardown),
     };
