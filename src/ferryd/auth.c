@@ -97,11 +97,34 @@ static int lookup(const ferryd_auth *a, const char *user, const ferryd_user **u)
     return r;
 }
 
+/* Non-zero if some algorithm of the comma-separated list can sign with
+ * the key's type. */
+static int key_type_accepted(const char *algs, const ferry_key *key)
+{
+    char name[64];
+    const char *p = algs;
+    while (*p != '\0') {
+        size_t n = strcspn(p, ",");
+        if (n < sizeof(name)) {
+            memcpy(name, p, n);
+            name[n] = '\0';
+            if (ferry_key_sigalg_ok(key, name)) {
+                return 1;
+            }
+        }
+        p += n + (p[n] == ',' ? 1 : 0);
+    }
+    return 0;
+}
+
 static int cb_pubkey_allowed(void *ctx, const char *user, const ferry_key *key)
 {
     ferryd_auth *a = ctx;
     const ferryd_user *u = NULL;
     if (!a->allow_pubkey || lookup(a, user, &u) != FERRY_OK) {
+        return FERRY_E_AUTH_DENIED;
+    }
+    if (a->pubkey_algs != NULL && !key_type_accepted(a->pubkey_algs, key)) {
         return FERRY_E_AUTH_DENIED;
     }
     for (size_t i = 0; i < u->n_keys; i++) {

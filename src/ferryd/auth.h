@@ -19,6 +19,9 @@ typedef struct ferryd_auth {
     const char *peer;       /* textual peer address, for from= */
     const char *dummy_hash; /* see ferryd_auth_dummy_hash */
     int allow_pubkey, allow_password;
+    /* PubkeyAcceptedAlgorithms as resolved (NULL = all the SSH layer
+     * accepts): a key none of these algorithms can use is refused. */
+    const char *pubkey_algs;
     int report_fd;                  /* pipe to the listener, -1 = none */
     const ferryd_audit_sink *audit; /* NULL = stderr */
     unsigned failures;

@@ -358,6 +358,7 @@ int ferryd_conn_serve(const ferryd_server *srv, int fd, const char *peer, unsign
                            .allow_pubkey = srv->cfg.pubkey_auth,
                            .allow_password = srv->cfg.password_auth,
                            .report_fd = report_fd,
+                           .pubkey_algs = srv->algs.pubkey,
                            .audit = srv->audit};
     uint8_t *buf = malloc(CONN_READ_CHUNK);
     ferry_ssh_config sc;

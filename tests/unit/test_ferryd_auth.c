@@ -132,6 +132,13 @@ static void test_pubkey(void **state)
     assert_int_equal(ops->pubkey_allowed(&a, "alice", fx->k3), FERRY_E_AUTH_DENIED);
     assert_int_equal(ops->pubkey_allowed(&a, "bob", fx->k1), FERRY_E_AUTH_DENIED);
     assert_int_equal(ops->pubkey_allowed(&a, "nobody", fx->k1), FERRY_E_AUTH_DENIED);
+    /* PubkeyAcceptedAlgorithms restricts key types */
+    a10.pubkey_algs = "ssh-ed25519,rsa-sha2-256";
+    assert_int_equal(ops->pubkey_allowed(&a10, "alice", fx->k2), FERRY_E_AUTH_DENIED);
+    assert_int_equal(ops->pubkey_allowed(&a10, "alice", fx->k1), FERRY_OK);
+    a10.pubkey_algs = "rsa-sha2-512,ecdsa-sha2-nistp256";
+    assert_int_equal(ops->pubkey_allowed(&a10, "alice", fx->k2), FERRY_OK);
+    assert_int_equal(ops->pubkey_allowed(&a10, "alice", fx->k1), FERRY_E_AUTH_DENIED);
     a.allow_pubkey = 0;
     assert_int_equal(ops->pubkey_allowed(&a, "alice", fx->k1), FERRY_E_AUTH_DENIED);
 }
