@@ -7,6 +7,7 @@
 need curl ssh-keygen cmp timeout
 
 make_user_key ed25519
+make_user_key ecdsa
 echo "PerSourcePenalties no" >"$T/ferryd.conf"
 ferryd_start --config "$T/ferryd.conf"
 # base64 SHA-256 of the host key blob, as ssh-keygen -l shows it
@@ -47,6 +48,12 @@ curl "${CURLOPTS[@]}" -Q "rename /up.bin /moved.bin" -Q "mkdir /q" -Q "rmdir /q"
 [ -f "$T/root/moved.bin" ] && [ ! -e "$T/root/up.bin" ] || fail "rename"
 [ "$(stat -c %a "$T/root/moved.bin")" = 600 ] || fail "chmod"
 ok "quote commands (rename, mkdir, rmdir, chmod, symlink, rm)"
+
+# An ECDSA user key works too.
+curl -sS --fail --max-time 120 -u "$TEST_USER:" --key "$T/id_ecdsa" --pubkey "$T/id_ecdsa.pub" \
+    --hostpubsha256 "$HOSTSHA" -o "$L/ecdsa.bin" "$URL/moved.bin" || fail "ECDSA user key"
+same "$L/up.bin" "$L/ecdsa.bin"
+ok "ECDSA user key"
 
 # A wrong host key pin is refused by curl.
 if curl "${CURLOPTS[@]/$HOSTSHA/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA}" -o /dev/null \
