@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Several users from ferryd.conf "User" blocks, each with its own root,
+# key file and Mode, checked with OpenSSH's sftp: each user sees only its
+# root; read-only refuses every change; upload-only accepts uploads but
+# refuses reading and removing; a key listed for one user does not log in
+# as another; from= restricts a key to its addresses.
+. "$FERRY_SRC/tests/interop/lib.sh"
+need sftp ssh-keygen cmp timeout
+
+for u in rw ro up; do
+    ssh-keygen -q -t ed25519 -N '' -C "$u" -f "$T/key_$u"
+    mkdir -p "$T/root_$u"
+done
+cp "$T/key_rw.pub" "$T/keys_rw"
+cp "$T/key_ro.pub" "$T/keys_ro"
+# the upload-only key only from 127.0.0.1, not from 127.0.0.5
+echo "from=\"127.0.0.1\" $(cat "$T/key_up.pub")" >"$T/keys_up"
+echo "shared content" >"$T/root_ro/readme.txt"
+echo "not for uploaders" >"$T/root_up/existing.txt"
+cat >"$T/ferryd.conf" <<CONF
+PerSourcePenalties no
+User writer
+    Root $T/root_rw
+    AuthorizedKeysFile $T/keys_rw
+    Mode read-write
+User reader
+    Root $T/root_ro
+    AuthorizedKeysFile "$T/keys_%u_missing" $T/keys_ro
+    Mode read-only
+User dropbox
+    Root $T/root_up
+    AuthorizedKeysFile $T/keys_up
+    Mode upload-only
+CONF
+ferryd_start --config "$T/ferryd.conf"
+make_file "$T/data" 123456
+
+as() { # user key batch-text -> runs sftp -b
+    printf '%s\n' "$3" >"$T/batch"
+    ossh_sftp -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none -i "$T/key_$2" \
+        -b "$T/batch" "$1@127.0.0.1" >"$T/out" 2>&1
+}
+
+as writer rw "put $T/data d.bin
+get d.bin $T/d.back
+rm d.bin
+mkdir x
+rmdir x" || { cat "$T/out" >&2; fail "read-write user"; }
+same "$T/data" "$T/d.back"
+ok "read-write user"
+
+as reader ro "get readme.txt $T/readme.back
+ls -l" || { cat "$T/out" >&2; fail "read-only user cannot read"; }
+same "$T/root_ro/readme.txt" "$T/readme.back"
+for cmd in "put $T/data new.bin" "rm readme.txt" "mkdir x" "rename readme.txt r2" \
+    "chmod 600 readme.txt" "symlink readme.txt l"; do
+    if as reader ro "$cmd"; then
+        fail "read-only user could: $cmd"
+    fi
+done
+[ "$(ls "$T/root_ro")" = readme.txt ] || fail "read-only root changed: $(ls "$T/root_ro")"
+ok "read-only user reads, and every change is refused"
+
+as dropbox up "put $T/data in.bin
+mkdir sub
+put $T/data sub/in2.bin
+ls -l" || { cat "$T/out" >&2; fail "upload-only user cannot upload"; }
+same "$T/data" "$T/root_up/in.bin"
+same "$T/data" "$T/root_up/sub/in2.bin"
+for cmd in "get in.bin $T/stolen" "get existing.txt $T/stolen" "rm in.bin" \
+    "put $T/data existing.txt"; do
+    if as dropbox up "$cmd"; then
+        fail "upload-only user could: $cmd"
+    fi
+done
+[ ! -s "$T/stolen" ] || fail "upload-only user read data"
+[ "$(cat "$T/root_up/existing.txt")" = "not for uploaders" ] || fail "existing file replaced"
+ok "upload-only user uploads; reading, removing and replacing are refused"
+
+# Each user sees its own root only.
+as writer rw "ls /readme.txt" && fail "writer sees the reader's files"
+as writer rw "get /../root_ro/readme.txt $T/escape" && fail "writer escaped its root"
+ok "roots are separate"
+
+# Keys belong to their user; from= is honoured.
+if as writer ro "ls"; then fail "reader's key logged in as writer"; fi
+if as nosuchuser rw "ls"; then fail "unknown user logged in"; fi
+printf 'ls\n' >"$T/batch"
+if ossh_sftp -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none -i "$T/key_up" \
+    -o BindAddress=127.0.0.5 -b "$T/batch" "dropbox@127.0.0.1" >/dev/null 2>&1; then
+    fail "from=\"127.0.0.1\" key accepted from 127.0.0.5"
+fi
+ok "keys are per user; from= restricts the source"
+grep -q "audit: event=session_start user=reader " "$T/ferryd.log" || fail "no audit for reader"
+ferryd_stop
+ok "clean shutdown"
