@@ -233,25 +233,20 @@ static int cmd_lcd(ferry_client *cl, int argc, char **argv)
     return 0;
 }
 
+/* lls: the local ls through the shell, arguments as typed (so the shell
+ * expands local patterns, as OpenSSH's sftp does). */
 static int cmd_lls(ferry_client *cl, int argc, char **argv)
 {
     char cmd[8192] = "exec ls";
     size_t used = strlen(cmd);
     (void)cl;
     for (int i = 1; i < argc; i++) {
-        /* single-quote each argument for the shell */
-        used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, " '");
-        for (const char *p = argv[i]; *p && used + 8 < sizeof(cmd); p++) {
-            if (*p == '\'') {
-                used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, "'\\''");
-            } else {
-                cmd[used++] = *p;
-            }
-        }
-        used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, "'");
-        if (used >= sizeof(cmd) - 8) {
+        int n = snprintf(cmd + used, sizeof(cmd) - used, " %s", argv[i]);
+        if (n < 0 || (size_t)n >= sizeof(cmd) - used) {
+            fprintf(stderr, "lls: arguments too long\n");
             return -1;
         }
+        used += (size_t)n;
     }
     fflush(stdout);
     return system(cmd) == 0 ? 0 : -1;
