@@ -276,8 +276,14 @@ static int check_users(ferryd_config *cfg)
     }
     for (size_t i = 0; i < cfg->n_users; i++) {
         ferryd_user_conf *u = &cfg->users[i];
-        char abs[PATH_MAX];
+        char abs[PATH_MAX], tilde[PATH_MAX];
         struct stat st;
+        const char *home = getenv("HOME");
+        if (u->root != NULL && strncmp(u->root, "~/", 2) == 0 && home != NULL &&
+            snprintf(tilde, sizeof(tilde), "%s/%s", home, u->root + 2) < (int)sizeof(tilde) &&
+            ferryd_config_set_str(&u->root, tilde) != FERRY_OK) {
+            return FERRY_E_ALLOC;
+        }
         if (u->root == NULL || realpath(u->root, abs) == NULL || stat(abs, &st) != 0 ||
             !S_ISDIR(st.st_mode)) {
             fprintf(stderr, "ferryd: user %s: Root %s is not an existing directory\n", u->name,
