@@ -507,9 +507,14 @@ void ferry_sftpc_names_free(ferry_sftpc_name *names, size_t n)
     free(names);
 }
 
+/* A listing's total name bytes stop here: entries are bounded by count
+ * and by size, so a hostile server cannot make a listing grow without end. */
+#define MAX_LISTING_BYTES (64u * 1024 * 1024)
+
 typedef struct name_list {
     ferry_sftpc_name *v;
     size_t n, cap, max;
+    size_t bytes;
 } name_list;
 
 static int parse_names(ferry_rd *r, name_list *l)
@@ -534,9 +539,14 @@ static int parse_names(ferry_rd *r, name_list *l)
     for (uint32_t i = 0; i < count; i++) {
         ferry_sftpc_name *e = &l->v[l->n];
         memset(e, 0, sizeof(*e));
-        int rc = ferry_rd_cstring(r, MAX_PATH_REPLY, &e->name, NULL);
+        size_t n1 = 0, n2 = 0;
+        int rc = ferry_rd_cstring(r, MAX_PATH_REPLY, &e->name, &n1);
         if (rc == FERRY_OK) {
-            rc = ferry_rd_cstring(r, MAX_PATH_REPLY, &e->longname, NULL);
+            rc = ferry_rd_cstring(r, MAX_PATH_REPLY, &e->longname, &n2);
+        }
+        l->bytes += n1 + n2 + sizeof(*e);
+        if (rc == FERRY_OK && l->bytes > MAX_LISTING_BYTES) {
+            rc = FERRY_E_TOO_LARGE;
         }
         if (rc == FERRY_OK) {
             rc = ferry_sftp_attrs_decode(r, &e->attrs);
