@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,29 @@
 #include "util/log.h"
 #include "vfs/vfs.h"
 
-#define CONN_READ_CHUNK               (256 * 1024)
-#define CONN_LINGER_MS                5000 /* flushing a final DISCONNECT at most this long */
+#define CONN_READ_CHUNK     (256 * 1024)
+#define CONN_LINGER_MS      5000 /* flushing a final DISCONNECT at most this long */
+#define CONN_TERM_LINGER_MS 1000 /* the same after SIGTERM */
+
+/* Set by SIGTERM (the listener shutting down after its grace period): the
+ * session ends cleanly, so open atomic uploads are discarded, not left
+ * behind as temporary files. Process-wide by nature (one per child). */
+static volatile sig_atomic_t conn_terminate;
+
+static void on_sigterm(int sig)
+{
+    (void)sig;
+    conn_terminate = 1;
+}
+
+void ferryd_conn_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigterm; /* no SA_RESTART: poll returns EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+}
 #define SSH_DISCONNECT_BY_APPLICATION 11
 
 struct conn {
@@ -39,6 +61,7 @@ struct conn {
     uint64_t net_in, net_out, file_read, file_written;
     unsigned files;
     int authed;
+    int terminating; /* SIGTERM seen */
     const char *end_reason;
 };
 
@@ -271,6 +294,12 @@ static void conn_loop(struct conn *c, uint8_t *buf, size_t bufsz)
             } else if (now_ms() >= c->close_by_ms) {
                 return;
             }
+        }
+        if (conn_terminate && !c->terminating) {
+            c->terminating = 1;
+            conn_close_now(c, "server shutting down");
+            c->close_by_ms = now_ms() + CONN_TERM_LINGER_MS;
+            continue;
         }
         int64_t next = -1;
         (void)ferry_ssh_tick(c->ssh, &next);

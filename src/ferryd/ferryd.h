@@ -34,6 +34,10 @@ typedef struct ferryd_server {
 int ferryd_conn_serve(const ferryd_server *srv, int fd, const char *peer, unsigned peer_port,
                       int report_fd);
 
+/* In a connection child: SIGTERM ends the session cleanly (DISCONNECT,
+ * incomplete atomic uploads discarded) instead of killing the process. */
+void ferryd_conn_signals(void);
+
 /* Binds every ListenAddress, prints one "listening on ..." line on stderr
  * and runs the accept loop (fork per connection, MaxStartups and
  * per-source throttling, penalties) until SIGTERM/SIGINT. Returns the

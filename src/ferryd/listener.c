@@ -262,7 +262,7 @@ static void child_setup(struct listener *l, int report_rd)
         }
     }
     close(report_rd);
-    signal(SIGTERM, SIG_DFL);
+    ferryd_conn_signals();
     /* Ctrl-C reaches the whole process group: sessions ignore it and get
      * the listener's grace period instead. */
     signal(SIGINT, SIG_IGN);
