@@ -169,6 +169,92 @@ out:
 static int get_any(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
                    const ferry_sftp_attrs *a, int depth);
 
+/* Small regular files of a listing are fetched in pipelined batches
+ * (ferry_sftpc_download_small). */
+typedef struct get_batch {
+    ferry_sftpc_small_get v[FERRY_SFTPC_SMALL_BATCH];
+    ferry_sftp_attrs a[FERRY_SFTPC_SMALL_BATCH];
+    char *local[FERRY_SFTPC_SMALL_BATCH];
+    size_t n;
+} get_batch;
+
+static int gbatch_flush(ferry_client *cl, get_batch *b, const xfer_opts *o)
+{
+    int rc = 0;
+    if (b->n > 0 && ferry_sftpc_download_small(cl->sftp, b->v, b->n) != FERRY_OK) {
+        rc = -1;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        ferry_sftpc_small_get *it = &b->v[i];
+        if (it->result != FERRY_OK) {
+            ferry__cmd_err(cl, "Couldn't download file", it->path, it->result);
+            rc = -1;
+        } else {
+            if (o->preserve) {
+                (void)fchmod(it->fd, (mode_t)(b->a[i].perm & 0777));
+                set_local_times(it->fd, &b->a[i]);
+            }
+            if (o->fsync_ && fsync(it->fd) != 0) {
+                rc = -1;
+            }
+        }
+        if (close(it->fd) != 0) {
+            rc = -1;
+        }
+        free(b->local[i]);
+        free((char *)it->path);
+    }
+    b->n = 0;
+    return rc;
+}
+
+/* 1 if the entry joined the batch, 0 if it goes the normal way, -1 on
+ * error. */
+static int gbatch_add(ferry_client *cl, get_batch *b, const char *ra, const char *la,
+                      const ferry_sftp_attrs *a, const xfer_opts *o)
+{
+    uint32_t need = SSH_FILEXFER_ATTR_PERMISSIONS | SSH_FILEXFER_ATTR_SIZE;
+    uint64_t cap = ferry_sftpc_read_size(cl->sftp);
+    uint64_t off = 0;
+    if (o->resume || (a->flags & need) != need || !S_ISREG(a->perm) ||
+        a->size > FERRY_SFTPC_SMALL_MAX || a->size >= cap) {
+        return 0;
+    }
+    int fd = open_local_for(cl, la, a->perm, 0, &off);
+    if (fd < 0) {
+        return -1;
+    }
+    size_t i = b->n;
+    b->a[i] = *a;
+    b->local[i] = strdup(la);
+    b->v[i] = (ferry_sftpc_small_get){.path = strdup(ra), .size = a->size, .fd = fd};
+    if (b->local[i] == NULL || b->v[i].path == NULL) {
+        free(b->local[i]);
+        free((char *)b->v[i].path);
+        close(fd);
+        return -1;
+    }
+    say(cl, "Fetching", ra, la);
+    b->n++;
+    return 1;
+}
+
+/* One entry of a remote listing (name already checked). */
+static int get_entry(ferry_client *cl, get_batch *b, const char *abs, const char *local,
+                     const ferry_sftpc_name *e, const xfer_opts *o, int depth)
+{
+    char *ra = ferry_path_join(abs, e->name), *la = ferry_path_join(local, e->name);
+    int rc = ra && la ? gbatch_add(cl, b, ra, la, &e->attrs, o) : -1;
+    if (rc == 0) {
+        rc = get_any(cl, ra, la, o, &e->attrs, depth + 1);
+    } else if (rc == 1) {
+        rc = b->n == FERRY_SFTPC_SMALL_BATCH ? gbatch_flush(cl, b, o) : 0;
+    }
+    free(ra);
+    free(la);
+    return rc;
+}
+
 static int get_dir(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
                    const ferry_sftp_attrs *da, int depth)
 {
@@ -191,6 +277,7 @@ static int get_dir(ferry_client *cl, const char *abs, const char *local, const x
         ferry__cmd_err(cl, "Couldn't read directory", abs, r);
         return -1;
     }
+    get_batch *b = calloc(1, sizeof(*b));
     for (size_t i = 0; i < n; i++) {
         const char *nm = names[i].name;
         if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0) {
@@ -203,16 +290,21 @@ static int get_dir(ferry_client *cl, const char *abs, const char *local, const x
             rc = -1;
             continue;
         }
-        char *ra = ferry_path_join(abs, nm), *la = ferry_path_join(local, nm);
-        if (ra == NULL || la == NULL || get_any(cl, ra, la, o, &names[i].attrs, depth + 1) != 0) {
+        if (b == NULL || get_entry(cl, b, abs, local, &names[i], o, depth) != 0) {
             rc = -1;
         }
-        free(ra);
-        free(la);
     }
+    if (b == NULL || gbatch_flush(cl, b, o) != 0) {
+        rc = -1;
+    }
+    free(b);
     ferry_sftpc_names_free(names, n);
     if (o->preserve && (da->flags & SSH_FILEXFER_ATTR_PERMISSIONS)) {
         (void)chmod(local, (mode_t)(da->perm & 0777));
+    }
+    if (o->preserve && (da->flags & SSH_FILEXFER_ATTR_ACMODTIME)) {
+        struct timespec ts[2] = {{.tv_sec = da->atime}, {.tv_sec = da->mtime}};
+        (void)utimensat(AT_FDCWD, local, ts, 0);
     }
     return rc;
 }

@@ -491,6 +491,38 @@ static void test_upload_small_batch(void **state)
     fake_free(&f, c);
 }
 
+static void test_download_small_batch(void **state)
+{
+    (void)state;
+    fake f = {.max_read = 32768};
+    f.file_len = 5000;
+    f.file = pattern(f.file_len);
+    ferry_sftpc *c = new_client(&f, 8);
+    char p1[64], p2[64];
+    int fd1 = tmpfile_fd(p1), fd2 = tmpfile_fd(p2);
+    ferry_sftpc_small_get v[2] = {
+        {.path = "/a", .size = 5000, .fd = fd1},
+        {.path = "/b", .size = 10, .fd = fd2}, /* listing out of date */
+    };
+    f.max_batch = 0;
+    f.n_reads = 0;
+    assert_int_equal(ferry_sftpc_download_small(c, v, 2), FERRY_OK);
+    assert_int_equal(v[0].result, FERRY_OK);
+    assert_int_equal(v[1].result, FERRY_OK);
+    assert_true(v[0].got == 5000 && v[1].got == 5000);
+    check_file(fd1, f.file, f.file_len);
+    check_file(fd2, f.file, f.file_len);
+    assert_true(f.max_batch >= 2);
+    /* one READ for the file as listed; the other was finished the long way */
+    assert_true(f.n_reads >= 3);
+    assert_int_equal(ferry_sftpc_pending(c), 0);
+    close(fd1);
+    close(fd2);
+    unlink(p1);
+    unlink(p2);
+    fake_free(&f, c);
+}
+
 /* A channel may hand over a whole window at once (megabytes): taken. */
 static void test_large_input_at_once(void **state)
 {
@@ -547,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_readdir),
         cmocka_unit_test(test_large_input_at_once),
         cmocka_unit_test(test_upload_small_batch),
+        cmocka_unit_test(test_download_small_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

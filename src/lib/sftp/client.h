@@ -218,4 +218,18 @@ typedef struct ferry_sftpc_small {
  * FERRY_OK unless the session itself failed. */
 int ferry_sftpc_upload_small(ferry_sftpc *c, ferry_sftpc_small *v, size_t n);
 
+/* The download side: every OPEN, then one READ per file as its handle
+ * arrives, then the CLOSEs, all pipelined. `size` is the size the listing
+ * gave; a file that turns out different is finished with
+ * ferry_sftpc_download, so the result is right either way. */
+typedef struct ferry_sftpc_small_get {
+    const char *path; /* remote path */
+    uint64_t size;    /* expected size (from READDIR) */
+    int fd;           /* local file, written with pwrite from offset 0 */
+    int result;       /* out: FERRY_OK or the first error */
+    uint64_t got;     /* out: bytes written */
+} ferry_sftpc_small_get;
+
+int ferry_sftpc_download_small(ferry_sftpc *c, ferry_sftpc_small_get *v, size_t n);
+
 #endif

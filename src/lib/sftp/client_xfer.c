@@ -391,3 +391,108 @@ int ferry_sftpc_upload_small(ferry_sftpc *c, ferry_sftpc_small *v, size_t n)
     }
     return rc;
 }
+
+/* ---- many small downloads at once ---- */
+
+typedef struct sget_state {
+    uint32_t open_id, read_id, close_id;
+    ferry_buf *h;
+} sget_state;
+
+static int send_open_read(ferry_sftpc *c, const char *path, uint32_t *id)
+{
+    ferry_sftp_attrs none = {0};
+    ferry_buf *p = ferry__sftpc_scratch(c);
+    int rc = p ? ferry_buf_put_cstring(p, path) : FERRY_E_ALLOC;
+    if (rc == FERRY_OK && (rc = ferry_buf_put_u32(p, SSH_FXF_READ)) == FERRY_OK) {
+        rc = ferry_sftp_attrs_encode(p, &none);
+    }
+    return rc == FERRY_OK ? ferry_sftpc_send(c, SSH_FXP_OPEN, p, id) : rc;
+}
+
+/* Waits for the handle and sends the one READ. */
+static int sget_open(ferry_sftpc *c, sget_state *st, uint32_t len)
+{
+    ferry_rd r;
+    const uint8_t *hp;
+    size_t hl;
+    int rc = ferry__sftpc_expect(c, st->open_id, SSH_FXP_HANDLE, &r);
+    if (rc != FERRY_OK) {
+        return rc;
+    }
+    rc = ferry_rd_string(&r, &hp, &hl);
+    if (rc == FERRY_OK && hl > FERRY_SFTP_HANDLE_MAX) {
+        rc = FERRY_E_TOO_LARGE;
+    }
+    if (rc == FERRY_OK && ((st->h = ferry_buf_new(FERRY_SFTP_HANDLE_MAX)) == NULL ||
+                           ferry_buf_put(st->h, hp, hl) != FERRY_OK)) {
+        rc = FERRY_E_ALLOC;
+    }
+    ferry_sftpc_release(c, st->open_id);
+    return rc == FERRY_OK ? send_read(c, st->h, 0, len, &st->read_id) : rc;
+}
+
+/* Takes the READ's reply; finishes the file the normal way when it is
+ * not exactly the size listed. */
+static int sget_data(ferry_sftpc *c, ferry_sftpc_small_get *it, sget_state *st, uint32_t len)
+{
+    ferry_rd r;
+    const uint8_t *d = NULL;
+    size_t n = 0;
+    int rc = ferry__sftpc_expect(c, st->read_id, SSH_FXP_DATA, &r);
+    if (rc == FERRY_E_EOF) {
+        rc = FERRY_OK; /* empty file */
+    } else if (rc == FERRY_OK) {
+        rc = ferry_rd_string(&r, &d, &n);
+        if (rc == FERRY_OK && (n > len || n == 0)) {
+            rc = FERRY_E_PROTOCOL;
+        }
+        if (rc == FERRY_OK) {
+            rc = pwrite_all(it->fd, d, n, 0);
+        }
+        ferry_sftpc_release(c, st->read_id);
+    }
+    it->got = n;
+    if (rc == FERRY_OK && (n != it->size || n == len)) {
+        rc = ferry_sftpc_download(c, st->h, it->fd, n, NULL, NULL, &it->got);
+    }
+    return rc;
+}
+
+int ferry_sftpc_download_small(ferry_sftpc *c, ferry_sftpc_small_get *v, size_t n)
+{
+    sget_state st[FERRY_SFTPC_SMALL_BATCH];
+    uint32_t len = c->rsize ? c->rsize : FERRY_SFTPC_DEFAULT_IO;
+    if (n > FERRY_SFTPC_SMALL_BATCH) {
+        return FERRY_E_INVALID_ARG;
+    }
+    memset(st, 0, sizeof(st));
+    for (size_t i = 0; i < n; i++) {
+        v[i].got = 0;
+        v[i].result = send_open_read(c, v[i].path, &st[i].open_id);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].result == FERRY_OK) {
+            v[i].result = sget_open(c, &st[i], len);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].result == FERRY_OK) {
+            v[i].result = sget_data(c, &v[i], &st[i], len);
+        }
+        if (st[i].h != NULL &&
+            send_on_handle(c, SSH_FXP_CLOSE, st[i].h, NULL, &st[i].close_id) != FERRY_OK) {
+            st[i].close_id = 0;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (st[i].close_id != 0) {
+            int r = ferry__sftpc_status(c, st[i].close_id);
+            if (r != FERRY_OK && v[i].result == FERRY_OK) {
+                v[i].result = r;
+            }
+        }
+        ferry_buf_free(st[i].h);
+    }
+    return c->dead ? c->dead : FERRY_OK;
+}
