@@ -97,5 +97,10 @@ grep -q "refused connection from 127.0.0.3.*PerSourcePenalties" "$T/ferryd.log" 
 ossh_sftp "${KEYOPTS[@]}" -b "$T/batch" "$TEST_USER@127.0.0.1" >/dev/null 2>&1 ||
     fail "127.0.0.1 refused while 127.0.0.3 is penalised"
 ok "PerSourcePenalties refuse 127.0.0.3 only"
+
+sleep 0.5
+zombies=$(ps --ppid "$FERRYD_PID" -o stat= | grep -c '^Z' || true)
+[ "$zombies" -eq 0 ] || fail "$zombies zombie children"
+ok "no zombie children"
 ferryd_stop
 ok "clean shutdown"
