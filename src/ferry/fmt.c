@@ -140,7 +140,7 @@ void ferry_fmt_long(char *out, size_t outsz, const char *name, const ferry_sftp_
     } else {
         snprintf(sbuf, sizeof(sbuf), "%llu", (unsigned long long)a->size);
     }
-    snprintf(out, outsz, "%s  %3u %-*s %-*s %8s %s %s", mode, 1u,
+    snprintf(out, outsz, "%s  %3s %-*s %-*s %8s %s %s", mode, "?",
              (int)(strlen(user) > 8 ? strlen(user) : 8), user,
              (int)(strlen(group) > 8 ? strlen(group) : 8), group, sbuf, tbuf, ename ? ename : "?");
     free(ename);
