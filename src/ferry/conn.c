@@ -125,6 +125,7 @@ static void feed_channel(ferry_conn *c)
             return;
         }
         ferry_sftpc_output_consume(c->sftp, n);
+        c->last_tx = ferry__conn_now_ms();
         p = ferry_sftpc_output(c->sftp, &len);
     }
 }
@@ -202,7 +203,9 @@ int ferry__conn_step(ferry_conn *c)
             return r;
         }
     }
-    if (c->alive_ms > 0 && ferry__conn_now_ms() - c->last_rx > c->alive_ms) {
+    /* silent server: nothing received since our last request went out */
+    uint64_t since = c->last_rx > c->last_tx ? c->last_rx : c->last_tx;
+    if (c->alive_ms > 0 && ferry__conn_now_ms() - since > c->alive_ms) {
         fprintf(stderr, "Timeout, server %s not responding.\n", c->hc.hostname);
         return FERRY_E_TIMEOUT;
     }

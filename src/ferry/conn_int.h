@@ -23,7 +23,7 @@ struct ferry_conn {
     char *algs[4];
     int batch_mode;
     int reported;
-    uint64_t last_rx, alive_ms;
+    uint64_t last_rx, last_tx, alive_ms; /* ServerAlive*: silence since both */
     /* identities: agent keys first, then key files */
     ferry_agent *agent;
     ferry_identity *ids;
