@@ -622,6 +622,76 @@ static void test_mutations(void **state)
     assert_true(mutated > 1000);
 }
 
+/* Next message that is not CHANNEL_DATA (0 if none). */
+static int next_control(rs *x)
+{
+    int m;
+    while ((m = rs_next(x)) == SSH_MSG_CHANNEL_DATA) {
+    }
+    return m;
+}
+
+static void send_bulk(rs *x, uint32_t id, size_t total)
+{
+    static uint8_t chunk[256000];
+    while (total > 0) {
+        size_t n = total < sizeof(chunk) ? total : sizeof(chunk);
+        send_data(x, id, chunk, n);
+        total -= n;
+    }
+}
+
+/* With the default window, a peer that used up all the window it had
+ * before our WINDOW_ADJUST reached it gets a bigger window; one that did
+ * not, or a fixed cfg.window, does not. */
+static void check_growth(uint32_t cfg_window, size_t after_probe, int expect_growth)
+{
+    rs x;
+    rs_new(&x, cfg_window, 0);
+    uint32_t id = echo_channel(&x, UINT32_MAX, 32768);
+    send_bulk(&x, id, 9 * 256000); /* past half of the 4 MiB window */
+    assert_int_equal(next_control(&x), SSH_MSG_CHANNEL_WINDOW_ADJUST);
+    assert_int_equal(field(&x, 1), 9 * 256000);
+    if (cfg_window != 0) {
+        assert_int_equal(next_control(&x), 0); /* no probe */
+        rs_free(&x);
+        return;
+    }
+    assert_int_equal(next_control(&x), SSH_MSG_CHANNEL_REQUEST);
+    ferry_rd rd;
+    char name[64];
+    int want = 0;
+    ferry_rd_from_buf(&rd, x.msg);
+    assert_int_equal(ferry_rd_skip(&rd, 5), FERRY_OK);
+    assert_int_equal(ferry_rd_name(&rd, name, sizeof(name)), FERRY_OK);
+    assert_int_equal(ferry_rd_bool(&rd, &want), FERRY_OK);
+    assert_string_equal(name, "winadj@putty.projects.tartarus.org");
+    assert_int_equal(want, 1);
+    send_bulk(&x, id, after_probe);
+    assert_int_equal(next_control(&x), 0);
+    send_u32s(&x, SSH_MSG_CHANNEL_FAILURE, id, 0, 0);
+    if (expect_growth) {
+        assert_int_equal(next_control(&x), SSH_MSG_CHANNEL_WINDOW_ADJUST);
+        /* the growth plus what was consumed since the last adjust */
+        assert_int_equal(field(&x, 1), 4u * 1024 * 1024 + after_probe);
+        /* the whole 8 MiB window is usable now */
+        send_bulk(&x, id, 8u * 1024 * 1024);
+        assert_false(ferry_ssh_is_closed(x.s));
+    } else {
+        assert_int_equal(next_control(&x), 0);
+    }
+    assert_false(ferry_ssh_is_closed(x.s));
+    rs_free(&x);
+}
+
+static void test_window_growth(void **state)
+{
+    (void)state;
+    check_growth(0, 4194304 - 9 * 256000, 1);
+    check_growth(0, 100000, 0);
+    check_growth(4194304, 0, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -640,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_write_bounds),
         cmocka_unit_test(test_client_refuses_open),
         cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_window_growth),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }

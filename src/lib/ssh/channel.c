@@ -12,9 +12,10 @@
  *   else (shell, exec, pty-req, env, ...) gets CHANNEL_FAILURE when a reply
  *   is wanted and the session goes on. Client: every channel open from the
  *   server is refused, every channel request from it too.
- * - Flow control: our window defaults to 4 MiB, our max packet to what
- *   fits one of our 256 KiB packets (both bounded by cfg.window /
- *   cfg.max_packet). The peer's window and max packet are honoured exactly.
+ * - Flow control: our window defaults to 4 MiB, grown up to 16 MiB while
+ *   the window (not the consumer) is what holds the peer back (see
+ *   send_probe); cfg.window fixes it. Our max packet is what fits one of
+ *   our 256 KiB packets (or cfg.max_packet). The peer's window and max packet are honoured exactly.
  *   WINDOW_ADJUST covers consumed bytes only and is sent once our
  *   remaining window fell to half or less. Data beyond our window, a
  *   window adjust past 2^32-1, and data after the peer's EOF are protocol
@@ -39,6 +40,8 @@
 #include "util/log.h"
 
 #define DEFAULT_WINDOW       (4u * 1024 * 1024)
+#define GROW_MAX             (16u * 1024 * 1024)
+#define WINADJ_PROBE         "winadj@putty.projects.tartarus.org"
 #define DEFAULT_MAX_CHANNELS 10u
 #define CLIENT_MAX_CHANNELS  64u
 /* Largest data we send in one packet or advertise as our max packet:
@@ -76,6 +79,10 @@ struct ferry_channel {
     int in_deliver;
     int above_low; /* outq reached the low-water mark since the last on_writable */
     uint32_t lwin, lwin_max, lmaxpkt, unacked;
+    int grow;            /* window auto-sizing (cfg.window 0) */
+    int probing;         /* a window probe awaits its reply */
+    uint32_t probe_win;  /* what the peer could send without our adjust */
+    uint64_t probe_rcvd; /* bytes received since the probe */
     uint32_t rwin, rmaxpkt;
     ferry_buf *outq, *kept;
     const ferry_chan_consumer *ops;
@@ -144,6 +151,7 @@ static int chan_new(ferry_ssh *s, ferry_channel **out)
     ch->s = s;
     ch->id = (uint32_t)i;
     ch->lwin_max = s->cfg.window != 0 ? s->cfg.window : DEFAULT_WINDOW;
+    ch->grow = s->cfg.window == 0;
     ch->lwin = ch->lwin_max;
     ch->lmaxpkt =
         s->cfg.max_packet != 0 && s->cfg.max_packet < DATA_CAP ? s->cfg.max_packet : DATA_CAP;
@@ -298,13 +306,8 @@ static int flush(ferry_channel *ch)
 
 /* ---- receiving data ---- */
 
-/* Returns consumed bytes to the peer's window once half of ours is used. */
-static int account(ferry_channel *ch, size_t consumed)
+static int send_adjust(ferry_channel *ch)
 {
-    ch->unacked += (uint32_t)consumed;
-    if (ch->unacked == 0 || ch->lwin > ch->lwin_max / 2 || ch->close_sent || ch->eof_rcvd) {
-        return FERRY_OK;
-    }
     ferry_buf *b = NULL;
     int r = ferry__pkt_start(ch->s, SSH_MSG_CHANNEL_WINDOW_ADJUST, &b);
     r = r == FERRY_OK ? ferry_buf_put_u32(b, ch->peer_id) : r;
@@ -314,6 +317,60 @@ static int account(ferry_channel *ch, size_t consumed)
         ch->unacked = 0;
     }
     return r;
+}
+
+/* Window auto-sizing without a clock (the technique of PuTTY's winadj
+ * request): right after a WINDOW_ADJUST we send a channel request the peer
+ * must answer (with FAILURE: it does not know it). Everything the peer
+ * sent before it saw our adjust arrives before that answer. If that used
+ * up (nearly) all the window the peer had without the adjust, the window
+ * and not the consumer held the peer back: double it (up to GROW_MAX). */
+static int send_probe(ferry_channel *ch, uint32_t peer_had)
+{
+    if (!ch->grow || ch->probing || ch->lwin_max >= GROW_MAX || ch->state != CH_OPEN) {
+        return FERRY_OK;
+    }
+    ferry_buf *b = NULL;
+    int r = ferry__pkt_start(ch->s, SSH_MSG_CHANNEL_REQUEST, &b);
+    r = r == FERRY_OK ? ferry_buf_put_u32(b, ch->peer_id) : r;
+    r = r == FERRY_OK ? ferry_buf_put_cstring(b, WINADJ_PROBE) : r;
+    r = r == FERRY_OK ? ferry_buf_put_bool(b, 1) : r;
+    if ((r = finish(ch->s, r)) == FERRY_OK) {
+        ch->probing = 1;
+        ch->probe_win = peer_had;
+        ch->probe_rcvd = 0;
+    }
+    return r;
+}
+
+static int on_probe_reply(ferry_channel *ch)
+{
+    ch->probing = 0;
+    if (ch->probe_rcvd + ch->lmaxpkt < ch->probe_win || ferry_buf_len(ch->kept) > 0 ||
+        ch->close_sent || ch->eof_rcvd || ch->lwin_max >= GROW_MAX) {
+        return FERRY_OK;
+    }
+    uint32_t add = ch->lwin_max < GROW_MAX - ch->lwin_max ? ch->lwin_max : GROW_MAX - ch->lwin_max;
+    int r = ferry_buf_set_max(ch->kept, (size_t)ch->lwin_max + add + 1);
+    if (r != FERRY_OK) {
+        return r;
+    }
+    ch->lwin_max += add;
+    ch->unacked += add;
+    ferry_debug("ssh: channel %u: window grown to %u", (unsigned)ch->id, (unsigned)ch->lwin_max);
+    return send_adjust(ch);
+}
+
+/* Returns consumed bytes to the peer's window once half of ours is used. */
+static int account(ferry_channel *ch, size_t consumed)
+{
+    ch->unacked += (uint32_t)consumed;
+    if (ch->unacked == 0 || ch->lwin > ch->lwin_max / 2 || ch->close_sent || ch->eof_rcvd) {
+        return FERRY_OK;
+    }
+    uint32_t peer_had = ch->lwin;
+    int r = send_adjust(ch);
+    return r == FERRY_OK ? send_probe(ch, peer_had) : r;
 }
 
 static int deliverable(const ferry_channel *ch)
@@ -589,6 +646,7 @@ static int on_data(ferry_ssh *s, uint8_t msg, ferry_rd *rd)
         ferry_debug("ssh: channel %u: %zu bytes over the max packet size", (unsigned)ch->id, n);
     }
     ch->lwin -= (uint32_t)n;
+    ch->probe_rcvd += n;
     if (ch->close_sent) {
         return FERRY_OK; /* in flight when we closed */
     }
@@ -690,7 +748,9 @@ static int on_channel_request(ferry_ssh *s, ferry_rd *rd)
     return r;
 }
 
-/* Client: the answer to our subsystem request. */
+/* The answer to our subsystem request (client) or window probe. Replies
+ * come in the order of the requests (RFC 4254 s5.4); the subsystem
+ * request is the first and no probe is sent before its answer. */
 static int on_request_reply(ferry_ssh *s, uint8_t msg, ferry_rd *rd)
 {
     ferry_channel *ch = NULL;
@@ -702,7 +762,7 @@ static int on_request_reply(ferry_ssh *s, uint8_t msg, ferry_rd *rd)
         return conn_fail(s, "malformed channel reply");
     }
     if (ch->state != CH_REQUEST) {
-        return FERRY_OK; /* not an answer to anything we asked */
+        return ch->probing ? on_probe_reply(ch) : FERRY_OK; /* else: not asked for */
     }
     if (msg == SSH_MSG_CHANNEL_FAILURE) {
         report_open(ch, 0);
