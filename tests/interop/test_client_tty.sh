@@ -96,9 +96,10 @@ wait_for "bang-42"
 ok "!command runs in the local shell"
 keys Up Up Enter
 wait_for "SFTP protocol version 3"
-head -c 2000000 /dev/urandom >"$T/remote/slow.bin"
+head -c 4000000 /dev/urandom >"$T/remote/slow.bin"
 keys "get ../slow.bin" Enter
-sleep 1
+wait_for "Fetching $T/remote/subdir_one/../slow.bin"
+sleep 0.5
 keys C-c
 wait_for "Interrupted"
 keys "pwd" Enter
