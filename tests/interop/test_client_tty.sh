@@ -15,7 +15,7 @@ SSHD=/usr/sbin/sshd
 T=$(mktemp -d "${TMPDIR:-/tmp}/ferry-client-tty.XXXXXX")
 SOCK="$T/tmux.sock"
 SSHD_PID=""
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 
 cleanup() {
     local rc=$?
