@@ -81,6 +81,7 @@ chmod 600 "$T/authorized_keys"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$T/sshd_config" <<EOF
 ListenAddress 127.0.0.1
+ListenAddress ::1
 Port $PORT
 HostKey $T/host_ed25519
 HostKey $T/host_ecdsa
@@ -256,6 +257,15 @@ grep -q "REMOTE HOST IDENTIFICATION HAS CHANGED" "$T/changed.err" || fail "no ch
 grep -q "Offending ED25519 key in $T/kh-changed:$line" "$T/changed.err" ||
     { cat "$T/changed.err" >&2; fail "offending line not named"; }
 ok "changed host key refused, offending line $line named"
+
+# IPv6 literal and an sftp:// URI with port and path
+printf 'pwd\n' >"$T/v6.batch"
+"$FERRY" -F none $COMMON -o StrictHostKeyChecking=accept-new -b "$T/v6.batch" \
+    "sftp://root@[::1]:$PORT/$T" >"$T/v6.out" 2>"$T/v6.err" || { cat "$T/v6.err" >&2; fail "IPv6 URI"; }
+grep -q "Remote working directory: $T\$" "$T/v6.out" || { cat "$T/v6.out" >&2; fail "IPv6 URI path"; }
+"$FERRY" -F none -P "$PORT" $COMMON -b "$T/v6.batch" "root@[::1]:$T" >/dev/null 2>"$T/v6.err" ||
+    { cat "$T/v6.err" >&2; fail "[::1]:path"; }
+ok "IPv6: sftp://root@[::1]:port/path and root@[::1]:path"
 
 # download mode: ferry host:path local
 "$FERRY" -F none -P "$PORT" $COMMON "root@127.0.0.1:$T/ssh-ferry/remote/big2.bin" \
