@@ -163,11 +163,13 @@ int ferry_sftpc_send(ferry_sftpc *c, uint8_t type, const ferry_buf *payload, uin
     while (id == 0 || find_slot(c, id) != NULL) {
         id++;
     }
+    size_t before = ferry_buf_len(c->out);
     if ((r = ferry_buf_put_u32(c->out, (uint32_t)(plen + 5))) != FERRY_OK ||
         (r = ferry_buf_put_u8(c->out, type)) != FERRY_OK ||
         (r = ferry_buf_put_u32(c->out, id)) != FERRY_OK ||
         (plen && (r = ferry_buf_put(c->out, ferry_buf_data(payload), plen)) != FERRY_OK)) {
-        return r; /* the queue holds a partial packet only on ALLOC/TOO_LARGE */
+        (void)ferry_buf_truncate(c->out, before); /* never a partial packet on the wire */
+        return r;
     }
     if ((r = new_slot(c, id)) != FERRY_OK) {
         c->dead = r;
