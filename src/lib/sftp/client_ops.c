@@ -42,11 +42,19 @@ static int parse_version(ferry_sftpc *c)
         return FERRY_E_FORMAT;
     }
     while (ferry_rd_left(&r) > 0) {
-        if (++count > 256 || ferry_rd_name(&r, name, sizeof(name)) != FERRY_OK ||
+        const uint8_t *np;
+        size_t nl;
+        if (++count > 256 || ferry_rd_string(&r, &np, &nl) != FERRY_OK ||
             ferry_rd_string(&r, &data, &dlen) != FERRY_OK) {
             return FERRY_E_FORMAT;
         }
-        if (strchr(name, ',') == NULL && add_ext(c, name) != FERRY_OK) {
+        /* names we could not use (too long, odd bytes) are skipped */
+        if (nl == 0 || nl >= sizeof(name) || memchr(np, ',', nl) || memchr(np, '\0', nl)) {
+            continue;
+        }
+        memcpy(name, np, nl);
+        name[nl] = '\0';
+        if (add_ext(c, name) != FERRY_OK) {
             return FERRY_E_ALLOC;
         }
     }
@@ -561,9 +569,15 @@ static int parse_names(ferry_rd *r, name_list *l)
     return FERRY_OK;
 }
 
+/* Empty NAME replies in a row accepted before giving up on a server
+ * that never says EOF. */
+#define MAX_EMPTY_NAMES 64
+
 static int readdir_loop(ferry_sftpc *c, const ferry_buf *h, name_list *l)
 {
+    unsigned empty = 0;
     for (;;) {
+        size_t before = l->n;
         uint32_t id;
         ferry_rd r;
         int rc = send_str(c, SSH_FXP_READDIR, ferry_buf_data(h), ferry_buf_len(h), NULL, &id);
@@ -580,6 +594,10 @@ static int readdir_loop(ferry_sftpc *c, const ferry_buf *h, name_list *l)
         ferry_sftpc_release(c, id);
         if (rc != FERRY_OK) {
             return rc;
+        }
+        empty = l->n == before ? empty + 1 : 0;
+        if (empty > MAX_EMPTY_NAMES) {
+            return FERRY_E_PROTOCOL;
         }
     }
 }
