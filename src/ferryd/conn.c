@@ -375,6 +375,53 @@ static void conn_ssh_config(struct conn *c, ferry_ssh_config *sc)
     sc->max_channels = srv->cfg.max_sessions;
 }
 
+static int prewarm_accept_key(void *ctx, const ferry_key *hostkey)
+{
+    return FERRY_OK;
+}
+
+/* Moves what `from` has queued into `to`; FERRY_OK while both live. */
+static int prewarm_pump(ferry_ssh *from, ferry_ssh *to)
+{
+    size_t n = 0;
+    const uint8_t *p = ferry_ssh_output(from, &n);
+    if (n > 0) {
+        int r = ferry_ssh_input(to, p, n);
+        ferry_ssh_output_consume(from, n);
+        if (r != FERRY_OK) {
+            return r;
+        }
+    }
+    return ferry_ssh_is_closed(from) || ferry_ssh_is_closed(to) ? FERRY_E_CLOSED : FERRY_OK;
+}
+
+void ferryd_conn_prewarm(const ferryd_server *srv)
+{
+    struct conn c = {.srv = srv, .fd = -1};
+    ferry_ssh_config sc, cc = {.role = FERRY_ROLE_CLIENT, .user = "prewarm"};
+    conn_ssh_config(&c, &sc);
+    sc.auth = NULL; /* never reached: the exchange stops after key exchange */
+    cc.verify_hostkey = prewarm_accept_key;
+    ferry_ssh *server = NULL, *client = NULL;
+    if (ferry_ssh_new(&server, &sc) != FERRY_OK || ferry_ssh_new(&client, &cc) != FERRY_OK ||
+        ferry_ssh_start(server) != FERRY_OK || ferry_ssh_start(client) != FERRY_OK) {
+        goto out;
+    }
+    for (int i = 0; i < 32; i++) {
+        if (ferry_ssh_kex_count(server) > 0 && ferry_ssh_kex_count(client) > 0) {
+            break;
+        }
+        if (prewarm_pump(server, client) != FERRY_OK || prewarm_pump(client, server) != FERRY_OK) {
+            break;
+        }
+    }
+    ferry_debug("prewarm: %u key exchange(s) in memory (%s)", ferry_ssh_kex_count(server),
+                ferry_ssh_alg(server, "kex"));
+out:
+    ferry_ssh_free(client);
+    ferry_ssh_free(server);
+}
+
 int ferryd_conn_serve(const ferryd_server *srv, int fd, const char *peer, unsigned peer_port,
                       int report_fd)
 {

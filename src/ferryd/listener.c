@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -441,6 +442,10 @@ int ferryd_listener_run(ferryd_server *srv)
         goto out;
     }
     srandom((unsigned)getpid() ^ (unsigned)mono_ms());
+    /* Start-up (config text, yescrypt, key generation) left freed memory
+     * behind: return it, so children do not copy-on-write stale pages. */
+    ferryd_conn_prewarm(srv);
+    malloc_trim(0);
     if (srv->on_bound != NULL) {
         srv->on_bound(srv, l.first_host, l.first_port);
     }
