@@ -43,3 +43,21 @@ for kind in cipher mac kex key; do
     ok "$opt: $n algorithms against ferryd"
 done
 ferryd_stop
+
+# password and keyboard-interactive (answers through SSH_ASKPASS)
+PW='Ferryd-Client-Pw-3'
+HASH=$(password_hash "$PW")
+printf '#!/bin/sh\necho %s\n' "$PW" >"$T/askpass"
+chmod 755 "$T/askpass"
+for methods in password keyboard-interactive; do
+    sed -i '/^AuthenticationMethods/d' "$T/ferryd.conf"
+    echo "AuthenticationMethods $methods" >>"$T/ferryd.conf"
+    ferryd_start --config "$T/ferryd.conf" --password-hash "$HASH"
+    echo pwd | SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force timeout 60 "$FERRY" -F none \
+        -P "$FERRYD_PORT" -o UserKnownHostsFile="$T/known_hosts" -o IdentityAgent=none \
+        -o PubkeyAuthentication=no tester@127.0.0.1 >"$T/pw.out" 2>"$T/pw.err" ||
+        { cat "$T/pw.err" >&2; fail "$methods against ferryd"; }
+    grep -q "Remote working directory: /" "$T/pw.out" || fail "$methods: no session"
+    ferryd_stop
+    ok "$methods authentication against ferryd"
+done
