@@ -240,6 +240,18 @@ static void test_init_and_limits(void **state)
     assert_int_equal(ferry_sftpc_read_size(c), 65536);
     fake_free(&f, c);
 
+    /* -B above the server's limit is brought down to it */
+    fake h = {.max_read = 16384};
+    ferry_sftpc_config cfg = {.io_size = 200000};
+    ferry_sftpc_io io = {.pump = fake_pump, .ctx = &h};
+    h.last_req = ferry_buf_new(0);
+    h.written = ferry_buf_new(0);
+    assert_int_equal(ferry_sftpc_new(&c, &cfg, &io), FERRY_OK);
+    assert_int_equal(ferry_sftpc_init(c), FERRY_OK);
+    assert_int_equal(ferry_sftpc_read_size(c), 16384);
+    assert_int_equal(ferry_sftpc_write_size(c), 16384);
+    fake_free(&h, c);
+
     fake g = {0};
     c = new_client(&g, 0);
     assert_int_equal(ferry_sftpc_read_size(c), FERRY_SFTPC_DEFAULT_IO);

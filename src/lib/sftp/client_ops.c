@@ -94,19 +94,34 @@ static int query_limits(ferry_sftpc *c)
     } else {
         /* A WRITE carries ~ (handle + 30) bytes of header on top of data. */
         uint64_t wmax = pkt > 1024 ? pkt - 1024 : 0;
-        c->rsize = clamp_io(rd ? rd : wmax);
-        c->wsize = clamp_io(wr ? (wmax && wr > wmax ? wmax : wr) : wmax);
-        /* Writes larger than this gained nothing against OpenSSH's
-         * internal-sftp (each spans 8+ channel packets of 32 KiB and the
-         * server acts only once all arrived); -B still sets any size. */
-        if (c->wsize > FERRY_SFTPC_AUTO_WRITE_MAX) {
-            c->wsize = FERRY_SFTPC_AUTO_WRITE_MAX;
-        }
+        c->lim_r = clamp_io(rd ? rd : wmax);
+        c->lim_w = clamp_io(wr ? (wmax && wr > wmax ? wmax : wr) : wmax);
     }
     ferry_sftpc_release(c, id);
 out:
     ferry_buf_free(p);
     return rc;
+}
+
+/* Request sizes: -B when given, else the server's limits (reads up to
+ * 256 KiB, writes up to 128 KiB: larger writes gained nothing against
+ * OpenSSH's internal-sftp, each spanning 8+ channel packets that the
+ * server acts on only once all arrived), else 32 KiB. Never above a limit
+ * the server stated. */
+static void choose_sizes(ferry_sftpc *c)
+{
+    uint32_t r = c->lim_r ? c->lim_r : FERRY_SFTPC_DEFAULT_IO;
+    uint32_t w = c->lim_w ? c->lim_w : FERRY_SFTPC_DEFAULT_IO;
+    if (w > FERRY_SFTPC_AUTO_WRITE_MAX) {
+        w = FERRY_SFTPC_AUTO_WRITE_MAX;
+    }
+    if (c->cfg.io_size != 0) {
+        r = w = clamp_io(c->cfg.io_size);
+        r = c->lim_r && r > c->lim_r ? c->lim_r : r;
+        w = c->lim_w && w > c->lim_w ? c->lim_w : w;
+    }
+    c->rsize = r;
+    c->wsize = w;
 }
 
 int ferry_sftpc_init(ferry_sftpc *c)
@@ -136,13 +151,10 @@ int ferry_sftpc_init(ferry_sftpc *c)
         return rc;
     }
     c->got_version = 1;
-    c->rsize = c->wsize = FERRY_SFTPC_DEFAULT_IO;
     if (ferry_sftpc_has_ext(c, "limits@openssh.com") && query_limits(c) != FERRY_OK && c->dead) {
         return c->dead;
     }
-    if (c->cfg.io_size != 0) {
-        c->rsize = c->wsize = clamp_io(c->cfg.io_size);
-    }
+    choose_sizes(c);
     return FERRY_OK;
 }
 
