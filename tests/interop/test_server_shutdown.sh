@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# SIGTERM with a session in the middle of an atomic upload: ferryd stops
-# accepting at once, gives the session its grace period, then ends it
-# cleanly (DISCONNECT, the incomplete upload's temporary file removed, no
-# partial file under the real name) and exits 0.
+# Uploads cut short never leave a partial file under the final name:
+#  - the client is SIGKILLed mid-upload (the temporary file is removed too);
+#  - the session process is SIGKILLed (at most the hidden .part remains);
+#  - ferryd gets SIGTERM: it stops accepting at once, gives the session its
+#    grace period, then ends it cleanly (DISCONNECT, temporary file
+#    removed) and exits 0.
 . "$FERRY_SRC/tests/interop/lib.sh"
 need /usr/bin/python3 ssh-keygen timeout
 
@@ -26,10 +28,38 @@ try:
 except Exception as e:
     print("ended:", type(e).__name__, flush=True)
 PY
-coproc HOLD { exec /usr/bin/python3 "$T/hold.py" "$FERRYD_PORT" "$T/id_ed25519" "$TEST_USER" 2>&1; }
-read -r -t 30 line <&"${HOLD[0]}" || fail "upload did not start"
-[ "$line" = writing ] || fail "helper: $line"
-ls -a "$T/root" | grep -q "\.part$" || fail "no temporary file during the atomic upload"
+start_upload() {
+    coproc HOLD { exec /usr/bin/python3 "$T/hold.py" "$FERRYD_PORT" "$T/id_ed25519" "$TEST_USER" 2>&1; }
+    read -r -t 30 line <&"${HOLD[0]}" || fail "upload did not start"
+    [ "$line" = writing ] || fail "helper: $line"
+    ls -a "$T/root" | grep -q "\.part$" || fail "no temporary file during the atomic upload"
+}
+
+# The client is killed mid-upload: the session ends, the upload is discarded.
+start_upload
+kill -KILL "$HOLD_PID"
+wait "$HOLD_PID" 2>/dev/null || true
+for i in $(seq 1 100); do
+    [ -z "$(ls -A "$T/root")" ] && break
+    sleep 0.05
+done
+[ -z "$(ls -A "$T/root")" ] || fail "client SIGKILL left: $(ls -A "$T/root")"
+ok "client killed mid-upload: nothing left behind"
+
+# The session process is killed mid-upload: at most a hidden .part file,
+# never a partial file under the final name; the listener serves on.
+start_upload
+kid=$(pgrep -P "$FERRYD_PID" | head -1)
+[ -n "$kid" ] || fail "no session process"
+kill -KILL "$kid"
+read -r -t 10 line <&"${HOLD[0]}" || true
+wait "$HOLD_PID" 2>/dev/null || true
+[ ! -e "$T/root/upload.bin" ] || fail "partial file under the final name after a session crash"
+ls -A "$T/root" | grep -qv '^\.upload\.bin\..*\.part$' && fail "unexpected files: $(ls -A "$T/root")"
+rm -f "$T/root"/.upload.bin.*.part
+ok "session process killed mid-upload: no file under the final name"
+
+start_upload
 
 t0=$(date +%s)
 kill -TERM "$FERRYD_PID"
