@@ -5,6 +5,7 @@
 #include "ferry.h"
 
 #include <ctype.h>
+#include <glob.h>
 #include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -60,7 +61,6 @@ static const opt_def opt_table[] = {
     {"sendenv", T_IGNORE, 0},
     {"setenv", T_IGNORE, 0},
     {"gssapiauthentication", T_IGNORE, 0},
-    {"include", T_IGNORE, 0},
     {"addkeystoagent", T_IGNORE, 0},
     {"controlmaster", T_IGNORE, 0},
     {"controlpath", T_IGNORE, 0},
@@ -221,8 +221,46 @@ static int split_kv(const char *line, char *key, size_t ksz, char *val, size_t v
     return 0;
 }
 
-int ferry_opts_line(ferry_opts *o, const char *line, const char *host, int *in_match,
-                    const char *where)
+#define MAX_INCLUDE_DEPTH 16
+
+static int opts_file(ferry_opts *o, const char *path, const char *host, int must_exist, int depth);
+
+/* Include: files (glob patterns; relative ones under ~/.ssh) read in
+ * place, as OpenSSH; nested at most MAX_INCLUDE_DEPTH deep. */
+static int include_files(ferry_opts *o, const char *val, const char *host, int depth,
+                         const char *where)
+{
+    char *dup = strdup(val), *save = NULL;
+    int rc = 0;
+    if (dup == NULL) {
+        return -1;
+    }
+    if (depth >= MAX_INCLUDE_DEPTH) {
+        fprintf(stderr, "%s: Include nested too deeply\n", where);
+        free(dup);
+        return -1;
+    }
+    for (char *w = strtok_r(dup, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+        char rel[4096];
+        glob_t g;
+        snprintf(rel, sizeof(rel), "%s%s", w[0] == '/' || w[0] == '~' ? "" : "~/.ssh/", w);
+        char *path = ferry_opts_expand_path(rel, host, "");
+        if (path != NULL && glob(path, 0, NULL, &g) == 0) {
+            for (size_t i = 0; i < g.gl_pathc; i++) {
+                if (opts_file(o, g.gl_pathv[i], host, 0, depth + 1) != 0) {
+                    rc = -1;
+                }
+            }
+            globfree(&g);
+        }
+        free(path);
+    }
+    free(dup);
+    return rc;
+}
+
+static int opts_line(ferry_opts *o, const char *line, const char *host, int *in_match,
+                     const char *where, int depth)
 {
     char key[64], val[4096];
     int r = split_kv(line, key, sizeof(key), val, sizeof(val));
@@ -244,6 +282,9 @@ int ferry_opts_line(ferry_opts *o, const char *line, const char *host, int *in_m
     if (!*in_match) {
         return 0;
     }
+    if (strcasecmp(key, "include") == 0) {
+        return include_files(o, val, host, depth, where);
+    }
     for (size_t i = 0; i < sizeof(opt_table) / sizeof(opt_table[0]); i++) {
         if (strcasecmp(key, opt_table[i].name) == 0) {
             if (val[0] == '\0' || store(o, &opt_table[i], val) != 0) {
@@ -257,7 +298,13 @@ int ferry_opts_line(ferry_opts *o, const char *line, const char *host, int *in_m
     return 0;
 }
 
-int ferry_opts_file(ferry_opts *o, const char *path, const char *host, int must_exist)
+int ferry_opts_line(ferry_opts *o, const char *line, const char *host, int *in_match,
+                    const char *where)
+{
+    return opts_line(o, line, host, in_match, where, 0);
+}
+
+static int opts_file(ferry_opts *o, const char *path, const char *host, int must_exist, int depth)
 {
     FILE *f = fopen(path, "r");
     char line[8192];
@@ -273,12 +320,17 @@ int ferry_opts_file(ferry_opts *o, const char *path, const char *host, int must_
     while (fgets(line, sizeof(line), f) != NULL) {
         lineno++;
         snprintf(where, sizeof(where), "%s line %d", path, lineno);
-        if (ferry_opts_line(o, line, host, &in_match, where) != 0) {
+        if (opts_line(o, line, host, &in_match, where, depth) != 0) {
             rc = -1;
         }
     }
     fclose(f);
     return rc;
+}
+
+int ferry_opts_file(ferry_opts *o, const char *path, const char *host, int must_exist)
+{
+    return opts_file(o, path, host, must_exist, 0);
 }
 
 static const char *home_dir(void)

@@ -194,6 +194,26 @@ static void test_ssh_config(void **state)
     assert_int_equal(ferry_opts_file(&o, "/nonexistent/ferry", "h", 1), -1);
     ferry_opts_free(&o);
 
+    /* Include, relative to ~/.ssh, with a glob; a self-include stops */
+    char home[] = "/tmp/ferry-test-home-XXXXXX", inc[128];
+    assert_non_null(mkdtemp(home));
+    snprintf(inc, sizeof(inc), "%s/.ssh", home);
+    assert_int_equal(mkdir(inc, 0700), 0);
+    snprintf(inc, sizeof(inc), "%s/.ssh/extra.conf", home);
+    FILE *f = fopen(inc, "w");
+    fprintf(f, "Host inc.example\n  User included\n  Include extra.conf\n");
+    fclose(f);
+    setenv("HOME", home, 1);
+    ferry_opts_init(&o);
+    in = 1;
+    assert_int_equal(ferry_opts_line(&o, "Include extra.co*", "inc.example", &in, "cli"), -1);
+    assert_string_equal(o.user, "included");
+    ferry_opts_free(&o);
+    unlink(inc);
+    snprintf(inc, sizeof(inc), "%s/.ssh", home);
+    rmdir(inc);
+    rmdir(home);
+
     assert_true(ferry_opts_host_match("a,b*,c", "bxx"));
     assert_false(ferry_opts_host_match("*,!secret", "secret"));
     assert_false(ferry_opts_host_match("h?", "h"));
