@@ -1,8 +1,10 @@
 /* audit.c: key=value audit events, default sink on stderr. */
 #include "audit.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int needs_quotes(const char *v)
@@ -88,6 +90,48 @@ static void stderr_emit(void *ctx, const char *event, const ferryd_kv *kv, size_
 }
 
 const ferryd_audit_sink ferryd_audit_stderr = {.emit = stderr_emit, .ctx = NULL};
+
+/* AuditLog: "2026-11-23T20:50:28.123Z ferryd[PID] event=..." appended to a
+ * file with one write(2) per line (O_APPEND), and the stderr line too. */
+static void file_emit(void *ctx, const char *event, const ferryd_kv *kv, size_t n)
+{
+    const int *fd = ctx;
+    struct timespec ts;
+    struct tm tm;
+    char stamp[32], line[4096];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    int head = snprintf(line, sizeof(line), "%s.%03ldZ ferryd[%ld] ", stamp, ts.tv_nsec / 1000000,
+                        (long)getpid());
+    if (head > 0 && (size_t)head < sizeof(line)) {
+        size_t len = (size_t)head;
+        len += ferryd_audit_format(line + len, sizeof(line) - len - 1, event, kv, n);
+        line[len++] = '\n';
+        ssize_t w = write(*fd, line, len);
+        (void)w;
+    }
+    stderr_emit(NULL, event, kv, n);
+}
+
+int ferryd_audit_file_open(const char *path, ferryd_audit_file *out)
+{
+    out->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+    if (out->fd < 0) {
+        return -1;
+    }
+    out->sink.emit = file_emit;
+    out->sink.ctx = &out->fd;
+    return 0;
+}
+
+void ferryd_audit_file_close(ferryd_audit_file *f)
+{
+    if (f->fd >= 0) {
+        close(f->fd);
+        f->fd = -1;
+    }
+}
 
 void ferryd_audit_emit(const ferryd_audit_sink *sink, const char *event, const ferryd_kv *kv,
                        size_t n)

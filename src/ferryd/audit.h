@@ -31,6 +31,18 @@ extern const ferryd_audit_sink ferryd_audit_stderr;
 size_t ferryd_audit_format(char *out, size_t outsz, const char *event, const ferryd_kv *kv,
                            size_t n);
 
+/* A sink that appends each event, with a UTC timestamp, to a file (the
+ * AuditLog keyword) and also writes the stderr line. The struct must stay
+ * where it is while the sink is in use (sink.ctx points into it). */
+typedef struct ferryd_audit_file {
+    ferryd_audit_sink sink;
+    int fd;
+} ferryd_audit_file;
+
+/* Opens (creating, mode 0600) `path` for appending. 0, or -1 with errno. */
+int ferryd_audit_file_open(const char *path, ferryd_audit_file *out);
+void ferryd_audit_file_close(ferryd_audit_file *f);
+
 /* Emits through sink (NULL = the stderr sink). */
 void ferryd_audit_emit(const ferryd_audit_sink *sink, const char *event, const ferryd_kv *kv,
                        size_t n);

@@ -74,6 +74,7 @@ void ferryd_config_free(ferryd_config *cfg)
     free(cfg->pubkey_algs);
     free(cfg->auth_methods);
     free(cfg->service_user);
+    free(cfg->audit_log);
     for (size_t i = 0; i < cfg->n_users; i++) {
         user_free(&cfg->users[i]);
     }
@@ -524,6 +525,7 @@ static const struct kw keywords[] = {
     G("RekeyLimit", set_rekey, rekey_bytes),
     G("AtomicUploads", set_bool, atomic_uploads),
     G("ServiceUser", set_str, service_user),
+    G("AuditLog", set_str, audit_log),
     {"User", SCOPE_BLOCK, NULL, 0},
     U("Root", set_str, root),
     U("AuthorizedKeysFile", set_keyfiles, name),

@@ -61,6 +61,7 @@ typedef struct ferryd_config {
     uint64_t rekey_seconds;
     int atomic_uploads; /* default yes */
     char *service_user; /* ServiceUser: drop to it when root */
+    char *audit_log;    /* AuditLog FILE, NULL = stderr only */
     ferryd_user_conf *users;
     size_t n_users;
 } ferryd_config;

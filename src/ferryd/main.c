@@ -378,6 +378,7 @@ static int build_config(ferryd_server *srv, const struct opts *o, const char *us
 
 static void server_free(ferryd_server *srv)
 {
+    ferryd_audit_file_close(&srv->audit_file);
     ferryd_userstore_free(&srv->users);
     for (size_t i = 0; i < srv->n_host_keys; i++) {
         ferry_key_free(srv->host_keys[i]);
@@ -422,6 +423,7 @@ int main(int argc, char **argv)
     }
     ferryd_server srv;
     memset(&srv, 0, sizeof(srv));
+    srv.audit_file.fd = -1;
     ferryd_config_init(&srv.cfg);
     const char *user = o.user != NULL ? o.user : invoking_user();
     int status = 1;
@@ -432,6 +434,13 @@ int main(int argc, char **argv)
         printf("ferryd: configuration OK (%zu user(s))\n", srv.cfg.n_users);
         status = 0;
         goto out;
+    }
+    if (srv.cfg.audit_log != NULL) {
+        if (ferryd_audit_file_open(srv.cfg.audit_log, &srv.audit_file) != 0) {
+            fprintf(stderr, "ferryd: AuditLog %s: %s\n", srv.cfg.audit_log, strerror(errno));
+            goto out;
+        }
+        srv.audit = &srv.audit_file.sink;
     }
     if (ferryd_hostkeys_load(&srv) != FERRY_OK ||
         ferryd_userstore_conf_new(&srv.cfg, &srv.users) != FERRY_OK) {

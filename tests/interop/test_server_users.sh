@@ -19,6 +19,7 @@ echo "shared content" >"$T/root_ro/readme.txt"
 echo "not for uploaders" >"$T/root_up/existing.txt"
 cat >"$T/ferryd.conf" <<CONF
 PerSourcePenalties no
+AuditLog $T/audit.log
 User writer
     Root $T/root_rw
     AuthorizedKeysFile $T/keys_rw
@@ -92,5 +93,14 @@ if ossh_sftp -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none -i "$T
 fi
 ok "keys are per user; from= restricts the source"
 grep -q "audit: event=session_start user=reader " "$T/ferryd.log" || fail "no audit for reader"
+grep -Eq '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z ferryd\[[0-9]+\] event=session_start user=reader ' \
+    "$T/audit.log" || fail "AuditLog lacks the reader's session"
+grep -q ' event=file user=dropbox .*op=mkdir path=/sub .*result=ok' "$T/audit.log" ||
+    fail "AuditLog lacks the dropbox's mkdir"
+if grep -q ' event=file user=dropbox .*op=remove .*result=ok' "$T/audit.log"; then
+    fail "AuditLog shows a remove by the upload-only user"
+fi
+[ "$(stat -c %a "$T/audit.log")" = 600 ] || fail "AuditLog mode"
+ok "AuditLog file with timestamps"
 ferryd_stop
 ok "clean shutdown"
