@@ -7,13 +7,8 @@
 #include <sys/types.h>
 
 #include "ferry.h"
-/* ssh.h (not ours) has a comment that trips -Wcomment; keep -Werror
- * builds of the client going until it is reworded. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "ssh/agent.h"
 #include "ssh/ssh.h"
-#pragma GCC diagnostic pop
 
 typedef struct ferry__keyfile ferry__keyfile;
 

@@ -8,7 +8,7 @@
 #define FERRYD_AUTH_H
 
 #include "audit.h"
-#include "userstore.h" /* first: sftp/server.h quiets -Wcomment in ssh.h line 90 */
+#include "userstore.h"
 
 #include "ssh/ssh.h"
 

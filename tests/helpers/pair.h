@@ -36,10 +36,7 @@
 #include <stdint.h>
 
 #include "crypto/key.h"
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment" /* ssh.h line 90 */
 #include "ssh/ssh.h"
-#pragma GCC diagnostic pop
 #include "util/buf.h"
 
 enum pair_dir { PAIR_C2S = 0, PAIR_S2C = 1 };

@@ -9,13 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ssh.h line 90 has a slash-star inside a comment (in "*ops / *cctx"), which
- * -Wcomment turns into an error under -Werror; silenced here until ssh.h
- * is fixed (the push/pop keeps it local to this include). */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "ssh/ssh.h"
-#pragma GCC diagnostic pop
 #include "vfs/vfs.h"
 
 enum ferry_sftp_mode {

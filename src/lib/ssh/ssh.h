@@ -87,7 +87,7 @@ typedef struct ferry_chan_consumer {
 } ferry_chan_consumer;
 
 /* Server: a client asked for subsystem `name` on a session channel. Return
- * FERRY_OK after setting *ops/*cctx to accept, anything else to refuse
+ * FERRY_OK after setting *ops and *cctx to accept, anything else to refuse
  * (the client gets CHANNEL_FAILURE, the session goes on). */
 typedef int (*ferry_subsystem_fn)(void *ctx, ferry_ssh *s, ferry_channel *ch, const char *name,
                                   const ferry_chan_consumer **ops, void **cctx);

@@ -14,12 +14,7 @@
 
 #include "crypto/cipher.h"
 #include "crypto/kexalg.h"
-/* ssh.h has a slash-star inside a comment (-Wcomment); quiet it here
- * until that header is fixed. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "ssh/ssh.h"
-#pragma GCC diagnostic pop
 #include "util/buf.h"
 
 /* Message numbers, RFC 4250 s4.1 and extensions. */
