@@ -132,7 +132,8 @@ int ferry_buf_reserve(ferry_buf *b, size_t n, uint8_t **dst)
     if (r != FERRY_OK) {
         return r;
     }
-    *dst = b->d + b->len;
+    /* n == 0 on a buffer never allocated: no arithmetic on NULL. */
+    *dst = b->d != NULL ? b->d + b->len : NULL;
     b->len += n;
     return FERRY_OK;
 }
