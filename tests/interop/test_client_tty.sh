@@ -166,7 +166,7 @@ keys "$FP" Enter
 wait_for "password:"
 keys "wrong" Enter
 wait_count "password:" 2
-sleep 0.3
+sleep 1
 keys "Tty-Pass-2" Enter
 wait_for "sftp>"
 keys "bye" Enter
