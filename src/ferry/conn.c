@@ -318,6 +318,7 @@ static int start_session(ferry_conn *c, const ferry_opts *o)
         .kex_algs = c->algs[2],
         .hostkey_algs = c->algs[3],
         .user = o->user,
+        .host = o->hostname,
         .verify_hostkey = ferry_hostkey_verify,
         .verify_ctx = &c->hc,
         .identities = c->ids,

@@ -535,9 +535,10 @@ static int test_prompt(void *ctx, const char *prompt, int echo, char *out, size_
     return FERRY_OK;
 }
 
-static void test_e2e_password(void **state)
+/* Password authentication end to end; `host` is the config's host name
+ * (NULL: the prompt names only the user). */
+static void check_e2e_password(const char *host, const char *expect_prompt)
 {
-    (void)state;
     ferry_ssh_config c, s;
     ct_store st = {0};
     ct_server echo = {0};
@@ -546,15 +547,24 @@ static void test_e2e_password(void **state)
     ct_configs(&c, &s, &st, &echo, NULL);
     c.prompt = test_prompt;
     c.prompt_ctx = &pr;
+    c.host = host;
     assert_int_equal(pair_new(&p, &c, &s), FERRY_OK);
     assert_true(pair_run(p, 100) >= 0);
     assert_true(ferry_ssh_is_authenticated(p->c));
     assert_true(ferry_ssh_is_authenticated(p->s));
     assert_int_equal(pr.asked, 1);
-    assert_string_equal(pr.last, "alice's password: ");
+    assert_string_equal(pr.last, expect_prompt);
     assert_int_equal(p->s->state, FERRY_ST_OPEN);
     assert_int_equal(p->c->state, FERRY_ST_OPEN);
     pair_free(p);
+}
+
+static void test_e2e_password(void **state)
+{
+    (void)state;
+    check_e2e_password(NULL, "alice's password: ");
+    /* OpenSSH's prompt when the host is known */
+    check_e2e_password("files.example.org", "alice@files.example.org's password: ");
 }
 
 static void test_e2e_wrong_password(void **state)

@@ -188,7 +188,11 @@ static int try_password(ferry_ssh *s, int *sent)
         return FERRY_E_ALLOC;
     }
     s->auth->pw_tries++;
-    snprintf(prompt, sizeof(prompt), "%s's password: ", user_of(s));
+    if (s->cfg.host != NULL) { /* OpenSSH's form */
+        snprintf(prompt, sizeof(prompt), "%s@%s's password: ", user_of(s), s->cfg.host);
+    } else {
+        snprintf(prompt, sizeof(prompt), "%s's password: ", user_of(s));
+    }
     if (s->cfg.prompt(s->cfg.prompt_ctx, prompt, 0, pw, ANSWER_MAX) != FERRY_OK) {
         s->auth->pw_tries = MAX_PW_TRIES; /* the user gave up */
         goto out;

@@ -129,6 +129,9 @@ typedef struct ferry_ssh_config {
 
     /* ---- client ---- */
     const char *user;
+    /* The server's host name as the user knows it (HostName), for the
+     * password prompt "user@host's password: "; NULL = "user's password: ". */
+    const char *host;
     /* Host key check (known_hosts, prompting): FERRY_OK to accept,
      * anything else aborts the connection with that error. */
     int (*verify_hostkey)(void *ctx, const ferry_key *hostkey);
