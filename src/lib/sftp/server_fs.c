@@ -114,7 +114,10 @@ int ferry__sftp_on_close(S *s, uint32_t id, ferry_rd *r)
         return rc;
     }
     if (h->kind == H_FILE) {
-        rc = ferry_vfs_close(h->file, 1);
+        /* after a failed WRITE (a full disk) an atomic upload holds a hole:
+         * never move it into place; CLOSE reports that error again */
+        rc = ferry_vfs_close(h->file, h->write_err ? 0 : 1);
+        rc = h->write_err ? h->write_err : rc;
         ferry__sftp_event_close(s, h, (int)ferry_sftp_status_from_err(rc));
     } else {
         ferry_vfs_closedir(h->dir);
@@ -192,6 +195,8 @@ int ferry__sftp_on_write(S *s, uint32_t id, ferry_rd *r)
     rc = ferry_vfs_pwrite(h->file, data, len, off);
     if (rc == FERRY_OK) {
         h->bytes_written += len;
+    } else if (h->write_err == 0) {
+        h->write_err = rc;
     }
     return rc;
 }

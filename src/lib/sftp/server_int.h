@@ -34,6 +34,7 @@ typedef struct ferry__sftp_handle {
     uint32_t pflags;  /* SSH_FXF_* of the OPEN */
     uint64_t bytes_read, bytes_written;
     uint64_t t_open;
+    int write_err;    /* first failed WRITE: CLOSE discards the upload */
 } ferry__sftp_handle;
 
 struct ferry_sftp_server {
