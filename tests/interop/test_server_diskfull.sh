@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# A full disk: ferryd serves from an 8 MiB tmpfs and OpenSSH's sftp and
+# ferry each upload a 16 MiB file, once under a new name and once over an
+# existing file. Each time the client gets an error status with a message
+# and exits non-zero, no file appears under the new name, the replaced
+# file keeps its earlier content, no temporary file is left behind (the
+# space is free again) and a small upload afterwards succeeds.
+#
+# The tmpfs is mounted in a private mount namespace: the script re-runs
+# itself under `unshare -m` (needs root), so the mount never reaches the
+# host and disappears with the test.
+if [ "${FERRY_DISKFULL_NS:-}" != 1 ]; then
+    [ "$(id -u)" = 0 ] || {
+        echo "FAIL: needs root for a private tmpfs mount (unshare -m)" >&2
+        exit 1
+    }
+    FERRY_DISKFULL_NS=1 exec unshare -m --propagation private "$0" "$@"
+fi
+. "$FERRY_SRC/tests/interop/lib.sh"
+need sftp ssh-keygen mount umount timeout /usr/bin/python3
+FERRY="$FERRY_BUILD/ferry"
+[ -x "$FERRY" ] || fail "$FERRY not built"
+
+DISK="$T/disk"
+mkdir -p "$DISK"
+mount -t tmpfs -o size=8m,mode=0755 ferry-diskfull "$DISK" || fail "cannot mount a tmpfs"
+# shellcheck disable=SC2154 # rc is set inside the trap
+trap 'rc=$?; umount -l "$DISK" 2>/dev/null; (exit $rc); _ferry_cleanup' EXIT
+mkdir "$DISK/root"
+
+make_user_key ed25519
+make_file "$T/big.bin" $((16 * 1024 * 1024))
+make_file "$T/old.bin" 100000
+make_file "$T/small.bin" 200000
+
+# ferryd serves $DISK/root (ferryd_start would use $T/root)
+ln -s "$DISK/root" "$T/root"
+echo "PerSourcePenalties no" >"$T/ferryd.conf"
+ferryd_start --config "$T/ferryd.conf"
+
+used_kb() { df -k --output=used "$DISK" | tail -1 | tr -d ' '; }
+base=$(used_kb)
+
+OPTS="-F none -P $FERRYD_PORT -o UserKnownHostsFile=$T/known_hosts -o StrictHostKeyChecking=yes \
+-o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none -i $T/id_ed25519"
+# shellcheck disable=SC2086
+run_client() { # CLIENT BATCH: sets RC, output in $T/out
+    RC=0
+    case $1 in
+    sftp) timeout 120 sftp $OPTS -o GlobalKnownHostsFile=/dev/null -b "$2" \
+        "$TEST_USER@127.0.0.1" >"$T/out" 2>&1 || RC=$? ;;
+    ferry) timeout 120 "$FERRY" $OPTS -b "$2" "$TEST_USER@127.0.0.1" >"$T/out" 2>&1 || RC=$? ;;
+    esac
+}
+
+# After a failed upload: the root holds exactly $1 (sorted names, blank
+# separated), nothing else, and the space is back to what it was.
+expect_root() {
+    local got
+    got=$(ls -A "$DISK/root" | sort | paste -sd' ')
+    [ "$got" = "$1" ] || fail "root holds '$got', expected '$1'"
+    local now
+    now=$(used_kb)
+    [ "$now" -le $((base + 400)) ] || fail "tmpfs still uses $now kB (was $base kB): space not released"
+}
+
+for client in sftp ferry; do
+    # 1. a new name
+    echo "put $T/big.bin new-$client.bin" >"$T/batch"
+    run_client $client "$T/batch"
+    [ $RC -ne 0 ] || { cat "$T/out" >&2; fail "$client: 16 MiB upload on 8 MiB reported success"; }
+    [ $RC -ne 124 ] || fail "$client: timed out on a full disk"
+    grep -Eqi "no space left|failure" "$T/out" || { cat "$T/out" >&2; fail "$client: no error message"; }
+    expect_root ""
+    ok "$client: upload to a new name on a full disk fails with: $(grep -Ei 'no space|failure' "$T/out" | head -1)"
+
+    # 2. over an existing file
+    cp "$T/old.bin" "$DISK/root/keep.bin"
+    base=$(used_kb)
+    echo "put $T/big.bin keep.bin" >"$T/batch"
+    run_client $client "$T/batch"
+    [ $RC -ne 0 ] || fail "$client: replacing upload on a full disk reported success"
+    grep -Eqi "no space left|failure" "$T/out" || { cat "$T/out" >&2; fail "$client: no error message"; }
+    expect_root "keep.bin"
+    same "$T/old.bin" "$DISK/root/keep.bin"
+    ok "$client: replacing upload on a full disk fails, the earlier content is intact"
+
+    # 3. the server keeps working: a small upload and its download
+    printf 'put %s small.bin\nget small.bin %s\n' "$T/small.bin" "$T/small-$client.bin" >"$T/batch"
+    run_client $client "$T/batch"
+    [ $RC -eq 0 ] || { cat "$T/out" >&2; fail "$client: small upload after the failures"; }
+    same "$T/small.bin" "$DISK/root/small.bin"
+    same "$T/small.bin" "$T/small-$client.bin"
+    rm -f "$DISK/root/small.bin" "$DISK/root/keep.bin" "$T/small-$client.bin"
+    base=$(used_kb)
+    ok "$client: small upload and download afterwards succeed"
+done
+
+# The status itself: SSH_FX_FAILURE with the message "no space left" on
+# the WRITE (paramiko shows the server's text); the CLOSE fails as well.
+cat >"$T/full.py" <<'PY'
+import sys, paramiko
+port, key, user = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+t = paramiko.Transport(("127.0.0.1", port))
+t.connect(username=user, pkey=paramiko.Ed25519Key.from_private_key_file(key))
+sftp = paramiko.SFTPClient.from_transport(t)
+f = sftp.open("para.bin", "w")
+chunk = b"z" * 32768
+try:
+    for _ in range(16 * 32):
+        f.write(chunk)
+        f.flush()
+    print("write: no error")
+except IOError as e:
+    print("write:", e)
+f.close()  # paramiko ignores the CLOSE status: see the audit line below
+t.close()
+PY
+/usr/bin/python3 "$T/full.py" "$FERRYD_PORT" "$T/id_ed25519" "$TEST_USER" >"$T/para.out" 2>&1 ||
+    { cat "$T/para.out" >&2; fail "paramiko helper"; }
+grep -qi "^write: .*no space left" "$T/para.out" || { cat "$T/para.out" >&2; fail "WRITE status"; }
+grep -q "op=close path=para.bin .* result=failure" "$T/ferryd.log" || fail "CLOSE did not fail"
+grep -q "op=close path=/new-ferry.bin .* result=failure" "$T/ferryd.log" || fail "CLOSE did not fail"
+grep -q "op=close path=/new-sftp.bin .* result=failure" "$T/ferryd.log" || fail "CLOSE did not fail"
+expect_root ""
+ok "WRITE answers FAILURE \"no space left\", the CLOSEs fail too, nothing left behind"
+
+kill -0 "$FERRYD_PID" || fail "ferryd died"
+ferryd_stop
+ok "ferryd exits cleanly after the disk-full errors"
