@@ -244,7 +244,8 @@ static void test_known_hosts_plain(void **state)
     check(text, "bad.wild.test", 22, keys[0], FERRY_HOSTKEY_NEW, 0);
     check(text, "host3", 22, keys[0], FERRY_HOSTKEY_CHANGED, 5);
     check(text, "host3", 22, keys[1], FERRY_HOSTKEY_OK, 5);
-    /* Another key type listed only: CHANGED as well. */
+    /* Another key type listed only: CHANGED as well, as OpenSSH (9.2 says
+     * "Offending RSA key" and refuses even with accept-new). */
     check(text, "host3", 22, keys[2], FERRY_HOSTKEY_CHANGED, 5);
     check(text, "host4", 22, keys[0], FERRY_HOSTKEY_REVOKED, 6);
     check(text, "x.ca.test", 22, keys[0], FERRY_HOSTKEY_NEW, 0);
@@ -255,6 +256,68 @@ static void test_known_hosts_plain(void **state)
     check(text, "host6", 22, keys[1], FERRY_HOSTKEY_OK, 10);
     check(text, "host6", 22, keys[0], FERRY_HOSTKEY_CHANGED, 10);
     free(text);
+}
+
+static void test_known_hosts_types(void **state)
+{
+    (void)state;
+    char *text = fmt("host1 %s\n"
+                     "@revoked host1,onlyrevoked %s\n"
+                     "@cert-authority host1 %s\n"
+                     "host1,[host2]:2200 %s\n"
+                     "other %s\n",
+                     lines[0], lines[2], lines[2], lines[3], lines[2]);
+    unsigned t = 99;
+    const unsigned ed = 1u << FERRY_KEY_ED25519, rsa = 1u << FERRY_KEY_RSA;
+    assert_int_equal(ferry_known_hosts_types_text(text, strlen(text), "host1", 22, &t), FERRY_OK);
+    assert_int_equal(t, ed | rsa); /* neither the revoked nor the CA line */
+    assert_int_equal(ferry_known_hosts_types_text(text, strlen(text), "host2", 2200, &t), FERRY_OK);
+    assert_int_equal(t, rsa);
+    assert_int_equal(ferry_known_hosts_types_text(text, strlen(text), "host2", 22, &t), FERRY_OK);
+    assert_int_equal(t, 0);
+    assert_int_equal(ferry_known_hosts_types_text(text, strlen(text), "onlyrevoked", 22, &t),
+                     FERRY_OK);
+    assert_int_equal(t, 0);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/kh_types", tmpdir);
+    write_file(path, text);
+    assert_int_equal(ferry_known_hosts_types(path, "other", 22, &t), FERRY_OK);
+    assert_int_equal(t, 1u << FERRY_KEY_ECDSA_P256);
+    snprintf(path, sizeof(path), "%s/kh_types_missing", tmpdir);
+    t = 99;
+    assert_int_equal(ferry_known_hosts_types(path, "other", 22, &t), FERRY_OK);
+    assert_int_equal(t, 0);
+    free(text);
+}
+
+static void test_known_hosts_order_algs(void **state)
+{
+    (void)state;
+    const char *algs = "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,rsa-sha2-512,"
+                       "rsa-sha2-256";
+    char *out = (char *)1;
+    assert_int_equal(ferry_known_hosts_order_algs(0, algs, &out), FERRY_OK);
+    assert_null(out);
+    assert_int_equal(ferry_known_hosts_order_algs(1u << FERRY_KEY_RSA, algs, &out), FERRY_OK);
+    assert_string_equal(out, "rsa-sha2-512,rsa-sha2-256,ssh-ed25519,ecdsa-sha2-nistp256,"
+                             "ecdsa-sha2-nistp384");
+    free(out);
+    /* one ECDSA curve is not another */
+    assert_int_equal(
+        ferry_known_hosts_order_algs(1u << FERRY_KEY_ECDSA_P384 | 1u << FERRY_KEY_RSA, algs, &out),
+        FERRY_OK);
+    assert_string_equal(out, "ecdsa-sha2-nistp384,rsa-sha2-512,rsa-sha2-256,ssh-ed25519,"
+                             "ecdsa-sha2-nistp256");
+    free(out);
+    /* the first type already first: the list is unchanged */
+    assert_int_equal(ferry_known_hosts_order_algs(1u << FERRY_KEY_ED25519, algs, &out), FERRY_OK);
+    assert_string_equal(out, algs);
+    free(out);
+    /* a type none of the algorithms has: the list is unchanged */
+    assert_int_equal(ferry_known_hosts_order_algs(1u << FERRY_KEY_RSA, "ssh-ed25519", &out),
+                     FERRY_OK);
+    assert_string_equal(out, "ssh-ed25519");
+    free(out);
 }
 
 static void test_known_hosts_hashed_by_ssh_keygen(void **state)
@@ -366,6 +429,8 @@ int main(void)
         cmocka_unit_test(test_authkeys_expiry_and_second_line),
         cmocka_unit_test(test_authkeys_load_ssh_keygen),
         cmocka_unit_test(test_known_hosts_plain),
+        cmocka_unit_test(test_known_hosts_types),
+        cmocka_unit_test(test_known_hosts_order_algs),
         cmocka_unit_test(test_known_hosts_hashed_by_ssh_keygen),
         cmocka_unit_test(test_known_hosts_add),
         cmocka_unit_test(test_known_hosts_hostname),

@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "util/buf.h"
 #include "util/err.h"
 
 #define AUTHFILE_LINE_MAX 8192
@@ -695,8 +696,9 @@ static int host_field_matches(const char *field, size_t flen, const char *name)
 
 struct kh_ctx {
     const char *name;
-    const ferry_key *key;
+    const ferry_key *key; /* NULL: only collect the types listed */
     size_t ok_line, changed_line, other_line, revoked_line;
+    unsigned types; /* 1u << ferry_key_type of each plain entry for the host */
 };
 
 static int kh_line(void *vctx, const char *line, size_t lineno)
@@ -723,6 +725,13 @@ static int kh_line(void *vctx, const char *line, size_t lineno)
     ferry_key *k = NULL;
     if (ferry_key_parse_public_line(p + flen, &k, NULL) != FERRY_OK) {
         return FERRY_OK; /* unsupported or malformed key: ignore the line */
+    }
+    if (c->key == NULL) {
+        if (!revoked) {
+            c->types |= 1u << ferry_key_type(k);
+        }
+        ferry_key_free(k);
+        return FERRY_OK;
     }
     int same = ferry_key_equal_public(k, c->key);
     if (revoked) {
@@ -772,6 +781,80 @@ int ferry_known_hosts_check_text(const char *text, size_t len, const char *host,
         *line = at;
     }
     return FERRY_OK;
+}
+
+int ferry_known_hosts_types_text(const char *text, size_t len, const char *host, uint16_t port,
+                                 unsigned *types)
+{
+    char name[1100];
+    size_t skipped = 0;
+    int r = ferry_known_hosts_hostname(host, port, name, sizeof(name));
+    struct kh_ctx c = {.name = name};
+    *types = 0;
+    if (r == FERRY_OK && (r = for_each_line(text, len, kh_line, &c, &skipped)) == FERRY_OK) {
+        *types = c.types;
+    }
+    return r;
+}
+
+int ferry_known_hosts_types(const char *path, const char *host, uint16_t port, unsigned *types)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int r = slurp(path, &text, &len);
+    *types = 0;
+    if (r == FERRY_E_NOT_FOUND) {
+        return FERRY_OK;
+    }
+    if (r == FERRY_OK) {
+        r = ferry_known_hosts_types_text(text, len, host, port, types);
+        free(text);
+    }
+    return r;
+}
+
+/* Appends the names of `algs` whose key type is (want=1) or is not (want=0)
+ * in `types` to b, comma-separated. */
+static int put_algs_by_type(ferry_buf *b, const char *algs, unsigned types, int want)
+{
+    char name[64];
+    int r = FERRY_OK;
+    for (const char *p = algs; *p != '\0' && r == FERRY_OK;) {
+        size_t n = strcspn(p, ",");
+        if (n > 0 && n < sizeof(name)) {
+            memcpy(name, p, n);
+            name[n] = '\0';
+            int known = (types >> ferry_key_type_from_name(name)) & 1u;
+            if (known == want) {
+                r = ferry_buf_len(b) > 0 ? ferry_buf_put(b, ",", 1) : FERRY_OK;
+                r = r == FERRY_OK ? ferry_buf_put(b, name, n) : r;
+            }
+        }
+        p += n + (p[n] == ',');
+    }
+    return r;
+}
+
+int ferry_known_hosts_order_algs(unsigned types, const char *algs, char **out)
+{
+    ferry_buf *b = NULL;
+    int r = FERRY_E_ALLOC;
+    *out = NULL;
+    types &= ~(1u << FERRY_KEY_UNKNOWN);
+    if (types == 0) {
+        return FERRY_OK;
+    }
+    if ((b = ferry_buf_new(0)) == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    r = put_algs_by_type(b, algs, types, 1);
+    r = r == FERRY_OK ? put_algs_by_type(b, algs, types, 0) : r;
+    r = r == FERRY_OK ? ferry_buf_put_u8(b, 0) : r;
+    if (r == FERRY_OK && (*out = strdup((const char *)ferry_buf_data(b))) == NULL) {
+        r = FERRY_E_ALLOC;
+    }
+    ferry_buf_free(b);
+    return r;
 }
 
 int ferry_known_hosts_check(const char *path, const char *host, uint16_t port, const ferry_key *key,

@@ -52,18 +52,32 @@ enum ferry_hostkey_status {
 /* Checks host/port against a known_hosts file: plain names, comma lists,
  * wildcards and negation, hashed "|1|salt|hash" entries (HMAC-SHA1),
  * "[host]:port" when port != 22, @revoked and @cert-authority markers
- * (the latter skipped). A key of another type for the same host counts as
- * CHANGED only if no key of the offered type is listed (OpenSSH reports
- * the mismatch the same way). *line (may be NULL) gets the 1-based line
- * number of the entry that decided CHANGED/OK (0 otherwise). A missing file
- * is NEW. */
-int ferry_known_hosts_check(const char *path, const char *host, uint16_t port,
-                            const ferry_key *key, enum ferry_hostkey_status *status,
-                            size_t *line);
+ * (the latter skipped). Any listed key for the host other than `key` makes
+ * it CHANGED, a key of another type too: OpenSSH (checked with 9.2) refuses
+ * such a host with "REMOTE HOST IDENTIFICATION HAS CHANGED ... Offending
+ * RSA key", even with StrictHostKeyChecking=accept-new; it avoids the case
+ * by preferring the host key algorithms of the keys on record (see
+ * ferry_known_hosts_order_algs). A key of the offered type is reported
+ * before one of another type. *line (may be NULL) gets the 1-based line
+ * number of the entry that decided CHANGED/OK/REVOKED (0 for NEW). A
+ * missing file is NEW. */
+int ferry_known_hosts_check(const char *path, const char *host, uint16_t port, const ferry_key *key,
+                            enum ferry_hostkey_status *status, size_t *line);
 /* Same over text in memory (for tests and fuzzing). */
 int ferry_known_hosts_check_text(const char *text, size_t len, const char *host, uint16_t port,
                                  const ferry_key *key, enum ferry_hostkey_status *status,
                                  size_t *line);
+/* The key types listed for host/port (plain entries; @revoked and
+ * @cert-authority lines do not count) as a mask of 1u << ferry_key_type.
+ * A missing file gives 0. */
+int ferry_known_hosts_types(const char *path, const char *host, uint16_t port, unsigned *types);
+int ferry_known_hosts_types_text(const char *text, size_t len, const char *host, uint16_t port,
+                                 unsigned *types);
+/* OpenSSH's ordering of HostKeyAlgorithms for a host on record: the
+ * algorithms of `algs` (a name-list) whose key type is in `types` first,
+ * then the others, each group in its original order. *out is a new heap
+ * string, or NULL when `types` is empty (keep `algs` as it is). */
+int ferry_known_hosts_order_algs(unsigned types, const char *algs, char **out);
 /* Appends an entry for host/port (hashed when hash=1, as HashKnownHosts)
  * to the file, creating it (0600) and its directory (0700) if needed. */
 int ferry_known_hosts_add(const char *path, const char *host, uint16_t port, const ferry_key *key,
