@@ -368,6 +368,10 @@ int ferry_conn_open(ferry_conn **out, const ferry_opts *o, const char *host, int
         r = FERRY_E_INVALID_ARG;
         goto out;
     }
+    if (o->hostkey_algs == NULL &&
+        (r = ferry_hostkey_order_algs(&c->hc, ferry_sigalg_default(), &c->algs[3])) != FERRY_OK) {
+        goto out;
+    }
     if ((r = ferry__conn_identities(c, o)) != FERRY_OK) {
         goto out;
     }

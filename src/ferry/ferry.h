@@ -141,6 +141,11 @@ typedef struct ferry_hostcheck {
 
 /* verify_hostkey callback for the SSH session; ctx is a ferry_hostcheck. */
 int ferry_hostkey_verify(void *ctx, const ferry_key *key);
+/* OpenSSH's HostKeyAlgorithms for a host on record: `algs` with the
+ * algorithms of the key types in known_hosts first (a host known with an
+ * RSA key is asked for it, not for a new ed25519 key that would count as
+ * changed). *out is a new heap string, NULL when nothing is on record. */
+int ferry_hostkey_order_algs(const ferry_hostcheck *hc, const char *algs, char **out);
 
 /* ---- client state and shell (shell.c / cmds.c / xfer.c) ---- */
 

@@ -158,13 +158,28 @@ static int on_new(const ferry_hostcheck *hc, const char *file, const ferry_key *
     return FERRY_OK;
 }
 
-/* Non-zero when the entry that made the key "changed" is of another key
- * type than the one offered. */
-static int changed_type(const char *file, size_t line, const ferry_key *k)
+/* The known_hosts file to read and write (heap), NULL on allocation
+ * failure. Only the first file of a list is used. */
+static char *known_hosts_file(const ferry_hostcheck *hc)
 {
-    char t[32];
-    line_type(file, line, t, sizeof(t));
-    return t[0] != '\0' && strcmp(t, key_label(k)) != 0;
+    char *file = ferry_opts_expand_path(hc->opts->known_hosts, hc->hostname, hc->opts->user);
+    if (file != NULL) {
+        file[strcspn(file, " \t")] = '\0';
+    }
+    return file;
+}
+
+int ferry_hostkey_order_algs(const ferry_hostcheck *hc, const char *algs, char **out)
+{
+    unsigned types = 0;
+    char *file = known_hosts_file(hc);
+    *out = NULL;
+    if (file == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    int r = ferry_known_hosts_types(file, hc->hostname, (uint16_t)hc->port, &types);
+    free(file);
+    return r == FERRY_OK ? ferry_known_hosts_order_algs(types, algs, out) : FERRY_OK;
 }
 
 int ferry_hostkey_verify(void *ctx, const ferry_key *k)
@@ -173,14 +188,12 @@ int ferry_hostkey_verify(void *ctx, const ferry_key *k)
     enum ferry_hostkey_status st = FERRY_HOSTKEY_NEW;
     size_t line = 0;
     char fp[128];
-    char *file = ferry_opts_expand_path(hc->opts->known_hosts, hc->hostname, hc->opts->user);
+    char *file = known_hosts_file(hc);
     int r;
 
     if (file == NULL) {
         return FERRY_E_ALLOC;
     }
-    /* Only the first file of a list is used (and written). */
-    file[strcspn(file, " \t")] = '\0';
     if (ferry_key_fingerprint(k, fp, sizeof(fp)) != FERRY_OK) {
         snprintf(fp, sizeof(fp), "?");
     }
@@ -194,11 +207,8 @@ int ferry_hostkey_verify(void *ctx, const ferry_key *k)
         fprintf(stderr, "Host key %s %s revoked by file %s\nHost key verification failed.\n",
                 key_label(k), fp, file);
         r = FERRY_E_HOSTKEY_CHANGED;
-    } else if (st == FERRY_HOSTKEY_CHANGED && changed_type(file, line, k)) {
-        /* Only keys of other types are known: a new key, as OpenSSH. */
-        fprintf(stderr, "Keys of a different type are already known for this host.\n");
-        r = on_new(hc, file, k, fp);
     } else if (st == FERRY_HOSTKEY_CHANGED) {
+        /* a key of another type on record counts too, as in OpenSSH */
         char name[512], old_type[32];
         ferry_known_hosts_hostname(hc->hostname, (uint16_t)hc->port, name, sizeof(name));
         line_type(file, line, old_type, sizeof(old_type));

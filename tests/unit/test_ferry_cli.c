@@ -375,13 +375,27 @@ static void test_hostkey_policy(void **state)
     char want[256];
     snprintf(want, sizeof(want), "Offending ED25519 key in %s:2", kh);
     assert_non_null(strstr(err, want));
-    /* only a key of another type is known: a new key, not a changed one */
+    /* only a key of another type is on record: changed as well, as OpenSSH
+     * says it ("Offending ED25519 key"), and nothing is added */
     ferry_key *ec = NULL;
     assert_int_equal(ferry_key_generate(FERRY_KEY_ECDSA_P256, 0, &ec), FERRY_OK);
-    assert_int_equal(verify_capture(&hc, ec, err, sizeof(err)), FERRY_OK);
-    assert_null(strstr(err, "HAS CHANGED"));
-    assert_non_null(strstr(err, "Permanently added"));
+    assert_int_equal(verify_capture(&hc, ec, err, sizeof(err)), FERRY_E_HOSTKEY_CHANGED);
+    assert_non_null(strstr(err, "HAS CHANGED"));
+    assert_non_null(strstr(err, want));
+    assert_null(strstr(err, "Permanently added"));
     ferry_key_free(ec);
+    /* which is why the algorithms of the key on record are asked for first */
+    char *algs = NULL;
+    assert_int_equal(ferry_hostkey_order_algs(&hc, "ecdsa-sha2-nistp256,ssh-ed25519", &algs),
+                     FERRY_OK);
+    assert_string_equal(algs, "ssh-ed25519,ecdsa-sha2-nistp256");
+    free(algs);
+    hc.port = 2200; /* nothing on record: NULL, the defaults stay */
+    algs = (char *)1;
+    assert_int_equal(ferry_hostkey_order_algs(&hc, "ecdsa-sha2-nistp256,ssh-ed25519", &algs),
+                     FERRY_OK);
+    assert_null(algs);
+    hc.port = 2222;
     /* StrictHostKeyChecking=no: warned, but goes on */
     o.strict = FERRY_STRICT_NO;
     assert_int_equal(verify_capture(&hc, k, err, sizeof(err)), FERRY_OK);
