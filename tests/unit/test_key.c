@@ -436,6 +436,17 @@ static void test_save_read_by_ssh_keygen(void **state)
         assert_string_equal(derived, ours);
         char *pubfile = read_text(pubpath);
         assert_string_equal(pubfile, ours);
+        /* exactly one line, ending in a newline (ssh-keygen's form: `cat
+         * id.pub >> authorized_keys` must not glue two keys together) */
+        char raw[16384];
+        FILE *pf = fopen(pubpath, "rb");
+        assert_non_null(pf);
+        size_t rawn = fread(raw, 1, sizeof(raw) - 1, pf);
+        fclose(pf);
+        raw[rawn] = '\0';
+        assert_int_equal(rawn, strlen(ours) + 1);
+        assert_memory_equal(raw, ours, strlen(ours));
+        assert_int_equal(raw[rawn - 1], '\n');
         assert_int_equal(ferry_key_fingerprint(k, fp, sizeof(fp)), FERRY_OK);
         char *want = keygen_fp(path);
         assert_string_equal(fp, want);
