@@ -47,6 +47,7 @@ void ferryd_config_init(ferryd_config *cfg)
     cfg->client_alive_count_max = 3;
     cfg->log_level = FERRY_LOG_INFO;
     cfg->atomic_uploads = 1;
+    cfg->keep_partial = 1;
 }
 
 static void user_free(ferryd_user_conf *u)
@@ -524,6 +525,7 @@ static const struct kw keywords[] = {
     G("LogLevel", set_loglevel, log_level),
     G("RekeyLimit", set_rekey, rekey_bytes),
     G("AtomicUploads", set_bool, atomic_uploads),
+    G("KeepPartialUploads", set_bool, keep_partial),
     G("ServiceUser", set_str, service_user),
     G("AuditLog", set_str, audit_log),
     {"User", SCOPE_BLOCK, NULL, 0},

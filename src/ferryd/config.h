@@ -60,6 +60,7 @@ typedef struct ferryd_config {
     uint64_t rekey_bytes;             /* 0 = library default */
     uint64_t rekey_seconds;
     int atomic_uploads; /* default yes */
+    int keep_partial;   /* KeepPartialUploads, default yes */
     char *service_user; /* ServiceUser: drop to it when root */
     char *audit_log;    /* AuditLog FILE, NULL = stderr only */
     ferryd_user_conf *users;

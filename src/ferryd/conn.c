@@ -29,8 +29,9 @@
 #define CONN_TERM_LINGER_MS 1000 /* the same after SIGTERM */
 
 /* Set by SIGTERM (the listener shutting down after its grace period): the
- * session ends cleanly, so open atomic uploads are discarded, not left
- * behind as temporary files. Process-wide by nature (one per child). */
+ * session ends cleanly, so open atomic uploads are kept as partial files
+ * (KeepPartialUploads) or discarded, not left behind as temporary files.
+ * Process-wide by nature (one per child). */
 static volatile sig_atomic_t conn_terminate;
 
 static void on_sigterm(int sig)
@@ -129,6 +130,7 @@ static int on_subsystem(void *ctx, ferry_ssh *s, ferry_channel *ch, const char *
         .vfs = c->vfs,
         .mode = u->mode,
         .atomic_uploads = c->srv->cfg.atomic_uploads,
+        .keep_partial = c->srv->cfg.keep_partial,
         .user = u->name,
         .on_event = on_sftp_event,
         .event_ctx = c,

@@ -36,7 +36,8 @@ int ferryd_conn_serve(const ferryd_server *srv, int fd, const char *peer, unsign
                       int report_fd);
 
 /* In a connection child: SIGTERM ends the session cleanly (DISCONNECT,
- * incomplete atomic uploads discarded) instead of killing the process. */
+ * incomplete atomic uploads kept as partial files or discarded) instead of
+ * killing the process. */
 void ferryd_conn_signals(void);
 
 /* In the listener, before the first fork: one key exchange between two

@@ -70,8 +70,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     ferry_sftp_server_config cfg = {
-        .vfs = vfs, .mode = (enum ferry_sftp_mode)(data[0] & 3 ? (data[0] & 3) - 1 : 0),
-        .atomic_uploads = (data[0] >> 2) & 1, .user = "fuzz", .max_handles = 8,
+        .vfs = vfs,
+        .mode = (enum ferry_sftp_mode)(data[0] & 3 ? (data[0] & 3) - 1 : 0),
+        .atomic_uploads = (data[0] >> 2) & 1,
+        .keep_partial = (data[0] >> 4) & 1,
+        .user = "fuzz",
+        .max_handles = 8,
     };
     if (cfg.mode > FERRY_SFTP_UPLOAD_ONLY) {
         cfg.mode = FERRY_SFTP_READ_WRITE;

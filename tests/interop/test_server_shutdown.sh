@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Uploads cut short never leave a partial file under the final name:
-#  - the client is SIGKILLed mid-upload (the temporary file is removed too);
+#  - the client is SIGKILLed mid-upload: the data received is kept as the
+#    hidden partial file .<name>.ferry-partial (KeepPartialUploads yes, the
+#    default), nothing else is left; with KeepPartialUploads no nothing;
 #  - the session process is SIGKILLed (at most the hidden .part remains);
 #  - ferryd gets SIGTERM: it stops accepting at once, gives the session its
-#    grace period, then ends it cleanly (DISCONNECT, temporary file
-#    removed) and exits 0.
+#    grace period, then ends it cleanly (DISCONNECT, the upload kept as the
+#    partial file) and exits 0.
 . "$FERRY_SRC/tests/interop/lib.sh"
 need /usr/bin/python3 ssh-keygen timeout
 
@@ -35,16 +37,33 @@ start_upload() {
     ls -a "$T/root" | grep -q "\.part$" || fail "no temporary file during the atomic upload"
 }
 
-# The client is killed mid-upload: the session ends, the upload is discarded.
+PARTIAL="$T/root/.upload.bin.ferry-partial"
+KEPT=0
+# Only the partial file is left: at least the 100000 bytes acknowledged,
+# mode 0600, reported by an audit event.
+expect_partial() {
+    for i in $(seq 1 100); do
+        [ "$(ls -A "$T/root")" = .upload.bin.ferry-partial ] && break
+        sleep 0.05
+    done
+    [ "$(ls -A "$T/root")" = .upload.bin.ferry-partial ] || fail "$1 left: $(ls -A "$T/root")"
+    [ "$(stat -c %s "$PARTIAL")" -ge 100000 ] || fail "$1: partial file of $(stat -c %s "$PARTIAL") bytes"
+    [ "$(stat -c %a "$PARTIAL")" = 600 ] || fail "$1: partial file mode $(stat -c %a "$PARTIAL")"
+    KEPT=$((KEPT + 1))
+    [ "$(grep -c 'event=file .*op=partial_kept path=upload.bin path2=.upload.bin.ferry-partial' \
+        "$T/ferryd.log")" = "$KEPT" ] || fail "$1: no partial_kept audit event"
+    head -c 100000 "$PARTIAL" | cmp -s - <(head -c 100000 /dev/zero | tr '\0' x) ||
+        fail "$1: partial file content"
+    rm -f "$PARTIAL"
+}
+
+# The client is killed mid-upload: the session ends, the upload is kept as
+# the partial file.
 start_upload
 kill -KILL "$HOLD_PID"
 wait "$HOLD_PID" 2>/dev/null || true
-for i in $(seq 1 100); do
-    [ -z "$(ls -A "$T/root")" ] && break
-    sleep 0.05
-done
-[ -z "$(ls -A "$T/root")" ] || fail "client SIGKILL left: $(ls -A "$T/root")"
-ok "client killed mid-upload: nothing left behind"
+expect_partial "client SIGKILL"
+ok "client killed mid-upload: only the partial file left behind"
 
 # The session process is killed mid-upload: at most a hidden .part file,
 # never a partial file under the final name; the listener serves on.
@@ -76,7 +95,21 @@ t1=$(date +%s)
 [ $((t1 - t0)) -le 10 ] || fail "shutdown took $((t1 - t0)) s"
 read -r -t 10 line <&"${HOLD[0]}" || true
 case "$line" in ended:*) ;; *) fail "client did not see the session end: $line" ;; esac
-[ -z "$(ls -A "$T/root")" ] || fail "left behind: $(ls -A "$T/root")"
 grep -q 'event=session_end .*reason="server shutting down"' "$T/ferryd.log" ||
     fail "no session_end with the shutdown reason"
-ok "SIGTERM: grace period, clean session end, incomplete upload discarded, exit 0"
+expect_partial "SIGTERM"
+ok "SIGTERM: grace period, clean session end, incomplete upload kept as the partial file, exit 0"
+
+# KeepPartialUploads no: a client killed mid-upload leaves nothing.
+printf 'KeepPartialUploads no\n' >"$T/nokeep.conf"
+ferryd_start --config "$T/nokeep.conf"
+start_upload
+kill -KILL "$HOLD_PID"
+wait "$HOLD_PID" 2>/dev/null || true
+for i in $(seq 1 100); do
+    [ -z "$(ls -A "$T/root")" ] && break
+    sleep 0.05
+done
+[ -z "$(ls -A "$T/root")" ] || fail "KeepPartialUploads no: client SIGKILL left: $(ls -A "$T/root")"
+ferryd_stop
+ok "KeepPartialUploads no: client killed mid-upload, nothing left behind"

@@ -29,6 +29,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.startups_rate, 30);
     assert_int_equal(cfg.startups_full, 100);
     assert_int_equal(cfg.atomic_uploads, 1);
+    assert_int_equal(cfg.keep_partial, 1);
     assert_int_equal(cfg.password_auth, 1);
     assert_int_equal(cfg.port, 22);
     ferryd_config_free(&cfg);
@@ -59,6 +60,7 @@ static const char full_conf[] =
     "LogLevel DEBUG\n"
     "RekeyLimit 512M 30m\n"
     "AtomicUploads no\n"
+    "KeepPartialUploads no\n"
     "User alice\n"
     "    Root /srv/alice\n"
     "    AuthorizedKeysFile /home/alice/.ssh/authorized_keys \"/srv/keys/alice keys\"\n"
@@ -101,6 +103,7 @@ static void test_full(void **state)
     assert_true(cfg.rekey_bytes == 512ull << 20);
     assert_true(cfg.rekey_seconds == 1800);
     assert_int_equal(cfg.atomic_uploads, 0);
+    assert_int_equal(cfg.keep_partial, 0);
     assert_int_equal(cfg.n_users, 2);
     ferryd_user_conf *a = ferryd_config_user(&cfg, "alice");
     assert_non_null(a);
@@ -114,7 +117,7 @@ static void test_full(void **state)
     assert_string_equal(b->root, "/srv/bob");
     assert_string_equal(b->password_hash, "$y$j9T$abc$def");
     assert_int_equal(b->mode, FERRY_SFTP_UPLOAD_ONLY);
-    assert_int_equal(b->line, 29);
+    assert_int_equal(b->line, 30);
     assert_null(ferryd_config_user(&cfg, "carol"));
     ferryd_config_free(&cfg);
 }

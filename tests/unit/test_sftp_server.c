@@ -39,6 +39,9 @@ typedef struct T {
     uint32_t id;
     int events, close_events;
     uint64_t ev_written;
+    int keep, no_atomic; /* next start(): keep_partial, atomic_uploads off */
+    int partial_events;
+    char partial_path[300]; /* path2 of the last "partial_kept" event */
 } T;
 
 /* ---- harness ---- */
@@ -59,6 +62,10 @@ static void on_event(void *ctx, const ferry_sftp_event *ev)
     if (strcmp(ev->op, "close") == 0) {
         t->close_events++;
         t->ev_written += ev->bytes_written;
+    }
+    if (strcmp(ev->op, "partial_kept") == 0) {
+        t->partial_events++;
+        snprintf(t->partial_path, sizeof(t->partial_path), "%s", ev->path2);
     }
 }
 
@@ -99,7 +106,8 @@ static void start(T *t, enum ferry_sftp_mode mode, unsigned max_handles)
     memset(&t->cfg, 0, sizeof(t->cfg));
     t->cfg.vfs = t->vfs;
     t->cfg.mode = mode;
-    t->cfg.atomic_uploads = 1;
+    t->cfg.atomic_uploads = !t->no_atomic;
+    t->cfg.keep_partial = t->keep;
     t->cfg.user = "alice";
     t->cfg.max_handles = max_handles;
     t->cfg.on_event = on_event;
@@ -174,8 +182,11 @@ static void put_empty_attrs(ferry_buf *b)
     assert_int_equal(ferry_buf_put_u32(b, 0), FERRY_OK);
 }
 
-static void init(T *t)
+/* INIT; returns the data of the VERSION extension pair `want` ("" when
+ * absent; NULL = do not look). */
+static const char *init_ext(T *t, const char *want)
 {
+    static char data[128];
     ferry_buf *b = ferry_buf_new(0);
     ferry_buf_put_u32(b, 5);
     ferry_buf_put_u8(b, SSH_FXP_INIT);
@@ -187,6 +198,21 @@ static void init(T *t)
     assert_int_equal(next_reply(t, &r, &id), SSH_FXP_VERSION);
     assert_int_equal(ferry_rd_u32(&r, &ver), FERRY_OK);
     assert_int_equal(ver, 3);
+    data[0] = '\0';
+    while (want != NULL && ferry_rd_left(&r) > 0) {
+        char name[64], d[128];
+        assert_int_equal(ferry_rd_name(&r, name, sizeof(name)), FERRY_OK);
+        assert_int_equal(ferry_rd_name(&r, d, sizeof(d)), FERRY_OK);
+        if (strcmp(name, want) == 0) {
+            snprintf(data, sizeof(data), "%s", d);
+        }
+    }
+    return data;
+}
+
+static void init(T *t)
+{
+    (void)init_ext(t, NULL);
 }
 
 typedef struct hnd {
@@ -954,6 +980,20 @@ static size_t check_reply(T *t, char *alg, const uint8_t **hashes)
     return ferry_rd_left(&r);
 }
 
+/* sha256 of [0, size) of an open handle through check-file-handle (or the
+ * "check-file" alias), compared with the expected bytes. */
+static void expect_sha256(T *t, const char *extname, const hnd *h, const void *d, size_t n)
+{
+    char alg[32];
+    const uint8_t *hs;
+    uint8_t want[32];
+    send_req(t, check_req(t, extname, h->b, h->n, "sha256", 0, 0, 0));
+    assert_int_equal(check_reply(t, alg, &hs), 32);
+    assert_string_equal(alg, "sha256");
+    sha256_of(d, n, want);
+    assert_memory_equal(hs, want, 32);
+}
+
 static void test_check_file(void **state)
 {
     T *t = *state;
@@ -989,6 +1029,8 @@ static void test_check_file(void **state)
     assert_int_equal(status(t), SSH_FX_OP_UNSUPPORTED);
     send_req(t, check_req(t, "check-file-handle", h.b, h.n, "md5", 0, 0, 100));
     assert_int_equal(status(t), SSH_FX_FAILURE);
+    /* "check-file" with a handle (paramiko's SFTPFile.check) */
+    expect_sha256(t, "check-file", &h, data, n);
     assert_int_equal(op_close(t, &h), SSH_FX_OK);
     /* more than 64 MiB in one request */
     host_path(t, p, sizeof(p), "huge");
@@ -1019,6 +1061,155 @@ static void test_check_file(void **state)
     host_path(t, p, sizeof(p), "copy");
     assert_int_equal(host_size(p), (long)n);
     free(data);
+}
+
+static void host_read(const char *path, char *out, size_t n)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t got = fread(out, 1, n - 1, f);
+    out[got] = '\0';
+    fclose(f);
+}
+
+static void restart_keep(T *t, enum ferry_sftp_mode mode, int keep, const char *ext_data)
+{
+    ferry_sftp_server_free(t->srv);
+    t->keep = keep;
+    start(t, mode, 0);
+    assert_string_equal(init_ext(t, "partial-upload@ferry.dev"), ext_data);
+}
+
+static void test_partial_uploads(void **state)
+{
+    T *t = *state;
+    hnd h;
+    char p[300], pp[300], buf[64];
+    struct stat st;
+    ferry_sftp_attrs a;
+    uint32_t up = SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC;
+    /* announced only with atomic uploads and keep_partial both on */
+    restart_keep(t, FERRY_SFTP_READ_WRITE, 0, "");
+    t->no_atomic = 1;
+    restart_keep(t, FERRY_SFTP_READ_WRITE, 1, "");
+    t->no_atomic = 0;
+    restart_keep(t, FERRY_SFTP_READ_WRITE, 1, "1");
+    host_path(t, p, sizeof(p), "up");
+    host_path(t, pp, sizeof(pp), ".up.ferry-partial");
+    /* dropped holding bytes: kept as the partial, 0600, nothing else */
+    assert_int_equal(op_open(t, "up", up, &h), SSH_FX_OK);
+    assert_int_equal(op_write(t, &h, 0, "0123456789", 10), SSH_FX_OK);
+    int ev = t->close_events;
+    restart_keep(t, FERRY_SFTP_READ_WRITE, 1, "1");
+    assert_int_equal(t->close_events, ev + 1);
+    assert_int_equal(t->partial_events, 1);
+    assert_string_equal(t->partial_path, ".up.ferry-partial");
+    assert_int_equal(stat(pp, &st), 0);
+    assert_int_equal(st.st_size, 10);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(host_size(p), -1);
+    assert_int_equal(count_parts(t), 0);
+    /* a newer interrupted upload replaces it */
+    assert_int_equal(op_open(t, "up", up, &h), SSH_FX_OK);
+    assert_int_equal(op_write(t, &h, 0, "abcdef", 6), SSH_FX_OK);
+    restart_keep(t, FERRY_SFTP_READ_WRITE, 1, "1");
+    assert_int_equal(host_size(pp), 6);
+    assert_int_equal(t->partial_events, 2);
+    /* an empty one is not kept (the older partial stays) */
+    assert_int_equal(op_open(t, "up", up, &h), SSH_FX_OK);
+    restart_keep(t, FERRY_SFTP_READ_WRITE, 1, "1");
+    assert_int_equal(host_size(pp), 6);
+    assert_int_equal(t->partial_events, 2);
+    assert_int_equal(count_parts(t), 0);
+    /* resume: stat it, open it READ|WRITE (in place), hash the prefix,
+     * write the rest, rename it onto the final name */
+    assert_int_equal(op_stat(t, SSH_FXP_STAT, ".up.ferry-partial", &a), SSH_FX_OK);
+    assert_true(a.size == 6);
+    assert_int_equal(op_open(t, ".up.ferry-partial", SSH_FXF_READ | SSH_FXF_WRITE, &h), SSH_FX_OK);
+    assert_int_equal(count_parts(t), 0);
+    expect_sha256(t, "check-file-handle", &h, "abcdef", 6);
+    assert_int_equal(op_write(t, &h, 6, "ghij", 4), SSH_FX_OK);
+    assert_int_equal(host_size(pp), 10); /* in place */
+    assert_int_equal(op_close(t, &h), SSH_FX_OK);
+    assert_int_equal(op_two(t, 0, "posix-rename@openssh.com", ".up.ferry-partial", "up"),
+                     SSH_FX_OK);
+    host_read(p, buf, sizeof(buf));
+    assert_string_equal(buf, "abcdefghij");
+    assert_int_equal(host_size(pp), -1);
+    /* a successful upload removes a stale partial of its name */
+    assert_int_equal(op_open(t, "up", up, &h), SSH_FX_OK);
+    assert_int_equal(op_write(t, &h, 0, "x", 1), SSH_FX_OK);
+    restart_keep(t, FERRY_SFTP_READ_WRITE, 1, "1");
+    assert_int_equal(host_size(pp), 1);
+    assert_int_equal(op_open(t, "up", up, &h), SSH_FX_OK);
+    assert_int_equal(op_write(t, &h, 0, "full", 4), SSH_FX_OK);
+    assert_int_equal(host_size(pp), 1); /* still there until the CLOSE */
+    assert_int_equal(op_close(t, &h), SSH_FX_OK);
+    assert_int_equal(host_size(pp), -1);
+    assert_int_equal(host_size(p), 4);
+    /* in a subdirectory; through ".." (never above the root) */
+    assert_int_equal(op_path(t, SSH_FXP_MKDIR, "d"), SSH_FX_OK);
+    assert_int_equal(op_open(t, "d/f", up, &h), SSH_FX_OK);
+    assert_int_equal(op_write(t, &h, 0, "sub", 3), SSH_FX_OK);
+    hnd h2;
+    assert_int_equal(op_open(t, "d/../../../esc", up, &h2), SSH_FX_OK);
+    assert_int_equal(op_write(t, &h2, 0, "esc", 3), SSH_FX_OK);
+    restart_keep(t, FERRY_SFTP_READ_WRITE, 1, "1");
+    host_path(t, p, sizeof(p), "d/.f.ferry-partial");
+    assert_int_equal(host_size(p), 3);
+    host_path(t, p, sizeof(p), ".esc.ferry-partial");
+    assert_int_equal(host_size(p), 3);
+    snprintf(p, sizeof(p), "%s/.esc.ferry-partial", t->dir);
+    assert_int_equal(host_size(p), -1);
+    /* disabled: an interrupted upload is discarded */
+    restart_keep(t, FERRY_SFTP_READ_WRITE, 0, "");
+    assert_int_equal(op_open(t, "gone", up, &h), SSH_FX_OK);
+    assert_int_equal(op_write(t, &h, 0, "data", 4), SSH_FX_OK);
+    restart_keep(t, FERRY_SFTP_READ_WRITE, 0, "");
+    host_path(t, p, sizeof(p), ".gone.ferry-partial");
+    assert_int_equal(host_size(p), -1);
+    assert_int_equal(count_parts(t), 0);
+    /* atomic uploads off: writes go in place, nothing to keep */
+    t->no_atomic = 1;
+    restart_keep(t, FERRY_SFTP_READ_WRITE, 1, "");
+    assert_int_equal(op_open(t, "direct", up, &h), SSH_FX_OK);
+    assert_int_equal(op_write(t, &h, 0, "data", 4), SSH_FX_OK);
+    restart_keep(t, FERRY_SFTP_READ_WRITE, 1, "");
+    t->no_atomic = 0;
+    host_path(t, p, sizeof(p), "direct");
+    assert_int_equal(host_size(p), 4);
+    host_path(t, p, sizeof(p), ".direct.ferry-partial");
+    assert_int_equal(host_size(p), -1);
+}
+
+/* Upload-only: the partial can be written in place and renamed to a free
+ * final name, not hashed nor renamed over an existing file. */
+static void test_partial_upload_only(void **state)
+{
+    T *t = *state;
+    hnd h;
+    char p[300], buf[64];
+    restart_keep(t, FERRY_SFTP_UPLOAD_ONLY, 1, "1");
+    assert_int_equal(op_open(t, "u", SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC, &h), SSH_FX_OK);
+    assert_int_equal(op_write(t, &h, 0, "12345", 5), SSH_FX_OK);
+    restart_keep(t, FERRY_SFTP_UPLOAD_ONLY, 1, "1");
+    host_path(t, p, sizeof(p), ".u.ferry-partial");
+    assert_int_equal(host_size(p), 5);
+    assert_int_equal(op_open(t, ".u.ferry-partial", SSH_FXF_READ | SSH_FXF_WRITE, &h), SSH_FX_OK);
+    send_req(t, check_req(t, "check-file-handle", h.b, h.n, "sha256", 0, 0, 0));
+    assert_int_equal(status(t), SSH_FX_PERMISSION_DENIED);
+    assert_int_equal(op_write(t, &h, 5, "678", 3), SSH_FX_OK);
+    assert_int_equal(op_close(t, &h), SSH_FX_OK);
+    host_path(t, p, sizeof(p), "taken");
+    host_write(p, "taken", 5);
+    assert_int_equal(op_two(t, 0, "posix-rename@openssh.com", ".u.ferry-partial", "taken"),
+                     SSH_FX_FAILURE);
+    assert_int_equal(op_two(t, SSH_FXP_RENAME, NULL, ".u.ferry-partial", "u"), SSH_FX_OK);
+    host_path(t, p, sizeof(p), "u");
+    host_read(p, buf, sizeof(buf));
+    assert_string_equal(buf, "12345678");
+    host_path(t, p, sizeof(p), "taken");
+    assert_int_equal(host_size(p), 5);
 }
 
 static void test_read_only(void **state)
@@ -1346,14 +1537,24 @@ int main(void)
 {
 #define TST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        TST(test_version_extensions),  TST(test_file_roundtrip),
-        TST(test_directories),         TST(test_names_links_rename),
-        TST(test_malformed_keeps_session), TST(test_handles_limit_and_huge_read),
-        TST(test_jail),                TST(test_symlink_swap_race),
-        TST(test_atomic_upload),       TST(test_excl_and_resume),
-        TST(test_check_file),          TST(test_read_only),
-        TST(test_upload_only),         TST(test_backpressure),
-        TST(test_over_ssh_channel),    TST(test_bitflips_and_truncation),
+        TST(test_version_extensions),
+        TST(test_file_roundtrip),
+        TST(test_directories),
+        TST(test_names_links_rename),
+        TST(test_malformed_keeps_session),
+        TST(test_handles_limit_and_huge_read),
+        TST(test_jail),
+        TST(test_symlink_swap_race),
+        TST(test_atomic_upload),
+        TST(test_excl_and_resume),
+        TST(test_check_file),
+        TST(test_read_only),
+        TST(test_upload_only),
+        TST(test_backpressure),
+        TST(test_over_ssh_channel),
+        TST(test_bitflips_and_truncation),
+        TST(test_partial_uploads),
+        TST(test_partial_upload_only),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     pair_keys_cleanup();

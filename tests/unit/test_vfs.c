@@ -268,6 +268,136 @@ static void test_atomic(void **state)
     assert_int_equal(st.st_size, 6);
 }
 
+static void test_partial_name(void **state)
+{
+    (void)state;
+    char out[FERRY_VFS_PATH_MAX + 1], name[300];
+    assert_int_equal(ferry_vfs_partial_name("up", out, sizeof(out)), FERRY_OK);
+    assert_string_equal(out, ".up.ferry-partial");
+    assert_int_equal(ferry_vfs_partial_name("/a/b/f.txt", out, sizeof(out)), FERRY_OK);
+    assert_string_equal(out, "/a/b/.f.txt.ferry-partial");
+    assert_int_equal(ferry_vfs_partial_name("d/x//", out, sizeof(out)), FERRY_OK);
+    assert_string_equal(out, "d/.x.ferry-partial");
+    const char *bad[] = {"", "/", "a/.", "a/..", ".."};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(ferry_vfs_partial_name(bad[i], out, sizeof(out)), FERRY_E_INVALID_ARG);
+    }
+    /* the longest name whose partial name still fits NAME_MAX, and one more */
+    size_t fit = FERRY_VFS_NAME_MAX - 1 - strlen(FERRY_VFS_PARTIAL_SUFFIX);
+    memset(name, 'n', fit);
+    name[fit] = '\0';
+    assert_int_equal(ferry_vfs_partial_name(name, out, sizeof(out)), FERRY_OK);
+    assert_int_equal(strlen(out), FERRY_VFS_NAME_MAX);
+    name[fit] = 'n';
+    name[fit + 1] = '\0';
+    assert_int_equal(ferry_vfs_partial_name(name, out, sizeof(out)), FERRY_E_INVALID_ARG);
+    assert_int_equal(ferry_vfs_partial_name("up", out, 10), FERRY_E_INVALID_ARG);
+}
+
+static long host_size(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static void test_keep_partial(void **state)
+{
+    fx *f = *state;
+    ferry_vfs_file *w = NULL;
+    char p[300], pp[300], q[400];
+    struct stat st;
+    uint32_t fl = FERRY_VFS_O_WRITE | FERRY_VFS_O_CREAT | FERRY_VFS_O_TRUNC | FERRY_VFS_O_ATOMIC;
+    in_root(f, p, sizeof(p), "up");
+    in_root(f, pp, sizeof(pp), ".up.ferry-partial");
+    /* kept with at least one byte: renamed, mode 0600, nothing else left */
+    assert_int_equal(ferry_vfs_open(f->v, "up", fl, 0644, &w), FERRY_OK);
+    assert_int_equal(ferry_vfs_pwrite(w, "12345", 5, 0), FERRY_OK);
+    assert_int_equal(ferry_vfs_close(w, FERRY_VFS_CLOSE_KEEP_PARTIAL), FERRY_OK);
+    assert_int_equal(stat(pp, &st), 0);
+    assert_int_equal(st.st_size, 5);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_false(host_exists(p));
+    assert_int_equal(count_parts(f), 0);
+    /* a newer interrupted upload replaces the older partial */
+    assert_int_equal(ferry_vfs_open(f->v, "up", fl, 0644, &w), FERRY_OK);
+    assert_int_equal(ferry_vfs_pwrite(w, "ab", 2, 0), FERRY_OK);
+    assert_int_equal(ferry_vfs_close(w, FERRY_VFS_CLOSE_KEEP_PARTIAL), FERRY_OK);
+    assert_int_equal(host_size(pp), 2);
+    /* empty: not kept (the older partial stays), temporary file removed */
+    assert_int_equal(ferry_vfs_open(f->v, "up", fl, 0644, &w), FERRY_OK);
+    assert_int_equal(ferry_vfs_close(w, FERRY_VFS_CLOSE_KEEP_PARTIAL), FERRY_E_NOT_FOUND);
+    assert_int_equal(host_size(pp), 2);
+    assert_int_equal(count_parts(f), 0);
+    /* a plain (non-atomic) file: nothing to keep, the file is untouched */
+    host_write(p, "plain");
+    assert_int_equal(ferry_vfs_open(f->v, "up", FERRY_VFS_O_WRITE, FERRY_VFS_MODE_DEFAULT, &w),
+                     FERRY_OK);
+    assert_int_equal(ferry_vfs_close(w, FERRY_VFS_CLOSE_KEEP_PARTIAL), FERRY_E_NOT_FOUND);
+    assert_int_equal(host_size(p), 5);
+    /* a committed upload removes the stale partial of its name only */
+    in_root(f, q, sizeof(q), ".other.ferry-partial");
+    host_write(q, "o");
+    assert_int_equal(ferry_vfs_open(f->v, "up", fl, 0644, &w), FERRY_OK);
+    assert_int_equal(ferry_vfs_pwrite(w, "final", 5, 0), FERRY_OK);
+    assert_int_equal(ferry_vfs_close(w, FERRY_VFS_CLOSE_COMMIT), FERRY_OK);
+    assert_false(host_exists(pp));
+    assert_true(host_exists(q));
+    assert_int_equal(host_size(p), 5);
+    /* a partial name over NAME_MAX: the temporary file is removed */
+    char longname[FERRY_VFS_NAME_MAX + 1];
+    memset(longname, 'L', 250);
+    longname[250] = '\0';
+    assert_int_equal(ferry_vfs_open(f->v, longname, fl, 0644, &w), FERRY_OK);
+    assert_int_equal(ferry_vfs_pwrite(w, "x", 1, 0), FERRY_OK);
+    assert_int_equal(count_parts(f), 1);
+    assert_int_equal(ferry_vfs_close(w, FERRY_VFS_CLOSE_KEEP_PARTIAL), FERRY_E_NOT_FOUND);
+    assert_int_equal(count_parts(f), 0);
+    in_root(f, q, sizeof(q), longname);
+    assert_false(host_exists(q));
+}
+
+/* The partial stays in the directory the upload was opened in: a symlink
+ * planted at the partial name is replaced, not followed; the directory
+ * swapped for a symlink to the outside meanwhile is not followed either. */
+static void test_keep_partial_jail(void **state)
+{
+    fx *f = *state;
+    ferry_vfs_file *w = NULL;
+    char p[300], q[300], secret[300];
+    struct stat st;
+    uint32_t fl = FERRY_VFS_O_WRITE | FERRY_VFS_O_CREAT | FERRY_VFS_O_TRUNC | FERRY_VFS_O_ATOMIC;
+    snprintf(secret, sizeof(secret), "%s/secret", f->outside);
+    in_root(f, p, sizeof(p), ".s.ferry-partial");
+    assert_int_equal(symlink(secret, p), 0);
+    assert_int_equal(ferry_vfs_open(f->v, "s", fl, 0644, &w), FERRY_OK);
+    assert_int_equal(ferry_vfs_pwrite(w, "overwritten?", 12, 0), FERRY_OK);
+    assert_int_equal(ferry_vfs_close(w, FERRY_VFS_CLOSE_KEEP_PARTIAL), FERRY_OK);
+    assert_int_equal(lstat(p, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_size, 12);
+    assert_int_equal(host_size(secret), 6);
+    /* crafted names: ".." never leaves the root, the partial lands inside */
+    assert_int_equal(ferry_vfs_open(f->v, "../../outside/up", fl, 0644, &w), FERRY_E_NOT_FOUND);
+    assert_int_equal(ferry_vfs_mkdir(f->v, "d", 0755), FERRY_OK);
+    assert_int_equal(ferry_vfs_open(f->v, "d/../../x", fl, 0644, &w), FERRY_OK);
+    assert_int_equal(ferry_vfs_pwrite(w, "x", 1, 0), FERRY_OK);
+    assert_int_equal(ferry_vfs_close(w, FERRY_VFS_CLOSE_KEEP_PARTIAL), FERRY_OK);
+    in_root(f, q, sizeof(q), ".x.ferry-partial");
+    assert_int_equal(host_size(q), 1);
+    /* the directory replaced by a symlink to the outside during the upload */
+    assert_int_equal(ferry_vfs_open(f->v, "d/f", fl, 0644, &w), FERRY_OK);
+    assert_int_equal(ferry_vfs_pwrite(w, "abc", 3, 0), FERRY_OK);
+    in_root(f, p, sizeof(p), "d");
+    in_root(f, q, sizeof(q), "d2");
+    assert_int_equal(rename(p, q), 0);
+    assert_int_equal(symlink(f->outside, p), 0);
+    assert_int_equal(ferry_vfs_close(w, FERRY_VFS_CLOSE_KEEP_PARTIAL), FERRY_OK);
+    in_root(f, q, sizeof(q), "d2/.f.ferry-partial");
+    assert_int_equal(host_size(q), 3);
+    snprintf(q, sizeof(q), "%s/.f.ferry-partial", f->outside);
+    assert_false(host_exists(q));
+}
+
 static void test_readdir_and_open_kinds(void **state)
 {
     fx *f = *state;
@@ -323,6 +453,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_realpath, setup, teardown),
         cmocka_unit_test_setup_teardown(test_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readdir_and_open_kinds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partial_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keep_partial, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keep_partial_jail, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

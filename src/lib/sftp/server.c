@@ -13,8 +13,22 @@
  *  - A successful CLOSE syncs the temporary file and renames it over the
  *    name. Until then the name shows the old content (or nothing): readers
  *    never see a partial upload. A crash leaves at most a ".part" file.
- *  - If the session ends, or the handle is otherwise dropped without a
- *    successful CLOSE, the temporary file is deleted.
+ *  - If the session ends (connection lost, client gone, SIGTERM), the
+ *    channel closes, or the handle is otherwise dropped without a
+ *    successful CLOSE, then with keep_partial (ferryd's KeepPartialUploads,
+ *    default yes) a temporary file holding at least one byte is renamed to
+ *    ".<name>.ferry-partial" in the same directory, mode 0600, replacing an
+ *    older one (when that name would exceed NAME_MAX, or without
+ *    keep_partial, or when empty, the temporary file is deleted instead).
+ *    A "partial_kept" event (path, path2 = the partial) reports it. A
+ *    killed process cannot do this: it leaves the ".part" file.
+ *  - A successful CLOSE of an atomic upload removes a stale
+ *    ".<name>.ferry-partial" of the same name.
+ *  - With keep_partial, VERSION announces "partial-upload@ferry.dev" "1".
+ *    The partial file is an ordinary hidden file: a client resumes by
+ *    opening it with WRITE (and READ, to check-file its prefix) but
+ *    without TRUNC, which writes in place (below), then renames it onto
+ *    the final name (posix-rename@openssh.com, or RENAME to a free name).
  *  - EXCL: the OPEN fails if the name exists, and the final rename uses
  *    RENAME_NOREPLACE, so a name created meanwhile is never overwritten
  *    (the CLOSE then fails and the upload is discarded).
@@ -22,7 +36,8 @@
  *  - Resume: an OPEN with WRITE but without TRUNC of an EXISTING file
  *    (with or without APPEND, writing at any offset) writes in place,
  *    which is how clients resume (OpenSSH "reput", lftp, rclone). Note
- *    that an interrupted atomic upload leaves nothing to resume.
+ *    that an interrupted atomic upload leaves nothing under the final
+ *    name: only the partial file (above) can be resumed.
  *  - A name that is a symlink is written through in place (as without
  *    atomic uploads).
  * With atomic uploads off, OPEN maps directly to open(2).
@@ -33,7 +48,9 @@
  *    FSETSTAT, lsetstat, REMOVE, RMDIR, MKDIR, RENAME, posix-rename,
  *    SYMLINK, hardlink, copy-data).
  *  - upload-only: create, write, mkdir, list, stat and rename to a free
- *    name are allowed; READ of file data, check-file and copy-data,
+ *    name are allowed (so is resuming through a partial file: writing it
+ *    in place and renaming it to a free final name; its prefix cannot be
+ *    hashed); READ of file data, check-file and copy-data,
  *    REMOVE, RMDIR, replacing an existing file (OPEN with TRUNC of an
  *    existing name, posix-rename over an existing name, SETSTAT of the
  *    size) are refused with PERMISSION_DENIED. Appending to / resuming an
@@ -49,6 +66,8 @@
  *    fields of a request are ignored (as OpenSSH does). A packet longer
  *    than max_read + 1024 ends the stream (negative return).
  *  - READ lengths are clamped to max_read (a short DATA is allowed).
+ *  - "check-file" as a request name (paramiko's SFTPFile.check: with a
+ *    handle) is check-file-handle.
  *  - Before INIT only INIT is accepted; anything else, or a second INIT,
  *    ends the stream (no request id to answer to).
  */
@@ -106,6 +125,8 @@ static const req_entry req_table[] = {
     {SSH_FXP_EXTENDED, "home-directory", ferry__sftp_on_home_directory, 0},
     {SSH_FXP_EXTENDED, "users-groups-by-id@openssh.com", ferry__sftp_on_users_groups, 0},
     {SSH_FXP_EXTENDED, "check-file-handle", ferry__sftp_on_check_file_handle, F_READS},
+    /* paramiko's SFTPFile.check sends the handle form under this name */
+    {SSH_FXP_EXTENDED, "check-file", ferry__sftp_on_check_file_handle, F_READS},
     {SSH_FXP_EXTENDED, "check-file-name", ferry__sftp_on_check_file_name, F_READS},
 };
 
@@ -113,14 +134,21 @@ static const req_entry req_table[] = {
 static const struct {
     const char *name, *data;
 } version_exts[] = {
-    {"posix-rename@openssh.com", "1"}, {"statvfs@openssh.com", "2"},
-    {"fstatvfs@openssh.com", "2"},     {"hardlink@openssh.com", "1"},
-    {"fsync@openssh.com", "1"},        {"lsetstat@openssh.com", "1"},
-    {"limits@openssh.com", "1"},       {"expand-path@openssh.com", "1"},
-    {"copy-data", "1"},                {"home-directory", "1"},
+    {"posix-rename@openssh.com", "1"},
+    {"statvfs@openssh.com", "2"},
+    {"fstatvfs@openssh.com", "2"},
+    {"hardlink@openssh.com", "1"},
+    {"fsync@openssh.com", "1"},
+    {"lsetstat@openssh.com", "1"},
+    {"limits@openssh.com", "1"},
+    {"expand-path@openssh.com", "1"},
+    {"copy-data", "1"},
+    {"home-directory", "1"},
     {"users-groups-by-id@openssh.com", "1"},
     {"check-file", ferry__sftp_check_file_algs},
-    {"check-file-handle", "1"},        {"check-file-name", "1"},
+    {"check-file-handle", "1"},
+    {"check-file-name", "1"},
+    {"partial-upload@ferry.dev", "1"}, /* last: sent only with keep_partial */
 };
 
 /* ---- output ---- */
@@ -402,7 +430,12 @@ static int on_init(S *s, ferry_rd *r)
     if (rc == FERRY_OK) {
         rc = ferry_buf_put_u32(s->reply, FERRY_SFTP_VERSION);
     }
-    for (size_t i = 0; rc == FERRY_OK && i < sizeof(version_exts) / sizeof(version_exts[0]); i++) {
+    size_t n = sizeof(version_exts) / sizeof(version_exts[0]);
+    /* the last pair, partial-upload@ferry.dev, only when partials are kept */
+    if (!s->cfg.atomic_uploads || !s->cfg.keep_partial) {
+        n--;
+    }
+    for (size_t i = 0; rc == FERRY_OK && i < n; i++) {
         rc = ferry_buf_put_cstring(s->reply, version_exts[i].name);
         if (rc == FERRY_OK) {
             rc = ferry_buf_put_cstring(s->reply, version_exts[i].data);
@@ -563,6 +596,23 @@ int ferry_sftp_server_new(ferry_sftp_server **out, const ferry_sftp_server_confi
     return FERRY_OK;
 }
 
+/* A file handle dropped without a successful CLOSE (session or channel
+ * ended): an atomic upload is kept as the partial file when configured
+ * (an event "partial_kept" names it), else discarded; so is one after a
+ * failed WRITE (it may hold a hole). */
+static void drop_file(S *s, ferry__sftp_handle *h)
+{
+    int keep = s->cfg.atomic_uploads && s->cfg.keep_partial && h->write_err == 0;
+    int rc =
+        ferry_vfs_close(h->file, keep ? FERRY_VFS_CLOSE_KEEP_PARTIAL : FERRY_VFS_CLOSE_DISCARD);
+    ferry__sftp_event_close(s, h, SSH_FX_CONNECTION_LOST);
+    char partial[FERRY_VFS_PATH_MAX + 1];
+    if (keep && rc == FERRY_OK &&
+        ferry_vfs_partial_name(h->path, partial, sizeof(partial)) == FERRY_OK) {
+        ferry__sftp_event(s, "partial_kept", h->path, partial, FERRY_OK);
+    }
+}
+
 void ferry_sftp_server_free(ferry_sftp_server *s)
 {
     if (s == NULL) {
@@ -571,9 +621,8 @@ void ferry_sftp_server_free(ferry_sftp_server *s)
     for (unsigned i = 0; s->h != NULL && i < s->nh; i++) {
         ferry__sftp_handle *h = &s->h[i];
         if (h->kind == H_FILE) {
-            /* no successful CLOSE: an atomic upload is discarded */
-            ferry_vfs_close(h->file, 0);
-            ferry__sftp_event_close(s, h, SSH_FX_CONNECTION_LOST);
+            /* no successful CLOSE: an atomic upload is discarded or kept */
+            drop_file(s, h);
         } else if (h->kind == H_DIR) {
             ferry_vfs_closedir(h->dir);
         }

@@ -34,6 +34,8 @@ typedef struct ferry_sftp_server_config {
     ferry_vfs *vfs;          /* borrowed: the user's jailed storage */
     enum ferry_sftp_mode mode;
     int atomic_uploads;      /* default on: see docs/ferryd.8 */
+    int keep_partial;        /* with atomic_uploads: keep interrupted uploads
+                                as ".<name>.ferry-partial" (server.c) */
     const char *user;        /* for home-directory / logs */
     unsigned max_handles;    /* 0 = 256 */
     uint32_t max_read;       /* largest READ/WRITE data (0 = 256 KiB) */
@@ -58,7 +60,8 @@ typedef struct ferry_sftp_writer {
 /* New server; cfg copied (pointers borrowed). */
 int ferry_sftp_server_new(ferry_sftp_server **out, const ferry_sftp_server_config *cfg,
                           const ferry_sftp_writer *w);
-/* Closes every handle (incomplete atomic uploads are discarded) and frees. */
+/* Closes every handle and frees. Incomplete atomic uploads are discarded,
+ * or with keep_partial kept as partial files (server.c). */
 void ferry_sftp_server_free(ferry_sftp_server *srv);
 /* Feeds stream bytes; returns bytes consumed (whole requests only; the
  * caller keeps the rest and offers it again) or a negative FERRY_E_* for a
@@ -77,7 +80,8 @@ size_t ferry_sftp_server_pending(const ferry_sftp_server *srv);
  * ferry_channel_write within ferry_channel_write_room; after the client's
  * EOF and once every answer is queued, it sends exit-status 0, EOF and
  * CLOSE; on_close frees the server (unfinished atomic uploads are
- * discarded). FERRY_E_ALLOC / FERRY_E_INVALID_ARG on failure. */
+ * discarded or kept as with ferry_sftp_server_free). FERRY_E_ALLOC /
+ * FERRY_E_INVALID_ARG on failure. */
 int ferry_sftp_server_attach(ferry_channel *ch, const ferry_sftp_server_config *cfg,
                              const ferry_chan_consumer **ops, void **cctx);
 

@@ -69,7 +69,7 @@ static void on_close(void *ctx, ferry_channel *ch)
 {
     chan_ctx *c = ctx;
     (void)ch;
-    ferry_sftp_server_free(c->srv); /* discards unfinished atomic uploads */
+    ferry_sftp_server_free(c->srv); /* unfinished atomic uploads: discarded or kept */
     free(c);
 }
 

@@ -408,7 +408,7 @@ int ferry__sftp_on_check_file_name(S *s, uint32_t id, ferry_rd *r)
     }
     if (rc == FERRY_OK) {
         rc = check_file(s, id, f, &q);
-        ferry_vfs_close(f, 0);
+        ferry_vfs_close(f, FERRY_VFS_CLOSE_DISCARD);
     }
     return rc;
 }

@@ -116,7 +116,8 @@ int ferry__sftp_on_close(S *s, uint32_t id, ferry_rd *r)
     if (h->kind == H_FILE) {
         /* after a failed WRITE (a full disk) an atomic upload holds a hole:
          * never move it into place; CLOSE reports that error again */
-        rc = ferry_vfs_close(h->file, h->write_err ? 0 : 1);
+        rc = ferry_vfs_close(h->file,
+                             h->write_err ? FERRY_VFS_CLOSE_DISCARD : FERRY_VFS_CLOSE_COMMIT);
         rc = h->write_err ? h->write_err : rc;
         ferry__sftp_event_close(s, h, (int)ferry_sftp_status_from_err(rc));
     } else {

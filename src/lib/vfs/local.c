@@ -484,6 +484,15 @@ static int local_fstatvfs(ferry_vfs_file *vf, ferry_vfs_fsinfo *sv)
     return FERRY_OK;
 }
 
+/* Removes the partial file of f's name, if any (after a commit). */
+static void remove_partial(local_file *f)
+{
+    char pname[FERRY_VFS_NAME_MAX + 1];
+    if (ferry_vfs_partial_name(f->name, pname, sizeof(pname)) == FERRY_OK) {
+        unlinkat(f->dirfd, pname, 0);
+    }
+}
+
 /* Moves a finished atomic upload into place: data synced first, so a
  * crash leaves either the old file or the complete new one. */
 static int commit_atomic(local_file *f)
@@ -492,26 +501,53 @@ static int commit_atomic(local_file *f)
         return sys_err();
     }
     unsigned fl = f->excl ? RENAME_NOREPLACE : 0;
-    if (renameat2(f->dirfd, f->tmpname, f->dirfd, f->name, fl) == 0) {
-        return FERRY_OK;
-    }
-    if (errno == EINVAL && f->excl) {
+    int r = FERRY_OK;
+    if (renameat2(f->dirfd, f->tmpname, f->dirfd, f->name, fl) != 0) {
+        int e = errno;
         /* filesystem without RENAME_NOREPLACE: link() never replaces */
-        if (linkat(f->dirfd, f->tmpname, f->dirfd, f->name, 0) == 0) {
+        if (e == EINVAL && f->excl && linkat(f->dirfd, f->tmpname, f->dirfd, f->name, 0) == 0) {
             unlinkat(f->dirfd, f->tmpname, 0);
-            return FERRY_OK;
+        } else {
+            r = err_from_errno(e == EINVAL && f->excl ? errno : e);
         }
     }
-    return sys_err();
+    if (r == FERRY_OK) {
+        remove_partial(f);
+    }
+    return r;
 }
 
-static int local_close(ferry_vfs_file *vf, int commit)
+/* Keeps an interrupted atomic upload as the partial file of its name
+ * (both names are plain components in the same directory descriptor, so
+ * the rename never leaves the jail). NOT_FOUND when there is nothing to
+ * keep; the caller removes the temporary file unless FERRY_OK. */
+static int keep_partial(local_file *f)
+{
+    char pname[FERRY_VFS_NAME_MAX + 1];
+    struct stat st;
+    if (fstat(f->fd, &st) != 0) {
+        return sys_err();
+    }
+    if (st.st_size <= 0 || ferry_vfs_partial_name(f->name, pname, sizeof(pname)) != FERRY_OK) {
+        return FERRY_E_NOT_FOUND;
+    }
+    if (fchmod(f->fd, 0600) != 0 || renameat(f->dirfd, f->tmpname, f->dirfd, pname) != 0) {
+        return sys_err();
+    }
+    return FERRY_OK;
+}
+
+static int local_close(ferry_vfs_file *vf, int how)
 {
     local_file *f = (local_file *)vf;
-    int r = FERRY_OK;
+    int r = how == FERRY_VFS_CLOSE_KEEP_PARTIAL ? FERRY_E_NOT_FOUND : FERRY_OK;
     if (f->atomic) {
-        r = commit ? commit_atomic(f) : FERRY_OK;
-        if (!commit || r != FERRY_OK) {
+        if (how == FERRY_VFS_CLOSE_COMMIT) {
+            r = commit_atomic(f);
+        } else if (how == FERRY_VFS_CLOSE_KEEP_PARTIAL) {
+            r = keep_partial(f);
+        }
+        if (how == FERRY_VFS_CLOSE_DISCARD || r != FERRY_OK) {
             unlinkat(f->dirfd, f->tmpname, 0);
         }
         close(f->dirfd);

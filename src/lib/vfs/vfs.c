@@ -2,6 +2,9 @@
  * operations table (see vfs.h). */
 #include "vfs/vfs.h"
 
+#include <stdio.h>
+#include <string.h>
+
 #include "util/err.h"
 
 void ferry_vfs_free(ferry_vfs *v)
@@ -47,12 +50,33 @@ int ferry_vfs_fstatvfs(ferry_vfs_file *f, ferry_vfs_fsinfo *sv)
     return f->vfs->ops->fstatvfs(f, sv);
 }
 
-int ferry_vfs_close(ferry_vfs_file *f, int commit)
+int ferry_vfs_close(ferry_vfs_file *f, int how)
 {
     if (f == NULL) {
         return FERRY_OK;
     }
-    return f->vfs->ops->close(f, commit);
+    return f->vfs->ops->close(f, how);
+}
+
+int ferry_vfs_partial_name(const char *path, char *out, size_t outsz)
+{
+    size_t n = strnlen(path, FERRY_VFS_PATH_MAX + 1);
+    while (n > 1 && path[n - 1] == '/') {
+        n--;
+    }
+    size_t base = n;
+    while (base > 0 && path[base - 1] != '/') {
+        base--;
+    }
+    size_t bl = n - base;
+    if (bl == 0 || (bl == 1 && path[base] == '.') ||
+        (bl == 2 && path[base] == '.' && path[base + 1] == '.') ||
+        1 + bl + strlen(FERRY_VFS_PARTIAL_SUFFIX) > FERRY_VFS_NAME_MAX) {
+        return FERRY_E_INVALID_ARG;
+    }
+    int w = snprintf(out, outsz, "%.*s.%.*s%s", (int)base, path, (int)bl, path + base,
+                     FERRY_VFS_PARTIAL_SUFFIX);
+    return (w < 0 || (size_t)w >= outsz) ? FERRY_E_INVALID_ARG : FERRY_OK;
 }
 
 int ferry_vfs_copy(ferry_vfs_file *src, uint64_t soff, uint64_t len, ferry_vfs_file *dst,

@@ -44,8 +44,15 @@ typedef struct ferry_vfs_dir ferry_vfs_dir;
  * is still free), ferry_vfs_close(f, 0) discards it. When the name exists
  * and TRUNC is not given (a resume), or the name is a symlink, the file is
  * opened in place as without the flag. A replaced file's permissions are
- * kept. A backend without support returns UNSUPPORTED. */
+ * kept. A backend without support returns UNSUPPORTED.
+ * ferry_vfs_close(f, FERRY_VFS_CLOSE_KEEP_PARTIAL) keeps an interrupted
+ * upload as the partial file of the name (see ferry_vfs_partial_name). */
 #define FERRY_VFS_O_ATOMIC 0x40u
+
+/* `how` of ferry_vfs_close. */
+#define FERRY_VFS_CLOSE_DISCARD      0 /* atomic: remove the temporary file */
+#define FERRY_VFS_CLOSE_COMMIT       1 /* atomic: move it into place */
+#define FERRY_VFS_CLOSE_KEEP_PARTIAL 2 /* atomic: keep it as the partial file */
 
 /* `mode` for open/mkdir meaning "none given": new files get 0666 and new
  * directories 0777 (less the process umask); an atomic replacement keeps
@@ -102,7 +109,7 @@ typedef struct ferry_vfs_ops {
     int (*fsetstat)(ferry_vfs_file *f, const ferry_vfs_setattr *sa);
     int (*fsync)(ferry_vfs_file *f);
     int (*fstatvfs)(ferry_vfs_file *f, ferry_vfs_fsinfo *sv);
-    int (*close)(ferry_vfs_file *f, int commit);
+    int (*close)(ferry_vfs_file *f, int how);
     int (*copy)(ferry_vfs_file *src, uint64_t soff, uint64_t len, ferry_vfs_file *dst,
                 uint64_t doff, uint64_t *copied);
 
@@ -156,15 +163,31 @@ int ferry_vfs_fstat(ferry_vfs_file *f, ferry_vfs_attr *st);
 int ferry_vfs_fsetstat(ferry_vfs_file *f, const ferry_vfs_setattr *sa);
 int ferry_vfs_fsync(ferry_vfs_file *f);
 int ferry_vfs_fstatvfs(ferry_vfs_file *f, ferry_vfs_fsinfo *sv);
-/* Closes and frees f (always, whatever the result). For an ATOMIC file,
- * commit=1 syncs the data and moves it into place (the result says whether
- * that worked; on failure the temporary file is removed), commit=0 removes
- * it. NULL is a no-op returning FERRY_OK. */
-int ferry_vfs_close(ferry_vfs_file *f, int commit);
+/* Closes and frees f (always, whatever the result). For an ATOMIC file:
+ *  - COMMIT syncs the data and moves it into place (the result says whether
+ *    that worked; on failure the temporary file is removed), then removes
+ *    a stale partial file of the name, if any;
+ *  - DISCARD removes the temporary file;
+ *  - KEEP_PARTIAL renames it, when it holds at least one byte, to the
+ *    partial name of the final name in the same directory (replacing an
+ *    older partial file; permissions 0600) and returns FERRY_OK; when it is
+ *    empty or the partial name does not fit NAME_MAX it is removed and
+ *    NOT_FOUND returned (another error: removed too).
+ * For any other file every `how` just closes (KEEP_PARTIAL: NOT_FOUND).
+ * NULL is a no-op returning FERRY_OK. */
+int ferry_vfs_close(ferry_vfs_file *f, int how);
 /* Copies len bytes (0 = to end of file) from src at soff to dst at doff;
  * *copied says how many were copied, also on error. */
 int ferry_vfs_copy(ferry_vfs_file *src, uint64_t soff, uint64_t len, ferry_vfs_file *dst,
                    uint64_t doff, uint64_t *copied);
+
+/* The partial-upload name of `path` (a kept interrupted atomic upload):
+ * the same directory, final component ".<name>.ferry-partial"; trailing
+ * slashes are dropped. INVALID_ARG when the final component is empty, "."
+ * or "..", or the result exceeds FERRY_VFS_NAME_MAX (component) or outsz.
+ * Shared by every backend. */
+#define FERRY_VFS_PARTIAL_SUFFIX ".ferry-partial"
+int ferry_vfs_partial_name(const char *path, char *out, size_t outsz);
 
 /* Status of path; follow=0 reports a symlink itself (lstat). */
 int ferry_vfs_stat(ferry_vfs *v, const char *path, int follow, ferry_vfs_attr *st);
