@@ -146,12 +146,74 @@ static void test_names(void **state)
     assert_false(ferry_names_wildcard("aes*-ctr", "aes128-gcm"));
 }
 
+static void test_wildcard(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *pat, *s;
+        int want;
+    } t[] = {
+        {"", "", 1},
+        {"", "a", 0},
+        {"*", "", 1},
+        {"*", "anything", 1},
+        {"**", "", 1},
+        {"?", "", 0},
+        {"?", "x", 1},
+        {"?", "xy", 0},
+        {"??", "xy", 1},
+        {"a*", "a", 1},
+        {"a*", "abc", 1},
+        {"a*", "ba", 0},
+        {"*a", "bca", 1},
+        {"*a", "ab", 0},
+        {"a*b*c", "abc", 1},
+        {"a*b*c", "aXbYc", 1},
+        {"a*b*c", "acb", 0},
+        {"a*b", "abab", 1},
+        {"a*b", "abba", 0},
+        {"*.example.com", "h.example.com", 1},
+        {"*.example.com", "example.com", 0},
+        {"h?st*", "host1", 1},
+        {"*?", "", 0},
+        {"*?", "x", 1},
+        {"a**b", "ab", 1},
+        {"*ab", "aab", 1},
+        {"*aab", "aaab", 1},
+        {"a*ab", "aab", 1},
+        {"A*", "a", 0}, /* case-sensitive */
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        if (ferry_names_wildcard(t[i].pat, t[i].s) != t[i].want) {
+            fail_msg("\"%s\" against \"%s\": want %d", t[i].pat, t[i].s, t[i].want);
+        }
+    }
+    /* "*a*a*a...*b" against a run of a's: the recursive matcher tried every
+     * placement of the 40 stars (about 10^29 for 120 characters) */
+    char pat[128] = "", s[256];
+    for (int i = 0; i < 40; i++) {
+        strcat(pat, "*a");
+    }
+    strcat(pat, "*b");
+    memset(s, 'a', 200);
+    s[200] = '\0';
+    assert_false(ferry_names_wildcard(pat, s));
+    s[199] = 'b';
+    assert_true(ferry_names_wildcard(pat, s));
+    s[10] = '\0'; /* fewer a's than the pattern wants */
+    assert_false(ferry_names_wildcard(pat, s));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_put_get_roundtrip), cmocka_unit_test(test_string_overrun_leaves_reader),
-        cmocka_unit_test(test_mpint_rules),       cmocka_unit_test(test_max_enforced),
-        cmocka_unit_test(test_name_and_cstring),  cmocka_unit_test(test_names),
+        cmocka_unit_test(test_put_get_roundtrip),
+        cmocka_unit_test(test_string_overrun_leaves_reader),
+        cmocka_unit_test(test_mpint_rules),
+        cmocka_unit_test(test_max_enforced),
+        cmocka_unit_test(test_name_and_cstring),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_wildcard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,32 +38,32 @@ int ferry_names_first_match(const char *client, const char *server, char *out, s
     return FERRY_E_NO_ALG_MATCH;
 }
 
+/* Greedy matching that backtracks only to the last star seen: a later
+ * star can absorb whatever an earlier one would, so the earlier one never
+ * needs to be retried. At most O(len(pat) * len(s)) steps, where the
+ * recursive form took exponential time on "*a*a*a...b". */
 int ferry_names_wildcard(const char *pat, const char *s)
 {
-    for (;;) {
-        if (*pat == '\0') {
-            return *s == '\0';
-        }
+    const char *star = NULL; /* the pattern just after the last star */
+    const char *resume = s;  /* where that star's match ends for now */
+    while (*s != '\0') {
         if (*pat == '*') {
-            while (*pat == '*') {
-                pat++;
-            }
-            if (*pat == '\0') {
-                return 1;
-            }
-            for (; *s != '\0'; s++) {
-                if (ferry_names_wildcard(pat, s)) {
-                    return 1;
-                }
-            }
+            star = ++pat;
+            resume = s;
+        } else if (*pat != '\0' && (*pat == '?' || *pat == *s)) {
+            pat++;
+            s++;
+        } else if (star != NULL) {
+            pat = star; /* the star takes one more character */
+            s = ++resume;
+        } else {
             return 0;
         }
-        if (*s == '\0' || (*pat != '?' && *pat != *s)) {
-            return 0;
-        }
-        pat++;
-        s++;
     }
+    while (*pat == '*') {
+        pat++;
+    }
+    return *pat == '\0';
 }
 
 /* Appends name (n bytes) to the list being built unless already present. */
