@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "crypto/cipher.h"
 #include "crypto/kexalg.h"
 #include "ssh/ssh.h"
@@ -300,13 +302,87 @@ static int apply_algs(ferry_conn *c, const ferry_opts *o)
     return 0;
 }
 
+static struct ferry__answer *find_answer(ferry_conn *c, const char *prompt)
+{
+    for (size_t i = 0; i < c->n_answers; i++) {
+        if (strcmp(c->answers[i].prompt, prompt) == 0) {
+            return &c->answers[i];
+        }
+    }
+    return NULL;
+}
+
+static void free_answer(struct ferry__answer *a)
+{
+    if (a->answer != NULL) {
+        OPENSSL_cleanse(a->answer, strlen(a->answer));
+    }
+    free(a->answer);
+    free(a->prompt);
+}
+
+/* Keeps what was typed for `prompt` (the last answer wins), so that a
+ * reconnect can authenticate without asking again. */
+static void keep_answer(ferry_conn *c, const char *prompt, const char *answer)
+{
+    struct ferry__answer *a = find_answer(c, prompt), *v;
+    char *dup = strdup(answer);
+    if (dup == NULL) {
+        return;
+    }
+    if (a != NULL) {
+        OPENSSL_cleanse(a->answer, strlen(a->answer));
+        free(a->answer);
+        a->answer = dup;
+        return;
+    }
+    v = realloc(c->answers, (c->n_answers + 1) * sizeof(*v));
+    if (v == NULL || (v[c->n_answers].prompt = strdup(prompt)) == NULL) {
+        c->answers = v ? v : c->answers;
+        OPENSSL_cleanse(dup, strlen(dup));
+        free(dup);
+        return;
+    }
+    c->answers = v;
+    v[c->n_answers++].answer = dup;
+}
+
 static int session_prompt(void *ctx, const char *prompt, int echo, char *out, size_t outsz)
 {
     ferry_conn *c = ctx;
-    if (c->batch_mode) {
+    if (c->redialing) {
+        const struct ferry__answer *a = find_answer(c, prompt);
+        if (a == NULL || strlen(a->answer) >= outsz) {
+            return FERRY_E_AUTH_DENIED; /* never ask during a reconnect */
+        }
+        memcpy(out, a->answer, strlen(a->answer) + 1);
+        return FERRY_OK;
+    }
+    if (c->batch_mode || ferry_prompt(prompt, echo, out, outsz) != 0) {
         return FERRY_E_AUTH_DENIED;
     }
-    return ferry_prompt(prompt, echo, out, outsz) == 0 ? FERRY_OK : FERRY_E_AUTH_DENIED;
+    keep_answer(c, prompt, out);
+    return FERRY_OK;
+}
+
+/* The first connection checks known_hosts; a reconnect wants exactly
+ * the key seen then. */
+static int verify_hostkey(void *ctx, const ferry_key *key)
+{
+    ferry_conn *c = ctx;
+    if (c->pinned != NULL) {
+        if (ferry_key_equal_public(c->pinned, key)) {
+            return FERRY_OK;
+        }
+        fprintf(stderr, "Host key of %s differs from the first connection's; not reconnecting\n",
+                c->hc.hostname);
+        return FERRY_E_HOSTKEY_CHANGED;
+    }
+    int r = ferry_hostkey_verify(&c->hc, key);
+    if (r == FERRY_OK && ferry_key_public_copy(key, &c->pinned) != FERRY_OK) {
+        c->pinned = NULL; /* no reconnect possible then */
+    }
+    return r;
 }
 
 static int start_session(ferry_conn *c, const ferry_opts *o)
@@ -319,8 +395,8 @@ static int start_session(ferry_conn *c, const ferry_opts *o)
         .hostkey_algs = c->algs[3],
         .user = o->user,
         .host = o->hostname,
-        .verify_hostkey = ferry_hostkey_verify,
-        .verify_ctx = &c->hc,
+        .verify_hostkey = verify_hostkey,
+        .verify_ctx = c,
         .identities = c->ids,
         .n_identities = c->n_ids,
         .try_pubkey = o->pubkey_auth,
@@ -399,23 +475,66 @@ out:
     return r;
 }
 
-void ferry_conn_close(ferry_conn *c)
+/* Frees the SSH session and the socket (the sftp engine stays). */
+static void drop_session(ferry_conn *c)
 {
-    if (c == NULL) {
-        return;
-    }
     if (c->ssh != NULL) {
         if (!ferry_ssh_is_closed(c->ssh)) {
             ferry_ssh_disconnect(c->ssh, 11, "disconnected by user");
         }
         (void)flush_socket(c);
         ferry_ssh_free(c->ssh);
+        c->ssh = NULL;
     }
-    ferry_sftpc_free(c->sftp);
     if (c->fd >= 0) {
         close(c->fd);
+        c->fd = -1;
     }
+    c->ch = NULL;
+    c->ch_state = 0;
+}
+
+int ferry_conn_redial(ferry_conn *c)
+{
+    const ferry_opts *o = c->hc.opts;
+    int r;
+    if (c->pinned == NULL || c->sftp == NULL || o == NULL) {
+        return FERRY_E_UNSUPPORTED;
+    }
+    drop_session(c);
+    ferry_sftpc_reset(c->sftp);
+    c->reported = 0;
+    c->fd = ferry__conn_tcp(o->hostname, o->port, o->connect_timeout, c->ip, sizeof(c->ip));
+    if (c->fd < 0) {
+        return FERRY_E_SYSTEM;
+    }
+    c->last_rx = c->last_tx = ferry__conn_now_ms();
+    c->redialing = 1;
+    if ((r = start_session(c, o)) == FERRY_OK &&
+        (r = ferry_ssh_open_subsystem(c->ssh, "sftp", &sftp_consumer, c, &c->ch)) == FERRY_OK &&
+        (r = wait_channel(c)) == FERRY_OK) {
+        r = ferry_sftpc_init(c->sftp);
+    }
+    c->redialing = 0;
+    if (r != FERRY_OK) {
+        ferry_sftpc_kill(c->sftp, r);
+    }
+    return r;
+}
+
+void ferry_conn_close(ferry_conn *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    drop_session(c);
+    ferry_sftpc_free(c->sftp);
     ferry__conn_pipe_close(c);
+    for (size_t i = 0; i < c->n_answers; i++) {
+        free_answer(&c->answers[i]);
+    }
+    free(c->answers);
+    ferry_key_free(c->pinned);
     ferry__conn_identities_free(c);
     for (size_t i = 0; i < 4; i++) {
         free(c->algs[i]);

@@ -33,6 +33,14 @@ struct ferry_conn {
     /* -D: a local server on pipes */
     int pipe_in, pipe_out;
     pid_t child;
+    /* reconnecting (ferry_conn_redial): the first connection's host key,
+     * the answers typed this run (wiped at close), no prompts then */
+    ferry_key *pinned;
+    struct ferry__answer {
+        char *prompt, *answer;
+    } * answers;
+    size_t n_answers;
+    int redialing;
 };
 
 uint64_t ferry__conn_now_ms(void);

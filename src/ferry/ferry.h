@@ -51,6 +51,11 @@ typedef struct ferry_opts {
     int pubkey_auth, password_auth, kbdint_auth;
     int alive_interval, alive_count;
     int hash_known_hosts;
+    /* resume (ferry's own keywords; ssh users can hide them behind
+     * IgnoreUnknown): Reconnect, ReconnectAttempts, ReconnectDelay (in
+     * milliseconds here, seconds with decimals in the file),
+     * VerifyTransfers */
+    int reconnect, reconnect_attempts, reconnect_delay_ms, verify_transfers;
 } ferry_opts;
 
 void ferry_opts_init(ferry_opts *o);
@@ -130,6 +135,12 @@ int ferry_conn_open(ferry_conn **out, const ferry_opts *o, const char *host, int
 int ferry_conn_open_pipe(ferry_conn **out, const char *cmd, ferry_sftpc **sftp,
                          const ferry_sftpc_config *scfg);
 void ferry_conn_close(ferry_conn *c);
+/* Tears the SSH connection down and builds it again to the same host:
+ * TCP, key exchange (the host key must equal the first connection's),
+ * authentication with the identities and the answers of this run (never
+ * a new prompt), the sftp channel and INIT on the same engine (reset).
+ * FERRY_OK or an error (message printed). Not for -D pipes. */
+int ferry_conn_redial(ferry_conn *c);
 
 typedef struct ferry_hostcheck {
     const char *host; /* as given by the user (host alias) */
@@ -149,6 +160,21 @@ int ferry_hostkey_order_algs(const ferry_hostcheck *hc, const char *algs, char *
 
 /* ---- client state and shell (shell.c / cmds.c / xfer.c) ---- */
 
+/* Automatic resume (resume.c): what to do when the connection is lost
+ * during a transfer. */
+typedef struct ferry_resume {
+    int reconnect; /* Reconnect=yes */
+    int attempts;  /* ReconnectAttempts: consecutive failures allowed */
+    int delay_ms;  /* ReconnectDelay: first wait, doubled each failure */
+    int verify;    /* VerifyTransfers: whole-file hash after the end */
+    /* One reconnect try (ferry_conn_redial): FERRY_OK or an error. NULL
+     * when the connection cannot be rebuilt (-D). */
+    int (*redial)(void *ctx);
+    void *redial_ctx;
+    unsigned fails; /* reconnects without progress in between */
+    int progressed; /* set by transfers that moved data */
+} ferry_resume;
+
 typedef struct ferry_client {
     ferry_sftpc *sftp;
     char *pwd;  /* remote working directory (absolute) */
@@ -164,7 +190,34 @@ typedef struct ferry_client {
     int resume;          /* -a */
     uint64_t limit_kbps; /* -l: bandwidth limit in Kbit/s (0 = none) */
     mode_t umask_;
+    ferry_resume rs;
 } ferry_client;
+
+/* ---- resume (resume.c) ---- */
+
+/* Wait before reconnect attempt `attempt` (1-based): delay_ms doubled
+ * per earlier failed attempt, at most 30 s. */
+uint64_t ferry_resume_backoff_ms(int delay_ms, unsigned attempt);
+/* After a failed operation: 1 if the connection had been lost and is
+ * back (the caller repeats the operation, which must not reuse old
+ * handles), 0 otherwise (not lost, Reconnect=no, -D, interrupted, or
+ * given up after ReconnectAttempts: message printed). Prints
+ * "Connection lost; reconnecting (attempt K of N)" per attempt. */
+int ferry_resume_again(ferry_client *cl);
+/* Outcome of checking a kept prefix before continuing a file. */
+enum { FERRY_PREFIX_MISMATCH = 0, FERRY_PREFIX_OK = 1 };
+/* Compares [0, n) of the remote file (handle opened with READ) with the
+ * local fd. FERRY_PREFIX_OK (equal, or nothing to compare, or resumed by
+ * size when the server offers no hash: warning printed),
+ * FERRY_PREFIX_MISMATCH (message printed: start over), or -1 (the
+ * session failed). `name` is the name shown, `remote` the remote path. */
+int ferry_resume_prefix(ferry_client *cl, const ferry_buf *h, int fd, uint64_t n, const char *name,
+                        const char *remote);
+/* Whole-file verification after the last byte (VerifyTransfers): each
+ * job of v compared (by hash when offered); names[i] is shown for a
+ * mismatch ("hash mismatch"). 0 if all equal or not verifiable, -1 on a
+ * mismatch or error. */
+int ferry_resume_verify(ferry_client *cl, ferry_sftpc_cmp *v, size_t n, const char *const *names);
 
 /* Runs one command line; returns 0 on success, -1 on failure, 1 for
  * quit/bye/exit. */
@@ -178,6 +231,8 @@ int ferry_shell_interactive(ferry_client *cl);
 /* Set by the SIGINT handler while a command runs; the pumps turn it into
  * ferry_sftpc_interrupt (checked and cleared by ferry_shell_check_interrupt). */
 void ferry_shell_check_interrupt(ferry_sftpc *c);
+/* Returns and clears a pending SIGINT (the reconnect backoff checks it). */
+int ferry_shell_take_interrupt(void);
 
 /* Splits a command line into words (quotes, backslash escapes), as
  * OpenSSH's sftp. Returns the number of words or -1 on bad quoting;

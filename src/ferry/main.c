@@ -150,6 +150,11 @@ static int run_session(ferry_client *cl, const ferry_args *a)
     return ferry_shell_interactive(cl);
 }
 
+static int redial(void *ctx)
+{
+    return ferry_conn_redial(ctx);
+}
+
 int main(int argc, char **argv)
 {
     ferry_args a;
@@ -193,7 +198,13 @@ int main(int argc, char **argv)
         if (ferry_conn_open(&conn, &o, a.dest.host, a.verbose, &cl.sftp, &scfg) != FERRY_OK) {
             goto out;
         }
+        cl.rs.redial = redial;
+        cl.rs.redial_ctx = conn;
     }
+    cl.rs.reconnect = o.reconnect != 0;
+    cl.rs.attempts = o.reconnect_attempts >= 0 ? o.reconnect_attempts : 5;
+    cl.rs.delay_ms = o.reconnect_delay_ms >= 0 ? o.reconnect_delay_ms : 1000;
+    cl.rs.verify = o.verify_transfers != 0;
     rc = run_session(&cl, &a) == 0 ? 0 : 1;
 out:
     ferry_conn_close(conn);

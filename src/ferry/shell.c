@@ -31,6 +31,13 @@ void ferry_shell_check_interrupt(ferry_sftpc *c)
     }
 }
 
+int ferry_shell_take_interrupt(void)
+{
+    int was = interrupted != 0;
+    interrupted = 0;
+    return was;
+}
+
 /* SIGINT is ignored at the prompt and interrupts a running transfer. */
 static void sigint_mode(int running)
 {

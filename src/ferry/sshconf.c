@@ -16,7 +16,7 @@
 
 #include "util/names.h"
 
-enum opt_type { T_STR, T_INT, T_PORT, T_YESNO, T_STRICT, T_IDFILE, T_IGNORE };
+enum opt_type { T_STR, T_INT, T_PORT, T_YESNO, T_STRICT, T_IDFILE, T_MSEC, T_IGNORE };
 
 typedef struct opt_def {
     const char *name;
@@ -48,6 +48,10 @@ static const opt_def opt_table[] = {
     {"serveraliveinterval", T_INT, F(alive_interval)},
     {"serveralivecountmax", T_INT, F(alive_count)},
     {"hashknownhosts", T_YESNO, F(hash_known_hosts)},
+    {"reconnect", T_YESNO, F(reconnect)},
+    {"reconnectattempts", T_INT, F(reconnect_attempts)},
+    {"reconnectdelay", T_MSEC, F(reconnect_delay_ms)},
+    {"verifytransfers", T_YESNO, F(verify_transfers)},
     /* Accepted silently: meaningless or defaults for an sftp client. */
     {"addressfamily", T_IGNORE, 0},
     {"compression", T_IGNORE, 0},
@@ -75,6 +79,7 @@ void ferry_opts_init(ferry_opts *o)
     o->port = o->identities_only = o->strict = o->batch_mode = -1;
     o->connect_timeout = o->pubkey_auth = o->password_auth = o->kbdint_auth = -1;
     o->alive_interval = o->alive_count = o->hash_known_hosts = -1;
+    o->reconnect = o->reconnect_attempts = o->reconnect_delay_ms = o->verify_transfers = -1;
 }
 
 void ferry_opts_free(ferry_opts *o)
@@ -141,6 +146,30 @@ static int parse_strict(const char *v)
     return -2;
 }
 
+/* Seconds with up to three decimals ("0.2", "1", "2.5") as
+ * milliseconds, at most one hour; -1 if malformed. */
+static long parse_msec(const char *v)
+{
+    long ms = 0, scale = 1000;
+    const char *p = v;
+    if (!isdigit((unsigned char)*p)) {
+        return -1;
+    }
+    for (; isdigit((unsigned char)*p); p++) {
+        ms = ms * 10 + (*p - '0') * 1000;
+        if (ms > 3600L * 1000) {
+            return -1;
+        }
+    }
+    if (*p == '.') {
+        for (p++; isdigit((unsigned char)*p) && scale > 1; p++) {
+            scale /= 10;
+            ms += (*p - '0') * scale;
+        }
+    }
+    return *p == '\0' && ms <= 3600L * 1000 ? ms : -1;
+}
+
 /* Stores `val` for `d` if the field is still unset. 0 or -1 (bad value). */
 static int store(ferry_opts *o, const opt_def *d, const char *val)
 {
@@ -177,6 +206,10 @@ static int store(ferry_opts *o, const opt_def *d, const char *val)
             return -1;
         }
         return 0;
+    case T_MSEC:
+        n = parse_msec(val);
+        *ip = *ip == -1 && n >= 0 ? (int)n : *ip;
+        return n < 0 ? -1 : 0;
     case T_IGNORE:
         return 0;
     }
@@ -407,6 +440,10 @@ void ferry_opts_defaults(ferry_opts *o, const char *host)
     o->alive_count = o->alive_count == -1 ? 3 : o->alive_count;
     o->connect_timeout = o->connect_timeout == -1 ? 0 : o->connect_timeout;
     o->hash_known_hosts = o->hash_known_hosts == -1 ? 0 : o->hash_known_hosts;
+    o->reconnect = o->reconnect == -1 ? 1 : o->reconnect;
+    o->reconnect_attempts = o->reconnect_attempts == -1 ? 5 : o->reconnect_attempts;
+    o->reconnect_delay_ms = o->reconnect_delay_ms == -1 ? 1000 : o->reconnect_delay_ms;
+    o->verify_transfers = o->verify_transfers == -1 ? 1 : o->verify_transfers;
     if (o->known_hosts == NULL) {
         o->known_hosts = strdup("~/.ssh/known_hosts");
     }

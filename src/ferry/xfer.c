@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/err.h"
@@ -92,7 +93,7 @@ static int open_local_for(ferry_client *cl, const char *local, uint32_t perm, in
                           uint64_t *offset)
 {
     mode_t mode = (mode_t)(perm & 0777); /* no set-id, no sticky from a server */
-    int fd = open(local, O_WRONLY | O_CREAT | O_CLOEXEC | (resume ? 0 : O_TRUNC), mode);
+    int fd = open(local, O_RDWR | O_CREAT | O_CLOEXEC | (resume ? 0 : O_TRUNC), mode);
     struct stat st;
     (void)cl;
     *offset = 0;
@@ -107,7 +108,74 @@ static int open_local_for(ferry_client *cl, const char *local, uint32_t perm, in
     return fd;
 }
 
-static int get_file(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o)
+/* Errors of a step that a reconnect will repeat are not shown. */
+static void xerr(ferry_client *cl, const char *what, const char *path, int rc)
+{
+    if (ferry_sftpc_dead(cl->sftp) && cl->rs.reconnect && cl->rs.redial != NULL) {
+        return;
+    }
+    ferry__cmd_err(cl, what, path, rc);
+}
+
+/* Whole-file verification, repeated after a reconnect. */
+static int verify(ferry_client *cl, ferry_sftpc_cmp *v, size_t n, const char *const *names)
+{
+    int rc;
+    while ((rc = ferry_resume_verify(cl, v, n, names)) != 0 && ferry_resume_again(cl)) {
+    }
+    return rc;
+}
+
+/* One file's transfer across reconnects. */
+typedef struct file_state {
+    int again;      /* repeating after a reconnect */
+    int opened;     /* put: the remote target was opened for writing */
+    uint64_t mark;  /* get: every local byte below is good */
+    uint64_t acked; /* put: every WRITE below was acknowledged */
+} file_state;
+
+/* Opens the local target of a download and decides where to start:
+ * after a reconnect at the watermark, with -a at the local size, else
+ * at 0 (truncated). The kept part is checked against the server. */
+static int get_local(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
+                     const ferry_sftp_attrs *a, const ferry_buf *h, file_state *st, uint64_t *off)
+{
+    uint32_t perm = (a->flags & SSH_FILEXFER_ATTR_PERMISSIONS) ? a->perm : 0644;
+    int fd = open_local_for(cl, local, perm, o->resume || st->again, off);
+    if (fd < 0) {
+        return -1;
+    }
+    if (st->again && *off > st->mark) {
+        *off = st->mark; /* past the watermark there may be holes */
+    }
+    if ((a->flags & SSH_FILEXFER_ATTR_SIZE) && *off > a->size) {
+        if (!st->again) {
+            fprintf(stderr,
+                    "Unable to resume download of \"%s\": local file is larger than remote\n", abs);
+            close(fd);
+            return -1;
+        }
+        *off = 0; /* the remote file shrank: start over */
+    }
+    int pr = ferry_resume_prefix(cl, h, fd, *off, local, abs);
+    if (pr < 0) {
+        close(fd);
+        return -1;
+    }
+    if (pr == FERRY_PREFIX_MISMATCH) {
+        *off = 0;
+    }
+    if ((st->again || pr == FERRY_PREFIX_MISMATCH) && ftruncate(fd, (off_t)*off) != 0) {
+        fprintf(stderr, "Couldn't truncate \"%s\": %s\n", local, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    st->mark = *off;
+    return fd;
+}
+
+static int get_file_once(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
+                         file_state *st)
 {
     ferry_buf *h = NULL;
     ferry_sftp_attrs a = {0};
@@ -116,36 +184,39 @@ static int get_file(ferry_client *cl, const char *abs, const char *local, const 
     int fd = -1, rc = -1;
     int r = ferry_sftpc_open(cl->sftp, abs, SSH_FXF_READ, NULL, &h);
     if (r != FERRY_OK) {
-        ferry__cmd_err(cl, "Couldn't open remote file", abs, r);
+        xerr(cl, "Couldn't open remote file", abs, r);
         return -1;
     }
     if ((r = ferry_sftpc_fstat(cl->sftp, h, &a)) != FERRY_OK) {
-        ferry__cmd_err(cl, "Couldn't stat remote file", abs, r);
+        xerr(cl, "Couldn't stat remote file", abs, r);
         goto out;
     }
     if ((a.flags & SSH_FILEXFER_ATTR_PERMISSIONS) && !S_ISREG(a.perm)) {
         fprintf(stderr, "Cannot download non-regular file: %s\n", abs);
         goto out;
     }
-    uint32_t perm = (a.flags & SSH_FILEXFER_ATTR_PERMISSIONS) ? a.perm : 0644;
-    if ((fd = open_local_for(cl, local, perm, o->resume, &off)) < 0) {
+    if ((fd = get_local(cl, abs, local, o, &a, h, st, &off)) < 0) {
         goto out;
     }
-    if (o->resume && (a.flags & SSH_FILEXFER_ATTR_SIZE) && off > a.size) {
-        fprintf(stderr, "Unable to resume download of \"%s\": local file is larger than remote\n",
-                abs);
-        goto out;
+    if (!st->again) {
+        say(cl, o->resume && off ? "Resuming" : "Fetching", abs, local);
     }
-    say(cl, o->resume && off ? "Resuming" : "Fetching", abs, local);
     ferry_progress_start(&p, cl->progress && !cl->quiet, ferry_path_base(abs),
                          (a.flags & SSH_FILEXFER_ATTR_SIZE) ? a.size : 0, off);
     p.limit_kbps = cl->limit_kbps;
     r = ferry_sftpc_download(cl->sftp, h, fd, off, ferry_progress_update, &p, &total);
     ferry_progress_end(&p);
+    cl->rs.progressed |= total > off;
+    st->mark = total;
     if (r != FERRY_OK) {
-        ferry__cmd_err(cl, "Couldn't read from remote file", abs, r);
+        xerr(cl, "Couldn't read from remote file", abs, r);
         goto out;
     }
+    ferry_sftpc_cmp j = {.handle = h, .fd = fd, .len = total};
+    if (ferry_resume_verify(cl, &j, 1, &abs) != 0) {
+        goto out;
+    }
+    uint32_t perm = (a.flags & SSH_FILEXFER_ATTR_PERMISSIONS) ? a.perm : 0644;
     if (o->preserve) {
         (void)fchmod(fd, (mode_t)(perm & 0777));
         set_local_times(fd, &a);
@@ -166,6 +237,16 @@ out:
     return rc;
 }
 
+static int get_file(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o)
+{
+    file_state st = {0};
+    int rc;
+    while ((rc = get_file_once(cl, abs, local, o, &st)) != 0 && ferry_resume_again(cl)) {
+        st.again = 1;
+    }
+    return rc;
+}
+
 static int get_any(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
                    const ferry_sftp_attrs *a, int depth);
 
@@ -180,14 +261,28 @@ typedef struct get_batch {
 
 static int gbatch_flush(ferry_client *cl, get_batch *b, const xfer_opts *o)
 {
-    int rc = 0;
-    if (b->n > 0 && ferry_sftpc_download_small(cl->sftp, b->v, b->n) != FERRY_OK) {
+    ferry_sftpc_cmp v[FERRY_SFTPC_SMALL_BATCH]; /* verified at the end */
+    const char *names[FERRY_SFTPC_SMALL_BATCH];
+    size_t nv = 0;
+    int rc = 0, r = FERRY_OK;
+    if (b->n > 0) {
+        r = ferry_sftpc_download_small(cl->sftp, b->v, b->n);
+    }
+    /* connection lost: the files that did not arrive go the normal way */
+    int redo = r != FERRY_OK && ferry_resume_again(cl);
+    if (r != FERRY_OK && !redo) {
         rc = -1;
     }
     for (size_t i = 0; i < b->n; i++) {
         ferry_sftpc_small_get *it = &b->v[i];
-        if (it->result != FERRY_OK) {
-            ferry__cmd_err(cl, "Couldn't download file", it->path, it->result);
+        if (it->result != FERRY_OK && redo) {
+            close(it->fd);
+            it->fd = -1;
+            if (get_file(cl, it->path, b->local[i], o) != 0) {
+                rc = -1;
+            }
+        } else if (it->result != FERRY_OK) {
+            xerr(cl, "Couldn't download file", it->path, it->result);
             rc = -1;
         } else {
             if (o->preserve) {
@@ -197,12 +292,19 @@ static int gbatch_flush(ferry_client *cl, get_batch *b, const xfer_opts *o)
             if (o->fsync_ && fsync(it->fd) != 0) {
                 rc = -1;
             }
+            v[nv] = (ferry_sftpc_cmp){.path = it->path, .fd = it->fd, .len = it->got};
+            names[nv++] = it->path;
         }
-        if (close(it->fd) != 0) {
+    }
+    if (verify(cl, v, nv, names) != 0) {
+        rc = -1;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->v[i].fd >= 0 && close(b->v[i].fd) != 0) {
             rc = -1;
         }
         free(b->local[i]);
-        free((char *)it->path);
+        free((char *)b->v[i].path);
     }
     b->n = 0;
     return rc;
@@ -272,9 +374,12 @@ static int get_dir(ferry_client *cl, const char *abs, const char *local, const x
         return -1;
     }
     say_dir(cl, "Retrieving", abs);
-    int r = ferry_sftpc_readdir_all(cl->sftp, abs, 0, &names, &n);
+    int r;
+    while ((r = ferry_sftpc_readdir_all(cl->sftp, abs, 0, &names, &n)) != FERRY_OK &&
+           ferry_resume_again(cl)) {
+    }
     if (r != FERRY_OK) {
-        ferry__cmd_err(cl, "Couldn't read directory", abs, r);
+        xerr(cl, "Couldn't read directory", abs, r);
         return -1;
     }
     get_batch *b = calloc(1, sizeof(*b));
@@ -367,11 +472,14 @@ int ferry__cmd_get(ferry_client *cl, int argc, char **argv)
                                   : strdup(dst);
         ferry_sftp_attrs a;
         int r = abs ? ferry_sftpc_stat(cl->sftp, abs, &a) : FERRY_E_ALLOC;
+        while (r != FERRY_OK && abs != NULL && ferry_resume_again(cl)) {
+            r = ferry_sftpc_stat(cl->sftp, abs, &a);
+        }
         if (local == NULL || (dst == NULL || dst_dir ? !safe_name(base) : 0)) {
             fprintf(stderr, "Cannot download \"%s\": bad name\n", v[i]);
             rc = -1;
         } else if (r != FERRY_OK) {
-            ferry__cmd_err(cl, "Couldn't stat remote file", abs, r);
+            xerr(cl, "Couldn't stat remote file", abs, r);
             rc = -1;
         } else if (get_any(cl, abs, local, &o, &a, 0) != 0) {
             rc = -1;
@@ -386,14 +494,194 @@ int ferry__cmd_get(ferry_client *cl, int argc, char **argv)
 
 /* ---- upload ---- */
 
-static int put_file(ferry_client *cl, const char *local, const char *rabs, const xfer_opts *o)
+/* "<dir>/.<name>.ferry-partial": where ferryd keeps an interrupted
+ * atomic upload (partial-upload@ferry.dev). New heap string. */
+static char *partial_name(const char *rabs)
+{
+    const char *base = ferry_path_base(rabs);
+    size_t dl = (size_t)(base - rabs);
+    size_t n = dl + strlen(base) + sizeof(".ferry-partial") + 1;
+    char *p = malloc(n);
+    if (p != NULL) {
+        snprintf(p, n, "%.*s.%s.ferry-partial", (int)dl, rabs, base);
+    }
+    return p;
+}
+
+enum { KEPT_NONE = 0, KEPT_PARTIAL, KEPT_IN_PLACE };
+
+/* Size of a remote regular file: FERRY_OK, NOT_FOUND, or an error. */
+static int remote_size(ferry_client *cl, const char *path, uint64_t *size)
+{
+    ferry_sftp_attrs a;
+    int r = ferry_sftpc_stat(cl->sftp, path, &a);
+    if (r == FERRY_OK && (!(a.flags & SSH_FILEXFER_ATTR_SIZE) ||
+                          ((a.flags & SSH_FILEXFER_ATTR_PERMISSIONS) && !S_ISREG(a.perm)))) {
+        r = FERRY_E_NOT_FOUND;
+    }
+    *size = r == FERRY_OK ? a.size : 0;
+    return r;
+}
+
+/* Finds what an earlier attempt left on the server: ferryd's partial
+ * (waiting a little for the old session to notice the loss and keep
+ * it), else, with -a or against a server writing in place, the file
+ * under its final name. KEPT_*, or -1 when the session failed. */
+static int find_kept(ferry_client *cl, const char *rabs, const xfer_opts *o, const file_state *st,
+                     char **partial, uint64_t *off)
+{
+    int has_partial = ferry_sftpc_has_ext(cl->sftp, "partial-upload@ferry.dev");
+    int r;
+    *partial = NULL;
+    if (has_partial && (*partial = partial_name(rabs)) != NULL) {
+        int tries = st->again && st->acked > 0 ? 15 : 1;
+        for (int i = 0; i < tries; i++) {
+            if ((r = remote_size(cl, *partial, off)) == FERRY_OK) {
+                return KEPT_PARTIAL;
+            }
+            if (r != FERRY_E_NOT_FOUND || ferry_sftpc_dead(cl->sftp)) {
+                break;
+            }
+            if (i + 1 < tries) {
+                struct timespec ts = {.tv_nsec = 200 * 1000000L};
+                nanosleep(&ts, NULL);
+            }
+        }
+        free(*partial);
+        *partial = NULL;
+    }
+    if (ferry_sftpc_dead(cl->sftp)) {
+        return -1;
+    }
+    if (o->resume || !has_partial) {
+        r = remote_size(cl, rabs, off);
+        if (r == FERRY_OK) {
+            return KEPT_IN_PLACE;
+        }
+        return ferry_sftpc_dead(cl->sftp) ? -1 : KEPT_NONE;
+    }
+    return KEPT_NONE;
+}
+
+/* Opens the remote target: the kept part (READ too, for its hash) when
+ * it checks out, else a fresh upload. *kept becomes KEPT_NONE when the
+ * kept part does not match. */
+static int put_open(ferry_client *cl, const char *local, int fd, const struct stat *st_,
+                    const char *rabs, const char *partial, int *kept, uint64_t *off,
+                    const ferry_sftp_attrs *a, ferry_buf **h)
+{
+    int r;
+    if (*kept != KEPT_NONE && *off > (uint64_t)st_->st_size && partial == NULL &&
+        *kept == KEPT_IN_PLACE) {
+        fprintf(stderr, "Unable to resume upload of \"%s\": remote file is larger than local\n",
+                local);
+        return -2;
+    }
+    if (*kept != KEPT_NONE) {
+        const char *target = partial ? partial : rabs;
+        r = ferry_sftpc_open(cl->sftp, target, SSH_FXF_READ | SSH_FXF_WRITE, NULL, h);
+        if (r == FERRY_E_PERMISSION) { /* upload-only: no READ */
+            r = ferry_sftpc_open(cl->sftp, target, SSH_FXF_WRITE, NULL, h);
+        }
+        if (r != FERRY_OK) {
+            xerr(cl, "Couldn't open remote file", target, r);
+            return -1;
+        }
+        int pr = *off > (uint64_t)st_->st_size ? FERRY_PREFIX_MISMATCH
+                                               : ferry_resume_prefix(cl, *h, fd, *off, rabs, rabs);
+        if (pr == FERRY_PREFIX_MISMATCH && *off > (uint64_t)st_->st_size) {
+            char *e = ferry_fmt_escape(rabs);
+            fprintf(stderr, "Kept part of \"%s\" does not match; transferring it again\n",
+                    e ? e : "?");
+            free(e);
+        }
+        if (pr != FERRY_PREFIX_MISMATCH) {
+            return pr < 0 ? -1 : 0;
+        }
+        (void)ferry_sftpc_close(cl->sftp, *h);
+        ferry_buf_free(*h);
+        *h = NULL;
+        *kept = KEPT_NONE;
+        *off = 0;
+    }
+    r = ferry_sftpc_open(cl->sftp, rabs, SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC, a, h);
+    if (r != FERRY_OK) {
+        xerr(cl, "Couldn't open remote file", rabs, r);
+        return -1;
+    }
+    return 0;
+}
+
+/* A finished partial takes the final name (posix-rename replaces it;
+ * plain RENAME does not, so an old file is removed first). */
+static int put_rename(ferry_client *cl, const char *partial, const char *rabs)
+{
+    int r;
+    if (ferry_sftpc_has_ext(cl->sftp, "posix-rename@openssh.com")) {
+        r = ferry_sftpc_rename(cl->sftp, partial, rabs, 1);
+    } else {
+        (void)ferry_sftpc_remove(cl->sftp, rabs);
+        r = ferry_sftpc_rename(cl->sftp, partial, rabs, 0);
+    }
+    if (r != FERRY_OK) {
+        xerr(cl, "Couldn't rename the finished upload to", rabs, r);
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes from `off`, then attributes, fsync and CLOSE. */
+static int put_data(ferry_client *cl, const char *local, int fd, const struct stat *st_,
+                    const char *rabs, ferry_buf *h, uint64_t off, int kept, const xfer_opts *o,
+                    ferry_sftp_attrs *a, file_state *fs)
+{
+    ferry_progress p;
+    uint64_t acked = off;
+    int rc = -1, r;
+    ferry_progress_start(&p, cl->progress && !cl->quiet, ferry_path_base(local),
+                         (uint64_t)st_->st_size, off);
+    p.limit_kbps = cl->limit_kbps;
+    r = ferry_sftpc_upload(cl->sftp, h, fd, off, ferry_progress_update, &p, &acked);
+    ferry_progress_end(&p);
+    cl->rs.progressed |= acked > off;
+    fs->acked = acked;
+    if (r != FERRY_OK) {
+        xerr(cl, "Couldn't write to remote file", rabs, r);
+        goto close;
+    }
+    if (o->preserve) {
+        a->flags |= SSH_FILEXFER_ATTR_ACMODTIME;
+        a->atime = (uint32_t)st_->st_atime;
+        a->mtime = (uint32_t)st_->st_mtime;
+    }
+    /* a kept partial is 0600: give it the file's permissions */
+    if ((o->preserve || kept == KEPT_PARTIAL) &&
+        (r = ferry_sftpc_fsetstat(cl->sftp, h, a)) != FERRY_OK) {
+        xerr(cl, "Couldn't set attributes", rabs, r);
+    }
+    if (o->fsync_ && ferry_sftpc_has_ext(cl->sftp, "fsync@openssh.com") &&
+        (r = ferry_sftpc_fsync(cl->sftp, h)) != FERRY_OK) {
+        xerr(cl, "Couldn't sync file", rabs, r);
+        goto close;
+    }
+    rc = 0;
+close:
+    if ((r = ferry_sftpc_close(cl->sftp, h)) != FERRY_OK && rc == 0) {
+        xerr(cl, "Couldn't close file", rabs, r);
+        rc = -1;
+    }
+    return rc;
+}
+
+static int put_file_once(ferry_client *cl, const char *local, const char *rabs, const xfer_opts *o,
+                         file_state *fs)
 {
     struct stat st;
     ferry_buf *h = NULL;
     ferry_sftp_attrs a = {.flags = SSH_FILEXFER_ATTR_PERMISSIONS};
-    ferry_progress p;
+    char *partial = NULL;
     uint64_t off = 0;
-    int rc = -1, r;
+    int rc = -1, kept = KEPT_NONE;
     int fd = open(local, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) != 0) {
         fprintf(stderr, "Couldn't open local file \"%s\" for reading: %s\n", local,
@@ -406,61 +694,42 @@ static int put_file(ferry_client *cl, const char *local, const char *rabs, const
         goto out;
     }
     a.perm = st.st_mode & 0777;
-    if (o->resume) {
-        ferry_sftp_attrs ra;
-        if (ferry_sftpc_stat(cl->sftp, rabs, &ra) == FERRY_OK &&
-            (ra.flags & SSH_FILEXFER_ATTR_SIZE)) {
-            off = ra.size;
-        }
-        if (off > (uint64_t)st.st_size) {
-            fprintf(stderr,
-                    "Unable to resume upload of \"%s\": remote file is larger than "
-                    "local\n",
-                    local);
-            goto out;
-        }
-    }
-    r = ferry_sftpc_open(cl->sftp, rabs,
-                         SSH_FXF_WRITE | SSH_FXF_CREAT | (o->resume ? 0 : SSH_FXF_TRUNC), &a, &h);
-    if (r != FERRY_OK) {
-        ferry__cmd_err(cl, "Couldn't open remote file", rabs, r);
+    if ((o->resume || (fs->again && fs->opened)) &&
+        (kept = find_kept(cl, rabs, o, fs, &partial, &off)) < 0) {
         goto out;
     }
-    say(cl, o->resume && off ? "Resuming upload of" : "Uploading", local, rabs);
-    ferry_progress_start(&p, cl->progress && !cl->quiet, ferry_path_base(local),
-                         (uint64_t)st.st_size, off);
-    p.limit_kbps = cl->limit_kbps;
-    r = ferry_sftpc_upload(cl->sftp, h, fd, off, ferry_progress_update, &p, NULL);
-    ferry_progress_end(&p);
-    if (r != FERRY_OK) {
-        ferry__cmd_err(cl, "Couldn't write to remote file", rabs, r);
-        goto close;
+    int r = put_open(cl, local, fd, &st, rabs, partial, &kept, &off, &a, &h);
+    if (r != 0) {
+        rc = r == -2 ? -2 : -1;
+        goto out;
     }
-    if (o->preserve) {
-        a.flags |= SSH_FILEXFER_ATTR_ACMODTIME;
-        a.atime = (uint32_t)st.st_atime;
-        a.mtime = (uint32_t)st.st_mtime;
-        if ((r = ferry_sftpc_fsetstat(cl->sftp, h, &a)) != FERRY_OK) {
-            ferry__cmd_err(cl, "Couldn't set attributes", rabs, r);
-        }
+    fs->opened = 1;
+    if (!fs->again) {
+        say(cl, off ? "Resuming upload of" : "Uploading", local, rabs);
     }
-    if (o->fsync_ && ferry_sftpc_has_ext(cl->sftp, "fsync@openssh.com") &&
-        (r = ferry_sftpc_fsync(cl->sftp, h)) != FERRY_OK) {
-        ferry__cmd_err(cl, "Couldn't sync file", rabs, r);
-        goto close;
+    if (put_data(cl, local, fd, &st, rabs, h, off, kept, o, &a, fs) != 0 ||
+        (kept == KEPT_PARTIAL && put_rename(cl, partial, rabs) != 0)) {
+        goto out;
     }
-    rc = 0;
-close:
-    if ((r = ferry_sftpc_close(cl->sftp, h)) != FERRY_OK && rc == 0) {
-        ferry__cmd_err(cl, "Couldn't close file", rabs, r);
-        rc = -1;
-    }
+    ferry_sftpc_cmp j = {.path = rabs, .fd = fd, .len = (uint64_t)st.st_size};
+    rc = ferry_resume_verify(cl, &j, 1, &rabs);
 out:
     if (fd >= 0) {
         close(fd);
     }
+    free(partial);
     ferry_buf_free(h);
     return rc;
+}
+
+static int put_file(ferry_client *cl, const char *local, const char *rabs, const xfer_opts *o)
+{
+    file_state st = {0};
+    int rc;
+    while ((rc = put_file_once(cl, local, rabs, o, &st)) == -1 && ferry_resume_again(cl)) {
+        st.again = 1;
+    }
+    return rc == 0 ? 0 : -1;
 }
 
 static int put_any(ferry_client *cl, const char *local, const char *rabs, const xfer_opts *o,
@@ -477,24 +746,45 @@ typedef struct small_batch {
 
 static int batch_flush(ferry_client *cl, small_batch *b, const xfer_opts *o)
 {
-    int rc = 0;
-    if (b->n > 0 && ferry_sftpc_upload_small(cl->sftp, b->v, b->n) != FERRY_OK) {
+    ferry_sftpc_cmp v[FERRY_SFTPC_SMALL_BATCH]; /* verified at the end */
+    const char *names[FERRY_SFTPC_SMALL_BATCH];
+    size_t nv = 0;
+    int rc = 0, r = FERRY_OK;
+    if (b->n > 0) {
+        r = ferry_sftpc_upload_small(cl->sftp, b->v, b->n);
+    }
+    /* connection lost: the files not stored go the normal way */
+    int redo = r != FERRY_OK && ferry_resume_again(cl);
+    if (r != FERRY_OK && !redo) {
         rc = -1;
     }
     for (size_t i = 0; i < b->n; i++) {
         ferry_sftpc_small *it = &b->v[i];
-        if (it->result == FERRY_E_TOO_LARGE && rc == 0) {
-            /* grew since it was looked at: the normal way */
+        if ((it->result == FERRY_E_TOO_LARGE && r == FERRY_OK) ||
+            (it->result != FERRY_OK && redo)) {
+            /* grew since it was looked at, or lost: the normal way */
+            close(it->fd);
+            it->fd = -1;
             if (put_file(cl, b->local[i], it->path, o) != 0) {
                 rc = -1;
             }
         } else if (it->result != FERRY_OK) {
-            ferry__cmd_err(cl, "Couldn't upload file", it->path, it->result);
+            xerr(cl, "Couldn't upload file", it->path, it->result);
             rc = -1;
+        } else {
+            v[nv] = (ferry_sftpc_cmp){.path = it->path, .fd = it->fd, .len = it->sent};
+            names[nv++] = it->path;
         }
-        close(it->fd);
+    }
+    if (verify(cl, v, nv, names) != 0) {
+        rc = -1;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->v[i].fd >= 0) {
+            close(b->v[i].fd);
+        }
         free(b->local[i]);
-        free((char *)it->path);
+        free((char *)b->v[i].path);
     }
     b->n = 0;
     return rc;
@@ -551,7 +841,10 @@ static int put_dir(ferry_client *cl, const char *local, const char *rabs, const 
         return -1;
     }
     ferry_sftp_attrs a = {.flags = SSH_FILEXFER_ATTR_PERMISSIONS, .perm = st.st_mode & 0777};
-    if (ferry_sftpc_mkdir(cl->sftp, rabs, &a) != FERRY_OK && !ferry__cmd_is_dir(cl, rabs)) {
+    int made;
+    while ((made = ferry_sftpc_mkdir(cl->sftp, rabs, &a)) != FERRY_OK && ferry_resume_again(cl)) {
+    }
+    if (made != FERRY_OK && !ferry__cmd_is_dir(cl, rabs)) {
         ferry__cmd_err(cl, "Couldn't create directory", rabs, FERRY_E_SYSTEM);
         return -1;
     }

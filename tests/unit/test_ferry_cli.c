@@ -24,6 +24,7 @@
 #include "../../src/ferry/ls.c"
 #include "../../src/ferry/pipe.c"
 #include "../../src/ferry/progress.c"
+#include "../../src/ferry/resume.c"
 #include "../../src/ferry/prompt.c"
 #include "../../src/ferry/shell.c"
 #include "../../src/ferry/sshconf.c"

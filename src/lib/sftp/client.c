@@ -64,6 +64,26 @@ void ferry_sftpc_free(ferry_sftpc *c)
     free(c);
 }
 
+void ferry_sftpc_reset(ferry_sftpc *c)
+{
+    for (size_t i = 0; i < c->nslots; i++) {
+        ferry_buf_free(c->slots[i].reply);
+        c->slots[i].reply = NULL;
+        c->slots[i].state = SLOT_FREE;
+    }
+    c->npending = 0;
+    ferry_buf_reset(c->out);
+    ferry_buf_reset(c->in);
+    ferry_buf_free(c->version_reply);
+    c->version_reply = NULL;
+    free(c->exts);
+    c->exts = NULL;
+    free(c->last_msg);
+    c->last_msg = NULL;
+    c->dead = c->interrupted = c->got_version = 0;
+    c->version = c->rsize = c->wsize = c->lim_r = c->lim_w = c->last_status = 0;
+}
+
 const uint8_t *ferry_sftpc_output(ferry_sftpc *c, size_t *len)
 {
     *len = ferry_buf_len(c->out);

@@ -92,6 +92,11 @@ int ferry_sftpc_dead(const ferry_sftpc *c);
 /* Marks the engine dead with `err` (the driver calls it when the
  * connection ends). */
 void ferry_sftpc_kill(ferry_sftpc *c, int err);
+/* Makes a dead (or live) engine fresh for a new stream, as after
+ * ferry_sftpc_new with the same config and io hook: pending requests
+ * are forgotten, queued bytes dropped, the server's version and
+ * extensions cleared (call ferry_sftpc_init again). Used to reconnect. */
+void ferry_sftpc_reset(ferry_sftpc *c);
 
 /* Asks a running transfer to stop (e.g. on SIGINT, from the pump): no
  * new requests are issued, the replies still in flight are dropped as
@@ -184,12 +189,15 @@ int ferry_sftpc_home(ferry_sftpc *c, char **out);
 /* Downloads from an open remote handle starting at `offset` into the
  * local fd (written with pwrite at the same offsets) until EOF. Up to
  * max_inflight reads are in flight; a short read is re-requested for the
- * rest. *total (may be NULL) receives the end offset reached. */
+ * rest. *total (may be NULL) receives the watermark: every byte below it
+ * is on disk (on success the end offset reached; after an error the end
+ * of the contiguous prefix written, where a resume can start). */
 int ferry_sftpc_download(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t offset,
                          ferry_sftpc_progress_fn cb, void *cb_ctx, uint64_t *total);
 /* Uploads the local fd from `offset` to its end (pread) into the open
  * remote handle, writing at the same offsets, up to max_inflight writes in
- * flight. */
+ * flight. *total (may be NULL) receives the acknowledged watermark: every
+ * WRITE below it was answered OK (on success the end of the file). */
 int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t offset,
                        ferry_sftpc_progress_fn cb, void *cb_ctx, uint64_t *total);
 
@@ -231,5 +239,37 @@ typedef struct ferry_sftpc_small_get {
 } ferry_sftpc_small_get;
 
 int ferry_sftpc_download_small(ferry_sftpc *c, ferry_sftpc_small_get *v, size_t n);
+
+/* ---- comparing by hash (check-file, client_hash.c) ---- */
+
+/* Largest range hashed by one check-file request (ferryd's limit). */
+#define FERRY_SFTPC_HASH_PIECE (64ull * 1024 * 1024)
+
+/* Number of pieces [0, len) is cut into (0 for len 0), and piece k's
+ * offset and length (the last one possibly short). */
+size_t ferry_sftpc_hash_pieces(uint64_t len);
+void ferry_sftpc_hash_piece(uint64_t len, size_t k, uint64_t *off, uint64_t *plen);
+/* Non-zero if the server offers check-file-handle (by_handle) or
+ * check-file-name. */
+int ferry_sftpc_can_hash(const ferry_sftpc *c, int by_handle);
+/* sha256 of [off, off+len) of a local fd into out. FERRY_E_EOF if the
+ * file ends before off+len. */
+int ferry_sftpc_hash_local(int fd, uint64_t off, uint64_t len, uint8_t out[32]);
+
+/* One comparison of [0, len) of a remote file with a local fd. */
+typedef struct ferry_sftpc_cmp {
+    const ferry_buf *handle; /* remote handle opened with READ, or NULL: */
+    const char *path;        /* by name (check-file-name) */
+    int fd;                  /* local file, read with pread */
+    uint64_t len;
+    int result; /* out: FERRY_OK, UNSUPPORTED (not offered), or an error */
+    int same;   /* out (when result is OK): 1 equal, 0 different */
+} ferry_sftpc_cmp;
+
+/* Compares every job, sha256 piece by piece, with the requests of all
+ * jobs pipelined and the local hashing done while the server hashes.
+ * A local file shorter than len counts as different. Returns FERRY_OK
+ * unless the session failed (each job has its own result). */
+int ferry_sftpc_compare(ferry_sftpc *c, ferry_sftpc_cmp *v, size_t n);
 
 #endif

@@ -50,6 +50,16 @@ static xreq xq_pop(xqueue *q)
     return e;
 }
 
+/* The lowest offset still in flight, or `lo` if lower. */
+static uint64_t xq_lowest(const xqueue *q, uint64_t lo)
+{
+    for (size_t i = 0; i < q->n; i++) {
+        const xreq *e = &q->v[(q->head + i) % q->cap];
+        lo = e->off < lo ? e->off : lo;
+    }
+    return lo;
+}
+
 /* Drops every request still in flight (their replies will be ignored). */
 static void xq_abandon(ferry_sftpc *c, xqueue *q)
 {
@@ -149,6 +159,7 @@ int ferry_sftpc_download(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64
                   .cb = cb,
                   .cb_ctx = cb_ctx};
     uint32_t len = c->rsize ? c->rsize : FERRY_SFTPC_DEFAULT_IO;
+    uint64_t lo = UINT64_MAX; /* lowest offset of a failed reply */
     int rc = xq_init(&d.q, c->cfg.max_inflight + 1);
 
     while (rc == FERRY_OK) {
@@ -163,15 +174,18 @@ int ferry_sftpc_download(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64
         if (rc != FERRY_OK || d.q.n == 0) {
             break;
         }
-        rc = dl_reply(&d, xq_pop(&d.q));
+        xreq e = xq_pop(&d.q);
+        rc = dl_reply(&d, e);
+        lo = rc != FERRY_OK && e.off < lo ? e.off : lo;
         if (rc == FERRY_OK && c->interrupted) {
             rc = FERRY_E_AGAIN;
         }
     }
     c->interrupted = 0;
+    lo = rc == FERRY_OK ? d.end : xq_lowest(&d.q, lo < d.next ? lo : d.next);
     xq_abandon(c, &d.q);
     if (total != NULL) {
-        *total = d.end;
+        *total = lo;
     }
     return rc;
 }
@@ -213,7 +227,7 @@ int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t
                        ferry_sftpc_progress_fn cb, void *cb_ctx, uint64_t *total)
 {
     xqueue q;
-    uint64_t next = offset;
+    uint64_t next = offset, acked = offset;
     uint32_t len = c->wsize ? c->wsize : FERRY_SFTPC_DEFAULT_IO;
     int eof = 0;
     int rc = xq_init(&q, c->cfg.max_inflight + 1);
@@ -235,6 +249,9 @@ int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t
         }
         xreq e = xq_pop(&q);
         rc = ferry__sftpc_status(c, e.id);
+        if (rc == FERRY_OK) {
+            acked = e.off + e.len; /* replies come in order of the FIFO */
+        }
         if (rc == FERRY_OK && cb != NULL) {
             cb(cb_ctx, e.len);
         }
@@ -245,7 +262,7 @@ int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t
     c->interrupted = 0;
     xq_abandon(c, &q);
     if (total != NULL) {
-        *total = next;
+        *total = rc == FERRY_OK ? next : acked;
     }
     return rc;
 }

@@ -1,0 +1,188 @@
+/* client_hash.c: comparing a remote file with local data by hash
+ * (check-file-handle / check-file-name, /work/shared/specs/check-file.md,
+ * after draft-ietf-secsh-filexfer-09 section 9.1.2).
+ *
+ * A range is cut into pieces of at most FERRY_SFTPC_HASH_PIECE bytes
+ * (servers bound the work of one request; ferryd hashes at most 64 MiB).
+ * Each piece is one request with block-size 0 (one sha256 over the
+ * piece). Up to HASH_WINDOW requests are in flight: while the server
+ * hashes them, we hash the same pieces of the local file, so the two
+ * sides work at the same time and a long file costs about one pass over
+ * the slower side. */
+#include "sftp/client_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "util/err.h"
+
+#define HASH_WINDOW 16u
+#define HASH_LEN    32u /* sha256 */
+#define LOCAL_CHUNK (256u * 1024)
+
+size_t ferry_sftpc_hash_pieces(uint64_t len)
+{
+    return (size_t)((len + FERRY_SFTPC_HASH_PIECE - 1) / FERRY_SFTPC_HASH_PIECE);
+}
+
+void ferry_sftpc_hash_piece(uint64_t len, size_t k, uint64_t *off, uint64_t *plen)
+{
+    uint64_t o = (uint64_t)k * FERRY_SFTPC_HASH_PIECE;
+    uint64_t left = o < len ? len - o : 0;
+    *off = o;
+    *plen = left < FERRY_SFTPC_HASH_PIECE ? left : FERRY_SFTPC_HASH_PIECE;
+}
+
+int ferry_sftpc_can_hash(const ferry_sftpc *c, int by_handle)
+{
+    return ferry_sftpc_has_ext(c, by_handle ? "check-file-handle" : "check-file-name");
+}
+
+/* Sends one check-file request for [off, off+len) of job j. */
+static int send_check(ferry_sftpc *c, const ferry_sftpc_cmp *j, uint64_t off, uint64_t len,
+                      uint32_t *id)
+{
+    ferry_buf *p = ferry__sftpc_scratch(c);
+    int rc = p ? FERRY_OK : FERRY_E_ALLOC;
+    if (rc == FERRY_OK && j->handle != NULL) {
+        rc = ferry_buf_put_cstring(p, "check-file-handle");
+        rc = rc == FERRY_OK ? ferry_buf_put_stringb(p, j->handle) : rc;
+    } else if (rc == FERRY_OK) {
+        rc = ferry_buf_put_cstring(p, "check-file-name");
+        rc = rc == FERRY_OK ? ferry_buf_put_cstring(p, j->path) : rc;
+    }
+    rc = rc == FERRY_OK ? ferry_buf_put_cstring(p, "sha256") : rc;
+    rc = rc == FERRY_OK ? ferry_buf_put_u64(p, off) : rc;
+    /* length 0 would mean "to the end": never ask for it on a piece */
+    rc = rc == FERRY_OK ? ferry_buf_put_u64(p, len) : rc;
+    rc = rc == FERRY_OK ? ferry_buf_put_u32(p, 0) : rc;
+    return rc == FERRY_OK ? ferry_sftpc_send(c, SSH_FXP_EXTENDED, p, id) : rc;
+}
+
+/* The reply: string "check-file", string algorithm, the hash. */
+static int read_check(ferry_sftpc *c, uint32_t id, uint8_t out[HASH_LEN])
+{
+    ferry_rd r;
+    const uint8_t *name, *alg, *h;
+    size_t nn, na;
+    int rc = ferry__sftpc_expect(c, id, SSH_FXP_EXTENDED_REPLY, &r);
+    if (rc != FERRY_OK) {
+        return rc;
+    }
+    rc = ferry_rd_string(&r, &name, &nn);
+    rc = rc == FERRY_OK ? ferry_rd_string(&r, &alg, &na) : rc;
+    if (rc == FERRY_OK && (na != 6 || memcmp(alg, "sha256", 6) != 0)) {
+        rc = FERRY_E_PROTOCOL;
+    }
+    if (rc == FERRY_OK && ferry_rd_bytes(&r, HASH_LEN, &h) == FERRY_OK) {
+        memcpy(out, h, HASH_LEN);
+        rc = ferry_rd_end(&r) == FERRY_OK ? FERRY_OK : FERRY_E_PROTOCOL;
+    } else if (rc == FERRY_OK) {
+        rc = FERRY_E_PROTOCOL;
+    }
+    ferry_sftpc_release(c, id);
+    return rc;
+}
+
+int ferry_sftpc_hash_local(int fd, uint64_t off, uint64_t len, uint8_t out[32])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    uint8_t *buf = malloc(LOCAL_CHUNK);
+    int rc = ctx && buf ? FERRY_OK : FERRY_E_ALLOC;
+    if (rc == FERRY_OK && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        rc = ferry_err_crypto();
+    }
+    while (rc == FERRY_OK && len > 0) {
+        size_t want = len < LOCAL_CHUNK ? (size_t)len : LOCAL_CHUNK;
+        ssize_t n = pread(fd, buf, want, (off_t)off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            rc = n < 0 ? ferry_err_sys() : FERRY_E_EOF;
+            break;
+        }
+        if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1) {
+            rc = ferry_err_crypto();
+        }
+        off += (uint64_t)n;
+        len -= (uint64_t)n;
+    }
+    if (rc == FERRY_OK && EVP_DigestFinal_ex(ctx, out, NULL) != 1) {
+        rc = ferry_err_crypto();
+    }
+    EVP_MD_CTX_free(ctx);
+    free(buf);
+    return rc;
+}
+
+typedef struct piece {
+    uint32_t id;
+    size_t job;
+    uint64_t off, len;
+} piece;
+
+/* Hashes the local side of piece p while the server works, then takes
+ * the server's answer and records the outcome on its job. */
+static void finish_piece(ferry_sftpc *c, ferry_sftpc_cmp *v, const piece *p)
+{
+    ferry_sftpc_cmp *j = &v[p->job];
+    uint8_t mine[HASH_LEN], theirs[HASH_LEN];
+    int lr = ferry_sftpc_hash_local(j->fd, p->off, p->len, mine);
+    int rr = read_check(c, p->id, theirs);
+    if (j->result != FERRY_OK) {
+        return;
+    }
+    if (rr != FERRY_OK) {
+        j->result = rr;
+    } else if (lr == FERRY_E_EOF) {
+        j->same = 0; /* the local file is shorter than the range */
+    } else if (lr != FERRY_OK) {
+        j->result = lr;
+    } else if (CRYPTO_memcmp(mine, theirs, HASH_LEN) != 0) {
+        j->same = 0;
+    }
+    OPENSSL_cleanse(mine, sizeof(mine));
+}
+
+int ferry_sftpc_compare(ferry_sftpc *c, ferry_sftpc_cmp *v, size_t n)
+{
+    piece win[HASH_WINDOW];
+    size_t head = 0, inflight = 0, job = 0, k = 0;
+    int rc = FERRY_OK;
+    for (size_t i = 0; i < n; i++) {
+        v[i].result = ferry_sftpc_can_hash(c, v[i].handle != NULL) ? FERRY_OK : FERRY_E_UNSUPPORTED;
+        v[i].same = 1;
+    }
+    for (;;) {
+        while (rc == FERRY_OK && inflight < HASH_WINDOW && job < n) {
+            piece *p = &win[(head + inflight) % HASH_WINDOW];
+            if (v[job].result != FERRY_OK || k >= ferry_sftpc_hash_pieces(v[job].len)) {
+                job++;
+                k = 0;
+                continue;
+            }
+            ferry_sftpc_hash_piece(v[job].len, k, &p->off, &p->len);
+            p->job = job;
+            if ((rc = send_check(c, &v[job], p->off, p->len, &p->id)) == FERRY_OK) {
+                inflight++;
+                k++;
+            }
+        }
+        if (inflight == 0) {
+            break;
+        }
+        finish_piece(c, v, &win[head]);
+        head = (head + 1) % HASH_WINDOW;
+        inflight--;
+        if (rc == FERRY_OK && c->dead) {
+            rc = c->dead;
+        }
+    }
+    return c->dead ? c->dead : rc;
+}
