@@ -1,0 +1,1042 @@
+#!/usr/bin/python3
+"""Adversarial peer against ferryd (ASan build): a scripted raw SSH-2
+client (tests/interop/adv/sshpeer.py) sends malformed, out-of-order and
+hostile input at every stage, and each case asserts the exact outcome:
+DISCONNECT with a given reason code followed by EOF, UNIMPLEMENTED for a
+given sequence number, USERAUTH_FAILURE, CHANNEL_OPEN_FAILURE with a
+reason, CHANNEL_FAILURE / REQUEST_FAILURE, or the connection closed, always
+within a few seconds (socket timeouts: a hang fails).
+
+While the attacks run, an SFTP session (paramiko) opened before them keeps
+uploading and downloading; it must be untouched. Afterwards a fresh
+paramiko session does a put/get, ferryd must stop cleanly on SIGTERM, and
+its log must hold no sanitizer report.
+
+Run by CTest with FERRY_BUILD and FERRY_SRC set; only loopback, its own
+temporary directory, and only the ferryd it started is signalled.
+Cases deeper in the unit tests (test_gate.c, test_kex.c, test_transport.c,
+test_auth.c, test_channel.c) are covered here once against the real
+server process."""
+import concurrent.futures
+import io
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import paramiko  # noqa: E402
+
+from adv.ferryd import PASSWORD, USER, Ferryd, fail  # noqa: E402
+from adv.sshpeer import (  # noqa: E402
+    CHANNEL_CLOSE, CHANNEL_DATA, CHANNEL_EOF, CHANNEL_FAILURE, CHANNEL_OPEN,
+    CHANNEL_OPEN_CONFIRMATION, CHANNEL_OPEN_FAILURE, CHANNEL_REQUEST, CHANNEL_SUCCESS,
+    CHANNEL_WINDOW_ADJUST, DEBUG, DISCONNECT, EXT_INFO, GLOBAL_REQUEST, GROUP14_P, IGNORE,
+    KEX30, KEX31, KEXINIT, NEWKEYS, R_BY_APPLICATION, R_ILLEGAL_USER_NAME,
+    R_KEY_EXCHANGE_FAILED, R_MAC_ERROR, R_NO_MORE_AUTH_METHODS, R_PROTOCOL_ERROR,
+    R_PROTOCOL_VERSION_NOT_SUPPORTED, R_SERVICE_NOT_AVAILABLE, REQUEST_FAILURE,
+    SERVICE_REQUEST, STRICT_C, UNIMPLEMENTED, USERAUTH_FAILURE, USERAUTH_PK_OK,
+    USERAUTH_REQUEST, USERAUTH_SUCCESS, Closed, Peer, Rd, Unexpected, boolean, mpint,
+    namelist, string, u8, u32)
+
+CASES = []
+
+
+def case(fn):
+    CASES.append(fn)
+    return fn
+
+
+# ---- connection helpers ----
+
+def peer(srv, **kw):
+    return Peer(srv.port, **kw)
+
+
+def pre_kex(srv, strict=True, **kw):
+    """Version exchange and both KEXINITs done; no method message yet."""
+    c = peer(srv)
+    c.kex_start(strict=strict, **kw)
+    return c
+
+
+def after_kex(srv, **kw):
+    return peer(srv).handshake(**kw)
+
+
+def service(srv, **kw):
+    c = after_kex(srv, **kw)
+    c.service_userauth()
+    return c
+
+
+def authed(srv, **kw):
+    c = service(srv, **kw)
+    c.auth_publickey(USER, srv.key)
+    return c
+
+
+def server_kexinit(c):
+    """Reads the server's version line and KEXINIT after a version we sent."""
+    c.read_server_version()
+    p = c.recv()
+    if p[0] != KEXINIT:
+        raise Unexpected("expected the server's KEXINIT, got %d" % p[0])
+
+
+def expect_disc_after_version(c, reason):
+    """Pre-version failures: the server already sent its version line and
+    KEXINIT; then DISCONNECT(reason) in the clear and EOF."""
+    c.read_server_version()
+    c.expect_disconnect(reason, skip=(KEXINIT,))
+
+
+def check(cond, msg):
+    if not cond:
+        raise Unexpected(msg)
+
+
+# ---- banner abuse and slowloris ----
+
+@case
+def banner_abuse(srv):
+    for data, reason in [
+            (b"hello\r\n", R_PROTOCOL_ERROR),  # a server accepts no lines before the version
+            (b"GET / HTTP/1.0\r\n\r\n", R_PROTOCOL_ERROR),
+            (b"\r\n" * 5, R_PROTOCOL_ERROR),
+            (b"SSH-1.5-old\r\n", R_PROTOCOL_VERSION_NOT_SUPPORTED),
+            (b"SSH-2.0-bad\x01char\r\n", R_PROTOCOL_ERROR),
+            (b"SSH-2.0-" + b"A" * 300 + b"\r\n", R_PROTOCOL_ERROR),
+            (b"SSH-2.0-" + b"A" * 4000, R_PROTOCOL_ERROR)]:  # no line end at all
+        c = peer(srv)
+        c.send_raw(data)
+        expect_disc_after_version(c, reason)
+        c.close()
+    # a version line of exactly 255 bytes with CR LF is fine (RFC 4253 s4.2)
+    c = peer(srv)
+    v = b"SSH-2.0-" + b"L" * (255 - 2 - 8)
+    c.version_exchange(v)
+    c.kex_start()
+    c.kex_finish(c.make_eph())
+    c.ping()
+    c.close()
+
+
+def slow_dribble(srv, data, interval):
+    """Sends data one byte at a time; returns (seconds until the server
+    closed, bytes sent)."""
+    c = peer(srv, timeout=1.0)
+    t0 = time.time()
+    sent = 0
+    try:
+        while time.time() - t0 < 20:
+            if sent < len(data):
+                c.send_raw(data[sent:sent + 1])
+                sent += 1
+            try:
+                c.sock.settimeout(interval)
+                while c.sock.recv(65536):
+                    pass
+                return time.time() - t0, sent  # EOF
+            except socket.timeout:
+                pass
+    except (BrokenPipeError, ConnectionResetError):
+        return time.time() - t0, sent
+    finally:
+        c.close()
+    raise Unexpected("slowloris connection still open after 20 s")
+
+
+SLOW = {}
+
+
+def slowloris_start(srv):
+    """Slow connections run in the background during the whole suite:
+    a dribbled version line, a dribbled first packet, a silent one, and
+    twenty silent connections at once. LoginGraceTime is 4 s."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=24)
+    SLOW["version"] = pool.submit(slow_dribble, srv, b"SSH-2.0-" + b"s" * 200, 0.3)
+    pkt = Peer.packet(b"\x02" + string(b"x" * 64), 8, False)
+    SLOW["packet"] = pool.submit(slow_dribble, srv, b"SSH-2.0-slow\r\n" + pkt, 0.3)
+    for i in range(20):
+        SLOW["silent%d" % i] = pool.submit(slow_dribble, srv, b"", 0.5)
+    SLOW["pool"] = pool
+
+
+@case
+def slowloris_closed_by_grace_time(srv):
+    pool = SLOW.pop("pool")
+    for name, fut in sorted(SLOW.items()):
+        took, sent = fut.result(timeout=30)
+        check(3.5 <= took <= 9, "slowloris %s: closed after %.1f s, LoginGraceTime is 4 s"
+              % (name, took))
+    pool.shutdown()
+
+
+# ---- packet lengths, framing, padding ----
+
+def send_len_plain(c, length, body=b""):
+    c.send_raw(u32(length) + body)
+
+
+@case
+def packet_lengths_plain(srv):
+    """Before keys: lengths 0, 4, 5, 256 KiB + 1, 0xFFFFFFFF, unaligned."""
+    for length in [0, 4, 5, 256 * 1024 + 1, 256 * 1024 + 4, 0xFFFFFFFF, 0x80000000, 13]:
+        c = peer(srv)
+        c.send_raw(c.VERSION + b"\r\n")
+        server_kexinit(c)
+        send_len_plain(c, length, b"\x04" + bytes(16))
+        c.expect_disconnect(R_PROTOCOL_ERROR)
+        c.close()
+
+
+@case
+def packet_lengths_encrypted(srv):
+    """After keys, for each framing (encrypted length, length as AAD,
+    encrypted first block): the same lengths, claimed in the header."""
+    for cipher, mac in [("chacha20-poly1305@openssh.com", "hmac-sha2-256"),
+                        ("aes128-gcm@openssh.com", "hmac-sha2-256"),
+                        ("aes128-ctr", "hmac-sha2-256-etm@openssh.com"),
+                        ("aes128-ctr", "hmac-sha2-256")]:
+        for length in [0, 4, 5, 256 * 1024 + 1, 0xFFFFFFFF]:
+            c = after_kex(srv, cipher=cipher, mac=mac)
+            c.send(u8(IGNORE) + string(b"x" * 40), length=length)
+            c.expect_disconnect(R_PROTOCOL_ERROR)
+            c.close()
+
+
+@case
+def largest_packet_accepted(srv):
+    """256 KiB is the limit, not less: an IGNORE filling it passes."""
+    for cipher, mac in [("aes128-ctr", "hmac-sha2-256"),
+                        ("chacha20-poly1305@openssh.com", "hmac-sha2-256")]:
+        c = after_kex(srv, cipher=cipher, mac=mac)
+        # packet_length = 1 + payload + padding; the largest aligned one
+        aad = c.tx.aad
+        target = 256 * 1024 - (0 if aad else 4)
+        payload_len = target - 1 - 8 - (0 if aad else 4) + (0 if aad else 4)
+        payload = u8(IGNORE) + string(bytes(payload_len - 5))
+        pkt = c.packet(payload, c.tx.block, aad)
+        check(int.from_bytes(pkt[:4], "big") <= 256 * 1024, "test packet too large")
+        c.send(payload)
+        c.ping()
+        c.close()
+
+
+@case
+def bad_framing_and_padding(srv):
+    for cipher, mac in [(None, None), ("aes128-ctr", "hmac-sha2-256"),
+                        ("aes128-gcm@openssh.com", "hmac-sha2-256"),
+                        ("chacha20-poly1305@openssh.com", "hmac-sha2-256")]:
+        for pad_field in [0, 3, 255]:  # < 4, and padding_length + 1 >= packet_length
+            if cipher is None:
+                c = peer(srv)
+                c.send_raw(c.VERSION + b"\r\n")
+                server_kexinit(c)
+            else:
+                c = after_kex(srv, cipher=cipher, mac=mac)
+            c.send(u8(IGNORE) + string(b"p" * 20), pad_field=pad_field)
+            c.expect_disconnect(R_PROTOCOL_ERROR)
+            c.close()
+        # unaligned packet (the length is consistent, the block size is not met)
+        c = after_kex(srv, cipher=cipher or "aes128-ctr", mac=mac or "hmac-sha2-256")
+        pkt = c.packet(u8(IGNORE) + string(b"q" * 20), c.tx.block, c.tx.aad)
+        length = int.from_bytes(pkt[:4], "big") + 1
+        c.send_raw(c.tx.seal(c.seq_tx, u32(length) + pkt[4:] + b"!"))
+        c.expect_disconnect(R_PROTOCOL_ERROR)
+        c.close()
+
+
+# ---- strings longer than their message ----
+
+@case
+def strings_longer_than_message(srv):
+    # KEXINIT name-list claiming more bytes than the packet holds
+    c = peer(srv)
+    c.version_exchange()
+    bad = u8(KEXINIT) + os.urandom(16) + u32(1000) + b"curve25519-sha256"
+    c.send(bad)
+    c.expect_disconnect(R_PROTOCOL_ERROR, skip=(KEXINIT,))
+    c.close()
+    # KEX_ECDH_INIT whose Q_C string runs past the end
+    c = pre_kex(srv)
+    c.send(u8(KEX30) + u32(64) + bytes(32))
+    c.expect_disconnect(R_KEY_EXCHANGE_FAILED)
+    c.close()
+    # SERVICE_REQUEST
+    c = after_kex(srv)
+    c.send(u8(SERVICE_REQUEST) + u32(0xFFFFFFF0) + b"ssh-userauth")
+    c.expect_disconnect(R_SERVICE_NOT_AVAILABLE)
+    c.close()
+    # DEBUG
+    c = after_kex(srv)
+    c.send(u8(DEBUG) + boolean(True) + u32(500) + b"abc")
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+    # USERAUTH_REQUEST: user name, then method-specific fields
+    c = service(srv)
+    c.send(u8(USERAUTH_REQUEST) + u32(0x7FFFFFFF) + b"tester")
+    c.expect_disconnect(R_ILLEGAL_USER_NAME)
+    c.close()
+    c = service(srv)
+    c.userauth(USER, "password", boolean(False) + u32(2000) + b"pw")
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+    c = service(srv)
+    c.userauth(USER, "publickey", boolean(False) + string("ssh-ed25519") + u32(100) + b"k")
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+    # channel messages
+    for msg in [u8(CHANNEL_OPEN) + u32(1 << 30) + b"session",
+                u8(GLOBAL_REQUEST) + u32(99) + b"tcpip-forward",
+                u8(CHANNEL_REQUEST) + u32(0) + u32(77) + b"subsystem"]:
+        c = authed(srv)
+        c.open_sftp()
+        c.send(msg)
+        c.expect_disconnect(R_PROTOCOL_ERROR)
+        c.close()
+    c = authed(srv)
+    ch = c.open_sftp()
+    c.send(u8(CHANNEL_DATA) + u32(ch) + u32(0x10000) + b"data")
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+
+
+# ---- one flipped byte after kex, for every cipher and MAC ----
+
+ALL_PROTECTIONS = (
+    [(ci, m) for ci in ["aes128-ctr", "aes192-ctr", "aes256-ctr"]
+     for m in ["hmac-sha2-256", "hmac-sha2-512", "hmac-sha2-256-etm@openssh.com",
+               "hmac-sha2-512-etm@openssh.com"]]
+    + [("aes128-gcm@openssh.com", "hmac-sha2-256"), ("aes256-gcm@openssh.com", "hmac-sha2-256"),
+       ("chacha20-poly1305@openssh.com", "hmac-sha2-256")])
+
+
+def flip(i, bit=0x01):
+    def m(w):
+        w = bytearray(w)
+        w[i] ^= bit
+        return bytes(w)
+    return m
+
+
+@case
+def flipped_byte_every_cipher_and_mac(srv):
+    for cipher, mac in ALL_PROTECTIONS:
+        for where, mangle, reason in [("body", flip(9), R_MAC_ERROR),
+                                      ("last body byte", flip(-40), R_MAC_ERROR),
+                                      ("tag", flip(-1), R_MAC_ERROR),
+                                      ("length", flip(0, 0x80), R_PROTOCOL_ERROR)]:
+            c = after_kex(srv, cipher=cipher, mac=mac)
+            c.ping()
+            c.send(u8(IGNORE) + string(bytes(range(48))), mangle=mangle)
+            try:
+                c.expect_disconnect(reason)
+            except Unexpected as e:
+                raise Unexpected("%s/%s, flipped %s: %s" % (cipher, mac, where, e)) from e
+            c.close()
+
+
+# ---- algorithm negotiation ----
+
+@case
+def no_common_algorithm(srv):
+    base = dict(kex="curve25519-sha256", hostkey="ssh-ed25519", cipher="aes128-ctr",
+                mac="hmac-sha2-256")
+    for field, value in [("kex", "foo-kex@example.com"), ("hostkey", "ssh-dss"),
+                         ("cipher", "3des-cbc"), ("mac", "hmac-md5"),
+                         ("kex", "ecdh-sha2-nistp521-bogus")]:
+        alg = dict(base, **{field: value})
+        c = peer(srv)
+        c.version_exchange()
+        c.send(c.kexinit_payload(alg["kex"], alg["hostkey"], alg["cipher"], alg["mac"]))
+        c.expect_disconnect(R_KEY_EXCHANGE_FAILED, skip=(KEXINIT,))
+        c.close()
+    # compression: only zlib offered
+    c = peer(srv)
+    c.version_exchange()
+    p = c.kexinit_payload(**base)
+    p = p.replace(namelist(["none"]) * 2, namelist(["zlib"]) * 2)
+    c.send(p)
+    c.expect_disconnect(R_KEY_EXCHANGE_FAILED, skip=(KEXINIT,))
+    c.close()
+    # an AEAD cipher needs no MAC: no common MAC is fine then
+    c = peer(srv)
+    c.kex_start(cipher="aes128-gcm@openssh.com", mac="hmac-md5")
+    c.kex_finish(c.make_eph())
+    c.ping()
+    c.close()
+
+
+@case
+def huge_name_lists(srv):
+    # 10,000 names (60 KiB) ahead of the one we can use: negotiated fine
+    names = ["k%d" % i for i in range(10000)]
+    c = peer(srv)
+    c.version_exchange()
+    c.alg = dict(kex="curve25519-sha256", hostkey="ssh-ed25519", cipher="aes128-ctr",
+                 mac="hmac-sha2-256")
+    c.kex_start(payload=c.kexinit_payload(None, "ssh-ed25519", "aes128-ctr", "hmac-sha2-256",
+                                          kex_list=names + ["curve25519-sha256", STRICT_C]))
+    c.kex_finish(c.make_eph())
+    c.ping()
+    c.close()
+    # 10,000 names of 8 bytes in every list: over the 64 KiB per-list limit
+    long_names = ["abcdefg%d" % i for i in range(10000)]
+    c = peer(srv)
+    c.version_exchange()
+    c.send(c.kexinit_payload(None, "ssh-ed25519", "aes128-ctr", "hmac-sha2-256",
+                             kex_list=long_names + ["curve25519-sha256"]))
+    c.expect_disconnect(R_PROTOCOL_ERROR, skip=(KEXINIT,))
+    c.close()
+
+
+@case
+def kex_guess(srv):
+    # wrong guess: our first kex is not the server's first; the guessed
+    # packet (garbage here) must be ignored, the method runs afterwards
+    c = peer(srv)
+    c.version_exchange()
+    c.alg = dict(kex="ecdh-sha2-nistp256", hostkey="ssh-ed25519", cipher="aes128-ctr",
+                 mac="hmac-sha2-256")
+    c.kex_start(kex="ecdh-sha2-nistp256",
+                payload=c.kexinit_payload(None, "ssh-ed25519", "aes128-ctr", "hmac-sha2-256",
+                                          follows=True,
+                                          kex_list=["ecdh-sha2-nistp256", "curve25519-sha256",
+                                                    STRICT_C]))
+    c.send(u8(KEX30) + string(b"wrong guess, ignored"))
+    c.kex_finish(c.make_eph())
+    c.ping()
+    c.close()
+    # right guess: both prefer curve25519-sha256 and ssh-ed25519
+    c = peer(srv)
+    c.version_exchange()
+    c.alg = dict(kex="curve25519-sha256", hostkey="ssh-ed25519", cipher="aes128-ctr",
+                 mac="hmac-sha2-256")
+    c.i_c = c.kexinit_payload("curve25519-sha256", "ssh-ed25519", "aes128-ctr",
+                              "hmac-sha2-256", follows=True)
+    c.send(c.i_c)
+    q = c.make_eph()
+    c.send(c.kex_init_msg(q))  # before the server's KEXINIT
+    c.i_s = c.expect(KEXINIT)
+    c.strict = True
+    c.kex_finish(q, send_init=False)
+    c.ping()
+    c.close()
+
+
+@case
+def kex_out_of_order_and_repeated(srv):
+    # kex-method messages before KEXINIT
+    for msg in [u8(KEX30) + string(bytes(32)), u8(NEWKEYS), u8(KEX31)]:
+        c = peer(srv)
+        c.version_exchange()
+        c.send(msg)
+        c.expect_disconnect(R_PROTOCOL_ERROR, skip=(KEXINIT,))
+        c.close()
+    # after KEXINIT: NEWKEYS first, a server message, KEXINIT again
+    for msg in [u8(NEWKEYS), u8(KEX31) + string(b"k") + string(bytes(32)) + string(b"s"),
+                None]:
+        c = pre_kex(srv)
+        c.send(msg if msg is not None else c.i_c)
+        c.expect_disconnect(R_PROTOCOL_ERROR)
+        c.close()
+    # KEX30 twice: the server answered the first and waits for NEWKEYS
+    c = pre_kex(srv)
+    q = c.make_eph()
+    c.send(c.kex_init_msg(q))
+    c.send(c.kex_init_msg(q))
+    c.kex_finish(q, send_init=False, send_newkeys=False)
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+    # NEWKEYS repeated after the exchange
+    c = after_kex(srv)
+    c.send(u8(NEWKEYS))
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+    # EXT_INFO from the client (only servers send it)
+    c = after_kex(srv)
+    c.send(u8(EXT_INFO) + u32(0))
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+    # a rekey works; KEXINIT repeated during the rekey does not
+    c = authed(srv)
+    c.rekey()
+    c.ping()
+    a = c.alg
+    c.send(c.kexinit_payload(a["kex"], a["hostkey"], a["cipher"], a["mac"], strict=False))
+    c.expect(KEXINIT)
+    c.send(c.kexinit_payload(a["kex"], a["hostkey"], a["cipher"], a["mac"], strict=False))
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+
+
+# ---- bad public values ----
+
+@case
+def bad_dh_values(srv):
+    p = GROUP14_P
+    for e in [0, 1, p - 1, p, p + 1, 1 << 2048, -1]:
+        c = pre_kex(srv, kex="diffie-hellman-group14-sha256")
+        if e < 0:
+            c.send(u8(KEX30) + string(b"\xff"))
+        else:
+            c.send(u8(KEX30) + mpint(e))
+        c.expect_disconnect(R_KEY_EXCHANGE_FAILED)
+        c.close()
+
+
+@case
+def bad_x25519_values(srv):
+    for q in [bytes(32), bytes(31), b"\x09" * 33, b"", b"\x01" + bytes(31),
+              bytes.fromhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800")]:
+        c = pre_kex(srv, kex="curve25519-sha256")
+        c.send(c.kex_init_msg(q))
+        c.expect_disconnect(R_KEY_EXCHANGE_FAILED)
+        c.close()
+
+
+@case
+def bad_ecdh_points(srv):
+    good = Peer.__new__(Peer)
+    good.alg = {"kex": "ecdh-sha2-nistp256"}
+    q = good.make_eph("ecdh-sha2-nistp256")
+    x, y = q[1:33], q[33:]
+    off_curve = b"\x04" + x + (int.from_bytes(y, "big") ^ 1).to_bytes(32, "big")
+    for bad in [off_curve, b"\x04" + bytes(64), b"\x00", q[:33], q + b"\x00",
+                b"\x05" + q[1:], b"\x04" + x + x]:
+        c = pre_kex(srv, kex="ecdh-sha2-nistp256")
+        c.send(c.kex_init_msg(bad))
+        c.expect_disconnect(R_KEY_EXCHANGE_FAILED)
+        c.close()
+
+
+# ---- strict kex ----
+
+@case
+def strict_kex_violations(srv):
+    # IGNORE (or DEBUG) before KEXINIT: KEXINIT is no longer the first packet
+    for first in [u8(IGNORE) + string(b""), u8(DEBUG) + boolean(False) + string("") + string(""),
+                  u8(UNIMPLEMENTED) + u32(0)]:
+        c = peer(srv)
+        c.version_exchange()
+        c.send(first)
+        c.alg = dict(kex="curve25519-sha256", hostkey="ssh-ed25519", cipher="aes128-ctr",
+                     mac="hmac-sha2-256")
+        c.send(c.kexinit_payload(**c.alg))
+        c.expect_disconnect(R_PROTOCOL_ERROR, skip=(KEXINIT,))
+        c.close()
+    # without strict kex the same IGNORE is fine
+    c = peer(srv)
+    c.version_exchange()
+    c.send(u8(IGNORE) + string(b"hello"))
+    c.kex_start(strict=False)
+    c.kex_finish(c.make_eph())
+    c.ping()
+    c.close()
+    # IGNORE in the middle of a strict first kex
+    c = pre_kex(srv)
+    c.send(u8(IGNORE) + string(b""))
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+    # strict kex resets sequence numbers: keeping the old ones is a MAC error
+    c = after_kex(srv)
+    check(c.strict, "strict kex not negotiated")
+    c.seq_tx = 3  # KEXINIT, KEX_ECDH_INIT, NEWKEYS: as if not strict
+    c.send(u8(IGNORE) + string(b""))
+    c.expect_disconnect(R_MAC_ERROR)
+    c.close()
+
+
+# ---- authentication ----
+
+@case
+def client_sends_userauth_success(srv):
+    for c in [service(srv), authed(srv)]:
+        c.send(u8(USERAUTH_SUCCESS))
+        c.expect_disconnect(R_PROTOCOL_ERROR)
+        c.close()
+    c = service(srv)
+    c.send(u8(USERAUTH_PK_OK) + string("ssh-ed25519") + string(srv.key.blob))
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+
+
+@case
+def channel_messages_before_auth(srv):
+    for mk in [lambda c: u8(CHANNEL_OPEN) + string("session") + u32(0) + u32(1 << 20) + u32(32768),
+               lambda c: u8(CHANNEL_DATA) + u32(0) + string(b"x"),
+               lambda c: u8(CHANNEL_REQUEST) + u32(0) + string("shell") + boolean(True),
+               lambda c: u8(GLOBAL_REQUEST) + string("tcpip-forward") + boolean(True)
+               + string("127.0.0.1") + u32(0)]:
+        for c in [after_kex(srv), service(srv)]:
+            c.send(mk(c))
+            c.expect_disconnect(R_PROTOCOL_ERROR)
+            c.close()
+    # and after a failed attempt
+    c = service(srv)
+    c.auth_password(USER, "wrong", expect_ok=False)
+    c.send(u8(CHANNEL_OPEN) + string("session") + u32(0) + u32(1 << 20) + u32(32768))
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+
+
+@case
+def userauth_before_service_request(srv):
+    c = after_kex(srv)
+    c.userauth(USER, "password", boolean(False) + string(PASSWORD))
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+    c = after_kex(srv)
+    c.send(u8(SERVICE_REQUEST) + string("ssh-connection"))
+    c.expect_disconnect(R_SERVICE_NOT_AVAILABLE)
+    c.close()
+
+
+@case
+def too_many_auth_tries(srv):
+    # default MaxAuthTries 6: five FAILUREs, then DISCONNECT 14
+    c = service(srv)
+    for i in range(5):
+        c.auth_password(USER, "wrong %d" % i, expect_ok=False)
+    c.userauth(USER, "password", boolean(False) + string("wrong again"))
+    c.expect_disconnect(R_NO_MORE_AUTH_METHODS)
+    c.close()
+    # mixed: unknown methods and refused keys count too; "none" does not
+    c = service(srv)
+    for i in range(10):
+        c.userauth(USER, "none", b"")
+        c.expect(USERAUTH_FAILURE)
+    for i in range(3):
+        c.userauth(USER, "hostbased", b"")
+        c.expect(USERAUTH_FAILURE)
+    c.auth_publickey(USER, srv.other_key, expect_ok=False)
+    c.auth_password(USER, "wrong", expect_ok=False)
+    c.userauth(USER, "password", boolean(False) + string("wrong"))
+    c.expect_disconnect(R_NO_MORE_AUTH_METHODS)
+    c.close()
+    # a user name change is refused
+    c = service(srv)
+    c.auth_password(USER, "wrong", expect_ok=False)
+    c.userauth("root", "password", boolean(False) + string(PASSWORD))
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+
+
+@case
+def signature_by_another_key(srv):
+    c = service(srv)
+    # the authorized key is queried and accepted...
+    c.userauth(USER, "publickey", boolean(False) + string(srv.key.alg) + string(srv.key.blob))
+    c.expect(USERAUTH_PK_OK)
+    # ...then the request carries its blob but a signature by another key
+    c.auth_publickey(USER, srv.key, signer=srv.other_key, expect_ok=False)
+    # an unauthorized key signing for itself
+    c.auth_publickey(USER, srv.other_key, expect_ok=False)
+    # a signature over other data (another session id)
+    sid = c.session_id
+    c.session_id = bytes(32)
+    c.auth_publickey(USER, srv.key, expect_ok=False)
+    c.session_id = sid
+    # a signature blob with a different algorithm name
+    sig = srv.key.sign(c.pubkey_sig_data(USER, srv.key.alg, srv.key.blob))
+    r = Rd(sig)
+    r.string()
+    bad = string("ssh-rsa") + string(r.string())
+    c.userauth(USER, "publickey", boolean(True) + string(srv.key.alg) + string(srv.key.blob)
+               + string(bad))
+    c.expect(USERAUTH_FAILURE)
+    # the right signature still works afterwards (5 failures < 6)
+    c.auth_publickey(USER, srv.key)
+    c.ping()
+    c.close()
+
+
+# ---- channels ----
+
+def confirm(p):
+    check(p[0] == CHANNEL_OPEN_CONFIRMATION, "expected OPEN_CONFIRMATION, got %d" % p[0])
+    r = Rd(p[1:])
+    r.u32()
+    remote = r.u32()
+    window = r.u32()
+    maxpkt = r.u32()
+    return remote, window, maxpkt
+
+
+def open_failure_reason(p):
+    check(p[0] == CHANNEL_OPEN_FAILURE, "expected OPEN_FAILURE, got %d" % p[0])
+    r = Rd(p[1:])
+    r.u32()
+    return r.u32()
+
+
+@case
+def window_overrun(srv):
+    # a session channel without a subsystem: nothing consumes, so the
+    # window is never adjusted; one byte beyond it ends the session
+    c = authed(srv)
+    remote, window, maxpkt = confirm(c.open_session())
+    chunk = min(maxpkt, 200 * 1024)
+    left = window
+    while left > 0:
+        n = min(chunk, left)
+        c.send(u8(CHANNEL_DATA) + u32(remote) + string(bytes(n)))
+        left -= n
+    c.ping()
+    c.send(u8(CHANNEL_DATA) + u32(remote) + string(b"!"))
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+
+
+@case
+def window_adjust_overflow(srv):
+    c = authed(srv)
+    remote, _, _ = confirm(c.open_session(window=1000))
+    c.send(u8(CHANNEL_WINDOW_ADJUST) + u32(remote) + u32(0xFFFFFFFF - 1000))
+    c.ping()  # exactly 2^32-1: fine
+    c.send(u8(CHANNEL_WINDOW_ADJUST) + u32(remote) + u32(1))
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+    c = authed(srv)
+    remote, _, _ = confirm(c.open_session(window=0xFFFFFFFF))
+    c.send(u8(CHANNEL_WINDOW_ADJUST) + u32(remote) + u32(0xFFFFFFFF))
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+    # an adjust for a channel that does not exist
+    c = authed(srv)
+    c.send(u8(CHANNEL_WINDOW_ADJUST) + u32(7) + u32(10))
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+
+
+@case
+def more_channels_than_allowed(srv):
+    # MaxSessions default 10
+    c = authed(srv)
+    remotes = [confirm(c.open_session(local_id=i))[0] for i in range(10)]
+    check(len(set(remotes)) == 10, "channel ids not distinct: %r" % remotes)
+    check(open_failure_reason(c.open_session(local_id=10)) == 4, "11th channel: not "
+          "RESOURCE_SHORTAGE")
+    # closing one makes room again (after the server's CLOSE)
+    c.send(u8(CHANNEL_CLOSE) + u32(remotes[0]))
+    c.expect(CHANNEL_CLOSE)
+    confirm(c.open_session(local_id=11))
+    check(open_failure_reason(c.open_session(local_id=12)) == 4, "limit not kept")
+    c.ping()
+    c.close()
+
+
+@case
+def refused_requests_on_sftp_only_server(srv):
+    c = authed(srv)
+    remote, _, _ = confirm(c.open_session())
+    for rtype, rest in [("shell", b""), ("exec", string("id")),
+                        ("pty-req", string("xterm") + u32(80) + u32(24) + u32(0) + u32(0)
+                         + string(b"")),
+                        ("env", string("LANG") + string("C")),
+                        ("x11-req", boolean(False) + string("MIT-MAGIC-COOKIE-1")
+                         + string("00") + u32(0)),
+                        ("auth-agent-req@openssh.com", b""),
+                        ("subsystem", string("shell")),
+                        ("subsystem", string("")),
+                        ("subsystem", string("s" * 300)),
+                        ("signal", string("KILL"))]:
+        c.chan_request(remote, rtype, rest)
+        p = c.expect(CHANNEL_FAILURE, "(%s)" % rtype)
+        check(Rd(p[1:]).u32() == 0, "CHANNEL_FAILURE for the wrong channel")
+    c.chan_request(remote, "shell", b"", want_reply=False)  # no reply, session goes on
+    c.chan_request(remote, "subsystem", string("sftp"))
+    c.expect(CHANNEL_SUCCESS)
+    c.sftp_init(remote)
+    c.chan_request(remote, "subsystem", string("sftp"))  # a second one on the same channel
+    c.expect(CHANNEL_FAILURE)
+    # forwarding: channel types and global requests
+    for ctype, reason in [("direct-tcpip", 1), ("forwarded-tcpip", 1), ("x11", 1),
+                          ("auth-agent@openssh.com", 1), ("direct-streamlocal@openssh.com", 1),
+                          ("tun@openssh.com", 1), ("nonsense", 3), ("x" * 500, 3)]:
+        got = open_failure_reason(c.open_session(local_id=5, ctype=ctype))
+        check(got == reason, "open %s: reason %d, expected %d" % (ctype[:20], got, reason))
+    for req in [string("tcpip-forward") + boolean(True) + string("127.0.0.1") + u32(0),
+                string("streamlocal-forward@openssh.com") + boolean(True) + string("/tmp/x"),
+                string("keepalive@openssh.com") + boolean(True)]:
+        c.send(u8(GLOBAL_REQUEST) + req)
+        c.expect(REQUEST_FAILURE)
+    c.send(u8(GLOBAL_REQUEST) + string("no-more-sessions@openssh.com") + boolean(False))
+    c.ping()
+    c.close()
+
+
+@case
+def data_after_eof_and_close(srv):
+    # EOF, EOF again (ignored), then data: a protocol error
+    c = authed(srv)
+    remote = c.open_sftp()
+    c.sftp_init(remote)
+    c.send(u8(CHANNEL_EOF) + u32(remote))
+    c.send(u8(CHANNEL_EOF) + u32(remote))
+    c.ping(skip=(IGNORE, DEBUG, CHANNEL_REQUEST, CHANNEL_EOF, CHANNEL_CLOSE))
+    c.send(u8(CHANNEL_DATA) + u32(remote) + string(b"late"))
+    c.expect_disconnect(R_PROTOCOL_ERROR, skip=(IGNORE, DEBUG, CHANNEL_EOF, CHANNEL_CLOSE))
+    c.close()
+    # CLOSE, the server's CLOSE, then data for the freed channel
+    c = authed(srv)
+    remote = c.open_sftp()
+    c.send(u8(CHANNEL_CLOSE) + u32(remote))
+    c.expect(CHANNEL_CLOSE)
+    c.send(u8(CHANNEL_DATA) + u32(remote) + string(b"late"))
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+    # CLOSE and data in one flight, and a second CLOSE
+    c = authed(srv)
+    remote = c.open_sftp()
+    c.send(u8(CHANNEL_CLOSE) + u32(remote))
+    c.send(u8(CHANNEL_CLOSE) + u32(remote))
+    c.expect(CHANNEL_CLOSE)
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+    # EOF then CLOSE for a channel never opened
+    c = authed(srv)
+    c.send(u8(CHANNEL_EOF) + u32(3))
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+
+
+# ---- the gate: every message number in every state ----
+
+WELL_FORMED = {
+    IGNORE: u8(IGNORE) + string(b"gate"),
+    UNIMPLEMENTED: u8(UNIMPLEMENTED) + u32(0),
+    DEBUG: u8(DEBUG) + boolean(False) + string("gate") + string(""),
+}
+
+
+def gate_payload(n):
+    return WELL_FORMED.get(n, bytes([n]))
+
+
+def gate_expect(state, n):
+    """'ok' (accepted silently), 'unimpl', 'eof' (our DISCONNECT) or the
+    DISCONNECT reason the server must send, for message n with the
+    payload gate_payload(n) (just the number above 4)."""
+    if n == DISCONNECT:
+        return "eof"
+    if state in ("kex-strict", "kex"):
+        if state == "kex" and n in (IGNORE, UNIMPLEMENTED, DEBUG):
+            return "ok"
+        return R_KEY_EXCHANGE_FAILED if n == KEX30 else R_PROTOCOL_ERROR
+    if n in (IGNORE, UNIMPLEMENTED, DEBUG):
+        return "ok"
+    if n == 0 or 8 <= n <= 19 or (state == "auth" and (54 <= n <= 59 or 62 <= n <= 79)):
+        return "unimpl"
+    if state == "auth":
+        if n == SERVICE_REQUEST:
+            return R_SERVICE_NOT_AVAILABLE  # malformed request
+        return R_PROTOCOL_ERROR
+    # authenticated
+    if n in (USERAUTH_REQUEST, 81, 82):
+        return "ok"  # ignored after success (RFC 4252 s5.1); replies we never asked for
+    if 54 <= n <= 79:
+        return R_PROTOCOL_ERROR  # the auth layer is closed (test_gate.c: unimplemented())
+    if 83 <= n <= 89 or n >= 101:
+        return "unimpl"
+    return R_PROTOCOL_ERROR
+
+
+def gate_connect(srv, state):
+    if state == "kex-strict":
+        return pre_kex(srv, strict=True)
+    if state == "kex":
+        return pre_kex(srv, strict=False)
+    if state == "auth":
+        return after_kex(srv)
+    return authed(srv)
+
+
+def gate_state(srv, state):
+    numbers = range(256)
+    quiet = [n for n in numbers if gate_expect(state, n) in ("ok", "unimpl")]
+    # every accepted message on one connection, then proof it is alive
+    c = gate_connect(srv, state)
+    seqs = [(n, c.send(gate_payload(n))) for n in quiet]
+    if state in ("kex-strict", "kex"):
+        c.kex_finish(c.make_eph())
+    for n, seq in seqs:
+        if gate_expect(state, n) == "unimpl":
+            try:
+                c.expect_unimplemented(seq)
+            except Unexpected as e:
+                raise Unexpected("%s: message %d: %s" % (state, n, e)) from e
+    c.ping()
+    c.close()
+
+    def one(n):
+        want = gate_expect(state, n)
+        c = gate_connect(srv, state)
+        try:
+            if want == "eof":
+                c.send(u8(DISCONNECT) + u32(11) + string("bye") + string(""))
+                c.expect_eof()
+            else:
+                c.send(gate_payload(n))
+                c.expect_disconnect(want)
+        except (Unexpected, Closed) as e:
+            raise Unexpected("%s: message %d: %s" % (state, n, e)) from e
+        finally:
+            c.close()
+    loud = [n for n in numbers if n not in quiet]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        for f in [pool.submit(one, n) for n in loud]:
+            f.result()
+
+
+@case
+def gate_first_kex_strict(srv):
+    gate_state(srv, "kex-strict")
+
+
+@case
+def gate_first_kex(srv):
+    gate_state(srv, "kex")
+
+
+@case
+def gate_before_auth(srv):
+    gate_state(srv, "auth")
+
+
+@case
+def gate_after_auth(srv):
+    gate_state(srv, "open")
+
+
+# ---- the session that must stay untouched, and the final checks ----
+
+class Bystander(threading.Thread):
+    """A paramiko SFTP session opened before the attacks, uploading and
+    downloading (bytes compared) until told to stop."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port = port
+        self.stop_evt = threading.Event()
+        self.rounds = 0
+        self.error = None
+        self.ready = threading.Event()
+
+    def run(self):
+        t = None
+        try:
+            t = paramiko.Transport(("127.0.0.1", self.port))
+            t.connect(username=USER, password=PASSWORD)
+            sftp = paramiko.SFTPClient.from_transport(t)
+            self.ready.set()
+            while not self.stop_evt.is_set() or self.rounds == 0:
+                data = os.urandom(96 * 1024 + self.rounds)
+                name = "bystander_%d.bin" % (self.rounds % 3)
+                sftp.putfo(io.BytesIO(data), name)
+                out = io.BytesIO()
+                sftp.getfo(name, out)
+                if out.getvalue() != data:
+                    raise AssertionError("bystander: bytes differ in round %d" % self.rounds)
+                self.rounds += 1
+                self.stop_evt.wait(0.2)
+            sftp.close()
+        except Exception as e:  # reported by the main thread
+            self.error = "".join(traceback.format_exception(e))
+            self.ready.set()
+        finally:
+            if t is not None:
+                t.close()
+
+
+def final_session(port, root):
+    t = paramiko.Transport(("127.0.0.1", port))
+    try:
+        t.connect(username=USER, password=PASSWORD)
+        sftp = paramiko.SFTPClient.from_transport(t)
+        data = os.urandom(1024 * 1024 + 7)
+        sftp.putfo(io.BytesIO(data), "final.bin")
+        out = io.BytesIO()
+        sftp.getfo("final.bin", out)
+        check(out.getvalue() == data, "final session: bytes differ")
+        with open(os.path.join(root, "final.bin"), "rb") as f:
+            check(f.read() == data, "final session: the file on disk differs")
+        sftp.close()
+    finally:
+        t.close()
+
+
+def main():
+    only = sys.argv[1:]
+    tmp = tempfile.mkdtemp(prefix="ferry-adv.")
+    srv = Ferryd(tmp)
+    ok = False
+    t_start = time.time()
+    try:
+        by = Bystander(srv.port)
+        by.start()
+        check(by.ready.wait(30), "bystander session did not start")
+        if by.error:
+            fail("bystander session could not start:\n" + by.error, srv)
+        if not only:
+            slowloris_start(srv)
+        failures = []
+        for fn in CASES:
+            if only and fn.__name__ not in only:
+                continue
+            if only and fn.__name__.startswith("slowloris"):
+                slowloris_start(srv)
+            t0 = time.time()
+            try:
+                fn(srv)
+                print("ok - %s (%.1f s)" % (fn.__name__, time.time() - t0), flush=True)
+            except Exception as e:
+                failures.append(fn.__name__)
+                print("FAIL - %s: %s" % (fn.__name__, "".join(traceback.format_exception(e))),
+                      flush=True)
+            if not srv.alive():
+                fail("ferryd died during %s" % fn.__name__, srv)
+        by.stop_evt.set()
+        by.join(60)
+        check(not by.is_alive(), "bystander session hung")
+        if by.error:
+            failures.append("bystander")
+            print("FAIL - bystander session disturbed:\n" + by.error)
+        else:
+            print("ok - bystander session untouched (%d put/get rounds)" % by.rounds)
+        try:
+            final_session(srv.port, srv.root)
+            print("ok - a fresh session still works after the attacks")
+        except Exception as e:
+            failures.append("final session")
+            print("FAIL - final session: %s" % "".join(traceback.format_exception(e)))
+        rc = srv.stop()
+        if rc != 0:
+            failures.append("ferryd exit status %d" % rc)
+        report = srv.sanitizer_report()
+        if report:
+            failures.append("sanitizer")
+            print("FAIL - sanitizer report in the ferryd log:\n" + report)
+        print("(%.1f s)" % (time.time() - t_start))
+        if failures:
+            fail("%d failure(s): %s" % (len(failures), ", ".join(failures)), srv)
+        ok = True
+        print("ok - adversarial suite")
+    finally:
+        if srv.alive():
+            srv.stop()
+        if ok and os.environ.get("FERRY_KEEP_TMP") != "1":
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print("(temporary files kept in %s)" % tmp, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
