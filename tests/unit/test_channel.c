@@ -692,6 +692,174 @@ static void test_window_growth(void **state)
     check_growth(4194304, 0, 0);
 }
 
+/* ---- keepalives ---- */
+
+static uint64_t test_clock(void *ctx)
+{
+    return *(const uint64_t *)ctx;
+}
+
+/* A raw authenticated server with keepalives every 1000 ms on a test clock. */
+static void alive_new(rs *x, uint64_t *clock, unsigned count_max, int authenticated)
+{
+    ferry_ssh_config cfg;
+    memset(x, 0, sizeof(*x));
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.role = FERRY_ROLE_SERVER;
+    cfg.auth = &ct_store_ops;
+    cfg.now_ms = test_clock;
+    cfg.clock_ctx = clock;
+    cfg.alive_interval_ms = 1000;
+    cfg.alive_count_max = count_max;
+    x->msg = ferry_buf_new(0);
+    assert_int_equal(ct_raw_session(&x->s, &cfg, authenticated), FERRY_OK);
+    ct_drain(x->s);
+}
+
+/* Ticks at the clock; returns the next deadline. */
+static int64_t alive_tick(rs *x)
+{
+    int64_t next = -2;
+    (void)ferry_ssh_tick(x->s, &next);
+    return next;
+}
+
+/* The next message is OpenSSH's keepalive: GLOBAL_REQUEST
+ * "keepalive@openssh.com" with want-reply. */
+static void expect_keepalive(rs *x)
+{
+    const uint8_t *name = NULL;
+    size_t n = 0;
+    int want = 0;
+    ferry_rd rd;
+    assert_int_equal(rs_next(x), SSH_MSG_GLOBAL_REQUEST);
+    ferry_rd_from_buf(&rd, x->msg);
+    assert_int_equal(ferry_rd_skip(&rd, 1), FERRY_OK);
+    assert_int_equal(ferry_rd_string(&rd, &name, &n), FERRY_OK);
+    assert_int_equal(ferry_rd_bool(&rd, &want), FERRY_OK);
+    assert_int_equal(ferry_rd_end(&rd), FERRY_OK);
+    assert_int_equal(n, strlen("keepalive@openssh.com"));
+    assert_memory_equal(name, "keepalive@openssh.com", n);
+    assert_int_equal(want, 1);
+}
+
+static void test_keepalive_probes(void **state)
+{
+    (void)state;
+    uint64_t clock = 5000;
+    rs x;
+    alive_new(&x, &clock, 2, 1);
+    clock += 999; /* silence shorter than the interval: nothing */
+    assert_int_equal(alive_tick(&x), 1);
+    assert_int_equal(rs_next(&x), 0);
+    clock += 1;
+    assert_int_equal(alive_tick(&x), 1000);
+    expect_keepalive(&x);
+    assert_int_equal(alive_tick(&x), 1000); /* one probe per interval */
+    assert_int_equal(rs_next(&x), 0);
+    /* the peer's reply (REQUEST_FAILURE, as OpenSSH's) starts over */
+    clock += 500;
+    const uint8_t fail[] = {SSH_MSG_REQUEST_FAILURE};
+    assert_int_equal(ct_feed(x.s, fail, 1), FERRY_OK);
+    assert_int_equal(alive_tick(&x), 1000);
+    /* any packet answers: here an IGNORE, 900 ms later */
+    clock += 900;
+    const uint8_t ign[] = {SSH_MSG_IGNORE, 0, 0, 0, 0};
+    assert_int_equal(ct_feed(x.s, ign, sizeof(ign)), FERRY_OK);
+    assert_int_equal(alive_tick(&x), 1000);
+    assert_int_equal(rs_next(&x), 0);
+    /* then silence: two probes, and the session ends at the third interval */
+    clock += 1000;
+    (void)alive_tick(&x);
+    expect_keepalive(&x);
+    clock += 1000;
+    (void)alive_tick(&x);
+    expect_keepalive(&x);
+    assert_false(ferry_ssh_is_closed(x.s));
+    clock += 999;
+    assert_int_equal(alive_tick(&x), 1);
+    assert_false(ferry_ssh_is_closed(x.s));
+    clock += 1;
+    (void)alive_tick(&x);
+    assert_true(ferry_ssh_is_closed(x.s));
+    const char *msg = NULL;
+    assert_int_equal(ferry_ssh_close_reason(x.s, &msg), FERRY_E_TIMEOUT);
+    assert_non_null(strstr(msg, "not responding"));
+    assert_int_equal(rs_next(&x), SSH_MSG_DISCONNECT);
+    rs_free(&x);
+}
+
+static void test_keepalive_limits(void **state)
+{
+    (void)state;
+    uint64_t clock = 5000;
+    rs x;
+    /* count 0: probes forever, never gives up */
+    alive_new(&x, &clock, 0, 1);
+    for (int i = 0; i < 20; i++) {
+        clock += 1000;
+        assert_int_equal(alive_tick(&x), 1000);
+        expect_keepalive(&x);
+    }
+    assert_false(ferry_ssh_is_closed(x.s));
+    rs_free(&x);
+    /* before authentication: no probes (LoginGraceTime is the driver's) */
+    alive_new(&x, &clock, 1, 0);
+    clock += 10000;
+    assert_int_equal(alive_tick(&x), -1);
+    assert_int_equal(rs_next(&x), 0);
+    assert_false(ferry_ssh_is_closed(x.s));
+    rs_free(&x);
+}
+
+/* Drops everything the server sends (a peer gone silent). */
+static void drop_s2c(void *ctx, enum pair_dir dir, ferry_buf *chunk)
+{
+    if (dir == PAIR_S2C && *(int *)ctx) {
+        ferry_buf_reset(chunk);
+    }
+}
+
+/* End to end: the client probes, our server answers, the session lives
+ * through idle intervals; when the server falls silent the client ends
+ * the session. */
+static void test_keepalive_pair(void **state)
+{
+    (void)state;
+    ferry_ssh_config c, s;
+    ct_store st = {0};
+    ct_server echo = {0};
+    pair *p = NULL;
+    int silent = 0;
+    ct_configs(&c, &s, &st, &echo, NULL);
+    c.alive_interval_ms = 15000;
+    c.alive_count_max = 3;
+    assert_int_equal(pair_new(&p, &c, &s), FERRY_OK);
+    p->hook = drop_s2c;
+    p->hook_ctx = &silent;
+    assert_true(pair_run(p, 100) >= 0);
+    assert_true(ferry_ssh_is_authenticated(p->c));
+    for (int i = 0; i < 10; i++) {
+        uint64_t c2s = p->bytes[PAIR_C2S], s2c = p->bytes[PAIR_S2C];
+        pair_advance(p, 15000);
+        assert_true(pair_run(p, 100) >= 0);
+        assert_true(p->bytes[PAIR_C2S] > c2s); /* a probe */
+        assert_true(p->bytes[PAIR_S2C] > s2c); /* its answer */
+    }
+    assert_false(ferry_ssh_is_closed(p->c));
+    assert_false(ferry_ssh_is_closed(p->s));
+    silent = 1;
+    for (int i = 0; i < 3; i++) {
+        pair_advance(p, 15000);
+        assert_true(pair_run(p, 100) >= 0);
+        assert_false(ferry_ssh_is_closed(p->c));
+    }
+    pair_advance(p, 15000);
+    assert_true(ferry_ssh_is_closed(p->c));
+    assert_int_equal(ferry_ssh_close_reason(p->c, NULL), FERRY_E_TIMEOUT);
+    pair_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -711,6 +879,9 @@ int main(void)
         cmocka_unit_test(test_client_refuses_open),
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_window_growth),
+        cmocka_unit_test(test_keepalive_probes),
+        cmocka_unit_test(test_keepalive_limits),
+        cmocka_unit_test(test_keepalive_pair),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }

@@ -3,7 +3,8 @@
  *
  * Decisions (documented choices):
  * - Global requests of any kind are refused (REQUEST_FAILURE when a reply
- *   is wanted); replies to global requests are ignored (we send none).
+ *   is wanted); replies to global requests are ignored (the only ones we
+ *   send are keepalives, which any packet answers).
  * - Server: only "session" channels, up to cfg.max_channels (default 10,
  *   counting channels still closing); other types get OPEN_FAILURE
  *   ADMINISTRATIVELY_PROHIBITED (known forwarding/agent types) or
@@ -452,6 +453,40 @@ static int on_global_request(ferry_ssh *s, ferry_rd *rd)
     return finish(s, r);
 }
 
+/* ---- keepalives ---- */
+
+int ferry__conn_tick(ferry_ssh *s, int64_t *next_ms)
+{
+    uint64_t every = s->cfg.alive_interval_ms;
+    *next_ms = -1;
+    if (every == 0 || s->closed || s->state != FERRY_ST_OPEN) {
+        return FERRY_OK;
+    }
+    uint64_t now = ferry__now_ms(s);
+    uint64_t due = s->last_rx_ms + every * ((uint64_t)s->alive_sent + 1);
+    if (now < due) {
+        *next_ms = (int64_t)(due - now);
+        return FERRY_OK;
+    }
+    if (s->cfg.alive_count_max > 0 && s->alive_sent >= s->cfg.alive_count_max) {
+        return ferry__fail(s, FERRY_E_TIMEOUT, 0, "Timeout, peer not responding (%u keepalives)",
+                           s->alive_sent);
+    }
+    /* OpenSSH's probe: any reply (REQUEST_FAILURE from a peer that does
+     * not know it) proves the peer alive; it is sent as other packets are,
+     * i.e. after a key exchange in progress. */
+    ferry_buf *b = NULL;
+    int r = ferry__pkt_start(s, SSH_MSG_GLOBAL_REQUEST, &b);
+    r = r == FERRY_OK ? ferry_buf_put_cstring(b, "keepalive@openssh.com") : r;
+    r = r == FERRY_OK ? ferry_buf_put_bool(b, 1) : r;
+    if ((r = finish(s, r)) != FERRY_OK) {
+        return r;
+    }
+    s->alive_sent++;
+    *next_ms = (int64_t)every;
+    return FERRY_OK;
+}
+
 static int send_open_failure(ferry_ssh *s, uint32_t peer, uint32_t reason, const char *text)
 {
     ferry_buf *b = NULL;
@@ -782,7 +817,7 @@ int ferry__conn_dispatch(ferry_ssh *s, uint8_t msg, ferry_rd *payload)
         return on_global_request(s, payload);
     case SSH_MSG_REQUEST_SUCCESS:
     case SSH_MSG_REQUEST_FAILURE:
-        return FERRY_OK; /* we send no global requests */
+        return FERRY_OK; /* replies to keepalives: transport.c noted the packet */
     case SSH_MSG_CHANNEL_OPEN:
         return on_channel_open(s, payload);
     case SSH_MSG_CHANNEL_OPEN_CONFIRMATION:

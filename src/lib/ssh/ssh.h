@@ -112,6 +112,16 @@ typedef struct ferry_ssh_config {
      * 2 MiB window grown up to 16 MiB, 256 KiB packet payload... bounded). */
     uint32_t window;
     uint32_t max_packet;
+    /* Keepalives once authenticated (OpenSSH's ClientAliveInterval and
+     * ClientAliveCountMax, or ServerAlive*): after alive_interval_ms
+     * without any packet from the peer, a keepalive@openssh.com global
+     * request (want-reply) is sent, then another each further interval of
+     * silence; once alive_count_max of them went unanswered the session
+     * ends with FERRY_E_TIMEOUT. Any packet from the peer counts as an
+     * answer. alive_interval_ms 0 = off; alive_count_max 0 = probe, never
+     * give up (as sshd's ClientAliveCountMax 0). */
+    uint32_t alive_interval_ms;
+    unsigned alive_count_max;
 
     /* ---- server ---- */
     ferry_key **host_keys; /* borrowed; private keys */

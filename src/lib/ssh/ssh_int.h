@@ -95,11 +95,11 @@ enum ferry_ssh_state {
 typedef struct ferry_dir {
     ferry_pcrypt *pc; /* NULL = no protection yet ("none") */
     uint32_t seqnr;
-    uint64_t bytes;   /* since the last key exchange */
+    uint64_t bytes; /* since the last key exchange */
     uint64_t packets;
 } ferry_dir;
 
-typedef struct ferry_kex_state ferry_kex_state; /* kex.c */
+typedef struct ferry_kex_state ferry_kex_state;   /* kex.c */
 typedef struct ferry_auth_state ferry_auth_state; /* auth_*.c */
 typedef struct ferry_conn_state ferry_conn_state; /* channel.c */
 
@@ -108,10 +108,10 @@ struct ferry_ssh {
     enum ferry_ssh_state state;
 
     /* transport.c */
-    ferry_buf *in;      /* received, not yet framed */
-    ferry_buf *out;     /* encrypted bytes waiting for the socket */
-    ferry_buf *pkt;     /* payload of the packet being built */
-    ferry_buf *deferred;/* whole payloads queued during kex (u32 len || payload)* */
+    ferry_buf *in;       /* received, not yet framed */
+    ferry_buf *out;      /* encrypted bytes waiting for the socket */
+    ferry_buf *pkt;      /* payload of the packet being built */
+    ferry_buf *deferred; /* whole payloads queued during kex (u32 len || payload)* */
     ferry_dir tx, rx;
     char our_version[256];
     char peer_version[256];
@@ -130,15 +130,17 @@ struct ferry_ssh {
     int tx_aad, rx_aad;  /* padding excludes the 4 length bytes (EtM, AEAD) */
     int in_input;        /* inside ferry_ssh_input (no re-entry) */
     unsigned layers;     /* which layers are initialised / started (transport.c) */
+    uint64_t last_rx_ms; /* when the last packet from the peer was dispatched */
+    unsigned alive_sent; /* keepalives sent since then (channel.c) */
 
     /* kex.c */
     ferry_kex_state *kex;
-    int in_kex;            /* KEXINIT sent or received, NEWKEYS not yet both ways */
-    int strict_kex;        /* both sides offered kex-strict-*-v00@openssh.com */
+    int in_kex;     /* KEXINIT sent or received, NEWKEYS not yet both ways */
+    int strict_kex; /* both sides offered kex-strict-*-v00@openssh.com */
     unsigned kex_count;
     uint8_t session_id[64];
     size_t session_id_len;
-    ferry_key *peer_hostkey; /* client: server's host key */
+    ferry_key *peer_hostkey;      /* client: server's host key */
     const ferry_key *our_hostkey; /* server: the key used */
     char alg_kex[64], alg_hostkey[64], alg_cipher[2][64], alg_mac[2][64]; /* [0]=c->s [1]=s->c */
     char *server_sig_algs; /* client: from EXT_INFO (heap), NULL if none */
@@ -163,7 +165,7 @@ struct ferry_ssh {
  * connection layer should stop queueing channel data above HIGH and is
  * pumped (ferry__conn_pump) when the backlog falls below LOW. */
 #define FERRY__OUT_HIGH (4u * 1024 * 1024)
-#define FERRY__OUT_LOW (1u * 1024 * 1024)
+#define FERRY__OUT_LOW  (1u * 1024 * 1024)
 /* Bytes queued for sending: encrypted output plus packets deferred
  * during a key exchange. */
 size_t ferry__out_backlog(const ferry_ssh *s);
@@ -199,9 +201,9 @@ int ferry__flush_deferred(ferry_ssh *s);
 
 /* ---- kex.c ---- */
 
-int ferry__kex_init(ferry_ssh *s);            /* allocate state */
+int ferry__kex_init(ferry_ssh *s); /* allocate state */
 void ferry__kex_free(ferry_ssh *s);
-int ferry__kex_send_kexinit(ferry_ssh *s);    /* start (re)keying */
+int ferry__kex_send_kexinit(ferry_ssh *s); /* start (re)keying */
 /* In every *_dispatch call, `payload` reads the message AFTER its
  * message-number byte (which is passed as `msg`). A negative return is
  * fatal: the transport calls ferry__fail if the callee did not.
@@ -255,5 +257,8 @@ int ferry__conn_dispatch(ferry_ssh *s, uint8_t msg, ferry_rd *payload);
 /* Called when the output backlog drains: sends window-limited data and
  * re-offers kept input to consumers. */
 int ferry__conn_pump(ferry_ssh *s);
+/* Keepalive timer (cfg.alive_*): sends a probe or ends the session when
+ * due; *next_ms gets the ms until the next deadline (-1 for none). */
+int ferry__conn_tick(ferry_ssh *s, int64_t *next_ms);
 
 #endif

@@ -156,6 +156,7 @@ int ferry_ssh_new(ferry_ssh **out, const ferry_ssh_config *cfg)
     }
     s->cfg = *cfg;
     s->state = FERRY_ST_VERSION;
+    s->last_rx_ms = ferry__now_ms(s);
     if ((r = set_version(s)) != FERRY_OK || (r = session_alloc(s)) != FERRY_OK) {
         goto out;
     }
@@ -683,6 +684,8 @@ static int dispatch(ferry_ssh *s, uint32_t seq, const uint8_t *payload, size_t p
     uint8_t msg = payload[0];
     ferry_rd rd;
     ferry_rd_init(&rd, payload + 1, plen - 1);
+    s->last_rx_ms = ferry__now_ms(s); /* the peer is alive: any packet answers a keepalive */
+    s->alive_sent = 0;
     int g = ferry__gate(s->cfg.role, s->state, s->rx_kex, s->strict_kex, s->kex_count > 0, msg);
     if (g == FERRY_E_UNSUPPORTED) {
         return send_unimplemented(s, seq);
@@ -849,12 +852,17 @@ int ferry_ssh_tick(ferry_ssh *s, int64_t *next_ms)
     if (s->closed) {
         return FERRY_OK;
     }
+    int64_t alive = -1;
     int r = ferry__kex_maybe_rekey(s);
+    if (r == FERRY_OK) {
+        r = ferry__conn_tick(s, &alive);
+    }
     if (r != FERRY_OK) {
         return r;
     }
     if (next_ms != NULL) {
-        *next_ms = ferry__kex_next_ms(s);
+        int64_t kex = ferry__kex_next_ms(s);
+        *next_ms = (kex < 0 || (alive >= 0 && alive < kex)) ? alive : kex;
     }
     return FERRY_OK;
 }
