@@ -105,8 +105,9 @@ static void on_sftp_event(void *ctx, const ferry_sftp_event *ev)
         {"bytes_written", wr},
         {"result", fx_name(ev->status)},
         {"duration_ms", dur},
+        {"refused", ev->refusal}, /* last: only when the mode refused */
     };
-    size_t n = sizeof(kv) / sizeof(kv[0]);
+    size_t n = sizeof(kv) / sizeof(kv[0]) - (ev->refusal == NULL);
     ferryd_audit_emit(c->srv->audit, "file", kv, n);
 }
 

@@ -100,6 +100,20 @@ grep -q ' event=file user=dropbox .*op=mkdir path=/sub .*result=ok' "$T/audit.lo
 if grep -q ' event=file user=dropbox .*op=remove .*result=ok' "$T/audit.log"; then
     fail "AuditLog shows a remove by the upload-only user"
 fi
+# every refusal by the mode is in the audit trail, with its reason
+for op in open remove mkdir rename setstat symlink; do
+    grep -q " event=file user=reader .*op=$op .*result=permission_denied .*refused=\"read-only session\"" \
+        "$T/audit.log" || fail "AuditLog lacks the refused $op of the read-only user"
+done
+grep -q ' event=file user=dropbox .*op=read path=/in.bin .*result=permission_denied .*refused="upload-only session"' \
+    "$T/audit.log" || fail "AuditLog lacks the refused read of the upload-only user"
+grep -q ' event=file user=dropbox .*op=remove path=/in.bin .*result=permission_denied .*refused="upload-only session"' \
+    "$T/audit.log" || fail "AuditLog lacks the refused remove of the upload-only user"
+grep -q ' event=file user=dropbox .*op=open path=/existing.txt .*refused="upload-only session: cannot replace an existing file"' \
+    "$T/audit.log" || fail "AuditLog lacks the refused replacement by the upload-only user"
+if grep -q ' event=file user=writer .*refused=' "$T/audit.log"; then
+    fail "AuditLog shows a refusal for the read-write user"
+fi
 [ "$(stat -c %a "$T/audit.log")" = 600 ] || fail "AuditLog mode"
 ok "AuditLog file with timestamps"
 ferryd_stop

@@ -42,6 +42,9 @@ typedef struct T {
     int keep, no_atomic; /* next start(): keep_partial, atomic_uploads off */
     int partial_events;
     char partial_path[300]; /* path2 of the last "partial_kept" event */
+    int refusals;           /* events with a refusal */
+    char ev_op[64], ev_path[300], ev_path2[300], ev_refusal[128]; /* last event */
+    int ev_status;
 } T;
 
 /* ---- harness ---- */
@@ -59,6 +62,12 @@ static void on_event(void *ctx, const ferry_sftp_event *ev)
 {
     T *t = ctx;
     t->events++;
+    snprintf(t->ev_op, sizeof(t->ev_op), "%s", ev->op);
+    snprintf(t->ev_path, sizeof(t->ev_path), "%s", ev->path ? ev->path : "-");
+    snprintf(t->ev_path2, sizeof(t->ev_path2), "%s", ev->path2 ? ev->path2 : "-");
+    snprintf(t->ev_refusal, sizeof(t->ev_refusal), "%s", ev->refusal ? ev->refusal : "-");
+    t->ev_status = ev->status;
+    t->refusals += ev->refusal != NULL;
     if (strcmp(ev->op, "close") == 0) {
         t->close_events++;
         t->ev_written += ev->bytes_written;
@@ -1271,6 +1280,88 @@ static void test_upload_only(void **state)
     assert_int_equal(host_size(p), 3);
 }
 
+/* The last event: op, path, path2, refusal ("-" for none) and status. */
+static void expect_event(T *t, const char *op, const char *path, const char *path2,
+                         const char *refusal, int status)
+{
+    assert_string_equal(t->ev_op, op);
+    assert_string_equal(t->ev_path, path);
+    assert_string_equal(t->ev_path2, path2);
+    assert_string_equal(t->ev_refusal, refusal);
+    assert_int_equal(t->ev_status, status);
+}
+
+/* Every request the mode refuses gives one event naming the request, what
+ * it named and the refusal; other results carry no refusal. */
+static void test_refusal_events(void **state)
+{
+    T *t = *state;
+    char p[300], buf[8];
+    hnd h;
+    const char *ro = "read-only session", *uo = "upload-only session";
+    const int denied = SSH_FX_PERMISSION_DENIED;
+    host_path(t, p, sizeof(p), "f");
+    host_write(p, "data", 4);
+    restart(t, FERRY_SFTP_READ_ONLY, 0);
+    assert_int_equal(op_path(t, SSH_FXP_REMOVE, "f"), SSH_FX_PERMISSION_DENIED);
+    expect_event(t, "remove", "f", "-", ro, denied);
+    assert_int_equal(op_path(t, SSH_FXP_MKDIR, "d"), SSH_FX_PERMISSION_DENIED);
+    expect_event(t, "mkdir", "d", "-", ro, denied);
+    assert_int_equal(op_two(t, SSH_FXP_RENAME, NULL, "f", "g"), SSH_FX_PERMISSION_DENIED);
+    expect_event(t, "rename", "f", "g", ro, denied);
+    assert_int_equal(op_two(t, 0, "hardlink@openssh.com", "f", "l"), SSH_FX_PERMISSION_DENIED);
+    expect_event(t, "link", "f", "l", ro, denied);
+    assert_int_equal(op_open(t, "f", SSH_FXF_WRITE, &h), SSH_FX_PERMISSION_DENIED);
+    expect_event(t, "open", "f", "-", ro, denied);
+    assert_int_equal(op_open(t, "f", SSH_FXF_READ, &h), SSH_FX_OK);
+    expect_event(t, "open", "f", "-", "-", SSH_FX_OK);
+    assert_int_equal(op_write(t, &h, 0, "x", 1), SSH_FX_PERMISSION_DENIED);
+    expect_event(t, "write", "f", "-", ro, denied);
+    assert_int_equal(op_close(t, &h), SSH_FX_OK);
+    ferry_buf *b = req(t, SSH_FXP_SETSTAT);
+    ferry_buf_put_cstring(b, "f");
+    put_empty_attrs(b);
+    send_req(t, b);
+    assert_int_equal(status(t), SSH_FX_PERMISSION_DENIED);
+    expect_event(t, "setstat", "f", "-", ro, denied);
+    /* malformed: refused all the same, nothing named */
+    send_req(t, req(t, SSH_FXP_REMOVE));
+    assert_int_equal(status(t), SSH_FX_PERMISSION_DENIED);
+    expect_event(t, "remove", "-", "-", ro, denied);
+    assert_int_equal(t->refusals, 8);
+    /* upload-only */
+    restart(t, FERRY_SFTP_UPLOAD_ONLY, 0);
+    assert_int_equal(op_open(t, "f", SSH_FXF_READ, &h), SSH_FX_OK);
+    assert_int_equal(op_read(t, &h, 0, 4, buf, sizeof(buf)), -(long)SSH_FX_PERMISSION_DENIED);
+    expect_event(t, "read", "f", "-", uo, denied);
+    send_req(t, check_req(t, "check-file-handle", h.b, h.n, "sha256", 0, 0, 0));
+    assert_int_equal(status(t), SSH_FX_PERMISSION_DENIED);
+    expect_event(t, "check-file-handle", "f", "-", uo, denied);
+    send_req(t, check_req(t, "check-file-name", "f", 1, "sha256", 0, 0, 0));
+    assert_int_equal(status(t), SSH_FX_PERMISSION_DENIED);
+    expect_event(t, "check-file-name", "f", "-", uo, denied);
+    b = req_h(t, SSH_FXP_FSETSTAT, &h);
+    ferry_buf_put_u32(b, SSH_FILEXFER_ATTR_SIZE);
+    ferry_buf_put_u64(b, 0);
+    send_req(t, b);
+    assert_int_equal(status(t), SSH_FX_PERMISSION_DENIED);
+    expect_event(t, "setstat", "f", "-", "upload-only session: cannot change the size", denied);
+    assert_int_equal(op_close(t, &h), SSH_FX_OK);
+    assert_int_equal(op_path(t, SSH_FXP_RMDIR, "/"), SSH_FX_PERMISSION_DENIED);
+    expect_event(t, "rmdir", "/", "-", uo, denied);
+    assert_int_equal(op_open(t, "f", SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC, &h),
+                     SSH_FX_PERMISSION_DENIED);
+    expect_event(t, "open", "f", "-", "upload-only session: cannot replace an existing file",
+                 denied);
+    /* not refusals: a missing file, an allowed request */
+    assert_int_equal(op_open(t, "nope", SSH_FXF_WRITE, &h), SSH_FX_NO_SUCH_FILE);
+    expect_event(t, "open", "nope", "-", "-", SSH_FX_NO_SUCH_FILE);
+    assert_int_equal(op_path(t, SSH_FXP_MKDIR, "d"), SSH_FX_OK);
+    expect_event(t, "mkdir", "d", "-", "-", SSH_FX_OK);
+    assert_int_equal(t->refusals, 8 + 6);
+    assert_int_equal(host_size(p), 4);
+}
+
 static void test_backpressure(void **state)
 {
     T *t = *state;
@@ -1555,6 +1646,7 @@ int main(void)
         TST(test_bitflips_and_truncation),
         TST(test_partial_uploads),
         TST(test_partial_upload_only),
+        TST(test_refusal_events),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     pair_keys_cleanup();

@@ -55,6 +55,8 @@
  *    existing name, posix-rename over an existing name, SETSTAT of the
  *    size) are refused with PERMISSION_DENIED. Appending to / resuming an
  *    existing file in place is allowed.
+ *  - Every refusal by the mode emits an event with `refusal` set to the
+ *    reason sent in the STATUS (ferryd's audit field "refused").
  *
  * PROTOCOL NOTES
  *  - SYMLINK takes (targetpath, linkpath), OpenSSH's order (PROTOCOL 4.1),
@@ -86,48 +88,55 @@
 #define F_WRITES 0x1u   /* refused in read-only mode */
 #define F_READS 0x2u    /* reads file data: refused in upload-only mode */
 #define F_DESTROYS 0x4u /* removes data: refused in upload-only mode */
+/* What a refused request names, for its event. */
+#define F_HANDLE 0x8u  /* a handle comes first (else a path) */
+#define F_TWO    0x10u /* a second path follows the first */
 
 typedef struct req_entry {
     uint8_t type;       /* SSH_FXP_*; SSH_FXP_EXTENDED for extensions */
     const char *ext;    /* extension name, or NULL */
     ferry__sftp_handler fn;
     unsigned flags;     /* F_* ("writes?" and friends) */
+    const char *op;     /* name in the event of a refusal (NULL: ext), as
+                           the handler names its events */
 } req_entry;
 
 static const req_entry req_table[] = {
-    {SSH_FXP_OPEN, NULL, ferry__sftp_on_open, 0}, /* mode checks by flags inside */
-    {SSH_FXP_CLOSE, NULL, ferry__sftp_on_close, 0},
-    {SSH_FXP_READ, NULL, ferry__sftp_on_read, F_READS},
-    {SSH_FXP_WRITE, NULL, ferry__sftp_on_write, F_WRITES},
-    {SSH_FXP_LSTAT, NULL, ferry__sftp_on_lstat, 0},
-    {SSH_FXP_FSTAT, NULL, ferry__sftp_on_fstat, 0},
-    {SSH_FXP_SETSTAT, NULL, ferry__sftp_on_setstat, F_WRITES},
-    {SSH_FXP_FSETSTAT, NULL, ferry__sftp_on_fsetstat, F_WRITES},
-    {SSH_FXP_OPENDIR, NULL, ferry__sftp_on_opendir, 0},
-    {SSH_FXP_READDIR, NULL, ferry__sftp_on_readdir, 0},
-    {SSH_FXP_REMOVE, NULL, ferry__sftp_on_remove, F_WRITES | F_DESTROYS},
-    {SSH_FXP_MKDIR, NULL, ferry__sftp_on_mkdir, F_WRITES},
-    {SSH_FXP_RMDIR, NULL, ferry__sftp_on_rmdir, F_WRITES | F_DESTROYS},
-    {SSH_FXP_REALPATH, NULL, ferry__sftp_on_realpath, 0},
-    {SSH_FXP_STAT, NULL, ferry__sftp_on_stat, 0},
-    {SSH_FXP_RENAME, NULL, ferry__sftp_on_rename, F_WRITES},
-    {SSH_FXP_READLINK, NULL, ferry__sftp_on_readlink, 0},
-    {SSH_FXP_SYMLINK, NULL, ferry__sftp_on_symlink, F_WRITES},
-    {SSH_FXP_EXTENDED, "posix-rename@openssh.com", ferry__sftp_on_posix_rename, F_WRITES},
-    {SSH_FXP_EXTENDED, "statvfs@openssh.com", ferry__sftp_on_statvfs, 0},
-    {SSH_FXP_EXTENDED, "fstatvfs@openssh.com", ferry__sftp_on_fstatvfs, 0},
-    {SSH_FXP_EXTENDED, "hardlink@openssh.com", ferry__sftp_on_hardlink, F_WRITES},
-    {SSH_FXP_EXTENDED, "fsync@openssh.com", ferry__sftp_on_fsync, 0},
-    {SSH_FXP_EXTENDED, "lsetstat@openssh.com", ferry__sftp_on_lsetstat, F_WRITES},
-    {SSH_FXP_EXTENDED, "limits@openssh.com", ferry__sftp_on_limits, 0},
-    {SSH_FXP_EXTENDED, "expand-path@openssh.com", ferry__sftp_on_expand_path, 0},
-    {SSH_FXP_EXTENDED, "copy-data", ferry__sftp_on_copy_data, F_WRITES | F_READS},
-    {SSH_FXP_EXTENDED, "home-directory", ferry__sftp_on_home_directory, 0},
-    {SSH_FXP_EXTENDED, "users-groups-by-id@openssh.com", ferry__sftp_on_users_groups, 0},
-    {SSH_FXP_EXTENDED, "check-file-handle", ferry__sftp_on_check_file_handle, F_READS},
+    {SSH_FXP_OPEN, NULL, ferry__sftp_on_open, 0, "open"}, /* mode checks by flags inside */
+    {SSH_FXP_CLOSE, NULL, ferry__sftp_on_close, 0, "close"},
+    {SSH_FXP_READ, NULL, ferry__sftp_on_read, F_READS | F_HANDLE, "read"},
+    {SSH_FXP_WRITE, NULL, ferry__sftp_on_write, F_WRITES | F_HANDLE, "write"},
+    {SSH_FXP_LSTAT, NULL, ferry__sftp_on_lstat, 0, "lstat"},
+    {SSH_FXP_FSTAT, NULL, ferry__sftp_on_fstat, 0, "fstat"},
+    {SSH_FXP_SETSTAT, NULL, ferry__sftp_on_setstat, F_WRITES, "setstat"},
+    {SSH_FXP_FSETSTAT, NULL, ferry__sftp_on_fsetstat, F_WRITES | F_HANDLE, "setstat"},
+    {SSH_FXP_OPENDIR, NULL, ferry__sftp_on_opendir, 0, "opendir"},
+    {SSH_FXP_READDIR, NULL, ferry__sftp_on_readdir, 0, "readdir"},
+    {SSH_FXP_REMOVE, NULL, ferry__sftp_on_remove, F_WRITES | F_DESTROYS, "remove"},
+    {SSH_FXP_MKDIR, NULL, ferry__sftp_on_mkdir, F_WRITES, "mkdir"},
+    {SSH_FXP_RMDIR, NULL, ferry__sftp_on_rmdir, F_WRITES | F_DESTROYS, "rmdir"},
+    {SSH_FXP_REALPATH, NULL, ferry__sftp_on_realpath, 0, "realpath"},
+    {SSH_FXP_STAT, NULL, ferry__sftp_on_stat, 0, "stat"},
+    {SSH_FXP_RENAME, NULL, ferry__sftp_on_rename, F_WRITES | F_TWO, "rename"},
+    {SSH_FXP_READLINK, NULL, ferry__sftp_on_readlink, 0, "readlink"},
+    {SSH_FXP_SYMLINK, NULL, ferry__sftp_on_symlink, F_WRITES | F_TWO, "symlink"},
+    {SSH_FXP_EXTENDED, "posix-rename@openssh.com", ferry__sftp_on_posix_rename, F_WRITES | F_TWO,
+     "rename"},
+    {SSH_FXP_EXTENDED, "statvfs@openssh.com", ferry__sftp_on_statvfs, 0, NULL},
+    {SSH_FXP_EXTENDED, "fstatvfs@openssh.com", ferry__sftp_on_fstatvfs, 0, NULL},
+    {SSH_FXP_EXTENDED, "hardlink@openssh.com", ferry__sftp_on_hardlink, F_WRITES | F_TWO, "link"},
+    {SSH_FXP_EXTENDED, "fsync@openssh.com", ferry__sftp_on_fsync, 0, NULL},
+    {SSH_FXP_EXTENDED, "lsetstat@openssh.com", ferry__sftp_on_lsetstat, F_WRITES, "lsetstat"},
+    {SSH_FXP_EXTENDED, "limits@openssh.com", ferry__sftp_on_limits, 0, NULL},
+    {SSH_FXP_EXTENDED, "expand-path@openssh.com", ferry__sftp_on_expand_path, 0, NULL},
+    {SSH_FXP_EXTENDED, "copy-data", ferry__sftp_on_copy_data, F_WRITES | F_READS | F_HANDLE, NULL},
+    {SSH_FXP_EXTENDED, "home-directory", ferry__sftp_on_home_directory, 0, NULL},
+    {SSH_FXP_EXTENDED, "users-groups-by-id@openssh.com", ferry__sftp_on_users_groups, 0, NULL},
+    {SSH_FXP_EXTENDED, "check-file-handle", ferry__sftp_on_check_file_handle, F_READS | F_HANDLE,
+     NULL},
     /* paramiko's SFTPFile.check sends the handle form under this name */
-    {SSH_FXP_EXTENDED, "check-file", ferry__sftp_on_check_file_handle, F_READS},
-    {SSH_FXP_EXTENDED, "check-file-name", ferry__sftp_on_check_file_name, F_READS},
+    {SSH_FXP_EXTENDED, "check-file", ferry__sftp_on_check_file_handle, F_READS | F_HANDLE, NULL},
+    {SSH_FXP_EXTENDED, "check-file-name", ferry__sftp_on_check_file_name, F_READS, NULL},
 };
 
 /* Extension pairs announced in VERSION (OpenSSH PROTOCOL 4.2). */
@@ -394,9 +403,20 @@ void ferry__sftp_event(S *s, const char *op, const char *path, const char *path2
         return;
     }
     ferry_sftp_event ev = {
-        .op = op, .path = path, .path2 = path2, .status = (int)ferry_sftp_status_from_err(rc),
+        .op = op,
+        .path = path,
+        .path2 = path2,
+        .status = (int)ferry_sftp_status_from_err(rc),
+        .refusal = rc == FERRY_E_PERMISSION ? s->refusal : NULL,
     };
     s->cfg.on_event(s->cfg.event_ctx, &ev);
+}
+
+int ferry__sftp_refuse(S *s, const char *why)
+{
+    s->errmsg = why;
+    s->refusal = why;
+    return FERRY_E_PERMISSION;
 }
 
 void ferry__sftp_event_close(S *s, const ferry__sftp_handle *h, int status)
@@ -473,6 +493,24 @@ static const char *mode_refusal(const S *s, unsigned flags)
     return NULL;
 }
 
+/* The event of a request the mode refused before it ran: what it names
+ * is read from a copy of r (nothing when malformed). */
+static void refusal_event(S *s, const req_entry *e, const ferry_rd *r, const char *why)
+{
+    char p1[FERRY_VFS_PATH_MAX + 1], p2[FERRY_VFS_PATH_MAX + 1];
+    const char *path = NULL, *path2 = NULL;
+    ferry_rd c = *r;
+    ferry__sftp_handle *h;
+    if (e->flags & F_HANDLE) {
+        path = ferry__sftp_rd_handle(s, &c, 0, &h) == FERRY_OK ? h->path : NULL;
+    } else if (ferry__sftp_rd_path(&c, p1) == FERRY_OK) {
+        path = p1;
+        path2 = (e->flags & F_TWO) && ferry__sftp_rd_path(&c, p2) == FERRY_OK ? p2 : NULL;
+    }
+    (void)ferry__sftp_refuse(s, why);
+    ferry__sftp_event(s, e->op != NULL ? e->op : e->ext, path, path2, FERRY_E_PERMISSION);
+}
+
 /* Runs one request whose id was read; always answers. */
 static int run_request(S *s, uint8_t type, uint32_t id, ferry_rd *r)
 {
@@ -489,10 +527,12 @@ static int run_request(S *s, uint8_t type, uint32_t id, ferry_rd *r)
     }
     const char *refusal = mode_refusal(s, e->flags);
     if (refusal != NULL) {
+        refusal_event(s, e, r, refusal);
         return ferry__sftp_send_status(s, id, SSH_FX_PERMISSION_DENIED, refusal);
     }
     s->replied = 0;
     s->errmsg = NULL;
+    s->refusal = NULL;
     int rc = e->fn(s, id, r);
     if (s->replied || s->fatal) {
         return s->fatal;

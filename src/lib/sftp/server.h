@@ -28,6 +28,11 @@ typedef struct ferry_sftp_event {
     uint64_t bytes_read, bytes_written; /* for close of a file handle */
     int status;         /* SSH_FX_* result */
     uint64_t duration_ms;
+    /* Set when the session's mode refused the request (status is then
+     * PERMISSION_DENIED): "read-only session", "upload-only session...".
+     * op is then the request's name ("read", "remove", "setstat", an
+     * extension name...), path/path2 what it named (a handle's path). */
+    const char *refusal;
 } ferry_sftp_event;
 
 typedef struct ferry_sftp_server_config {

@@ -33,14 +33,12 @@ static int open_allowed(S *s, const char *path, uint32_t pflags)
 {
     uint32_t changes = SSH_FXF_WRITE | SSH_FXF_APPEND | SSH_FXF_CREAT | SSH_FXF_TRUNC;
     if (s->cfg.mode == FERRY_SFTP_READ_ONLY && (pflags & changes)) {
-        s->errmsg = "read-only session";
-        return FERRY_E_PERMISSION;
+        return ferry__sftp_refuse(s, "read-only session");
     }
     if (s->cfg.mode == FERRY_SFTP_UPLOAD_ONLY && (pflags & SSH_FXF_TRUNC)) {
         ferry_vfs_attr st;
         if (ferry_vfs_stat(s->cfg.vfs, path, 1, &st) == FERRY_OK) {
-            s->errmsg = "upload-only session: cannot replace an existing file";
-            return FERRY_E_PERMISSION;
+            return ferry__sftp_refuse(s, "upload-only session: cannot replace an existing file");
         }
     }
     return FERRY_OK;
@@ -217,8 +215,7 @@ int ferry__sftp_on_fstat(S *s, uint32_t id, ferry_rd *r)
 static int setstat_allowed(S *s, const ferry_sftp_attrs *a)
 {
     if (s->cfg.mode == FERRY_SFTP_UPLOAD_ONLY && (a->flags & SSH_FILEXFER_ATTR_SIZE)) {
-        s->errmsg = "upload-only session: cannot change the size";
-        return FERRY_E_PERMISSION;
+        return ferry__sftp_refuse(s, "upload-only session: cannot change the size");
     }
     return FERRY_OK;
 }
@@ -234,10 +231,10 @@ int ferry__sftp_on_fsetstat(S *s, uint32_t id, ferry_rd *r)
     }
     if (rc == FERRY_OK) {
         rc = setstat_allowed(s, &a);
-    }
-    if (rc == FERRY_OK) {
-        ferry__sftp_setattr_from(&sa, &a);
-        rc = ferry_vfs_fsetstat(h->file, &sa);
+        if (rc == FERRY_OK) {
+            ferry__sftp_setattr_from(&sa, &a);
+            rc = ferry_vfs_fsetstat(h->file, &sa);
+        }
         ferry__sftp_event(s, "setstat", h->path, NULL, rc);
     }
     return rc;
@@ -278,10 +275,10 @@ int ferry__sftp_setstat_path(S *s, ferry_rd *r, int follow)
     }
     if (rc == FERRY_OK) {
         rc = setstat_allowed(s, &a);
-    }
-    if (rc == FERRY_OK) {
-        ferry__sftp_setattr_from(&sa, &a);
-        rc = ferry_vfs_setstat(s->cfg.vfs, path, follow, &sa);
+        if (rc == FERRY_OK) {
+            ferry__sftp_setattr_from(&sa, &a);
+            rc = ferry_vfs_setstat(s->cfg.vfs, path, follow, &sa);
+        }
         ferry__sftp_event(s, follow ? "setstat" : "lsetstat", path, NULL, rc);
     }
     return rc;

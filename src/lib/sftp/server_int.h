@@ -50,6 +50,7 @@ struct ferry_sftp_server {
     int fatal;         /* a writer error: the stream is dead */
     int replied;       /* the current handler sent its reply */
     const char *errmsg; /* message for the current error status, or NULL */
+    const char *refusal; /* the current request was refused by the mode */
 };
 
 typedef struct ferry_sftp_server S;
@@ -90,8 +91,12 @@ void ferry__sftp_handle_release(S *s, ferry__sftp_handle *h);
 
 /* ---- events and clock (server.c) ---- */
 uint64_t ferry__sftp_now(S *s);
-/* Emits one event: status from rc via ferry_sftp_status_from_err. */
+/* Emits one event: status from rc via ferry_sftp_status_from_err, the
+ * refusal from s->refusal. */
 void ferry__sftp_event(S *s, const char *op, const char *path, const char *path2, int rc);
+/* A refusal by the session's mode: sets s->errmsg and s->refusal to why
+ * (a static string), returns FERRY_E_PERMISSION. */
+int ferry__sftp_refuse(S *s, const char *why);
 /* Emits the close/abort event of a file handle. */
 void ferry__sftp_event_close(S *s, const ferry__sftp_handle *h, int status);
 
