@@ -146,8 +146,8 @@ static int parse_strict(const char *v)
     return -2;
 }
 
-/* Seconds with up to three decimals ("0.2", "1", "2.5") as
- * milliseconds, at most one hour; -1 if malformed. */
+/* Seconds with decimals ("0.2", "1", "2.5") as milliseconds, at
+ * most one hour; -1 if malformed. */
 static long parse_msec(const char *v)
 {
     long ms = 0, scale = 1000;
@@ -162,8 +162,8 @@ static long parse_msec(const char *v)
         }
     }
     if (*p == '.') {
-        for (p++; isdigit((unsigned char)*p) && scale > 1; p++) {
-            scale /= 10;
+        for (p++; isdigit((unsigned char)*p); p++) {
+            scale /= 10; /* digits past milliseconds are dropped */
             ms += (*p - '0') * scale;
         }
     }

@@ -225,6 +225,150 @@ static void test_ssh_config(void **state)
     free(e);
 }
 
+/* Reconnect, ReconnectAttempts, ReconnectDelay, VerifyTransfers. */
+static void test_resume_options(void **state)
+{
+    (void)state;
+    ferry_opts o;
+    int in = 1;
+    ferry_opts_init(&o);
+    ferry_opts_defaults(&o, "h");
+    assert_int_equal(o.reconnect, 1);
+    assert_int_equal(o.reconnect_attempts, 5);
+    assert_int_equal(o.reconnect_delay_ms, 1000);
+    assert_int_equal(o.verify_transfers, 1);
+    ferry_opts_free(&o);
+
+    ferry_opts_init(&o);
+    assert_int_equal(ferry_opts_line(&o, "ReconnectDelay=0.2", "h", &in, "cli"), 0);
+    assert_int_equal(ferry_opts_line(&o, "ReconnectDelay 7", "h", &in, "cli"), 0); /* 1st wins */
+    assert_int_equal(ferry_opts_line(&o, "reconnect no", "h", &in, "cli"), 0);
+    assert_int_equal(ferry_opts_line(&o, "ReconnectAttempts=2", "h", &in, "cli"), 0);
+    assert_int_equal(ferry_opts_line(&o, "VerifyTransfers=no", "h", &in, "cli"), 0);
+    ferry_opts_defaults(&o, "h");
+    assert_int_equal(o.reconnect_delay_ms, 200);
+    assert_int_equal(o.reconnect, 0);
+    assert_int_equal(o.reconnect_attempts, 2);
+    assert_int_equal(o.verify_transfers, 0);
+    ferry_opts_free(&o);
+
+    static const struct {
+        const char *v;
+        int ms;
+    } delays[] = {{"0", 0},          {"1", 1000},   {"2.5", 2500}, {"0.05", 50}, {"0.0015", 1},
+                  {"3600", 3600000}, {"3601", -1},  {"-1", -1},    {"1.", 1000}, {".5", -1},
+                  {"1s", -1},        {"1.2.3", -1}, {"", -1}};
+    for (size_t i = 0; i < sizeof(delays) / sizeof(delays[0]); i++) {
+        ferry_opts_init(&o);
+        char line[64];
+        snprintf(line, sizeof(line), "ReconnectDelay=%s", delays[i].v);
+        in = 1;
+        int r = ferry_opts_line(&o, line, "h", &in, "cli");
+        assert_int_equal(r, delays[i].ms < 0 ? -1 : 0);
+        if (delays[i].ms >= 0) {
+            assert_int_equal(o.reconnect_delay_ms, delays[i].ms);
+        }
+        ferry_opts_free(&o);
+    }
+    ferry_opts_init(&o);
+    in = 1;
+    assert_int_equal(ferry_opts_line(&o, "Reconnect sometimes", "h", &in, "cli"), -1);
+    assert_int_equal(ferry_opts_line(&o, "ReconnectAttempts -3", "h", &in, "cli"), -1);
+    ferry_opts_free(&o);
+}
+
+static void test_backoff(void **state)
+{
+    (void)state;
+    assert_int_equal(ferry_resume_backoff_ms(1000, 1), 1000);
+    assert_int_equal(ferry_resume_backoff_ms(1000, 2), 2000);
+    assert_int_equal(ferry_resume_backoff_ms(1000, 3), 4000);
+    assert_int_equal(ferry_resume_backoff_ms(1000, 5), 16000);
+    assert_int_equal(ferry_resume_backoff_ms(1000, 6), 30000); /* capped */
+    assert_int_equal(ferry_resume_backoff_ms(1000, 60), 30000);
+    assert_int_equal(ferry_resume_backoff_ms(200, 3), 800);
+    assert_int_equal(ferry_resume_backoff_ms(0, 4), 0);
+    assert_int_equal(ferry_resume_backoff_ms(3600000, 1), 30000);
+}
+
+typedef struct fake_dial {
+    ferry_sftpc *sftp;
+    int fail_first; /* this many tries fail */
+    int tries;
+    int result; /* the error of a failed try */
+} fake_dial;
+
+static int fake_redial(void *ctx)
+{
+    fake_dial *d = ctx;
+    if (d->tries++ < d->fail_first) {
+        return d->result;
+    }
+    ferry_sftpc_reset(d->sftp);
+    return FERRY_OK;
+}
+
+/* The reconnect loop: only a dead engine reconnects; failures count
+ * until progress; hopeless errors stop at once. */
+static void test_reconnect_loop(void **state)
+{
+    (void)state;
+    ferry_client cl = {.out = stdout};
+    fake_dial d = {.result = FERRY_E_SYSTEM};
+    assert_int_equal(ferry_sftpc_new(&cl.sftp, NULL, NULL), FERRY_OK);
+    d.sftp = cl.sftp;
+    cl.rs = (ferry_resume){.reconnect = 1, .attempts = 3, .redial = fake_redial, .redial_ctx = &d};
+    assert_int_equal(ferry_resume_again(&cl), 0); /* alive: nothing to do */
+    assert_int_equal(d.tries, 0);
+
+    ferry_sftpc_kill(cl.sftp, FERRY_E_DISCONNECTED);
+    d.fail_first = 2;
+    assert_int_equal(ferry_resume_again(&cl), 1);
+    assert_int_equal(d.tries, 3);
+    assert_int_equal(ferry_sftpc_dead(cl.sftp), 0);
+    /* lost again without progress: the failures so far still count */
+    ferry_sftpc_kill(cl.sftp, FERRY_E_DISCONNECTED);
+    d.tries = 0;
+    d.fail_first = 100;
+    assert_int_equal(ferry_resume_again(&cl), 0);
+    assert_int_equal(d.tries, 0); /* 3 of 3 used up */
+    /* progress gives the full count back */
+    cl.rs.progressed = 1;
+    assert_int_equal(ferry_resume_again(&cl), 0);
+    assert_int_equal(d.tries, 3);
+    /* a changed host key ends it at once */
+    cl.rs.progressed = 1;
+    d.tries = 0;
+    d.result = FERRY_E_HOSTKEY_CHANGED;
+    assert_int_equal(ferry_resume_again(&cl), 0);
+    assert_int_equal(d.tries, 1);
+    /* Reconnect=no, or no way to redial (-D) */
+    cl.rs.progressed = 1;
+    d.tries = 0;
+    d.fail_first = 0;
+    cl.rs.reconnect = 0;
+    assert_int_equal(ferry_resume_again(&cl), 0);
+    cl.rs.reconnect = 1;
+    cl.rs.redial = NULL;
+    assert_int_equal(ferry_resume_again(&cl), 0);
+    assert_int_equal(d.tries, 0);
+    ferry_sftpc_free(cl.sftp);
+}
+
+static void test_partial_name(void **state)
+{
+    (void)state;
+    char *p = partial_name("/up/dir/file.bin");
+    assert_string_equal(p, "/up/dir/.file.bin.ferry-partial");
+    free(p);
+    p = partial_name("/f");
+    assert_string_equal(p, "/.f.ferry-partial");
+    free(p);
+    p = partial_name("rel");
+    assert_string_equal(p, ".rel.ferry-partial");
+    free(p);
+}
+
 static void test_batch_prefixes_and_split(void **state)
 {
     (void)state;
@@ -729,6 +873,10 @@ int main(void)
         cmocka_unit_test(test_destinations),
         cmocka_unit_test(test_args),
         cmocka_unit_test(test_ssh_config),
+        cmocka_unit_test(test_resume_options),
+        cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_reconnect_loop),
+        cmocka_unit_test(test_partial_name),
         cmocka_unit_test(test_batch_prefixes_and_split),
         cmocka_unit_test(test_ls_format_and_escape),
         cmocka_unit_test(test_hostkey_policy),

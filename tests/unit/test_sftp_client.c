@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+
 #include "sftp/client.h"
 #include "sftp/proto.h"
 #include "util/buf.h"
@@ -31,6 +33,10 @@ typedef struct fake {
     ferry_buf *written;  /* contents written by WRITE requests */
     unsigned n_reads, n_writes, max_batch;
     int version_sent;
+    int hashes;         /* offer check-file-handle / -name */
+    unsigned cut_after; /* the connection drops after this many READ/WRITEs */
+    unsigned n_checks;
+    uint64_t check_len_max; /* longest range asked in one check-file */
 } fake;
 
 static void put_reply(ferry_buf *out, ferry_buf *body)
@@ -111,12 +117,54 @@ static void on_init(fake *f, ferry_buf *b)
         ferry_buf_put_cstring(b, "limits@openssh.com");
         ferry_buf_put_cstring(b, "1");
     }
+    if (f->hashes) {
+        ferry_buf_put_cstring(b, "check-file-handle");
+        ferry_buf_put_cstring(b, "1");
+        ferry_buf_put_cstring(b, "check-file-name");
+        ferry_buf_put_cstring(b, "1");
+    }
+}
+
+/* check-file-handle / check-file-name over the one file (sha256 only,
+ * block size 0): the range clipped to the file as ferryd does. */
+static void on_check_file(fake *f, ferry_rd *r, uint32_t id, ferry_buf *b)
+{
+    const uint8_t *hp, *alg;
+    size_t hl, al;
+    uint64_t off, len;
+    uint32_t bs;
+    unsigned int mdlen = 0;
+    uint8_t md[EVP_MAX_MD_SIZE];
+    assert_int_equal(ferry_rd_string(r, &hp, &hl), FERRY_OK);
+    assert_int_equal(ferry_rd_string(r, &alg, &al), FERRY_OK);
+    assert_int_equal(ferry_rd_u64(r, &off), FERRY_OK);
+    assert_int_equal(ferry_rd_u64(r, &len), FERRY_OK);
+    assert_int_equal(ferry_rd_u32(r, &bs), FERRY_OK);
+    assert_int_equal(bs, 0);
+    assert_true(len > 0); /* 0 would mean "to the end" */
+    assert_memory_equal(alg, "sha256", al);
+    f->n_checks++;
+    f->check_len_max = len > f->check_len_max ? len : f->check_len_max;
+    uint64_t avail = off < f->file_len ? f->file_len - off : 0;
+    len = len > avail ? avail : len;
+    assert_int_equal(EVP_Digest(f->file + (off < f->file_len ? off : 0), (size_t)len, md, &mdlen,
+                                EVP_sha256(), NULL),
+                     1);
+    ferry_buf_put_u8(b, SSH_FXP_EXTENDED_REPLY);
+    ferry_buf_put_u32(b, id);
+    ferry_buf_put_cstring(b, "check-file");
+    ferry_buf_put_cstring(b, "sha256");
+    ferry_buf_put(b, md, mdlen);
 }
 
 static void on_extended(fake *f, ferry_rd *r, uint32_t id, ferry_buf *b)
 {
     char name[64];
     assert_int_equal(ferry_rd_name(r, name, sizeof(name)), FERRY_OK);
+    if (f->hashes && strncmp(name, "check-file-", 11) == 0) {
+        on_check_file(f, r, id, b);
+        return;
+    }
     if (strcmp(name, "limits@openssh.com") == 0) {
         ferry_buf_put_u8(b, SSH_FXP_EXTENDED_REPLY);
         ferry_buf_put_u32(b, id);
@@ -180,11 +228,16 @@ static int fake_pump(void *ctx, ferry_sftpc *c)
     ferry_buf *out = ferry_buf_new(64u * 1024 * 1024);
     ferry_rd r;
 
+    int cut = 0;
     ferry_rd_init(&r, p, len);
     while (ferry_rd_left(&r) > 0) {
         const uint8_t *pkt;
         size_t plen;
         assert_int_equal(ferry_rd_string(&r, &pkt, &plen), FERRY_OK);
+        if (f->cut_after && f->n_reads + f->n_writes >= f->cut_after) {
+            cut = 1; /* the rest is lost with the connection */
+            break;
+        }
         assert_true(n < 4096);
         replies[n] = ferry_buf_new(0);
         answer(f, pkt, plen, replies[n]);
@@ -205,6 +258,9 @@ static int fake_pump(void *ctx, ferry_sftpc *c)
         off += k;
     }
     ferry_buf_free(out);
+    if (cut && rc == FERRY_OK) {
+        return FERRY_E_DISCONNECTED;
+    }
     return n == 0 && rc == FERRY_OK ? FERRY_E_CLOSED : rc;
 }
 
@@ -365,6 +421,175 @@ static void test_upload_pipelined(void **state)
     unlink(path);
     free(data);
     ferry_buf_free(h);
+    fake_free(&f, c);
+}
+
+/* A download cut by a lost connection reports a watermark below which
+ * the local file is right; a reset engine continues from there. */
+static void test_download_watermark_and_reset(void **state)
+{
+    (void)state;
+    fake f = {.max_chunk = 3000, .reverse = 1, .cut_after = 20};
+    f.file_len = 200000 + 5;
+    f.file = pattern(f.file_len);
+    ferry_sftpc *c = new_client(&f, 8);
+    ferry_buf *h = ferry_buf_new(0);
+    ferry_buf_put(h, "h1", 2);
+    char path[64];
+    int fd = tmpfile_fd(path);
+    uint64_t mark = 0;
+    int r = ferry_sftpc_download(c, h, fd, 0, NULL, NULL, &mark);
+    assert_int_equal(r, FERRY_E_DISCONNECTED);
+    assert_int_equal(ferry_sftpc_dead(c), FERRY_E_DISCONNECTED);
+    assert_true(mark > 0 && mark < f.file_len);
+    uint8_t *got = malloc(mark);
+    assert_int_equal(pread(fd, got, mark, 0), (ssize_t)mark);
+    assert_memory_equal(got, f.file, mark);
+    free(got);
+    /* the same engine on a new stream */
+    f.cut_after = 0;
+    ferry_sftpc_reset(c);
+    assert_int_equal(ferry_sftpc_dead(c), FERRY_OK);
+    assert_int_equal(ferry_sftpc_pending(c), 0);
+    assert_int_equal(ferry_sftpc_init(c), FERRY_OK);
+    assert_true(ferry_sftpc_has_ext(c, "posix-rename@openssh.com"));
+    assert_int_equal(ftruncate(fd, (off_t)mark), 0);
+    assert_int_equal(ferry_sftpc_download(c, h, fd, mark, NULL, NULL, &mark), FERRY_OK);
+    assert_true(mark == f.file_len);
+    check_file(fd, f.file, f.file_len);
+    close(fd);
+    unlink(path);
+    ferry_buf_free(h);
+    fake_free(&f, c);
+}
+
+/* An upload cut short: every byte below the acknowledged watermark
+ * reached the server. */
+static void test_upload_acked_watermark(void **state)
+{
+    (void)state;
+    fake f = {.cut_after = 5};
+    ferry_sftpc *c = new_client(&f, 4);
+    size_t n = 400000;
+    uint8_t *data = pattern(n);
+    char path[64];
+    int fd = tmpfile_fd(path);
+    assert_int_equal(write(fd, data, n), (ssize_t)n);
+    ferry_buf *h = ferry_buf_new(0);
+    ferry_buf_put(h, "h2", 2);
+    uint64_t acked = 0;
+    assert_int_equal(ferry_sftpc_upload(c, h, fd, 0, NULL, NULL, &acked), FERRY_E_DISCONNECTED);
+    /* the fifth reply arrived with the loss: not counted, but stored */
+    assert_true(acked == 4u * FERRY_SFTPC_DEFAULT_IO);
+    assert_true(ferry_buf_len(f.written) >= acked);
+    assert_memory_equal(ferry_buf_data(f.written), data, acked);
+    close(fd);
+    unlink(path);
+    free(data);
+    ferry_buf_free(h);
+    fake_free(&f, c);
+}
+
+static void test_hash_pieces(void **state)
+{
+    (void)state;
+    const uint64_t P = FERRY_SFTPC_HASH_PIECE;
+    uint64_t off, len;
+    assert_int_equal(P, 64ull * 1024 * 1024);
+    assert_int_equal(ferry_sftpc_hash_pieces(0), 0);
+    assert_int_equal(ferry_sftpc_hash_pieces(1), 1);
+    assert_int_equal(ferry_sftpc_hash_pieces(P), 1);
+    assert_int_equal(ferry_sftpc_hash_pieces(P + 1), 2);
+    assert_int_equal(ferry_sftpc_hash_pieces(10 * P), 10);
+    ferry_sftpc_hash_piece(P + 1, 0, &off, &len);
+    assert_true(off == 0 && len == P);
+    ferry_sftpc_hash_piece(P + 1, 1, &off, &len);
+    assert_true(off == P && len == 1);
+    ferry_sftpc_hash_piece(5, 0, &off, &len);
+    assert_true(off == 0 && len == 5);
+}
+
+/* Local data compared with the server's check-file answers. */
+static void test_compare(void **state)
+{
+    (void)state;
+    fake f = {.hashes = 1};
+    f.file_len = 70000;
+    f.file = pattern(f.file_len);
+    ferry_sftpc *c = new_client(&f, 0);
+    ferry_buf *h = ferry_buf_new(0);
+    ferry_buf_put(h, "h1", 2);
+    char path[64];
+    int fd = tmpfile_fd(path);
+    assert_int_equal(write(fd, f.file, f.file_len), (ssize_t)f.file_len);
+    ferry_sftpc_cmp v[3] = {{.handle = h, .fd = fd, .len = f.file_len},
+                            {.path = "/x", .fd = fd, .len = 1000},
+                            {.path = "/x", .fd = fd, .len = 0}};
+    assert_int_equal(ferry_sftpc_compare(c, v, 3), FERRY_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(v[i].result, FERRY_OK);
+        assert_int_equal(v[i].same, 1);
+    }
+    assert_int_equal(f.n_checks, 2); /* nothing asked for an empty range */
+    /* one byte differs */
+    assert_int_equal(pwrite(fd, "\xff", 1, 500), 1);
+    assert_int_equal(ferry_sftpc_compare(c, v, 2), FERRY_OK);
+    assert_int_equal(v[0].same, 0);
+    assert_int_equal(v[1].same, 0);
+    /* a local file shorter than the range is different, not an error */
+    assert_int_equal(pwrite(fd, f.file + 500, 1, 500), 1);
+    assert_int_equal(ftruncate(fd, 100), 0);
+    assert_int_equal(ferry_sftpc_compare(c, v, 1), FERRY_OK);
+    assert_int_equal(v[0].result, FERRY_OK);
+    assert_int_equal(v[0].same, 0);
+    /* the remote file shorter than the range: different too */
+    v[0].len = f.file_len + 10;
+    assert_int_equal(ftruncate(fd, 0), 0);
+    assert_int_equal(write(fd, f.file, f.file_len), (ssize_t)f.file_len);
+    assert_int_equal(write(fd, "0123456789", 10), 10);
+    assert_int_equal(ferry_sftpc_compare(c, v, 1), FERRY_OK);
+    assert_int_equal(v[0].same, 0);
+    ferry_buf_free(h);
+    fake_free(&f, c);
+
+    /* a server without check-file: not comparable, nothing sent */
+    fake g = {0};
+    g.file_len = 10;
+    g.file = pattern(10);
+    c = new_client(&g, 0);
+    v[0] = (ferry_sftpc_cmp){.path = "/x", .fd = fd, .len = 10};
+    assert_int_equal(ferry_sftpc_compare(c, v, 1), FERRY_OK);
+    assert_int_equal(v[0].result, FERRY_E_UNSUPPORTED);
+    assert_int_equal(ferry_sftpc_pending(c), 0);
+    fake_free(&g, c);
+    close(fd);
+    unlink(path);
+}
+
+/* Ranges over 64 MiB go in several pipelined requests of at most 64 MiB. */
+static void test_compare_long_file(void **state)
+{
+    (void)state;
+    fake f = {.hashes = 1};
+    f.file_len = (size_t)FERRY_SFTPC_HASH_PIECE + 4096 + 3;
+    f.file = pattern(f.file_len);
+    ferry_sftpc *c = new_client(&f, 0);
+    char path[64];
+    int fd = tmpfile_fd(path);
+    assert_int_equal(write(fd, f.file, f.file_len), (ssize_t)f.file_len);
+    ferry_sftpc_cmp v = {.path = "/big", .fd = fd, .len = f.file_len};
+    assert_int_equal(ferry_sftpc_compare(c, &v, 1), FERRY_OK);
+    assert_int_equal(v.result, FERRY_OK);
+    assert_int_equal(v.same, 1);
+    assert_int_equal(f.n_checks, 2);
+    assert_true(f.check_len_max == FERRY_SFTPC_HASH_PIECE);
+    assert_true(f.max_batch >= 2); /* both requests went out together */
+    /* a change in the second piece only */
+    assert_int_equal(pwrite(fd, "!", 1, (off_t)f.file_len - 2), 1);
+    assert_int_equal(ferry_sftpc_compare(c, &v, 1), FERRY_OK);
+    assert_int_equal(v.same, 0);
+    close(fd);
+    unlink(path);
     fake_free(&f, c);
 }
 
@@ -592,6 +817,11 @@ int main(void)
         cmocka_unit_test(test_large_input_at_once),
         cmocka_unit_test(test_upload_small_batch),
         cmocka_unit_test(test_download_small_batch),
+        cmocka_unit_test(test_download_watermark_and_reset),
+        cmocka_unit_test(test_upload_acked_watermark),
+        cmocka_unit_test(test_hash_pieces),
+        cmocka_unit_test(test_compare),
+        cmocka_unit_test(test_compare_long_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
