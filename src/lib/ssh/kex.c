@@ -1001,6 +1001,10 @@ int ferry__kex_on_unimplemented(ferry_ssh *s, uint32_t seq)
     s->tx_kex = 0;
     s->rx_kex = 0;
     s->last_kex_ms = ferry__now_ms(s);
+    /* The next attempt after another RekeyLimit's worth of data, as for
+     * time: else a volume-triggered KEXINIT follows every packet. */
+    s->tx.bytes = 0;
+    s->rx.bytes = 0;
     int r = ferry__flush_deferred(s);
     if (r == FERRY_OK && s->state == FERRY_ST_OPEN) {
         r = ferry__conn_pump(s);
