@@ -228,8 +228,9 @@ static void conn_close_now(struct conn *c, const char *why)
     c->end_reason = why;
 }
 
-/* Timers the driver owns: LoginGraceTime and the idle limit. Returns the
- * poll timeout in ms, combined with the session's own deadline. */
+/* Timers the driver owns: LoginGraceTime (keepalives are the session's).
+ * Returns the poll timeout in ms, combined with the session's own
+ * deadline. */
 static int conn_timers(struct conn *c, int64_t next)
 {
     const ferryd_config *cfg = &c->srv->cfg;
@@ -244,16 +245,6 @@ static int conn_timers(struct conn *c, int64_t next)
                 (void)w;
             }
             conn_close_now(c, "login grace time exceeded");
-        } else if (t < 0 || (int64_t)(dl - now) < t) {
-            t = (int64_t)(dl - now);
-        }
-    }
-    if (cfg->client_alive_interval > 0) {
-        uint64_t idle = (uint64_t)cfg->client_alive_interval * 1000u *
-                        (cfg->client_alive_count_max ? cfg->client_alive_count_max : 1);
-        uint64_t dl = c->last_input_ms + idle;
-        if (now >= dl) {
-            conn_close_now(c, "client idle timeout");
         } else if (t < 0 || (int64_t)(dl - now) < t) {
             t = (int64_t)(dl - now);
         }
@@ -376,6 +367,10 @@ static void conn_ssh_config(struct conn *c, ferry_ssh_config *sc)
     sc->subsystem = on_subsystem;
     sc->subsystem_ctx = c;
     sc->max_channels = srv->cfg.max_sessions;
+    /* ClientAliveInterval / ClientAliveCountMax: probes by the library */
+    unsigned alive = srv->cfg.client_alive_interval;
+    sc->alive_interval_ms = alive > UINT32_MAX / 1000u ? UINT32_MAX : alive * 1000u;
+    sc->alive_count_max = srv->cfg.client_alive_count_max;
 }
 
 static int prewarm_accept_key(void *ctx, const ferry_key *hostkey)
