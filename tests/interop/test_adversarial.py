@@ -36,7 +36,7 @@ from adv.ferryd import PASSWORD, USER, Ferryd, fail  # noqa: E402
 from adv.sshpeer import (  # noqa: E402
     CHANNEL_CLOSE, CHANNEL_DATA, CHANNEL_EOF, CHANNEL_FAILURE, CHANNEL_OPEN,
     CHANNEL_OPEN_CONFIRMATION, CHANNEL_OPEN_FAILURE, CHANNEL_REQUEST, CHANNEL_SUCCESS,
-    CHANNEL_WINDOW_ADJUST, DEBUG, DISCONNECT, EXT_INFO, GLOBAL_REQUEST, GROUP14_P, IGNORE,
+    CHANNEL_WINDOW_ADJUST, DEBUG, DISCONNECT, EXT_INFO, GEX, GLOBAL_REQUEST, GROUP14_P, IGNORE,
     KEX30, KEX31, KEXINIT, NEWKEYS, R_BY_APPLICATION, R_ILLEGAL_USER_NAME,
     R_KEY_EXCHANGE_FAILED, R_MAC_ERROR, R_NO_MORE_AUTH_METHODS, R_PROTOCOL_ERROR,
     R_PROTOCOL_VERSION_NOT_SUPPORTED, R_SERVICE_NOT_AVAILABLE, REQUEST_FAILURE,
@@ -806,6 +806,240 @@ def data_after_eof_and_close(srv):
     c.send(u8(CHANNEL_EOF) + u32(3))
     c.expect_disconnect(R_PROTOCOL_ERROR)
     c.close()
+
+
+# ---- group exchange (RFC 4419), on by default ----
+
+@case
+def gex_abuse(srv):
+    for lo, n, hi in [(4096, 3072, 8192), (2048, 8192, 4096), (0, 0, 0), (512, 1024, 1024),
+                      (9000, 9000, 9000), (0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF)]:
+        c = pre_kex(srv, kex=GEX)
+        c.send(u8(34) + u32(lo) + u32(n) + u32(hi))
+        c.expect_disconnect(R_KEY_EXCHANGE_FAILED)
+        c.close()
+    # the old request (30), INIT (32) before the group, a short request
+    for msg, reason in [(u8(30) + u32(2048), R_PROTOCOL_ERROR),
+                        (u8(32) + mpint(5), R_PROTOCOL_ERROR),
+                        (u8(34) + u32(2048) + u32(3072), R_KEY_EXCHANGE_FAILED)]:
+        c = pre_kex(srv, kex=GEX)
+        c.send(msg)
+        c.expect_disconnect(reason)
+        c.close()
+    # e of 0, 1, p-1, p in the group the server chose
+    for pick in [lambda p: 0, lambda p: 1, lambda p: p - 1, lambda p: p, lambda p: p + 2]:
+        c = pre_kex(srv, kex=GEX)
+        c.gex_group()
+        c.send(u8(32) + mpint(pick(c.gex_p)))
+        c.expect_disconnect(R_KEY_EXCHANGE_FAILED)
+        c.close()
+    c = peer(srv).handshake(kex=GEX)
+    c.ping()
+    c.close()
+
+
+# ---- user key blobs and signatures from an unauthenticated peer ----
+
+def rsa_blob(e, n):
+    return string("ssh-rsa") + mpint(e) + mpint(n)
+
+
+@case
+def pubkey_blob_abuse(srv):
+    from cryptography.hazmat.primitives.asymmetric import ec as _ec
+    from cryptography.hazmat.primitives.serialization import Encoding as _E, PublicFormat as _F
+    q = _ec.generate_private_key(_ec.SECP256R1()).public_key().public_bytes(
+        _E.X962, _F.UncompressedPoint)
+    off = q[:-1] + bytes([q[-1] ^ 1])
+    big_n = (1 << 16384) - 1  # a 16 kbit modulus: refused, and quickly
+    ed = srv.key.blob
+    blobs = [
+        ("ecdsa-sha2-nistp256", string("ecdsa-sha2-nistp256") + string("nistp256") + string(off)),
+        ("ecdsa-sha2-nistp256", string("ecdsa-sha2-nistp256") + string("nistp256") + string(b"\0")),
+        ("ecdsa-sha2-nistp256", string("ecdsa-sha2-nistp256") + string("nistp384") + string(q)),
+        ("ecdsa-sha2-nistp256", string("ecdsa-sha2-nistp256") + string("nistp256") + string(q[:33])),
+        ("rsa-sha2-256", rsa_blob(3, 0)),
+        ("rsa-sha2-256", rsa_blob(0, (1 << 2048) - 1)),
+        ("rsa-sha2-256", rsa_blob(1, (1 << 2048) - 1)),
+        ("rsa-sha2-512", rsa_blob(65537, (1 << 512) - 1)),
+        ("rsa-sha2-512", rsa_blob(65537, big_n)),
+        ("rsa-sha2-256", string("ssh-rsa") + u32(0x7FFFFFFF)),
+        ("ssh-ed25519", string("ssh-ed25519") + string(bytes(31))),
+        ("ssh-ed25519", ed + b"trailing"),
+        ("ssh-ed25519", b""),
+        ("ssh-rsa", ed),  # SHA-1 RSA, and not an RSA blob
+        ("rsa-sha2-256", ed),  # algorithm and blob disagree
+        ("ssh-dss", string("ssh-dss") + mpint(1) + mpint(1) + mpint(1) + mpint(1)),
+        ("x" * 200, ed),
+    ]
+    for i in range(0, len(blobs), 5):
+        c = service(srv)
+        for alg, blob in blobs[i:i + 5]:
+            t0 = time.time()
+            c.userauth(USER, "publickey", boolean(False) + string(alg) + string(blob))
+            c.expect(USERAUTH_FAILURE, "(query %s %r)" % (alg[:20], blob[:24]))
+            check(time.time() - t0 < 2, "%s blob took %.1f s" % (alg, time.time() - t0))
+        c.close()
+    # signatures: truncated, trailing bytes, wrong name, empty, huge length
+    c = service(srv)
+    data = c.pubkey_sig_data(USER, srv.key.alg, srv.key.blob)
+    good = srv.key.sign(data)
+    raw = Rd(good)
+    raw.string()
+    rsig = raw.string()
+    for sig in [string("ssh-ed25519") + string(rsig[:63]), good + b"x",
+                string("ssh-ed25519") + string(rsig + b"x"), b"", string("ssh-ed25519")]:
+        c.userauth(USER, "publickey", boolean(True) + string(srv.key.alg) + string(srv.key.blob)
+                   + string(sig))
+        c.expect(USERAUTH_FAILURE)
+    c.auth_publickey(USER, srv.key)  # 5 failures: the sixth try still may succeed
+    c.ping()
+    c.close()
+    # password: change request (unsupported), NUL inside, over 1 KiB
+    c = service(srv)
+    c.userauth(USER, "password", boolean(True) + string(PASSWORD) + string("new"))
+    c.expect(USERAUTH_FAILURE)
+    c.userauth(USER, "password", boolean(False) + string(PASSWORD + "\0x"))
+    c.expect(USERAUTH_FAILURE)
+    c.userauth(USER, "password", boolean(False) + string("p" * 100000))
+    c.expect(USERAUTH_FAILURE)
+    c.userauth(USER, "keyboard-interactive", string("") + string(""))  # not enabled
+    c.expect(USERAUTH_FAILURE)
+    c.auth_password(USER, PASSWORD)
+    c.close()
+
+
+# ---- positive protocol details an attacker relies on being exact ----
+
+@case
+def ext_info_after_first_newkeys(srv):
+    c = peer(srv)
+    c.version_exchange()
+    c.alg = dict(kex="curve25519-sha256", hostkey="ssh-ed25519", cipher="aes128-ctr",
+                 mac="hmac-sha2-256")
+    c.kex_start(payload=c.kexinit_payload(None, "ssh-ed25519", "aes128-ctr", "hmac-sha2-256",
+                                          kex_list=["curve25519-sha256", "ext-info-c",
+                                                    STRICT_C]))
+    c.kex_finish(c.make_eph())
+    p = c.recv()
+    check(p[0] == EXT_INFO, "first message after NEWKEYS: %d, expected EXT_INFO" % p[0])
+    r = Rd(p[1:])
+    check(r.u32() == 1 and r.string() == b"server-sig-algs", "EXT_INFO content")
+    check(b"ssh-ed25519" in r.string(), "server-sig-algs without ssh-ed25519")
+    c.service_userauth()
+    c.auth_publickey(USER, srv.key)
+    # no second EXT_INFO after a rekey
+    c.rekey()
+    c.ping(skip=())
+    c.close()
+
+
+@case
+def flow_control_tiny_window_and_packet(srv):
+    """The server honours our window (0 at first) and max packet (1 byte)."""
+    c = authed(srv)
+    p = c.open_session(window=0, maxpkt=1)
+    remote, _, _ = confirm(p)
+    c.chan_request(remote, "subsystem", string("sftp"))
+    c.expect(CHANNEL_SUCCESS)
+    c.send(u8(CHANNEL_DATA) + u32(remote) + string(u32(5) + u8(1) + u32(3)))
+    c.ping()  # nothing may come before: the window is 0
+    c.send(u8(CHANNEL_WINDOW_ADJUST) + u32(remote) + u32(6))
+    got = b""
+    while len(got) < 6:
+        q = c.expect(CHANNEL_DATA)
+        r = Rd(q[1:])
+        r.u32()
+        d = r.string()
+        check(len(d) == 1, "CHANNEL_DATA of %d bytes, max packet is 1" % len(d))
+        got += d
+    c.ping()  # window used up: the rest waits
+    c.send(u8(CHANNEL_WINDOW_ADJUST) + u32(remote) + u32(1 << 20))
+    while True:
+        q = c.expect(CHANNEL_DATA)
+        got += q[9:]
+        if len(got) >= 4 and len(got) >= 4 + int.from_bytes(got[:4], "big"):
+            break
+    check(got[4] == 2, "SFTP VERSION expected")
+    c.close()
+
+
+# ---- key re-exchange started by the server (RekeyLimit 32K) ----
+
+REKEY_SRV = {}
+
+
+def rekey_server(srv):
+    if "srv" not in REKEY_SRV:
+        REKEY_SRV["srv"] = Ferryd(os.path.join(srv.tmp, "rekey"), "RekeyLimit 32K\n")
+    return REKEY_SRV["srv"]
+
+
+def until_server_kexinit(c):
+    """Sends IGNOREs until the server starts a rekey; returns its KEXINIT."""
+    for _ in range(64):
+        c.send(u8(IGNORE) + string(bytes(4000)))
+        c.sock.settimeout(0.05)
+        try:
+            c._fill(len(c.rbuf) + 1)
+        except Unexpected:
+            continue
+        finally:
+            c.sock.settimeout(c.timeout)
+        p = c.recv_msg()
+        if p[0] == KEXINIT:
+            return p
+        raise Unexpected("expected the server's KEXINIT, got %d" % p[0])
+    raise Unexpected("no rekey from the server after 256 KB")
+
+
+@case
+def rekey_by_server(srv):
+    s2 = rekey_server(srv)
+    # the normal case: data we send before our KEXINIT is answered after NEWKEYS
+    c = authed(s2)
+    remote = c.open_sftp()
+    c.i_s = until_server_kexinit(c)
+    c.send(u8(CHANNEL_DATA) + u32(remote) + string(u32(5) + u8(1) + u32(3)))
+    a = c.alg
+    c.i_c = c.kexinit_payload(a["kex"], a["hostkey"], a["cipher"], a["mac"], strict=False)
+    c.send(c.i_c)
+    c.kex_finish(c.make_eph())  # fails if anything but kex messages comes first
+    q = c.expect(CHANNEL_DATA, "(SFTP VERSION after the rekey)")
+    check(q[9 + 4] == 2, "SFTP VERSION expected")
+    c.ping()
+    c.close()
+    # refused with UNIMPLEMENTED: the session goes on with the old keys
+    c = authed(s2)
+    until_server_kexinit(c)
+    seq = (c.seq_rx - 1) & 0xFFFFFFFF
+    c.send(u8(UNIMPLEMENTED) + u32(seq))
+    c.ping()
+    remote = c.open_sftp()
+    c.sftp_init(remote)
+    c.close()
+    # a connection message after our KEXINIT, before our NEWKEYS
+    c = authed(s2)
+    remote = c.open_sftp()
+    until_server_kexinit(c)
+    a = c.alg
+    c.send(c.kexinit_payload(a["kex"], a["hostkey"], a["cipher"], a["mac"], strict=False))
+    c.send(u8(CHANNEL_DATA) + u32(remote) + string(b"during kex"))
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+    # bad public value in a rekey
+    c = authed(s2)
+    c.i_s = until_server_kexinit(c)
+    c.send(c.kexinit_payload(a["kex"], a["hostkey"], a["cipher"], a["mac"], strict=False))
+    c.send(u8(KEX30) + string(bytes(32)))
+    c.expect_disconnect(R_KEY_EXCHANGE_FAILED)
+    c.close()
+    check(s2.alive(), "rekey server died")
+    rc = s2.stop()
+    check(rc == 0, "rekey ferryd exit status %d" % rc)
+    rep = s2.sanitizer_report()
+    check(rep is None, "sanitizer report in the rekey ferryd log:\n%s" % rep)
+    del REKEY_SRV["srv"]
 
 
 # ---- the gate: every message number in every state ----

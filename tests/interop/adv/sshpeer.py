@@ -66,7 +66,9 @@ KEX_HASH = {
     "curve25519-sha256@libssh.org": hashlib.sha256,
     "ecdh-sha2-nistp256": hashlib.sha256,
     "diffie-hellman-group14-sha256": hashlib.sha256,
+    "diffie-hellman-group-exchange-sha256": hashlib.sha256,
 }
+GEX = "diffie-hellman-group-exchange-sha256"
 # name: (key length, iv length, block size, kind)
 CIPHERS = {
     "aes128-ctr": (16, 16, 16, "ctr"),
@@ -536,6 +538,8 @@ class Peer:
             return self.eph.public_key().public_bytes(Encoding.X962,
                                                       PublicFormat.UncompressedPoint)
         self.eph = int.from_bytes(os.urandom(32), "big") | 1
+        if kex == GEX:
+            return pow(self.gex_g, self.eph, self.gex_p)
         return pow(2, self.eph, GROUP14_P)
 
     def shared(self, peer):
@@ -546,12 +550,13 @@ class Peer:
         if kex == "ecdh-sha2-nistp256":
             pub = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), peer)
             return int.from_bytes(self.eph.exchange(ec.ECDH(), pub), "big")
-        return pow(peer, self.eph, GROUP14_P)
+        return pow(peer, self.eph, self.gex_p if kex == GEX else GROUP14_P)
 
     def kex_init_msg(self, value):
-        """KEX_30 with our public value (bytes for ECDH/X25519, int for DH)."""
+        """KEX_30 with our public value (bytes for ECDH/X25519, int for DH);
+        GEX: KEX_DH_GEX_INIT (32)."""
         if isinstance(value, int):
-            return u8(KEX30) + mpint(value)
+            return u8(32 if self.alg["kex"] == GEX else KEX30) + mpint(value)
         return u8(KEX30) + string(value)
 
     def kex_finish(self, q_c, send_init=True, send_newkeys=True):
@@ -560,7 +565,8 @@ class Peer:
         then only the receiving side switches keys)."""
         if send_init:
             self.send(self.kex_init_msg(q_c))
-        rep = Rd(self.expect(KEX31, "(kex reply)")[1:])
+        gex = self.alg["kex"] == GEX
+        rep = Rd(self.expect(33 if gex else KEX31, "(kex reply)")[1:])
         k_s = rep.string()
         dh = isinstance(q_c, int)
         q_s = rep.mpint() if dh else rep.string()
@@ -569,6 +575,9 @@ class Peer:
         h = KEX_HASH[self.alg["kex"]]
         enc = (string(self.our_version) + string(self.server_version) + string(self.i_c)
                + string(self.i_s) + string(k_s))
+        if gex:  # RFC 4419 s3
+            enc += u32(self.gex_req[0]) + u32(self.gex_req[1]) + u32(self.gex_req[2])
+            enc += mpint(self.gex_p) + mpint(self.gex_g)
         enc += (mpint(q_c) + mpint(q_s)) if dh else (string(q_c) + string(q_s))
         enc += mpint(k)
         hh = h(enc).digest()
@@ -610,8 +619,19 @@ class Peer:
     def handshake(self, kex="curve25519-sha256", cipher="aes128-ctr", mac="hmac-sha2-256",
                   strict=True):
         self.kex_start(kex=kex, cipher=cipher, mac=mac, strict=strict)
+        if kex == GEX:
+            self.gex_group()
         self.kex_finish(self.make_eph())
         return self
+
+    def gex_group(self, lo=2048, n=3072, hi=8192):
+        """RFC 4419: KEX_DH_GEX_REQUEST (34), the GROUP (31) back."""
+        self.gex_req = (lo, n, hi)
+        self.send(u8(34) + u32(lo) + u32(n) + u32(hi))
+        r = Rd(self.expect(KEX31, "(GEX group)")[1:])
+        self.gex_p, self.gex_g = r.mpint(), r.mpint()
+        if not lo <= self.gex_p.bit_length() <= hi or self.gex_g < 2:
+            raise Unexpected("GEX group of %d bits, g %d" % (self.gex_p.bit_length(), self.gex_g))
 
     def rekey(self):
         """A key re-exchange we start, with the algorithms of the first."""
@@ -620,6 +640,8 @@ class Peer:
                                         strict=False)
         self.send(self.i_c)
         self.i_s = self.expect(KEXINIT, "(rekey)")
+        if a["kex"] == GEX:
+            self.gex_group()
         self.kex_finish(self.make_eph())
 
     # -- user authentication --
