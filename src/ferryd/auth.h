@@ -2,8 +2,9 @@
  * connection. Public keys are checked with ferry_authkeys_match against the
  * peer address (from= options); passwords with crypt(3) (libxcrypt) and a
  * constant-time compare. Unknown users and users without a password are
- * checked against a dummy hash of the same kind, so every "no" costs the
- * same time and looks the same on the wire. */
+ * checked against a dummy hash of the same kind, and an unknown user's key
+ * against a stand-in user's keys, so every "no" costs the same time and
+ * looks the same on the wire. */
 #ifndef FERRYD_AUTH_H
 #define FERRYD_AUTH_H
 
@@ -12,12 +13,16 @@
 
 #include "ssh/ssh.h"
 
-/* Per-connection authentication state. Set us, peer, dummy_hash and
- * report_fd; the rest is filled in by the callbacks. */
+/* Per-connection authentication state. Set us, peer, dummy_hash,
+ * standin_user and report_fd; the rest is filled in by the callbacks. */
 typedef struct ferryd_auth {
     const ferryd_userstore *us;
     const char *peer;       /* textual peer address, for from= */
     const char *dummy_hash; /* see ferryd_auth_dummy_hash */
+    /* A user whose authorized keys an unknown user's key is compared with
+     * (then refused), for the time a wrong key of a known user takes; NULL
+     * = none. ferryd uses its first user, as for the dummy hash. */
+    const char *standin_user;
     int allow_pubkey, allow_password;
     /* PubkeyAcceptedAlgorithms as resolved (NULL = all the SSH layer
      * accepts): a key none of these algorithms can use is refused. */
@@ -34,9 +39,9 @@ typedef struct ferryd_auth {
 
 extern const ferry_auth_ops ferryd_auth_ops;
 
-/* Makes a dummy crypt(3) hash of the same kind ("$y$", "$6$", ...) as
- * `like` (NULL = yescrypt) into out[outsz]. FERRY_E_SYSTEM if libxcrypt
- * cannot. */
+/* Makes a dummy crypt(3) hash of the same kind and cost ("$y$jBT$",
+ * "$6$rounds=N$", ...) as `like` (NULL = yescrypt, default cost) into
+ * out[outsz]. FERRY_E_SYSTEM if libxcrypt cannot. */
 int ferryd_auth_dummy_hash(const char *like, char *out, size_t outsz);
 
 /* A new yescrypt ("$y$", as /etc/shadow) hash of `password` with a random

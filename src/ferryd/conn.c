@@ -429,6 +429,7 @@ int ferryd_conn_serve(const ferryd_server *srv, int fd, const char *peer, unsign
     c.auth = (ferryd_auth){.us = &srv->users,
                            .peer = c.peer,
                            .dummy_hash = srv->dummy_hash,
+                           .standin_user = srv->cfg.n_users > 0 ? srv->cfg.users[0].name : NULL,
                            .allow_pubkey = srv->cfg.pubkey_auth,
                            .allow_password = srv->cfg.password_auth,
                            .report_fd = report_fd,

@@ -141,6 +141,16 @@ static void test_pubkey(void **state)
     assert_int_equal(ops->pubkey_allowed(&a10, "alice", fx->k1), FERRY_E_AUTH_DENIED);
     a.allow_pubkey = 0;
     assert_int_equal(ops->pubkey_allowed(&a, "alice", fx->k1), FERRY_E_AUTH_DENIED);
+    /* an unknown user's key is compared with the stand-in's keys, and
+     * refused even when it is one of them */
+    ferryd_auth s = mkauth(fx, "127.0.0.1", -1);
+    s.standin_user = "alice";
+    assert_int_equal(ops->pubkey_allowed(&s, "nobody", fx->k1), FERRY_E_AUTH_DENIED);
+    assert_int_equal(ops->pubkey_allowed(&s, "nobody", fx->k3), FERRY_E_AUTH_DENIED);
+    assert_string_equal(s.key_fp, "");
+    assert_int_equal(ops->pubkey_allowed(&s, "alice", fx->k1), FERRY_OK);
+    s.standin_user = "missing";
+    assert_int_equal(ops->pubkey_allowed(&s, "nobody", fx->k1), FERRY_E_AUTH_DENIED);
 }
 
 static uint64_t ms_now(void)
@@ -181,6 +191,22 @@ static void test_password(void **state)
     char d6[256];
     assert_int_equal(ferryd_auth_dummy_hash("$6$abc$def", d6, sizeof(d6)), FERRY_OK);
     assert_int_equal(strncmp(d6, "$6$", 3), 0);
+    /* ... and of the same cost */
+    assert_int_equal(ferryd_auth_dummy_hash("$6$rounds=9999$abc$def", d6, sizeof(d6)), FERRY_OK);
+    assert_int_equal(strncmp(d6, "$6$rounds=9999$", 15), 0);
+    char setting[CRYPT_GENSALT_OUTPUT_SIZE], yhash[256], ydummy[256];
+    assert_non_null(crypt_gensalt_rn("$y$", 7, NULL, 0, setting, (int)sizeof(setting)));
+    struct crypt_data *cd = calloc(1, sizeof(*cd));
+    assert_non_null(cd);
+    const char *yh = crypt_rn("pw", setting, cd, (int)sizeof(*cd));
+    assert_non_null(yh);
+    snprintf(yhash, sizeof(yhash), "%s", yh);
+    free(cd);
+    assert_int_equal(ferryd_auth_dummy_hash(yhash, ydummy, sizeof(ydummy)), FERRY_OK);
+    size_t params = (size_t)(strchr(yhash + 3, '$') - yhash); /* "$y$<params>" */
+    assert_int_equal(strncmp(ydummy, yhash, params + 1), 0);
+    assert_string_not_equal(ydummy, yhash);
+    assert_int_equal(ferryd_auth_password_matches("pw", ydummy), FERRY_E_AUTH_DENIED);
     assert_int_equal(ferryd_auth_password_matches("x", "*"), FERRY_E_AUTH_DENIED);
 }
 
