@@ -37,7 +37,7 @@ from adv.sshpeer import (  # noqa: E402
     CHANNEL_CLOSE, CHANNEL_DATA, CHANNEL_EOF, CHANNEL_FAILURE, CHANNEL_OPEN,
     CHANNEL_OPEN_CONFIRMATION, CHANNEL_OPEN_FAILURE, CHANNEL_REQUEST, CHANNEL_SUCCESS,
     CHANNEL_WINDOW_ADJUST, DEBUG, DISCONNECT, EXT_INFO, GEX, GLOBAL_REQUEST, GROUP14_P, IGNORE,
-    KEX30, KEX31, KEXINIT, NEWKEYS, R_BY_APPLICATION, R_ILLEGAL_USER_NAME,
+    KEX30, KEX31, KEXINIT, NEWKEYS, R_ILLEGAL_USER_NAME,
     R_KEY_EXCHANGE_FAILED, R_MAC_ERROR, R_NO_MORE_AUTH_METHODS, R_PROTOCOL_ERROR,
     R_PROTOCOL_VERSION_NOT_SUPPORTED, R_SERVICE_NOT_AVAILABLE, REQUEST_FAILURE,
     SERVICE_REQUEST, STRICT_C, UNIMPLEMENTED, USERAUTH_FAILURE, USERAUTH_PK_OK,
@@ -217,13 +217,13 @@ def largest_packet_accepted(srv):
     for cipher, mac in [("aes128-ctr", "hmac-sha2-256"),
                         ("chacha20-poly1305@openssh.com", "hmac-sha2-256")]:
         c = after_kex(srv, cipher=cipher, mac=mac)
-        # packet_length = 1 + payload + padding; the largest aligned one
+        # packet_length = 1 + payload + 8 bytes of padding: the largest
+        # aligned one (262140 when the length is encrypted with the rest)
         aad = c.tx.aad
         target = 256 * 1024 - (0 if aad else 4)
-        payload_len = target - 1 - 8 - (0 if aad else 4) + (0 if aad else 4)
-        payload = u8(IGNORE) + string(bytes(payload_len - 5))
+        payload = u8(IGNORE) + string(bytes(target - 1 - 8 - 5))
         pkt = c.packet(payload, c.tx.block, aad)
-        check(int.from_bytes(pkt[:4], "big") <= 256 * 1024, "test packet too large")
+        check(int.from_bytes(pkt[:4], "big") == target, "test packet of the wrong size")
         c.send(payload)
         c.ping()
         c.close()
@@ -1042,6 +1042,113 @@ def rekey_by_server(srv):
     del REKEY_SRV["srv"]
 
 
+# ---- more transport, auth and channel details ----
+
+@case
+def transport_odds(srv):
+    c = after_kex(srv)
+    # DEBUG with display set, control characters and 200 KB of text
+    c.send(u8(DEBUG) + boolean(True) + string(b"\x1b[31m\x07\r\n" + b"d" * 200000) + string("en"))
+    c.send(u8(IGNORE) + string(b"\x00" * 1000))
+    c.send(u8(UNIMPLEMENTED) + u32(0xDEADBEEF))
+    c.ping()
+    # the service is asked for twice
+    c.service_userauth()
+    c.send(u8(SERVICE_REQUEST) + string("ssh-userauth"))
+    c.expect_disconnect(R_SERVICE_NOT_AVAILABLE)
+    c.close()
+    # the client's own DISCONNECT with a long, binary description
+    c = authed(srv)
+    c.send(u8(DISCONNECT) + u32(2) + string(os.urandom(5000)) + string(""))
+    c.expect_eof()
+    c.close()
+
+
+@case
+def auth_names_and_services(srv):
+    for user, reason in [("u" * 256, R_ILLEGAL_USER_NAME), ("te\0ster", R_ILLEGAL_USER_NAME)]:
+        c = service(srv)
+        c.userauth(user, "password", boolean(False) + string("x"))
+        c.expect_disconnect(reason)
+        c.close()
+    for svc in ["ssh-userauth", "ssh-connection-x", ""]:
+        c = service(srv)
+        c.send(u8(USERAUTH_REQUEST) + string(USER) + string(svc) + string("password")
+               + boolean(False) + string(PASSWORD))
+        c.expect_disconnect(R_SERVICE_NOT_AVAILABLE)
+        c.close()
+    # unknown user: the same FAILURE, key query included
+    c = service(srv)
+    c.auth_password("nosuchuser", PASSWORD, expect_ok=False)
+    c.userauth("nosuchuser", "publickey", boolean(False) + string(srv.key.alg)
+               + string(srv.key.blob))
+    c.expect(USERAUTH_FAILURE)
+    c.close()
+    # a (valid) request after success is ignored, no reply at all
+    c = authed(srv)
+    c.userauth(USER, "password", boolean(False) + string("wrong"))
+    c.ping()
+    c.close()
+
+
+@case
+def rekey_variants(srv):
+    # before authentication, then log in
+    c = after_kex(srv)
+    c.rekey()
+    c.service_userauth()
+    c.rekey(kex="diffie-hellman-group14-sha256", cipher="chacha20-poly1305@openssh.com")
+    c.auth_publickey(USER, srv.key)
+    # switching every algorithm on each re-exchange, with a channel open
+    remote = c.open_sftp()
+    for kex, cipher, mac in [("ecdh-sha2-nistp256", "aes256-gcm@openssh.com", "hmac-sha2-256"),
+                             (GEX, "aes192-ctr", "hmac-sha2-512-etm@openssh.com"),
+                             ("curve25519-sha256", "aes128-ctr", "hmac-sha2-512")]:
+        c.rekey(kex=kex, cipher=cipher, mac=mac)
+        c.ping()
+    c.sftp_init(remote)
+    c.close()
+
+
+def sftp_string(s):
+    return string(s)
+
+
+@case
+def sftp_huge_peer_limits(srv):
+    """A peer window and max packet of 2^32-1: the server still sends
+    packets within its own 256 KiB limit (sshpeer checks each length)."""
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    with open(os.path.join(srv.root, "big.bin"), "wb") as f:
+        f.write(data)
+    c = authed(srv)
+    p = c.open_session(window=0xFFFFFFFF, maxpkt=0xFFFFFFFF)
+    remote, _, _ = confirm(p)
+    c.chan_request(remote, "subsystem", string("sftp"))
+    c.expect(CHANNEL_SUCCESS)
+    v = c.sftp(remote, u8(1) + u32(3))
+    check(v[0] == 2, "SFTP VERSION expected")
+    h = c.sftp(remote, u8(3) + u32(1) + sftp_string("/big.bin") + u32(1) + u32(0))
+    check(h[0] == 102, "SFTP HANDLE expected, got %d" % h[0])
+    handle = Rd(h[5:]).string()
+    got = b""
+    rid = 2
+    while len(got) < len(data):
+        r = c.sftp(remote, u8(5) + u32(rid) + string(handle) + u32(0) + u32(len(got))
+                   + u32(0xFFFFFFFF), maxlen=8 << 20)
+        check(r[0] == 103, "SFTP DATA expected, got %d" % r[0])
+        chunk = Rd(r[5:]).string()
+        check(0 < len(chunk), "empty read")
+        got += chunk
+        rid += 1
+    check(got == data, "READ bytes differ")
+    # extended data (stderr) from the client is dropped; the channel goes on
+    c.send(u8(95) + u32(remote) + u32(1) + string(b"stderr junk"))
+    r = c.sftp(remote, u8(4) + u32(rid) + string(handle))
+    check(r[0] == 101, "SFTP STATUS for CLOSE expected")
+    c.close()
+
+
 # ---- the gate: every message number in every state ----
 
 WELL_FORMED = {
@@ -1061,8 +1168,8 @@ def gate_expect(state, n):
     payload gate_payload(n) (just the number above 4)."""
     if n == DISCONNECT:
         return "eof"
-    if state in ("kex-strict", "kex"):
-        if state == "kex" and n in (IGNORE, UNIMPLEMENTED, DEBUG):
+    if state in ("kex-strict", "kex", "rekey"):
+        if state != "kex-strict" and n in (IGNORE, UNIMPLEMENTED, DEBUG):
             return "ok"
         return R_KEY_EXCHANGE_FAILED if n == KEX30 else R_PROTOCOL_ERROR
     if n in (IGNORE, UNIMPLEMENTED, DEBUG):
@@ -1090,7 +1197,13 @@ def gate_connect(srv, state):
         return pre_kex(srv, strict=False)
     if state == "auth":
         return after_kex(srv)
-    return authed(srv)
+    c = authed(srv)
+    if state == "rekey":  # our KEXINIT out, the server's in
+        a = c.alg
+        c.i_c = c.kexinit_payload(a["kex"], a["hostkey"], a["cipher"], a["mac"], strict=False)
+        c.send(c.i_c)
+        c.i_s = c.expect(KEXINIT)
+    return c
 
 
 def gate_state(srv, state):
@@ -1099,7 +1212,7 @@ def gate_state(srv, state):
     # every accepted message on one connection, then proof it is alive
     c = gate_connect(srv, state)
     seqs = [(n, c.send(gate_payload(n))) for n in quiet]
-    if state in ("kex-strict", "kex"):
+    if state in ("kex-strict", "kex", "rekey"):
         c.kex_finish(c.make_eph())
     for n, seq in seqs:
         if gate_expect(state, n) == "unimpl":
@@ -1148,6 +1261,11 @@ def gate_before_auth(srv):
 @case
 def gate_after_auth(srv):
     gate_state(srv, "open")
+
+
+@case
+def gate_in_rekey(srv):
+    gate_state(srv, "rekey")
 
 
 # ---- the session that must stay untouched, and the final checks ----

@@ -21,7 +21,6 @@ import socket
 import struct
 import time
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -633,9 +632,10 @@ class Peer:
         if not lo <= self.gex_p.bit_length() <= hi or self.gex_g < 2:
             raise Unexpected("GEX group of %d bits, g %d" % (self.gex_p.bit_length(), self.gex_g))
 
-    def rekey(self):
-        """A key re-exchange we start, with the algorithms of the first."""
-        a = self.alg
+    def rekey(self, **alg):
+        """A key re-exchange we start, with the algorithms of the first
+        unless given (kex=, cipher=, mac=)."""
+        self.alg = a = dict(self.alg, **alg)
         self.i_c = self.kexinit_payload(a["kex"], a["hostkey"], a["cipher"], a["mac"],
                                         strict=False)
         self.send(self.i_c)
@@ -696,6 +696,21 @@ class Peer:
     def chan_request(self, remote, rtype, rest=b"", want_reply=True):
         return self.send(u8(CHANNEL_REQUEST) + u32(remote) + string(rtype) + boolean(want_reply)
                          + rest)
+
+    def sftp(self, remote, body, maxlen=1 << 20):
+        """One SFTP request (type and fields in body) in CHANNEL_DATA; returns
+        the reply packet (type first) gathered from CHANNEL_DATA messages."""
+        self.send(u8(CHANNEL_DATA) + u32(remote) + string(u32(len(body)) + body))
+        got = b""
+        while len(got) < 4 or len(got) < 4 + int.from_bytes(got[:4], "big"):
+            p = self.expect(CHANNEL_DATA, "(SFTP reply)")
+            got += p[9:]
+            if len(got) > maxlen + 4096:
+                raise Unexpected("SFTP reply over %d bytes" % maxlen)
+        n = int.from_bytes(got[:4], "big")
+        if len(got) != 4 + n:
+            raise Unexpected("more than one SFTP reply")
+        return got[4:]
 
     def sftp_init(self, remote):
         """SSH_FXP_INIT version 3 in CHANNEL_DATA; waits for the VERSION."""
