@@ -482,12 +482,17 @@ def kex_out_of_order_and_repeated(srv):
 @case
 def bad_dh_values(srv):
     p = GROUP14_P
-    for e in [0, 1, p - 1, p, p + 1, 1 << 2048, -1]:
+    good = pow(2, 12345, p).to_bytes(256, "big")
+    encodings = [mpint(e) for e in [0, 1, p - 1, p, p + 1, 1 << 2048]] + [
+        string(b"\xff"),  # -1
+        string(b"\x80" + good[1:]),  # negative: high bit without a leading zero
+        string(b"\x00\x00" + good),  # not minimal
+        string(b"\x00"),  # zero not as the empty string
+        string(b"\x01" * 20000),  # far over any group
+        u32(0x7FFFFFFF) + b"\x01"]  # longer than the message
+    for enc in encodings:
         c = pre_kex(srv, kex="diffie-hellman-group14-sha256")
-        if e < 0:
-            c.send(u8(KEX30) + string(b"\xff"))
-        else:
-            c.send(u8(KEX30) + mpint(e))
+        c.send(u8(KEX30) + enc)
         c.expect_disconnect(R_KEY_EXCHANGE_FAILED)
         c.close()
 
@@ -903,8 +908,6 @@ def pubkey_blob_abuse(srv):
     c.expect(USERAUTH_FAILURE)
     c.userauth(USER, "password", boolean(False) + string("p" * 100000))
     c.expect(USERAUTH_FAILURE)
-    c.userauth(USER, "keyboard-interactive", string("") + string(""))  # not enabled
-    c.expect(USERAUTH_FAILURE)
     c.auth_password(USER, PASSWORD)
     c.close()
 
@@ -1089,6 +1092,43 @@ def auth_names_and_services(srv):
     c.userauth(USER, "password", boolean(False) + string("wrong"))
     c.ping()
     c.close()
+
+
+@case
+def keyboard_interactive(srv):
+    def kbd_start(c):
+        c.userauth(USER, "keyboard-interactive", string("") + string(""))
+        p = c.expect(USERAUTH_PK_OK, "(INFO_REQUEST)")
+        r = Rd(p[1:])
+        r.string(), r.string(), r.string()
+        check(r.u32() == 1, "one prompt expected")
+    c = service(srv)
+    kbd_start(c)
+    c.send(u8(61) + u32(0))  # no answers: a failure
+    c.expect(USERAUTH_FAILURE)
+    kbd_start(c)
+    c.send(u8(61) + u32(0xFFFFFFFF))  # a count and nothing after it
+    c.expect(USERAUTH_FAILURE)
+    kbd_start(c)
+    c.send(u8(61) + u32(1) + string("wrong"))
+    c.expect(USERAUTH_FAILURE)
+    kbd_start(c)
+    c.send(u8(61) + u32(1) + string(PASSWORD))
+    c.expect(USERAUTH_SUCCESS)
+    c.ping()
+    c.close()
+    # two answers to one question; a response after a new request ended it;
+    # a response twice; a malformed request
+    for steps in [lambda c: (kbd_start(c), c.send(u8(61) + u32(2) + string("a") + string("b"))),
+                  lambda c: (kbd_start(c), c.auth_password(USER, "x", expect_ok=False),
+                             c.send(u8(61) + u32(1) + string(PASSWORD))),
+                  lambda c: (kbd_start(c), c.send(u8(61) + u32(0)), c.expect(USERAUTH_FAILURE),
+                             c.send(u8(61) + u32(0))),
+                  lambda c: c.userauth(USER, "keyboard-interactive", string(""))]:
+        c = service(srv)
+        steps(c)
+        c.expect_disconnect(R_PROTOCOL_ERROR)
+        c.close()
 
 
 @case

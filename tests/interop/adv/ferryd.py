@@ -37,6 +37,7 @@ class Ferryd:
                     "PerSourcePenalties no\n"
                     "PerSourceMaxStartups none\n"
                     "MaxStartups 200\n"
+                    "KbdInteractiveAuthentication yes\n"
                     "LoginGraceTime 4\n" + extra_conf)
         args = [FERRYD, "--listen", "127.0.0.1:0", "--root", self.root, "--user", USER,
                 "--host-key", os.path.join(tmp, "host_ed25519"), "--authorized-keys", ak,
