@@ -279,6 +279,23 @@ static void test_pubkey_sha1_refused(void **state)
     put_blob(b, rsa_key);
     ask(&x, b, SSH_MSG_USERAUTH_FAILURE);
     srv_free(&x);
+    /* PubkeyAcceptedAlgorithms: what the server is configured with, SHA-1
+     * included when asked for, and nothing else */
+    srv_new(&x, NULL, 0);
+    x.s->cfg.pubkey_algs = "ssh-ed25519,ssh-rsa";
+    x.st.allowed = rsa_key;
+    srv_service(&x);
+    b = req_start("alice", "publickey");
+    ferry_buf_put_bool(b, 0);
+    ferry_buf_put_cstring(b, "ssh-rsa");
+    put_blob(b, rsa_key);
+    ask(&x, b, SSH_MSG_USERAUTH_60);
+    b = req_start("alice", "publickey");
+    ferry_buf_put_bool(b, 0);
+    ferry_buf_put_cstring(b, "rsa-sha2-256");
+    put_blob(b, rsa_key);
+    ask(&x, b, SSH_MSG_USERAUTH_FAILURE);
+    srv_free(&x);
 }
 
 static void test_password(void **state)

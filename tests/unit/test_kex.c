@@ -400,6 +400,23 @@ static void test_ext_info(void **state)
     assert_true(ferry__kex_peer_accepts_sigalg(p->c, "rsa-sha2-256"));
     assert_false(ferry__kex_peer_accepts_sigalg(p->c, "ssh-rsa"));
     assert_false(ferry__kex_peer_accepts_sigalg(p->c, "ssh-ed"));
+    /* only in the first key exchange: no EXT_INFO after a rekey */
+    free(p->c->server_sig_algs);
+    p->c->server_sig_algs = NULL;
+    assert_int_equal(ferry_ssh_rekey(p->c), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_int_equal(ferry_ssh_kex_count(p->c), 2);
+    assert_null(p->c->server_sig_algs);
+    assert_true(p->c->strict_kex); /* and the rekey KEXINITs did not undo it */
+    pair_free(p);
+    /* server-sig-algs says what the server accepts (PubkeyAcceptedAlgorithms) */
+    ferry_ssh_config c, s;
+    pair_default_configs(&c, &s);
+    s.pubkey_algs = "ssh-ed25519,rsa-sha2-256";
+    assert_int_equal(pair_new(&p, &c, &s), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_string_equal(p->c->server_sig_algs, "ssh-ed25519,rsa-sha2-256");
+    assert_false(ferry__kex_peer_accepts_sigalg(p->c, "rsa-sha2-512"));
     pair_free(p);
 }
 

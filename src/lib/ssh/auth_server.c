@@ -324,7 +324,8 @@ static int on_publickey(ferry_ssh *s, ferry_rd *rd)
     if (r != FERRY_OK && r != FERRY_E_TOO_LARGE) {
         return ferry__fail(s, r, SSH_DISCONNECT_PROTOCOL_ERROR, "malformed publickey request");
     }
-    int ok = r == FERRY_OK && ferry_names_contains(ferry_sigalg_default(), q.alg, strlen(q.alg)) &&
+    int ok = r == FERRY_OK &&
+             ferry_names_contains(ferry__kex_server_sig_algs(s), q.alg, strlen(q.alg)) &&
              ferry_key_from_blob(q.blob, q.bloblen, &key) == FERRY_OK &&
              ferry_key_sigalg_ok(key, q.alg) && s->cfg.auth != NULL &&
              s->cfg.auth->pubkey_allowed != NULL &&

@@ -689,7 +689,7 @@ static int send_ext_info(ferry_ssh *s)
     int r = ferry__pkt_start(s, SSH_MSG_EXT_INFO, &b);
     r = r == FERRY_OK ? ferry_buf_put_u32(b, 1) : r;
     r = r == FERRY_OK ? ferry_buf_put_cstring(b, "server-sig-algs") : r;
-    r = r == FERRY_OK ? ferry_buf_put_cstring(b, ferry_sigalg_default()) : r;
+    r = r == FERRY_OK ? ferry_buf_put_cstring(b, ferry__kex_server_sig_algs(s)) : r;
     if (r != FERRY_OK) {
         ferry__pkt_abort(s);
         return r;
@@ -1053,6 +1053,11 @@ int64_t ferry__kex_next_ms(ferry_ssh *s)
     uint64_t now = ferry__now_ms(s);
     uint64_t due = s->last_kex_ms + rekey_ms(s);
     return now >= due ? 0 : (int64_t)(due - now);
+}
+
+const char *ferry__kex_server_sig_algs(const ferry_ssh *s)
+{
+    return s->cfg.pubkey_algs != NULL ? s->cfg.pubkey_algs : ferry_sigalg_default();
 }
 
 int ferry__kex_peer_accepts_sigalg(const ferry_ssh *s, const char *alg)

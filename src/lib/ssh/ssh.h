@@ -131,6 +131,10 @@ typedef struct ferry_ssh_config {
      * NULL = "any" (publickey or password alone). */
     const char *auth_methods;
     unsigned max_auth_tries; /* 0 = 6 */
+    /* Signature algorithms accepted for publickey authentication, also
+     * sent as server-sig-algs in EXT_INFO (RFC 8308 s3.1), as OpenSSH's
+     * PubkeyAcceptedAlgorithms; NULL = ferry_sigalg_default(). */
+    const char *pubkey_algs;
     const ferry_auth_ops *auth;
     void *auth_ctx;
     ferry_subsystem_fn subsystem;

@@ -218,6 +218,9 @@ int ferry__kex_maybe_rekey(ferry_ssh *s);
 int ferry__kex_on_unimplemented(ferry_ssh *s, uint32_t seq);
 /* Milliseconds until the time-based rekey is due (0 if due), -1 if none. */
 int64_t ferry__kex_next_ms(ferry_ssh *s);
+/* Server: the signature algorithms accepted for publickey authentication
+ * and advertised as server-sig-algs (cfg.pubkey_algs or the defaults). */
+const char *ferry__kex_server_sig_algs(const ferry_ssh *s);
 /* Client: 1 if the server offered ext-info and sent server-sig-algs
  * containing alg (or, absent ext-info, if alg is a default we may try). */
 int ferry__kex_peer_accepts_sigalg(const ferry_ssh *s, const char *alg);
