@@ -367,6 +367,7 @@ static void conn_ssh_config(struct conn *c, ferry_ssh_config *sc)
     sc->subsystem = on_subsystem;
     sc->subsystem_ctx = c;
     sc->max_channels = srv->cfg.max_sessions;
+    sc->pubkey_algs = srv->algs.pubkey; /* NULL: the library's defaults */
     /* ClientAliveInterval / ClientAliveCountMax: probes by the library */
     unsigned alive = srv->cfg.client_alive_interval;
     sc->alive_interval_ms = alive > UINT32_MAX / 1000u ? UINT32_MAX : alive * 1000u;

@@ -20,7 +20,6 @@
 #include "quick.h"
 #include "util/err.h"
 #include "util/log.h"
-#include "util/names.h"
 
 #define MAX_FLAG_KEYFILES FERRYD_MAX_KEYFILES
 
@@ -360,11 +359,6 @@ static int build_config(ferryd_server *srv, const struct opts *o, const char *us
     if ((r = ferryd_config_algs(&srv->cfg, &srv->algs, err, sizeof(err))) != FERRY_OK) {
         fprintf(stderr, "ferryd: %s\n", err);
         return r;
-    }
-    if (srv->algs.pubkey != NULL && strstr(srv->algs.pubkey, "ssh-rsa") != NULL &&
-        !ferry_names_contains(ferry_sigalg_default(), "ssh-rsa", 7)) {
-        ferry_warn("PubkeyAcceptedAlgorithms: the SSH layer does not accept SHA-1 ssh-rsa "
-                   "signatures yet; key types not listed are refused");
     }
     if ((r = derive_auth_methods(srv)) != FERRY_OK) {
         return r;
