@@ -1132,6 +1132,142 @@ def keyboard_interactive(srv):
 
 
 @case
+def pipelined_session(srv):
+    """Everything the client can send without waiting goes in one write:
+    version, KEXINIT and KEX_ECDH_INIT; then NEWKEYS with the packets
+    under the new keys behind it, through to the SFTP INIT."""
+    c = peer(srv)
+    c.our_version = c.VERSION
+    c.alg = dict(kex="curve25519-sha256", hostkey="ssh-ed25519",
+                 cipher="chacha20-poly1305@openssh.com", mac="hmac-sha2-256")
+    c.i_c = c.kexinit_payload(**c.alg)
+    c.cork()
+    c.send_raw(c.VERSION + b"\r\n")
+    c.send(c.i_c)
+    q = c.make_eph()
+    c.send(c.kex_init_msg(q))
+    c.uncork()
+    c.read_server_version()
+    c.i_s = c.expect(KEXINIT)
+    c.strict = True
+    # NEWKEYS goes out corked: kex_finish switches our keys right after it
+    c.cork()
+    c.kex_finish(q, send_init=False)
+    c.send(u8(SERVICE_REQUEST) + string("ssh-userauth"))
+    sig = srv.key.sign(c.pubkey_sig_data(USER, srv.key.alg, srv.key.blob))
+    c.userauth(USER, "publickey", boolean(True) + string(srv.key.alg) + string(srv.key.blob)
+               + string(sig))
+    c.send(u8(CHANNEL_OPEN) + string("session") + u32(0) + u32(1 << 20) + u32(32768))
+    c.send(u8(CHANNEL_REQUEST) + u32(0) + string("subsystem") + boolean(True) + string("sftp"))
+    c.send(u8(CHANNEL_DATA) + u32(0) + string(u32(5) + u8(1) + u32(3)))
+    c.uncork()
+    from adv.sshpeer import SERVICE_ACCEPT
+    c.expect(SERVICE_ACCEPT)
+    c.expect(USERAUTH_SUCCESS)
+    remote, _, _ = confirm(c.recv_msg())
+    check(remote == 0, "the server's channel id is %d" % remote)
+    c.expect(CHANNEL_SUCCESS)
+    p = c.expect(CHANNEL_DATA)
+    check(p[9 + 4] == 2, "SFTP VERSION expected")
+    c.close()
+
+
+@case
+def byte_by_byte_session(srv):
+    """Every byte of a whole session in its own TCP segment."""
+    c = peer(srv)
+    c.dribble = True
+    c.handshake(cipher="aes128-ctr", mac="hmac-sha2-256")
+    c.service_userauth()
+    c.auth_password(USER, PASSWORD)
+    remote = c.open_sftp()
+    c.sftp_init(remote)
+    c.rekey(cipher="aes128-gcm@openssh.com")
+    c.ping()
+    c.close()
+
+
+@case
+def nothing_after_a_fatal_packet(srv):
+    """Packets behind a fatal one in the same write are not acted on."""
+    c = authed(srv)
+    remote = c.open_sftp()
+    c.cork()
+    c.send(u8(IGNORE) + string(b"x" * 30), mangle=flip(10))
+    c.send(u8(CHANNEL_DATA) + u32(remote) + string(u32(5) + u8(1) + u32(3)))
+    c.send(u8(GLOBAL_REQUEST) + string("x") + boolean(True))
+    c.uncork()
+    c.expect_disconnect(R_MAC_ERROR)  # and nothing before it
+    c.close()
+    c = authed(srv)
+    c.cork()
+    c.send(u8(DISCONNECT) + u32(11) + string("bye") + string(""))
+    c.send(u8(GLOBAL_REQUEST) + string("x") + boolean(True))
+    c.send(bytes([15]))
+    c.uncork()
+    c.sock.settimeout(3)
+    try:
+        rest = c.sock.recv(65536)
+    except ConnectionResetError:
+        rest = b""
+    check(rest == b"", "the server answered after our DISCONNECT: %r" % rest[:40])
+    c.close()
+
+
+@case
+def rekey_with_replies_in_flight(srv):
+    """A rekey we start while the server streams SFTP replies: after its
+    KEXINIT nothing but kex messages, then the rest of the data, intact."""
+    data = os.urandom(2 * 1024 * 1024)
+    with open(os.path.join(srv.root, "inflight.bin"), "wb") as f:
+        f.write(data)
+    c = authed(srv)
+    p = c.open_session(window=64 << 20, maxpkt=32768)
+    remote, _, _ = confirm(p)
+    c.chan_request(remote, "subsystem", string("sftp"))
+    c.expect(CHANNEL_SUCCESS)
+    c.sftp(remote, u8(1) + u32(3))
+    h = c.sftp(remote, u8(3) + u32(1) + string("/inflight.bin") + u32(1) + u32(0))
+    handle = Rd(h[5:]).string()
+    c.cork()
+    for i in range(8):
+        body = u8(5) + u32(100 + i) + string(handle) + u32(0) + u32(i * 262144) + u32(262144)
+        c.send(u8(CHANNEL_DATA) + u32(remote) + string(u32(len(body)) + body))
+    a = c.alg
+    c.i_c = c.kexinit_payload(a["kex"], a["hostkey"], a["cipher"], a["mac"], strict=False)
+    c.send(c.i_c)
+    c.uncork()
+    stream = b""
+    while True:
+        m = c.recv_msg()
+        if m[0] == KEXINIT:
+            c.i_s = m
+            break
+        check(m[0] in (CHANNEL_DATA, CHANNEL_WINDOW_ADJUST, CHANNEL_REQUEST),
+              "message %d before the server's KEXINIT" % m[0])
+        if m[0] == CHANNEL_DATA:
+            stream += m[9:]
+    c.kex_finish(c.make_eph())  # expect() fails on anything but kex messages
+    got = {}
+    while len(got) < 8:
+        while len(stream) >= 4 and len(stream) >= 4 + int.from_bytes(stream[:4], "big"):
+            n = int.from_bytes(stream[:4], "big")
+            pkt, stream = stream[4:4 + n], stream[4 + n:]
+            check(pkt[0] == 103, "SFTP DATA expected, got %d" % pkt[0])
+            r = Rd(pkt[1:])
+            rid = r.u32()  # before the string: a subscript is evaluated after the value
+            got[rid - 100] = r.string()
+        if len(got) < 8:
+            m = c.recv_msg(skip=(IGNORE, DEBUG, CHANNEL_WINDOW_ADJUST, CHANNEL_REQUEST))
+            check(m[0] == CHANNEL_DATA, "message %d in the reply stream" % m[0])
+            stream += m[9:]
+    check(sorted(got) == list(range(8)), "reply ids %r" % sorted(got))
+    check(b"".join(got[i] for i in range(8)) == data, "READ data differ across the rekey")
+    c.ping()
+    c.close()
+
+
+@case
 def rekey_variants(srv):
     # before authentication, then log in
     c = after_kex(srv)

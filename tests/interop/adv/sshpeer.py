@@ -341,6 +341,9 @@ class Peer:
         self.strict = False
         self.server_kexinit = None
         self.last_disconnect = None
+        self.corked = None
+        self.dribble = False  # one byte per write (TCP_NODELAY)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def close(self):
         try:
@@ -351,7 +354,22 @@ class Peer:
     # -- raw bytes --
 
     def send_raw(self, b):
-        self.sock.sendall(b)
+        if self.corked is not None:
+            self.corked.append(b)
+        elif self.dribble:
+            for i in range(len(b)):
+                self.sock.sendall(b[i:i + 1])
+                time.sleep(0.0002)
+        else:
+            self.sock.sendall(b)
+
+    def cork(self):
+        """Collects what is sent until uncork(), which writes it at once."""
+        self.corked = []
+
+    def uncork(self):
+        data, self.corked = b"".join(self.corked), None
+        self.sock.sendall(data)
 
     def _fill(self, n):
         while len(self.rbuf) < n:
