@@ -1268,6 +1268,61 @@ def rekey_with_replies_in_flight(srv):
 
 
 @case
+def after_the_servers_close(srv):
+    """The server closes a channel (its SFTP server refused our bytes);
+    what we sent meanwhile gets no answer on that channel (RFC 4254
+    s5.3), our CLOSE frees it, and the session goes on."""
+    c = authed(srv)
+    remote = c.open_sftp()
+    c.send(u8(CHANNEL_DATA) + u32(remote) + string(u32(0xFFFFFFFF) + b"\x01junk"))
+    while True:
+        m = c.recv_msg()
+        check(m[0] in (CHANNEL_REQUEST, CHANNEL_EOF, CHANNEL_CLOSE, CHANNEL_WINDOW_ADJUST),
+              "message %d while the channel closes" % m[0])
+        if m[0] == CHANNEL_CLOSE:
+            break
+    c.chan_request(remote, "subsystem", string("sftp"))
+    c.chan_request(remote, "exec", string("id"))
+    c.send(u8(CHANNEL_DATA) + u32(remote) + string(b"in flight"))
+    c.send(u8(CHANNEL_WINDOW_ADJUST) + u32(remote) + u32(1000))
+    c.send(u8(CHANNEL_EOF) + u32(remote))
+    c.ping()  # nothing for the channel came before the answer to the ping
+    c.send(u8(CHANNEL_CLOSE) + u32(remote))
+    c.ping()
+    c.send(u8(CHANNEL_DATA) + u32(remote) + string(b"after both CLOSEs"))
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+
+
+@case
+def channel_churn(srv):
+    """500 channels opened and closed one after the other in one session
+    (ids reused, nothing kept), a subsystem on every tenth; then a burst of
+    20 opens: the first 10 confirmed, the rest RESOURCE_SHORTAGE, in order."""
+    c = authed(srv)
+    for i in range(500):
+        remote, _, _ = confirm(c.open_session(local_id=i))
+        if i % 10 == 0:
+            c.chan_request(remote, "subsystem", string("sftp"))
+            c.expect(CHANNEL_SUCCESS)
+        c.send(u8(CHANNEL_CLOSE) + u32(remote))
+        c.expect(CHANNEL_CLOSE)
+    c.cork()
+    for i in range(20):
+        c.send(u8(CHANNEL_OPEN) + string("session") + u32(1000 + i) + u32(1 << 16) + u32(1 << 15))
+    c.uncork()
+    for i in range(20):
+        m = c.recv_msg()
+        check(Rd(m[1:]).u32() == 1000 + i, "replies out of order")
+        if i < 10:
+            confirm(m)
+        else:
+            check(open_failure_reason(m) == 4, "open %d: not RESOURCE_SHORTAGE" % i)
+    c.ping()
+    c.close()
+
+
+@case
 def rekey_variants(srv):
     # before authentication, then log in
     c = after_kex(srv)
