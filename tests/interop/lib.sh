@@ -25,6 +25,10 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 
 _ferry_cleanup() {
     local rc=$?
+    # a test that starts other processes defines test_cleanup to end them
+    if declare -F test_cleanup >/dev/null; then
+        test_cleanup || true
+    fi
     if [ -n "$FERRYD_PID" ]; then
         kill -TERM "$FERRYD_PID" 2>/dev/null || true
         wait "$FERRYD_PID" 2>/dev/null || true
