@@ -912,6 +912,77 @@ def pubkey_blob_abuse(srv):
     c.close()
 
 
+@case
+def bad_signatures_by_authorized_keys(srv):
+    """Signature blobs are parsed only for authorized keys: ECDSA and RSA
+    keys are authorized here, and each bogus signature must fail cleanly."""
+    ek, rk = srv.ecdsa_key, srv.rsa_key
+    def signed(c, key, sig):
+        c.userauth(USER, "publickey", boolean(True) + string(key.alg) + string(key.blob)
+                   + string(sig))
+
+    n256 = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+    bogus_ecdsa = [
+        lambda r, s: string(ek.alg) + string(mpint(0) + mpint(s)),
+        lambda r, s: string(ek.alg) + string(mpint(r) + mpint(0)),
+        lambda r, s: string(ek.alg) + string(mpint(n256) + mpint(s)),
+        lambda r, s: string(ek.alg) + string(mpint(r) + mpint(n256 + s)),
+        lambda r, s: string(ek.alg) + string(mpint(r) + mpint(n256 - s)),  # high s: still valid math
+        lambda r, s: string(ek.alg) + string(mpint(r)),
+        lambda r, s: string(ek.alg) + string(mpint(r) + mpint(s) + b"x"),
+        lambda r, s: string(ek.alg) + string(string(b"\xff" * 40) + mpint(s)),
+        lambda r, s: string(ek.alg) + string(mpint(1 << 4000) + mpint(s)),
+        lambda r, s: string("ecdsa-sha2-nistp384") + string(mpint(r) + mpint(s)),
+    ]
+    for i, mk in enumerate(bogus_ecdsa):
+        c = service(srv)
+        data = c.pubkey_sig_data(USER, ek.alg, ek.blob)
+        r, s = ek.sign_rs(data)
+        signed(c, ek, mk(r, s))
+        if i == 4:
+            # (r, n - s) verifies as well in plain ECDSA; both answers are
+            # sound, but it must be an answer
+            m = c.recv_msg()
+            check(m[0] in (USERAUTH_SUCCESS, USERAUTH_FAILURE), "high-s: message %d" % m[0])
+        else:
+            c.expect(USERAUTH_FAILURE, "(ecdsa case %d)" % i)
+        c.close()
+    c = service(srv)
+    c.auth_publickey(USER, ek)
+    c.close()
+    c = service(srv)
+    data = c.pubkey_sig_data(USER, rk.alg, rk.blob)
+    good = Rd(rk.sign(data))
+    good.string()
+    raw = good.string()
+    for i, sig in enumerate([string(rk.alg) + string(raw[:-1]),
+                             string(rk.alg) + string(b"\x00" + raw),
+                             string(rk.alg) + string(b""), string(rk.alg) + string(bytes(256)),
+                             string(rk.alg) + string(b"\xff" * 256),
+                             string("rsa-sha2-512") + string(raw)]):
+        if i == 5:  # MaxAuthTries 6: a fresh connection for the sixth
+            c.close()
+            c = service(srv)
+            data = c.pubkey_sig_data(USER, rk.alg, rk.blob)
+            good = Rd(rk.sign(data))
+            good.string()
+            sig = string("rsa-sha2-512") + string(good.string())
+        signed(c, rk, sig)
+        c.expect(USERAUTH_FAILURE, "(rsa case %d)" % i)
+    c.close()
+    c = service(srv)
+    # SHA-1 ssh-rsa is not accepted even with a valid SHA-1 signature
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.hashes import SHA1
+    d1 = c.pubkey_sig_data(USER, "ssh-rsa", rk.blob)
+    c.userauth(USER, "publickey", boolean(True) + string("ssh-rsa") + string(rk.blob)
+               + string(string("ssh-rsa") + string(rk.priv.sign(d1, padding.PKCS1v15(), SHA1()))))
+    c.expect(USERAUTH_FAILURE)
+    c.auth_publickey(USER, rk)
+    c.ping()
+    c.close()
+
+
 # ---- positive protocol details an attacker relies on being exact ----
 
 @case

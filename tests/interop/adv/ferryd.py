@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from adv.sshpeer import Ed25519Key
+from adv.sshpeer import EcdsaP256Key, Ed25519Key, RsaKey
 
 BUILD = os.environ["FERRY_BUILD"]
 FERRYD = os.path.join(BUILD, "ferryd")
@@ -24,9 +24,12 @@ class Ferryd:
         self.log = os.path.join(tmp, "ferryd.log")
         self.key = Ed25519Key()
         self.other_key = Ed25519Key()  # never authorized
+        self.ecdsa_key = EcdsaP256Key()
+        self.rsa_key = RsaKey()
         ak = os.path.join(tmp, "authorized_keys")
         with open(ak, "w") as f:
-            f.write(self.key.authorized_line())
+            for k in (self.key, self.ecdsa_key, self.rsa_key):
+                f.write(k.authorized_line())
         pwhash = subprocess.run([FERRYD, "--hash-password"], input=PASSWORD + "\n",
                                 capture_output=True, text=True, check=True).stdout.strip()
         conf = os.path.join(tmp, "ferryd.conf")

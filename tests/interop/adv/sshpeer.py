@@ -315,6 +315,43 @@ class Ed25519Key:
         return "%s %s adversarial\n" % (self.alg, base64.b64encode(self.blob).decode())
 
 
+class EcdsaP256Key(Ed25519Key):
+    alg = "ecdsa-sha2-nistp256"
+
+    def __init__(self):
+        self.priv = ec.generate_private_key(ec.SECP256R1())
+        q = self.priv.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        self.blob = string(self.alg) + string("nistp256") + string(q)
+
+    def sign_rs(self, data):
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+        from cryptography.hazmat.primitives.hashes import SHA256
+        return decode_dss_signature(self.priv.sign(data, ec.ECDSA(SHA256())))
+
+    def sign(self, data):
+        r, s = self.sign_rs(data)
+        return string(self.alg) + string(mpint(r) + mpint(s))
+
+
+class RsaKey(Ed25519Key):
+    alg = "rsa-sha2-256"  # the signature algorithm; the key type is ssh-rsa
+
+    def __init__(self):
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        self.priv = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pn = self.priv.public_key().public_numbers()
+        self.blob = string("ssh-rsa") + mpint(pn.e) + mpint(pn.n)
+
+    def sign(self, data):
+        from cryptography.hazmat.primitives.asymmetric import padding
+        from cryptography.hazmat.primitives.hashes import SHA256
+        return string(self.alg) + string(self.priv.sign(data, padding.PKCS1v15(), SHA256()))
+
+    def authorized_line(self):
+        import base64
+        return "ssh-rsa %s adversarial\n" % base64.b64encode(self.blob).decode()
+
+
 def parse_disconnect(payload):
     r = Rd(payload[1:])
     reason = r.u32()
