@@ -178,6 +178,37 @@ def slowloris_closed_by_grace_time(srv):
     pool.shutdown()
 
 
+@case
+def connection_flood_with_resets(srv):
+    """100 connections cut with RST at every stage; then half-closes: the
+    server closes promptly when we stop sending (EOF)."""
+    import struct as _struct
+    stages = [b"", b"SSH-2.0-", b"SSH-2.0-rst\r\n", b"SSH-2.0-rst\r\n" + u32(300) + b"\x04"]
+    for i in range(100):
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        s.sendall(stages[i % len(stages)])
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _struct.pack("ii", 1, 0))
+        s.close()
+    for stage in range(3):
+        c = peer(srv)
+        if stage == 0:
+            c.send_raw(b"SSH-2.0-half")
+        elif stage == 1:
+            c.version_exchange()
+        else:
+            c.handshake()
+            c.service_userauth()
+        c.sock.shutdown(socket.SHUT_WR)
+        c.expect_eof(within=3)
+        c.close()
+    # closed mid-kex with a signature computation pending on the server
+    for _ in range(10):
+        c = pre_kex(srv, kex="diffie-hellman-group14-sha256")
+        c.send(c.kex_init_msg(c.make_eph()))
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _struct.pack("ii", 1, 0))
+        c.close()
+
+
 # ---- packet lengths, framing, padding ----
 
 def send_len_plain(c, length, body=b""):
@@ -397,6 +428,45 @@ def huge_name_lists(srv):
     c.close()
 
 
+def raw_kexinit(lists, follows=b"\x00", reserved=0, trailing=b""):
+    return (u8(KEXINIT) + os.urandom(16) + b"".join(string(x) for x in lists) + follows
+            + u32(reserved) + trailing)
+
+
+@case
+def kexinit_edge_cases(srv):
+    base = [b"curve25519-sha256," + STRICT_C.encode(), b"ssh-ed25519", b"aes128-ctr",
+            b"aes128-ctr", b"hmac-sha2-256", b"hmac-sha2-256", b"none", b"none", b"", b""]
+
+    def variant(i, v):
+        lists = list(base)
+        lists[i] = v
+        return lists
+    for payload, reason in [(raw_kexinit(variant(0, b"")), R_KEY_EXCHANGE_FAILED),
+                            (raw_kexinit(variant(0, b",,,")), R_KEY_EXCHANGE_FAILED),
+                            (raw_kexinit(variant(0, b"curve25519-sha256\0x")), R_PROTOCOL_ERROR),
+                            (raw_kexinit(base, trailing=b"zz"), R_PROTOCOL_ERROR),
+                            (raw_kexinit(base[:9], follows=b"", reserved=0), R_PROTOCOL_ERROR)]:
+        c = peer(srv)
+        c.version_exchange()
+        c.send(payload)
+        c.expect_disconnect(reason, skip=(KEXINIT,))
+        c.close()
+    # accepted: stray commas, a 5000-byte name, a language, reserved bits,
+    # bytes over 0x7f in a name we skip, zlib offered besides none
+    for lists, kw in [(variant(0, b",curve25519-sha256,," + STRICT_C.encode() + b","), {}),
+                      (variant(0, b"x" * 5000 + b",curve25519-sha256"), {}),
+                      (variant(8, b"en-US"), {}), (base, {"reserved": 5}),
+                      (variant(0, b"\xff\xfe,curve25519-sha256"), {}),
+                      (variant(6, b"zlib@openssh.com,none"), {})]:
+        c = peer(srv)
+        c.version_exchange()
+        c.kex_start(payload=raw_kexinit(lists, **kw), strict=STRICT_C.encode() in lists[0])
+        c.kex_finish(c.make_eph())
+        c.ping()
+        c.close()
+
+
 @case
 def kex_guess(srv):
     # wrong guess: our first kex is not the server's first; the guessed
@@ -463,6 +533,14 @@ def kex_out_of_order_and_repeated(srv):
     # EXT_INFO from the client (only servers send it)
     c = after_kex(srv)
     c.send(u8(EXT_INFO) + u32(0))
+    c.expect_disconnect(R_PROTOCOL_ERROR)
+    c.close()
+    # NEWKEYS with a body
+    c = pre_kex(srv)
+    q = c.make_eph()
+    c.send(c.kex_init_msg(q))
+    c.kex_finish(q, send_init=False, send_newkeys=False)
+    c.send(u8(NEWKEYS) + b"\x00")
     c.expect_disconnect(R_PROTOCOL_ERROR)
     c.close()
     # a rekey works; KEXINIT repeated during the rekey does not
