@@ -255,6 +255,16 @@ static void test_pubkey_wrong_signer(void **state)
 }
 
 /* SHA-1 "ssh-rsa" signatures are not accepted by default. */
+/* A publickey query (no signature) with algorithm alg for key k. */
+static void pk_query(srv *x, const char *alg, const ferry_key *k, int expect)
+{
+    ferry_buf *b = req_start("alice", "publickey");
+    ferry_buf_put_bool(b, 0);
+    ferry_buf_put_cstring(b, alg);
+    put_blob(b, k);
+    ask(x, b, expect);
+}
+
 static void test_pubkey_sha1_refused(void **state)
 {
     (void)state;
@@ -262,22 +272,10 @@ static void test_pubkey_sha1_refused(void **state)
     srv_new(&x, NULL, 0);
     x.st.allowed = rsa_key;
     srv_service(&x);
-    ferry_buf *b = req_start("alice", "publickey");
-    ferry_buf_put_bool(b, 0);
-    ferry_buf_put_cstring(b, "ssh-rsa");
-    put_blob(b, rsa_key);
-    ask(&x, b, SSH_MSG_USERAUTH_FAILURE);
-    b = req_start("alice", "publickey");
-    ferry_buf_put_bool(b, 0);
-    ferry_buf_put_cstring(b, "rsa-sha2-256");
-    put_blob(b, rsa_key);
-    ask(&x, b, SSH_MSG_USERAUTH_60);
+    pk_query(&x, "ssh-rsa", rsa_key, SSH_MSG_USERAUTH_FAILURE);
+    pk_query(&x, "rsa-sha2-256", rsa_key, SSH_MSG_USERAUTH_60);
     /* an algorithm that does not suit the key */
-    b = req_start("alice", "publickey");
-    ferry_buf_put_bool(b, 0);
-    ferry_buf_put_cstring(b, "ssh-ed25519");
-    put_blob(b, rsa_key);
-    ask(&x, b, SSH_MSG_USERAUTH_FAILURE);
+    pk_query(&x, "ssh-ed25519", rsa_key, SSH_MSG_USERAUTH_FAILURE);
     srv_free(&x);
     /* PubkeyAcceptedAlgorithms: what the server is configured with, SHA-1
      * included when asked for, and nothing else */
@@ -285,16 +283,8 @@ static void test_pubkey_sha1_refused(void **state)
     x.s->cfg.pubkey_algs = "ssh-ed25519,ssh-rsa";
     x.st.allowed = rsa_key;
     srv_service(&x);
-    b = req_start("alice", "publickey");
-    ferry_buf_put_bool(b, 0);
-    ferry_buf_put_cstring(b, "ssh-rsa");
-    put_blob(b, rsa_key);
-    ask(&x, b, SSH_MSG_USERAUTH_60);
-    b = req_start("alice", "publickey");
-    ferry_buf_put_bool(b, 0);
-    ferry_buf_put_cstring(b, "rsa-sha2-256");
-    put_blob(b, rsa_key);
-    ask(&x, b, SSH_MSG_USERAUTH_FAILURE);
+    pk_query(&x, "ssh-rsa", rsa_key, SSH_MSG_USERAUTH_60);
+    pk_query(&x, "rsa-sha2-256", rsa_key, SSH_MSG_USERAUTH_FAILURE);
     srv_free(&x);
 }
 

@@ -34,18 +34,24 @@ typedef struct rs {
     ferry_buf *msg;
 } rs;
 
+/* A server config for the fixture: the store and the echo subsystem. */
+static void rs_config(rs *x, ferry_ssh_config *cfg)
+{
+    memset(x, 0, sizeof(*x));
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->role = FERRY_ROLE_SERVER;
+    cfg->auth = &ct_store_ops;
+    cfg->subsystem = ct_subsystem;
+    cfg->subsystem_ctx = &x->srv;
+    x->msg = ferry_buf_new(0);
+}
+
 static void rs_new(rs *x, uint32_t window, unsigned max_channels)
 {
     ferry_ssh_config cfg;
-    memset(x, 0, sizeof(*x));
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.role = FERRY_ROLE_SERVER;
-    cfg.auth = &ct_store_ops;
-    cfg.subsystem = ct_subsystem;
-    cfg.subsystem_ctx = &x->srv;
+    rs_config(x, &cfg);
     cfg.window = window;
     cfg.max_channels = max_channels;
-    x->msg = ferry_buf_new(0);
     assert_int_equal(ct_raw_session(&x->s, &cfg, 1), FERRY_OK);
 }
 
@@ -703,15 +709,11 @@ static uint64_t test_clock(void *ctx)
 static void alive_new(rs *x, uint64_t *clock, unsigned count_max, int authenticated)
 {
     ferry_ssh_config cfg;
-    memset(x, 0, sizeof(*x));
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.role = FERRY_ROLE_SERVER;
-    cfg.auth = &ct_store_ops;
+    rs_config(x, &cfg);
     cfg.now_ms = test_clock;
     cfg.clock_ctx = clock;
     cfg.alive_interval_ms = 1000;
     cfg.alive_count_max = count_max;
-    x->msg = ferry_buf_new(0);
     assert_int_equal(ct_raw_session(&x->s, &cfg, authenticated), FERRY_OK);
     ct_drain(x->s);
 }
