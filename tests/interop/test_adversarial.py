@@ -1529,6 +1529,74 @@ def sftp_huge_peer_limits(srv):
     c.close()
 
 
+# ---- a stricter policy: chained methods, per-source start-up limit ----
+
+@case
+def policy_server(srv):
+    s3 = Ferryd(os.path.join(srv.tmp, "policy"),
+                "AuthenticationMethods publickey,password\nPerSourceMaxStartups 3\n"
+                "MaxAuthTries 4\nMaxSessions 2\n")
+    try:
+        # the chain cannot be entered at its second step, nor skip it
+        c = service(s3)
+        c.auth_password(USER, PASSWORD, expect_ok=False)
+        p = c.auth_publickey(USER, s3.key, expect_ok=False)  # partial success
+        r = Rd(p[1:])
+        methods, partial = r.names(), r.bool()
+        check(partial and methods == ["password"], "partial success: %r %r" % (methods, partial))
+        c.auth_publickey(USER, s3.ecdsa_key, expect_ok=False)  # another key is no 2nd step
+        c.send(u8(CHANNEL_OPEN) + string("session") + u32(0) + u32(1 << 16) + u32(1 << 15))
+        c.expect_disconnect(R_PROTOCOL_ERROR)  # not authenticated yet
+        c.close()
+        c = service(s3)
+        c.auth_publickey(USER, s3.key, expect_ok=False)
+        c.auth_password(USER, "wrong", expect_ok=False)
+        c.auth_password(USER, PASSWORD)
+        confirm(c.open_session(0))
+        confirm(c.open_session(1))
+        check(open_failure_reason(c.open_session(2)) == 4, "MaxSessions 2 not kept")
+        c.close()
+        # MaxAuthTries 4
+        c = service(s3)
+        for i in range(3):
+            c.auth_password(USER, "bad", expect_ok=False)
+        c.userauth(USER, "password", boolean(False) + string("bad"))
+        c.expect_disconnect(R_NO_MORE_AUTH_METHODS)
+        c.close()
+        # three silent connections from 127.0.0.2 take that source's quota;
+        # a fourth is closed at once; 127.0.0.1 still logs in
+        silent = []
+        for i in range(3):
+            s = socket.socket()
+            s.bind(("127.0.0.2", 0))
+            s.settimeout(5)
+            s.connect(("127.0.0.1", s3.port))
+            check(s.recv(8) == b"SSH-2.0-", "a connection within the quota got no version")
+            silent.append(s)
+        s = socket.socket()
+        s.bind(("127.0.0.2", 0))
+        s.settimeout(5)
+        s.connect(("127.0.0.1", s3.port))
+        try:
+            got = s.recv(100)
+        except ConnectionResetError:
+            got = b""
+        check(got == b"", "the fourth connection from 127.0.0.2 was served: %r" % got[:20])
+        s.close()
+        c = service(s3)
+        c.auth_publickey(USER, s3.key, expect_ok=False)
+        c.auth_password(USER, PASSWORD)
+        c.ping()
+        c.close()
+        for s in silent:
+            s.close()
+    finally:
+        rc = s3.stop()
+    check(rc == 0, "policy ferryd exit status %d" % rc)
+    rep = s3.sanitizer_report()
+    check(rep is None, "sanitizer report in the policy ferryd log:\n%s" % rep)
+
+
 # ---- the gate: every message number in every state ----
 
 WELL_FORMED = {
