@@ -202,6 +202,15 @@ static void test_wildcard(void **state)
     assert_true(ferry_names_wildcard(pat, s));
     s[10] = '\0'; /* fewer a's than the pattern wants */
     assert_false(ferry_names_wildcard(pat, s));
+    /* a star in the name is an ordinary character, a star in the pattern
+     * always a wildcard */
+    assert_true(ferry_names_wildcard("a*b", "a*c*b"));
+    /* length-bounded pattern, case folding (ASCII only) */
+    assert_true(ferry_names_wildcard_n("*.EXAMPLE.com,other", 13, "h.example.COM", 1));
+    assert_false(ferry_names_wildcard_n("*.EXAMPLE.com,other", 13, "h.example.COM", 0));
+    assert_false(ferry_names_wildcard_n("*.EXAMPLE.com,other", 14, "h.example.COM", 1));
+    assert_true(ferry_names_wildcard_n("ab", 1, "a", 0));
+    assert_false(ferry_names_wildcard_n("\xc3\x89", 2, "\xc3\xa9", 1));
 }
 
 int main(void)

@@ -24,6 +24,7 @@
 
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/names.h"
 
 #define AUTHFILE_LINE_MAX 8192
 #define AUTHFILE_FILE_MAX (16u * 1024 * 1024)
@@ -31,34 +32,6 @@
 #define KH_SALT_LEN       20 /* SHA-1 block of HMAC output; OpenSSH's salt size */
 
 /* ---- shared helpers ---- */
-
-/* Iterative, case-insensitive shell pattern match with * and ?: the
- * classic single-backtrack algorithm, O(len(p) * len(s)) at worst, so a
- * hostile line cannot make it exponential. */
-static int match_pattern(const char *p, size_t plen, const char *s)
-{
-    size_t pi = 0, si = 0, star = (size_t)-1, mark = 0;
-    size_t slen = strlen(s);
-    while (si < slen) {
-        if (pi < plen &&
-            (p[pi] == '?' || tolower((unsigned char)p[pi]) == tolower((unsigned char)s[si]))) {
-            pi++;
-            si++;
-        } else if (pi < plen && p[pi] == '*') {
-            star = pi++;
-            mark = si;
-        } else if (star != (size_t)-1) {
-            pi = star + 1;
-            si = ++mark;
-        } else {
-            return 0;
-        }
-    }
-    while (pi < plen && p[pi] == '*') {
-        pi++;
-    }
-    return pi == plen;
-}
 
 /* Calls fn on each line of text (without its newline) with its 1-based
  * number; over-long lines are counted in *skipped and not passed. */
@@ -237,7 +210,8 @@ static int from_list_admits(const char *list, const char *addrtext)
                 return 0; /* malformed CIDR: refuse, as OpenSSH does */
             }
         } else {
-            m = match_pattern(pat, plen, canon) || match_pattern(pat, plen, addrtext);
+            m = ferry_names_wildcard_n(pat, plen, canon, 1) ||
+                ferry_names_wildcard_n(pat, plen, addrtext, 1);
         }
         if (m && neg) {
             return 0;
@@ -683,7 +657,7 @@ static int host_field_matches(const char *field, size_t flen, const char *name)
             n++;
         }
         int neg = n > 0 && p[0] == '!';
-        if (match_pattern(p + neg, n - (size_t)neg, name)) {
+        if (ferry_names_wildcard_n(p + neg, n - (size_t)neg, name, 1)) {
             if (neg) {
                 return 0;
             }

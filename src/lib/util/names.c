@@ -1,5 +1,6 @@
 #include "util/names.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,32 +39,47 @@ int ferry_names_first_match(const char *client, const char *server, char *out, s
     return FERRY_E_NO_ALG_MATCH;
 }
 
+static int same_char(char a, char b, int fold_case)
+{
+    if (fold_case) {
+        a = (a >= 'A' && a <= 'Z') ? (char)(a - 'A' + 'a') : a;
+        b = (b >= 'A' && b <= 'Z') ? (char)(b - 'A' + 'a') : b;
+    }
+    return a == b;
+}
+
 /* Greedy matching that backtracks only to the last star seen: a later
  * star can absorb whatever an earlier one would, so the earlier one never
- * needs to be retried. At most O(len(pat) * len(s)) steps, where the
+ * needs to be retried. At most O(plen * len(s)) steps, where the
  * recursive form took exponential time on "*a*a*a...b". */
-int ferry_names_wildcard(const char *pat, const char *s)
+int ferry_names_wildcard_n(const char *pat, size_t plen, const char *s, int fold_case)
 {
-    const char *star = NULL; /* the pattern just after the last star */
-    const char *resume = s;  /* where that star's match ends for now */
-    while (*s != '\0') {
-        if (*pat == '*') {
-            star = ++pat;
-            resume = s;
-        } else if (*pat != '\0' && (*pat == '?' || *pat == *s)) {
-            pat++;
-            s++;
-        } else if (star != NULL) {
-            pat = star; /* the star takes one more character */
-            s = ++resume;
+    size_t pi = 0, si = 0;
+    size_t star = SIZE_MAX; /* the pattern just after the last star */
+    size_t resume = 0;      /* where that star's match ends for now */
+    while (s[si] != '\0') {
+        if (pi < plen && pat[pi] == '*') {
+            star = ++pi;
+            resume = si;
+        } else if (pi < plen && (pat[pi] == '?' || same_char(pat[pi], s[si], fold_case))) {
+            pi++;
+            si++;
+        } else if (star != SIZE_MAX) {
+            pi = star; /* the star takes one more character */
+            si = ++resume;
         } else {
             return 0;
         }
     }
-    while (*pat == '*') {
-        pat++;
+    while (pi < plen && pat[pi] == '*') {
+        pi++;
     }
-    return *pat == '\0';
+    return pi == plen;
+}
+
+int ferry_names_wildcard(const char *pat, const char *s)
+{
+    return ferry_names_wildcard_n(pat, strlen(pat), s, 0);
 }
 
 /* Appends name (n bytes) to the list being built unless already present. */

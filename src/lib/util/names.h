@@ -20,7 +20,11 @@ int ferry_names_first_match(const char *client, const char *server, char *out, s
  * Every explicitly named algorithm must be in `supported` (wildcards in
  * "-" excepted), else FERRY_E_NO_ALG_MATCH. *out is a new heap string. */
 int ferry_names_apply(const char *defaults, const char *supported, const char *spec, char **out);
-/* Shell-style match of `name` against `pattern` with * and ?. */
+/* Shell-style match of `name` against `pattern` with * and ?, in
+ * O(len(pattern) * len(name)) steps at worst. */
 int ferry_names_wildcard(const char *pattern, const char *name);
+/* The same with a pattern of plen bytes (not NUL-terminated); when
+ * fold_case, ASCII letters match without regard to case (host names). */
+int ferry_names_wildcard_n(const char *pattern, size_t plen, const char *name, int fold_case);
 
 #endif
