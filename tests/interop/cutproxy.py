@@ -25,7 +25,8 @@ seconds pass, logged); the proxy then removes --go and --marker and accepts
 again. A test uses the pause to change files between cut and reconnect.
 
 Everything the proxy does is logged, one line per event, to --log (default
-stderr). SIGTERM or SIGINT ends it (exit status 0); so does --lifetime
+stderr); every connection ends with a line "conn K closed (HOW): up=X
+down=Y" (HOW: rst, fin or plain), so a test can add up the bytes passed. SIGTERM or SIGINT ends it (exit status 0); so does --lifetime
 seconds, a guard against being left behind. Standard library only.
 """
 
@@ -311,6 +312,8 @@ class Proxy:
         if conn.closed:
             return
         conn.closed = True
+        self.log("conn %d closed (%s): up=%d down=%d", conn.num, how, conn.up.count,
+                 conn.down.count)
         for s in (conn.client, conn.server):
             try:
                 self.sel.unregister(s)
