@@ -282,6 +282,21 @@ def bad_framing_and_padding(srv):
         c.send_raw(c.tx.seal(c.seq_tx, u32(length) + pkt[4:] + b"!"))
         c.expect_disconnect(R_PROTOCOL_ERROR)
         c.close()
+        # no payload at all (not even a message number)
+        c = after_kex(srv, cipher=cipher or "aes128-ctr", mac=mac or "hmac-sha2-256")
+        c.send(b"")
+        c.expect_disconnect(R_PROTOCOL_ERROR)
+        c.close()
+        # the most padding there is (up to 255 bytes, still aligned): fine
+        c = after_kex(srv, cipher=cipher or "aes128-ctr", mac=mac or "hmac-sha2-256")
+        payload = u8(IGNORE) + string(b"r" * 7)
+        block = max(c.tx.block, 8)
+        base = len(c.packet(payload, block, c.tx.aad)) - 5 - len(payload)
+        extra = (255 - base) // block * block
+        c.send(payload, extra_pad=extra)
+        check(base + extra > 255 - block, "padding of only %d bytes" % (base + extra))
+        c.ping()
+        c.close()
 
 
 # ---- strings longer than their message ----
@@ -1487,6 +1502,16 @@ def rekey_variants(srv):
         c.rekey(kex=kex, cipher=cipher, mac=mac)
         c.ping()
     c.sftp_init(remote)
+    c.close()
+    # without strict kex sequence numbers run on across each NEWKEYS
+    c = peer(srv).handshake(strict=False, cipher="chacha20-poly1305@openssh.com")
+    check(not c.strict, "strict kex without asking")
+    c.service_userauth()
+    c.auth_password(USER, PASSWORD)
+    for cipher in ["aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com"]:
+        c.rekey(cipher=cipher)
+        c.ping()
+    check(c.seq_tx > 8, "sequence numbers were reset")
     c.close()
 
 
