@@ -510,6 +510,7 @@ int ferry_conn_redial(ferry_conn *c)
     }
     c->last_rx = c->last_tx = ferry__conn_now_ms();
     c->redialing = 1;
+    ferry__conn_identities_noprompt(c);
     if ((r = start_session(c, o)) == FERRY_OK &&
         (r = ferry_ssh_open_subsystem(c->ssh, "sftp", &sftp_consumer, c, &c->ch)) == FERRY_OK &&
         (r = wait_channel(c)) == FERRY_OK) {

@@ -50,6 +50,9 @@ int ferry__conn_tcp(const char *host, int port, int timeout_s, char *ip, size_t 
 int ferry__conn_step(ferry_conn *c);
 /* Collects agent and key-file identities into c->ids. */
 int ferry__conn_identities(ferry_conn *c, const ferry_opts *o);
+/* From now on a key file still locked is skipped, not asked for (a
+ * reconnect never prompts; unlocked keys stay usable). */
+void ferry__conn_identities_noprompt(ferry_conn *c);
 void ferry__conn_identities_free(ferry_conn *c);
 /* Closes the pipes and reaps the -D child, if any. */
 void ferry__conn_pipe_close(ferry_conn *c);

@@ -202,6 +202,13 @@ int ferry__conn_identities(ferry_conn *c, const ferry_opts *o)
     return r;
 }
 
+void ferry__conn_identities_noprompt(ferry_conn *c)
+{
+    for (size_t i = 0; i < c->n_keyfiles; i++) {
+        c->keyfiles[i]->batch_mode = 1;
+    }
+}
+
 void ferry__conn_identities_free(ferry_conn *c)
 {
     for (size_t i = 0; i < c->n_keyfiles; i++) {

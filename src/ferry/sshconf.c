@@ -71,6 +71,7 @@ static const opt_def opt_table[] = {
     {"controlpersist", T_IGNORE, 0},
     {"tcpkeepalive", T_IGNORE, 0},
     {"visualhostkey", T_IGNORE, 0},
+    {"ignoreunknown", T_IGNORE, 0}, /* ferry knows its own keywords */
 };
 
 void ferry_opts_init(ferry_opts *o)
