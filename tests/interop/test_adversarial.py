@@ -37,11 +37,12 @@ from adv.sshpeer import (  # noqa: E402
     CHANNEL_CLOSE, CHANNEL_DATA, CHANNEL_EOF, CHANNEL_FAILURE, CHANNEL_OPEN,
     CHANNEL_OPEN_CONFIRMATION, CHANNEL_OPEN_FAILURE, CHANNEL_REQUEST, CHANNEL_SUCCESS,
     CHANNEL_WINDOW_ADJUST, DEBUG, DISCONNECT, EXT_INFO, GEX, GLOBAL_REQUEST, GROUP14_P, IGNORE,
-    KEX30, KEX31, KEXINIT, NEWKEYS, R_ILLEGAL_USER_NAME,
+    KEX30, KEX31, KEXINIT, NEWKEYS, R_BY_APPLICATION, R_ILLEGAL_USER_NAME,
     R_KEY_EXCHANGE_FAILED, R_MAC_ERROR, R_NO_MORE_AUTH_METHODS, R_PROTOCOL_ERROR,
     R_PROTOCOL_VERSION_NOT_SUPPORTED, R_SERVICE_NOT_AVAILABLE, REQUEST_FAILURE,
     SERVICE_REQUEST, STRICT_C, UNIMPLEMENTED, USERAUTH_FAILURE, USERAUTH_PK_OK,
     USERAUTH_REQUEST, USERAUTH_SUCCESS, Closed, Peer, Rd, Unexpected, boolean, mpint,
+    parse_disconnect,
     namelist, string, u8, u32)
 
 CASES = []
@@ -152,6 +153,39 @@ def slow_dribble(srv, data, interval):
     raise Unexpected("slowloris connection still open after 20 s")
 
 
+def slow_active(srv, mode):
+    """Busy but never authenticated: IGNOREs after the key exchange, or
+    "none" requests (which do not count as tries); the grace time still
+    ends it. Returns (seconds until closed, messages sent)."""
+    c = after_kex(srv) if mode == "ignore" else service(srv)
+    t0 = time.time()
+    sent = 0
+    try:
+        while time.time() - t0 < 20:
+            if mode == "ignore":
+                c.send(u8(IGNORE) + string(b"still here"))
+            else:
+                c.userauth(USER, "none", b"")
+            sent += 1
+            c.sock.settimeout(0.3)
+            try:
+                while True:
+                    p = c.recv()
+                    if p[0] == DISCONNECT:
+                        c.last_disconnect = parse_disconnect(p)
+            except Unexpected:
+                pass  # nothing more for now
+            except Closed:
+                check(c.last_disconnect is not None and c.last_disconnect[0] == R_BY_APPLICATION,
+                      "grace time: DISCONNECT %r, expected BY_APPLICATION" % (c.last_disconnect,))
+                return time.time() - t0, sent
+    except (BrokenPipeError, ConnectionResetError):
+        return time.time() - t0, sent
+    finally:
+        c.close()
+    raise Unexpected("active unauthenticated connection still open after 20 s")
+
+
 SLOW = {}
 
 
@@ -159,12 +193,14 @@ def slowloris_start(srv):
     """Slow connections run in the background during the whole suite:
     a dribbled version line, a dribbled first packet, a silent one, and
     twenty silent connections at once. LoginGraceTime is 4 s."""
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=24)
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=26)
     SLOW["version"] = pool.submit(slow_dribble, srv, b"SSH-2.0-" + b"s" * 200, 0.3)
     pkt = Peer.packet(b"\x02" + string(b"x" * 64), 8, False)
     SLOW["packet"] = pool.submit(slow_dribble, srv, b"SSH-2.0-slow\r\n" + pkt, 0.3)
     for i in range(20):
         SLOW["silent%d" % i] = pool.submit(slow_dribble, srv, b"", 0.5)
+    SLOW["ignores"] = pool.submit(slow_active, srv, "ignore")
+    SLOW["none-requests"] = pool.submit(slow_active, srv, "none")
     SLOW["pool"] = pool
 
 
