@@ -22,6 +22,7 @@ import io
 import os
 import shutil
 import socket
+import struct
 import sys
 import tempfile
 import threading
@@ -31,19 +32,20 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import paramiko  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
+from cryptography.hazmat.primitives.hashes import SHA1  # noqa: E402
 
 from adv.ferryd import PASSWORD, USER, Ferryd, fail  # noqa: E402
 from adv.sshpeer import (  # noqa: E402
     CHANNEL_CLOSE, CHANNEL_DATA, CHANNEL_EOF, CHANNEL_FAILURE, CHANNEL_OPEN,
     CHANNEL_OPEN_CONFIRMATION, CHANNEL_OPEN_FAILURE, CHANNEL_REQUEST, CHANNEL_SUCCESS,
-    CHANNEL_WINDOW_ADJUST, DEBUG, DISCONNECT, EXT_INFO, GEX, GLOBAL_REQUEST, GROUP14_P, IGNORE,
+    CHANNEL_WINDOW_ADJUST, DEBUG, DISCONNECT, EXT_INFO, GEX, EcdsaP256Key, GLOBAL_REQUEST, GROUP14_P, IGNORE,
     KEX30, KEX31, KEXINIT, NEWKEYS, R_BY_APPLICATION, R_ILLEGAL_USER_NAME,
     R_KEY_EXCHANGE_FAILED, R_MAC_ERROR, R_NO_MORE_AUTH_METHODS, R_PROTOCOL_ERROR,
     R_PROTOCOL_VERSION_NOT_SUPPORTED, R_SERVICE_NOT_AVAILABLE, REQUEST_FAILURE,
-    SERVICE_REQUEST, STRICT_C, UNIMPLEMENTED, USERAUTH_FAILURE, USERAUTH_PK_OK,
-    USERAUTH_REQUEST, USERAUTH_SUCCESS, Closed, Peer, Rd, Unexpected, boolean, mpint,
-    parse_disconnect,
-    namelist, string, u8, u32)
+    SERVICE_ACCEPT, SERVICE_REQUEST, STRICT_C, UNIMPLEMENTED, USERAUTH_FAILURE,
+    USERAUTH_PK_OK, USERAUTH_REQUEST, USERAUTH_SUCCESS, Closed, Peer, Rd, Unexpected, boolean,
+    mpint, namelist, parse_disconnect, string, u8, u32)
 
 CASES = []
 
@@ -218,12 +220,11 @@ def slowloris_closed_by_grace_time(srv):
 def connection_flood_with_resets(srv):
     """100 connections cut with RST at every stage; then half-closes: the
     server closes promptly when we stop sending (EOF)."""
-    import struct as _struct
     stages = [b"", b"SSH-2.0-", b"SSH-2.0-rst\r\n", b"SSH-2.0-rst\r\n" + u32(300) + b"\x04"]
     for i in range(100):
         s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
         s.sendall(stages[i % len(stages)])
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _struct.pack("ii", 1, 0))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         s.close()
     for stage in range(3):
         c = peer(srv)
@@ -241,7 +242,7 @@ def connection_flood_with_resets(srv):
     for _ in range(10):
         c = pre_kex(srv, kex="diffie-hellman-group14-sha256")
         c.send(c.kex_init_msg(c.make_eph()))
-        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _struct.pack("ii", 1, 0))
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         c.close()
 
 
@@ -980,10 +981,9 @@ def rsa_blob(e, n):
 
 @case
 def pubkey_blob_abuse(srv):
-    from cryptography.hazmat.primitives.asymmetric import ec as _ec
-    from cryptography.hazmat.primitives.serialization import Encoding as _E, PublicFormat as _F
-    q = _ec.generate_private_key(_ec.SECP256R1()).public_key().public_bytes(
-        _E.X962, _F.UncompressedPoint)
+    kr = Rd(EcdsaP256Key().blob)
+    kr.string(), kr.string()
+    q = kr.string()
     off = q[:-1] + bytes([q[-1] ^ 1])
     big_n = (1 << 16384) - 1  # a 16 kbit modulus: refused, and quickly
     ed = srv.key.blob
@@ -1101,8 +1101,6 @@ def bad_signatures_by_authorized_keys(srv):
     c.close()
     c = service(srv)
     # SHA-1 ssh-rsa is not accepted even with a valid SHA-1 signature
-    from cryptography.hazmat.primitives.asymmetric import padding
-    from cryptography.hazmat.primitives.hashes import SHA1
     d1 = c.pubkey_sig_data(USER, "ssh-rsa", rk.blob)
     c.userauth(USER, "publickey", boolean(True) + string("ssh-rsa") + string(rk.blob)
                + string(string("ssh-rsa") + string(rk.priv.sign(d1, padding.PKCS1v15(), SHA1()))))
@@ -1361,7 +1359,6 @@ def pipelined_session(srv):
     c.send(u8(CHANNEL_REQUEST) + u32(0) + string("subsystem") + boolean(True) + string("sftp"))
     c.send(u8(CHANNEL_DATA) + u32(0) + string(u32(5) + u8(1) + u32(3)))
     c.uncork()
-    from adv.sshpeer import SERVICE_ACCEPT
     c.expect(SERVICE_ACCEPT)
     c.expect(USERAUTH_SUCCESS)
     remote, _, _ = confirm(c.recv_msg())
