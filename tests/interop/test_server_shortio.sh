@@ -7,6 +7,8 @@
 #  - ferry (shimmed) against ferryd (shimmed), with three ciphers;
 #  - OpenSSH's sftp against ferryd (shimmed);
 #  - ferry (shimmed) against OpenSSH's sshd.
+# ferryd's and sshd's RekeyLimit 256K re-exchange keys in the middle of
+# these transfers.
 # The shim's counters (SHORTIO_STATS) prove it was in effect in each
 # shimmed process.
 #
@@ -86,7 +88,9 @@ OPTS="-F none -o UserKnownHostsFile=$T/known_hosts -o StrictHostKeyChecking=yes 
 
 mkdir -p "$STATS/ferryd"
 export SHORTIO_DIR="$STATS/ferryd"
-ferryd_start
+# key re-exchanges in the middle of the transfers, split like the rest
+echo "RekeyLimit 256K" >"$T/ferryd.conf"
+ferryd_start --config "$T/ferryd.conf"
 
 # 1. ferry (shimmed) against ferryd (shimmed), three ciphers
 for cipher in chacha20-poly1305@openssh.com aes128-gcm@openssh.com aes256-ctr; do
@@ -103,6 +107,9 @@ round_trip sftp "sftp $OPTS -o GlobalKnownHostsFile=/dev/null -P $FERRYD_PORT" \
     tester@127.0.0.1 /sftp "$T/root/sftp"
 ok "OpenSSH sftp <-> ferryd (shimmed): every byte arrives both ways"
 check_stats "$STATS/ferryd" "ferryd sessions"
+rekeyed=$(grep -c "event=session_end .* key_exchanges=\([3-9]\|[1-9][0-9]\)" "$T/ferryd.log" || true)
+[ "$rekeyed" -eq 4 ] || fail "$rekeyed of 4 sessions re-exchanged keys at least twice"
+ok "every session re-exchanged keys under the shim"
 ferryd_stop
 ok "ferryd (shimmed) stops cleanly"
 
@@ -125,6 +132,8 @@ StrictModes no
 PidFile none
 PermitRootLogin yes
 Subsystem sftp internal-sftp
+RekeyLimit 256K
+LogLevel DEBUG1
 EOF
 /usr/sbin/sshd -D -e -f "$T/sshd_config" 2>"$T/sshd.log" &
 SSHD_PID=$!
@@ -138,6 +147,8 @@ SHORTIO_DIR="$STATS/ferry-sshd"
 mkdir -p "$SHORTIO_DIR" "$T/sshd-files"
 round_trip sshd "'$T/ferry-shim' $OPTS -P $SPORT" root@127.0.0.1 "$T/sshd-files" "$T/sshd-files"
 check_stats "$SHORTIO_DIR" "ferry against sshd"
+kexes=$(grep -c "SSH2_MSG_KEXINIT sent" "$T/sshd.log" || true)
+[ "$kexes" -ge 3 ] || fail "sshd re-exchanged keys $((kexes - 1)) times, expected at least 2"
 ok "ferry (shimmed) <-> OpenSSH sshd: every byte arrives both ways"
 kill -TERM "$SSHD_PID"
 wait "$SSHD_PID" 2>/dev/null || true
