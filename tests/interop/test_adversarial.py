@@ -1548,6 +1548,55 @@ def rekey_variants(srv):
     c.close()
 
 
+@case
+def sftp_packets_split_and_joined(srv):
+    """SFTP packets cut at every byte across CHANNEL_DATA messages, and
+    several in one message: the channel hands the subsystem a stream."""
+    with open(os.path.join(srv.root, "split.bin"), "wb") as f:
+        f.write(b"0123456789" * 100)
+    c = authed(srv)
+    remote = c.open_sftp()
+    stream = b""
+
+    def pkt(body):
+        return u32(len(body)) + body
+
+    def replies(n):
+        nonlocal stream
+        out = []
+        while len(out) < n:
+            while len(stream) >= 4 and len(stream) >= 4 + int.from_bytes(stream[:4], "big"):
+                k = int.from_bytes(stream[:4], "big")
+                out.append(stream[4:4 + k])
+                stream = stream[4 + k:]
+            if len(out) < n:
+                stream += c.expect(CHANNEL_DATA)[9:]
+        return out
+    init = pkt(u8(1) + u32(3))
+    for i in range(len(init)):
+        c.send(u8(CHANNEL_DATA) + u32(remote) + string(init[i:i + 1]))
+    check(replies(1)[0][0] == 2, "VERSION expected")
+    c.send(u8(CHANNEL_DATA) + u32(remote)
+           + string(pkt(u8(3) + u32(7) + string("/split.bin") + u32(1) + u32(0))))
+    h = replies(1)[0]
+    check(h[0] == 102, "HANDLE expected, got %d" % h[0])
+    handle = Rd(h[5:]).string()
+    reads = b"".join(pkt(u8(5) + u32(10 + i) + string(handle) + u32(0) + u32(i * 100) + u32(100))
+                     for i in range(5))
+    # five READs in one message, then five more cut at odd places
+    c.send(u8(CHANNEL_DATA) + u32(remote) + string(reads))
+    for cut in [(0, 3), (3, 17), (17, 90), (90, len(reads))]:
+        c.send(u8(CHANNEL_DATA) + u32(remote) + string(reads[cut[0]:cut[1]]))
+    got = replies(10)
+    for i, r in enumerate(got):
+        check(r[0] == 103, "DATA expected, got %d" % r[0])
+        rr = Rd(r[1:])
+        check(rr.u32() == 10 + i % 5, "reply order")
+        check(rr.string() == b"0123456789" * 10, "READ content")
+    c.ping()
+    c.close()
+
+
 def sftp_string(s):
     return string(s)
 
