@@ -1218,6 +1218,22 @@ def rekey_by_server(srv):
     c.ping()
     remote = c.open_sftp()
     c.sftp_init(remote)
+    c.rekey()  # our own re-exchange later still works
+    c.ping()
+    c.close()
+    # both sides start at once: our KEXINIT behind the bytes that trigger
+    # the server's; exactly one KEXINIT each
+    c = authed(s2)
+    a = c.alg
+    c.cork()
+    for _ in range(12):
+        c.send(u8(IGNORE) + string(bytes(4000)))
+    c.i_c = c.kexinit_payload(a["kex"], a["hostkey"], a["cipher"], a["mac"], strict=False)
+    c.send(c.i_c)
+    c.uncork()
+    c.i_s = c.expect(KEXINIT)
+    c.kex_finish(c.make_eph())
+    c.ping()
     c.close()
     # a connection message after our KEXINIT, before our NEWKEYS
     c = authed(s2)
