@@ -4,7 +4,8 @@
 # existing file. Each time the client gets an error status with a message
 # and exits non-zero, no file appears under the new name, the replaced
 # file keeps its earlier content, no temporary file is left behind (the
-# space is free again) and a small upload afterwards succeeds.
+# space is free again) and a small upload afterwards succeeds. Then the
+# client's disk is the full one: a download fails with the local error.
 #
 # The tmpfs is mounted in a private mount namespace: the script re-runs
 # itself under `unshare -m` (needs root), so the mount never reaches the
@@ -95,6 +96,25 @@ for client in sftp ferry; do
     base=$(used_kb)
     ok "$client: small upload and download afterwards succeed"
 done
+
+# The client's disk full: a 16 MiB download into an 8 MiB tmpfs fails
+# with the local error (not a remote one) and a non-zero exit.
+mkdir -p "$T/ldisk"
+mount -t tmpfs -o size=8m ferry-diskfull-local "$T/ldisk" || fail "cannot mount a tmpfs"
+trap 'rc=$?; umount -l "$DISK" "$T/ldisk" 2>/dev/null; (exit $rc); _ferry_cleanup' EXIT
+for client in sftp ferry; do
+    rm -f "$DISK/root/"*
+    head -c $((6 * 1024 * 1024)) "$T/big.bin" >"$DISK/root/six.bin"
+    printf 'get six.bin %s/a.bin\nget six.bin %s/b.bin\n' "$T/ldisk" "$T/ldisk" >"$T/batch"
+    run_client $client "$T/batch"
+    [ $RC -ne 0 ] || fail "$client: download into a full local disk reported success"
+    grep -q "No space left on device" "$T/out" || { cat "$T/out" >&2; fail "$client: message"; }
+    same "$DISK/root/six.bin" "$T/ldisk/a.bin"
+    rm -f "$T/ldisk/"*
+    ok "$client: download into a full local disk fails with: $(grep 'No space' "$T/out")"
+done
+rm -f "$DISK/root/six.bin"
+base=$(used_kb)
 
 # The status itself: SSH_FX_FAILURE with the message "no space left" on
 # the WRITE (paramiko shows the server's text); the CLOSE fails as well.
