@@ -111,6 +111,15 @@ static void on_sftp_event(void *ctx, const ferry_sftp_event *ev)
     ferryd_audit_emit(c->srv->audit, "file", kv, n);
 }
 
+/* ferry verifies every transfer by default: its uploads are hashed as they
+ * arrive; other clients' once they have sent a check-file request. */
+static int running_hash_for(const ferry_ssh *s)
+{
+    const char *v = ferry_ssh_peer_version(s);
+    return v != NULL && strncmp(v, "SSH-2.0-Ferry_", 14) == 0 ? FERRY_SFTP_RUNHASH_ALWAYS
+                                                              : FERRY_SFTP_RUNHASH_AFTER_CHECK;
+}
+
 static int on_subsystem(void *ctx, ferry_ssh *s, ferry_channel *ch, const char *name,
                         const ferry_chan_consumer **ops, void **cctx)
 {
@@ -132,6 +141,7 @@ static int on_subsystem(void *ctx, ferry_ssh *s, ferry_channel *ch, const char *
         .mode = u->mode,
         .atomic_uploads = c->srv->cfg.atomic_uploads,
         .keep_partial = c->srv->cfg.keep_partial,
+        .running_hash = running_hash_for(s),
         .user = u->name,
         .on_event = on_sftp_event,
         .event_ctx = c,

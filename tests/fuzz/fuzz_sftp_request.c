@@ -74,6 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .mode = (enum ferry_sftp_mode)(data[0] & 3 ? (data[0] & 3) - 1 : 0),
         .atomic_uploads = (data[0] >> 2) & 1,
         .keep_partial = (data[0] >> 4) & 1,
+        .running_hash = (data[0] >> 5) % 3,
         .user = "fuzz",
         .max_handles = 8,
     };

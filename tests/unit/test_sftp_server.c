@@ -40,6 +40,7 @@ typedef struct T {
     int events, close_events;
     uint64_t ev_written;
     int keep, no_atomic; /* next start(): keep_partial, atomic_uploads off */
+    int runhash;         /* next start(): running_hash */
     int partial_events;
     char partial_path[300]; /* path2 of the last "partial_kept" event */
     int refusals;           /* events with a refusal */
@@ -117,6 +118,7 @@ static void start(T *t, enum ferry_sftp_mode mode, unsigned max_handles)
     t->cfg.mode = mode;
     t->cfg.atomic_uploads = !t->no_atomic;
     t->cfg.keep_partial = t->keep;
+    t->cfg.running_hash = t->runhash;
     t->cfg.user = "alice";
     t->cfg.max_handles = max_handles;
     t->cfg.on_event = on_event;
@@ -842,7 +844,9 @@ static void swap_race(T *t, const char *target, const char *dname)
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, swap_loop, &sw), 0);
     int inside = 0, refused = 0;
-    for (int i = 0; i < 1500; i++) {
+    /* on a loaded machine the swapper may win many rounds in a row: go on
+     * until one open landed inside */
+    for (int i = 0; i < 1500 || (inside == 0 && i < 200000); i++) {
         hnd h;
         char buf[16];
         if (op_open(t, i % 2 ? "d/secret" : "/d/../d/secret", SSH_FXF_READ, &h) != SSH_FX_OK) {
@@ -1362,6 +1366,132 @@ static void test_refusal_events(void **state)
     assert_int_equal(host_size(p), 4);
 }
 
+/* Changes one byte of a host file behind the server's back, keeping its
+ * size and mtime: an answer from the running hashes still shows the old
+ * content, an answer from reading the new one. */
+static void tamper_keep_mtime(const char *path, off_t off)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "#", 1, off), 1);
+    struct timespec ts[2] = {st.st_atim, st.st_mtim};
+    assert_int_equal(futimens(fd, ts), 0);
+    close(fd);
+}
+
+/* check-file sha256, block-size 0, of [start, start+len) of a name or a
+ * handle (h != NULL), compared with the sha256 of want[wn]. */
+static void expect_piece(T *t, const char *name, const hnd *h, uint64_t start, uint64_t len,
+                         const uint8_t *want, size_t wn)
+{
+    char alg[32];
+    const uint8_t *hs;
+    uint8_t w[32];
+    if (h != NULL) {
+        send_req(t, check_req(t, "check-file-handle", h->b, h->n, "sha256", start, len, 0));
+    } else {
+        send_req(t, check_req(t, "check-file-name", name, strlen(name), "sha256", start, len, 0));
+    }
+    assert_int_equal(check_reply(t, alg, &hs), 32);
+    sha256_of(want, wn, w);
+    assert_memory_equal(hs, w, 32);
+}
+
+/* Uploads data[n] to name in writes of `chunk` bytes, in order. */
+static void upload(T *t, const char *name, const uint8_t *data, size_t n, size_t chunk)
+{
+    hnd h;
+    assert_int_equal(op_open(t, name, SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC, &h),
+                     SSH_FX_OK);
+    for (size_t off = 0; off < n; off += chunk) {
+        size_t k = n - off < chunk ? n - off : chunk;
+        assert_int_equal(op_write(t, &h, off, data + off, k), SSH_FX_OK);
+    }
+    assert_int_equal(op_close(t, &h), SSH_FX_OK);
+}
+
+static void test_running_hash(void **state)
+{
+    T *t = *state;
+    const size_t piece = 64u << 20, n = piece + 300000;
+    uint8_t *data = malloc(n), *tam = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        data[i] = (uint8_t)(i * 7 + (i >> 12));
+    }
+    memcpy(tam, data, n);
+    tam[5] = '#';
+    char p[300];
+    hnd h;
+    /* always: an upload of more than one piece, writes crossing the piece
+     * boundary; after the CLOSE both pieces come from the cache */
+    t->runhash = FERRY_SFTP_RUNHASH_ALWAYS;
+    restart(t, FERRY_SFTP_READ_WRITE, 0);
+    upload(t, "big", data, n, 100000);
+    host_path(t, p, sizeof(p), "big");
+    tamper_keep_mtime(p, 5);
+    expect_piece(t, "big", NULL, 0, piece, data, piece);
+    expect_piece(t, "big", NULL, piece, 0, data + piece, n - piece);
+    /* not a piece: read */
+    expect_piece(t, "big", NULL, 0, 1000, tam, 1000);
+    /* the file changed (mtime): read again */
+    struct timespec older[2] = {{.tv_sec = 1000000000}, {.tv_sec = 1000000000}};
+    assert_int_equal(utimensat(AT_FDCWD, p, older, 0), 0);
+    expect_piece(t, "big", NULL, 0, piece, tam, piece);
+    /* out of order: no run, answers by reading */
+    hnd w;
+    assert_int_equal(op_open(t, "ooo", SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC, &w),
+                     SSH_FX_OK);
+    assert_int_equal(op_write(t, &w, 500, data + 500, 500), SSH_FX_OK);
+    assert_int_equal(op_write(t, &w, 0, data, 500), SSH_FX_OK);
+    assert_int_equal(op_close(t, &w), SSH_FX_OK);
+    host_path(t, p, sizeof(p), "ooo");
+    tamper_keep_mtime(p, 5);
+    expect_piece(t, "ooo", NULL, 0, 0, tam, 1000);
+    /* resume: the prefix hashed through a READ|WRITE handle seeds the run,
+     * the writes after it extend it (answers through the handle) */
+    host_path(t, p, sizeof(p), "part");
+    host_write(p, data, 1000);
+    assert_int_equal(op_open(t, "part", SSH_FXF_READ | SSH_FXF_WRITE, &h), SSH_FX_OK);
+    expect_piece(t, NULL, &h, 0, 1000, data, 1000);
+    assert_int_equal(op_write(t, &h, 1000, data + 1000, 3000), SSH_FX_OK);
+    tamper_keep_mtime(p, 5);
+    expect_piece(t, NULL, &h, 0, 0, data, 4000);
+    /* a SETSTAT of the size through the handle ends the run */
+    ferry_buf *b = req_h(t, SSH_FXP_FSETSTAT, &h);
+    ferry_buf_put_u32(b, SSH_FILEXFER_ATTR_SIZE);
+    ferry_buf_put_u64(b, 4000);
+    send_req(t, b);
+    assert_int_equal(status(t), SSH_FX_OK);
+    expect_piece(t, NULL, &h, 0, 0, tam, 4000);
+    assert_int_equal(op_close(t, &h), SSH_FX_OK);
+    /* the default: no run until the session has sent a check-file */
+    t->runhash = FERRY_SFTP_RUNHASH_AFTER_CHECK;
+    restart(t, FERRY_SFTP_READ_WRITE, 0);
+    upload(t, "first", data, 2000, 700);
+    host_path(t, p, sizeof(p), "first");
+    tamper_keep_mtime(p, 5);
+    expect_piece(t, "first", NULL, 0, 0, tam, 2000);
+    upload(t, "second", data, 2000, 700);
+    host_path(t, p, sizeof(p), "second");
+    tamper_keep_mtime(p, 5);
+    expect_piece(t, "second", NULL, 0, 0, data, 2000);
+    /* a rename keeps the key */
+    assert_int_equal(op_two(t, 0, "posix-rename@openssh.com", "second", "third"), SSH_FX_OK);
+    expect_piece(t, "third", NULL, 0, 0, data, 2000);
+    /* off: never */
+    t->runhash = FERRY_SFTP_RUNHASH_OFF;
+    restart(t, FERRY_SFTP_READ_WRITE, 0);
+    expect_piece(t, "third", NULL, 0, 0, tam, 2000);
+    upload(t, "fourth", data, 2000, 700);
+    host_path(t, p, sizeof(p), "fourth");
+    tamper_keep_mtime(p, 5);
+    expect_piece(t, "fourth", NULL, 0, 0, tam, 2000);
+    free(data);
+    free(tam);
+}
+
 static void test_backpressure(void **state)
 {
     T *t = *state;
@@ -1647,6 +1777,7 @@ int main(void)
         TST(test_partial_uploads),
         TST(test_partial_upload_only),
         TST(test_refusal_events),
+        TST(test_running_hash),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     pair_keys_cleanup();

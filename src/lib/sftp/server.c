@@ -381,6 +381,7 @@ int ferry__sftp_put_handle(S *s, const ferry__sftp_handle *h)
 void ferry__sftp_handle_release(S *s, ferry__sftp_handle *h)
 {
     (void)s;
+    ferry__sftp_run_release(h);
     free(h->path);
     memset(h, 0, sizeof(*h));
 }
@@ -669,6 +670,7 @@ void ferry_sftp_server_free(ferry_sftp_server *s)
         ferry__sftp_handle_release(s, h);
     }
     free(s->h);
+    ferry__sftp_hcache_free(s);
     ferry_buf_free(s->reply);
     ferry_buf_free(s->out);
     free(s);

@@ -35,12 +35,21 @@ typedef struct ferry_sftp_event {
     const char *refusal;
 } ferry_sftp_event;
 
+/* When uploads keep a running sha256 per check-file piece (server_hash.c),
+ * so that verifying what was just written needs no re-reading. */
+enum ferry_sftp_runhash {
+    FERRY_SFTP_RUNHASH_AFTER_CHECK = 0, /* once the session sent a check-file */
+    FERRY_SFTP_RUNHASH_ALWAYS = 1,
+    FERRY_SFTP_RUNHASH_OFF = 2,
+};
+
 typedef struct ferry_sftp_server_config {
     ferry_vfs *vfs;          /* borrowed: the user's jailed storage */
     enum ferry_sftp_mode mode;
     int atomic_uploads;      /* default on: see docs/ferryd.8 */
     int keep_partial;        /* with atomic_uploads: keep interrupted uploads
                                 as ".<name>.ferry-partial" (server.c) */
+    int running_hash;        /* enum ferry_sftp_runhash */
     const char *user;        /* for home-directory / logs */
     unsigned max_handles;    /* 0 = 256 */
     uint32_t max_read;       /* largest READ/WRITE data (0 = 256 KiB) */

@@ -16,6 +16,8 @@
  *    block possibly short, and no hash for an empty range.
  *  - check-file-handle needs a handle opened with READ (PERMISSION
  *    otherwise); both forms are refused in upload-only mode.
+ *  - sha256 of an aligned 64 MiB piece of what the session just wrote is
+ *    answered from the running hashes when they know it (server_hash.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +225,7 @@ int ferry__sftp_on_copy_data(S *s, uint32_t id, ferry_rd *r)
         s->errmsg = "handle not open for reading / writing";
         return FERRY_E_PERMISSION;
     }
+    ferry__sftp_run_drop(wh);
     rc = ferry_vfs_copy(rh->file, roff, rlen, wh->file, woff, &copied);
     rh->bytes_read += copied;
     wh->bytes_written += copied;
@@ -263,9 +266,10 @@ typedef struct check_req {
     uint32_t bs;
 } check_req;
 
-/* Hashes [off, off+len) of f into out (one digest); stops early at EOF. */
+/* Hashes [off, off+len) of f into out (one digest); stops early at EOF.
+ * keep, if not NULL, gets the state before the final step. */
 static int hash_block(ferry_vfs_file *f, EVP_MD_CTX *ctx, const EVP_MD *md, uint64_t off,
-                      uint64_t len, uint8_t *buf, size_t bufsz, uint8_t *out)
+                      uint64_t len, uint8_t *buf, size_t bufsz, uint8_t *out, EVP_MD_CTX *keep)
 {
     if (EVP_DigestInit_ex(ctx, md, NULL) != 1) {
         return ferry_err_crypto();
@@ -285,10 +289,17 @@ static int hash_block(ferry_vfs_file *f, EVP_MD_CTX *ctx, const EVP_MD *md, uint
         off += got;
         len -= got;
     }
+    if (len > 0 && keep != NULL) {
+        return FERRY_E_EOF; /* shrank meanwhile: the state is not of the range */
+    }
+    if (keep != NULL && EVP_MD_CTX_copy_ex(keep, ctx) != 1) {
+        return ferry_err_crypto();
+    }
     return EVP_DigestFinal_ex(ctx, out, NULL) == 1 ? FERRY_OK : ferry_err_crypto();
 }
 
-static int hash_blocks(S *s, ferry_vfs_file *f, const check_req *q, uint64_t nblocks)
+static int hash_blocks(S *s, ferry_vfs_file *f, const check_req *q, uint64_t nblocks,
+                       EVP_MD_CTX *keep)
 {
     size_t bufsz = 64 * 1024;
     size_t mdlen = (size_t)EVP_MD_get_size(q->md);
@@ -304,7 +315,7 @@ static int hash_blocks(S *s, ferry_vfs_file *f, const check_req *q, uint64_t nbl
         uint8_t *dst;
         rc = ferry_buf_reserve(s->reply, mdlen, &dst);
         if (rc == FERRY_OK) {
-            rc = hash_block(f, ctx, q->md, off, len, buf, bufsz, dst);
+            rc = hash_block(f, ctx, q->md, off, len, buf, bufsz, dst, keep);
         }
     }
     EVP_MD_CTX_free(ctx);
@@ -312,8 +323,11 @@ static int hash_blocks(S *s, ferry_vfs_file *f, const check_req *q, uint64_t nbl
     return rc;
 }
 
-/* Clips the range to the file, applies the bounds, answers. */
-static int check_file(S *s, uint32_t id, ferry_vfs_file *f, check_req *q)
+/* Clips the range to the file, applies the bounds, answers: from the
+ * running hashes (server_hash.c) when they know the piece, else by
+ * reading (which may seed the handle's run). h: the handle, or NULL for
+ * check-file-name. */
+static int check_file(S *s, uint32_t id, ferry_vfs_file *f, check_req *q, ferry__sftp_handle *h)
 {
     ferry_vfs_attr st;
     int rc = ferry_vfs_fstat(f, &st);
@@ -333,6 +347,14 @@ static int check_file(S *s, uint32_t id, ferry_vfs_file *f, check_req *q)
         s->errmsg = "too many blocks";
         return FERRY_E_LIMIT;
     }
+    uint8_t dig[32];
+    int piece = strcmp(q->alg, "sha256") == 0 && q->bs == 0;
+    int known = piece && (h != NULL ? ferry__sftp_run_answer(h, st.size, q->start, q->len, dig)
+                                    : ferry__sftp_hcache_answer(s, &st, q->start, q->len, dig));
+    EVP_MD_CTX *keep = NULL;
+    if (piece && !known && h != NULL && ferry__sftp_run_seedable(h, st.size, q->start, q->len)) {
+        keep = EVP_MD_CTX_new(); /* NULL: simply no seed */
+    }
     rc = ferry__sftp_begin(s, SSH_FXP_EXTENDED_REPLY, id);
     if (rc == FERRY_OK) {
         rc = ferry_buf_put_cstring(s->reply, "check-file");
@@ -341,8 +363,13 @@ static int check_file(S *s, uint32_t id, ferry_vfs_file *f, check_req *q)
         rc = ferry_buf_put_cstring(s->reply, q->alg);
     }
     if (rc == FERRY_OK) {
-        rc = hash_blocks(s, f, q, nblocks);
+        rc =
+            known ? ferry_buf_put(s->reply, dig, sizeof(dig)) : hash_blocks(s, f, q, nblocks, keep);
     }
+    if (rc == FERRY_OK && keep != NULL) {
+        ferry__sftp_run_seed(h, q->start, q->len, keep);
+    }
+    EVP_MD_CTX_free(keep);
     return rc == FERRY_OK ? ferry__sftp_send(s) : rc;
 }
 
@@ -391,7 +418,8 @@ int ferry__sftp_on_check_file_handle(S *s, uint32_t id, ferry_rd *r)
         s->errmsg = "handle not open for reading";
         return FERRY_E_PERMISSION;
     }
-    return check_file(s, id, h->file, &q);
+    s->seen_check = 1;
+    return check_file(s, id, h->file, &q, h);
 }
 
 int ferry__sftp_on_check_file_name(S *s, uint32_t id, ferry_rd *r)
@@ -407,7 +435,8 @@ int ferry__sftp_on_check_file_name(S *s, uint32_t id, ferry_rd *r)
         rc = ferry_vfs_open(s->cfg.vfs, path, FERRY_VFS_O_READ, FERRY_VFS_MODE_DEFAULT, &f);
     }
     if (rc == FERRY_OK) {
-        rc = check_file(s, id, f, &q);
+        s->seen_check = 1;
+        rc = check_file(s, id, f, &q, NULL);
         ferry_vfs_close(f, FERRY_VFS_CLOSE_DISCARD);
     }
     return rc;

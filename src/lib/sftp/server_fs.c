@@ -97,6 +97,7 @@ int ferry__sftp_on_open(S *s, uint32_t id, ferry_rd *r)
     }
     h->kind = H_FILE;
     h->pflags = pflags;
+    ferry__sftp_run_open(s, h);
     rc = ferry__sftp_begin(s, SSH_FXP_HANDLE, id);
     if (rc == FERRY_OK) {
         rc = ferry__sftp_put_handle(s, h);
@@ -114,8 +115,8 @@ int ferry__sftp_on_close(S *s, uint32_t id, ferry_rd *r)
     if (h->kind == H_FILE) {
         /* after a failed WRITE (a full disk) an atomic upload holds a hole:
          * never move it into place; CLOSE reports that error again */
-        rc = ferry_vfs_close(h->file,
-                             h->write_err ? FERRY_VFS_CLOSE_DISCARD : FERRY_VFS_CLOSE_COMMIT);
+        rc = ferry__sftp_close_file(
+            s, h, h->write_err ? FERRY_VFS_CLOSE_DISCARD : FERRY_VFS_CLOSE_COMMIT);
         rc = h->write_err ? h->write_err : rc;
         ferry__sftp_event_close(s, h, (int)ferry_sftp_status_from_err(rc));
     } else {
@@ -194,8 +195,10 @@ int ferry__sftp_on_write(S *s, uint32_t id, ferry_rd *r)
     rc = ferry_vfs_pwrite(h->file, data, len, off);
     if (rc == FERRY_OK) {
         h->bytes_written += len;
-    } else if (h->write_err == 0) {
-        h->write_err = rc;
+        ferry__sftp_run_write(h, off, data, len);
+    } else {
+        ferry__sftp_run_drop(h);
+        h->write_err = h->write_err ? h->write_err : rc;
     }
     return rc;
 }
@@ -234,6 +237,9 @@ int ferry__sftp_on_fsetstat(S *s, uint32_t id, ferry_rd *r)
         if (rc == FERRY_OK) {
             ferry__sftp_setattr_from(&sa, &a);
             rc = ferry_vfs_fsetstat(h->file, &sa);
+        }
+        if (a.flags & SSH_FILEXFER_ATTR_SIZE) {
+            ferry__sftp_run_drop(h);
         }
         ferry__sftp_event(s, "setstat", h->path, NULL, rc);
     }

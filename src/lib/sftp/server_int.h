@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
+
 #include "sftp/proto.h"
 #include "sftp/server.h"
 #include "util/buf.h"
@@ -25,6 +27,20 @@
 
 enum { H_FREE = 0, H_FILE = 1, H_DIR = 2 };
 
+/* A handle's running piece hashes (server_hash.c). */
+typedef struct ferry__sftp_run ferry__sftp_run;
+
+/* Piece digests of a file closed after a run, with the key that says it
+ * is unchanged (server_hash.c). */
+#define FERRY__SFTP_HCACHE 8
+typedef struct ferry__sftp_hcache {
+    uint64_t dev, ino, size;
+    int64_t mtime;
+    uint32_t mtime_nsec;
+    uint8_t (*pieces)[32]; /* NULL: a free slot */
+    size_t n;
+} ferry__sftp_hcache;
+
 typedef struct ferry__sftp_handle {
     int kind;
     uint32_t gen;
@@ -35,6 +51,8 @@ typedef struct ferry__sftp_handle {
     uint64_t bytes_read, bytes_written;
     uint64_t t_open;
     int write_err;    /* first failed WRITE: CLOSE discards the upload */
+    ferry__sftp_run *run; /* running piece hashes of what was written */
+    int run_dead;         /* written out of order: no run any more */
 } ferry__sftp_handle;
 
 struct ferry_sftp_server {
@@ -51,6 +69,9 @@ struct ferry_sftp_server {
     int replied;       /* the current handler sent its reply */
     const char *errmsg; /* message for the current error status, or NULL */
     const char *refusal; /* the current request was refused by the mode */
+    int seen_check;      /* a check-file request came (running_hash) */
+    ferry__sftp_hcache hcache[FERRY__SFTP_HCACHE];
+    unsigned hcache_next;
 };
 
 typedef struct ferry_sftp_server S;
@@ -145,6 +166,35 @@ int ferry__sftp_on_home_directory(S *s, uint32_t id, ferry_rd *r);
 int ferry__sftp_on_users_groups(S *s, uint32_t id, ferry_rd *r);
 int ferry__sftp_on_check_file_handle(S *s, uint32_t id, ferry_rd *r);
 int ferry__sftp_on_check_file_name(S *s, uint32_t id, ferry_rd *r);
+
+/* ---- running hashes (server_hash.c) ---- */
+/* After a successful OPEN (h->pflags set): starts a run when the policy
+ * allows, the handle writes (not APPEND) and the file is empty. */
+void ferry__sftp_run_open(S *s, ferry__sftp_handle *h);
+/* After a successful WRITE of d[n] at off: extends the run, or ends it
+ * when off is not where the run stands. */
+void ferry__sftp_run_write(ferry__sftp_handle *h, uint64_t off, const uint8_t *d, size_t n);
+/* The handle's content changed otherwise: no run for it any more. */
+void ferry__sftp_run_drop(ferry__sftp_handle *h);
+/* Frees the run (handle released). */
+void ferry__sftp_run_release(ferry__sftp_handle *h);
+/* sha256 of the piece [start, start+len) of the handle's file of `size`
+ * bytes from its run: 1 with out set, 0 when the run cannot tell. */
+int ferry__sftp_run_answer(ferry__sftp_handle *h, uint64_t size, uint64_t start, uint64_t len,
+                           uint8_t out[32]);
+/* Whether hashing the piece [start, start+len) by reading may seed or
+ * extend the run (ferry__sftp_run_seed with the state before the final). */
+int ferry__sftp_run_seedable(const ferry__sftp_handle *h, uint64_t size, uint64_t start,
+                             uint64_t len);
+void ferry__sftp_run_seed(ferry__sftp_handle *h, uint64_t start, uint64_t len,
+                          const EVP_MD_CTX *state);
+/* ferry_vfs_close(h->file, how) (h->file is NULL after), keeping the piece
+ * digests of a committed run in the session's cache. */
+int ferry__sftp_close_file(S *s, ferry__sftp_handle *h, int how);
+/* sha256 of a piece of a file (st from its fstat) from the cache. */
+int ferry__sftp_hcache_answer(S *s, const ferry_vfs_attr *st, uint64_t start, uint64_t len,
+                              uint8_t out[32]);
+void ferry__sftp_hcache_free(S *s);
 
 /* The hash algorithms check-file supports, comma-separated (for VERSION). */
 extern const char ferry__sftp_check_file_algs[];

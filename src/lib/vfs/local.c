@@ -167,6 +167,9 @@ static void stat_from(ferry_vfs_attr *out, const struct stat *st)
     out->nlink = (uint32_t)st->st_nlink;
     out->atime = st->st_atim.tv_sec;
     out->mtime = st->st_mtim.tv_sec;
+    out->mtime_nsec = (uint32_t)st->st_mtim.tv_nsec;
+    out->dev = (uint64_t)st->st_dev;
+    out->ino = (uint64_t)st->st_ino;
 }
 
 static void proc_path(char out[64], int fd)

@@ -62,13 +62,17 @@ typedef struct ferry_vfs_dir ferry_vfs_dir;
 /* Rename flags. */
 #define FERRY_VFS_RENAME_NOREPLACE 0x1u /* fail with EXISTS if newpath exists */
 
-/* File status (the fields SFTP v3 can carry, plus nlink and the kind). */
+/* File status (the fields SFTP v3 can carry, plus nlink and the kind,
+ * and what tells whether a file changed: its identity and the
+ * sub-second part of mtime; 0 where a backend has none). */
 typedef struct ferry_vfs_attr {
     uint64_t size;
     uint32_t uid, gid;
     uint32_t mode;  /* st_mode: type bits and permissions */
     uint32_t nlink;
     int64_t atime, mtime;
+    uint32_t mtime_nsec;
+    uint64_t dev, ino;
 } ferry_vfs_attr;
 
 /* Attribute changes for setstat; only the fields named in `set` apply, in

@@ -1,0 +1,267 @@
+/* server_hash.c: running sha256 of uploads, so that check-file of what was
+ * just written needs no re-reading.
+ *
+ * check-file clients (ferry) verify a file in aligned pieces of
+ * FERRY__SFTP_CHECK_MAX bytes: [k*P, min((k+1)*P, size)), block-size 0,
+ * sha256. A file handle opened for writing (not APPEND) keeps a "run":
+ * the digests of the finished pieces of what it wrote and the hash state
+ * of the current piece, as long as every WRITE lands exactly at the end
+ * of what was hashed, starting from an empty file (or from a prefix this
+ * handle hashed with check-file-handle piece by piece: how a resumed
+ * upload continues). Any other write, a SETSTAT of the size through the
+ * handle, or copy-data into it ends the run for good.
+ *
+ * - check-file-handle of a piece answers from the run when the file's size
+ *   equals what the run hashed.
+ * - A successful CLOSE leaves the piece digests in a small per-session
+ *   cache keyed by the file's device, inode, size and mtime (nanoseconds),
+ *   taken after the close (after an atomic upload's rename; a rename
+ *   through RENAME / posix-rename keeps inode and mtime). check-file-name
+ *   of a piece of a file with that key answers from the cache.
+ * - Limits: the key cannot see a change by another process that keeps the
+ *   size and falls within the same mtime tick as our last write (the
+ *   kernel's timestamps are coarse); SETSTAT of the times makes the key
+ *   miss (a re-read follows, never a wrong answer from our side).
+ *
+ * When runs start (ferry_sftp_server_config.running_hash): after the
+ * session's first check-file request (default: the client verifies), for
+ * every upload, or never. Hashing costs about 0.6 ms per MiB of CPU
+ * without SHA extensions, 0.15 ms with them.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "sftp/server_int.h"
+#include "util/err.h"
+
+#define PIECE FERRY__SFTP_CHECK_MAX
+
+struct ferry__sftp_run {
+    EVP_MD_CTX *ctx;     /* the current piece */
+    uint8_t (*done)[32]; /* finished pieces */
+    size_t ndone, cap;
+    uint64_t off; /* [0, off) hashed */
+};
+
+static void run_free(ferry__sftp_run *run)
+{
+    if (run != NULL) {
+        EVP_MD_CTX_free(run->ctx);
+        free(run->done);
+        free(run);
+    }
+}
+
+static ferry__sftp_run *run_new(void)
+{
+    ferry__sftp_run *run = calloc(1, sizeof(*run));
+    if (run == NULL || (run->ctx = EVP_MD_CTX_new()) == NULL ||
+        EVP_DigestInit_ex(run->ctx, EVP_sha256(), NULL) != 1) {
+        run_free(run);
+        return NULL;
+    }
+    return run;
+}
+
+void ferry__sftp_run_drop(ferry__sftp_handle *h)
+{
+    run_free(h->run);
+    h->run = NULL;
+    h->run_dead = 1;
+}
+
+void ferry__sftp_run_release(ferry__sftp_handle *h)
+{
+    run_free(h->run);
+    h->run = NULL;
+}
+
+/* Finishes the current piece into done[] and starts the next. */
+static int run_next_piece(ferry__sftp_run *run)
+{
+    if (run->ndone == run->cap) {
+        size_t cap = run->cap ? 2 * run->cap : 16;
+        void *p = realloc(run->done, cap * sizeof(*run->done));
+        if (p == NULL) {
+            return FERRY_E_ALLOC;
+        }
+        run->done = p;
+        run->cap = cap;
+    }
+    if (EVP_DigestFinal_ex(run->ctx, run->done[run->ndone], NULL) != 1 ||
+        EVP_DigestInit_ex(run->ctx, EVP_sha256(), NULL) != 1) {
+        return ferry_err_crypto();
+    }
+    run->ndone++;
+    return FERRY_OK;
+}
+
+static int writable_run(const ferry__sftp_handle *h)
+{
+    return (h->pflags & SSH_FXF_WRITE) && !(h->pflags & SSH_FXF_APPEND) && !h->run_dead;
+}
+
+void ferry__sftp_run_open(S *s, ferry__sftp_handle *h)
+{
+    ferry_vfs_attr st;
+    if (s->cfg.running_hash == FERRY_SFTP_RUNHASH_OFF ||
+        (s->cfg.running_hash == FERRY_SFTP_RUNHASH_AFTER_CHECK && !s->seen_check) ||
+        !writable_run(h) || ferry_vfs_fstat(h->file, &st) != FERRY_OK || st.size != 0) {
+        return;
+    }
+    h->run = run_new(); /* NULL: no run, answers come from reading */
+}
+
+void ferry__sftp_run_write(ferry__sftp_handle *h, uint64_t off, const uint8_t *d, size_t n)
+{
+    ferry__sftp_run *run = h->run;
+    if (run == NULL) {
+        return;
+    }
+    if (off != run->off) {
+        ferry__sftp_run_drop(h);
+        return;
+    }
+    while (n > 0) {
+        uint64_t room = PIECE - run->off % PIECE;
+        size_t k = n < room ? n : (size_t)room;
+        if (EVP_DigestUpdate(run->ctx, d, k) != 1) {
+            ferry__sftp_run_drop(h);
+            return;
+        }
+        run->off += k;
+        d += k;
+        n -= k;
+        if (run->off % PIECE == 0 && run_next_piece(run) != FERRY_OK) {
+            ferry__sftp_run_drop(h);
+            return;
+        }
+    }
+}
+
+/* The digest of piece [start, start+len) from finished digests `done` and
+ * the state of the unfinished last piece (ctx, NULL if none) of a file of
+ * `size` bytes of which [0, off) is known. 1 if answered. */
+static int piece_answer(uint8_t (*done)[32], size_t ndone, EVP_MD_CTX *ctx, uint64_t off,
+                        uint64_t size, uint64_t start, uint64_t len, uint8_t out[32])
+{
+    if (size != off || start % PIECE != 0) {
+        return 0;
+    }
+    uint64_t k = start / PIECE;
+    if (k < ndone && (len == PIECE || (start + len == size && len > 0))) {
+        memcpy(out, done[k], 32);
+        return 1;
+    }
+    if (k != ndone || ctx == NULL || start + len != size) {
+        return 0;
+    }
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    int ok = c != NULL && EVP_MD_CTX_copy_ex(c, ctx) == 1 && EVP_DigestFinal_ex(c, out, NULL) == 1;
+    EVP_MD_CTX_free(c);
+    return ok;
+}
+
+int ferry__sftp_run_answer(ferry__sftp_handle *h, uint64_t size, uint64_t start, uint64_t len,
+                           uint8_t out[32])
+{
+    ferry__sftp_run *run = h->run;
+    return run != NULL &&
+           piece_answer(run->done, run->ndone, run->ctx, run->off, size, start, len, out);
+}
+
+int ferry__sftp_run_seedable(const ferry__sftp_handle *h, uint64_t size, uint64_t start,
+                             uint64_t len)
+{
+    uint64_t at = h->run != NULL ? h->run->off : 0;
+    return writable_run(h) && start == at && start % PIECE == 0 && len > 0 &&
+           (len == PIECE || start + len == size);
+}
+
+void ferry__sftp_run_seed(ferry__sftp_handle *h, uint64_t start, uint64_t len,
+                          const EVP_MD_CTX *state)
+{
+    if (h->run == NULL && (start != 0 || (h->run = run_new()) == NULL)) {
+        return;
+    }
+    ferry__sftp_run *run = h->run;
+    if (run->off != start || EVP_MD_CTX_copy_ex(run->ctx, state) != 1) {
+        ferry__sftp_run_drop(h);
+        return;
+    }
+    run->off = start + len;
+    if (len == PIECE && run_next_piece(run) != FERRY_OK) {
+        ferry__sftp_run_drop(h);
+    }
+}
+
+/* ---- the per-session cache of closed files ---- */
+
+void ferry__sftp_hcache_free(S *s)
+{
+    for (size_t i = 0; i < FERRY__SFTP_HCACHE; i++) {
+        free(s->hcache[i].pieces);
+        memset(&s->hcache[i], 0, sizeof(s->hcache[i]));
+    }
+}
+
+static int same_file(const ferry__sftp_hcache *e, const ferry_vfs_attr *st)
+{
+    return e->pieces != NULL && e->dev == st->dev && e->ino == st->ino && e->size == st->size &&
+           e->mtime == st->mtime && e->mtime_nsec == st->mtime_nsec;
+}
+
+/* Moves h's run, finished, into the cache under the key of the closed
+ * file now at path (the same inode as before the close). */
+static void remember(S *s, ferry__sftp_handle *h, const ferry_vfs_attr *before)
+{
+    ferry__sftp_run *run = h->run;
+    ferry_vfs_attr st;
+    if (ferry_vfs_stat(s->cfg.vfs, h->path, 1, &st) != FERRY_OK || st.dev != before->dev ||
+        st.ino != before->ino || st.size != run->off || st.size == 0 ||
+        (run->off % PIECE != 0 && run_next_piece(run) != FERRY_OK)) {
+        return;
+    }
+    ferry__sftp_hcache *e = &s->hcache[s->hcache_next];
+    s->hcache_next = (s->hcache_next + 1) % FERRY__SFTP_HCACHE;
+    free(e->pieces);
+    *e = (ferry__sftp_hcache){.dev = st.dev,
+                              .ino = st.ino,
+                              .size = st.size,
+                              .mtime = st.mtime,
+                              .mtime_nsec = st.mtime_nsec,
+                              .pieces = run->done,
+                              .n = run->ndone};
+    run->done = NULL;
+    run->ndone = run->cap = 0;
+}
+
+int ferry__sftp_close_file(S *s, ferry__sftp_handle *h, int how)
+{
+    ferry_vfs_attr before;
+    int keep = h->run != NULL && how == FERRY_VFS_CLOSE_COMMIT &&
+               ferry_vfs_fstat(h->file, &before) == FERRY_OK && before.size == h->run->off;
+    int rc = ferry_vfs_close(h->file, how);
+    h->file = NULL;
+    if (rc == FERRY_OK && keep) {
+        remember(s, h, &before);
+    }
+    ferry__sftp_run_release(h);
+    return rc;
+}
+
+int ferry__sftp_hcache_answer(S *s, const ferry_vfs_attr *st, uint64_t start, uint64_t len,
+                              uint8_t out[32])
+{
+    for (size_t i = 0; i < FERRY__SFTP_HCACHE; i++) {
+        ferry__sftp_hcache *e = &s->hcache[i];
+        if (same_file(e, st) &&
+            piece_answer(e->pieces, e->n, NULL, e->size, st->size, start, len, out)) {
+            return 1;
+        }
+    }
+    return 0;
+}
