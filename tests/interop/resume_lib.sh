@@ -1,0 +1,132 @@
+# shellcheck shell=bash
+# resume_lib.sh: helpers of the automatic-resume interop tests (sourced
+# after lib.sh; needs $T, fail, ok).
+#
+#   proxy_start NAME TARGET_PORT [cutproxy args...]  # sets PROXY_PID, PROXY_PORT
+#   proxy_known_hosts FILE HOSTKEY.pub...             # known_hosts for the proxy's port
+#   proxy_stop                                        # SIGTERM, expects status 0
+#   proxy_cuts NAME / proxy_bytes NAME up|down        # from the proxy's log
+#   flip_byte FILE OFFSET                             # inverts one byte in place
+#   no_leftovers DIR                                  # no .ferry-partial / .part below DIR
+#
+# The proxy (cutproxy.py) runs as a child of the test and is ended by PID
+# in test_cleanup, which lib.sh calls at exit.
+
+PROXY="$FERRY_SRC/tests/interop/cutproxy.py"
+PROXY_PID=""
+PROXY_PORT=""
+
+test_cleanup() {
+    if [ -n "$PROXY_PID" ]; then
+        kill -TERM "$PROXY_PID" 2>/dev/null || true
+        wait "$PROXY_PID" 2>/dev/null || true
+        PROXY_PID=""
+    fi
+    if declare -F resume_test_cleanup >/dev/null; then
+        resume_test_cleanup || true
+    fi
+}
+
+# proxy_start NAME TARGET_PORT [args]: log in $T/NAME.proxy.log.
+proxy_start() {
+    local name=$1 target=$2
+    shift 2
+    rm -f "$T/$name.port"
+    /usr/bin/python3 "$PROXY" --target "$target" --port-file "$T/$name.port" \
+        --log "$T/$name.proxy.log" --lifetime 300 "$@" &
+    PROXY_PID=$!
+    for _ in $(seq 1 100); do
+        [ -s "$T/$name.port" ] && break
+        kill -0 "$PROXY_PID" 2>/dev/null || { PROXY_PID=""; fail "cutproxy $name exited at start"; }
+        sleep 0.05
+    done
+    PROXY_PORT=$(cat "$T/$name.port" 2>/dev/null) || fail "cutproxy $name wrote no port"
+}
+
+proxy_known_hosts() {
+    local out=$1 k
+    shift
+    : >"$out"
+    for k in "$@"; do
+        echo "[127.0.0.1]:$PROXY_PORT $(cut -d' ' -f1,2 "$k")" >>"$out"
+    done
+}
+
+proxy_stop() {
+    [ -n "$PROXY_PID" ] || return 0
+    kill -TERM "$PROXY_PID"
+    local rc=0
+    wait "$PROXY_PID" || rc=$?
+    PROXY_PID=""
+    [ $rc -eq 0 ] || fail "cutproxy exited with status $rc"
+}
+
+# Number of cuts the proxy made.
+proxy_cuts() {
+    grep -c ': CUT (' "$T/$1.proxy.log" || true
+}
+
+# Connections the proxy accepted.
+proxy_conns() {
+    grep -c ' accepted from ' "$T/$1.proxy.log" || true
+}
+
+# Bytes passed in one direction over all connections (after proxy_stop).
+proxy_bytes() {
+    sed -n "s/.* closed ([a-z]*): up=\([0-9]*\) down=\([0-9]*\)\$/\1 \2/p" "$T/$1.proxy.log" |
+        awk -v d="$2" '{ s += (d == "up" ? $1 : $2) } END { printf "%d\n", s }'
+}
+
+# resumed_not_restarted NAME DIR PAYLOAD CUTS CUT_BYTES: the bytes passed in
+# DIR stay below PAYLOAD + half of what CUTS restarts from zero would have
+# cost (CUT_BYTES each), so the transfers continued instead of starting over.
+resumed_not_restarted() {
+    local name=$1 dir=$2 payload=$3 cuts=$4 each=$5 total limit
+    total=$(proxy_bytes "$name" "$dir")
+    limit=$((payload + cuts * each / 2))
+    [ "$total" -ge "$payload" ] || fail "$name: only $total bytes $dir for a payload of $payload"
+    [ "$total" -lt "$limit" ] ||
+        fail "$name: $total bytes $dir for a payload of $payload: transfers started over"
+}
+
+flip_byte() {
+    /usr/bin/python3 - "$1" "$2" <<'EOF'
+import sys
+path, off = sys.argv[1], int(sys.argv[2])
+with open(path, "r+b") as f:
+    f.seek(off)
+    b = f.read(1)
+    if len(b) != 1:
+        sys.exit("%s is shorter than %d bytes" % (path, off + 1))
+    f.seek(off)
+    f.write(bytes([b[0] ^ 0xFF]))
+EOF
+}
+
+no_leftovers() {
+    local left
+    left=$(find "$1" \( -name '*.ferry-partial' -o -name '*.part' \) -print)
+    [ -z "$left" ] || fail "leftovers below $1: $left"
+}
+
+# wait_for FILE SECONDS: until FILE exists (fails after SECONDS).
+wait_for() {
+    for _ in $(seq 1 $(($2 * 20))); do
+        [ -e "$1" ] && return 0
+        sleep 0.05
+    done
+    fail "$1 did not appear within $2 s"
+}
+
+# no_sanitizer FILE: ferry's stderr holds no sanitizer report.
+no_sanitizer() {
+    if grep -q "ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer" "$1"; then
+        cat "$1" >&2
+        fail "sanitizer report in $1"
+    fi
+}
+
+# count PATTERN FILE: lines matching the fixed string PATTERN.
+count() {
+    grep -cF -- "$1" "$2" || true
+}

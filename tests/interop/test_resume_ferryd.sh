@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# test_resume_ferryd.sh: ferry's automatic resume against ferryd, with
+# cutproxy.py between them cutting the connection mid-transfer (RST, and a
+# plain FIN for some cuts). ferry runs in batch mode with key authentication
+# and -o ReconnectDelay=0.2; nobody types anything.
+#
+#  1. get of a 64 MiB file cut 3 times: equal, "reconnecting" and
+#     "Resuming ... (prefix verified by sha256)" on stderr, fewer bytes
+#     than starting over;
+#  2. put of the same, cut 3 times: equal, no .ferry-partial / .part left;
+#  3. put -r of a tree (48 MiB + 200 small files in subdirectories) cut
+#     twice, 4. get -r of it cut twice: trees equal, nothing left over;
+#  5. a corrupted kept prefix (the proxy holds the reconnect while a byte
+#     of the local file, or of the server's .NAME.ferry-partial, is
+#     flipped): "does not match", the file is sent again and is equal;
+#  6. Reconnect=no: the cut transfer fails with a non-zero exit;
+#  7. password authentication: after two cuts the file is equal and the
+#     SSH_ASKPASS program ran exactly once.
+. "$FERRY_SRC/tests/interop/lib.sh"
+. "$FERRY_SRC/tests/interop/resume_lib.sh"
+need ssh-keygen cmp diff setsid
+FERRY="$FERRY_BUILD/ferry"
+[ -x "$FERRY" ] || fail "$FERRY not built"
+
+MIB=$((1024 * 1024))
+BIG=$((64 * MIB))
+make_user_key ed25519
+mkdir -p "$T/src" "$T/root/g" "$T/root/p"
+make_file "$T/src/big.bin" $BIG
+cp "$T/src/big.bin" "$T/root/g/big.bin"
+# the tree: one 48 MiB file and 200 small ones (0..40 KiB) in 10 subdirectories
+mkdir -p "$T/src/tree"
+make_file "$T/src/tree/large.bin" $((48 * MIB))
+for i in $(seq 0 199); do
+    d="$T/src/tree/d$((i % 10))"
+    [ $((i % 20)) -lt 10 ] || d="$d/sub"
+    mkdir -p "$d"
+    make_file "$d/f$i.bin" $(((i * 211) % 40960))
+done
+TREE=$(find "$T/src/tree" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%d\n", s }')
+cp -a "$T/src/tree" "$T/root/g/tree"
+
+ferryd_start
+KEYS=("$T"/host_*.pub)
+
+# run_ferry NAME [ferry options...]: the batch $T/NAME.batch through the
+# proxy; output in $T/NAME.{out,err}; returns ferry's status.
+run_ferry() {
+    local name=$1 rc=0
+    shift
+    proxy_known_hosts "$T/$name.kh" "${KEYS[@]}"
+    timeout 100 "$FERRY" -F none -P "$PROXY_PORT" -o UserKnownHostsFile="$T/$name.kh" \
+        -o StrictHostKeyChecking=yes -o BatchMode=yes -o IdentitiesOnly=yes \
+        -o IdentityAgent=none -i "$T/id_ed25519" -o ReconnectDelay=0.2 "$@" \
+        -b "$T/$name.batch" tester@127.0.0.1 >"$T/$name.out" 2>"$T/$name.err" || rc=$?
+    no_sanitizer "$T/$name.err"
+    return $rc
+}
+
+# ferry_ok NAME [ferry options...]: run_ferry that must exit 0.
+ferry_ok() {
+    run_ferry "$@" || { cat "$T/$1.err" >&2; fail "$1: ferry exited non-zero"; }
+}
+
+# expect_losses NAME N: the proxy cut N times and ferry reconnected N times.
+expect_losses() {
+    local name=$1 n=$2
+    [ "$(proxy_cuts "$name")" = "$n" ] || fail "$name: the proxy cut $(proxy_cuts "$name") times, not $n"
+    [ "$(count "Connection lost" "$T/$name.err")" = "$n" ] ||
+        { cat "$T/$name.err" >&2; fail "$name: not $n 'Connection lost' lines"; }
+    [ "$(grep -c 'reconnecting (attempt [0-9]* of 5)' "$T/$name.err")" -ge "$n" ] ||
+        { cat "$T/$name.err" >&2; fail "$name: fewer than $n 'reconnecting (attempt K of 5)' lines"; }
+    [ "$(proxy_conns "$name")" -gt "$n" ] || fail "$name: no connection after the last cut"
+}
+
+# small_files_once PREFIX: ferryd's audit log shows each of the 200 small
+# files below PREFIX opened exactly once (the cuts fall into large.bin:
+# whatever was finished before them is not transferred again).
+small_files_once() {
+    local opened dups
+    opened=$(grep -o "op=open path=$1/d[^ ]*" "$T/ferryd.log" | sort) || true
+    dups=$(uniq -d <<<"$opened")
+    [ -z "$dups" ] || fail "$1: small files transferred more than once: $dups"
+    [ "$(grep -c . <<<"$opened")" = 200 ] ||
+        fail "$1: $(grep -c . <<<"$opened") small files opened, not 200"
+}
+
+# ---- 1. get, cut 3 times ----
+C=$((12 * 1000 * 1000))
+echo "get /g/big.bin $T/got.bin" >"$T/get.batch"
+proxy_start get "$FERRYD_PORT" --cut $C:down --cut $C:down --cut $C:down
+ferry_ok get
+proxy_stop
+cmp -s "$T/src/big.bin" "$T/got.bin" || fail "get: the downloaded file differs"
+expect_losses get 3
+n=$(grep -c "Resuming \"/g/big.bin\" at byte [1-9][0-9]* (prefix verified by sha256)" "$T/get.err" || true)
+[ "$n" = 3 ] || { cat "$T/get.err" >&2; fail "get: $n 'Resuming ... (prefix verified by sha256)' lines, not 3"; }
+resumed_not_restarted get down $BIG 3 $C
+ok "get of 64 MiB cut 3 times: equal, resumed 3 times with verified prefixes"
+
+# ---- 2. put, cut 3 times ----
+echo "put $T/src/big.bin /p/big.bin" >"$T/put.batch"
+proxy_start put "$FERRYD_PORT" --cut $C:up --cut $C:up --cut $C:up
+ferry_ok put
+proxy_stop
+cmp -s "$T/src/big.bin" "$T/root/p/big.bin" || fail "put: the uploaded file differs"
+expect_losses put 3
+n=$(grep -c "Resuming \"/p/big.bin\" at byte [1-9][0-9]* (prefix verified by sha256)" "$T/put.err" || true)
+[ "$n" = 3 ] || { cat "$T/put.err" >&2; fail "put: $n 'Resuming ... (prefix verified by sha256)' lines, not 3"; }
+resumed_not_restarted put up $BIG 3 $C
+no_leftovers "$T/root"
+ok "put of 64 MiB cut 3 times: equal, resumed, no partial file left"
+
+# ---- 3. put -r, cut twice (the second cut a plain FIN) ----
+C2=$((10 * 1000 * 1000))
+printf 'mkdir /pr\nput -r %s /pr/tree\n' "$T/src/tree" >"$T/putr.batch"
+proxy_start putr "$FERRYD_PORT" --cut $C2:up --cut $C2:up:fin
+ferry_ok putr
+proxy_stop
+diff -r "$T/src/tree" "$T/root/pr/tree" >/dev/null || fail "put -r: the trees differ"
+expect_losses putr 2
+resumed_not_restarted putr up "$TREE" 2 $C2
+small_files_once /pr/tree
+no_leftovers "$T/root"
+ok "put -r of a tree (48 MiB + 200 files) cut twice (RST, FIN): equal, nothing left over"
+
+# ---- 4. get -r, cut twice (the first cut a plain FIN) ----
+echo "get -r /g/tree $T/gottree" >"$T/getr.batch"
+proxy_start getr "$FERRYD_PORT" --cut $C2:down:fin --cut $C2:down
+ferry_ok getr
+proxy_stop
+diff -r "$T/src/tree" "$T/gottree" >/dev/null || fail "get -r: the trees differ"
+expect_losses getr 2
+resumed_not_restarted getr down "$TREE" 2 $C2
+small_files_once /g/tree
+no_leftovers "$T/gottree"
+ok "get -r of a tree cut twice (FIN, RST): equal"
+
+# ---- 5. a corrupted kept prefix ----
+# corrupt NAME WHAT: runs the batch in the background through a holding
+# proxy; after the cut, WHAT (a shell function) damages the kept part;
+# then the proxy lets the reconnect through.
+corrupt() {
+    local name=$1 what=$2 pid rc=0
+    proxy_start "$name" "$FERRYD_PORT" --cut $C --hold --marker "$T/$name.marker" \
+        --go "$T/$name.go" --hold-timeout 60
+    run_ferry "$name" &
+    pid=$!
+    wait_for "$T/$name.marker" 60
+    $what
+    touch "$T/$name.go"
+    wait $pid || rc=$?
+    proxy_stop
+    [ $rc -eq 0 ] || { cat "$T/$name.err" >&2; fail "$name: ferry exited with status $rc"; }
+    expect_losses "$name" 1
+    grep -q "Kept part of \".*\" does not match; transferring it again" "$T/$name.err" ||
+        { cat "$T/$name.err" >&2; fail "$name: no 'does not match' message"; }
+    if grep -q "Resuming " "$T/$name.err"; then
+        cat "$T/$name.err" >&2
+        fail "$name: resumed although the kept part was damaged"
+    fi
+}
+
+# the local file stops growing once ferry has noticed the loss
+settled() {
+    local s1 s2=-1 i
+    for i in $(seq 1 100); do
+        s1=$(stat -c %s "$1" 2>/dev/null || echo 0)
+        [ "$s1" = "$s2" ] && [ "$s1" -gt 2000000 ] && return 0
+        s2=$s1
+        sleep 0.1
+    done
+    fail "$1 did not settle above 2000000 bytes"
+}
+damage_local() {
+    settled "$T/corrupt.bin"
+    flip_byte "$T/corrupt.bin" 1000000
+}
+damage_partial() {
+    wait_for "$T/root/p/.big2.bin.ferry-partial" 20
+    settled "$T/root/p/.big2.bin.ferry-partial"
+    flip_byte "$T/root/p/.big2.bin.ferry-partial" 1000000
+}
+echo "get /g/big.bin $T/corrupt.bin" >"$T/corrupt-get.batch"
+C=$((12 * 1000 * 1000))
+corrupt corrupt-get damage_local
+cmp -s "$T/src/big.bin" "$T/corrupt.bin" || fail "corrupt-get: the downloaded file differs"
+ok "get: a damaged local prefix is detected and the file is fetched again, equal"
+echo "put $T/src/big.bin /p/big2.bin" >"$T/corrupt-put.batch"
+corrupt corrupt-put damage_partial
+cmp -s "$T/src/big.bin" "$T/root/p/big2.bin" || fail "corrupt-put: the uploaded file differs"
+no_leftovers "$T/root"
+ok "put: a damaged .ferry-partial on the server is detected and the file sent again, equal"
+
+# ---- 6. Reconnect=no ----
+echo "get /g/big.bin $T/noreconnect.bin" >"$T/norec.batch"
+proxy_start norec "$FERRYD_PORT" --cut $C:down
+if run_ferry norec -o Reconnect=no; then
+    fail "Reconnect=no: the cut transfer exited 0"
+fi
+proxy_stop
+[ "$(proxy_conns norec)" = 1 ] || fail "Reconnect=no: ferry connected again"
+if grep -q "reconnecting" "$T/norec.err"; then
+    fail "Reconnect=no: ferry said it was reconnecting"
+fi
+if cmp -s "$T/src/big.bin" "$T/noreconnect.bin"; then
+    fail "Reconnect=no: the file is complete although the connection was cut"
+fi
+ok "Reconnect=no: a cut transfer fails with a non-zero exit, no reconnect"
+ferryd_stop
+
+# ---- 7. password authentication: asked once, kept for the reconnects ----
+PW='Resume-Pw-7'
+HASH=$(password_hash "$PW")
+cat >"$T/askpass" <<EOF
+#!/bin/sh
+echo run >>"$T/askpass.count"
+echo '$PW'
+EOF
+chmod 755 "$T/askpass"
+echo "AuthenticationMethods password" >"$T/pw.conf"
+ferryd_start --config "$T/pw.conf" --password-hash "$HASH"
+KEYS=("$T"/host_*.pub)
+proxy_start pw "$FERRYD_PORT" --cut $C:down --cut $C:down
+proxy_known_hosts "$T/pw.kh" "${KEYS[@]}"
+: >"$T/askpass.count"
+rc=0
+# commands on a pipe, not -b: -b means BatchMode=yes, which never asks
+echo "get /g/big.bin $T/pw.bin" | SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force \
+    setsid -w timeout 100 "$FERRY" -F none -P "$PROXY_PORT" -o UserKnownHostsFile="$T/pw.kh" \
+    -o StrictHostKeyChecking=yes -o IdentityAgent=none -o PubkeyAuthentication=no \
+    -o ReconnectDelay=0.2 tester@127.0.0.1 >"$T/pw.out" 2>"$T/pw.err" || rc=$?
+proxy_stop
+no_sanitizer "$T/pw.err"
+[ $rc -eq 0 ] || { cat "$T/pw.err" >&2; fail "password: ferry exited with status $rc"; }
+cmp -s "$T/src/big.bin" "$T/pw.bin" || fail "password: the downloaded file differs"
+expect_losses pw 2
+runs=$(grep -c . "$T/askpass.count" || true)
+[ "$runs" = 1 ] || fail "password: SSH_ASKPASS ran $runs times, not once"
+ok "password authentication: cut twice, equal, the password asked once"
+ferryd_stop
