@@ -128,10 +128,11 @@ static int verify(ferry_client *cl, ferry_sftpc_cmp *v, size_t n, const char *co
 
 /* One file's transfer across reconnects. */
 typedef struct file_state {
-    int again;      /* repeating after a reconnect */
-    int opened;     /* put: the remote target was opened for writing */
-    uint64_t mark;  /* get: every local byte below is good */
-    uint64_t acked; /* put: every WRITE below was acknowledged */
+    int again;              /* repeating after a reconnect */
+    int opened;             /* put: the remote target was opened for writing */
+    uint64_t mark;          /* get: every local byte below is good */
+    uint64_t acked;         /* put: every WRITE below was acknowledged */
+    ferry_sftpc_hashes *hs; /* the local data, hashed as it travelled */
 } file_state;
 
 /* Opens the local target of a download and decides where to start:
@@ -157,13 +158,14 @@ static int get_local(ferry_client *cl, const char *abs, const char *local, const
         }
         *off = 0; /* the remote file shrank: start over */
     }
-    int pr = ferry_resume_prefix(cl, h, fd, *off, local, abs);
+    int pr = ferry_resume_prefix(cl, h, fd, *off, st->hs, local, abs);
     if (pr < 0) {
         close(fd);
         return -1;
     }
     if (pr == FERRY_PREFIX_MISMATCH) {
         *off = 0;
+        ferry_sftpc_hashes_reset(st->hs);
     }
     if ((st->again || pr == FERRY_PREFIX_MISMATCH) && ftruncate(fd, (off_t)*off) != 0) {
         fprintf(stderr, "Couldn't truncate \"%s\": %s\n", local, strerror(errno));
@@ -204,7 +206,9 @@ static int get_file_once(ferry_client *cl, const char *abs, const char *local, c
     ferry_progress_start(&p, cl->progress && !cl->quiet, ferry_path_base(abs),
                          (a.flags & SSH_FILEXFER_ATTR_SIZE) ? a.size : 0, off);
     p.limit_kbps = cl->limit_kbps;
+    ferry_sftpc_set_stream_hash(cl->sftp, st->hs);
     r = ferry_sftpc_download(cl->sftp, h, fd, off, ferry_progress_update, &p, &total);
+    ferry_sftpc_set_stream_hash(cl->sftp, NULL);
     ferry_progress_end(&p);
     cl->rs.progressed |= total > off;
     st->mark = total;
@@ -217,7 +221,7 @@ static int get_file_once(ferry_client *cl, const char *abs, const char *local, c
         xerr(cl, "Couldn't read from remote file", abs, r);
         goto out;
     }
-    ferry_sftpc_cmp j = {.handle = h, .fd = fd, .len = total};
+    ferry_sftpc_cmp j = {.handle = h, .fd = fd, .len = total, .known = st->hs};
     if (ferry_resume_verify(cl, &j, 1, &abs) != 0) {
         goto out;
     }
@@ -246,9 +250,13 @@ static int get_file(ferry_client *cl, const char *abs, const char *local, const 
 {
     file_state st = {0};
     int rc;
+    if (ferry_sftpc_can_hash(cl->sftp, 1) || ferry_sftpc_can_hash(cl->sftp, 0)) {
+        (void)ferry_sftpc_hashes_new(&st.hs); /* without it: read again later */
+    }
     while ((rc = get_file_once(cl, abs, local, o, &st)) != 0 && ferry_resume_again(cl)) {
         st.again = 1;
     }
+    ferry_sftpc_hashes_free(st.hs);
     return rc;
 }
 
@@ -573,7 +581,7 @@ static int find_kept(ferry_client *cl, const char *rabs, const xfer_opts *o, con
  * kept part does not match. */
 static int put_open(ferry_client *cl, const char *local, int fd, const struct stat *st_,
                     const char *rabs, const char *partial, int *kept, uint64_t *off,
-                    const ferry_sftp_attrs *a, ferry_buf **h)
+                    const ferry_sftp_attrs *a, const ferry_sftpc_hashes *hs, ferry_buf **h)
 {
     int r;
     if (*kept != KEPT_NONE && *off > (uint64_t)st_->st_size && partial == NULL &&
@@ -592,8 +600,9 @@ static int put_open(ferry_client *cl, const char *local, int fd, const struct st
             xerr(cl, "Couldn't open remote file", target, r);
             return -1;
         }
-        int pr = *off > (uint64_t)st_->st_size ? FERRY_PREFIX_MISMATCH
-                                               : ferry_resume_prefix(cl, *h, fd, *off, rabs, rabs);
+        int pr = *off > (uint64_t)st_->st_size
+                     ? FERRY_PREFIX_MISMATCH
+                     : ferry_resume_prefix(cl, *h, fd, *off, hs, rabs, rabs);
         if (pr == FERRY_PREFIX_MISMATCH && *off > (uint64_t)st_->st_size) {
             char *e = ferry_fmt_escape(rabs);
             fprintf(stderr, "Kept part of \"%s\" does not match; transferring it again\n",
@@ -646,7 +655,9 @@ static int put_data(ferry_client *cl, const char *local, int fd, const struct st
     ferry_progress_start(&p, cl->progress && !cl->quiet, ferry_path_base(local),
                          (uint64_t)st_->st_size, off);
     p.limit_kbps = cl->limit_kbps;
+    ferry_sftpc_set_stream_hash(cl->sftp, fs->hs);
     r = ferry_sftpc_upload(cl->sftp, h, fd, off, ferry_progress_update, &p, &acked);
+    ferry_sftpc_set_stream_hash(cl->sftp, NULL);
     ferry_progress_end(&p);
     cl->rs.progressed |= acked > off;
     fs->acked = acked;
@@ -703,7 +714,7 @@ static int put_file_once(ferry_client *cl, const char *local, const char *rabs, 
         (kept = find_kept(cl, rabs, o, fs, &partial, &off)) < 0) {
         goto out;
     }
-    int r = put_open(cl, local, fd, &st, rabs, partial, &kept, &off, &a, &h);
+    int r = put_open(cl, local, fd, &st, rabs, partial, &kept, &off, &a, fs->hs, &h);
     if (r != 0) {
         rc = r == -2 ? -2 : -1;
         goto out;
@@ -716,7 +727,7 @@ static int put_file_once(ferry_client *cl, const char *local, const char *rabs, 
         (kept == KEPT_PARTIAL && put_rename(cl, partial, rabs) != 0)) {
         goto out;
     }
-    ferry_sftpc_cmp j = {.path = rabs, .fd = fd, .len = (uint64_t)st.st_size};
+    ferry_sftpc_cmp j = {.path = rabs, .fd = fd, .len = (uint64_t)st.st_size, .known = fs->hs};
     rc = ferry_resume_verify(cl, &j, 1, &rabs);
 out:
     if (fd >= 0) {
@@ -731,9 +742,13 @@ static int put_file(ferry_client *cl, const char *local, const char *rabs, const
 {
     file_state st = {0};
     int rc;
+    if (ferry_sftpc_can_hash(cl->sftp, 1) || ferry_sftpc_can_hash(cl->sftp, 0)) {
+        (void)ferry_sftpc_hashes_new(&st.hs); /* without it: read again later */
+    }
     while ((rc = put_file_once(cl, local, rabs, o, &st)) == -1 && ferry_resume_again(cl)) {
         st.again = 1;
     }
+    ferry_sftpc_hashes_free(st.hs);
     return rc == 0 ? 0 : -1;
 }
 

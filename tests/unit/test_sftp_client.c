@@ -446,6 +446,11 @@ static void test_download_watermark_and_reset(void **state)
     assert_int_equal(pread(fd, got, mark, 0), (ssize_t)mark);
     assert_memory_equal(got, f.file, mark);
     free(got);
+    /* with data hashed on the way: in order up to the first gap */
+    ferry_sftpc_hashes *hs = NULL;
+    assert_int_equal(ferry_sftpc_hashes_new(&hs), FERRY_OK);
+    ferry_sftpc_hashes_feed(hs, 0, f.file, 10);
+    ferry_sftpc_set_stream_hash(c, hs);
     /* the same engine on a new stream */
     f.cut_after = 0;
     ferry_sftpc_reset(c);
@@ -454,8 +459,18 @@ static void test_download_watermark_and_reset(void **state)
     assert_int_equal(ferry_sftpc_init(c), FERRY_OK);
     assert_true(ferry_sftpc_has_ext(c, "posix-rename@openssh.com"));
     assert_int_equal(ftruncate(fd, (off_t)mark), 0);
-    assert_int_equal(ferry_sftpc_download(c, h, fd, mark, NULL, NULL, &mark), FERRY_OK);
+    uint64_t from = mark;
+    assert_int_equal(ferry_sftpc_download(c, h, fd, from, NULL, NULL, &mark), FERRY_OK);
     assert_true(mark == f.file_len);
+    /* a stream starting past what was hashed is not taken */
+    assert_true(ferry_sftpc_hashes_end(hs) == 10);
+    ferry_sftpc_hashes_reset(hs);
+    f.reverse = 0;
+    f.max_chunk = 0;
+    assert_int_equal(ferry_sftpc_download(c, h, fd, 0, NULL, NULL, &mark), FERRY_OK);
+    assert_true(ferry_sftpc_hashes_end(hs) == f.file_len);
+    ferry_sftpc_set_stream_hash(c, NULL);
+    ferry_sftpc_hashes_free(hs);
     check_file(fd, f.file, f.file_len);
     close(fd);
     unlink(path);
@@ -478,9 +493,16 @@ static void test_upload_acked_watermark(void **state)
     ferry_buf *h = ferry_buf_new(0);
     ferry_buf_put(h, "h2", 2);
     uint64_t acked = 0;
+    ferry_sftpc_hashes *hs = NULL;
+    assert_int_equal(ferry_sftpc_hashes_new(&hs), FERRY_OK);
+    ferry_sftpc_set_stream_hash(c, hs);
     assert_int_equal(ferry_sftpc_upload(c, h, fd, 0, NULL, NULL, &acked), FERRY_E_DISCONNECTED);
     /* the fifth reply arrived with the loss: not counted, but stored */
     assert_true(acked == 4u * FERRY_SFTPC_DEFAULT_IO);
+    /* what was sent was hashed on the way (more than was acknowledged) */
+    assert_true(ferry_sftpc_hashes_end(hs) >= acked);
+    ferry_sftpc_set_stream_hash(c, NULL);
+    ferry_sftpc_hashes_free(hs);
     assert_true(ferry_buf_len(f.written) >= acked);
     assert_memory_equal(ferry_buf_data(f.written), data, acked);
     close(fd);
@@ -588,6 +610,39 @@ static void test_compare_long_file(void **state)
     assert_int_equal(pwrite(fd, "!", 1, (off_t)f.file_len - 2), 1);
     assert_int_equal(ferry_sftpc_compare(c, &v, 1), FERRY_OK);
     assert_int_equal(v.same, 0);
+    /* hashed while it travelled (in pieces fed out of step, overlapping
+     * and past a gap): the local file is not read for those pieces */
+    ferry_sftpc_hashes *hs = NULL;
+    assert_int_equal(ferry_sftpc_hashes_new(&hs), FERRY_OK);
+    ferry_sftpc_hashes_feed(hs, 0, f.file, 1000);
+    ferry_sftpc_hashes_feed(hs, 5000, f.file + 5000, 10); /* a gap: ignored */
+    assert_true(ferry_sftpc_hashes_end(hs) == 1000);
+    ferry_sftpc_hashes_feed(hs, 500, f.file + 500, 1500); /* overlaps */
+    for (size_t off = 2000; off < f.file_len; off += 1u << 20) {
+        size_t n = f.file_len - off < (1u << 20) ? f.file_len - off : (1u << 20);
+        ferry_sftpc_hashes_feed(hs, off, f.file + off, n);
+    }
+    assert_true(ferry_sftpc_hashes_end(hs) == f.file_len);
+    v.known = hs;
+    assert_int_equal(ferry_sftpc_compare(c, &v, 1), FERRY_OK);
+    assert_int_equal(v.result, FERRY_OK);
+    assert_int_equal(v.same, 1); /* the stream was right; the file is not read */
+    /* a range ending inside the known part is hashed from the file */
+    v.len = 100;
+    assert_int_equal(ferry_sftpc_compare(c, &v, 1), FERRY_OK);
+    assert_int_equal(v.same, 1);
+    v.len = f.file_len;
+    /* what the stream saw differs from the server */
+    ferry_sftpc_hashes_reset(hs);
+    assert_true(ferry_sftpc_hashes_end(hs) == 0);
+    uint8_t x = f.file[7] ^ 1;
+    ferry_sftpc_hashes_feed(hs, 0, f.file, 7);
+    ferry_sftpc_hashes_feed(hs, 7, &x, 1);
+    ferry_sftpc_hashes_feed(hs, 8, f.file + 8, f.file_len - 8);
+    assert_int_equal(pwrite(fd, f.file + f.file_len - 2, 1, (off_t)f.file_len - 2), 1);
+    assert_int_equal(ferry_sftpc_compare(c, &v, 1), FERRY_OK);
+    assert_int_equal(v.same, 0);
+    ferry_sftpc_hashes_free(hs);
     close(fd);
     unlink(path);
     fake_free(&f, c);

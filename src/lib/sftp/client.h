@@ -256,14 +256,33 @@ int ferry_sftpc_can_hash(const ferry_sftpc *c, int by_handle);
  * file ends before off+len. */
 int ferry_sftpc_hash_local(int fd, uint64_t off, uint64_t len, uint8_t out[32]);
 
+/* sha256 of a file's data in pieces, computed while the data travels:
+ * bytes are taken in offset order from 0 (a feed past the end reached
+ * so far is ignored: that part is hashed from the file later; a feed
+ * before it is skipped as already hashed). */
+typedef struct ferry_sftpc_hashes ferry_sftpc_hashes;
+
+int ferry_sftpc_hashes_new(ferry_sftpc_hashes **out);
+void ferry_sftpc_hashes_free(ferry_sftpc_hashes *hs); /* NULL is a no-op */
+/* Forgets everything (the data changed). NULL is a no-op. */
+void ferry_sftpc_hashes_reset(ferry_sftpc_hashes *hs);
+/* Bytes [0, end) hashed so far (0 for NULL). */
+uint64_t ferry_sftpc_hashes_end(const ferry_sftpc_hashes *hs);
+/* Takes n bytes at offset off (see above). NULL hs is a no-op. */
+void ferry_sftpc_hashes_feed(ferry_sftpc_hashes *hs, uint64_t off, const uint8_t *p, size_t n);
+/* The transfers that follow (ferry_sftpc_download / _upload) feed the
+ * data they write or send into hs (NULL: none); hs must outlive them. */
+void ferry_sftpc_set_stream_hash(ferry_sftpc *c, ferry_sftpc_hashes *hs);
+
 /* One comparison of [0, len) of a remote file with a local fd. */
 typedef struct ferry_sftpc_cmp {
     const ferry_buf *handle; /* remote handle opened with READ, or NULL: */
     const char *path;        /* by name (check-file-name) */
     int fd;                  /* local file, read with pread */
     uint64_t len;
-    int result; /* out: FERRY_OK, UNSUPPORTED (not offered), or an error */
-    int same;   /* out (when result is OK): 1 equal, 0 different */
+    const ferry_sftpc_hashes *known; /* pieces hashed already, or NULL */
+    int result;                      /* out: FERRY_OK, UNSUPPORTED (not offered), or an error */
+    int same;                        /* out (when result is OK): 1 equal, 0 different */
 } ferry_sftpc_cmp;
 
 /* Compares every job, sha256 piece by piece, with the requests of all

@@ -8,7 +8,8 @@
  * piece). Up to HASH_WINDOW requests are in flight: while the server
  * hashes them, we hash the same pieces of the local file, so the two
  * sides work at the same time and a long file costs about one pass over
- * the slower side. */
+ * the slower side. Data hashed while it travelled (ferry_sftpc_hashes)
+ * is not read again. */
 #include "sftp/client_int.h"
 
 #include <errno.h>
@@ -121,6 +122,115 @@ int ferry_sftpc_hash_local(int fd, uint64_t off, uint64_t len, uint8_t out[32])
     return rc;
 }
 
+/* ---- hashing data as it travels ---- */
+
+struct ferry_sftpc_hashes {
+    uint64_t next; /* bytes [0, next) are hashed */
+    size_t n, cap; /* finished pieces */
+    uint8_t (*h)[HASH_LEN];
+    EVP_MD_CTX *ctx;  /* the piece being hashed */
+    int open, broken; /* ctx holds a started piece; an EVP failure */
+};
+
+int ferry_sftpc_hashes_new(ferry_sftpc_hashes **out)
+{
+    ferry_sftpc_hashes *hs = calloc(1, sizeof(*hs));
+    if (hs == NULL || (hs->ctx = EVP_MD_CTX_new()) == NULL) {
+        free(hs);
+        return FERRY_E_ALLOC;
+    }
+    *out = hs;
+    return FERRY_OK;
+}
+
+void ferry_sftpc_hashes_reset(ferry_sftpc_hashes *hs)
+{
+    if (hs != NULL) {
+        hs->next = 0;
+        hs->n = 0;
+        hs->open = hs->broken = 0;
+    }
+}
+
+void ferry_sftpc_hashes_free(ferry_sftpc_hashes *hs)
+{
+    if (hs != NULL) {
+        EVP_MD_CTX_free(hs->ctx);
+        free(hs->h);
+        free(hs);
+    }
+}
+
+uint64_t ferry_sftpc_hashes_end(const ferry_sftpc_hashes *hs)
+{
+    return hs != NULL && !hs->broken ? hs->next : 0;
+}
+
+static int close_piece(ferry_sftpc_hashes *hs)
+{
+    if (hs->n == hs->cap) {
+        size_t cap = hs->cap ? hs->cap * 2 : 16;
+        void *v = realloc(hs->h, cap * sizeof(*hs->h));
+        if (v == NULL) {
+            return FERRY_E_ALLOC;
+        }
+        hs->h = v;
+        hs->cap = cap;
+    }
+    hs->open = 0;
+    return EVP_DigestFinal_ex(hs->ctx, hs->h[hs->n++], NULL) == 1 ? FERRY_OK : FERRY_E_LIBCRYPTO;
+}
+
+void ferry_sftpc_hashes_feed(ferry_sftpc_hashes *hs, uint64_t off, const uint8_t *p, size_t n)
+{
+    if (hs == NULL || hs->broken || off > hs->next || off + n <= hs->next) {
+        return; /* a gap (hashed later from the file), or already hashed */
+    }
+    p += hs->next - off;
+    n -= (size_t)(hs->next - off);
+    while (n > 0 && !hs->broken) {
+        uint64_t room = FERRY_SFTPC_HASH_PIECE - hs->next % FERRY_SFTPC_HASH_PIECE;
+        size_t take = n < room ? n : (size_t)room;
+        if (!hs->open && EVP_DigestInit_ex(hs->ctx, EVP_sha256(), NULL) != 1) {
+            hs->broken = 1;
+            break;
+        }
+        hs->open = 1;
+        if (EVP_DigestUpdate(hs->ctx, p, take) != 1) {
+            hs->broken = 1;
+            break;
+        }
+        p += take;
+        n -= take;
+        hs->next += take;
+        if (hs->next % FERRY_SFTPC_HASH_PIECE == 0 && close_piece(hs) != FERRY_OK) {
+            hs->broken = 1;
+        }
+    }
+}
+
+/* The hash of piece [off, off+len) if the stream covered exactly it. */
+static int known_piece(const ferry_sftpc_hashes *hs, uint64_t off, uint64_t len,
+                       uint8_t out[HASH_LEN])
+{
+    size_t k = (size_t)(off / FERRY_SFTPC_HASH_PIECE);
+    if (hs == NULL || hs->broken || off % FERRY_SFTPC_HASH_PIECE != 0) {
+        return 0;
+    }
+    if (k < hs->n && len == FERRY_SFTPC_HASH_PIECE) {
+        memcpy(out, hs->h[k], HASH_LEN);
+        return 1;
+    }
+    if (k == hs->n && hs->open && hs->next == off + len) {
+        EVP_MD_CTX *tmp = EVP_MD_CTX_new();
+        int ok = tmp != NULL && EVP_MD_CTX_copy_ex(tmp, hs->ctx) == 1 &&
+                 EVP_DigestFinal_ex(tmp, out, NULL) == 1;
+        EVP_MD_CTX_free(tmp);
+        return ok;
+    }
+    return 0;
+}
+
 typedef struct piece {
     uint32_t id;
     size_t job;
@@ -133,7 +243,9 @@ static void finish_piece(ferry_sftpc *c, ferry_sftpc_cmp *v, const piece *p)
 {
     ferry_sftpc_cmp *j = &v[p->job];
     uint8_t mine[HASH_LEN], theirs[HASH_LEN];
-    int lr = ferry_sftpc_hash_local(j->fd, p->off, p->len, mine);
+    int lr = known_piece(j->known, p->off, p->len, mine)
+                 ? FERRY_OK
+                 : ferry_sftpc_hash_local(j->fd, p->off, p->len, mine);
     int rr = read_check(c, p->id, theirs);
     if (j->result != FERRY_OK) {
         return;

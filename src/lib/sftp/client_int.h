@@ -37,7 +37,8 @@ struct ferry_sftpc {
     uint32_t last_status;
     char *last_msg;
     ferry_buf *version_reply;
-    ferry_buf *scratch; /* reused request payload of the transfer loops */
+    ferry_buf *scratch;              /* reused request payload of the transfer loops */
+    ferry_sftpc_hashes *stream_hash; /* fed by the transfers, or NULL */
 };
 
 /* Waits for the reply to `id`. If its type is `want`, returns FERRY_OK and

@@ -129,6 +129,9 @@ static int dl_reply(dl_state *d, xreq e)
     }
     if (rc == FERRY_OK && e.off < d->eof) {
         rc = pwrite_all(d->fd, data, n, e.off);
+        if (rc == FERRY_OK) {
+            ferry_sftpc_hashes_feed(d->c->stream_hash, e.off, data, n);
+        }
         if (rc == FERRY_OK && e.off + n > d->end) {
             d->end = e.off + n;
         }
@@ -145,6 +148,11 @@ static int dl_reply(dl_state *d, xreq e)
         }
     }
     return rc;
+}
+
+void ferry_sftpc_set_stream_hash(ferry_sftpc *c, ferry_sftpc_hashes *hs)
+{
+    c->stream_hash = hs;
 }
 
 int ferry_sftpc_download(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t offset,
@@ -215,6 +223,7 @@ static int send_write(ferry_sftpc *c, const ferry_buf *h, int fd, uint64_t off, 
     if (got == 0) {
         goto out;
     }
+    ferry_sftpc_hashes_feed(c->stream_hash, off, dst, (size_t)got);
     size_t base = ferry_buf_len(p) - len;
     (void)ferry_buf_poke_u32(p, base - 4, (uint32_t)got);
     (void)ferry_buf_truncate(p, base + (size_t)got);
