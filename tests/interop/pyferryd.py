@@ -19,6 +19,7 @@ import queue
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -63,7 +64,7 @@ class Ferryd:
     password and authorized public key lines, and configuration lines."""
 
     def __init__(self, tmp, name="ferryd", user="tester", password=None, keys=(), conf=(),
-                 args=()):
+                 args=(), asan_extra=None):
         self.log = os.path.join(tmp, name + ".log")
         self.root = os.path.join(tmp, name + "-root")
         os.makedirs(self.root, exist_ok=True)
@@ -81,6 +82,8 @@ class Ferryd:
         cmd += list(args)
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        if asan_extra:
+            env["ASAN_OPTIONS"] += ":" + asan_extra
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(self.log, "w"),
                                      env=env)
         self.pid = self.proc.pid
@@ -205,7 +208,18 @@ class Valve:
         self._open.clear()
 
     def shut(self):
+        """Ends the connection as a client process exiting with unread data
+        does: ferryd gets a reset. shutdown() first, as a pump thread may be
+        blocked on the socket and would keep it open past close()."""
+        try:
+            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
         for s in (self.tcp, self.sock, self._inner):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             try:
                 s.close()
             except OSError:

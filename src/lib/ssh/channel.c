@@ -47,8 +47,12 @@
 #define CLIENT_MAX_CHANNELS  64u
 /* Largest data we send in one packet or advertise as our max packet:
  * 9 bytes of CHANNEL_DATA header, padding and length fit in the rest. */
-#define DATA_CAP     (FERRY_SSH_MAX_PACKET - 1024u)
-#define OUTQ_MAX     (8u * 1024 * 1024)
+#define DATA_CAP (FERRY_SSH_MAX_PACKET - 1024u)
+/* Data a channel queues beyond what the peer's window and our transport
+ * backlog let out: it only waits there, so 1 MiB keeps the pipe full while
+ * bounding what a peer that stops reading costs per channel (window +
+ * this; test_server_slowreader.py). */
+#define OUTQ_MAX     (1u * 1024 * 1024)
 #define OUTQ_LOW     (OUTQ_MAX / 2)
 #define NAME_MAX_LEN 64u
 
