@@ -1,22 +1,39 @@
 #!/usr/bin/python3
 """Adversarial peer against ferryd (ASan build): a scripted raw SSH-2
-client (tests/interop/adv/sshpeer.py) sends malformed, out-of-order and
-hostile input at every stage, and each case asserts the exact outcome:
-DISCONNECT with a given reason code followed by EOF, UNIMPLEMENTED for a
-given sequence number, USERAUTH_FAILURE, CHANNEL_OPEN_FAILURE with a
-reason, CHANNEL_FAILURE / REQUEST_FAILURE, or the connection closed, always
-within a few seconds (socket timeouts: a hang fails).
+client (tests/interop/adv/sshpeer.py, written from the RFCs with python3's
+stdlib and `cryptography`) sends malformed, out-of-order and hostile input
+at every stage, and each case asserts the exact outcome: DISCONNECT with a
+given reason code followed by EOF, UNIMPLEMENTED for a given sequence
+number, USERAUTH_FAILURE, CHANNEL_OPEN_FAILURE with a reason,
+CHANNEL_FAILURE / REQUEST_FAILURE, or the connection closed, always within
+a few seconds (socket timeouts: a hang fails).
+
+Covered against the real server process: banner abuse and slowloris
+(LoginGraceTime 4 s); packet lengths 0, 4, 5, 256 KiB + 1, 0xFFFFFFFF and
+the largest legal packet; bad framing and padding; strings longer than
+their message; one flipped byte for every cipher and MAC; no common
+algorithm; 10,000-name name-lists; right and wrong kex guesses; kex messages
+out of order and repeated; DH (group14 and group exchange) e of 0, 1, p-1,
+p and bad mpints; all-zero, short and low-order X25519 keys; off-curve
+P-256 points; strict-kex violations; USERAUTH_SUCCESS from a client;
+channel messages before auth; every message number in five states (the
+gate); too many auth tries; signatures by another key and bogus
+signatures by authorized ECDSA/RSA keys; window overrun and window-adjust
+overflow; more channels than allowed; shell/exec/pty/forwarding refused;
+data after EOF and after CLOSE; server-started rekeys (accepted, refused,
+crossed); pipelined and byte-by-byte sessions. The unit tests go deeper
+on the same ground (test_gate.c: the whole matrix; test_kex.c,
+test_transport.c, test_auth.c, test_channel.c).
 
 While the attacks run, an SFTP session (paramiko) opened before them keeps
 uploading and downloading; it must be untouched. Afterwards a fresh
 paramiko session does a put/get, ferryd must stop cleanly on SIGTERM, and
 its log must hold no sanitizer report.
 
-Run by CTest with FERRY_BUILD and FERRY_SRC set; only loopback, its own
-temporary directory, and only the ferryd it started is signalled.
-Cases deeper in the unit tests (test_gate.c, test_kex.c, test_transport.c,
-test_auth.c, test_channel.c) are covered here once against the real
-server process."""
+Run by CTest with FERRY_BUILD and FERRY_SRC set (or by hand; case names as
+arguments run only those); only loopback (127.0.0.1, and 127.0.0.2 as a
+second source), its own temporary directory, and only the ferryd processes
+it started are signalled."""
 import concurrent.futures
 import io
 import os
