@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# test_resume_openssh.sh: ferry's automatic resume against OpenSSH's sshd
+# (internal-sftp: no file hashes, no partial uploads) behind cutproxy.py.
+# A get and a put of 64 MiB, each cut twice: the files are equal, ferry says
+# it resumed "by size only" (never that a prefix was verified), and fewer
+# bytes pass than starting over would take.
+. "$FERRY_SRC/tests/interop/lib.sh"
+. "$FERRY_SRC/tests/interop/resume_lib.sh"
+SSHD=/usr/sbin/sshd
+FERRY="$FERRY_BUILD/ferry"
+[ -x "$FERRY" ] || fail "$FERRY not built"
+for t in ssh-keygen cmp "$SSHD"; do
+    command -v "$t" >/dev/null 2>&1 || fail "$t is not installed (run scripts/deps test)"
+done
+SSHD_PID=""
+resume_test_cleanup() {
+    if [ -n "$SSHD_PID" ]; then
+        kill -TERM "$SSHD_PID" 2>/dev/null || true
+        wait "$SSHD_PID" 2>/dev/null || true
+        SSHD_PID=""
+    fi
+}
+
+MIB=$((1024 * 1024))
+BIG=$((64 * MIB))
+mkdir -p "$T/src" "$T/remote" /run/sshd
+make_file "$T/src/big.bin" $BIG
+cp "$T/src/big.bin" "$T/remote/big.bin"
+ssh-keygen -q -t ed25519 -N '' -f "$T/host_ed25519"
+make_user_key ed25519
+chmod 600 "$T/authorized_keys"
+
+PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$T/sshd_config" <<EOF
+ListenAddress 127.0.0.1
+Port $PORT
+HostKey $T/host_ed25519
+AuthorizedKeysFile $T/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile none
+PermitRootLogin yes
+Subsystem sftp internal-sftp
+LogLevel VERBOSE
+EOF
+"$SSHD" -D -e -f "$T/sshd_config" 2>"$T/sshd.log" &
+SSHD_PID=$!
+for _ in $(seq 1 100); do
+    grep -q "Server listening" "$T/sshd.log" 2>/dev/null && break
+    kill -0 "$SSHD_PID" 2>/dev/null || { SSHD_PID=""; fail "sshd died: $(cat "$T/sshd.log")"; }
+    sleep 0.1
+done
+grep -q "Server listening" "$T/sshd.log" || fail "sshd did not start"
+ME=$(id -un)
+
+# run_ferry NAME: the batch $T/NAME.batch through the proxy; must exit 0.
+run_ferry() {
+    local name=$1
+    proxy_known_hosts "$T/$name.kh" "$T/host_ed25519.pub"
+    timeout 100 "$FERRY" -F none -P "$PROXY_PORT" -o UserKnownHostsFile="$T/$name.kh" \
+        -o StrictHostKeyChecking=yes -o BatchMode=yes -o IdentitiesOnly=yes \
+        -o IdentityAgent=none -i "$T/id_ed25519" -o ReconnectDelay=0.2 \
+        -b "$T/$name.batch" "$ME@127.0.0.1" >"$T/$name.out" 2>"$T/$name.err" ||
+        { cat "$T/$name.err" >&2; fail "$name: ferry exited non-zero"; }
+    no_sanitizer "$T/$name.err"
+}
+
+# check NAME DIRECTION: two cuts, two reconnects, resumed by size.
+check() {
+    local name=$1 dir=$2
+    [ "$(proxy_cuts "$name")" = 2 ] || fail "$name: the proxy cut $(proxy_cuts "$name") times, not 2"
+    [ "$(count "Connection lost" "$T/$name.err")" = 2 ] ||
+        { cat "$T/$name.err" >&2; fail "$name: not 2 'Connection lost' lines"; }
+    [ "$(grep -c 'reconnecting (attempt [0-9]* of 5)' "$T/$name.err")" -ge 2 ] ||
+        { cat "$T/$name.err" >&2; fail "$name: fewer than 2 'reconnecting (attempt K of 5)' lines"; }
+    grep -q "Warning: server offers no file hash; \".*\" resumed by size only" "$T/$name.err" ||
+        { cat "$T/$name.err" >&2; fail "$name: no 'resumed by size only' warning"; }
+    if grep -q "prefix verified" "$T/$name.err"; then
+        cat "$T/$name.err" >&2
+        fail "$name: claims a verified prefix although OpenSSH offers no file hash"
+    fi
+    resumed_not_restarted "$name" "$dir" $BIG 2 $C
+}
+
+C=$((12 * 1000 * 1000))
+echo "get $T/remote/big.bin $T/got.bin" >"$T/get.batch"
+proxy_start get "$PORT" --cut $C:down --cut $C:down:fin
+run_ferry get
+proxy_stop
+cmp -s "$T/src/big.bin" "$T/got.bin" || fail "get: the downloaded file differs"
+check get down
+ok "get of 64 MiB from OpenSSH cut twice (RST, FIN): equal, resumed by size"
+
+echo "put $T/src/big.bin $T/remote/up.bin" >"$T/put.batch"
+proxy_start put "$PORT" --cut $C:up:fin --cut $C:up
+run_ferry put
+proxy_stop
+cmp -s "$T/src/big.bin" "$T/remote/up.bin" || fail "put: the uploaded file differs"
+check put up
+no_leftovers "$T/remote"
+ok "put of 64 MiB to OpenSSH cut twice (FIN, RST): equal, resumed by size"
