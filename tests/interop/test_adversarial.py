@@ -56,7 +56,7 @@ from adv.ferryd import PASSWORD, USER, Ferryd, fail  # noqa: E402
 from adv.sshpeer import (  # noqa: E402
     CHANNEL_CLOSE, CHANNEL_DATA, CHANNEL_EOF, CHANNEL_FAILURE, CHANNEL_OPEN,
     CHANNEL_OPEN_CONFIRMATION, CHANNEL_OPEN_FAILURE, CHANNEL_REQUEST, CHANNEL_SUCCESS,
-    CHANNEL_WINDOW_ADJUST, DEBUG, DISCONNECT, EXT_INFO, GEX, EcdsaP256Key, GLOBAL_REQUEST, GROUP14_P, IGNORE,
+    CHANNEL_WINDOW_ADJUST, DEBUG, DISCONNECT, EXT_INFO, GEX, KEX_HASH, EcdsaP256Key, GLOBAL_REQUEST, GROUP14_P, IGNORE,
     KEX30, KEX31, KEXINIT, NEWKEYS, R_BY_APPLICATION, R_ILLEGAL_USER_NAME,
     R_KEY_EXCHANGE_FAILED, R_MAC_ERROR, R_NO_MORE_AUTH_METHODS, R_PROTOCOL_ERROR,
     R_PROTOCOL_VERSION_NOT_SUPPORTED, R_SERVICE_NOT_AVAILABLE, REQUEST_FAILURE,
@@ -98,6 +98,18 @@ def service(srv, **kw):
 def authed(srv, **kw):
     c = service(srv, **kw)
     c.auth_publickey(USER, srv.key)
+    return c
+
+
+def kex_with_list(srv, kex_list, follows=False):
+    """Version exchange and both KEXINITs, ours with this kex name-list
+    (the others as usual); the method is our first one the server has."""
+    c = peer(srv)
+    c.version_exchange()
+    kex = next(k for k in kex_list if k in KEX_HASH)
+    c.kex_start(kex=kex, strict=STRICT_C in kex_list,
+                payload=c.kexinit_payload(None, "ssh-ed25519", "aes128-ctr", "hmac-sha2-256",
+                                          follows=follows, kex_list=kex_list))
     return c
 
 
@@ -478,12 +490,7 @@ def no_common_algorithm(srv):
 def huge_name_lists(srv):
     # 10,000 names (60 KiB) ahead of the one we can use: negotiated fine
     names = ["k%d" % i for i in range(10000)]
-    c = peer(srv)
-    c.version_exchange()
-    c.alg = dict(kex="curve25519-sha256", hostkey="ssh-ed25519", cipher="aes128-ctr",
-                 mac="hmac-sha2-256")
-    c.kex_start(payload=c.kexinit_payload(None, "ssh-ed25519", "aes128-ctr", "hmac-sha2-256",
-                                          kex_list=names + ["curve25519-sha256", STRICT_C]))
+    c = kex_with_list(srv, names + ["curve25519-sha256", STRICT_C])
     c.kex_finish(c.make_eph())
     c.ping()
     c.close()
@@ -540,15 +547,7 @@ def kexinit_edge_cases(srv):
 def kex_guess(srv):
     # wrong guess: our first kex is not the server's first; the guessed
     # packet (garbage here) must be ignored, the method runs afterwards
-    c = peer(srv)
-    c.version_exchange()
-    c.alg = dict(kex="ecdh-sha2-nistp256", hostkey="ssh-ed25519", cipher="aes128-ctr",
-                 mac="hmac-sha2-256")
-    c.kex_start(kex="ecdh-sha2-nistp256",
-                payload=c.kexinit_payload(None, "ssh-ed25519", "aes128-ctr", "hmac-sha2-256",
-                                          follows=True,
-                                          kex_list=["ecdh-sha2-nistp256", "curve25519-sha256",
-                                                    STRICT_C]))
+    c = kex_with_list(srv, ["ecdh-sha2-nistp256", "curve25519-sha256", STRICT_C], follows=True)
     c.send(u8(KEX30) + string(b"wrong guess, ignored"))
     c.kex_finish(c.make_eph())
     c.ping()
@@ -558,8 +557,7 @@ def kex_guess(srv):
     c.version_exchange()
     c.alg = dict(kex="curve25519-sha256", hostkey="ssh-ed25519", cipher="aes128-ctr",
                  mac="hmac-sha2-256")
-    c.i_c = c.kexinit_payload("curve25519-sha256", "ssh-ed25519", "aes128-ctr",
-                              "hmac-sha2-256", follows=True)
+    c.i_c = c.kexinit_payload(follows=True, **c.alg)
     c.send(c.i_c)
     q = c.make_eph()
     c.send(c.kex_init_msg(q))  # before the server's KEXINIT
@@ -679,9 +677,8 @@ def strict_kex_violations(srv):
         c = peer(srv)
         c.version_exchange()
         c.send(first)
-        c.alg = dict(kex="curve25519-sha256", hostkey="ssh-ed25519", cipher="aes128-ctr",
-                     mac="hmac-sha2-256")
-        c.send(c.kexinit_payload(**c.alg))
+        c.send(c.kexinit_payload("curve25519-sha256", "ssh-ed25519", "aes128-ctr",
+                                 "hmac-sha2-256"))
         c.expect_disconnect(R_PROTOCOL_ERROR, skip=(KEXINIT,))
         c.close()
     # without strict kex the same IGNORE is fine
@@ -1131,13 +1128,7 @@ def bad_signatures_by_authorized_keys(srv):
 
 @case
 def ext_info_after_first_newkeys(srv):
-    c = peer(srv)
-    c.version_exchange()
-    c.alg = dict(kex="curve25519-sha256", hostkey="ssh-ed25519", cipher="aes128-ctr",
-                 mac="hmac-sha2-256")
-    c.kex_start(payload=c.kexinit_payload(None, "ssh-ed25519", "aes128-ctr", "hmac-sha2-256",
-                                          kex_list=["curve25519-sha256", "ext-info-c",
-                                                    STRICT_C]))
+    c = kex_with_list(srv, ["curve25519-sha256", "ext-info-c", STRICT_C])
     c.kex_finish(c.make_eph())
     p = c.recv()
     check(p[0] == EXT_INFO, "first message after NEWKEYS: %d, expected EXT_INFO" % p[0])
