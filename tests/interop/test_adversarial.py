@@ -367,57 +367,46 @@ def bad_framing_and_padding(srv):
 
 # ---- strings longer than their message ----
 
-@case
-def strings_longer_than_message(srv):
-    # KEXINIT name-list claiming more bytes than the packet holds
+def version_only(srv):
     c = peer(srv)
     c.version_exchange()
-    bad = u8(KEXINIT) + os.urandom(16) + u32(1000) + b"curve25519-sha256"
-    c.send(bad)
-    c.expect_disconnect(R_PROTOCOL_ERROR, skip=(KEXINIT,))
-    c.close()
-    # KEX_ECDH_INIT whose Q_C string runs past the end
-    c = pre_kex(srv)
-    c.send(u8(KEX30) + u32(64) + bytes(32))
-    c.expect_disconnect(R_KEY_EXCHANGE_FAILED)
-    c.close()
-    # SERVICE_REQUEST
-    c = after_kex(srv)
-    c.send(u8(SERVICE_REQUEST) + u32(0xFFFFFFF0) + b"ssh-userauth")
-    c.expect_disconnect(R_SERVICE_NOT_AVAILABLE)
-    c.close()
-    # DEBUG
-    c = after_kex(srv)
-    c.send(u8(DEBUG) + boolean(True) + u32(500) + b"abc")
-    c.expect_disconnect(R_PROTOCOL_ERROR)
-    c.close()
-    # USERAUTH_REQUEST: user name, then method-specific fields
-    c = service(srv)
-    c.send(u8(USERAUTH_REQUEST) + u32(0x7FFFFFFF) + b"tester")
-    c.expect_disconnect(R_ILLEGAL_USER_NAME)
-    c.close()
-    c = service(srv)
-    c.userauth(USER, "password", boolean(False) + u32(2000) + b"pw")
-    c.expect_disconnect(R_PROTOCOL_ERROR)
-    c.close()
-    c = service(srv)
-    c.userauth(USER, "publickey", boolean(False) + string("ssh-ed25519") + u32(100) + b"k")
-    c.expect_disconnect(R_PROTOCOL_ERROR)
-    c.close()
-    # channel messages
-    for msg in [u8(CHANNEL_OPEN) + u32(1 << 30) + b"session",
-                u8(GLOBAL_REQUEST) + u32(99) + b"tcpip-forward",
-                u8(CHANNEL_REQUEST) + u32(0) + u32(77) + b"subsystem"]:
-        c = authed(srv)
-        c.open_sftp()
-        c.send(msg)
-        c.expect_disconnect(R_PROTOCOL_ERROR)
-        c.close()
+    return c
+
+
+def with_sftp(srv):
     c = authed(srv)
-    ch = c.open_sftp()
-    c.send(u8(CHANNEL_DATA) + u32(ch) + u32(0x10000) + b"data")
-    c.expect_disconnect(R_PROTOCOL_ERROR)
-    c.close()
+    c.open_sftp()
+    return c
+
+
+@case
+def strings_longer_than_message(srv):
+    userauth = u8(USERAUTH_REQUEST) + string(USER) + string("ssh-connection")
+    for connect, payload, reason in [
+            # a KEXINIT name-list, Q_C in KEX_ECDH_INIT
+            (version_only, u8(KEXINIT) + os.urandom(16) + u32(1000) + b"curve25519-sha256",
+             R_PROTOCOL_ERROR),
+            (pre_kex, u8(KEX30) + u32(64) + bytes(32), R_KEY_EXCHANGE_FAILED),
+            # SERVICE_REQUEST, DEBUG
+            (after_kex, u8(SERVICE_REQUEST) + u32(0xFFFFFFF0) + b"ssh-userauth",
+             R_SERVICE_NOT_AVAILABLE),
+            (after_kex, u8(DEBUG) + boolean(True) + u32(500) + b"abc", R_PROTOCOL_ERROR),
+            # USERAUTH_REQUEST: the user name, then method-specific fields
+            (service, u8(USERAUTH_REQUEST) + u32(0x7FFFFFFF) + b"tester", R_ILLEGAL_USER_NAME),
+            (service, userauth + string("password") + boolean(False) + u32(2000) + b"pw",
+             R_PROTOCOL_ERROR),
+            (service, userauth + string("publickey") + boolean(False) + string("ssh-ed25519")
+             + u32(100) + b"k", R_PROTOCOL_ERROR),
+            # channel messages (the server's channel id is 0)
+            (with_sftp, u8(CHANNEL_OPEN) + u32(1 << 30) + b"session", R_PROTOCOL_ERROR),
+            (with_sftp, u8(GLOBAL_REQUEST) + u32(99) + b"tcpip-forward", R_PROTOCOL_ERROR),
+            (with_sftp, u8(CHANNEL_REQUEST) + u32(0) + u32(77) + b"subsystem", R_PROTOCOL_ERROR),
+            (with_sftp, u8(CHANNEL_DATA) + u32(0) + u32(0x10000) + b"data", R_PROTOCOL_ERROR)]:
+        c = connect(srv)
+        c.send(payload)
+        c.expect_disconnect(reason, skip=(KEXINIT,) if connect is version_only else
+                            (IGNORE, DEBUG, EXT_INFO))
+        c.close()
 
 
 # ---- one flipped byte after kex, for every cipher and MAC ----
