@@ -921,7 +921,8 @@ def data_after_eof_and_close(srv):
     c.send(u8(CHANNEL_EOF) + u32(remote))
     c.ping(skip=(IGNORE, DEBUG, CHANNEL_REQUEST, CHANNEL_EOF, CHANNEL_CLOSE))
     c.send(u8(CHANNEL_DATA) + u32(remote) + string(b"late"))
-    c.expect_disconnect(R_PROTOCOL_ERROR, skip=(IGNORE, DEBUG, CHANNEL_EOF, CHANNEL_CLOSE))
+    c.expect_disconnect(R_PROTOCOL_ERROR,
+                        skip=(IGNORE, DEBUG, CHANNEL_REQUEST, CHANNEL_EOF, CHANNEL_CLOSE))
     c.close()
     # CLOSE, the server's CLOSE, then data for the freed channel
     c = authed(srv)
