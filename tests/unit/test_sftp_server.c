@@ -1223,6 +1223,22 @@ static void test_partial_upload_only(void **state)
     assert_string_equal(buf, "12345678");
     host_path(t, p, sizeof(p), "taken");
     assert_int_equal(host_size(p), 5);
+    /* an upload never replaces nor removes another file, not even a
+     * partial one: a file named like the partial of "v" stays */
+    char pv[300];
+    host_path(t, pv, sizeof(pv), ".v.ferry-partial");
+    host_write(pv, "someone's", 9);
+    assert_int_equal(op_open(t, "v", SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC, &h), SSH_FX_OK);
+    assert_int_equal(op_write(t, &h, 0, "abc", 3), SSH_FX_OK);
+    restart_keep(t, FERRY_SFTP_UPLOAD_ONLY, 1, "1");
+    assert_int_equal(host_size(pv), 9);
+    assert_int_equal(count_parts(t), 0);
+    assert_int_equal(op_open(t, "v", SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC, &h), SSH_FX_OK);
+    assert_int_equal(op_write(t, &h, 0, "abcd", 4), SSH_FX_OK);
+    assert_int_equal(op_close(t, &h), SSH_FX_OK);
+    assert_int_equal(host_size(pv), 9);
+    host_path(t, p, sizeof(p), "v");
+    assert_int_equal(host_size(p), 4);
 }
 
 static void test_read_only(void **state)

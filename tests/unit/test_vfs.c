@@ -343,6 +343,26 @@ static void test_keep_partial(void **state)
     assert_false(host_exists(pp));
     assert_true(host_exists(q));
     assert_int_equal(host_size(p), 5);
+    /* NOREPLACE: a kept partial never replaces one, a commit leaves it */
+    host_write(pp, "older");
+    assert_int_equal(ferry_vfs_open(f->v, "up", fl, 0644, &w), FERRY_OK);
+    assert_int_equal(ferry_vfs_pwrite(w, "newer!", 6, 0), FERRY_OK);
+    assert_int_equal(ferry_vfs_close(w, FERRY_VFS_CLOSE_KEEP_PARTIAL | FERRY_VFS_CLOSE_NOREPLACE),
+                     FERRY_E_EXISTS);
+    assert_int_equal(host_size(pp), 5);
+    assert_int_equal(count_parts(f), 0);
+    assert_int_equal(ferry_vfs_open(f->v, "up", fl, 0644, &w), FERRY_OK);
+    assert_int_equal(ferry_vfs_pwrite(w, "final!", 6, 0), FERRY_OK);
+    assert_int_equal(ferry_vfs_close(w, FERRY_VFS_CLOSE_COMMIT | FERRY_VFS_CLOSE_NOREPLACE),
+                     FERRY_OK);
+    assert_int_equal(host_size(pp), 5);
+    assert_int_equal(host_size(p), 6);
+    unlink(pp);
+    assert_int_equal(ferry_vfs_open(f->v, "up", fl, 0644, &w), FERRY_OK);
+    assert_int_equal(ferry_vfs_pwrite(w, "kept", 4, 0), FERRY_OK);
+    assert_int_equal(ferry_vfs_close(w, FERRY_VFS_CLOSE_KEEP_PARTIAL | FERRY_VFS_CLOSE_NOREPLACE),
+                     FERRY_OK);
+    assert_int_equal(host_size(pp), 4);
     /* a partial name over NAME_MAX: the temporary file is removed */
     char longname[FERRY_VFS_NAME_MAX + 1];
     memset(longname, 'L', 250);

@@ -50,7 +50,10 @@
  *  - upload-only: create, write, mkdir, list, stat and rename to a free
  *    name are allowed (so is resuming through a partial file: writing it
  *    in place and renaming it to a free final name; its prefix cannot be
- *    hashed); READ of file data, check-file and copy-data,
+ *    hashed; an interrupted upload is kept only when no partial file of
+ *    that name exists, and a successful one leaves a stale partial file
+ *    alone: uploads never replace or remove a file); READ of file data,
+ *    check-file and copy-data,
  *    REMOVE, RMDIR, replacing an existing file (OPEN with TRUNC of an
  *    existing name, posix-rename over an existing name, SETSTAT of the
  *    size) are refused with PERMISSION_DENIED. Appending to / resuming an
@@ -378,6 +381,11 @@ int ferry__sftp_put_handle(S *s, const ferry__sftp_handle *h)
     return ferry_buf_put_string(s->reply, hb, sizeof(hb));
 }
 
+int ferry__sftp_close_flags(const S *s)
+{
+    return s->cfg.mode == FERRY_SFTP_UPLOAD_ONLY ? FERRY_VFS_CLOSE_NOREPLACE : 0;
+}
+
 void ferry__sftp_handle_release(S *s, ferry__sftp_handle *h)
 {
     (void)s;
@@ -645,7 +653,8 @@ static void drop_file(S *s, ferry__sftp_handle *h)
 {
     int keep = s->cfg.atomic_uploads && s->cfg.keep_partial && h->write_err == 0;
     int rc =
-        ferry_vfs_close(h->file, keep ? FERRY_VFS_CLOSE_KEEP_PARTIAL : FERRY_VFS_CLOSE_DISCARD);
+        ferry_vfs_close(h->file, (keep ? FERRY_VFS_CLOSE_KEEP_PARTIAL : FERRY_VFS_CLOSE_DISCARD) |
+                                     ferry__sftp_close_flags(s));
     ferry__sftp_event_close(s, h, SSH_FX_CONNECTION_LOST);
     char partial[FERRY_VFS_PATH_MAX + 1];
     if (keep && rc == FERRY_OK &&

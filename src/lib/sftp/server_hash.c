@@ -244,7 +244,7 @@ int ferry__sftp_close_file(S *s, ferry__sftp_handle *h, int how)
     ferry_vfs_attr before;
     int keep = h->run != NULL && how == FERRY_VFS_CLOSE_COMMIT &&
                ferry_vfs_fstat(h->file, &before) == FERRY_OK && before.size == h->run->off;
-    int rc = ferry_vfs_close(h->file, how);
+    int rc = ferry_vfs_close(h->file, how | ferry__sftp_close_flags(s));
     h->file = NULL;
     if (rc == FERRY_OK && keep) {
         remember(s, h, &before);

@@ -110,6 +110,11 @@ int ferry__sftp_put_handle(S *s, const ferry__sftp_handle *h);
 /* Releases h's slot (closing nothing; the caller closed the object). */
 void ferry__sftp_handle_release(S *s, ferry__sftp_handle *h);
 
+/* Or-ed into every ferry_vfs_close `how` of a file handle:
+ * FERRY_VFS_CLOSE_NOREPLACE in upload-only sessions (an upload never
+ * replaces or removes another name, not even a partial file), else 0. */
+int ferry__sftp_close_flags(const S *s);
+
 /* ---- events and clock (server.c) ---- */
 uint64_t ferry__sftp_now(S *s);
 /* Emits one event: status from rc via ferry_sftp_status_from_err, the

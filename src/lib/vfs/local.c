@@ -496,9 +496,11 @@ static void remove_partial(local_file *f)
     }
 }
 
+static int do_rename(int fd1, const char *n1, int fd2, const char *n2, uint32_t flags);
+
 /* Moves a finished atomic upload into place: data synced first, so a
  * crash leaves either the old file or the complete new one. */
-static int commit_atomic(local_file *f)
+static int commit_atomic(local_file *f, int noreplace)
 {
     if (fsync(f->fd) != 0) {
         return sys_err();
@@ -514,7 +516,7 @@ static int commit_atomic(local_file *f)
             r = err_from_errno(e == EINVAL && f->excl ? errno : e);
         }
     }
-    if (r == FERRY_OK) {
+    if (r == FERRY_OK && !noreplace) {
         remove_partial(f);
     }
     return r;
@@ -524,7 +526,7 @@ static int commit_atomic(local_file *f)
  * (both names are plain components in the same directory descriptor, so
  * the rename never leaves the jail). NOT_FOUND when there is nothing to
  * keep; the caller removes the temporary file unless FERRY_OK. */
-static int keep_partial(local_file *f)
+static int keep_partial(local_file *f, int noreplace)
 {
     char pname[FERRY_VFS_NAME_MAX + 1];
     struct stat st;
@@ -534,21 +536,24 @@ static int keep_partial(local_file *f)
     if (st.st_size <= 0 || ferry_vfs_partial_name(f->name, pname, sizeof(pname)) != FERRY_OK) {
         return FERRY_E_NOT_FOUND;
     }
-    if (fchmod(f->fd, 0600) != 0 || renameat(f->dirfd, f->tmpname, f->dirfd, pname) != 0) {
+    if (fchmod(f->fd, 0600) != 0) {
         return sys_err();
     }
-    return FERRY_OK;
+    return do_rename(f->dirfd, f->tmpname, f->dirfd, pname,
+                     noreplace ? FERRY_VFS_RENAME_NOREPLACE : 0);
 }
 
 static int local_close(ferry_vfs_file *vf, int how)
 {
     local_file *f = (local_file *)vf;
+    int noreplace = (how & FERRY_VFS_CLOSE_NOREPLACE) != 0;
+    how &= ~FERRY_VFS_CLOSE_NOREPLACE;
     int r = how == FERRY_VFS_CLOSE_KEEP_PARTIAL ? FERRY_E_NOT_FOUND : FERRY_OK;
     if (f->atomic) {
         if (how == FERRY_VFS_CLOSE_COMMIT) {
-            r = commit_atomic(f);
+            r = commit_atomic(f, noreplace);
         } else if (how == FERRY_VFS_CLOSE_KEEP_PARTIAL) {
-            r = keep_partial(f);
+            r = keep_partial(f, noreplace);
         }
         if (how == FERRY_VFS_CLOSE_DISCARD || r != FERRY_OK) {
             unlinkat(f->dirfd, f->tmpname, 0);

@@ -53,6 +53,10 @@ typedef struct ferry_vfs_dir ferry_vfs_dir;
 #define FERRY_VFS_CLOSE_DISCARD      0 /* atomic: remove the temporary file */
 #define FERRY_VFS_CLOSE_COMMIT       1 /* atomic: move it into place */
 #define FERRY_VFS_CLOSE_KEEP_PARTIAL 2 /* atomic: keep it as the partial file */
+/* Or-ed in: touch no other name: a kept partial file never replaces an
+ * existing one (the temporary file is removed instead, EXISTS), a commit
+ * leaves a stale partial file alone (upload-only sessions). */
+#define FERRY_VFS_CLOSE_NOREPLACE 0x10
 
 /* `mode` for open/mkdir meaning "none given": new files get 0666 and new
  * directories 0777 (less the process umask); an atomic replacement keeps
@@ -177,6 +181,7 @@ int ferry_vfs_fstatvfs(ferry_vfs_file *f, ferry_vfs_fsinfo *sv);
  *    older partial file; permissions 0600) and returns FERRY_OK; when it is
  *    empty or the partial name does not fit NAME_MAX it is removed and
  *    NOT_FOUND returned (another error: removed too).
+ * With FERRY_VFS_CLOSE_NOREPLACE or-ed in, see that flag.
  * For any other file every `how` just closes (KEEP_PARTIAL: NOT_FOUND).
  * NULL is a no-op returning FERRY_OK. */
 int ferry_vfs_close(ferry_vfs_file *f, int how);
