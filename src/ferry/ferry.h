@@ -210,10 +210,11 @@ enum { FERRY_PREFIX_MISMATCH = 0, FERRY_PREFIX_OK = 1 };
  * local fd. FERRY_PREFIX_OK (equal, or nothing to compare, or resumed by
  * size when the server offers no hash: warning printed),
  * FERRY_PREFIX_MISMATCH (message printed: start over), or -1 (the
- * session failed). `known`: local pieces hashed already (may be NULL).
+ * session failed). The local data is read from fd (never taken from a
+ * stream hash: the kept part may have changed since it was written).
  * `name` is the name shown, `remote` the remote path. */
-int ferry_resume_prefix(ferry_client *cl, const ferry_buf *h, int fd, uint64_t n,
-                        const ferry_sftpc_hashes *known, const char *name, const char *remote);
+int ferry_resume_prefix(ferry_client *cl, const ferry_buf *h, int fd, uint64_t n, const char *name,
+                        const char *remote);
 /* Whole-file verification after the last byte (VerifyTransfers): each
  * job of v compared (by hash when offered); names[i] is shown for a
  * mismatch ("hash mismatch"). 0 if all equal or not verifiable, -1 on a

@@ -82,10 +82,10 @@ static int no_hash(int result)
     return result == FERRY_E_UNSUPPORTED || result == FERRY_E_PERMISSION;
 }
 
-int ferry_resume_prefix(ferry_client *cl, const ferry_buf *h, int fd, uint64_t n,
-                        const ferry_sftpc_hashes *known, const char *name, const char *remote)
+int ferry_resume_prefix(ferry_client *cl, const ferry_buf *h, int fd, uint64_t n, const char *name,
+                        const char *remote)
 {
-    ferry_sftpc_cmp j = {.handle = h, .fd = fd, .len = n, .known = known};
+    ferry_sftpc_cmp j = {.handle = h, .fd = fd, .len = n};
     if (n == 0) {
         return FERRY_PREFIX_OK;
     }

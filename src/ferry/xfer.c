@@ -158,7 +158,7 @@ static int get_local(ferry_client *cl, const char *abs, const char *local, const
         }
         *off = 0; /* the remote file shrank: start over */
     }
-    int pr = ferry_resume_prefix(cl, h, fd, *off, st->hs, local, abs);
+    int pr = ferry_resume_prefix(cl, h, fd, *off, local, abs);
     if (pr < 0) {
         close(fd);
         return -1;
@@ -581,7 +581,7 @@ static int find_kept(ferry_client *cl, const char *rabs, const xfer_opts *o, con
  * kept part does not match. */
 static int put_open(ferry_client *cl, const char *local, int fd, const struct stat *st_,
                     const char *rabs, const char *partial, int *kept, uint64_t *off,
-                    const ferry_sftp_attrs *a, const ferry_sftpc_hashes *hs, ferry_buf **h)
+                    const ferry_sftp_attrs *a, ferry_sftpc_hashes *hs, ferry_buf **h)
 {
     int r;
     if (*kept != KEPT_NONE && *off > (uint64_t)st_->st_size && partial == NULL &&
@@ -600,9 +600,8 @@ static int put_open(ferry_client *cl, const char *local, int fd, const struct st
             xerr(cl, "Couldn't open remote file", target, r);
             return -1;
         }
-        int pr = *off > (uint64_t)st_->st_size
-                     ? FERRY_PREFIX_MISMATCH
-                     : ferry_resume_prefix(cl, *h, fd, *off, hs, rabs, rabs);
+        int pr = *off > (uint64_t)st_->st_size ? FERRY_PREFIX_MISMATCH
+                                               : ferry_resume_prefix(cl, *h, fd, *off, rabs, rabs);
         if (pr == FERRY_PREFIX_MISMATCH && *off > (uint64_t)st_->st_size) {
             char *e = ferry_fmt_escape(rabs);
             fprintf(stderr, "Kept part of \"%s\" does not match; transferring it again\n",
@@ -617,6 +616,7 @@ static int put_open(ferry_client *cl, const char *local, int fd, const struct st
         *h = NULL;
         *kept = KEPT_NONE;
         *off = 0;
+        ferry_sftpc_hashes_reset(hs); /* the local file may have changed */
     }
     r = ferry_sftpc_open(cl->sftp, rabs, SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC, a, h);
     if (r != FERRY_OK) {
