@@ -50,7 +50,7 @@ typedef struct ferry__sftp_handle {
     uint32_t pflags;  /* SSH_FXF_* of the OPEN */
     uint64_t bytes_read, bytes_written;
     uint64_t t_open;
-    int write_err;    /* first failed WRITE: CLOSE discards the upload */
+    int write_err;        /* first failed WRITE: CLOSE discards the upload */
     ferry__sftp_run *run; /* running piece hashes of what was written */
     int run_dead;         /* written out of order: no run any more */
 } ferry__sftp_handle;
