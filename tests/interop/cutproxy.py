@@ -4,6 +4,7 @@
     cutproxy.py --target PORT --port-file FILE [--log FILE]
                 [--cut [K@]N[:up|down|either][:rst|fin]] ... [--close rst|fin]
                 [--hold --marker FILE --go FILE [--hold-timeout S]]
+                [--switch K:PORT]
 
 Listens on 127.0.0.1 port 0 (the kernel picks the port, written to
 --port-file once listening) and forwards every accepted connection to
@@ -23,6 +24,9 @@ connection's number and byte counts) and stops accepting: new connections
 wait in the listen backlog until the file --go appears (or --hold-timeout
 seconds pass, logged); the proxy then removes --go and --marker and accepts
 again. A test uses the pause to change files between cut and reconnect.
+
+--switch K:PORT forwards connection K and every later one to PORT instead
+(another server: a reconnect that reaches a different host key).
 
 Everything the proxy does is logged, one line per event, to --log (default
 stderr); every connection ends with a line "conn K closed (HOW): up=X
@@ -166,12 +170,15 @@ class Proxy:
             return
         self.accepted += 1
         num = self.accepted
+        target = self.a.target
+        if self.a.switch is not None and num >= self.a.switch[0]:
+            target = self.a.switch[1]
         server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            server.connect((HOST, self.a.target))
+            server.connect((HOST, target))
         except OSError as e:
             self.log("conn %d from %s:%d: cannot reach port %d (%s); closing", num, peer[0],
-                     peer[1], self.a.target, e)
+                     peer[1], target, e)
             server.close()
             client.close()
             return
@@ -180,7 +187,7 @@ class Proxy:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = Conn(num, client, server, self.cuts.get(num))
         self.conns.append(conn)
-        self.log("conn %d accepted from %s:%d%s", num, peer[0], peer[1],
+        self.log("conn %d accepted from %s:%d to port %d%s", num, peer[0], peer[1], target,
                  ", will cut " + str(conn.cut) if conn.cut else ", pass-through")
         self.update(conn)
         if conn.cut is not None and conn.cut_due():  # a cut after 0 bytes
@@ -424,10 +431,17 @@ def main():
     ap.add_argument("--marker", help="hold mode: written after a cut")
     ap.add_argument("--go", help="hold mode: accepting resumes when this file exists")
     ap.add_argument("--hold-timeout", type=float, default=30.0)
+    ap.add_argument("--switch", metavar="K:PORT", help="connections from K on go to PORT")
     ap.add_argument("--lifetime", type=float, default=600.0, help="exit after this many seconds")
     a = ap.parse_args()
     if a.hold and (not a.marker or not a.go):
         ap.error("--hold needs --marker and --go")
+    if a.switch is not None:
+        try:
+            k, port = a.switch.split(":")
+            a.switch = (int(k), int(port))
+        except ValueError:
+            ap.error("--switch: K:PORT")
     cuts, prev = [], 0
     try:
         for spec in a.cut:

@@ -5,7 +5,8 @@
 #   proxy_start NAME TARGET_PORT [cutproxy args...]  # sets PROXY_PID, PROXY_PORT
 #   proxy_known_hosts FILE HOSTKEY.pub...             # known_hosts for the proxy's port
 #   proxy_stop                                        # SIGTERM, expects status 0
-#   proxy_cuts NAME / proxy_bytes NAME up|down        # from the proxy's log
+#   proxy_cuts NAME / proxy_conns NAME                # from the proxy's log
+#   proxy_bytes NAME up|down / proxy_gap NAME K
 #   flip_byte FILE OFFSET                             # inverts one byte in place
 #   no_leftovers DIR                                  # no .ferry-partial / .part below DIR
 #
@@ -69,6 +70,17 @@ proxy_cuts() {
 # Connections the proxy accepted.
 proxy_conns() {
     grep -c ' accepted from ' "$T/$1.proxy.log" || true
+}
+
+# proxy_gap NAME K: seconds from the close of connection K-1 to the accept
+# of connection K (how long ferry waited before that reconnect).
+proxy_gap() {
+    awk -v k="$2" '
+        { t = $2; sub(/\]/, "", t) }
+        $3 == "conn" && $4 == (k - 1) && $5 == "closed" { c = t }
+        $3 == "conn" && $4 == k && $5 == "accepted" { a = t }
+        END { if (c == "" || a == "") { print "missing"; exit } printf "%.3f\n", a - c }
+    ' "$T/$1.proxy.log"
 }
 
 # Bytes passed in one direction over all connections (after proxy_stop).

@@ -14,7 +14,11 @@
 #     of the local file, or of the server's .NAME.ferry-partial, is
 #     flipped): "does not match", the file is sent again and is equal;
 #  6. Reconnect=no: the cut transfer fails with a non-zero exit;
-#  7. password authentication: after two cuts the file is equal and the
+#  7. ReconnectAttempts: failed reconnects (cuts after 0 bytes) with the
+#     waits doubling from ReconnectDelay, then success; or giving up;
+#  8. a reconnect reaching a server with another host key is refused;
+#  9. reget / reput check the kept part as well;
+# 10. password authentication: after two cuts the file is equal and the
 #     SSH_ASKPASS program ran exactly once.
 . "$FERRY_SRC/tests/interop/lib.sh"
 . "$FERRY_SRC/tests/interop/resume_lib.sh"
@@ -207,9 +211,101 @@ if cmp -s "$T/src/big.bin" "$T/noreconnect.bin"; then
     fail "Reconnect=no: the file is complete although the connection was cut"
 fi
 ok "Reconnect=no: a cut transfer fails with a non-zero exit, no reconnect"
+
+# ---- 7. ReconnectAttempts and the backoff (cuts after 0 bytes: failed reconnects) ----
+echo "get /g/big.bin $T/backoff.bin" >"$T/backoff.batch"
+proxy_start backoff "$FERRYD_PORT" --cut $C:down --cut 0 --cut 0
+ferry_ok backoff -o ReconnectAttempts=3
+proxy_stop
+cmp -s "$T/src/big.bin" "$T/backoff.bin" || fail "backoff: the downloaded file differs"
+[ "$(proxy_conns backoff)" = 4 ] || fail "backoff: $(proxy_conns backoff) connections, not 4"
+for k in 1 2 3; do
+    grep -q "reconnecting (attempt $k of 3)" "$T/backoff.err" ||
+        { cat "$T/backoff.err" >&2; fail "backoff: no 'reconnecting (attempt $k of 3)'"; }
+done
+gaps="$(proxy_gap backoff 2) $(proxy_gap backoff 3) $(proxy_gap backoff 4)"
+# ReconnectDelay=0.2, doubled after each failed try: 0.2, 0.4, 0.8 s (10% slack)
+awk -v g="$gaps" 'BEGIN { split(g, v, " "); exit !(v[1] >= 0.18 && v[2] >= 0.36 && v[3] >= 0.72) }' ||
+    fail "backoff: waits of $gaps s before the reconnects, not at least 0.2 0.4 0.8"
+ok "ReconnectAttempts=3: two reconnects fail, the third resumes; waits $gaps s (doubling)"
+
+echo "get /g/big.bin $T/giveup.bin" >"$T/giveup.batch"
+proxy_start giveup "$FERRYD_PORT" --cut $C:down --cut 0 --cut 0 --cut 0
+if run_ferry giveup -o ReconnectAttempts=2; then
+    fail "ReconnectAttempts=2: exit 0 although every reconnect failed"
+fi
+proxy_stop
+[ "$(proxy_conns giveup)" = 3 ] || fail "giveup: $(proxy_conns giveup) connections, not 3"
+grep -q "reconnecting (attempt 2 of 2)" "$T/giveup.err" ||
+    { cat "$T/giveup.err" >&2; fail "giveup: no 'reconnecting (attempt 2 of 2)'"; }
+ok "ReconnectAttempts=2: gives up after two failed reconnects, non-zero exit"
+
+# ---- 8. a reconnect reaching another host key is refused ----
+# a second ferryd with its own host key; the proxy sends the reconnect there,
+# and known_hosts lists both keys: only the first connection's key counts
+ssh-keygen -q -t ed25519 -N '' -f "$T/other_host"
+mkdir -p "$T/root2"
+"$FERRYD" --listen 127.0.0.1:0 --root "$T/root2" --user "$TEST_USER" \
+    --authorized-keys "$T/authorized_keys" --host-key "$T/other_host" \
+    >"$T/ferryd2.out" 2>"$T/ferryd2.log" &
+FERRYD2_PID=$!
+resume_test_cleanup() {
+    if [ -n "$FERRYD2_PID" ]; then
+        kill -TERM "$FERRYD2_PID" 2>/dev/null || true
+        wait "$FERRYD2_PID" 2>/dev/null || true
+    fi
+}
+for _ in $(seq 1 200); do
+    grep -q "listening on" "$T/ferryd2.log" 2>/dev/null && break
+    sleep 0.05
+done
+PORT2=$(grep -m1 "listening on" "$T/ferryd2.log") || fail "the second ferryd did not start"
+PORT2=${PORT2##*:}
+echo "get /g/big.bin $T/switched.bin" >"$T/switch.batch"
+proxy_start switch "$FERRYD_PORT" --cut $C:down --switch "2:$PORT2"
+KEYS=("$T"/host_*.pub "$T/other_host.pub")
+if run_ferry switch; then
+    fail "switch: exit 0 although the reconnect met another host key"
+fi
+KEYS=("$T"/host_*.pub)
+proxy_stop
+kill -TERM "$FERRYD2_PID"
+wait "$FERRYD2_PID" || fail "the second ferryd exited with an error after SIGTERM"
+FERRYD2_PID=""
+grep -q "differs from the first connection's; not reconnecting" "$T/switch.err" ||
+    { cat "$T/switch.err" >&2; fail "switch: no 'differs from the first connection's' message"; }
+[ "$(proxy_conns switch)" = 2 ] || fail "switch: $(proxy_conns switch) connections, not 2"
+if grep -q "event=session_start" "$T/ferryd2.log"; then
+    fail "switch: ferry authenticated to the server with the other host key"
+fi
+ok "a reconnect that meets another host key (even a known one) is refused"
+
+# ---- 9. reget / reput verify the kept prefix too ----
+P=$((10 * MIB))
+head -c $P "$T/src/big.bin" >"$T/reget-bad.bin"
+flip_byte "$T/reget-bad.bin" 5000000
+head -c $P "$T/src/big.bin" >"$T/reget-good.bin"
+head -c $P "$T/src/big.bin" >"$T/root/p/reput-bad.bin"
+flip_byte "$T/root/p/reput-bad.bin" 5000000
+{
+    echo "reget /g/big.bin $T/reget-bad.bin"
+    echo "reget /g/big.bin $T/reget-good.bin"
+    echo "reput $T/src/big.bin /p/reput-bad.bin"
+} >"$T/re.batch"
+proxy_start re "$FERRYD_PORT"
+ferry_ok re
+proxy_stop
+for f in "$T/reget-bad.bin" "$T/reget-good.bin" "$T/root/p/reput-bad.bin"; do
+    cmp -s "$T/src/big.bin" "$f" || fail "reget/reput: $f differs"
+done
+[ "$(count "does not match; transferring it again" "$T/re.err")" = 2 ] ||
+    { cat "$T/re.err" >&2; fail "reget/reput: not 2 'does not match' messages"; }
+grep -q "Resuming \"/g/big.bin\" at byte $P (prefix verified by sha256)" "$T/re.err" ||
+    { cat "$T/re.err" >&2; fail "reget: the good kept part was not verified and continued"; }
+ok "reget and reput: a damaged kept part is sent again, a good one completed"
 ferryd_stop
 
-# ---- 7. password authentication: asked once, kept for the reconnects ----
+# ---- 10. password authentication: asked once, kept for the reconnects ----
 PW='Resume-Pw-7'
 HASH=$(password_hash "$PW")
 cat >"$T/askpass" <<EOF
