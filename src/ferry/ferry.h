@@ -215,6 +215,8 @@ enum { FERRY_PREFIX_MISMATCH = 0, FERRY_PREFIX_OK = 1 };
  * `name` is the name shown, `remote` the remote path. */
 int ferry_resume_prefix(ferry_client *cl, const ferry_buf *h, int fd, uint64_t n, const char *name,
                         const char *remote);
+/* Prints the "does not match" message; returns FERRY_PREFIX_MISMATCH. */
+int ferry_resume_mismatch(const char *name);
 /* Whole-file verification after the last byte (VerifyTransfers): each
  * job of v compared (by hash when offered); names[i] is shown for a
  * mismatch ("hash mismatch"). 0 if all equal or not verifiable, -1 on a

@@ -82,6 +82,12 @@ static int no_hash(int result)
     return result == FERRY_E_UNSUPPORTED || result == FERRY_E_PERMISSION;
 }
 
+int ferry_resume_mismatch(const char *name)
+{
+    say_name("Kept part of \"%s\" does not match; transferring it again\n", name, 0);
+    return FERRY_PREFIX_MISMATCH;
+}
+
 int ferry_resume_prefix(ferry_client *cl, const ferry_buf *h, int fd, uint64_t n, const char *name,
                         const char *remote)
 {
@@ -101,8 +107,7 @@ int ferry_resume_prefix(ferry_client *cl, const ferry_buf *h, int fd, uint64_t n
         return -1;
     }
     if (!j.same) {
-        say_name("Kept part of \"%s\" does not match; transferring it again\n", name, 0);
-        return FERRY_PREFIX_MISMATCH;
+        return ferry_resume_mismatch(name);
     }
     say_name("Resuming \"%s\" at byte %llu (prefix verified by sha256)\n", remote, n);
     return FERRY_PREFIX_OK;

@@ -576,49 +576,53 @@ static int find_kept(ferry_client *cl, const char *rabs, const xfer_opts *o, con
     return KEPT_NONE;
 }
 
-/* Opens the remote target: the kept part (READ too, for its hash) when
- * it checks out, else a fresh upload. *kept becomes KEPT_NONE when the
- * kept part does not match. */
+/* Opens the kept part (READ too, for its hash) to write on and checks
+ * it: 0 (continue at *off), 1 (it does not match: start over), -1. */
+static int open_kept(ferry_client *cl, int fd, const struct stat *st_, const char *rabs,
+                     const char *partial, uint64_t off, ferry_sftpc_hashes *hs, ferry_buf **h)
+{
+    const char *target = partial ? partial : rabs;
+    int r = ferry_sftpc_open(cl->sftp, target, SSH_FXF_READ | SSH_FXF_WRITE, NULL, h);
+    if (r == FERRY_E_PERMISSION) { /* upload-only: no READ */
+        r = ferry_sftpc_open(cl->sftp, target, SSH_FXF_WRITE, NULL, h);
+    }
+    if (r != FERRY_OK) {
+        xerr(cl, "Couldn't open remote file", target, r);
+        return -1;
+    }
+    int pr = off > (uint64_t)st_->st_size ? ferry_resume_mismatch(rabs)
+                                          : ferry_resume_prefix(cl, *h, fd, off, rabs, rabs);
+    if (pr != FERRY_PREFIX_MISMATCH) {
+        return pr < 0 ? -1 : 0;
+    }
+    (void)ferry_sftpc_close(cl->sftp, *h);
+    ferry_buf_free(*h);
+    *h = NULL;
+    ferry_sftpc_hashes_reset(hs); /* the local file may have changed */
+    return 1;
+}
+
+/* Opens the remote target: the kept part when it checks out, else a
+ * fresh upload (*kept becomes KEPT_NONE). -2 when -a finds a larger
+ * remote file. */
 static int put_open(ferry_client *cl, const char *local, int fd, const struct stat *st_,
                     const char *rabs, const char *partial, int *kept, uint64_t *off,
                     const ferry_sftp_attrs *a, ferry_sftpc_hashes *hs, ferry_buf **h)
 {
-    int r;
-    if (*kept != KEPT_NONE && *off > (uint64_t)st_->st_size && partial == NULL &&
-        *kept == KEPT_IN_PLACE) {
+    if (*kept == KEPT_IN_PLACE && *off > (uint64_t)st_->st_size) {
         fprintf(stderr, "Unable to resume upload of \"%s\": remote file is larger than local\n",
                 local);
         return -2;
     }
     if (*kept != KEPT_NONE) {
-        const char *target = partial ? partial : rabs;
-        r = ferry_sftpc_open(cl->sftp, target, SSH_FXF_READ | SSH_FXF_WRITE, NULL, h);
-        if (r == FERRY_E_PERMISSION) { /* upload-only: no READ */
-            r = ferry_sftpc_open(cl->sftp, target, SSH_FXF_WRITE, NULL, h);
+        int r = open_kept(cl, fd, st_, rabs, partial, *off, hs, h);
+        if (r <= 0) {
+            return r;
         }
-        if (r != FERRY_OK) {
-            xerr(cl, "Couldn't open remote file", target, r);
-            return -1;
-        }
-        int pr = *off > (uint64_t)st_->st_size ? FERRY_PREFIX_MISMATCH
-                                               : ferry_resume_prefix(cl, *h, fd, *off, rabs, rabs);
-        if (pr == FERRY_PREFIX_MISMATCH && *off > (uint64_t)st_->st_size) {
-            char *e = ferry_fmt_escape(rabs);
-            fprintf(stderr, "Kept part of \"%s\" does not match; transferring it again\n",
-                    e ? e : "?");
-            free(e);
-        }
-        if (pr != FERRY_PREFIX_MISMATCH) {
-            return pr < 0 ? -1 : 0;
-        }
-        (void)ferry_sftpc_close(cl->sftp, *h);
-        ferry_buf_free(*h);
-        *h = NULL;
         *kept = KEPT_NONE;
         *off = 0;
-        ferry_sftpc_hashes_reset(hs); /* the local file may have changed */
     }
-    r = ferry_sftpc_open(cl->sftp, rabs, SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC, a, h);
+    int r = ferry_sftpc_open(cl->sftp, rabs, SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC, a, h);
     if (r != FERRY_OK) {
         xerr(cl, "Couldn't open remote file", rabs, r);
         return -1;
