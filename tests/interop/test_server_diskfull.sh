@@ -22,11 +22,24 @@ need sftp ssh-keygen mount umount timeout /usr/bin/python3
 FERRY="$FERRY_BUILD/ferry"
 [ -x "$FERRY" ] || fail "$FERRY not built"
 
+# At exit the mounts go first, then lib.sh's cleanup (ferryd, $T) runs
+# with the test's status (set +e: a failed status must not end the trap).
+MOUNTS=()
+on_exit() {
+    local rc=$?
+    set +e
+    [ ${#MOUNTS[@]} -eq 0 ] || umount -l "${MOUNTS[@]}"
+    (exit $rc)
+    _ferry_cleanup
+}
+trap on_exit EXIT
+tmpfs() { # DIR: an 8 MiB tmpfs
+    mkdir -p "$1"
+    mount -t tmpfs -o size=8m,mode=0755 ferry-diskfull "$1" || fail "cannot mount a tmpfs on $1"
+    MOUNTS+=("$1")
+}
 DISK="$T/disk"
-mkdir -p "$DISK"
-mount -t tmpfs -o size=8m,mode=0755 ferry-diskfull "$DISK" || fail "cannot mount a tmpfs"
-# shellcheck disable=SC2154 # rc is set inside the trap
-trap 'rc=$?; umount -l "$DISK" 2>/dev/null; (exit $rc); _ferry_cleanup' EXIT
+tmpfs "$DISK"
 mkdir "$DISK/root"
 
 make_user_key ed25519
@@ -99,9 +112,7 @@ done
 
 # The client's disk full: a 16 MiB download into an 8 MiB tmpfs fails
 # with the local error (not a remote one) and a non-zero exit.
-mkdir -p "$T/ldisk"
-mount -t tmpfs -o size=8m ferry-diskfull-local "$T/ldisk" || fail "cannot mount a tmpfs"
-trap 'rc=$?; umount -l "$DISK" "$T/ldisk" 2>/dev/null; (exit $rc); _ferry_cleanup' EXIT
+tmpfs "$T/ldisk"
 for client in sftp ferry; do
     rm -f "$DISK/root/"*
     head -c $((6 * 1024 * 1024)) "$T/big.bin" >"$DISK/root/six.bin"

@@ -115,8 +115,16 @@ ok "ferryd (shimmed) stops cleanly"
 
 # 3. ferry (shimmed) against OpenSSH's sshd
 SSHD_PID=""
-# shellcheck disable=SC2154 # rc is set inside the trap
-trap 'rc=$?; [ -n "$SSHD_PID" ] && kill -TERM "$SSHD_PID" 2>/dev/null; (exit $rc); _ferry_cleanup' EXIT
+# sshd first, then lib.sh's cleanup with the test's status (set +e: a
+# failed status must not end the trap)
+on_exit() {
+    local rc=$?
+    set +e
+    [ -z "$SSHD_PID" ] || { kill -TERM "$SSHD_PID" && wait "$SSHD_PID"; } 2>/dev/null
+    (exit $rc)
+    _ferry_cleanup
+}
+trap on_exit EXIT
 mkdir -p /run/sshd
 chmod 600 "$T/authorized_keys"
 SPORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
