@@ -1650,6 +1650,132 @@ def sftp_huge_peer_limits(srv):
     c.close()
 
 
+# ---- mutations of valid messages, in the state where each is valid ----
+
+def mutate(rnd, b):
+    b = bytearray(b)
+    op = rnd.randrange(6)
+    i = rnd.randrange(1, len(b)) if len(b) > 1 else 1  # keep the message number
+    if op == 0 and len(b) > 1:
+        b[i] ^= 1 << rnd.randrange(8)
+    elif op == 1 and len(b) > 1:
+        b[i] = rnd.choice([0, 0x7F, 0x80, 0xFF])
+    elif op == 2:
+        del b[i:]
+    elif op == 3:
+        b[i:i] = rnd.choice([b"\xff\xff\xff\xff", b"\x80\x00\x00\x00", b"\x00" * 4,
+                             b"\x00\x00\x01\x00"])
+    elif op == 4 and len(b) > 2:
+        j = rnd.randrange(i, len(b))
+        b[j:j] = b[i:j][:32]  # a piece repeated
+    else:
+        b += bytes(rnd.randrange(1, 9))
+    return bytes(b)
+
+
+def templates(c, srv, state):
+    user = string(USER) + string("ssh-connection")
+    if state == "auth":
+        sig = srv.key.sign(c.pubkey_sig_data(USER, srv.key.alg, srv.key.blob))
+        return [u8(USERAUTH_REQUEST) + user + string("password") + boolean(False) + string("no"),
+                u8(USERAUTH_REQUEST) + user + string("publickey") + boolean(False)
+                + string(srv.ecdsa_key.alg) + string(srv.ecdsa_key.blob),
+                u8(USERAUTH_REQUEST) + user + string("publickey") + boolean(True)
+                + string(srv.key.alg) + string(srv.key.blob) + string(sig[:-1] + b"\0"),
+                u8(USERAUTH_REQUEST) + user + string("keyboard-interactive") + string("")
+                + string(""),
+                u8(DEBUG) + boolean(True) + string("x") + string("en"),
+                u8(UNIMPLEMENTED) + u32(3)]
+    return [u8(CHANNEL_OPEN) + string("session") + u32(9) + u32(1 << 20) + u32(1 << 15),
+            u8(CHANNEL_REQUEST) + u32(0) + string("subsystem") + boolean(True) + string("sftp"),
+            u8(CHANNEL_REQUEST) + u32(0) + string("pty-req") + boolean(True) + string("vt100")
+            + u32(80) + u32(24) + u32(0) + u32(0) + string(b"\x81\x00\x00\x96\x00"),
+            u8(CHANNEL_REQUEST) + u32(0) + string("exec") + boolean(True) + string("ls"),
+            u8(CHANNEL_WINDOW_ADJUST) + u32(0) + u32(1000),
+            u8(CHANNEL_DATA) + u32(0) + string(u32(5) + u8(1) + u32(3)),
+            u8(CHANNEL_DATA) + u32(0) + string(u32(21) + u8(3) + u32(1) + string("/x")
+                                               + u32(1) + u32(0)),
+            u8(95) + u32(0) + u32(1) + string(b"err"),
+            u8(CHANNEL_EOF) + u32(0),
+            u8(GLOBAL_REQUEST) + string("tcpip-forward") + boolean(True) + string("") + u32(0)]
+
+
+KNOWN_REASONS = {R_PROTOCOL_ERROR, R_KEY_EXCHANGE_FAILED, R_SERVICE_NOT_AVAILABLE,
+                 R_NO_MORE_AUTH_METHODS, R_ILLEGAL_USER_NAME}
+
+
+def mutation_run(srv, state, seed, count):
+    import random
+    rnd = random.Random(seed)
+    c = None
+    done = 0
+    while done < count:
+        if state == "kex":  # one connection per KEXINIT or KEX_ECDH_INIT
+            kex = rnd.choice(["curve25519-sha256", "ecdh-sha2-nistp256",
+                              "diffie-hellman-group14-sha256"])
+            c = peer(srv)
+            c.version_exchange()
+            first = c.kexinit_payload(kex, "ssh-ed25519", "aes128-gcm@openssh.com", "none",
+                                      strict=rnd.random() < 0.5)
+            if rnd.random() < 0.5:
+                c.send(mutate(rnd, first))
+            else:
+                c.kex_start(kex=kex, payload=first)
+                c.send(mutate(rnd, c.kex_init_msg(c.make_eph())))
+            done += 1
+            c.send(bytes([15]))  # never valid during a key exchange
+            try:
+                while True:
+                    p = c.recv()
+                    if p[0] == DISCONNECT:
+                        reason, _ = parse_disconnect(p)
+                        check(reason in KNOWN_REASONS, "kex mutation: reason %d" % reason)
+                        break
+                    check(p[0] in (KEXINIT, KEX31), "kex mutation: message %d" % p[0])
+                    if p[0] == KEX31:
+                        break  # answered: then NEWKEYS (with the new keys, not read)
+                c.expect_eof()
+            finally:
+                c.close()
+            continue
+        if c is None:
+            c = service(srv) if state == "auth" else authed(srv)
+            if state == "open":
+                remote, _, _ = confirm(c.open_session(local_id=0))
+                check(remote == 0, "first channel id %d" % remote)
+            tmpl = templates(c, srv, state)
+        payload = mutate(rnd, rnd.choice(tmpl))
+        done += 1
+        c.send(payload)
+        seq = c.send(bytes([15]))
+        try:
+            while True:
+                p = c.recv()
+                if p[0] == DISCONNECT:
+                    reason, desc = parse_disconnect(p)
+                    check(reason in KNOWN_REASONS, "reason %d (%s) for %r" % (reason, desc,
+                                                                              payload[:60]))
+                    c.expect_eof()
+                    c.close()
+                    c = None
+                    break
+                if p[0] == UNIMPLEMENTED and Rd(p[1:]).u32() == seq:
+                    break
+        except (Unexpected, Closed) as e:
+            raise Unexpected("after %r: %s" % (payload[:80], e)) from e
+
+
+@case
+def mutated_messages(srv):
+    """Valid KEXINIT / KEX_ECDH_INIT messages and requests of the auth and
+    connection layers with one random mutation each (fixed seeds): every
+    one ends in a DISCONNECT with a protocol reason or leaves the session
+    answering."""
+    mutation_run(srv, "kex", 4241, 60)
+    mutation_run(srv, "auth", 4242, 150)
+    mutation_run(srv, "open", 4243, 250)
+
+
 # ---- a stricter policy: chained methods, per-source start-up limit ----
 
 @case
