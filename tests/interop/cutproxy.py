@@ -4,7 +4,7 @@
     cutproxy.py --target PORT --port-file FILE [--log FILE]
                 [--cut [K@]N[:up|down|either][:rst|fin]] ... [--close rst|fin]
                 [--hold --marker FILE --go FILE [--hold-timeout S]]
-                [--switch K:PORT]
+                [--switch K:PORT] [--rate BYTES_PER_SECOND]
 
 Listens on 127.0.0.1 port 0 (the kernel picks the port, written to
 --port-file once listening) and forwards every accepted connection to
@@ -27,11 +27,14 @@ again. A test uses the pause to change files between cut and reconnect.
 
 --switch K:PORT forwards connection K and every later one to PORT instead
 (another server: a reconnect that reaches a different host key).
+--rate limits every direction of every connection to that many bytes per
+second (so a test can act while a transfer is surely still running).
 
 Everything the proxy does is logged, one line per event, to --log (default
 stderr); every connection ends with a line "conn K closed (HOW): up=X
-down=Y" (HOW: rst, fin or plain), so a test can add up the bytes passed. SIGTERM or SIGINT ends it (exit status 0); so does --lifetime
-seconds, a guard against being left behind. Standard library only.
+down=Y" (HOW: rst, fin or plain), so a test can add up the bytes passed.
+SIGTERM or SIGINT ends it (exit status 0); so does --lifetime seconds, a
+guard against being left behind. Standard library only.
 """
 
 import argparse
@@ -102,6 +105,7 @@ class Pipe:
         self.count = 0  # bytes read from src (and so, eventually, passed on)
         self.eof = False  # src said EOF
         self.shut = False  # EOF passed on to dst
+        self.start = time.monotonic()
 
 
 class Conn:
@@ -221,7 +225,13 @@ class Proxy:
         if p.eof or conn.cutting is not None or len(p.queue) >= HIGH_WATER:
             return False
         b = conn.budget(p)
-        return b is None or b > 0
+        return (b is None or b > 0) and self.rate_budget(p) > 0
+
+    def rate_budget(self, p):
+        """Bytes p may read now under --rate (a burst of one CHUNK)."""
+        if not self.a.rate:
+            return CHUNK
+        return min(CHUNK, int(self.a.rate * (time.monotonic() - p.start)) + CHUNK - p.count)
 
     def on_event(self, conn, sock, mask):
         for p in conn.pipes():
@@ -240,7 +250,7 @@ class Proxy:
         self.progress(conn)
 
     def read(self, conn, p):
-        n = CHUNK
+        n = self.rate_budget(p)
         b = conn.budget(p)
         if b is not None:
             n = min(n, b)
@@ -393,6 +403,10 @@ class Proxy:
             busy = self.hold_until is not None or self.draining or any(
                 c.cutting is not None for c in self.conns)
             timeout = 0.05 if busy else 0.5
+            if self.a.rate:
+                timeout = 0.01
+                for conn in self.conns:
+                    self.update(conn)  # reading may be allowed again
             try:
                 events = self.sel.select(timeout)
             except InterruptedError:
@@ -432,6 +446,7 @@ def main():
     ap.add_argument("--go", help="hold mode: accepting resumes when this file exists")
     ap.add_argument("--hold-timeout", type=float, default=30.0)
     ap.add_argument("--switch", metavar="K:PORT", help="connections from K on go to PORT")
+    ap.add_argument("--rate", type=int, default=0, help="bytes per second per direction")
     ap.add_argument("--lifetime", type=float, default=600.0, help="exit after this many seconds")
     a = ap.parse_args()
     if a.hold and (not a.marker or not a.go):

@@ -9,6 +9,7 @@
 #   proxy_bytes NAME up|down / proxy_gap NAME K
 #   flip_byte FILE OFFSET                             # inverts one byte in place
 #   no_leftovers DIR                                  # no .ferry-partial / .part below DIR
+#   expect_losses NAME N                              # N cuts, N reconnects in $T/NAME.err
 #
 # The proxy (cutproxy.py) runs as a child of the test and is ended by PID
 # in test_cleanup, which lib.sh calls at exit.
@@ -136,6 +137,20 @@ no_sanitizer() {
         cat "$1" >&2
         fail "sanitizer report in $1"
     fi
+}
+
+# expect_losses NAME N: the proxy cut N times, ferry said "Connection lost"
+# N times and "reconnecting (attempt K of 5)" at least N times, and it
+# connected again after the last cut.
+expect_losses() {
+    local name=$1 n=$2 cuts
+    cuts=$(proxy_cuts "$name")
+    [ "$cuts" = "$n" ] || fail "$name: the proxy cut $cuts times, not $n"
+    [ "$(count "Connection lost" "$T/$name.err")" = "$n" ] ||
+        { cat "$T/$name.err" >&2; fail "$name: not $n 'Connection lost' lines"; }
+    [ "$(grep -c 'reconnecting (attempt [0-9]* of 5)' "$T/$name.err")" -ge "$n" ] ||
+        { cat "$T/$name.err" >&2; fail "$name: fewer than $n 'reconnecting (attempt K of 5)'"; }
+    [ "$(proxy_conns "$name")" -gt "$n" ] || fail "$name: no connection after the last cut"
 }
 
 # count PATTERN FILE: lines matching the fixed string PATTERN.
