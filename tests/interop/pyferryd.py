@@ -61,10 +61,11 @@ def new_key(tmp, name):
 
 class Ferryd:
     """ferryd for user `user` (root tmp/<name>-root), with an optional
-    password and authorized public key lines, and configuration lines."""
+    password (or its crypt(3) hash, pwhash) and authorized public key
+    lines, and configuration lines."""
 
     def __init__(self, tmp, name="ferryd", user="tester", password=None, keys=(), conf=(),
-                 args=(), asan_extra=None):
+                 args=(), asan_extra=None, pwhash=None):
         self.log = os.path.join(tmp, name + ".log")
         self.root = os.path.join(tmp, name + "-root")
         os.makedirs(self.root, exist_ok=True)
@@ -77,8 +78,8 @@ class Ferryd:
         cmd = [FERRYD, "--listen", "127.0.0.1:0", "--root", self.root, "--user", user,
                "--host-key", os.path.join(tmp, name + "-host_ed25519"), "--authorized-keys", ak,
                "--config", cfg]
-        if password is not None:
-            cmd += ["--password-hash", password_hash(password)]
+        if password is not None or pwhash is not None:
+            cmd += ["--password-hash", pwhash or password_hash(password)]
         cmd += list(args)
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1")

@@ -3,41 +3,43 @@
 time, whether or not the user exists: no user enumeration by reply or by
 timing.
 
-One real user "tester" (a password; authorized_keys with 100 other keys and
-then the good one) and an unknown user "qzxwvu" (same length). Two
-connections, one per user name (a connection may not change its user),
-each asks, interleaved at random:
+One real user "tester" (a yescrypt password hash at cost 2, see
+cheap_yescrypt; authorized_keys with 100 other keys and then the good one)
+and an unknown user "qzxwvu" (same length). Two connections, one per user
+name (a connection may not change its user). Requests, in random order:
   password  a wrong password (the same string for both users)
   sig       publickey signed with a key that is not authorized
   query     publickey query (no signature) for that key
-and every reply must be the same USERAUTH_FAILURE ("publickey,password",
-partial false). The round-trip times of each kind are compared between the
-two users.
+each asked as a pair, once per user back to back (which user first is
+random too), and every reply must be the same USERAUTH_FAILURE
+("publickey,password", partial false).
 
-Timing decision, per kind: a leak is reported when BOTH the medians differ
-by more than LEAK_MS (1 ms for password, 0.25 ms for publickey) AND a
-two-sided Mann-Whitney U test gives p < ALPHA (1e-3). The random
-interleaving makes machine load hit both users alike, so with no real
-difference p < ALPHA happens about once in a thousand runs, and tiny
-differences of bookkeeping never pass the LEAK_MS bar however many samples
-are taken.
+Timing decision, per kind, on the paired differences (real minus unknown):
+a leak is reported when BOTH their median is beyond LEAK_MS (1 ms for
+password, 0.25 ms for publickey) AND a two-sided Wilcoxon signed-rank test
+gives p < ALPHA (1e-3). Pairing cancels machine load that changes over
+time; with no real difference p < ALPHA happens about once in a thousand
+runs, and tiny systematic differences (seen: up to 0.05 ms at p=1e-5, as
+two processes never run quite alike) never pass the LEAK_MS bar however
+many samples are taken.
 
 Power check (why a real 5 ms leak cannot pass): after every batch the test
-centres each side's samples on its own median and asks the same decision
-with 5 ms added to one side, both ways; sampling goes on (up to
-SAMPLE_BUDGET_S) until, for every kind, that shift would be flagged (or a
-leak already is), and the test fails if it never gets there: the noise
-would hide a 5 ms leak. Adding a constant to every sample is exactly what a
-fixed server delay does.
+centres the differences on their median and asks the same decision with
+5 ms added, and subtracted; a kind is sampled further (up to
+SAMPLE_BUDGET_S in all) until that shift would be flagged (or a leak
+already is), and the test fails if it never gets there: the noise would
+hide a 5 ms leak. Adding a constant is exactly what a fixed server delay
+does.
 
-Checked for real (ASan build, load average ~18 on 2 cores from other
-builds and a fuzzer): usleep(5000) added to the known-user paths of
-cb_password_check and cb_pubkey_allowed (src/ferryd/auth.c) made the test
-fail on all three kinds (password +7.7 ms, p=3e-6; sig/query +5.3 ms,
-p<1e-70); the ferryd before the stand-in-key fix failed on sig and query
-(+0.53 ms, p<1e-70: an unknown user's key was compared with no key, a known
-user's with each of its 101 keys); the fixed ferryd passed 5 runs of 5
-(|diff| <= 2.1 ms password, <= 0.04 ms publickey, p >= 0.04).
+Checked for real on the ASan build, with a fuzzer and other builds loading
+both cores: usleep(5000) added to the known-user paths of cb_password_check
+and cb_pubkey_allowed (src/ferryd/auth.c) fails all three kinds (median
+differences +5.25..5.35 ms, p < 1e-29); the auth.c before the stand-in fix
+fails all three too (password -17 ms: the dummy hash had the default cost,
+not the user's; sig/query +0.42 ms: an unknown user's key was compared with
+no key, a known user's with each of its 101); the fixed ferryd passed 6 runs
+of 6 and 3 runs side by side (|median difference| <= 0.05 ms). About 5 s of
+sampling on an idle machine.
 
 Disconnect behaviour: with the default MaxAuthTries (6), one connection per
 (user, kind) repeats its failing request: each gets 5 identical FAILUREs,
@@ -50,6 +52,7 @@ Run by CTest with FERRY_BUILD (ferryd) and FERRY_SRC set; uses a temporary
 directory and kernel-chosen loopback ports, signals only its own ferryd.
 """
 import base64
+import ctypes
 import math
 import os
 import random
@@ -84,48 +87,52 @@ N_OTHER_KEYS = 100  # the real user's authorized_keys: 100 other keys, then the 
 DISCONNECT_CODE = 14  # SSH_DISCONNECT_NO_MORE_AUTH_METHODS_AVAILABLE
 
 
-def mann_whitney_p(a, b):
-    """Two-sided p of the Mann-Whitney U test (normal approximation with
-    tie and continuity corrections; fine for samples of this size)."""
-    n1, n2 = len(a), len(b)
-    n = n1 + n2
-    pooled = sorted([(v, 0) for v in a] + [(v, 1) for v in b])
-    r1 = 0.0
+def signed_rank_p(d):
+    """Two-sided p of the Wilcoxon signed-rank test on paired differences
+    (zeros dropped; normal approximation with tie and continuity
+    corrections, fine for samples of this size)."""
+    nz = [x for x in d if x != 0]
+    n = len(nz)
+    if n == 0:
+        return 1.0
+    order = sorted(range(n), key=lambda i: abs(nz[i]))
+    ranks = [0.0] * n
     ties = 0.0
     i = 0
     while i < n:
         j = i
-        while j + 1 < n and pooled[j + 1][0] == pooled[i][0]:
+        while j + 1 < n and abs(nz[order[j + 1]]) == abs(nz[order[i]]):
             j += 1
-        rank = (i + j) / 2.0 + 1.0
-        r1 += rank * sum(1 for k in range(i, j + 1) if pooled[k][1] == 0)
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2.0 + 1.0
         t = j - i + 1
         ties += t ** 3 - t
         i = j + 1
-    u1 = r1 - n1 * (n1 + 1) / 2.0
-    mu = n1 * n2 / 2.0
-    sigma = math.sqrt(n1 * n2 / 12.0 * ((n + 1) - ties / (n * (n - 1))))
-    if sigma == 0:
+    wplus = sum(r for r, x in zip(ranks, nz) if x > 0)
+    mu = n * (n + 1) / 4.0
+    var = n * (n + 1) * (2 * n + 1) / 24.0 - ties / 48.0
+    if var <= 0:
         return 1.0
-    z = max(0.0, abs(u1 - mu) - 0.5) / sigma
+    z = max(0.0, abs(wplus - mu) - 0.5) / math.sqrt(var)
     return math.erfc(z / math.sqrt(2))
 
 
-def leak(kind, a, b):
-    """(flagged, median difference in ms, p) for two lists of seconds."""
-    dm = (statistics.median(a) - statistics.median(b)) * 1000.0
-    p = mann_whitney_p(a, b)
+def leak(kind, d):
+    """(flagged, median difference in ms, p) for paired differences in
+    seconds (real user minus unknown user)."""
+    dm = statistics.median(d) * 1000.0
+    p = signed_rank_p(d)
     return abs(dm) > LEAK_MS[kind] and p < ALPHA, dm, p
 
 
-def power_ok(kind, a, b):
-    """Would a POWER_SHIFT_MS difference be flagged, with this noise? Each
-    side is centred on its own median first (so that a difference already
-    there neither helps nor hides), then one is shifted, both ways."""
+def power_ok(kind, d):
+    """Would a POWER_SHIFT_MS difference be flagged, with this noise? The
+    differences are centred on their median first (so that a difference
+    already there neither helps nor hides), then shifted, both ways."""
     s = POWER_SHIFT_MS / 1000.0
-    ma, mb = statistics.median(a), statistics.median(b)
-    ca, cb = [x - ma for x in a], [x - mb for x in b]
-    return leak(kind, ca, [x + s for x in cb])[0] and leak(kind, [x + s for x in ca], cb)[0]
+    m = statistics.median(d)
+    c = [x - m for x in d]
+    return leak(kind, [x + s for x in c])[0] and leak(kind, [x - s for x in c])[0]
 
 
 def other_key_lines(n):
@@ -139,6 +146,22 @@ def other_key_lines(n):
         m.add_string(raw)
         out.append("ssh-ed25519 %s other-%d\n" % (base64.b64encode(m.asbytes()).decode(), i))
     return out
+
+
+def cheap_yescrypt(password):
+    """A yescrypt hash at cost 2 ("$y$j85$...", ~3 ms instead of ~20 ms at
+    the default cost 5): more samples in the time, less noise per sample,
+    and the dummy hash for unknown users must follow this cost."""
+    lib = ctypes.CDLL("libcrypt.so.1")
+    lib.crypt_gensalt.restype = ctypes.c_char_p
+    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
+    lib.crypt.restype = ctypes.c_char_p
+    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    setting = lib.crypt_gensalt(b"$y$", 2, None, 0)
+    check(setting is not None, "crypt_gensalt failed")
+    h = lib.crypt(password.encode(), setting)
+    check(h is not None and h.startswith(b"$y$j85$"), "crypt failed: %r" % (h,))
+    return h.decode()
 
 
 def make_request(c, user, kind, keys):
@@ -159,39 +182,48 @@ def expect_failure(replies, what):
 
 
 def timing_phase(tmp, keys, servers):
-    srv = Ferryd(tmp, "timing", user=REAL, password=PASSWORD, keys=keys["authorized"],
+    srv = Ferryd(tmp, "timing", user=REAL, pwhash=keys["pwhash"], keys=keys["authorized"],
                  conf=["PerSourcePenalties no", "MaxAuthTries 1000000", "LoginGraceTime 0"])
     servers.append(srv)
     conns = {REAL: RawClient(srv.port), UNKNOWN: RawClient(srv.port)}
-    samples = {(u, k): [] for u in conns for k in KINDS}
+    pairs = {k: [] for k in KINDS}  # (real seconds, unknown seconds)
     rng = random.Random()
     start = time.monotonic()
+    todo = list(KINDS)
     while True:
-        plan = [(u, k) for u in conns for k in KINDS for _ in range(BATCH[k])]
+        plan = [k for k in todo for _ in range(BATCH[k])]
         rng.shuffle(plan)
-        for u, k in plan:
-            c = conns[u]
-            replies, dt = c.ask(make_request(c, u, k, keys))
-            expect_failure(replies, "%s %s" % (u, k))
-            samples[(u, k)].append(dt)
-        enough = all(len(samples[(REAL, k)]) >= MIN_SAMPLES[k] for k in KINDS)
-        # Enough samples for every kind: a leak is already plain, or the
-        # noise is known to be small enough to show one.
-        powered = all(leak(k, samples[(REAL, k)], samples[(UNKNOWN, k)])[0] or
-                      power_ok(k, samples[(REAL, k)], samples[(UNKNOWN, k)]) for k in KINDS)
-        if enough and powered:
+        for k in plan:
+            order = [REAL, UNKNOWN]
+            rng.shuffle(order)
+            dt = {}
+            for u in order:
+                c = conns[u]
+                replies, dt[u] = c.ask(make_request(c, u, k, keys))
+                expect_failure(replies, "%s %s" % (u, k))
+            pairs[k].append((dt[REAL], dt[UNKNOWN]))
+        diffs = {k: [r - u for r, u in pairs[k]] for k in KINDS}
+        # Done with a kind once it has MIN_SAMPLES pairs and either a leak
+        # is already plain or the noise is known to be small enough to
+        # show one; the next batches sample only the kinds not done.
+        weak = [k for k in KINDS if not (leak(k, diffs[k])[0] or power_ok(k, diffs[k]))]
+        todo = [k for k in KINDS if k in weak or len(pairs[k]) < MIN_SAMPLES[k]]
+        if not todo:
             break
         check(time.monotonic() - start < SAMPLE_BUDGET_S,
-              "timing noise too large: a %.0f ms difference would not be detected within "
-              "%.0f s of sampling" % (POWER_SHIFT_MS, SAMPLE_BUDGET_S))
+              "timing noise too large: a %.0f ms difference in %s would not be detected "
+              "within %.0f s of sampling (%s pairs)" %
+              (POWER_SHIFT_MS, ", ".join(weak), SAMPLE_BUDGET_S,
+               ", ".join("%s %d" % (k, len(pairs[k])) for k in KINDS)))
     bad = []
     for k in KINDS:
-        a, b = samples[(REAL, k)], samples[(UNKNOWN, k)]
-        flagged, dm, p = leak(k, a, b)
-        print("%-8s n=%d+%d median real %.3f ms, unknown %.3f ms, diff %+.3f ms, "
-              "Mann-Whitney p=%.3g%s" % (k, len(a), len(b), statistics.median(a) * 1000,
-                                          statistics.median(b) * 1000, dm, p,
-                                          "  <-- LEAK" if flagged else ""))
+        real = [r for r, _ in pairs[k]]
+        unknown = [u for _, u in pairs[k]]
+        flagged, dm, p = leak(k, diffs[k])
+        print("%-8s %d pairs: median real %.3f ms, unknown %.3f ms; median difference %+.3f ms, "
+              "signed-rank p=%.3g%s" % (k, len(real), statistics.median(real) * 1000,
+                                        statistics.median(unknown) * 1000, dm, p,
+                                        "  <-- LEAK" if flagged else ""))
         if flagged:
             bad.append(k)
     check(not bad, "timing differs between the real and the unknown user: %s" % ", ".join(bad))
@@ -213,7 +245,7 @@ def timing_phase(tmp, keys, servers):
 
 
 def disconnect_phase(tmp, keys, servers):
-    srv = Ferryd(tmp, "tries", user=REAL, password=PASSWORD, keys=keys["authorized"],
+    srv = Ferryd(tmp, "tries", user=REAL, pwhash=keys["pwhash"], keys=keys["authorized"],
                  conf=["PerSourcePenalties no"])
     servers.append(srv)
     seen = {}
@@ -253,7 +285,8 @@ def main():
     def body():
         good, good_pub = new_key(tmp, "id_good")
         bad, _ = new_key(tmp, "id_bad")
-        keys = {"good": good, "bad": bad, "authorized": other_key_lines(N_OTHER_KEYS) + [good_pub]}
+        keys = {"good": good, "bad": bad, "authorized": other_key_lines(N_OTHER_KEYS) + [good_pub],
+                "pwhash": cheap_yescrypt(PASSWORD)}
         timing_phase(tmp, keys, servers)
         disconnect_phase(tmp, keys, servers)
 
