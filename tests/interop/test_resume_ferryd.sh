@@ -14,8 +14,9 @@
 #     of the local file, or of the server's .NAME.ferry-partial, is
 #     flipped): "does not match", the file is sent again and is equal;
 #  6. Reconnect=no: the cut transfer fails with a non-zero exit;
-#  7. ReconnectAttempts: failed reconnects (cuts after 0 bytes) with the
-#     waits doubling from ReconnectDelay, then success; or giving up;
+#  7. ReconnectAttempts: failed reconnects (cut after 0 bytes, or during
+#     the reconnect's handshake) with the waits doubling from
+#     ReconnectDelay, then success; or giving up;
 #  8. a reconnect reaching a server with another host key is refused;
 #  9. reget / reput check the kept part as well;
 # 10. VerifyTransfers: a source changed under a slowed transfer fails it;
@@ -238,6 +239,16 @@ proxy_stop
 grep -q "reconnecting (attempt 2 of 2)" "$T/giveup.err" ||
     { cat "$T/giveup.err" >&2; fail "giveup: no 'reconnecting (attempt 2 of 2)'"; }
 ok "ReconnectAttempts=2: gives up after two failed reconnects, non-zero exit"
+
+# reconnects cut at every stage (key exchange, authentication, SFTP start,
+# the prefix check): a handshake takes about 6000 bytes both ways
+echo "get /g/big.bin $T/stages.bin" >"$T/stages.batch"
+proxy_start stages "$FERRYD_PORT" --cut $C:down --cut 1500 --cut 3500 --cut 5000 --cut 7000:fin
+ferry_ok stages
+proxy_stop
+cmp -s "$T/src/big.bin" "$T/stages.bin" || fail "stages: the downloaded file differs"
+[ "$(proxy_conns stages)" = 6 ] || fail "stages: $(proxy_conns stages) connections, not 6"
+ok "reconnects cut during the handshake, authentication and SFTP start: the get still completes"
 
 # ---- 8. a reconnect reaching another host key is refused ----
 # a second ferryd with its own host key; the proxy sends the reconnect there,
