@@ -209,8 +209,8 @@ enum { FERRY_PREFIX_MISMATCH = 0, FERRY_PREFIX_OK = 1 };
 /* Compares [0, n) of the remote file (handle opened with READ) with the
  * local fd. FERRY_PREFIX_OK (equal, or nothing to compare, or resumed by
  * size when the server offers no hash: warning printed),
- * FERRY_PREFIX_MISMATCH (message printed: start over), or -1 (the
- * session failed). The local data is read from fd (never taken from a
+ * FERRY_PREFIX_MISMATCH (different, or the server failed to hash it:
+ * message printed, start over), or -1 (the session failed). The local data is read from fd (never taken from a
  * stream hash: the kept part may have changed since it was written).
  * `name` is the name shown, `remote` the remote path. */
 int ferry_resume_prefix(ferry_client *cl, const ferry_buf *h, int fd, uint64_t n, const char *name,
@@ -219,8 +219,8 @@ int ferry_resume_prefix(ferry_client *cl, const ferry_buf *h, int fd, uint64_t n
 int ferry_resume_mismatch(const char *name);
 /* Whole-file verification after the last byte (VerifyTransfers): each
  * job of v compared (by hash when offered); names[i] is shown for a
- * mismatch ("hash mismatch"). 0 if all equal or not verifiable, -1 on a
- * mismatch or error. */
+ * mismatch ("hash mismatch"). 0 if all equal or not verifiable (a server
+ * error is a warning), -1 on a mismatch or when the session failed. */
 int ferry_resume_verify(ferry_client *cl, ferry_sftpc_cmp *v, size_t n, const char *const *names);
 
 /* Runs one command line; returns 0 on success, -1 on failure, 1 for

@@ -102,9 +102,12 @@ int ferry_resume_prefix(ferry_client *cl, const ferry_buf *h, int fd, uint64_t n
         say_name("Warning: server offers no file hash; \"%s\" resumed by size only\n", name, 0);
         return FERRY_PREFIX_OK;
     }
-    if (j.result != FERRY_OK) {
-        say_name("Couldn't check the kept part of \"%s\"\n", name, 0);
-        return -1;
+    if (j.result != FERRY_OK) { /* another server's limits: starting over is safe */
+        char *e = ferry_fmt_escape(name);
+        fprintf(stderr, "Couldn't check the kept part of \"%s\" (%s); transferring it again\n",
+                e ? e : "?", ferry_strerror(j.result));
+        free(e);
+        return FERRY_PREFIX_MISMATCH;
     }
     if (!j.same) {
         return ferry_resume_mismatch(name);
@@ -126,12 +129,11 @@ int ferry_resume_verify(ferry_client *cl, ferry_sftpc_cmp *v, size_t n, const ch
         if (no_hash(v[i].result)) {
             continue;
         }
-        if (v[i].result != FERRY_OK) {
+        if (v[i].result != FERRY_OK) { /* cannot compare: not a mismatch */
             char *e = ferry_fmt_escape(names[i]);
-            fprintf(stderr, "Couldn't verify \"%s\": %s\n", e ? e : "?",
+            fprintf(stderr, "Warning: couldn't verify \"%s\": %s\n", e ? e : "?",
                     ferry_strerror(v[i].result));
             free(e);
-            rc = -1;
         } else if (!v[i].same) {
             say_name("Verification of \"%s\" failed: hash mismatch (sha256)\n", names[i], 0);
             rc = -1;

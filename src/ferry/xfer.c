@@ -129,11 +129,25 @@ static int verify(ferry_client *cl, ferry_sftpc_cmp *v, size_t n, const char *co
 /* One file's transfer across reconnects. */
 typedef struct file_state {
     int again;              /* repeating after a reconnect */
+    int have_mark;          /* get: the local file was opened (mark is set) */
     int opened;             /* put: the remote target was opened for writing */
     uint64_t mark;          /* get: every local byte below is good */
     uint64_t acked;         /* put: every WRITE below was acknowledged */
     ferry_sftpc_hashes *hs; /* the local data, hashed as it travelled */
+    struct stat src;        /* put: the source when hashing began */
+    int have_src;
 } file_state;
+
+/* Non-zero if the source file changed since `was` (then what was hashed
+ * on the way is not what the file holds: verify against the file). */
+static int source_changed(int fd, const struct stat *was)
+{
+    struct stat now;
+    return fstat(fd, &now) != 0 || now.st_size != was->st_size || now.st_ino != was->st_ino ||
+           now.st_mtim.tv_sec != was->st_mtim.tv_sec ||
+           now.st_mtim.tv_nsec != was->st_mtim.tv_nsec ||
+           now.st_ctim.tv_sec != was->st_ctim.tv_sec || now.st_ctim.tv_nsec != was->st_ctim.tv_nsec;
+}
 
 /* Opens the local target of a download and decides where to start:
  * after a reconnect at the watermark, with -a at the local size, else
@@ -142,21 +156,23 @@ static int get_local(ferry_client *cl, const char *abs, const char *local, const
                      const ferry_sftp_attrs *a, const ferry_buf *h, file_state *st, uint64_t *off)
 {
     uint32_t perm = (a->flags & SSH_FILEXFER_ATTR_PERMISSIONS) ? a->perm : 0644;
-    int fd = open_local_for(cl, local, perm, o->resume || st->again, off);
+    int again = st->again && st->have_mark; /* else as the first attempt */
+    int fd = open_local_for(cl, local, perm, o->resume || again, off);
     if (fd < 0) {
         return -1;
     }
-    if (st->again && *off > st->mark) {
+    if (again && *off > st->mark) {
         *off = st->mark; /* past the watermark there may be holes */
     }
     if ((a->flags & SSH_FILEXFER_ATTR_SIZE) && *off > a->size) {
-        if (!st->again) {
+        if (!again) {
             fprintf(stderr,
                     "Unable to resume download of \"%s\": local file is larger than remote\n", abs);
             close(fd);
             return -1;
         }
         *off = 0; /* the remote file shrank: start over */
+        ferry_sftpc_hashes_reset(st->hs);
     }
     int pr = ferry_resume_prefix(cl, h, fd, *off, local, abs);
     if (pr < 0) {
@@ -167,12 +183,13 @@ static int get_local(ferry_client *cl, const char *abs, const char *local, const
         *off = 0;
         ferry_sftpc_hashes_reset(st->hs);
     }
-    if ((st->again || pr == FERRY_PREFIX_MISMATCH) && ftruncate(fd, (off_t)*off) != 0) {
+    if ((again || pr == FERRY_PREFIX_MISMATCH) && ftruncate(fd, (off_t)*off) != 0) {
         fprintf(stderr, "Couldn't truncate \"%s\": %s\n", local, strerror(errno));
         close(fd);
         return -1;
     }
     st->mark = *off;
+    st->have_mark = 1;
     return fd;
 }
 
@@ -724,6 +741,10 @@ static int put_file_once(ferry_client *cl, const char *local, const char *rabs, 
         goto out;
     }
     fs->opened = 1;
+    if (ferry_sftpc_hashes_end(fs->hs) == 0) { /* hashing starts (again) */
+        fs->src = st;
+        fs->have_src = 1;
+    }
     if (!fs->again) {
         say(cl, off ? "Resuming upload of" : "Uploading", local, rabs);
     }
@@ -731,7 +752,9 @@ static int put_file_once(ferry_client *cl, const char *local, const char *rabs, 
         (kept == KEPT_PARTIAL && put_rename(cl, partial, rabs) != 0)) {
         goto out;
     }
-    ferry_sftpc_cmp j = {.path = rabs, .fd = fd, .len = (uint64_t)st.st_size, .known = fs->hs};
+    int changed = !fs->have_src || source_changed(fd, &fs->src);
+    ferry_sftpc_cmp j = {
+        .path = rabs, .fd = fd, .len = (uint64_t)st.st_size, .known = changed ? NULL : fs->hs};
     rc = ferry_resume_verify(cl, &j, 1, &rabs);
 out:
     if (fd >= 0) {
