@@ -210,8 +210,9 @@ enum { FERRY_PREFIX_MISMATCH = 0, FERRY_PREFIX_OK = 1 };
  * local fd. FERRY_PREFIX_OK (equal, or nothing to compare, or resumed by
  * size when the server offers no hash: warning printed),
  * FERRY_PREFIX_MISMATCH (different, or the server failed to hash it:
- * message printed, start over), or -1 (the session failed). The local data is read from fd (never taken from a
- * stream hash: the kept part may have changed since it was written).
+ * message printed, start over), or -1 (the session failed). The local
+ * data is read from fd (never taken from a stream hash: the kept part
+ * may have changed since it was written).
  * `name` is the name shown, `remote` the remote path. */
 int ferry_resume_prefix(ferry_client *cl, const ferry_buf *h, int fd, uint64_t n, const char *name,
                         const char *remote);
