@@ -282,6 +282,9 @@ proxy_stop
 kill -TERM "$FERRYD2_PID"
 wait "$FERRYD2_PID" || fail "the second ferryd exited with an error after SIGTERM"
 FERRYD2_PID=""
+if grep -q "ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer" "$T/ferryd2.log"; then
+    fail "sanitizer report in the second ferryd's log"
+fi
 grep -q "differs from the first connection's; not reconnecting" "$T/switch.err" ||
     { cat "$T/switch.err" >&2; fail "switch: no 'differs from the first connection's' message"; }
 [ "$(proxy_conns switch)" = 2 ] || fail "switch: $(proxy_conns switch) connections, not 2"
