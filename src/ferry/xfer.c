@@ -482,7 +482,10 @@ int ferry__cmd_get(ferry_client *cl, int argc, char **argv)
     if (parse_xfer(cl, argc, argv, &o, &first) != 0) {
         return -1;
     }
-    if ((n = ferry__cmd_glob(cl, argv[first], &v)) < 0) {
+    /* a connection lost while idle is noticed (and rebuilt) here */
+    while ((n = ferry__cmd_glob(cl, argv[first], &v)) < 0 && ferry_resume_again(cl)) {
+    }
+    if (n < 0) {
         return -1;
     }
     if (first + 1 < argc && (dst = ferry_glob_unescape(argv[first + 1])) == NULL) {
@@ -968,7 +971,9 @@ int ferry__cmd_put(ferry_client *cl, int argc, char **argv)
         dst = plain ? ferry_path_abs(cl, plain) : NULL;
         free(plain);
     }
-    int dst_dir = dst == NULL || ferry__cmd_is_dir(cl, dst);
+    int dst_dir;
+    while (!(dst_dir = dst == NULL || ferry__cmd_is_dir(cl, dst)) && ferry_resume_again(cl)) {
+    }
     if (n > 1 && !dst_dir) {
         fprintf(stderr, "Multiple paths match, but destination \"%s\" is not a directory\n", dst);
         rc = -1;
