@@ -20,7 +20,8 @@
 #  8. a reconnect reaching a server with another host key is refused;
 #  9. reget / reput check the kept part as well;
 # 10. VerifyTransfers: a source changed under a slowed transfer fails it;
-# 11. password authentication: after two cuts the file is equal and the
+# 11. upload-only ferryd (no hashes): a cut put continues by size;
+# 12. password authentication: after two cuts the file is equal and the
 #     SSH_ASKPASS program ran exactly once.
 . "$FERRY_SRC/tests/interop/lib.sh"
 . "$FERRY_SRC/tests/interop/resume_lib.sh"
@@ -362,7 +363,23 @@ fi
 ok "VerifyTransfers: a source changed meanwhile is a hash mismatch (exit non-zero); =no skips it"
 ferryd_stop
 
-# ---- 11. password authentication: asked once, kept for the reconnects ----
+# ---- 11. upload-only: the partial file is continued without a hash ----
+ferryd_start --mode upload-only
+KEYS=("$T"/host_*.pub)
+echo "put $T/src/big.bin /uo.bin" >"$T/uo.batch"
+proxy_start uo "$FERRYD_PORT" --cut $C:up --cut $C:up:fin
+ferry_ok uo
+proxy_stop
+cmp -s "$T/src/big.bin" "$T/root/uo.bin" || fail "upload-only: the uploaded file differs"
+expect_losses uo 2
+grep -q "Warning: server offers no file hash; \".*\" resumed by size only" "$T/uo.err" ||
+    { cat "$T/uo.err" >&2; fail "upload-only: no 'resumed by size only' warning"; }
+resumed_not_restarted uo up $BIG 2 $C
+no_leftovers "$T/root"
+ok "upload-only ferryd: put cut twice continues the partial file by size, equal"
+ferryd_stop
+
+# ---- 12. password authentication: asked once, kept for the reconnects ----
 PW='Resume-Pw-7'
 HASH=$(password_hash "$PW")
 cat >"$T/askpass" <<EOF
