@@ -74,7 +74,8 @@ static int teardown(void **state)
 
 static void in_root(fx *f, char *out, size_t n, const char *rel)
 {
-    snprintf(out, n, "%s/%s", f->root, rel);
+    int r = snprintf(out, n, "%s/%s", f->root, rel);
+    assert_true(r > 0 && (size_t)r < n);
 }
 
 static void test_open_outside_refused(void **state)
