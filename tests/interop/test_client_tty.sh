@@ -36,6 +36,10 @@ fail() {
     echo "FAIL: $*" >&2
     echo "--- screen:" >&2
     screen >&2 || true
+    if [ -f "$T/sshd.log" ]; then
+        echo "--- sshd.log:" >&2
+        cat "$T/sshd.log" >&2
+    fi
     exit 1
 }
 ok() { echo "ok - $*"; }
