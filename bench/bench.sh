@@ -10,10 +10,11 @@
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 "$src/scripts/deps" test >/dev/null
-cmake -S "$src" -B "$src/build/release" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$src/build/release" -j"$(nproc)" >/dev/null
-FERRY="$src/build/release/ferry"
-FERRYD="$src/build/release/ferryd"
+# its own build directory: scripts/test's build/release is RelWithDebInfo
+cmake -S "$src" -B "$src/build/bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$src/build/bench" -j"$(nproc)" >/dev/null
+FERRY="$src/build/bench/ferry"
+FERRYD="$src/build/bench/ferryd"
 
 size_mb=1024; nfiles=5000; rtt_mb=256
 if [ "${1:-}" = quick ]; then size_mb=256; nfiles=1000; rtt_mb=64; fi
@@ -80,7 +81,8 @@ head -c $((size_mb * 1024 * 1024)) /dev/urandom >"$work/local/big"
 printf "%-44s %12s %12s %8s\n" case ferry openssh ratio
 
 bulk() { # bulk LABEL CIPHER MAC
-  local label=$1 cipher=$2 mac=$3 opts="-o Ciphers=$cipher"
+  local label=$1 cipher=$2 mac=$3
+  local opts="-o Ciphers=$cipher"
   [ -n "$mac" ] && opts="$opts -o MACs=$mac"
   for dir in put get devnull; do
     local fb sb

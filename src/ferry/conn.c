@@ -143,6 +143,8 @@ static int closed_error(ferry_conn *c)
                     msg && *msg ? msg : "Permission denied.");
         } else if (r == FERRY_E_DISCONNECTED || r == FERRY_OK) {
             fprintf(stderr, "Connection closed%s%s\n", msg && *msg ? ": " : "", msg ? msg : "");
+        } else if (r == FERRY_E_TIMEOUT) {
+            fprintf(stderr, "Timeout, server %s not responding.\n", c->hc.hostname);
         } else if (r != FERRY_E_HOSTKEY_CHANGED && r != FERRY_E_HOSTKEY_UNKNOWN) {
             fprintf(stderr, "ferry: %s%s%s\n", ferry_strerror(r), msg && *msg ? ": " : "",
                     msg ? msg : "");
@@ -405,6 +407,14 @@ static int start_session(ferry_conn *c, const ferry_opts *o)
         .prompt = session_prompt,
         .prompt_ctx = c,
     };
+    /* ServerAliveInterval with a CountMax: keepalive@openssh.com probes
+     * from the library while the connection is pumped. CountMax 0 means
+     * OpenSSH's "give up after one silent interval" (alive_ms below). */
+    if (o->alive_interval > 0 && o->alive_count > 0) {
+        uint64_t ms = (uint64_t)o->alive_interval * 1000u;
+        cfg.alive_interval_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+        cfg.alive_count_max = (unsigned)o->alive_count;
+    }
     int r = ferry_ssh_new(&c->ssh, &cfg);
     if (r == FERRY_OK) {
         r = ferry_ssh_start(c->ssh);
@@ -438,7 +448,7 @@ int ferry_conn_open(ferry_conn **out, const ferry_opts *o, const char *host, int
     c->hc = (ferry_hostcheck){
         .host = host, .hostname = o->hostname, .ip = c->ip, .port = o->port, .opts = o};
     c->batch_mode = o->batch_mode > 0;
-    c->alive_ms = (uint64_t)o->alive_interval * 1000u * (uint64_t)(o->alive_count + 1);
+    c->alive_ms = o->alive_count == 0 ? (uint64_t)o->alive_interval * 1000u : 0;
     io.ctx = c;
     if (apply_algs(c, o) != 0) {
         r = FERRY_E_INVALID_ARG;

@@ -18,6 +18,9 @@ direction, the data already read is delivered, then both sockets are closed
 abruptly: with SO_LINGER 0 (the peers see a RST, the default) or, with
 "fin" / --close fin, with an ordinary shutdown and close (the peers see
 EOF). Connections not named in the schedule pass through untouched.
+A cut with ":stall" or ":stall=S" closes nothing: the proxy stops
+forwarding in both directions (a dead network path) forever or for S
+seconds, then forwards again.
 
 Hold mode (--hold): after each cut the proxy writes --marker (the cut
 connection's number and byte counts) and stops accepting: new connections
@@ -57,6 +60,7 @@ DRAIN = "drain"  # selector data of a socket being drained
 class Cut:
     def __init__(self, conn, nbytes, direction, close):
         self.conn, self.nbytes, self.direction, self.close = conn, nbytes, direction, close
+        self.stall = None  # seconds (float("inf"): for ever) when close == "stall"
 
     def __str__(self):
         return "conn %d after %d bytes %s (%s)" % (self.conn, self.nbytes, self.direction,
@@ -75,15 +79,21 @@ def parse_cut(spec, prev_conn, default_close):
     nbytes = int(parts[0])
     if nbytes < 0:
         raise ValueError("negative byte count")
-    direction, close = "either", default_close
+    direction, close, stall = "either", default_close, None
     for p in parts[1:]:
         if p in ("up", "down", "either"):
             direction = p
         elif p in ("rst", "fin"):
             close = p
+        elif p == "stall" or p.startswith("stall="):
+            close, stall = "stall", float(p[6:]) if "=" in p else float("inf")
+            if stall < 0:
+                raise ValueError("negative stall")
         else:
             raise ValueError("unknown cut modifier %r" % p)
-    return Cut(conn, nbytes, direction, close)
+    c = Cut(conn, nbytes, direction, close)
+    c.stall = stall
+    return c
 
 
 class Log:
@@ -115,6 +125,7 @@ class Conn:
         self.up = Pipe("up", client, server)
         self.down = Pipe("down", server, client)
         self.cutting = None  # monotonic deadline once the cut is due
+        self.stalled = None  # monotonic end of a stall (inf: for ever)
         self.closed = False
 
     def pipes(self):
@@ -208,7 +219,7 @@ class Proxy:
             for p in conn.pipes():
                 if p.src is sock and self.may_read(conn, p):
                     ev |= selectors.EVENT_READ
-                if p.dst is sock and p.queue:
+                if p.dst is sock and p.queue and conn.stalled is None:
                     ev |= selectors.EVENT_WRITE
             try:
                 key = self.sel.get_key(sock)
@@ -222,7 +233,8 @@ class Proxy:
                 self.sel.modify(sock, ev, conn)
 
     def may_read(self, conn, p):
-        if p.eof or conn.cutting is not None or len(p.queue) >= HIGH_WATER:
+        if p.eof or conn.cutting is not None or conn.stalled is not None or \
+                len(p.queue) >= HIGH_WATER:
             return False
         b = conn.budget(p)
         return (b is None or b > 0) and self.rate_budget(p) > 0
@@ -315,6 +327,13 @@ class Proxy:
         self.progress(conn)
 
     def do_cut(self, conn):
+        if conn.cut.close == "stall":
+            self.log("conn %d: STALL for %s s after up=%d down=%d (%s)", conn.num,
+                     conn.cut.stall, conn.up.count, conn.down.count, conn.cut)
+            conn.stalled = time.monotonic() + conn.cut.stall
+            conn.cut, conn.cutting = None, None
+            self.update(conn)
+            return
         self.log("conn %d: CUT (%s) after up=%d down=%d (%s)", conn.num, conn.cut.close,
                  conn.up.count, conn.down.count, conn.cut)
         self.close(conn, conn.cut.close)
@@ -401,7 +420,7 @@ class Proxy:
                 self.log("lifetime of %.0f s over; exiting", self.a.lifetime)
                 break
             busy = self.hold_until is not None or self.draining or any(
-                c.cutting is not None for c in self.conns)
+                c.cutting is not None or c.stalled is not None for c in self.conns)
             timeout = 0.05 if busy else 0.5
             if self.a.rate:
                 timeout = 0.01
@@ -418,10 +437,14 @@ class Proxy:
                     self.drain(key.fileobj)
                 else:
                     self.on_event(key.data, key.fileobj, mask)
+            now = time.monotonic()
             for conn in list(self.conns):
                 if conn.cutting is not None:
                     self.progress(conn)
-            now = time.monotonic()
+                elif conn.stalled is not None and now >= conn.stalled:
+                    self.log("conn %d: stall over; forwarding again", conn.num)
+                    conn.stalled = None
+                    self.update(conn)
             for sock, deadline in list(self.draining.items()):
                 if now >= deadline:
                     self.drain(sock, force=True)
@@ -438,7 +461,8 @@ def main():
     ap.add_argument("--target", type=int, required=True, help="port on 127.0.0.1 to forward to")
     ap.add_argument("--port-file", required=True, help="the listening port is written here")
     ap.add_argument("--log", help="log file (default: stderr)")
-    ap.add_argument("--cut", action="append", default=[], metavar="[K@]N[:DIR][:CLOSE]")
+    ap.add_argument("--cut", action="append", default=[],
+                    metavar="[K@]N[:DIR][:rst|fin|stall[=S]]")
     ap.add_argument("--close", choices=("rst", "fin"), default="rst",
                     help="how a cut closes the sockets unless the cut says (default rst)")
     ap.add_argument("--hold", action="store_true", help="pause accepting after each cut")
