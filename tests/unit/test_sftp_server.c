@@ -1508,6 +1508,85 @@ static void test_running_hash(void **state)
     free(tam);
 }
 
+/* A read-only handle read in order from 0 to the end answers the
+ * whole-file check-file-handle from what it read (tamper_keep_mtime shows
+ * where an answer came from); out of order, or once the file's mtime
+ * moved, the file is read again. */
+static void test_running_hash_reads(void **state)
+{
+    T *t = *state;
+    const size_t n = 300000, chunk = 32768;
+    uint8_t *data = malloc(n), *tam = malloc(n), *got = malloc(chunk);
+    for (size_t i = 0; i < n; i++) {
+        data[i] = (uint8_t)(i * 13 + (i >> 10));
+    }
+    memcpy(tam, data, n);
+    tam[5] = '#';
+    char p[300];
+    hnd h;
+    t->runhash = FERRY_SFTP_RUNHASH_ALWAYS;
+    restart(t, FERRY_SFTP_READ_WRITE, 0);
+    host_path(t, p, sizeof(p), "dl");
+    /* in order to the end (and the EOF read after it): from the run */
+    host_write(p, data, n);
+    assert_int_equal(op_open(t, "dl", SSH_FXF_READ, &h), SSH_FX_OK);
+    for (size_t off = 0;; off += chunk) {
+        long k = op_read(t, &h, off, (uint32_t)chunk, got, chunk);
+        if (k == -(long)SSH_FX_EOF) {
+            break;
+        }
+        assert_true(k > 0);
+        assert_memory_equal(got, data + off, (size_t)k);
+    }
+    tamper_keep_mtime(p, 5);
+    expect_piece(t, NULL, &h, 0, 0, data, n);
+    /* the file changed (mtime): read again */
+    struct timespec older[2] = {{.tv_sec = 1000000000}, {.tv_sec = 1000000000}};
+    assert_int_equal(utimensat(AT_FDCWD, p, older, 0), 0);
+    expect_piece(t, NULL, &h, 0, 0, tam, n);
+    assert_int_equal(op_close(t, &h), SSH_FX_OK);
+    /* not read to the end: read */
+    host_write(p, data, n);
+    assert_int_equal(op_open(t, "dl", SSH_FXF_READ, &h), SSH_FX_OK);
+    assert_int_equal(op_read(t, &h, 0, (uint32_t)chunk, got, chunk), (long)chunk);
+    tamper_keep_mtime(p, 5);
+    expect_piece(t, NULL, &h, 0, 0, tam, n);
+    assert_int_equal(op_close(t, &h), SSH_FX_OK);
+    /* out of order: read */
+    host_write(p, data, n);
+    assert_int_equal(op_open(t, "dl", SSH_FXF_READ, &h), SSH_FX_OK);
+    assert_int_equal(op_read(t, &h, chunk, (uint32_t)chunk, got, chunk), (long)chunk);
+    for (size_t off = 0; off < n; off += chunk) {
+        assert_true(op_read(t, &h, off, (uint32_t)chunk, got, chunk) > 0);
+    }
+    tamper_keep_mtime(p, 5);
+    expect_piece(t, NULL, &h, 0, 0, tam, n);
+    assert_int_equal(op_close(t, &h), SSH_FX_OK);
+    /* a read run is not cached at CLOSE: check-file-name reads */
+    host_write(p, data, n);
+    assert_int_equal(op_open(t, "dl", SSH_FXF_READ, &h), SSH_FX_OK);
+    for (size_t off = 0; off < n; off += chunk) {
+        assert_true(op_read(t, &h, off, (uint32_t)chunk, got, chunk) > 0);
+    }
+    assert_int_equal(op_close(t, &h), SSH_FX_OK);
+    tamper_keep_mtime(p, 5);
+    expect_piece(t, "dl", NULL, 0, 0, tam, n);
+    /* off: never */
+    t->runhash = FERRY_SFTP_RUNHASH_OFF;
+    restart(t, FERRY_SFTP_READ_WRITE, 0);
+    host_write(p, data, n);
+    assert_int_equal(op_open(t, "dl", SSH_FXF_READ, &h), SSH_FX_OK);
+    for (size_t off = 0; off < n; off += chunk) {
+        assert_true(op_read(t, &h, off, (uint32_t)chunk, got, chunk) > 0);
+    }
+    tamper_keep_mtime(p, 5);
+    expect_piece(t, NULL, &h, 0, 0, tam, n);
+    assert_int_equal(op_close(t, &h), SSH_FX_OK);
+    free(data);
+    free(tam);
+    free(got);
+}
+
 static void test_backpressure(void **state)
 {
     T *t = *state;
@@ -1794,6 +1873,7 @@ int main(void)
         TST(test_partial_upload_only),
         TST(test_refusal_events),
         TST(test_running_hash),
+        TST(test_running_hash_reads),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     pair_keys_cleanup();

@@ -349,7 +349,7 @@ static int check_file(S *s, uint32_t id, ferry_vfs_file *f, check_req *q, ferry_
     }
     uint8_t dig[32];
     int piece = strcmp(q->alg, "sha256") == 0 && q->bs == 0;
-    int known = piece && (h != NULL ? ferry__sftp_run_answer(h, st.size, q->start, q->len, dig)
+    int known = piece && (h != NULL ? ferry__sftp_run_answer(h, &st, q->start, q->len, dig)
                                     : ferry__sftp_hcache_answer(s, &st, q->start, q->len, dig));
     EVP_MD_CTX *keep = NULL;
     if (piece && !known && h != NULL && ferry__sftp_run_seedable(h, st.size, q->start, q->len)) {

@@ -167,6 +167,7 @@ int ferry__sftp_on_read(S *s, uint32_t id, ferry_rd *r)
         return rc;
     }
     h->bytes_read += got;
+    ferry__sftp_run_read(h, off, dst, got);
     ferry_buf_truncate(s->reply, at + got);
     ferry_buf_poke_u32(s->reply, at - 4, (uint32_t)got);
     return ferry__sftp_send(s);

@@ -23,6 +23,13 @@
  *   kernel's timestamps are coarse); SETSTAT of the times makes the key
  *   miss (a re-read follows, never a wrong answer from our side).
  *
+ * Downloads too: a handle opened only for reading keeps a run of what
+ * its READs returned while they come in order from offset 0, so the
+ * whole-file check-file-handle a client sends after the last byte needs
+ * no second pass over the file. It answers only while the file's device,
+ * inode, size and mtime are still those seen at the OPEN (the same
+ * coarse-timestamp limit as above); read runs are not cached at CLOSE.
+ *
  * When runs start (ferry_sftp_server_config.running_hash): after the
  * session's first check-file request (default: the client verifies), for
  * every upload, or never. Hashing costs about 0.6 ms per MiB of CPU
@@ -44,6 +51,8 @@ struct ferry__sftp_run {
     uint8_t (*done)[32]; /* finished pieces */
     size_t ndone, cap;
     uint64_t off; /* [0, off) hashed */
+    int reading;  /* a read-only handle's run: key is the file at OPEN */
+    ferry_vfs_attr key;
 };
 
 static void run_free(ferry__sftp_run *run)
@@ -104,23 +113,35 @@ static int writable_run(const ferry__sftp_handle *h)
     return (h->pflags & SSH_FXF_WRITE) && !(h->pflags & SSH_FXF_APPEND) && !h->run_dead;
 }
 
+static int readable_run(const ferry__sftp_handle *h)
+{
+    return (h->pflags & SSH_FXF_READ) && !(h->pflags & SSH_FXF_WRITE) && !h->run_dead;
+}
+
 void ferry__sftp_run_open(S *s, ferry__sftp_handle *h)
 {
     ferry_vfs_attr st;
     if (s->cfg.running_hash == FERRY_SFTP_RUNHASH_OFF ||
         (s->cfg.running_hash == FERRY_SFTP_RUNHASH_AFTER_CHECK && !s->seen_check) ||
-        !writable_run(h) || ferry_vfs_fstat(h->file, &st) != FERRY_OK || st.size != 0) {
+        (!writable_run(h) && !readable_run(h)) || ferry_vfs_fstat(h->file, &st) != FERRY_OK) {
         return;
     }
-    h->run = run_new(); /* NULL: no run, answers come from reading */
+    if (readable_run(h)) {
+        if (st.size > 0 && (h->run = run_new()) != NULL) {
+            h->run->reading = 1;
+            h->run->key = st;
+        }
+        return;
+    }
+    if (st.size == 0) {
+        h->run = run_new(); /* NULL: no run, answers come from reading */
+    }
 }
 
-void ferry__sftp_run_write(ferry__sftp_handle *h, uint64_t off, const uint8_t *d, size_t n)
+/* Hashes d[n], which sits at off in the file, into h's run. */
+static void run_extend(ferry__sftp_handle *h, uint64_t off, const uint8_t *d, size_t n)
 {
     ferry__sftp_run *run = h->run;
-    if (run == NULL) {
-        return;
-    }
     if (off != run->off) {
         ferry__sftp_run_drop(h);
         return;
@@ -139,6 +160,20 @@ void ferry__sftp_run_write(ferry__sftp_handle *h, uint64_t off, const uint8_t *d
             ferry__sftp_run_drop(h);
             return;
         }
+    }
+}
+
+void ferry__sftp_run_write(ferry__sftp_handle *h, uint64_t off, const uint8_t *d, size_t n)
+{
+    if (h->run != NULL && !h->run->reading) {
+        run_extend(h, off, d, n);
+    }
+}
+
+void ferry__sftp_run_read(ferry__sftp_handle *h, uint64_t off, const uint8_t *d, size_t n)
+{
+    if (h->run != NULL && h->run->reading && n > 0) {
+        run_extend(h, off, d, n);
     }
 }
 
@@ -165,12 +200,20 @@ static int piece_answer(uint8_t (*done)[32], size_t ndone, EVP_MD_CTX *ctx, uint
     return ok;
 }
 
-int ferry__sftp_run_answer(ferry__sftp_handle *h, uint64_t size, uint64_t start, uint64_t len,
-                           uint8_t out[32])
+static int same_key(const ferry_vfs_attr *a, const ferry_vfs_attr *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime == b->mtime &&
+           a->mtime_nsec == b->mtime_nsec;
+}
+
+int ferry__sftp_run_answer(ferry__sftp_handle *h, const ferry_vfs_attr *st, uint64_t start,
+                           uint64_t len, uint8_t out[32])
 {
     ferry__sftp_run *run = h->run;
-    return run != NULL &&
-           piece_answer(run->done, run->ndone, run->ctx, run->off, size, start, len, out);
+    if (run == NULL || (run->reading && !same_key(&run->key, st))) {
+        return 0;
+    }
+    return piece_answer(run->done, run->ndone, run->ctx, run->off, st->size, start, len, out);
 }
 
 int ferry__sftp_run_seedable(const ferry__sftp_handle *h, uint64_t size, uint64_t start,
@@ -242,7 +285,7 @@ static void remember(S *s, ferry__sftp_handle *h, const ferry_vfs_attr *before)
 int ferry__sftp_close_file(S *s, ferry__sftp_handle *h, int how)
 {
     ferry_vfs_attr before;
-    int keep = h->run != NULL && how == FERRY_VFS_CLOSE_COMMIT &&
+    int keep = h->run != NULL && !h->run->reading && how == FERRY_VFS_CLOSE_COMMIT &&
                ferry_vfs_fstat(h->file, &before) == FERRY_OK && before.size == h->run->off;
     int rc = ferry_vfs_close(h->file, how | ferry__sftp_close_flags(s));
     h->file = NULL;

@@ -51,7 +51,7 @@ typedef struct ferry__sftp_handle {
     uint64_t bytes_read, bytes_written;
     uint64_t t_open;
     int write_err;        /* first failed WRITE: CLOSE discards the upload */
-    ferry__sftp_run *run; /* running piece hashes of what was written */
+    ferry__sftp_run *run; /* running piece hashes of what was written/read */
     int run_dead;         /* written out of order: no run any more */
 } ferry__sftp_handle;
 
@@ -174,19 +174,22 @@ int ferry__sftp_on_check_file_name(S *s, uint32_t id, ferry_rd *r);
 
 /* ---- running hashes (server_hash.c) ---- */
 /* After a successful OPEN (h->pflags set): starts a run when the policy
- * allows, the handle writes (not APPEND) and the file is empty. */
+ * allows and the handle writes (not APPEND) to an empty file, or only
+ * reads a non-empty one. */
 void ferry__sftp_run_open(S *s, ferry__sftp_handle *h);
 /* After a successful WRITE of d[n] at off: extends the run, or ends it
  * when off is not where the run stands. */
 void ferry__sftp_run_write(ferry__sftp_handle *h, uint64_t off, const uint8_t *d, size_t n);
+/* After a successful READ of d[n] at off: the same for a reading run. */
+void ferry__sftp_run_read(ferry__sftp_handle *h, uint64_t off, const uint8_t *d, size_t n);
 /* The handle's content changed otherwise: no run for it any more. */
 void ferry__sftp_run_drop(ferry__sftp_handle *h);
 /* Frees the run (handle released). */
 void ferry__sftp_run_release(ferry__sftp_handle *h);
-/* sha256 of the piece [start, start+len) of the handle's file of `size`
- * bytes from its run: 1 with out set, 0 when the run cannot tell. */
-int ferry__sftp_run_answer(ferry__sftp_handle *h, uint64_t size, uint64_t start, uint64_t len,
-                           uint8_t out[32]);
+/* sha256 of the piece [start, start+len) of the handle's file (st: its
+ * fstat now) from its run: 1 with out set, 0 when the run cannot tell. */
+int ferry__sftp_run_answer(ferry__sftp_handle *h, const ferry_vfs_attr *st, uint64_t start,
+                           uint64_t len, uint8_t out[32]);
 /* Whether hashing the piece [start, start+len) by reading may seed or
  * extend the run (ferry__sftp_run_seed with the state before the final). */
 int ferry__sftp_run_seedable(const ferry__sftp_handle *h, uint64_t size, uint64_t start,
