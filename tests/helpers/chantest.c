@@ -21,6 +21,9 @@ static long echo_data(void *ctx, ferry_channel *ch, const uint8_t *data, size_t 
     }
     size_t room = ferry_channel_write_room(ch);
     size_t n = len < room ? len : room;
+    if (e->srv->frame != 0) {
+        n -= n % e->srv->frame; /* a partial message waits for its rest */
+    }
     if (n > 0 && ferry_channel_write(ch, data, n) != FERRY_OK) {
         return FERRY_E_INTERNAL;
     }

@@ -28,6 +28,7 @@ typedef struct ct_server {
     unsigned opened, closed, eofs; /* echo channels attached / on_close / on_eof */
     size_t echoed;                 /* bytes written back */
     int stall;                     /* when set, on_data consumes nothing */
+    size_t frame;                  /* when non-zero, on_data takes whole frames only */
     ferry_channel *last;           /* the most recent echo channel */
 } ct_server;
 /* The ferry_subsystem_fn: subsystem_ctx must be a ct_server. */

@@ -14,10 +14,10 @@
  *   is wanted and the session goes on. Client: every channel open from the
  *   server is refused, every channel request from it too.
  * - Flow control: our window defaults to 4 MiB, grown up to 16 MiB while
- *   the window (not the consumer) is what holds the peer back (see
- *   send_probe); cfg.window fixes it. Our max packet is what fits one of
- *   our 256 KiB packets (or cfg.max_packet). The peer's window and max packet are honoured exactly.
- *   WINDOW_ADJUST covers consumed bytes only and is sent once our
+ *   the window (not the consumer: it keeps at most a quarter of the
+ *   window unconsumed) is what holds the peer back (see send_probe); cfg.window fixes it. Our max
+ * packet is what fits one of our 256 KiB packets (or cfg.max_packet). The peer's window and max
+ * packet are honoured exactly. WINDOW_ADJUST covers consumed bytes only and is sent once our
  *   remaining window fell to half or less. Data beyond our window, a
  *   window adjust past 2^32-1, and data after the peer's EOF are protocol
  *   errors that end the session (RFC 4254 s5.2, s5.3: no data after EOF);
@@ -351,8 +351,12 @@ static int send_probe(ferry_channel *ch, uint32_t peer_had)
 static int on_probe_reply(ferry_channel *ch)
 {
     ch->probing = 0;
-    if (ch->probe_rcvd + ch->lmaxpkt < ch->probe_win || ferry_buf_len(ch->kept) > 0 ||
-        ch->close_sent || ch->eof_rcvd || ch->lwin_max >= GROW_MAX) {
+    /* kept: what the consumer left; a partial message of its own framing
+     * (an SFTP WRITE spans several packets) is not a consumer holding
+     * back, a quarter of the window is */
+    if (ch->probe_rcvd + ch->lmaxpkt < ch->probe_win ||
+        ferry_buf_len(ch->kept) > ch->lwin_max / 4 || ch->close_sent || ch->eof_rcvd ||
+        ch->lwin_max >= GROW_MAX) {
         return FERRY_OK;
     }
     uint32_t add = ch->lwin_max < GROW_MAX - ch->lwin_max ? ch->lwin_max : GROW_MAX - ch->lwin_max;
