@@ -424,6 +424,34 @@ static void test_upload_pipelined(void **state)
     fake_free(&f, c);
 }
 
+/* Without -R, uploads keep as many bytes in flight as downloads: with
+ * 256 KiB reads and 128 KiB writes, 128 writes; with -R, exactly that. */
+static void test_upload_inflight_bytes(void **state)
+{
+    (void)state;
+    size_t n = 200u * 131072;
+    uint8_t *data = pattern(n);
+    char path[64];
+    int fd = tmpfile_fd(path);
+    assert_int_equal(write(fd, data, n), (ssize_t)n);
+    ferry_buf *h = ferry_buf_new(0);
+    ferry_buf_put(h, "h2", 2);
+    for (int chosen = 0; chosen < 2; chosen++) {
+        fake f = {.reverse = 1, .max_read = 262144};
+        ferry_sftpc *c = new_client(&f, chosen ? 64 : 0);
+        assert_int_equal(ferry_sftpc_read_size(c), 262144);
+        assert_int_equal(ferry_sftpc_upload(c, h, fd, 0, NULL, NULL, NULL), FERRY_OK);
+        assert_int_equal(f.n_writes, 200);
+        assert_int_equal(f.max_batch, chosen ? 64 : 128);
+        assert_memory_equal(ferry_buf_data(f.written), data, n);
+        fake_free(&f, c);
+    }
+    close(fd);
+    unlink(path);
+    free(data);
+    ferry_buf_free(h);
+}
+
 /* A download cut by a lost connection reports a watermark below which
  * the local file is right; a reset engine continues from there. */
 static void test_download_watermark_and_reset(void **state)
@@ -861,6 +889,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_and_limits),
+        cmocka_unit_test(test_upload_inflight_bytes),
         cmocka_unit_test(test_request_encoding),
         cmocka_unit_test(test_download_short_reads_out_of_order),
         cmocka_unit_test(test_upload_pipelined),

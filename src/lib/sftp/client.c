@@ -25,6 +25,7 @@ int ferry_sftpc_new(ferry_sftpc **out, const ferry_sftpc_config *cfg, const ferr
     }
     if (c->cfg.max_inflight == 0) {
         c->cfg.max_inflight = FERRY_SFTPC_DEFAULT_INFLIGHT;
+        c->inflight_auto = 1;
     }
     if (c->cfg.max_inflight > FERRY__SFTPC_MAX_SLOTS / 2) {
         c->cfg.max_inflight = FERRY__SFTPC_MAX_SLOTS / 2;

@@ -239,10 +239,17 @@ int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t
     uint64_t next = offset, acked = offset;
     uint32_t len = c->wsize ? c->wsize : FERRY_SFTPC_DEFAULT_IO;
     int eof = 0;
-    int rc = xq_init(&q, c->cfg.max_inflight + 1);
+    /* Without -R, as many bytes in flight as a download has (writes are
+     * half the size of reads against ferryd: twice as many of them). */
+    size_t most = c->cfg.max_inflight;
+    if (c->inflight_auto && c->rsize > len) {
+        most = most * (c->rsize / len);
+        most = most > FERRY__SFTPC_MAX_SLOTS / 2 ? FERRY__SFTPC_MAX_SLOTS / 2 : most;
+    }
+    int rc = xq_init(&q, most + 1);
 
     while (rc == FERRY_OK) {
-        while (rc == FERRY_OK && !eof && q.n < c->cfg.max_inflight) {
+        while (rc == FERRY_OK && !eof && q.n < most) {
             uint32_t id;
             size_t n = 0;
             rc = send_write(c, handle, fd, next, len, &id, &n);

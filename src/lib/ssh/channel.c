@@ -13,7 +13,7 @@
  *   else (shell, exec, pty-req, env, ...) gets CHANNEL_FAILURE when a reply
  *   is wanted and the session goes on. Client: every channel open from the
  *   server is refused, every channel request from it too.
- * - Flow control: our window defaults to 4 MiB, grown up to 16 MiB while
+ * - Flow control: our window defaults to 4 MiB, grown up to 32 MiB while
  *   the window (not the consumer: it keeps at most a quarter of the
  *   window unconsumed) is what holds the peer back (see send_probe); cfg.window fixes it. Our max
  * packet is what fits one of our 256 KiB packets (or cfg.max_packet). The peer's window and max
@@ -41,7 +41,7 @@
 #include "util/log.h"
 
 #define DEFAULT_WINDOW       (4u * 1024 * 1024)
-#define GROW_MAX             (16u * 1024 * 1024)
+#define GROW_MAX             (32u * 1024 * 1024)
 #define WINADJ_PROBE         "winadj@putty.projects.tartarus.org"
 #define DEFAULT_MAX_CHANNELS 10u
 #define CLIENT_MAX_CHANNELS  64u

@@ -109,7 +109,7 @@ typedef struct ferry_ssh_config {
     uint64_t (*now_ms)(void *ctx);
     void *clock_ctx;
     /* Channel windows: our initial window and max packet (0 = defaults:
-     * 2 MiB window grown up to 16 MiB, 256 KiB packet payload... bounded). */
+     * 4 MiB window grown up to 32 MiB, 256 KiB packet payload... bounded). */
     uint32_t window;
     uint32_t max_packet;
     /* Keepalives once authenticated (OpenSSH's ClientAliveInterval and
