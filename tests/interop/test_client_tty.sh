@@ -137,12 +137,14 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 grep -q "Server listening" "$T/sshd.log" || fail "sshd did not start"
-id ferrytest >/dev/null 2>&1 || useradd -m ferrytest
-echo 'ferrytest:Tty-Pass-2' | chpasswd
+# its own account: test_client_openssh sets ferrytest's password while
+# this test may be running (ctest -j)
+id ferrytty >/dev/null 2>&1 || useradd -m ferrytty
+echo 'ferrytty:Tty-Pass-2' | chpasswd
 
 KH="$T/known_hosts"
 FP=$(ssh-keygen -l -E sha256 -f "$T/host_ed25519.pub" | awk '{print $2}')
-RUN="HOME='$T' '$FERRY' -F none -P $PORT -o UserKnownHostsFile=$KH ferrytest@127.0.0.1"
+RUN="HOME='$T' '$FERRY' -F none -P $PORT -o UserKnownHostsFile=$KH ferrytty@127.0.0.1"
 start "$RUN"
 wait_for "The authenticity of host '[127.0.0.1]:$PORT ([127.0.0.1]:$PORT)' can't be established."
 wait_for "ED25519 key fingerprint is $FP."
@@ -157,7 +159,7 @@ keys "Tty-Pass-2" Enter
 wait_for "sftp>"
 screen | grep -q "Tty-Pass-2" && fail "password echoed"
 keys "pwd" Enter
-wait_for "Remote working directory: /home/ferrytest"
+wait_for "Remote working directory: /home/ferrytty"
 keys "quit" Enter
 wait_for "EXIT=0"
 ok "password prompt (not echoed) and session"
