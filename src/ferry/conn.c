@@ -227,6 +227,16 @@ static int ssh_pump(void *ctx, ferry_sftpc *s)
     return ferry__conn_step(c);
 }
 
+/* Our receive window may grow larger than a server's (32 MiB): it is our
+ * own memory, and downloads over long round trips need it. */
+#define CLIENT_WINDOW_MAX (64u * 1024 * 1024)
+
+static size_t ssh_window(void *ctx, int upload)
+{
+    ferry_conn *c = ctx;
+    return c->ch != NULL && c->ch_state == 1 ? ferry_channel_window(c->ch, upload) : 0;
+}
+
 /* ---- the sftp channel ---- */
 
 static void ch_on_open(void *ctx, ferry_channel *ch, int ok)
@@ -406,6 +416,7 @@ static int start_session(ferry_conn *c, const ferry_opts *o)
         .try_kbdint = o->kbdint_auth,
         .prompt = session_prompt,
         .prompt_ctx = c,
+        .window_max = CLIENT_WINDOW_MAX,
     };
     /* ServerAliveInterval with a CountMax: keepalive@openssh.com probes
      * from the library while the connection is pumped. CountMax 0 means
@@ -439,7 +450,7 @@ int ferry_conn_open(ferry_conn **out, const ferry_opts *o, const char *host, int
                     ferry_sftpc **sftp, const ferry_sftpc_config *scfg)
 {
     ferry_conn *c = calloc(1, sizeof(*c));
-    ferry_sftpc_io io = {.pump = ssh_pump};
+    ferry_sftpc_io io = {.pump = ssh_pump, .window = ssh_window};
     int r = FERRY_E_INTERNAL;
     if (c == NULL) {
         return FERRY_E_ALLOC;

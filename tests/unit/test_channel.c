@@ -697,6 +697,8 @@ static void check_growth(uint32_t cfg_window, size_t after_probe, int expect_gro
         assert_int_equal(next_control(&x), SSH_MSG_CHANNEL_WINDOW_ADJUST);
         /* the growth plus what was consumed since the last adjust */
         assert_int_equal(field(&x, 1), 4u * 1024 * 1024 + (now - taken));
+        assert_int_equal(ferry_channel_window(x.srv.last, 0), 8u * 1024 * 1024);
+        assert_int_equal(ferry_channel_window(x.srv.last, 1), UINT32_MAX);
         /* the whole 8 MiB window is usable now */
         send_bulk(&x, id, 8u * 1024 * 1024 - (total - now));
         assert_false(ferry_ssh_is_closed(x.s));

@@ -37,6 +37,7 @@ typedef struct fake {
     unsigned cut_after; /* the connection drops after this many READ/WRITEs */
     unsigned n_checks;
     uint64_t check_len_max; /* longest range asked in one check-file */
+    size_t window;          /* the io.window hint (both directions) */
 } fake;
 
 static void put_reply(ferry_buf *out, ferry_buf *body)
@@ -264,11 +265,17 @@ static int fake_pump(void *ctx, ferry_sftpc *c)
     return n == 0 && rc == FERRY_OK ? FERRY_E_CLOSED : rc;
 }
 
+static size_t fake_window(void *ctx, int upload)
+{
+    (void)upload;
+    return ((fake *)ctx)->window;
+}
+
 static ferry_sftpc *new_client(fake *f, uint32_t inflight)
 {
     ferry_sftpc *c = NULL;
     ferry_sftpc_config cfg = {.max_inflight = inflight};
-    ferry_sftpc_io io = {.pump = fake_pump, .ctx = f};
+    ferry_sftpc_io io = {.pump = fake_pump, .ctx = f, .window = fake_window};
     f->last_req = ferry_buf_new(0);
     f->written = ferry_buf_new(64u * 1024 * 1024);
     assert_int_equal(ferry_sftpc_new(&c, &cfg, &io), FERRY_OK);
@@ -450,6 +457,34 @@ static void test_upload_inflight_bytes(void **state)
     unlink(path);
     free(data);
     ferry_buf_free(h);
+}
+
+/* Without -R the requests in flight cover the transport's window when it
+ * is larger than the default count's bytes (it grows on long round
+ * trips); with -R the count stays. */
+static void test_inflight_follows_window(void **state)
+{
+    (void)state;
+    for (int chosen = 0; chosen < 2; chosen++) {
+        fake f = {.reverse = 1, .max_read = 32768, .window = 200u * 32768};
+        f.file_len = 300u * 32768;
+        f.file = pattern(f.file_len);
+        ferry_sftpc *c = new_client(&f, chosen ? 64 : 0);
+        ferry_buf *h = ferry_buf_new(0);
+        ferry_buf_put(h, "h1", 2);
+        char path[64];
+        int fd = tmpfile_fd(path);
+        assert_int_equal(ferry_sftpc_download(c, h, fd, 0, NULL, NULL, NULL), FERRY_OK);
+        assert_int_equal(f.max_batch, chosen ? 64 : 200);
+        uint8_t *got = malloc(f.file_len);
+        assert_int_equal(pread(fd, got, f.file_len, 0), (ssize_t)f.file_len);
+        assert_memory_equal(got, f.file, f.file_len);
+        free(got);
+        close(fd);
+        unlink(path);
+        ferry_buf_free(h);
+        fake_free(&f, c);
+    }
 }
 
 /* A download cut by a lost connection reports a watermark below which
@@ -890,6 +925,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_and_limits),
         cmocka_unit_test(test_upload_inflight_bytes),
+        cmocka_unit_test(test_inflight_follows_window),
         cmocka_unit_test(test_request_encoding),
         cmocka_unit_test(test_download_short_reads_out_of_order),
         cmocka_unit_test(test_upload_pipelined),

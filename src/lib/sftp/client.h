@@ -46,6 +46,12 @@ typedef struct ferry_sftpc ferry_sftpc;
 typedef struct ferry_sftpc_io {
     int (*pump)(void *ctx, ferry_sftpc *c);
     void *ctx;
+    /* Optional: the transport's window in bytes for data we send
+     * (upload = 1) or receive (0). Without -R, transfers keep that many
+     * bytes in flight when it exceeds the default count's: the window
+     * grows only while it is what holds a transfer back (long round
+     * trips), so the request count follows the round-trip time. */
+    size_t (*window)(void *ctx, int upload);
 } ferry_sftpc_io;
 
 typedef struct ferry_sftpc_config {

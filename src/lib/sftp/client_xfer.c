@@ -25,6 +25,31 @@ typedef struct xqueue {
     size_t cap, head, n;
 } xqueue;
 
+/* Requests a transfer of `len`-byte requests keeps in flight: -R, or
+ * without it the default count, raised to cover the transport's window
+ * and, for uploads, as many bytes as reads of rsize would carry. */
+static size_t inflight(const ferry_sftpc *c, int upload, uint32_t len)
+{
+    size_t most = c->cfg.max_inflight;
+    if (!c->inflight_auto || len == 0) {
+        return most;
+    }
+    if (upload && c->rsize > len) {
+        most *= c->rsize / len;
+    }
+    if (c->io.window != NULL) {
+        size_t k = c->io.window(c->io.ctx, upload) / len;
+        most = k > most ? k : most;
+    }
+    return most > FERRY__SFTPC_MAX_SLOTS / 2 ? FERRY__SFTPC_MAX_SLOTS / 2 : most;
+}
+
+/* Room for as many as inflight() may ever allow. */
+static size_t xq_cap(const ferry_sftpc *c)
+{
+    return (c->inflight_auto ? FERRY__SFTPC_MAX_SLOTS / 2 : c->cfg.max_inflight) + 1;
+}
+
 static int xq_init(xqueue *q, size_t cap)
 {
     q->v = calloc(cap, sizeof(*q->v));
@@ -168,10 +193,11 @@ int ferry_sftpc_download(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64
                   .cb_ctx = cb_ctx};
     uint32_t len = c->rsize ? c->rsize : FERRY_SFTPC_DEFAULT_IO;
     uint64_t lo = UINT64_MAX; /* lowest offset of a failed reply */
-    int rc = xq_init(&d.q, c->cfg.max_inflight + 1);
+    int rc = xq_init(&d.q, xq_cap(c));
 
     while (rc == FERRY_OK) {
-        while (rc == FERRY_OK && d.q.n < c->cfg.max_inflight && d.next < d.eof) {
+        size_t most = inflight(c, 0, len);
+        while (rc == FERRY_OK && d.q.n < most && d.next < d.eof) {
             uint32_t id;
             rc = send_read(c, handle, d.next, len, &id);
             if (rc == FERRY_OK) {
@@ -239,16 +265,10 @@ int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t
     uint64_t next = offset, acked = offset;
     uint32_t len = c->wsize ? c->wsize : FERRY_SFTPC_DEFAULT_IO;
     int eof = 0;
-    /* Without -R, as many bytes in flight as a download has (writes are
-     * half the size of reads against ferryd: twice as many of them). */
-    size_t most = c->cfg.max_inflight;
-    if (c->inflight_auto && c->rsize > len) {
-        most = most * (c->rsize / len);
-        most = most > FERRY__SFTPC_MAX_SLOTS / 2 ? FERRY__SFTPC_MAX_SLOTS / 2 : most;
-    }
-    int rc = xq_init(&q, most + 1);
+    int rc = xq_init(&q, xq_cap(c));
 
     while (rc == FERRY_OK) {
+        size_t most = inflight(c, 1, len);
         while (rc == FERRY_OK && !eof && q.n < most) {
             uint32_t id;
             size_t n = 0;

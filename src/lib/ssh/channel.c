@@ -41,7 +41,7 @@
 #include "util/log.h"
 
 #define DEFAULT_WINDOW       (4u * 1024 * 1024)
-#define GROW_MAX             (32u * 1024 * 1024)
+#define GROW_MAX             (32u * 1024 * 1024) /* cfg.window_max 0 */
 #define WINADJ_PROBE         "winadj@putty.projects.tartarus.org"
 #define DEFAULT_MAX_CHANNELS 10u
 #define CLIENT_MAX_CHANNELS  64u
@@ -84,11 +84,13 @@ struct ferry_channel {
     int in_deliver;
     int above_low; /* outq reached the low-water mark since the last on_writable */
     uint32_t lwin, lwin_max, lmaxpkt, unacked;
+    uint32_t grow_max; /* lwin_max grows up to this */
     int grow;            /* window auto-sizing (cfg.window 0) */
     int probing;         /* a window probe awaits its reply */
     uint32_t probe_win;  /* what the peer could send without our adjust */
     uint64_t probe_rcvd; /* bytes received since the probe */
     uint32_t rwin, rmaxpkt;
+    uint32_t rwin_peak; /* the largest window the peer granted */
     ferry_buf *outq, *kept;
     const ferry_chan_consumer *ops;
     void *cctx;
@@ -158,6 +160,8 @@ static int chan_new(ferry_ssh *s, ferry_channel **out)
     ch->lwin_max = s->cfg.window != 0 ? s->cfg.window : DEFAULT_WINDOW;
     ch->grow = s->cfg.window == 0;
     ch->lwin = ch->lwin_max;
+    ch->grow_max = s->cfg.window_max == 0 ? GROW_MAX : s->cfg.window_max;
+    ch->grow_max = ch->grow_max < ch->lwin_max ? ch->lwin_max : ch->grow_max;
     ch->lmaxpkt =
         s->cfg.max_packet != 0 && s->cfg.max_packet < DATA_CAP ? s->cfg.max_packet : DATA_CAP;
     ch->outq = ferry_buf_new(OUTQ_MAX);
@@ -329,10 +333,10 @@ static int send_adjust(ferry_channel *ch)
  * must answer (with FAILURE: it does not know it). Everything the peer
  * sent before it saw our adjust arrives before that answer. If that used
  * up (nearly) all the window the peer had without the adjust, the window
- * and not the consumer held the peer back: double it (up to GROW_MAX). */
+ * and not the consumer held the peer back: double it (up to grow_max). */
 static int send_probe(ferry_channel *ch, uint32_t peer_had)
 {
-    if (!ch->grow || ch->probing || ch->lwin_max >= GROW_MAX || ch->state != CH_OPEN) {
+    if (!ch->grow || ch->probing || ch->lwin_max >= ch->grow_max || ch->state != CH_OPEN) {
         return FERRY_OK;
     }
     ferry_buf *b = NULL;
@@ -356,10 +360,10 @@ static int on_probe_reply(ferry_channel *ch)
      * back, a quarter of the window is */
     if (ch->probe_rcvd + ch->lmaxpkt < ch->probe_win ||
         ferry_buf_len(ch->kept) > ch->lwin_max / 4 || ch->close_sent || ch->eof_rcvd ||
-        ch->lwin_max >= GROW_MAX) {
+        ch->lwin_max >= ch->grow_max) {
         return FERRY_OK;
     }
-    uint32_t add = ch->lwin_max < GROW_MAX - ch->lwin_max ? ch->lwin_max : GROW_MAX - ch->lwin_max;
+    uint32_t add = ch->lwin_max < ch->grow_max - ch->lwin_max ? ch->lwin_max : ch->grow_max - ch->lwin_max;
     int r = ferry_buf_set_max(ch->kept, (size_t)ch->lwin_max + add + 1);
     if (r != FERRY_OK) {
         return r;
@@ -558,6 +562,7 @@ static int on_channel_open(ferry_ssh *s, ferry_rd *rd)
     }
     ch->peer_id = peer;
     ch->rwin = win;
+    ch->rwin_peak = win;
     ch->rmaxpkt = maxpkt;
     ch->confirmed = 1;
     ch->state = CH_OPEN;
@@ -595,6 +600,7 @@ static int on_open_confirmation(ferry_ssh *s, ferry_rd *rd)
     }
     ch->peer_id = peer;
     ch->rwin = win;
+    ch->rwin_peak = win;
     ch->rmaxpkt = maxpkt;
     ch->confirmed = 1;
     if (ch->close_wanted) {
@@ -660,6 +666,7 @@ static int on_window_adjust(ferry_ssh *s, ferry_rd *rd)
         return conn_fail(s, "channel window over 2^32-1");
     }
     ch->rwin += add;
+    ch->rwin_peak = ch->rwin > ch->rwin_peak ? ch->rwin : ch->rwin_peak;
     return flush(ch);
 }
 
@@ -985,6 +992,11 @@ int ferry_channel_write(ferry_channel *ch, const uint8_t *data, size_t len)
 size_t ferry_channel_pending(const ferry_channel *ch)
 {
     return ch != NULL ? ferry_buf_len(ch->outq) : 0;
+}
+
+size_t ferry_channel_window(const ferry_channel *ch, int sending)
+{
+    return sending ? ch->rwin_peak : ch->lwin_max;
 }
 
 size_t ferry_channel_write_room(const ferry_channel *ch)

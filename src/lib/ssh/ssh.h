@@ -112,6 +112,8 @@ typedef struct ferry_ssh_config {
      * 4 MiB window grown up to 32 MiB, 256 KiB packet payload... bounded). */
     uint32_t window;
     uint32_t max_packet;
+    /* Growth limit of the automatic window (0 = 32 MiB). */
+    uint32_t window_max;
     /* Keepalives once authenticated (OpenSSH's ClientAliveInterval and
      * ClientAliveCountMax, or ServerAlive*): after alive_interval_ms
      * without any packet from the peer, a keepalive@openssh.com global
@@ -225,6 +227,9 @@ int ferry_channel_write(ferry_channel *ch, const uint8_t *data, size_t len);
 size_t ferry_channel_pending(const ferry_channel *ch);
 /* Largest write that will be accepted now without FERRY_E_AGAIN. */
 size_t ferry_channel_write_room(const ferry_channel *ch);
+/* The window in one direction: sending, the largest the peer granted so
+ * far; receiving, ours as grown (see ferry_ssh_config.window_max). */
+size_t ferry_channel_window(const ferry_channel *ch, int sending);
 /* Offers kept input to on_data again (after the consumer made room). */
 void ferry_channel_resume(ferry_channel *ch);
 /* Sends EOF after queued data. */
