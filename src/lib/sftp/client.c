@@ -168,37 +168,62 @@ static int new_slot(ferry_sftpc *c, uint32_t id)
     return FERRY_OK;
 }
 
-int ferry_sftpc_send(ferry_sftpc *c, uint8_t type, const ferry_buf *payload, uint32_t *idp)
+int ferry__sftpc_begin(ferry_sftpc *c, uint8_t type, ferry__sftpc_pkt *pk)
 {
-    size_t plen = payload != NULL ? ferry_buf_len(payload) : 0;
     uint32_t id = c->next_id;
     int r;
-
     if (c->dead) {
         return c->dead;
-    }
-    if (plen > FERRY_SFTPC_MAX_REPLY) {
-        return FERRY_E_TOO_LARGE;
     }
     /* Ids are never 0 and never reused while pending. */
     while (id == 0 || find_slot(c, id) != NULL) {
         id++;
     }
-    size_t before = ferry_buf_len(c->out);
-    if ((r = ferry_buf_put_u32(c->out, (uint32_t)(plen + 5))) != FERRY_OK ||
+    pk->at = ferry_buf_len(c->out);
+    pk->id = id;
+    if ((r = ferry_buf_put_u32(c->out, 0)) != FERRY_OK ||
         (r = ferry_buf_put_u8(c->out, type)) != FERRY_OK ||
-        (r = ferry_buf_put_u32(c->out, id)) != FERRY_OK ||
-        (plen && (r = ferry_buf_put(c->out, ferry_buf_data(payload), plen)) != FERRY_OK)) {
-        (void)ferry_buf_truncate(c->out, before); /* never a partial packet on the wire */
+        (r = ferry_buf_put_u32(c->out, id)) != FERRY_OK) {
+        (void)ferry_buf_truncate(c->out, pk->at);
+    }
+    return r;
+}
+
+int ferry__sftpc_end(ferry_sftpc *c, const ferry__sftpc_pkt *pk, int r, uint32_t *idp)
+{
+    size_t len = ferry_buf_len(c->out) - pk->at - 4;
+    if (r == FERRY_OK && len > FERRY_SFTPC_MAX_REPLY + 5) {
+        r = FERRY_E_TOO_LARGE;
+    }
+    if (r != FERRY_OK) {
+        (void)ferry_buf_truncate(c->out, pk->at); /* never a partial packet on the wire */
         return r;
     }
-    if ((r = new_slot(c, id)) != FERRY_OK) {
+    (void)ferry_buf_poke_u32(c->out, pk->at, (uint32_t)len);
+    if ((r = new_slot(c, pk->id)) != FERRY_OK) {
         c->dead = r;
         return r;
     }
-    c->next_id = id + 1;
-    *idp = id;
+    c->next_id = pk->id + 1;
+    *idp = pk->id;
     return FERRY_OK;
+}
+
+int ferry_sftpc_send(ferry_sftpc *c, uint8_t type, const ferry_buf *payload, uint32_t *idp)
+{
+    size_t plen = payload != NULL ? ferry_buf_len(payload) : 0;
+    ferry__sftpc_pkt pk;
+    if (plen > FERRY_SFTPC_MAX_REPLY) {
+        return c->dead ? c->dead : FERRY_E_TOO_LARGE;
+    }
+    int r = ferry__sftpc_begin(c, type, &pk);
+    if (r != FERRY_OK) {
+        return r;
+    }
+    if (plen > 0) {
+        r = ferry_buf_put(c->out, ferry_buf_data(payload), plen);
+    }
+    return ferry__sftpc_end(c, &pk, r, idp);
 }
 
 static int on_version(ferry_sftpc *c, const uint8_t *p, size_t n)

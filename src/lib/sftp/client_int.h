@@ -57,4 +57,16 @@ ferry_buf *ferry__sftpc_payload(void);
  * Owned by the engine: valid until the next call. */
 ferry_buf *ferry__sftpc_scratch(ferry_sftpc *c);
 
+/* A request built in place in the output buffer (no payload copy):
+ * ferry__sftpc_begin writes length, type and a fresh id; the caller
+ * appends the body to c->out; ferry__sftpc_end(r) sets the length and
+ * registers the id, or (r != FERRY_OK, or too large) removes the whole
+ * packet again and returns the error. */
+typedef struct ferry__sftpc_pkt {
+    size_t at;
+    uint32_t id;
+} ferry__sftpc_pkt;
+int ferry__sftpc_begin(ferry_sftpc *c, uint8_t type, ferry__sftpc_pkt *pk);
+int ferry__sftpc_end(ferry_sftpc *c, const ferry__sftpc_pkt *pk, int r, uint32_t *id);
+
 #endif

@@ -224,38 +224,39 @@ int ferry_sftpc_download(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64
     return rc;
 }
 
-/* Reads the next chunk of the local file into a WRITE request and sends
- * it. *n receives the data length (0 at end of file). */
+/* Reads the next chunk of the local file into a WRITE request, built in
+ * place in the output buffer, and sends it. *n receives the data length
+ * (0 at end of file: nothing is sent). */
 static int send_write(ferry_sftpc *c, const ferry_buf *h, int fd, uint64_t off, uint32_t len,
                       uint32_t *id, size_t *n)
 {
-    ferry_buf *p = ferry__sftpc_scratch(c);
+    ferry__sftpc_pkt pk;
     uint8_t *dst;
-    ssize_t got;
-    int rc = p ? ferry_buf_put_stringb(p, h) : FERRY_E_ALLOC;
-    if (rc != FERRY_OK || (rc = ferry_buf_put_u64(p, off)) != FERRY_OK ||
-        (rc = ferry_buf_put_u32(p, len)) != FERRY_OK ||
-        (rc = ferry_buf_reserve(p, len, &dst)) != FERRY_OK) {
-        goto out;
+    ssize_t got = 0;
+    int rc = ferry__sftpc_begin(c, SSH_FXP_WRITE, &pk);
+    if (rc != FERRY_OK) {
+        return rc;
+    }
+    if ((rc = ferry_buf_put_stringb(c->out, h)) != FERRY_OK ||
+        (rc = ferry_buf_put_u64(c->out, off)) != FERRY_OK ||
+        (rc = ferry_buf_put_u32(c->out, len)) != FERRY_OK ||
+        (rc = ferry_buf_reserve(c->out, len, &dst)) != FERRY_OK) {
+        return ferry__sftpc_end(c, &pk, rc, id);
     }
     do {
         got = pread(fd, dst, len, (off_t)off);
     } while (got < 0 && errno == EINTR);
-    if (got < 0) {
-        rc = ferry_err_sys();
-        goto out;
-    }
-    *n = (size_t)got;
-    if (got == 0) {
-        goto out;
+    *n = got > 0 ? (size_t)got : 0;
+    if (got <= 0) { /* an error, or the end: the packet is taken back */
+        rc = got < 0 ? ferry_err_sys() : FERRY_OK;
+        (void)ferry__sftpc_end(c, &pk, FERRY_E_EOF, id);
+        return rc;
     }
     ferry_sftpc_hashes_feed(c->stream_hash, off, dst, (size_t)got);
-    size_t base = ferry_buf_len(p) - len;
-    (void)ferry_buf_poke_u32(p, base - 4, (uint32_t)got);
-    (void)ferry_buf_truncate(p, base + (size_t)got);
-    rc = ferry_sftpc_send(c, SSH_FXP_WRITE, p, id);
-out:
-    return rc;
+    size_t base = ferry_buf_len(c->out) - len;
+    (void)ferry_buf_poke_u32(c->out, base - 4, (uint32_t)got);
+    (void)ferry_buf_truncate(c->out, base + (size_t)got);
+    return ferry__sftpc_end(c, &pk, FERRY_OK, id);
 }
 
 int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t offset,
