@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -487,6 +488,28 @@ static void test_inflight_follows_window(void **state)
     }
 }
 
+/* A local write that fails (/dev/full: ENOSPC) ends the download with
+ * FERRY_E_NO_SPACE and a watermark of 0: nothing below it is on disk. */
+static void test_download_local_write_fails(void **state)
+{
+    (void)state;
+    fake f = {.reverse = 1, .max_read = 32768};
+    f.file_len = 40u * 32768 + 7;
+    f.file = pattern(f.file_len);
+    ferry_sftpc *c = new_client(&f, 8);
+    ferry_buf *h = ferry_buf_new(0);
+    ferry_buf_put(h, "h1", 2);
+    int fd = open("/dev/full", O_WRONLY);
+    assert_true(fd >= 0);
+    uint64_t mark = 99;
+    assert_int_equal(ferry_sftpc_download(c, h, fd, 0, NULL, NULL, &mark), FERRY_E_NO_SPACE);
+    assert_int_equal(mark, 0);
+    assert_int_equal(ferry_sftpc_dead(c), 0); /* the session goes on */
+    close(fd);
+    ferry_buf_free(h);
+    fake_free(&f, c);
+}
+
 /* A download cut by a lost connection reports a watermark below which
  * the local file is right; a reset engine continues from there. */
 static void test_download_watermark_and_reset(void **state)
@@ -926,6 +949,7 @@ int main(void)
         cmocka_unit_test(test_init_and_limits),
         cmocka_unit_test(test_upload_inflight_bytes),
         cmocka_unit_test(test_inflight_follows_window),
+        cmocka_unit_test(test_download_local_write_fails),
         cmocka_unit_test(test_request_encoding),
         cmocka_unit_test(test_download_short_reads_out_of_order),
         cmocka_unit_test(test_upload_pipelined),
