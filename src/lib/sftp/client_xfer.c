@@ -3,19 +3,10 @@
  * earlier replies arrive; replies to them may come in any order, which
  * the id matching of the core absorbs). Short reads are re-requested for
  * the missing part; data lands at its offset with pwrite/pread, so the
- * order of replies does not matter.
- *
- * A download writes through a writer thread: received data is copied to
- * one of a few buffers and the thread pwrites it (and feeds the stream
- * hash, after a successful write, in the same order as before), so the
- * page-cache writes — the largest cost of a download into a file here —
- * overlap decryption and the next replies. Everything queued is written
- * before ferry_sftpc_download returns; a failed write is reported by the
- * next reply or at the end, with its offset in the watermark. */
+ * order of replies does not matter. */
 #include "sftp/client_int.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -122,136 +113,6 @@ static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
     return FERRY_OK;
 }
 
-/* ---- the download writer ---- */
-
-#define WR_SLOTS 8
-
-typedef struct wr_item {
-    uint64_t off;
-    size_t n;
-    uint8_t *buf;
-} wr_item;
-
-typedef struct writer {
-    pthread_t th;
-    int started;
-    pthread_mutex_t mu;
-    pthread_cond_t work, room;
-    wr_item it[WR_SLOTS];
-    size_t head, n, cap;
-    int fd, stop;
-    ferry_sftpc_hashes *hash;
-    int err;          /* first failed write */
-    uint64_t err_off; /* the lowest offset that failed */
-} writer;
-
-static void *writer_main(void *arg)
-{
-    writer *w = arg;
-    pthread_mutex_lock(&w->mu);
-    for (;;) {
-        while (w->n == 0 && !w->stop) {
-            pthread_cond_wait(&w->work, &w->mu);
-        }
-        if (w->n == 0) {
-            break;
-        }
-        wr_item e = w->it[w->head];
-        int prior = w->err; /* after a failure nothing more is written */
-        pthread_mutex_unlock(&w->mu);
-        int rc = prior != 0 ? prior : pwrite_all(w->fd, e.buf, e.n, e.off);
-        if (rc == FERRY_OK) {
-            ferry_sftpc_hashes_feed(w->hash, e.off, e.buf, e.n);
-        }
-        pthread_mutex_lock(&w->mu);
-        if (rc != FERRY_OK && (w->err == 0 || e.off < w->err_off)) {
-            w->err = rc;
-            w->err_off = e.off;
-        }
-        w->head = (w->head + 1) % WR_SLOTS;
-        w->n--;
-        pthread_cond_signal(&w->room);
-    }
-    pthread_mutex_unlock(&w->mu);
-    return NULL;
-}
-
-static int writer_start(writer *w, int fd, ferry_sftpc_hashes *hash, size_t cap)
-{
-    memset(w, 0, sizeof(*w));
-    w->fd = fd;
-    w->hash = hash;
-    w->cap = cap;
-    for (size_t i = 0; i < WR_SLOTS; i++) {
-        if ((w->it[i].buf = malloc(cap)) == NULL) {
-            goto fail;
-        }
-    }
-    if (pthread_mutex_init(&w->mu, NULL) != 0) {
-        goto fail;
-    }
-    if (pthread_cond_init(&w->work, NULL) != 0 || pthread_cond_init(&w->room, NULL) != 0 ||
-        pthread_create(&w->th, NULL, writer_main, w) != 0) {
-        pthread_mutex_destroy(&w->mu);
-        goto fail; /* (a condition variable that was made needs no destroy on Linux) */
-    }
-    w->started = 1;
-    return FERRY_OK;
-fail:
-    for (size_t i = 0; i < WR_SLOTS; i++) {
-        free(w->it[i].buf);
-        w->it[i].buf = NULL;
-    }
-    return FERRY_E_ALLOC;
-}
-
-/* Queues data[n] for offset off; the first write error so far, if any. */
-static int writer_put(writer *w, uint64_t off, const uint8_t *data, size_t n)
-{
-    pthread_mutex_lock(&w->mu);
-    while (w->n == WR_SLOTS && w->err == 0) {
-        pthread_cond_wait(&w->room, &w->mu);
-    }
-    int err = w->err;
-    size_t slot = (w->head + w->n) % WR_SLOTS;
-    pthread_mutex_unlock(&w->mu);
-    if (err != 0) {
-        return err;
-    }
-    /* the tail slot is ours until n counts it */
-    memcpy(w->it[slot].buf, data, n);
-    w->it[slot].off = off;
-    w->it[slot].n = n;
-    pthread_mutex_lock(&w->mu);
-    w->n++;
-    pthread_cond_signal(&w->work);
-    pthread_mutex_unlock(&w->mu);
-    return FERRY_OK;
-}
-
-/* Writes everything queued and ends the thread; the first error and, in
- * *err_off, its offset. */
-static int writer_finish(writer *w, uint64_t *err_off)
-{
-    if (!w->started) {
-        return FERRY_OK;
-    }
-    pthread_mutex_lock(&w->mu);
-    w->stop = 1;
-    pthread_cond_signal(&w->work);
-    pthread_mutex_unlock(&w->mu);
-    pthread_join(w->th, NULL);
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->work);
-    pthread_cond_destroy(&w->room);
-    for (size_t i = 0; i < WR_SLOTS; i++) {
-        free(w->it[i].buf);
-    }
-    w->started = 0;
-    *err_off = w->err_off;
-    return w->err;
-}
-
 static int send_read(ferry_sftpc *c, const ferry_buf *h, uint64_t off, uint32_t len, uint32_t *id)
 {
     ferry_buf *p = ferry__sftpc_scratch(c);
@@ -267,7 +128,6 @@ typedef struct dl_state {
     ferry_sftpc *c;
     const ferry_buf *h;
     int fd;
-    writer w;
     xqueue q;
     uint64_t next, eof, end;
     ferry_sftpc_progress_fn cb;
@@ -293,9 +153,8 @@ static int dl_reply(dl_state *d, xreq e)
         rc = n == 0 ? FERRY_E_FORMAT : FERRY_E_PROTOCOL;
     }
     if (rc == FERRY_OK && e.off < d->eof) {
-        if (d->w.started) {
-            rc = writer_put(&d->w, e.off, data, n);
-        } else if ((rc = pwrite_all(d->fd, data, n, e.off)) == FERRY_OK) {
+        rc = pwrite_all(d->fd, data, n, e.off);
+        if (rc == FERRY_OK) {
             ferry_sftpc_hashes_feed(d->c->stream_hash, e.off, data, n);
         }
         if (rc == FERRY_OK && e.off + n > d->end) {
@@ -335,9 +194,6 @@ int ferry_sftpc_download(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64
     uint32_t len = c->rsize ? c->rsize : FERRY_SFTPC_DEFAULT_IO;
     uint64_t lo = UINT64_MAX; /* lowest offset of a failed reply */
     int rc = xq_init(&d.q, xq_cap(c));
-    if (rc == FERRY_OK) {
-        (void)writer_start(&d.w, fd, c->stream_hash, len); /* else: written here */
-    }
 
     while (rc == FERRY_OK) {
         size_t most = inflight(c, 0, len);
@@ -360,12 +216,6 @@ int ferry_sftpc_download(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64
         }
     }
     c->interrupted = 0;
-    uint64_t woff = UINT64_MAX;
-    int wr = writer_finish(&d.w, &woff);
-    if (wr != FERRY_OK) {
-        lo = woff < lo ? woff : lo;
-        rc = rc == FERRY_OK ? wr : rc;
-    }
     lo = rc == FERRY_OK ? d.end : xq_lowest(&d.q, lo < d.next ? lo : d.next);
     xq_abandon(c, &d.q);
     if (total != NULL) {
