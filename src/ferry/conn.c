@@ -175,13 +175,14 @@ static int read_socket(ferry_conn *c)
     return r == FERRY_OK ? FERRY_OK : closed_error(c);
 }
 
-/* One round: send, wait for the socket (or a timer), receive. */
-int ferry__conn_step(ferry_conn *c)
+/* One round: send, wait for the socket (or a timer, or `extra` being
+ * readable: *ready set), receive. */
+static int step(ferry_conn *c, int extra, int *ready)
 {
     int64_t next = -1;
     size_t outlen;
     int r, timeout;
-    struct pollfd p = {.fd = c->fd};
+    struct pollfd p[2] = {{.fd = c->fd}, {.fd = extra, .events = POLLIN}};
 
     feed_channel(c);
     if ((r = flush_socket(c)) != FERRY_OK) {
@@ -196,16 +197,19 @@ int ferry__conn_step(ferry_conn *c)
         return closed_error(c);
     }
     (void)ferry_ssh_output(c->ssh, &outlen);
-    p.events = (short)((ferry_ssh_want_input(c->ssh) ? POLLIN : 0) | (outlen ? POLLOUT : 0));
+    p[0].events = (short)((ferry_ssh_want_input(c->ssh) ? POLLIN : 0) | (outlen ? POLLOUT : 0));
     timeout = next < 0 || next > 1000 ? 1000 : (int)next;
-    r = poll(&p, 1, timeout);
+    r = poll(p, extra >= 0 ? 2 : 1, timeout);
     if (r < 0 && errno != EINTR) {
         return ferry_err_sys();
     }
-    if (r > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
+    if (r > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
         if ((r = read_socket(c)) != FERRY_OK) {
             return r;
         }
+    }
+    if (r > 0 && extra >= 0 && p[1].revents != 0) {
+        *ready = 1;
     }
     /* silent server: nothing received since our last request went out */
     uint64_t since = c->last_rx > c->last_tx ? c->last_rx : c->last_tx;
@@ -215,6 +219,40 @@ int ferry__conn_step(ferry_conn *c)
     }
     feed_channel(c);
     return flush_socket(c);
+}
+
+int ferry__conn_step(ferry_conn *c)
+{
+    return step(c, -1, NULL);
+}
+
+/* Blocks until fd is readable. */
+static void wait_readable(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+}
+
+void ferry_conn_wait_input(ferry_conn *c, int fd)
+{
+    if (c == NULL || c->ssh == NULL || c->sftp == NULL || c->ch_state != 1 ||
+        ferry_sftpc_dead(c->sftp)) {
+        wait_readable(fd);
+        return;
+    }
+    for (;;) {
+        int ready = 0;
+        int r = step(c, fd, &ready);
+        if (r != FERRY_OK) { /* lost while idle: the next command sees it */
+            ferry_sftpc_kill(c->sftp, r);
+            wait_readable(fd);
+            return;
+        }
+        if (ready) {
+            return;
+        }
+    }
 }
 
 static int ssh_pump(void *ctx, ferry_sftpc *s)

@@ -200,6 +200,7 @@ int main(int argc, char **argv)
         }
         cl.rs.redial = redial;
         cl.rs.redial_ctx = conn;
+        cl.conn = conn;
     }
     cl.rs.reconnect = o.reconnect != 0;
     cl.rs.attempts = o.reconnect_attempts >= 0 ? o.reconnect_attempts : 5;

@@ -4,6 +4,7 @@
 #include "ferry.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,6 +372,24 @@ static char **complete(const char *text, int start, int end)
     return rl_completion_matches(text, remote_generator);
 }
 
+/* libedit reads the terminal through this: while no key is pressed the
+ * SSH connection is served (keepalives, rekeying, the server's requests). */
+static int prompt_getc(FILE *f)
+{
+    int fd = fileno(f);
+    unsigned char ch;
+    for (;;) {
+        ferry_conn_wait_input(complete_cl->conn, fd);
+        ssize_t n = read(fd, &ch, 1);
+        if (n == 1) {
+            return ch;
+        }
+        if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+            return EOF;
+        }
+    }
+}
+
 int ferry_shell_interactive(ferry_client *cl)
 {
     char *line;
@@ -378,6 +397,7 @@ int ferry_shell_interactive(ferry_client *cl)
         return piped_loop(cl);
     }
     complete_cl = cl;
+    rl_getc_function = prompt_getc;
     sigint_mode(0);
     rl_readline_name = "ferry";
     rl_attempted_completion_function = complete;

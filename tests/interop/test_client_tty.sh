@@ -4,7 +4,8 @@
 #    (over -D sftp-server, no SSH needed);
 #  - against OpenSSH's sshd started here: the unknown-host prompt
 #    (answered "yes", the key lands in known_hosts), the password prompt,
-#    and the refusal of a changed host key.
+#    the refusal of a changed host key, and keepalive probes
+#    (ServerAliveInterval) sent while the prompt sits idle.
 # Only the tmux server and sshd started here are signalled, by PID/socket.
 set -euo pipefail
 
@@ -129,6 +130,7 @@ UsePAM no
 StrictModes no
 PidFile none
 Subsystem sftp internal-sftp
+LogLevel DEBUG1
 EOF
 "$SSHD" -D -e -f "$T/sshd_config" 2>"$T/sshd.log" &
 SSHD_PID=$!
@@ -187,3 +189,20 @@ wait_for "REMOTE HOST IDENTIFICATION HAS CHANGED"
 wait_for "Offending ED25519 key in $KH:2"
 wait_for "EXIT=1"
 ok "changed host key refused, offending line named"
+
+# an idle prompt is still served: ServerAliveInterval probes go out
+echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$T/host_ed25519.pub")" >"$KH"
+start "HOME='$T' '$FERRY' -F none -P $PORT -o UserKnownHostsFile=$KH -o ServerAliveInterval=1 ferrytty@127.0.0.1"
+wait_for "password:"
+keys "Tty-Pass-2" Enter
+wait_for "sftp>"
+probes() { grep -c "rtype keepalive@openssh.com want_reply 1" "$T/sshd.log" || true; }
+before=$(probes)
+sleep 3.5
+sent=$(($(probes) - before))
+[ "$sent" -ge 2 ] || fail "idle prompt: sshd saw $sent keepalive requests in 3.5 s, not >= 2"
+keys "pwd" Enter
+wait_for "Remote working directory: /home/ferrytty"
+keys "bye" Enter
+wait_for "EXIT=0"
+ok "an idle prompt sends ServerAliveInterval probes ($sent in 3.5 s) and the session goes on"
