@@ -203,6 +203,9 @@ static int step(ferry_conn *c, int extra, int *ready)
     if (r < 0 && errno != EINTR) {
         return ferry_err_sys();
     }
+    if (r < 0 && extra >= 0) {
+        *ready = -1; /* a signal */
+    }
     if (r > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
         if ((r = read_socket(c)) != FERRY_OK) {
             return r;
@@ -226,31 +229,28 @@ int ferry__conn_step(ferry_conn *c)
     return step(c, -1, NULL);
 }
 
-/* Blocks until fd is readable. */
-static void wait_readable(int fd)
+/* Until fd is readable (0) or a signal arrives (-1). */
+static int wait_readable(int fd)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN};
-    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
-    }
+    return poll(&p, 1, -1) < 0 ? -1 : 0;
 }
 
-void ferry_conn_wait_input(ferry_conn *c, int fd)
+int ferry_conn_wait_input(ferry_conn *c, int fd)
 {
     if (c == NULL || c->ssh == NULL || c->sftp == NULL || c->ch_state != 1 ||
         ferry_sftpc_dead(c->sftp)) {
-        wait_readable(fd);
-        return;
+        return wait_readable(fd);
     }
     for (;;) {
         int ready = 0;
         int r = step(c, fd, &ready);
         if (r != FERRY_OK) { /* lost while idle: the next command sees it */
             ferry_sftpc_kill(c->sftp, r);
-            wait_readable(fd);
-            return;
+            return wait_readable(fd);
         }
-        if (ready) {
-            return;
+        if (ready != 0) {
+            return ready > 0 ? 0 : -1;
         }
     }
 }

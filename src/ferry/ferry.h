@@ -135,12 +135,12 @@ int ferry_conn_open(ferry_conn **out, const ferry_opts *o, const char *host, int
 int ferry_conn_open_pipe(ferry_conn **out, const char *cmd, ferry_sftpc **sftp,
                          const ferry_sftpc_config *scfg);
 void ferry_conn_close(ferry_conn *c);
-/* Waits for fd (the terminal) to be readable while keeping the SSH
- * connection served: keepalives (ServerAliveInterval), rekeying and the
- * server's own requests go on at an idle prompt. A connection lost
- * meanwhile leaves the engine dead (message printed) for the next
- * command to see. */
-void ferry_conn_wait_input(ferry_conn *c, int fd);
+/* Waits for fd (the terminal) to be readable (0) or a signal (-1)
+ * while keeping the SSH connection served: keepalives
+ * (ServerAliveInterval), rekeying and the server's own requests go on at
+ * an idle prompt. A connection lost meanwhile leaves the engine dead
+ * (message printed) for the next command to see. */
+int ferry_conn_wait_input(ferry_conn *c, int fd);
 /* Tears the SSH connection down and builds it again to the same host:
  * TCP, key exchange (the host key must equal the first connection's),
  * authentication with the identities and the answers of this run (never

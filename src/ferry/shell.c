@@ -372,19 +372,33 @@ static char **complete(const char *text, int start, int end)
     return rl_completion_matches(text, remote_generator);
 }
 
+static volatile sig_atomic_t prompt_sigint;
+
+static void on_prompt_sigint(int sig)
+{
+    (void)sig;
+    prompt_sigint = 1;
+}
+
 /* libedit reads the terminal through this: while no key is pressed the
- * SSH connection is served (keepalives, rekeying, the server's requests). */
+ * SSH connection is served (keepalives, rekeying, the server's requests).
+ * Ctrl-C gives EOF with prompt_sigint set: the line is dropped and a new
+ * prompt shown, as OpenSSH's sftp does. */
 static int prompt_getc(FILE *f)
 {
     int fd = fileno(f);
     unsigned char ch;
     for (;;) {
-        ferry_conn_wait_input(complete_cl->conn, fd);
-        ssize_t n = read(fd, &ch, 1);
-        if (n == 1) {
-            return ch;
+        if (ferry_conn_wait_input(complete_cl->conn, fd) == 0) {
+            ssize_t n = read(fd, &ch, 1);
+            if (n == 1) {
+                return ch;
+            }
+            if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+                return EOF;
+            }
         }
-        if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        if (prompt_sigint) {
             return EOF;
         }
     }
@@ -398,11 +412,24 @@ int ferry_shell_interactive(ferry_client *cl)
     }
     complete_cl = cl;
     rl_getc_function = prompt_getc;
-    sigint_mode(0);
     rl_readline_name = "ferry";
     rl_attempted_completion_function = complete;
     using_history();
-    while ((line = readline("sftp> ")) != NULL) {
+    for (;;) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sigemptyset(&sa.sa_mask);
+        sa.sa_handler = on_prompt_sigint; /* libedit passes it on to us */
+        sigaction(SIGINT, &sa, NULL);
+        prompt_sigint = 0;
+        line = readline("sftp> ");
+        if (line == NULL && prompt_sigint) {
+            fputs("\n", stdout);
+            continue;
+        }
+        if (line == NULL) {
+            break;
+        }
         const char *cmd = line + strspn(line, " \t");
         if (*cmd != '\0') {
             add_history(line);

@@ -110,6 +110,14 @@ wait_for "Interrupted"
 keys "pwd" Enter
 wait_for "Remote working directory: $T/remote/subdir_one"
 ok "Ctrl-C interrupts a transfer and the session goes on"
+keys "lpwd-typed-then-dropped"
+wait_for "lpwd-typed-then-dropped"
+keys C-c
+sleep 0.3
+keys "lpwd" Enter
+wait_for "Local working directory:"
+screen | grep -q "Invalid command\|Unknown command" && fail "the dropped line was run"
+ok "Ctrl-C at the prompt drops the line and the session goes on (as OpenSSH's sftp)"
 keys "bye" Enter
 wait_for "EXIT=0"
 ok "history and bye"
