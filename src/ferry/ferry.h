@@ -51,6 +51,7 @@ typedef struct ferry_opts {
     int pubkey_auth, password_auth, kbdint_auth;
     int alive_interval, alive_count;
     int hash_known_hosts;
+    int compression; /* Compression (-C): offer zlib@openssh.com */
     /* resume (ferry's own keywords; ssh users can hide them behind
      * IgnoreUnknown): Reconnect, ReconnectAttempts, ReconnectDelay (in
      * milliseconds here, seconds with decimals in the file),

@@ -53,6 +53,9 @@ static int load_options(ferry_opts *o, const ferry_args *a)
     if (a->batchfile != NULL) {
         o->batch_mode = 1; /* -b implies BatchMode=yes, as OpenSSH's sftp */
     }
+    if (a->compress) {
+        o->compression = 1; /* -C: Compression=yes, before any -o or file */
+    }
     for (size_t i = 0; i < a->n_cli_options; i++) {
         in_match = 1;
         if (ferry_opts_line(o, a->cli_options[i], host, &in_match, "command-line") != 0) {

@@ -52,9 +52,9 @@ static const opt_def opt_table[] = {
     {"reconnectattempts", T_INT, F(reconnect_attempts)},
     {"reconnectdelay", T_MSEC, F(reconnect_delay_ms)},
     {"verifytransfers", T_YESNO, F(verify_transfers)},
+    {"compression", T_YESNO, F(compression)},
     /* Accepted silently: meaningless or defaults for an sftp client. */
     {"addressfamily", T_IGNORE, 0},
-    {"compression", T_IGNORE, 0},
     {"loglevel", T_IGNORE, 0},
     {"forwardagent", T_IGNORE, 0},
     {"forwardx11", T_IGNORE, 0},
@@ -80,6 +80,7 @@ void ferry_opts_init(ferry_opts *o)
     o->port = o->identities_only = o->strict = o->batch_mode = -1;
     o->connect_timeout = o->pubkey_auth = o->password_auth = o->kbdint_auth = -1;
     o->alive_interval = o->alive_count = o->hash_known_hosts = -1;
+    o->compression = -1;
     o->reconnect = o->reconnect_attempts = o->reconnect_delay_ms = o->verify_transfers = -1;
 }
 
@@ -438,6 +439,7 @@ void ferry_opts_defaults(ferry_opts *o, const char *host)
     o->password_auth = o->password_auth == -1 ? 1 : o->password_auth;
     o->kbdint_auth = o->kbdint_auth == -1 ? 1 : o->kbdint_auth;
     o->alive_interval = o->alive_interval == -1 ? 0 : o->alive_interval;
+    o->compression = o->compression == 1;
     o->alive_count = o->alive_count == -1 ? 3 : o->alive_count;
     o->connect_timeout = o->connect_timeout == -1 ? 0 : o->connect_timeout;
     o->hash_known_hosts = o->hash_known_hosts == -1 ? 0 : o->hash_known_hosts;

@@ -198,6 +198,17 @@ static int set_bool(ferryd_config *cfg, void *field, const char *val, char *why,
     return FERRY_OK;
 }
 
+/* Compression: yes and delayed both mean zlib@openssh.com after
+ * authentication (the only kind OpenSSH still has). */
+static int set_compression(ferryd_config *cfg, void *field, const char *val, char *why,
+                           size_t whysz)
+{
+    if (strcasecmp(val, "delayed") == 0) {
+        val = "yes";
+    }
+    return set_bool(cfg, field, val, why, whysz);
+}
+
 /* sshd_config(5) TIME FORMATS: "90", "1m30s", "2h"; units s m h d w. */
 static int parse_time(const char *val, uint64_t *out)
 {
@@ -522,6 +533,7 @@ static const struct kw keywords[] = {
     G("KbdInteractiveAuthentication", set_bool, kbdint_auth),
     G("ClientAliveInterval", set_time, client_alive_interval),
     G("ClientAliveCountMax", set_uint, client_alive_count_max),
+    G("Compression", set_compression, compression),
     G("LogLevel", set_loglevel, log_level),
     G("RekeyLimit", set_rekey, rekey_bytes),
     G("AtomicUploads", set_bool, atomic_uploads),

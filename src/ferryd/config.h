@@ -56,6 +56,7 @@ typedef struct ferryd_config {
     int kbdint_auth;                  /* KbdInteractiveAuthentication, default no */
     unsigned client_alive_interval;   /* seconds, 0 = off */
     unsigned client_alive_count_max;  /* default 3 */
+    int compression;                  /* Compression yes|delayed (zlib@openssh.com), default no */
     int log_level;                    /* FERRY_LOG_* */
     uint64_t rekey_bytes;             /* 0 = library default */
     uint64_t rekey_seconds;

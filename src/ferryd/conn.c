@@ -382,6 +382,7 @@ static void conn_ssh_config(struct conn *c, ferry_ssh_config *sc)
     unsigned alive = srv->cfg.client_alive_interval;
     sc->alive_interval_ms = alive > UINT32_MAX / 1000u ? UINT32_MAX : alive * 1000u;
     sc->alive_count_max = srv->cfg.client_alive_count_max;
+    sc->compression = srv->cfg.compression;
 }
 
 static int prewarm_accept_key(void *ctx, const ferry_key *hostkey)

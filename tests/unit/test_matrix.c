@@ -60,6 +60,7 @@ static const struct {
 
 static ferry_key *user_key;
 static uint8_t *payload;
+static int payload_is_text; /* compressible (test_compression) */
 
 static int setup(void **state)
 {
@@ -81,6 +82,7 @@ static int teardown(void **state)
 typedef struct combo {
     const char *kex, *cipher, *mac;
     size_t hk;
+    int comp; /* zlib@openssh.com: 1 both sides, 2 the client only */
 } combo;
 
 /* Sends len bytes in two halves with a rekey by each side in between. */
@@ -124,6 +126,8 @@ static void check_combo(const combo *x, size_t len, int rekey)
     c.ciphers = s.ciphers = x->cipher;
     c.macs = s.macs = x->mac;
     c.hostkey_algs = hostkeys[x->hk].alg;
+    c.compression = x->comp != 0;
+    s.compression = x->comp == 1;
     s.host_keys = &hk;
     s.n_host_keys = 1;
     ct_sink_init(&k);
@@ -137,6 +141,14 @@ static void check_combo(const combo *x, size_t len, int rekey)
     assert_string_equal(st.last_methods, "publickey");
     assert_string_equal(ferry_ssh_alg(p->c, "cipher_ctos"), x->cipher);
     run_data(p, &k, x, len, rekey);
+    assert_int_equal(p->c->comp_neg[0] && p->c->comp_neg[1], x->comp == 1);
+    assert_int_equal(p->s->comp != NULL && p->c->comp != NULL, x->comp == 1);
+    assert_true((p->s->comp == NULL && p->c->comp == NULL) || x->comp == 1);
+    if (x->comp == 1 && payload_is_text) {
+        /* the text sent after the last rekey crossed the wire compressed */
+        assert_true(p->c->tx.bytes < len / 8);
+        assert_true(p->s->tx.bytes < len / 8);
+    }
     assert_int_equal(srv.opened, 1);
     pair_free(p);
     assert_int_equal(srv.closed, 1);
@@ -158,7 +170,7 @@ static void test_full_matrix(void **state)
         for (size_t c = 0; c < N(ciphers); c++) {
             for (size_t m = 0; m < (is_aead(ciphers[c]) ? 1 : N(macs)); m++) {
                 for (size_t h = 0; h < N(hostkeys); h++) {
-                    combo x = {kexes[kx], ciphers[c], macs[m], h};
+                    combo x = {kexes[kx], ciphers[c], macs[m], h, 0};
                     check_combo(&x, SMALL, 1);
                     n++;
                 }
@@ -176,15 +188,43 @@ static void test_large_with_rekey(void **state)
     size_t i = 0;
     for (size_t c = 0; c < N(ciphers); c++) {
         for (size_t m = 0; m < (is_aead(ciphers[c]) ? 1 : N(macs)); m++, i++) {
-            combo x = {kexes[i % 5], ciphers[c], macs[m], i % N(hostkeys)};
+            combo x = {kexes[i % 5], ciphers[c], macs[m], i % N(hostkeys), 0};
             check_combo(&x, LARGE, 1);
         }
     }
 }
 
+/* zlib@openssh.com, on after authentication, across two rekeys: a
+ * compressible text (smaller on the wire) and random bytes, for the
+ * three shapes of packet protection. */
+static void test_compression(void **state)
+{
+    (void)state;
+    static const char *const ciph[] = {"aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com",
+                                       "aes128-ctr"};
+    for (int text = 1; text >= 0; text--) {
+        payload_is_text = text;
+        if (text) {
+            for (size_t i = 0; i < LARGE; i++) {
+                payload[i] = (uint8_t)("ferry compresses this line. "[i % 28]);
+            }
+        } else {
+            ct_fill(payload, LARGE, 7);
+        }
+        for (size_t c = 0; c < N(ciph); c++) {
+            combo x = {"curve25519-sha256", ciph[c], "hmac-sha2-256-etm@openssh.com", c, 1};
+            check_combo(&x, LARGE, 1);
+        }
+    }
+    /* offered by the client only: not used */
+    combo one = {"curve25519-sha256", ciph[0], "hmac-sha2-256-etm@openssh.com", 0, 2};
+    check_combo(&one, SMALL, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_compression),
         cmocka_unit_test(test_large_with_rekey),
         cmocka_unit_test(test_full_matrix),
     };

@@ -314,7 +314,8 @@ static int on_success(ferry_ssh *s, ferry_rd *rd)
     snprintf(s->user, sizeof(s->user), "%s", user_of(s));
     s->authenticated = 1;
     s->state = FERRY_ST_OPEN;
-    return ferry__conn_start(s);
+    int r = ferry__comp_auth_done(s); /* zlib@openssh.com from here on */
+    return r == FERRY_OK ? ferry__conn_start(s) : r;
 }
 
 static int on_banner(ferry_ssh *s, ferry_rd *rd)

@@ -161,7 +161,7 @@ static int mac_ok(const char *n)
 }
 static int comp_ok(const char *n)
 {
-    return strcmp(n, "none") == 0;
+    return strcmp(n, "none") == 0 || ferry__comp_known(n);
 }
 
 /* RFC 4253 s7.1: the first name of the client's list that the server also
@@ -287,7 +287,12 @@ static int build_kexinit(ferry_ssh *s, ferry_buf *b, int follows)
         ferry_buf_reset(tmp);
         r = put_hostkey_list(s, b, tmp);
     }
-    const char *rest[] = {enc, enc, mac, mac, "none", "none", "", ""};
+    /* compression only when configured: a client prefers it (as ssh -C),
+     * a server merely allows it */
+    const char *comp = !s->cfg.compression ? "none"
+                       : is_client(s)      ? FERRY__COMP_ZLIB ",none"
+                                           : "none," FERRY__COMP_ZLIB;
+    const char *rest[] = {enc, enc, mac, mac, comp, comp, "", ""};
     for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]) && r == FERRY_OK; i++) {
         r = ferry_buf_put_cstring(b, rest[i]);
     }
@@ -417,6 +422,7 @@ static int negotiate_ciphers(ferry_ssh *s, const kexinit_msg *c, const kexinit_m
         }
         if (r == FERRY_OK) {
             r = pick_or_fail(s, c, sv, L_COMP_CS + d, comp_ok, comp, sizeof(comp), "compression");
+            s->comp_neg[d] = r == FERRY_OK && ferry__comp_known(comp);
         }
     }
     return r;
@@ -483,8 +489,9 @@ static int negotiate(ferry_ssh *s, const kexinit_msg *mine, const kexinit_msg *p
                 same_first(mine->list[L_HOSTKEY], peer->list[L_HOSTKEY]);
     k->ignore_next = peer->follows && !right;
     k->guess_ok = k->guess_alg == k->alg && right;
-    ferry_debug("ssh: kex %s, host key %s, cipher %s/%s", s->alg_kex, s->alg_hostkey,
-                s->alg_cipher[0], s->alg_cipher[1]);
+    ferry_debug("ssh: kex %s, host key %s, cipher %s/%s%s", s->alg_kex, s->alg_hostkey,
+                s->alg_cipher[0], s->alg_cipher[1],
+                s->comp_neg[0] || s->comp_neg[1] ? ", compression " FERRY__COMP_ZLIB : "");
     return FERRY_OK;
 }
 

@@ -114,6 +114,9 @@ typedef struct ferry_ssh_config {
     uint32_t max_packet;
     /* Growth limit of the automatic window (0 = 32 MiB). */
     uint32_t window_max;
+    /* Offer zlib@openssh.com compression (on after authentication): a
+     * client prefers it (ssh -C), a server allows it (sshd Compression). */
+    int compression;
     /* Keepalives once authenticated (OpenSSH's ClientAliveInterval and
      * ClientAliveCountMax, or ServerAlive*): after alive_interval_ms
      * without any packet from the peer, a keepalive@openssh.com global

@@ -61,6 +61,7 @@ enum {
     SSH_DISCONNECT_PROTOCOL_ERROR = 2,
     SSH_DISCONNECT_KEY_EXCHANGE_FAILED = 3,
     SSH_DISCONNECT_MAC_ERROR = 5,
+    SSH_DISCONNECT_COMPRESSION_ERROR = 6,
     SSH_DISCONNECT_SERVICE_NOT_AVAILABLE = 7,
     SSH_DISCONNECT_PROTOCOL_VERSION_NOT_SUPPORTED = 8,
     SSH_DISCONNECT_HOST_KEY_NOT_VERIFIABLE = 9,
@@ -102,6 +103,7 @@ typedef struct ferry_dir {
 typedef struct ferry_kex_state ferry_kex_state;   /* kex.c */
 typedef struct ferry_auth_state ferry_auth_state; /* auth_*.c */
 typedef struct ferry_conn_state ferry_conn_state; /* channel.c */
+typedef struct ferry_comp ferry_comp;             /* comp.c */
 
 struct ferry_ssh {
     ferry_ssh_config cfg;
@@ -149,6 +151,11 @@ struct ferry_ssh {
     int rx_kex;            /* peer's KEXINIT received, its NEWKEYS not yet: gate's in_kex */
     int kex_guess;         /* client: send first_kex_packet_follows + a guessed
                             * KEX_30 (off by default; tests turn it on) */
+
+    /* comp.c: negotiated zlib@openssh.com per direction ([0] c->s),
+     * switched on after authentication */
+    int comp_neg[2];
+    ferry_comp *comp;
 
     /* auth_*.c */
     ferry_auth_state *auth;
@@ -198,6 +205,21 @@ uint64_t ferry__now_ms(const ferry_ssh *s);
 void ferry__set_keys(ferry_ssh *s, int tx, ferry_pcrypt *pc);
 /* Flushes packets deferred during kex (called by kex.c after NEWKEYS). */
 int ferry__flush_deferred(ferry_ssh *s);
+
+/* ---- comp.c ---- */
+
+#define FERRY__COMP_ZLIB "zlib@openssh.com"
+/* A compression name we implement besides "none". */
+int ferry__comp_known(const char *name);
+/* Authentication succeeded (server: USERAUTH_SUCCESS queued; client: it
+ * arrived): compression starts in each negotiated direction. */
+int ferry__comp_auth_done(ferry_ssh *s);
+/* Compresses the payload out[start..end) in place (no-op when off). */
+int ferry__comp_out(ferry_ssh *s, ferry_buf *out, size_t start);
+/* Inflates a received payload; *p and *n then give the result (owned by
+ * the session until the next packet). No-op when off. */
+int ferry__comp_in(ferry_ssh *s, const uint8_t **p, size_t *n);
+void ferry__comp_free(ferry_ssh *s);
 
 /* ---- kex.c ---- */
 

@@ -194,6 +194,7 @@ void ferry_ssh_free(ferry_ssh *s)
     if (s->layers & LAYER_KEX) {
         ferry__kex_free(s);
     }
+    ferry__comp_free(s);
     ferry_pcrypt_free(s->tx.pc);
     ferry_pcrypt_free(s->rx.pc);
     ferry_buf_free(s->in);
@@ -232,6 +233,11 @@ int ferry_ssh_start(ferry_ssh *s)
  * in s->out and whose payload runs to the end of s->out. */
 static int seal_at(ferry_ssh *s, size_t off)
 {
+    uint8_t msgno = ferry_buf_len(s->out) > off + 5 ? ferry_buf_data(s->out)[off + 5] : 0;
+    int r = ferry__comp_out(s, s->out, off + 5);
+    if (r != FERRY_OK) {
+        return r;
+    }
     ferry_pcrypt *pc = s->tx.pc;
     size_t block = pc != NULL ? ferry_pcrypt_block_len(pc) : 8;
     size_t tag = pc != NULL ? ferry_pcrypt_tag_len(pc) : 0;
@@ -246,7 +252,7 @@ static int seal_at(ferry_ssh *s, size_t off)
     if (pktlen > FERRY_SSH_MAX_PACKET) {
         return FERRY_E_TOO_LARGE;
     }
-    int r = ferry_buf_reserve(s->out, pad + tag, &dst);
+    r = ferry_buf_reserve(s->out, pad + tag, &dst);
     if (r != FERRY_OK) {
         return r;
     }
@@ -263,6 +269,9 @@ static int seal_at(ferry_ssh *s, size_t off)
     s->tx.seqnr++;
     s->tx.bytes += 4 + pktlen + tag;
     s->tx.packets++;
+    if (msgno == SSH_MSG_USERAUTH_SUCCESS && s->cfg.role == FERRY_ROLE_SERVER) {
+        return ferry__comp_auth_done(s); /* after the packet that announces it */
+    }
     return FERRY_OK;
 }
 
@@ -758,7 +767,12 @@ static int packet_step(ferry_ssh *s)
     s->rx.bytes += n + tag;
     s->rx.packets++;
     s->rx_peeked = 0;
-    r = dispatch(s, seq, p + 5, s->rx_pktlen - 1 - pad);
+    const uint8_t *payload = p + 5;
+    size_t plen = s->rx_pktlen - 1 - pad;
+    if ((r = ferry__comp_in(s, &payload, &plen)) != FERRY_OK) {
+        return r;
+    }
+    r = dispatch(s, seq, payload, plen);
     if (!s->closed) {
         (void)ferry_buf_consume(s->in, n + tag);
     }
