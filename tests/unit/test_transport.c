@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "helpers/pair.h"
 #include "ssh/ssh_int.h"
@@ -701,19 +702,139 @@ static void test_send_raw_and_late_auth(void **state)
     pair_free(p);
 }
 
+/* An authenticated client session with zlib@openssh.com switched on, fed
+ * one plaintext packet whose payload is the deflate stream of `msg` (or
+ * `raw` bytes as they are): the session's state afterwards. */
+static ferry_ssh *comp_session(void)
+{
+    ferry_ssh_config c, s;
+    ferry_ssh *x = NULL;
+    pair_default_configs(&c, &s);
+    c.compression = 1;
+    assert_int_equal(ferry_ssh_new(&x, &c), FERRY_OK);
+    (void)ferry_ssh_start(x);
+    (void)ferry_ssh_input(x, (const uint8_t *)"SSH-2.0-test\r\n", 14);
+    x->kex_count = 1;
+    x->state = FERRY_ST_OPEN;
+    x->authenticated = 1;
+    x->comp_neg[0] = x->comp_neg[1] = 1;
+    assert_int_equal(ferry__comp_auth_done(x), FERRY_OK);
+    return x;
+}
+
+static void comp_feed(ferry_ssh *x, const uint8_t *p, size_t n)
+{
+    size_t pad = 8 - (5 + n) % 8;
+    pad = pad < 4 ? pad + 8 : pad;
+    size_t len = 1 + n + pad;
+    uint8_t *pkt = calloc(1, 4 + len);
+    assert_non_null(pkt);
+    pkt[0] = (uint8_t)(len >> 24);
+    pkt[1] = (uint8_t)(len >> 16);
+    pkt[2] = (uint8_t)(len >> 8);
+    pkt[3] = (uint8_t)len;
+    pkt[4] = (uint8_t)pad;
+    memcpy(pkt + 5, p, n);
+    (void)ferry_ssh_input(x, pkt, 4 + len);
+    free(pkt);
+}
+
+/* Compressed input: a good packet is dispatched; one that inflates past
+ * the packet limit, or bad deflate data, ends the session. */
+static void test_compressed_input_bounds(void **state)
+{
+    (void)state;
+    static uint8_t plain[1100000], out[450000];
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    assert_int_equal(deflateInit(&z, Z_DEFAULT_COMPRESSION), Z_OK);
+    /* IGNORE with a 300000-byte string: 300 KB once inflated */
+    plain[0] = SSH_MSG_IGNORE;
+    plain[1] = 0;
+    plain[2] = 0x04;
+    plain[3] = 0x93;
+    plain[4] = 0xe0;
+    z.next_in = plain;
+    z.avail_in = 5 + 300000;
+    z.next_out = out;
+    z.avail_out = sizeof(out);
+    assert_int_equal(deflate(&z, Z_PARTIAL_FLUSH), Z_OK);
+    size_t big = sizeof(out) - z.avail_out;
+    deflateEnd(&z);
+    assert_true(big < 2000); /* small on the wire */
+    ferry_ssh *x = comp_session();
+    comp_feed(x, out, big);
+    assert_true(ferry_ssh_is_closed(x));
+    if (strstr(x->close_msg, "decompressed packet over the limit") == NULL) {
+        fail_msg("close_msg: %s", x->close_msg);
+    }
+    ferry_ssh_free(x);
+    /* 1 MB once inflated: stopped while inflating */
+    memset(&z, 0, sizeof(z));
+    assert_int_equal(deflateInit(&z, Z_DEFAULT_COMPRESSION), Z_OK);
+    plain[1] = 0x00;
+    plain[2] = 0x0f;
+    plain[3] = 0x42;
+    plain[4] = 0x40;
+    z.next_in = plain;
+    z.avail_in = 5 + 1000000;
+    z.next_out = out;
+    z.avail_out = sizeof(out);
+    assert_int_equal(deflate(&z, Z_PARTIAL_FLUSH), Z_OK);
+    x = comp_session();
+    comp_feed(x, out, sizeof(out) - z.avail_out);
+    deflateEnd(&z);
+    assert_true(ferry_ssh_is_closed(x));
+    assert_non_null(strstr(x->close_msg, "decompressed packet over the limit"));
+    ferry_ssh_free(x);
+    /* garbage */
+    x = comp_session();
+    memset(out, 0xff, 64);
+    comp_feed(x, out, 64);
+    assert_true(ferry_ssh_is_closed(x));
+    assert_non_null(strstr(x->close_msg, "compressed"));
+    ferry_ssh_free(x);
+    /* a good IGNORE goes through and the session stays */
+    memset(&z, 0, sizeof(z));
+    assert_int_equal(deflateInit(&z, Z_DEFAULT_COMPRESSION), Z_OK);
+    z.next_in = plain;
+    z.avail_in = 5; /* IGNORE with the length only: truncated string */
+    plain[2] = plain[3] = plain[4] = 0;
+    z.avail_in = 5;
+    z.next_out = out;
+    z.avail_out = sizeof(out);
+    assert_int_equal(deflate(&z, Z_PARTIAL_FLUSH), Z_OK);
+    x = comp_session();
+    comp_feed(x, out, sizeof(out) - z.avail_out);
+    deflateEnd(&z);
+    assert_false(ferry_ssh_is_closed(x));
+    ferry_ssh_free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_handshake_default),   cmocka_unit_test(test_version_ok),
-        cmocka_unit_test(test_version_refused),     cmocka_unit_test(test_banner_lines),
-        cmocka_unit_test(test_framing_limits),      cmocka_unit_test(test_byte_by_byte),
-        cmocka_unit_test(test_rekey_both_sides),    cmocka_unit_test(test_rekey_by_volume_and_time),
-        cmocka_unit_test(test_deferred_during_kex), cmocka_unit_test(test_rekey_refused),
-        cmocka_unit_test(test_unimplemented),       cmocka_unit_test(test_gate_in_session),
-        cmocka_unit_test(test_flipped_byte),        cmocka_unit_test(test_flipped_length),
-        cmocka_unit_test(test_disconnect),          cmocka_unit_test(test_seqnr_wrap),
-        cmocka_unit_test(test_packet_sizes),        cmocka_unit_test(test_backpressure),
-        cmocka_unit_test(test_channel_data_paths),  cmocka_unit_test(test_send_raw_and_late_auth),
+        cmocka_unit_test(test_handshake_default),
+        cmocka_unit_test(test_version_ok),
+        cmocka_unit_test(test_version_refused),
+        cmocka_unit_test(test_banner_lines),
+        cmocka_unit_test(test_framing_limits),
+        cmocka_unit_test(test_byte_by_byte),
+        cmocka_unit_test(test_rekey_both_sides),
+        cmocka_unit_test(test_rekey_by_volume_and_time),
+        cmocka_unit_test(test_deferred_during_kex),
+        cmocka_unit_test(test_rekey_refused),
+        cmocka_unit_test(test_unimplemented),
+        cmocka_unit_test(test_gate_in_session),
+        cmocka_unit_test(test_compressed_input_bounds),
+        cmocka_unit_test(test_flipped_byte),
+        cmocka_unit_test(test_flipped_length),
+        cmocka_unit_test(test_disconnect),
+        cmocka_unit_test(test_seqnr_wrap),
+        cmocka_unit_test(test_packet_sizes),
+        cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_channel_data_paths),
+        cmocka_unit_test(test_send_raw_and_late_auth),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     pair_keys_cleanup();

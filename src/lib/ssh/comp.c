@@ -145,8 +145,11 @@ int ferry__comp_in(ferry_ssh *s, const uint8_t **p, size_t *n)
                                "bad compressed data");
         }
     }
-    if (c->rx.avail_in != 0 || ferry_buf_len(c->ibuf) == 0 ||
-        ferry_buf_len(c->ibuf) > FERRY_SSH_MAX_PACKET) {
+    if (ferry_buf_len(c->ibuf) > FERRY_SSH_MAX_PACKET) {
+        return ferry__fail(s, FERRY_E_TOO_LARGE, SSH_DISCONNECT_PROTOCOL_ERROR,
+                           "decompressed packet over the limit");
+    }
+    if (c->rx.avail_in != 0 || ferry_buf_len(c->ibuf) == 0) {
         return ferry__fail(s, FERRY_E_FORMAT, SSH_DISCONNECT_COMPRESSION_ERROR,
                            "bad compressed packet");
     }
