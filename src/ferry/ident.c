@@ -2,12 +2,24 @@
  * $SSH_AUTH_SOCK) first, then key files (-i, IdentityFile, or the default
  * ~/.ssh/id_ed25519, id_ecdsa, id_rsa). An encrypted key with a ".pub"
  * beside it is offered by its public half and decrypted (passphrase
- * prompt) only when the server accepts it. */
+ * prompt) only when the server accepts it.
+ *
+ * OpenSSH's own encrypted format (bcrypt KDF, ssh-keygen's default) needs
+ * bcrypt_pbkdf, which libcrypto lacks and we do not write by hand: such a
+ * file is decrypted by OpenSSH's ssh-keygen(1), on a copy in a private
+ * directory (0700, in $XDG_RUNTIME_DIR or /dev/shm), the passphrase
+ * handed over a pipe (never on a command line); the decrypted copy is
+ * read, overwritten and removed at once. */
 #include "conn_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "crypto/key.h"
@@ -22,6 +34,134 @@ struct ferry__keyfile {
 };
 
 static const char *const default_keys[] = {"~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa"};
+
+/* Copies src to dst (new, 0600). */
+static int copy_file(const char *src, const char *dst)
+{
+    char buf[16384];
+    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+    ssize_t n;
+    if (in >= 0) {
+        out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    }
+    if (out >= 0) {
+        while ((n = read(in, buf, sizeof(buf))) > 0) {
+            if (write(out, buf, (size_t)n) != n) {
+                break;
+            }
+        }
+        rc = n == 0 ? 0 : -1;
+    }
+    if (in >= 0) {
+        close(in);
+    }
+    if (out >= 0 && close(out) != 0) {
+        rc = -1;
+    }
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return rc;
+}
+
+/* Overwrites the file with zeros and removes it. */
+static void shred(const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+        static const char zeros[4096];
+        for (off_t at = 0; at < st.st_size; at += (off_t)sizeof(zeros)) {
+            if (write(fd, zeros, sizeof(zeros)) < 0) {
+                break;
+            }
+        }
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    unlink(path);
+}
+
+/* Runs "ssh-keygen -p -N '' -f copy" with the passphrase on its stdin, in
+ * a new session (no terminal to ask on, no askpass). 0 decrypted, 1
+ * refused (wrong passphrase), -1 not run. */
+static int run_ssh_keygen(const char *copy, const char *pass)
+{
+    int p[2];
+    if (pipe(p) != 0) {
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        setsid();
+        dup2(p[0], STDIN_FILENO);
+        if (null >= 0) {
+            dup2(null, STDOUT_FILENO);
+            dup2(null, STDERR_FILENO);
+        }
+        close(p[0]);
+        close(p[1]);
+        unsetenv("DISPLAY");
+        unsetenv("SSH_ASKPASS");
+        setenv("SSH_ASKPASS_REQUIRE", "never", 1);
+        execlp("ssh-keygen", "ssh-keygen", "-q", "-p", "-N", "", "-f", copy, (char *)NULL);
+        _exit(127);
+    }
+    close(p[0]);
+    size_t len = strlen(pass);
+    int ok = write(p[1], pass, len) == (ssize_t)len && write(p[1], "\n", 1) == 1;
+    close(p[1]); /* a second prompt after a wrong passphrase reads EOF */
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!ok || !WIFEXITED(status) || WEXITSTATUS(status) == 127) {
+        return -1;
+    }
+    return WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
+/* Decrypts an openssh-key-v1 file encrypted with the bcrypt KDF through
+ * ssh-keygen(1) (see the top of this file). */
+static int load_bcrypt_key(const char *path, const char *pass, ferry_key **out)
+{
+    const char *bases[] = {getenv("XDG_RUNTIME_DIR"), "/dev/shm", getenv("TMPDIR"), "/tmp"};
+    char dir[4096] = "", copy[4200];
+    for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+        if (bases[i] != NULL && bases[i][0] == '/' &&
+            snprintf(dir, sizeof(dir), "%s/ferry-key-XXXXXX", bases[i]) < (int)sizeof(dir) &&
+            mkdtemp(dir) != NULL) {
+            break;
+        }
+        dir[0] = '\0';
+    }
+    if (dir[0] == '\0') {
+        return FERRY_E_SYSTEM;
+    }
+    snprintf(copy, sizeof(copy), "%s/key", dir);
+    int r = FERRY_E_SYSTEM;
+    if (copy_file(path, copy) == 0) {
+        int k = run_ssh_keygen(copy, pass);
+        if (k < 0) {
+            fprintf(stderr,
+                    "Load key \"%s\": encrypted in OpenSSH's format (bcrypt KDF); "
+                    "ssh-keygen(1) is needed to decrypt it\n",
+                    path);
+            r = FERRY_E_UNSUPPORTED;
+        } else if (k > 0) {
+            r = FERRY_E_BAD_PASSPHRASE;
+        } else {
+            r = ferry_key_load_private_file(copy, NULL, out, NULL);
+        }
+    }
+    shred(copy);
+    rmdir(dir);
+    return r;
+}
 
 /* Asks for the passphrase (3 tries) and loads the private key. */
 static int unlock(ferry__keyfile *kf)
@@ -38,6 +178,9 @@ static int unlock(ferry__keyfile *kf)
             break;
         }
         r = ferry_key_load_private_file(kf->path, pass, &kf->priv, NULL);
+        if (r == FERRY_E_KDF_BCRYPT) {
+            r = load_bcrypt_key(kf->path, pass, &kf->priv);
+        }
         if (r == FERRY_E_BAD_PASSPHRASE) {
             fprintf(stderr, "Bad passphrase, try again for %s\n", kf->path);
         }
@@ -90,7 +233,7 @@ static ferry__keyfile *load_keyfile(const char *path, int batch_mode, int explic
     }
     kf->batch_mode = batch_mode;
     r = ferry_key_load_private_file(path, NULL, &kf->priv, NULL);
-    if (r == FERRY_E_BAD_PASSPHRASE) {
+    if (r == FERRY_E_BAD_PASSPHRASE || r == FERRY_E_KDF_BCRYPT) {
         kf->pub = load_pub(path);
         if (kf->pub == NULL) {
             r = unlock(kf);

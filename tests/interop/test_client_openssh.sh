@@ -214,6 +214,44 @@ for round in with-pub without-pub; do
 done
 ok "passphrase-protected key via SSH_ASKPASS"
 
+# OpenSSH's own encrypted format (bcrypt KDF, ssh-keygen's default), ed25519
+# and rsa: decrypted through ssh-keygen; a wrong passphrase is asked again;
+# no decrypted copy is left behind
+mkdir -p "$T/xdg"
+chmod 700 "$T/xdg"
+for kt in ed25519 rsa; do
+    ssh-keygen -q -t $kt -N 'bcrypt pass' -C bc -f "$T/id_bc_$kt"
+    cat "$T/id_bc_$kt.pub" >>"$T/authorized_keys"
+done
+printf '#!/bin/sh
+echo "bcrypt pass"
+' >"$T/askpass_bc"
+# the first answer is wrong, the second right
+printf '#!/bin/sh
+if [ -e "%s/asked" ]; then echo "bcrypt pass"; else touch "%s/asked"; echo wrong; fi
+' \
+    "$T" "$T" >"$T/askpass_bc2"
+chmod 755 "$T/askpass_bc" "$T/askpass_bc2"
+for kt in ed25519 rsa; do
+    for round in with-pub without-pub; do
+        echo pwd | XDG_RUNTIME_DIR="$T/xdg" SSH_ASKPASS="$T/askpass_bc" SSH_ASKPASS_REQUIRE=force \
+            HOME="$T/emptyhome" "$FERRY" -F none -P "$PORT" -o UserKnownHostsFile="$KH" \
+            -o IdentityAgent=none -o PasswordAuthentication=no -i "$T/id_bc_$kt" root@127.0.0.1 \
+            >"$T/bc.out" 2>"$T/bc.err" || { cat "$T/bc.err" >&2; fail "bcrypt $kt key ($round)"; }
+        grep -q "Remote working directory" "$T/bc.out" || fail "bcrypt $kt key ($round): no session"
+        [ "$round" = with-pub ] && mv "$T/id_bc_$kt.pub" "$T/id_bc_$kt.pub.away"
+    done
+done
+rm -f "$T/asked"
+echo pwd | XDG_RUNTIME_DIR="$T/xdg" SSH_ASKPASS="$T/askpass_bc2" SSH_ASKPASS_REQUIRE=force \
+    HOME="$T/emptyhome" "$FERRY" -F none -P "$PORT" -o UserKnownHostsFile="$KH" \
+    -o IdentityAgent=none -o PasswordAuthentication=no -i "$T/id_bc_ed25519" root@127.0.0.1 \
+    >"$T/bc2.out" 2>"$T/bc2.err" || { cat "$T/bc2.err" >&2; fail "bcrypt key, second try"; }
+grep -q "Bad passphrase, try again" "$T/bc2.err" || fail "a wrong passphrase was not reported"
+grep -q "Remote working directory" "$T/bc2.out" || fail "bcrypt key, second try: no session"
+[ -z "$(ls -A "$T/xdg")" ] || fail "decrypted key material left in XDG_RUNTIME_DIR: $(ls -A "$T/xdg")"
+ok "OpenSSH-format encrypted keys (bcrypt KDF; ed25519, rsa) via ssh-keygen; wrong passphrase asked again; nothing left behind"
+
 # ---- 4. password authentication ----
 
 if ! id ferrytest >/dev/null 2>&1; then

@@ -12,7 +12,7 @@
  *   ssh-rsa:     mpint n, e, d, iqmp, p, q
  * Encrypted files (cipher aes256-ctr with kdf "bcrypt") need bcrypt_pbkdf,
  * whose Blowfish key schedule OpenSSL does not expose: they are refused
- * with FERRY_E_UNSUPPORTED.
+ * with FERRY_E_KDF_BCRYPT (ferry has ssh-keygen(1) decrypt them).
  *
  * PEM / PKCS#8 ("BEGIN RSA/EC/PRIVATE KEY", "BEGIN ENCRYPTED PRIVATE KEY",
  * traditional Proc-Type encryption) go through OpenSSL's PEM reader.
@@ -215,10 +215,12 @@ static int check_cipher(ferry_rd *r)
     if (strcmp(cipher, "none") == 0 || strcmp(kdf, "none") == 0) {
         return FERRY_E_FORMAT;
     }
-    ferry_warn("encrypted OpenSSH private key (cipher %s, kdf %s) not supported: no "
-               "bcrypt_pbkdf available; re-encrypt an RSA/ECDSA key as PEM with "
-               "'ssh-keygen -p -m PEM -f FILE', or use ssh-agent",
-               cipher, kdf);
+    if (strcmp(kdf, "bcrypt") == 0) {
+        /* bcrypt_pbkdf is not in libcrypto: the caller may let
+         * ssh-keygen(1) decrypt the file (ferry does) */
+        return FERRY_E_KDF_BCRYPT;
+    }
+    ferry_warn("encrypted OpenSSH private key (cipher %s, kdf %s) not supported", cipher, kdf);
     return FERRY_E_UNSUPPORTED;
 }
 
