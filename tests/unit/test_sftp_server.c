@@ -1515,7 +1515,7 @@ static void test_running_hash(void **state)
 static void test_running_hash_reads(void **state)
 {
     T *t = *state;
-    const size_t n = 300000, chunk = 32768;
+    const size_t n = (3u << 19) + 7, chunk = 65536; /* 1.5 MiB: over the run's minimum */
     uint8_t *data = malloc(n), *tam = malloc(n), *got = malloc(chunk);
     for (size_t i = 0; i < n; i++) {
         data[i] = (uint8_t)(i * 13 + (i >> 10));
@@ -1571,6 +1571,15 @@ static void test_running_hash_reads(void **state)
     assert_int_equal(op_close(t, &h), SSH_FX_OK);
     tamper_keep_mtime(p, 5);
     expect_piece(t, "dl", NULL, 0, 0, tam, n);
+    /* under 1 MiB: no run, read again */
+    host_write(p, data, 300000);
+    assert_int_equal(op_open(t, "dl", SSH_FXF_READ, &h), SSH_FX_OK);
+    for (size_t off = 0; off < 300000; off += chunk) {
+        assert_true(op_read(t, &h, off, (uint32_t)chunk, got, chunk) > 0);
+    }
+    tamper_keep_mtime(p, 5);
+    expect_piece(t, NULL, &h, 0, 0, tam, 300000);
+    assert_int_equal(op_close(t, &h), SSH_FX_OK);
     /* off: never */
     t->runhash = FERRY_SFTP_RUNHASH_OFF;
     restart(t, FERRY_SFTP_READ_WRITE, 0);

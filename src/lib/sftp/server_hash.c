@@ -28,7 +28,8 @@
  * whole-file check-file-handle a client sends after the last byte needs
  * no second pass over the file. It answers only while the file's device,
  * inode, size and mtime are still those seen at the OPEN (the same
- * coarse-timestamp limit as above); read runs are not cached at CLOSE.
+ * coarse-timestamp limit as above); read runs are not cached at CLOSE and
+ * are kept only for files of 1 MiB or more.
  *
  * When runs start (ferry_sftp_server_config.running_hash): after the
  * session's first check-file request (default: the client verifies), for
@@ -45,6 +46,8 @@
 #include "util/err.h"
 
 #define PIECE FERRY__SFTP_CHECK_MAX
+/* Smallest file a read-only handle keeps a run for. */
+#define READ_RUN_MIN (1024u * 1024)
 
 struct ferry__sftp_run {
     EVP_MD_CTX *ctx;     /* the current piece */
@@ -127,7 +130,9 @@ void ferry__sftp_run_open(S *s, ferry__sftp_handle *h)
         return;
     }
     if (readable_run(h)) {
-        if (st.size > 0 && (h->run = run_new()) != NULL) {
+        /* small files are verified after their CLOSE (check-file-name),
+         * and re-reading them costs no more than the run would */
+        if (st.size >= READ_RUN_MIN && (h->run = run_new()) != NULL) {
             h->run->reading = 1;
             h->run->key = st;
         }
