@@ -254,10 +254,8 @@ ok "OpenSSH-format encrypted keys (bcrypt KDF; ed25519, rsa) via ssh-keygen; wro
 
 # ---- 4. password authentication ----
 
-if ! id ferrytest >/dev/null 2>&1; then
-    useradd -m ferrytest
-fi
-echo 'ferrytest:Interop-Pass-1' | chpasswd
+. "$FERRY_SRC/tests/interop/accounts.sh"
+ensure_account ferrytest Interop-Pass-1
 cat >"$T/askpass" <<'EOF'
 #!/bin/sh
 echo 'Interop-Pass-1'
@@ -272,7 +270,7 @@ if echo pwd | SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force "$FERRY" -F non
     >/dev/null 2>&1; then
     fail "-b asked for a password"
 fi
-echo 'ferrytest:other' | chpasswd
+locked_retry set_password ferrytest other
 if echo pwd | SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force setsid -w "$FERRY" -F none \
     -P "$PORT" -o UserKnownHostsFile="$KH" -o PubkeyAuthentication=no \
     ferrytest@127.0.0.1 >/dev/null 2>&1; then

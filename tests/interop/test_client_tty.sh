@@ -149,8 +149,8 @@ done
 grep -q "Server listening" "$T/sshd.log" || fail "sshd did not start"
 # its own account: test_client_openssh sets ferrytest's password while
 # this test may be running (ctest -j)
-id ferrytty >/dev/null 2>&1 || useradd -m ferrytty
-echo 'ferrytty:Tty-Pass-2' | chpasswd
+. "$FERRY_SRC/tests/interop/accounts.sh"
+ensure_account ferrytty Tty-Pass-2
 
 KH="$T/known_hosts"
 FP=$(ssh-keygen -l -E sha256 -f "$T/host_ed25519.pub" | awk '{print $2}')

@@ -62,6 +62,7 @@ void ferry_sftpc_free(ferry_sftpc *c)
     ferry_buf_free(c->scratch);
     free(c->exts);
     free(c->last_msg);
+    free(c->home);
     free(c);
 }
 
@@ -83,6 +84,8 @@ void ferry_sftpc_reset(ferry_sftpc *c)
     c->last_msg = NULL;
     c->dead = c->interrupted = c->got_version = 0;
     c->version = c->rsize = c->wsize = c->lim_r = c->lim_w = c->last_status = 0;
+    free(c->home);
+    c->home = NULL;
 }
 
 const uint8_t *ferry_sftpc_output(ferry_sftpc *c, size_t *len)

@@ -34,6 +34,7 @@ struct ferry_sftpc {
     char *exts; /* comma-separated extension names from VERSION */
     uint32_t rsize, wsize;
     int inflight_auto;     /* max_inflight not chosen: writes match reads in bytes */
+    char *home;            /* the home directory learnt by ferry_sftpc_init */
     uint32_t lim_r, lim_w; /* from limits@openssh.com, 0 if not stated */
     uint32_t last_status;
     char *last_msg;

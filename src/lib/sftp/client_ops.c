@@ -71,6 +71,11 @@ static uint32_t clamp_io(uint64_t v)
 
 /* limits@openssh.com (PROTOCOL 4.8): max-packet-length, max-read-length,
  * max-write-length, max-open-handles, each uint64 (0 = no limit stated). */
+static int send_str(ferry_sftpc *c, uint8_t type, const void *s, size_t n,
+                    const ferry_sftp_attrs *a, uint32_t *id);
+static int send_ext(ferry_sftpc *c, const char *ext, const char *s1, const char *s2, uint32_t *id);
+static int one_name_reply(ferry_sftpc *c, uint32_t id, char **out);
+
 static int query_limits(ferry_sftpc *c)
 {
     ferry_buf *p = ferry__sftpc_payload();
@@ -151,8 +156,24 @@ int ferry_sftpc_init(ferry_sftpc *c)
         return rc;
     }
     c->got_version = 1;
+    /* the home directory is asked for now, in the same round trip as the
+     * limits (ferry_sftpc_home answers from it) */
+    uint32_t home_id = 0;
+    int by_ext = ferry_sftpc_has_ext(c, "home-directory");
+    if ((by_ext ? send_ext(c, "home-directory", "", NULL, &home_id)
+                : send_str(c, SSH_FXP_REALPATH, ".", 1, NULL, &home_id)) != FERRY_OK) {
+        home_id = 0;
+    }
     if (ferry_sftpc_has_ext(c, "limits@openssh.com") && query_limits(c) != FERRY_OK && c->dead) {
         return c->dead;
+    }
+    free(c->home);
+    c->home = NULL;
+    if (home_id != 0 && one_name_reply(c, home_id, &c->home) != FERRY_OK) {
+        c->home = NULL; /* asked again, the long way, by ferry_sftpc_home */
+        if (c->dead) {
+            return c->dead;
+        }
     }
     choose_sizes(c);
     return FERRY_OK;
@@ -319,6 +340,10 @@ int ferry_sftpc_home(ferry_sftpc *c, char **out)
 {
     uint32_t id;
     int rc;
+    if (c->home != NULL) {
+        *out = strdup(c->home);
+        return *out != NULL ? FERRY_OK : FERRY_E_ALLOC;
+    }
     if (!ferry_sftpc_has_ext(c, "home-directory")) {
         return ferry_sftpc_realpath(c, ".", out);
     }

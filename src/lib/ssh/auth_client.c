@@ -1,7 +1,9 @@
 /* auth_client.c: the client side of SSH user authentication (RFC 4252,
  * RFC 4256 keyboard-interactive).
  *
- * Order: SERVICE_REQUEST("ssh-userauth"); "none" to learn the methods;
+ * Order: SERVICE_REQUEST("ssh-userauth") and, in the same flight (the
+ * server handles them in order; no round trip spent on SERVICE_ACCEPT),
+ * "none" to learn the methods;
  * then, among the methods the server says can continue: publickey with
  * each identity (a query first, a signature only after PK_OK), password
  * (up to 3 prompts), keyboard-interactive (up to 3 rounds). A partial
@@ -78,6 +80,9 @@ int ferry__auth_client_start(ferry_ssh *s)
     r = r == FERRY_OK ? ferry_buf_put_cstring(b, "ssh-userauth") : r;
     if ((r = finish(s, r)) == FERRY_OK) {
         s->auth->cstate = CS_WAIT_ACCEPT;
+    }
+    if (r == FERRY_OK && (r = start_request(s, "none", &b)) == FERRY_OK) {
+        r = ferry__pkt_finish(s);
     }
     return r;
 }
@@ -268,12 +273,8 @@ static int on_service_accept(ferry_ssh *s, ferry_rd *rd)
         return ferry__fail(s, FERRY_E_PROTOCOL, SSH_DISCONNECT_PROTOCOL_ERROR,
                            "unexpected SERVICE_ACCEPT");
     }
-    ferry_buf *b = NULL;
-    if ((r = start_request(s, "none", &b)) != FERRY_OK) {
-        return r;
-    }
-    s->auth->cstate = CS_WAIT_NONE;
-    return ferry__pkt_finish(s);
+    s->auth->cstate = CS_WAIT_NONE; /* "none" is on its way already */
+    return FERRY_OK;
 }
 
 static int waiting(const ferry_auth_state *a)
