@@ -456,6 +456,7 @@ static int start_session(ferry_conn *c, const ferry_opts *o)
         .prompt_ctx = c,
         .window_max = CLIENT_WINDOW_MAX,
         .compression = o->compression > 0,
+        .kex_guess = 1,
     };
     /* ServerAliveInterval with a CountMax: keepalive@openssh.com probes
      * from the library while the connection is pumped. CountMax 0 means

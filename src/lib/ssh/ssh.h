@@ -117,6 +117,11 @@ typedef struct ferry_ssh_config {
     /* Offer zlib@openssh.com compression (on after authentication): a
      * client prefers it (ssh -C), a server allows it (sshd Compression). */
     int compression;
+    /* Client: send the first kex method's INIT with our KEXINIT
+     * (first_kex_packet_follows, RFC 4253 s7), saving a round trip when
+     * the server's first kex and host key algorithms are ours; a wrong
+     * guess is ignored by the server. */
+    int kex_guess;
     /* Keepalives once authenticated (OpenSSH's ClientAliveInterval and
      * ClientAliveCountMax, or ServerAlive*): after alive_interval_ms
      * without any packet from the peer, a keepalive@openssh.com global
