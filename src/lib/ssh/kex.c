@@ -306,7 +306,7 @@ static int build_kexinit(ferry_ssh *s, ferry_buf *b, int follows)
  * first_kex_packet_follows), or NULL. */
 static const ferry_kex_alg *guess_method(ferry_ssh *s)
 {
-    if (!is_client(s) || !(s->kex_guess || s->cfg.kex_guess) || s->kex_count > 0) {
+    if (!is_client(s) || !s->cfg.kex_guess || s->kex_count > 0) {
         return NULL;
     }
     const char *list = s->cfg.kex_algs != NULL ? s->cfg.kex_algs : ferry_kexalg_default_client();

@@ -149,8 +149,6 @@ struct ferry_ssh {
     int ext_info_peer;     /* peer offered ext-info-c / ext-info-s */
     int tx_kex;            /* our KEXINIT sent, our NEWKEYS not yet: upper-layer packets deferred */
     int rx_kex;            /* peer's KEXINIT received, its NEWKEYS not yet: gate's in_kex */
-    int kex_guess;         /* client: send first_kex_packet_follows + a guessed
-                            * KEX_30 (off by default; tests turn it on) */
 
     /* comp.c: negotiated zlib@openssh.com per direction ([0] c->s),
      * switched on after authentication */
