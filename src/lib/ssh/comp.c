@@ -56,34 +56,16 @@ int ferry__comp_auth_done(ferry_ssh *s)
     if ((!tx && !rx) || s->comp != NULL) {
         return FERRY_OK;
     }
-    ferry_comp *c = calloc(1, sizeof(*c));
+    ferry_comp *c = s->comp = calloc(1, sizeof(*c));
     if (c == NULL || (c->obuf = ferry_buf_new(FERRY_SSH_MAX_PACKET + CHUNK)) == NULL ||
-        (c->ibuf = ferry_buf_new(FERRY_SSH_MAX_PACKET + CHUNK)) == NULL) {
-        goto fail;
-    }
-    s->comp = c;
-    if (tx) {
-        if (deflateInit(&c->tx, Z_DEFAULT_COMPRESSION) != Z_OK) {
-            goto fail;
-        }
-        c->tx_on = 1;
-    }
-    if (rx) {
-        if (inflateInit(&c->rx) != Z_OK) {
-            goto fail;
-        }
-        c->rx_on = 1;
+        (c->ibuf = ferry_buf_new(FERRY_SSH_MAX_PACKET + CHUNK)) == NULL ||
+        (tx && !(c->tx_on = deflateInit(&c->tx, Z_DEFAULT_COMPRESSION) == Z_OK)) ||
+        (rx && !(c->rx_on = inflateInit(&c->rx) == Z_OK))) {
+        ferry__comp_free(s); /* frees what was made (tx_on/rx_on say which) */
+        return FERRY_E_ALLOC;
     }
     ferry_debug("ssh: compression %s%s on", tx ? "out" : "", tx && rx ? "/in" : rx ? "in" : "");
     return FERRY_OK;
-fail:
-    if (c != NULL && s->comp == NULL) {
-        ferry_buf_free(c->obuf);
-        ferry_buf_free(c->ibuf);
-        free(c);
-    }
-    ferry__comp_free(s);
-    return FERRY_E_ALLOC;
 }
 
 int ferry__comp_out(ferry_ssh *s, ferry_buf *out, size_t start)
