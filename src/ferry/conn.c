@@ -199,20 +199,17 @@ static int step(ferry_conn *c, int extra, int *ready)
     (void)ferry_ssh_output(c->ssh, &outlen);
     p[0].events = (short)((ferry_ssh_want_input(c->ssh) ? POLLIN : 0) | (outlen ? POLLOUT : 0));
     timeout = next < 0 || next > 1000 ? 1000 : (int)next;
-    r = poll(p, extra >= 0 ? 2 : 1, timeout);
-    if (r < 0 && errno != EINTR) {
+    int n = poll(p, extra >= 0 ? 2 : 1, timeout);
+    if (n < 0 && errno != EINTR) {
         return ferry_err_sys();
     }
-    if (r < 0 && extra >= 0) {
-        *ready = -1; /* a signal */
+    if (extra >= 0 && n != 0) {
+        *ready = n < 0 ? -1 /* a signal */ : p[1].revents != 0;
     }
-    if (r > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+    if (n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
         if ((r = read_socket(c)) != FERRY_OK) {
             return r;
         }
-    }
-    if (r > 0 && extra >= 0 && p[1].revents != 0) {
-        *ready = 1;
     }
     /* silent server: nothing received since our last request went out */
     uint64_t since = c->last_rx > c->last_tx ? c->last_rx : c->last_tx;
