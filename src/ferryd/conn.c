@@ -58,7 +58,7 @@ struct conn {
     ferry_ssh *ssh;
     ferryd_auth auth;
     ferry_vfs *vfs;
-    uint64_t start_ms, last_input_ms, close_by_ms;
+    uint64_t start_ms, close_by_ms;
     uint64_t net_in, net_out, file_read, file_written;
     unsigned files;
     int authed;
@@ -222,7 +222,6 @@ static int conn_read(struct conn *c, uint8_t *buf, size_t bufsz)
         return FERRY_E_CLOSED;
     }
     c->net_in += (uint64_t)n;
-    c->last_input_ms = now_ms();
     int r = ferry_ssh_input(c->ssh, buf, (size_t)n);
     if (r != FERRY_OK) {
         ferry_debug("session error from %s: %s", c->peer, ferry_strerror(r));
@@ -437,7 +436,7 @@ int ferryd_conn_serve(const ferryd_server *srv, int fd, const char *peer, unsign
 {
     struct conn c = {.srv = srv, .fd = fd, .peer_port = peer_port};
     snprintf(c.peer, sizeof(c.peer), "%s", peer);
-    c.start_ms = c.last_input_ms = now_ms();
+    c.start_ms = now_ms();
     c.auth = (ferryd_auth){.us = &srv->users,
                            .peer = c.peer,
                            .dummy_hash = srv->dummy_hash,
