@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <zlib.h>
 
+#include "helpers/chantest.h"
 #include "helpers/pair.h"
 #include "ssh/ssh_int.h"
 #include "util/err.h"
@@ -702,41 +703,50 @@ static void test_send_raw_and_late_auth(void **state)
     pair_free(p);
 }
 
-/* An authenticated client session with zlib@openssh.com switched on, fed
- * one plaintext packet whose payload is the deflate stream of `msg` (or
- * `raw` bytes as they are): the session's state afterwards. */
+/* An authenticated client session (no key exchange: plaintext packets)
+ * with zlib@openssh.com switched on both ways. */
 static ferry_ssh *comp_session(void)
 {
     ferry_ssh_config c, s;
     ferry_ssh *x = NULL;
     pair_default_configs(&c, &s);
     c.compression = 1;
-    assert_int_equal(ferry_ssh_new(&x, &c), FERRY_OK);
-    (void)ferry_ssh_start(x);
-    (void)ferry_ssh_input(x, (const uint8_t *)"SSH-2.0-test\r\n", 14);
-    x->kex_count = 1;
-    x->state = FERRY_ST_OPEN;
-    x->authenticated = 1;
+    assert_int_equal(ct_raw_session(&x, &c, 1), FERRY_OK);
     x->comp_neg[0] = x->comp_neg[1] = 1;
     assert_int_equal(ferry__comp_auth_done(x), FERRY_OK);
     return x;
 }
 
-static void comp_feed(ferry_ssh *x, const uint8_t *p, size_t n)
+/* IGNORE carrying a string of `len` zero bytes, deflated into out: the
+ * compressed length. */
+static size_t deflated_ignore(uint32_t len, uint8_t *out, size_t outsz)
 {
-    size_t pad = 8 - (5 + n) % 8;
-    pad = pad < 4 ? pad + 8 : pad;
-    size_t len = 1 + n + pad;
-    uint8_t *pkt = calloc(1, 4 + len);
-    assert_non_null(pkt);
-    pkt[0] = (uint8_t)(len >> 24);
-    pkt[1] = (uint8_t)(len >> 16);
-    pkt[2] = (uint8_t)(len >> 8);
-    pkt[3] = (uint8_t)len;
-    pkt[4] = (uint8_t)pad;
-    memcpy(pkt + 5, p, n);
-    (void)ferry_ssh_input(x, pkt, 4 + len);
-    free(pkt);
+    static uint8_t plain[5 + 1000000];
+    assert_true(len <= sizeof(plain) - 5);
+    plain[0] = SSH_MSG_IGNORE;
+    plain[1] = (uint8_t)(len >> 24);
+    plain[2] = (uint8_t)(len >> 16);
+    plain[3] = (uint8_t)(len >> 8);
+    plain[4] = (uint8_t)len;
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    assert_int_equal(deflateInit(&z, Z_DEFAULT_COMPRESSION), Z_OK);
+    z.next_in = plain;
+    z.avail_in = 5 + len;
+    z.next_out = out;
+    z.avail_out = (uInt)outsz;
+    assert_int_equal(deflate(&z, Z_PARTIAL_FLUSH), Z_OK);
+    deflateEnd(&z);
+    return outsz - z.avail_out;
+}
+
+/* Feeds one compressed payload to a fresh compressing session; the
+ * session, closed or not, for the caller to check and free. */
+static ferry_ssh *comp_fed(const uint8_t *p, size_t n)
+{
+    ferry_ssh *x = comp_session();
+    (void)ct_feed(x, p, n);
+    return x;
 }
 
 /* Compressed input: a good packet is dispatched; one that inflates past
@@ -744,69 +754,29 @@ static void comp_feed(ferry_ssh *x, const uint8_t *p, size_t n)
 static void test_compressed_input_bounds(void **state)
 {
     (void)state;
-    static uint8_t plain[1100000], out[450000];
-    z_stream z;
-    memset(&z, 0, sizeof(z));
-    assert_int_equal(deflateInit(&z, Z_DEFAULT_COMPRESSION), Z_OK);
-    /* IGNORE with a 300000-byte string: 300 KB once inflated */
-    plain[0] = SSH_MSG_IGNORE;
-    plain[1] = 0;
-    plain[2] = 0x04;
-    plain[3] = 0x93;
-    plain[4] = 0xe0;
-    z.next_in = plain;
-    z.avail_in = 5 + 300000;
-    z.next_out = out;
-    z.avail_out = sizeof(out);
-    assert_int_equal(deflate(&z, Z_PARTIAL_FLUSH), Z_OK);
-    size_t big = sizeof(out) - z.avail_out;
-    deflateEnd(&z);
-    assert_true(big < 2000); /* small on the wire */
-    ferry_ssh *x = comp_session();
-    comp_feed(x, out, big);
+    static uint8_t out[4096];
+    /* 300 KB once inflated (small on the wire): refused after inflating */
+    size_t n = deflated_ignore(300000, out, sizeof(out));
+    assert_true(n < 2000);
+    ferry_ssh *x = comp_fed(out, n);
     assert_true(ferry_ssh_is_closed(x));
     if (strstr(x->close_msg, "decompressed packet over the limit") == NULL) {
         fail_msg("close_msg: %s", x->close_msg);
     }
     ferry_ssh_free(x);
     /* 1 MB once inflated: stopped while inflating */
-    memset(&z, 0, sizeof(z));
-    assert_int_equal(deflateInit(&z, Z_DEFAULT_COMPRESSION), Z_OK);
-    plain[1] = 0x00;
-    plain[2] = 0x0f;
-    plain[3] = 0x42;
-    plain[4] = 0x40;
-    z.next_in = plain;
-    z.avail_in = 5 + 1000000;
-    z.next_out = out;
-    z.avail_out = sizeof(out);
-    assert_int_equal(deflate(&z, Z_PARTIAL_FLUSH), Z_OK);
-    x = comp_session();
-    comp_feed(x, out, sizeof(out) - z.avail_out);
-    deflateEnd(&z);
+    x = comp_fed(out, deflated_ignore(1000000, out, sizeof(out)));
     assert_true(ferry_ssh_is_closed(x));
     assert_non_null(strstr(x->close_msg, "decompressed packet over the limit"));
     ferry_ssh_free(x);
     /* garbage */
-    x = comp_session();
     memset(out, 0xff, 64);
-    comp_feed(x, out, 64);
+    x = comp_fed(out, 64);
     assert_true(ferry_ssh_is_closed(x));
     assert_non_null(strstr(x->close_msg, "compressed"));
     ferry_ssh_free(x);
-    /* a good IGNORE goes through and the session stays */
-    memset(&z, 0, sizeof(z));
-    assert_int_equal(deflateInit(&z, Z_DEFAULT_COMPRESSION), Z_OK);
-    z.next_in = plain;
-    z.avail_in = 5; /* IGNORE with the length only: truncated string */
-    plain[2] = plain[3] = plain[4] = 0;
-    z.avail_in = 5;
-    z.next_out = out;
-    z.avail_out = sizeof(out);
-    assert_int_equal(deflate(&z, Z_PARTIAL_FLUSH), Z_OK);
-    x = comp_session();
-    comp_feed(x, out, sizeof(out) - z.avail_out);
-    deflateEnd(&z);
+    /* a good IGNORE (empty string) goes through and the session stays */
+    x = comp_fed(out, deflated_ignore(0, out, sizeof(out)));
     assert_false(ferry_ssh_is_closed(x));
     ferry_ssh_free(x);
 }
