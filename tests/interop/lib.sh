@@ -20,6 +20,8 @@ FERRYD="$FERRY_BUILD/ferryd"
 T=$(mktemp -d "${TMPDIR:-/tmp}/ferry-interop.XXXXXX")
 FERRYD_PID=""
 FERRYD_PORT=""
+SSHD_PID=""
+SSHD_PORT=""
 TEST_USER=tester
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 
@@ -33,6 +35,7 @@ _ferry_cleanup() {
         kill -TERM "$FERRYD_PID" 2>/dev/null || true
         wait "$FERRYD_PID" 2>/dev/null || true
     fi
+    sshd_stop
     if [ "${FERRY_KEEP_TMP:-0}" = 1 ] || [ $rc -ne 0 ]; then
         echo "(temporary files kept in $T)" >&2
     else
@@ -149,4 +152,42 @@ ferryd_stop() {
 ossh_sftp() {
     timeout 120 sftp -F /dev/null -P "$FERRYD_PORT" -o UserKnownHostsFile="$T/known_hosts" \
         -o StrictHostKeyChecking=yes -o GlobalKnownHostsFile=/dev/null "$@"
+}
+
+# sshd_start HOSTKEY [CONFIG LINE...]: OpenSSH's sshd with internal-sftp on
+# a free loopback port (SSHD_PORT, SSHD_PID), public keys from
+# $T/authorized_keys, no passwords, root allowed, LogLevel DEBUG1 (tests
+# read its log, $T/sshd.log); extra sshd_config lines may follow. Ended
+# at exit by PID.
+sshd_start() {
+    local hostkey=$1
+    shift
+    mkdir -p /run/sshd
+    touch "$T/authorized_keys"
+    chmod 600 "$T/authorized_keys"
+    SSHD_PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
+    {
+        printf '%s\n' "ListenAddress 127.0.0.1" "Port $SSHD_PORT" "HostKey $hostkey" \
+            "AuthorizedKeysFile $T/authorized_keys" "PasswordAuthentication no" \
+            "KbdInteractiveAuthentication no" "UsePAM no" "StrictModes no" "PidFile none" \
+            "PermitRootLogin yes" "Subsystem sftp internal-sftp" "LogLevel DEBUG1"
+        [ $# -eq 0 ] || printf '%s\n' "$@"
+    } >"$T/sshd_config"
+    /usr/sbin/sshd -D -e -f "$T/sshd_config" 2>"$T/sshd.log" &
+    SSHD_PID=$!
+    local i
+    for i in $(seq 1 100); do
+        grep -q "Server listening" "$T/sshd.log" 2>/dev/null && return 0
+        kill -0 "$SSHD_PID" 2>/dev/null || { SSHD_PID=""; fail "sshd died: $(cat "$T/sshd.log")"; }
+        sleep 0.1
+    done
+    fail "sshd did not start"
+}
+
+sshd_stop() {
+    [ -n "$SSHD_PID" ] || return 0
+    kill -TERM "$SSHD_PID" 2>/dev/null || true
+    wait "$SSHD_PID" 2>/dev/null || true
+    SSHD_PID=""
 }

@@ -10,7 +10,6 @@
 . "$FERRY_SRC/tests/interop/lib.sh"
 need sftp ssh-keygen timeout cmp
 FERRY="$FERRY_BUILD/ferry"
-SSHD=/usr/sbin/sshd
 
 make_user_key ed25519
 mkdir -p "$T/local"
@@ -57,45 +56,16 @@ ferryd_stop
 ok "ferryd's default (Compression no): sftp -C gets none"
 
 # 3. ferry -C -> OpenSSH sshd (Compression yes is its default)
-mkdir -p /run/sshd "$T/sshroot"
+mkdir -p "$T/sshroot"
 ssh-keygen -q -t ed25519 -N '' -f "$T/sshd_host"
-PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
-cat >"$T/sshd_config" <<EOF
-ListenAddress 127.0.0.1
-Port $PORT
-HostKey $T/sshd_host
-AuthorizedKeysFile $T/authorized_keys
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-PidFile none
-PermitRootLogin yes
-Subsystem sftp internal-sftp
-LogLevel DEBUG1
-EOF
-chmod 600 "$T/authorized_keys"
-"$SSHD" -D -e -f "$T/sshd_config" 2>"$T/sshd.log" &
-SSHD_PID=$!
-test_cleanup() {
-    if [ -n "${SSHD_PID:-}" ]; then
-        kill -TERM "$SSHD_PID" 2>/dev/null || true
-        wait "$SSHD_PID" 2>/dev/null || true
-    fi
-}
-for _ in $(seq 1 100); do
-    grep -q "Server listening" "$T/sshd.log" 2>/dev/null && break
-    sleep 0.1
-done
-grep -q "Server listening" "$T/sshd.log" || fail "sshd did not start"
+sshd_start "$T/sshd_host"
+PORT=$SSHD_PORT
 echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$T/sshd_host.pub")" >"$T/sshd_kh"
 printf 'put %s/local/text %s/sshroot/text\nput %s/local/rand %s/sshroot/rand\nget %s/sshroot/text %s/local/text.back\nget %s/sshroot/rand %s/local/rand.back\n' \
     "$T" "$T" "$T" "$T" "$T" "$T" "$T" "$T" >"$T/sbatch"
 run_ferry() { # name, extra options...
     local name=$1
     shift
-
     local from
     from=$(wc -l <"$T/sshd.log")
     timeout 120 "$FERRY" -F "$T/ssh_config" -P "$PORT" -o UserKnownHostsFile="$T/sshd_kh" \

@@ -11,54 +11,22 @@
 # Reconnect=no and resumed over a new connection otherwise.
 . "$FERRY_SRC/tests/interop/lib.sh"
 . "$FERRY_SRC/tests/interop/resume_lib.sh"
-SSHD=/usr/sbin/sshd
 FERRY="$FERRY_BUILD/ferry"
 [ -x "$FERRY" ] || fail "$FERRY not built"
-for t in ssh-keygen cmp "$SSHD"; do
+for t in ssh-keygen cmp /usr/sbin/sshd; do
     command -v "$t" >/dev/null 2>&1 || fail "$t is not installed (run scripts/deps test)"
 done
-SSHD_PID=""
-resume_test_cleanup() {
-    if [ -n "$SSHD_PID" ]; then
-        kill -TERM "$SSHD_PID" 2>/dev/null || true
-        wait "$SSHD_PID" 2>/dev/null || true
-        SSHD_PID=""
-    fi
-}
 
 MIB=$((1024 * 1024))
 BIG=$((64 * MIB))
-mkdir -p "$T/src" "$T/remote" /run/sshd
+mkdir -p "$T/src" "$T/remote"
 make_file "$T/src/big.bin" $BIG
 cp "$T/src/big.bin" "$T/remote/big.bin"
 ssh-keygen -q -t ed25519 -N '' -f "$T/host_ed25519"
 make_user_key ed25519
-chmod 600 "$T/authorized_keys"
 
-PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
-cat >"$T/sshd_config" <<EOF
-ListenAddress 127.0.0.1
-Port $PORT
-HostKey $T/host_ed25519
-AuthorizedKeysFile $T/authorized_keys
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-PidFile none
-PermitRootLogin yes
-Subsystem sftp internal-sftp
-LogLevel DEBUG1
-EOF
-"$SSHD" -D -e -f "$T/sshd_config" 2>"$T/sshd.log" &
-SSHD_PID=$!
-for _ in $(seq 1 100); do
-    grep -q "Server listening" "$T/sshd.log" 2>/dev/null && break
-    kill -0 "$SSHD_PID" 2>/dev/null || { SSHD_PID=""; fail "sshd died: $(cat "$T/sshd.log")"; }
-    sleep 0.1
-done
-grep -q "Server listening" "$T/sshd.log" || fail "sshd did not start"
+sshd_start "$T/host_ed25519"
+PORT=$SSHD_PORT
 ME=$(id -un)
 
 # run_ferry NAME: the batch $T/NAME.batch through the proxy; must exit 0.

@@ -114,42 +114,8 @@ ferryd_stop
 ok "ferryd (shimmed) stops cleanly"
 
 # 3. ferry (shimmed) against OpenSSH's sshd
-SSHD_PID=""
-# sshd first, then lib.sh's cleanup with the test's status (set +e: a
-# failed status must not end the trap)
-on_exit() {
-    local rc=$?
-    set +e
-    [ -z "$SSHD_PID" ] || { kill -TERM "$SSHD_PID" && wait "$SSHD_PID"; } 2>/dev/null
-    (exit $rc)
-    _ferry_cleanup
-}
-trap on_exit EXIT
-mkdir -p /run/sshd
-chmod 600 "$T/authorized_keys"
-SPORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$T/sshd_config" <<EOF
-ListenAddress 127.0.0.1
-Port $SPORT
-HostKey $T/host_ed25519
-AuthorizedKeysFile $T/authorized_keys
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-PidFile none
-PermitRootLogin yes
-Subsystem sftp internal-sftp
-RekeyLimit 256K
-LogLevel DEBUG1
-EOF
-/usr/sbin/sshd -D -e -f "$T/sshd_config" 2>"$T/sshd.log" &
-SSHD_PID=$!
-for _ in $(seq 1 100); do
-    grep -q "Server listening" "$T/sshd.log" 2>/dev/null && break
-    kill -0 "$SSHD_PID" 2>/dev/null || fail "sshd died: $(cat "$T/sshd.log")"
-    sleep 0.1
-done
+sshd_start "$T/host_ed25519" "RekeyLimit 256K"
+SPORT=$SSHD_PORT
 echo "[127.0.0.1]:$SPORT $(cut -d' ' -f1,2 "$T/host_ed25519.pub")" >>"$T/known_hosts"
 SHORTIO_DIR="$STATS/ferry-sshd"
 mkdir -p "$SHORTIO_DIR" "$T/sshd-files"
@@ -158,6 +124,4 @@ check_stats "$SHORTIO_DIR" "ferry against sshd"
 kexes=$(grep -c "SSH2_MSG_KEXINIT sent" "$T/sshd.log" || true)
 [ "$kexes" -ge 3 ] || fail "sshd re-exchanged keys $((kexes - 1)) times, expected at least 2"
 ok "ferry (shimmed) <-> OpenSSH sshd: every byte arrives both ways"
-kill -TERM "$SSHD_PID"
-wait "$SSHD_PID" 2>/dev/null || true
-SSHD_PID=""
+sshd_stop
