@@ -477,10 +477,7 @@ static void test_inflight_follows_window(void **state)
         int fd = tmpfile_fd(path);
         assert_int_equal(ferry_sftpc_download(c, h, fd, 0, NULL, NULL, NULL), FERRY_OK);
         assert_int_equal(f.max_batch, chosen ? 64 : 200);
-        uint8_t *got = malloc(f.file_len);
-        assert_int_equal(pread(fd, got, f.file_len, 0), (ssize_t)f.file_len);
-        assert_memory_equal(got, f.file, f.file_len);
-        free(got);
+        check_file(fd, f.file, f.file_len);
         close(fd);
         unlink(path);
         ferry_buf_free(h);

@@ -32,10 +32,10 @@ typedef struct T {
     ferry_vfs *vfs;
     ferry_sftp_server *srv;
     ferry_sftp_server_config cfg;
-    ferry_buf *out;   /* captured replies */
+    ferry_buf *out;           /* captured replies */
     uint8_t last[300 * 1024]; /* the last reply packet read */
     size_t last_len;
-    int block;        /* writer answers AGAIN */
+    int block; /* writer answers AGAIN */
     uint32_t id;
     int events, close_events;
     uint64_t ev_written;
@@ -486,8 +486,8 @@ static void test_file_roundtrip(void **state)
     /* SETSTAT size + perms */
     b = req(t, SSH_FXP_SETSTAT);
     ferry_buf_put_cstring(b, "f.txt");
-    ferry_sftp_attrs set2 = {.flags = SSH_FILEXFER_ATTR_SIZE | SSH_FILEXFER_ATTR_PERMISSIONS,
-                             .size = 5, .perm = 0600};
+    ferry_sftp_attrs set2 = {
+        .flags = SSH_FILEXFER_ATTR_SIZE | SSH_FILEXFER_ATTR_PERMISSIONS, .size = 5, .perm = 0600};
     ferry_sftp_attrs_encode(b, &set2);
     send_req(t, b);
     assert_int_equal(status(t), SSH_FX_OK);
@@ -598,8 +598,8 @@ static void test_names_links_rename(void **state)
     assert_int_equal(op_path(t, SSH_FXP_MKDIR, "dir"), SSH_FX_OK);
     struct {
         const char *in, *out;
-    } rp[] = {{".", "/"}, {"", "/"}, {"dir/../..", "/"}, {"/dir/./", "/dir"}, {"lnk", "/c"},
-              {"dir/new", "/dir/new"}};
+    } rp[] = {{".", "/"},          {"", "/"},     {"dir/../..", "/"},
+              {"/dir/./", "/dir"}, {"lnk", "/c"}, {"dir/new", "/dir/new"}};
     for (size_t i = 0; i < sizeof(rp) / sizeof(rp[0]); i++) {
         assert_int_equal(op_name1(t, SSH_FXP_REALPATH, NULL, rp[i].in, out, sizeof(out)),
                          SSH_FX_OK);
@@ -942,7 +942,7 @@ static void test_excl_and_resume(void **state)
     assert_int_equal(op_write(t, &h, 0, "mine", 4), SSH_FX_OK);
     char px[300];
     host_path(t, px, sizeof(px), "x");
-    host_write(px, "theirs!", 7);                     /* appears meanwhile */
+    host_write(px, "theirs!", 7);                      /* appears meanwhile */
     assert_int_equal(op_close(t, &h), SSH_FX_FAILURE); /* not overwritten */
     assert_int_equal(host_size(px), 7);
     assert_int_equal(count_parts(t), 0);
@@ -1250,8 +1250,7 @@ static void test_read_only(void **state)
     host_write(p, "data", 4);
     restart(t, FERRY_SFTP_READ_ONLY, 0);
     assert_int_equal(op_open(t, "ro", SSH_FXF_WRITE, &h), SSH_FX_PERMISSION_DENIED);
-    assert_int_equal(op_open(t, "new", SSH_FXF_READ | SSH_FXF_CREAT, &h),
-                     SSH_FX_PERMISSION_DENIED);
+    assert_int_equal(op_open(t, "new", SSH_FXF_READ | SSH_FXF_CREAT, &h), SSH_FX_PERMISSION_DENIED);
     assert_int_equal(op_path(t, SSH_FXP_REMOVE, "ro"), SSH_FX_PERMISSION_DENIED);
     assert_int_equal(op_path(t, SSH_FXP_MKDIR, "d"), SSH_FX_PERMISSION_DENIED);
     assert_int_equal(op_two(t, SSH_FXP_RENAME, NULL, "ro", "r2"), SSH_FX_PERMISSION_DENIED);
@@ -1428,16 +1427,27 @@ static void upload(T *t, const char *name, const uint8_t *data, size_t n, size_t
     assert_int_equal(op_close(t, &h), SSH_FX_OK);
 }
 
+/* A patterned file of n bytes and the same with byte 5 changed (what
+ * tamper_keep_mtime makes of it). */
+static void patterned(size_t n, uint8_t **data, uint8_t **tam)
+{
+    *data = malloc(n);
+    *tam = malloc(n);
+    assert_non_null(*data);
+    assert_non_null(*tam);
+    for (size_t i = 0; i < n; i++) {
+        (*data)[i] = (uint8_t)(i * 7 + (i >> 12));
+    }
+    memcpy(*tam, *data, n);
+    (*tam)[5] = '#';
+}
+
 static void test_running_hash(void **state)
 {
     T *t = *state;
     const size_t piece = 64u << 20, n = piece + 300000;
-    uint8_t *data = malloc(n), *tam = malloc(n);
-    for (size_t i = 0; i < n; i++) {
-        data[i] = (uint8_t)(i * 7 + (i >> 12));
-    }
-    memcpy(tam, data, n);
-    tam[5] = '#';
+    uint8_t *data, *tam;
+    patterned(n, &data, &tam);
     char p[300];
     hnd h;
     /* always: an upload of more than one piece, writes crossing the piece
@@ -1508,6 +1518,14 @@ static void test_running_hash(void **state)
     free(tam);
 }
 
+/* READs of [0, n) in order, `chunk` bytes each, into got. */
+static void read_in_order(T *t, const hnd *h, size_t n, size_t chunk, uint8_t *got)
+{
+    for (size_t off = 0; off < n; off += chunk) {
+        assert_true(op_read(t, h, off, (uint32_t)chunk, got, chunk) > 0);
+    }
+}
+
 /* A read-only handle read in order from 0 to the end answers the
  * whole-file check-file-handle from what it read (tamper_keep_mtime shows
  * where an answer came from); out of order, or once the file's mtime
@@ -1516,12 +1534,8 @@ static void test_running_hash_reads(void **state)
 {
     T *t = *state;
     const size_t n = (3u << 19) + 7, chunk = 65536; /* 1.5 MiB: over the run's minimum */
-    uint8_t *data = malloc(n), *tam = malloc(n), *got = malloc(chunk);
-    for (size_t i = 0; i < n; i++) {
-        data[i] = (uint8_t)(i * 13 + (i >> 10));
-    }
-    memcpy(tam, data, n);
-    tam[5] = '#';
+    uint8_t *data, *tam, *got = malloc(chunk);
+    patterned(n, &data, &tam);
     char p[300];
     hnd h;
     t->runhash = FERRY_SFTP_RUNHASH_ALWAYS;
@@ -1556,27 +1570,21 @@ static void test_running_hash_reads(void **state)
     host_write(p, data, n);
     assert_int_equal(op_open(t, "dl", SSH_FXF_READ, &h), SSH_FX_OK);
     assert_int_equal(op_read(t, &h, chunk, (uint32_t)chunk, got, chunk), (long)chunk);
-    for (size_t off = 0; off < n; off += chunk) {
-        assert_true(op_read(t, &h, off, (uint32_t)chunk, got, chunk) > 0);
-    }
+    read_in_order(t, &h, n, chunk, got);
     tamper_keep_mtime(p, 5);
     expect_piece(t, NULL, &h, 0, 0, tam, n);
     assert_int_equal(op_close(t, &h), SSH_FX_OK);
     /* a read run is not cached at CLOSE: check-file-name reads */
     host_write(p, data, n);
     assert_int_equal(op_open(t, "dl", SSH_FXF_READ, &h), SSH_FX_OK);
-    for (size_t off = 0; off < n; off += chunk) {
-        assert_true(op_read(t, &h, off, (uint32_t)chunk, got, chunk) > 0);
-    }
+    read_in_order(t, &h, n, chunk, got);
     assert_int_equal(op_close(t, &h), SSH_FX_OK);
     tamper_keep_mtime(p, 5);
     expect_piece(t, "dl", NULL, 0, 0, tam, n);
     /* under 1 MiB: no run, read again */
     host_write(p, data, 300000);
     assert_int_equal(op_open(t, "dl", SSH_FXF_READ, &h), SSH_FX_OK);
-    for (size_t off = 0; off < 300000; off += chunk) {
-        assert_true(op_read(t, &h, off, (uint32_t)chunk, got, chunk) > 0);
-    }
+    read_in_order(t, &h, 300000, chunk, got);
     tamper_keep_mtime(p, 5);
     expect_piece(t, NULL, &h, 0, 0, tam, 300000);
     assert_int_equal(op_close(t, &h), SSH_FX_OK);
@@ -1585,9 +1593,7 @@ static void test_running_hash_reads(void **state)
     restart(t, FERRY_SFTP_READ_WRITE, 0);
     host_write(p, data, n);
     assert_int_equal(op_open(t, "dl", SSH_FXF_READ, &h), SSH_FX_OK);
-    for (size_t off = 0; off < n; off += chunk) {
-        assert_true(op_read(t, &h, off, (uint32_t)chunk, got, chunk) > 0);
-    }
+    read_in_order(t, &h, n, chunk, got);
     tamper_keep_mtime(p, 5);
     expect_piece(t, NULL, &h, 0, 0, tam, n);
     assert_int_equal(op_close(t, &h), SSH_FX_OK);
@@ -1622,9 +1628,9 @@ static void test_backpressure(void **state)
     t->block = 1;
     long n = ferry_sftp_server_input(t->srv, ferry_buf_data(stream), ferry_buf_len(stream));
     assert_int_equal(n, (long)one); /* one request handled, reply held */
-    assert_int_equal(ferry_sftp_server_input(t->srv, ferry_buf_data(stream) + one,
-                                             ferry_buf_len(stream) - one),
-                     0);
+    assert_int_equal(
+        ferry_sftp_server_input(t->srv, ferry_buf_data(stream) + one, ferry_buf_len(stream) - one),
+        0);
     t->block = 0;
     ferry_sftp_server_writable(t->srv);
     n = ferry_sftp_server_input(t->srv, ferry_buf_data(stream) + one, ferry_buf_len(stream) - one);
@@ -1637,18 +1643,20 @@ static void test_backpressure(void **state)
     ferry_buf_free(stream);
 }
 
-
 /* Deterministic bit flips and truncations over valid requests: every
  * mutant gets exactly one answer (or, for a broken length, is held back
  * or refused as a stream error), and the session keeps working. */
 static ferry_buf *sample_request(T *t, int which)
 {
-    static const char *exts[] = {"limits@openssh.com", "statvfs@openssh.com",
-                                 "check-file-name", "expand-path@openssh.com"};
+    static const char *exts[] = {"limits@openssh.com", "statvfs@openssh.com", "check-file-name",
+                                 "expand-path@openssh.com"};
     ferry_buf *b;
     ferry_sftp_attrs a = {.flags = SSH_FILEXFER_ATTR_SIZE | SSH_FILEXFER_ATTR_PERMISSIONS |
                                    SSH_FILEXFER_ATTR_ACMODTIME,
-                          .size = 3, .perm = 0644, .atime = 1, .mtime = 2};
+                          .size = 3,
+                          .perm = 0644,
+                          .atime = 1,
+                          .mtime = 2};
     switch (which) {
     case 0:
         b = req(t, SSH_FXP_OPEN);
@@ -1825,8 +1833,7 @@ static void test_over_ssh_channel(void **state)
         ferry_buf_put(stream, ferry_buf_data(b), ferry_buf_len(b));
         ferry_buf_free(b);
     }
-    assert_int_equal(ct_transfer(p, k.ch, ferry_buf_data(stream), ferry_buf_len(stream), &k, 0),
-                     0);
+    assert_int_equal(ct_transfer(p, k.ch, ferry_buf_data(stream), ferry_buf_len(stream), &k, 0), 0);
     ferry_buf_free(stream);
     assert_true(pair_run(p, 1000) >= 0);
     chan_send(p, &k, req_h(t, SSH_FXP_CLOSE, &h));
