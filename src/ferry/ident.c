@@ -322,7 +322,11 @@ static int add_file(ferry_conn *c, const ferry_opts *o, const char *spec, int ex
     }
     c->keyfiles = v;
     v[c->n_keyfiles++] = kf;
-    ferry_identity id = {.pub = kf->pub, .sign = keyfile_sign, .ctx = kf, .label = kf->path};
+    ferry_identity id = {.pub = kf->pub,
+                         .sign = keyfile_sign,
+                         .ctx = kf,
+                         .label = kf->path,
+                         .sign_direct = kf->priv != NULL};
     return add_id(c, &id);
 }
 

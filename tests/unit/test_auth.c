@@ -627,6 +627,57 @@ static void test_e2e_pubkey(void **state)
     check_pubkey_e2e(rsa_key, "rsa-sha2-512");
 }
 
+/* Runs publickey authentication with identities ids[0..n); returns the
+ * rounds (client flight + server flight) it took, *pk_calls the store's
+ * pubkey_allowed calls. */
+static int pubkey_rounds(ferry_identity *ids, size_t n, ferry_key *allowed, unsigned *pk_calls)
+{
+    ferry_ssh_config c, s;
+    ct_store st = {.allowed = allowed};
+    ct_server echo = {0};
+    pair *p = NULL;
+    ct_configs(&c, &s, &st, &echo, NULL);
+    c.identities = ids;
+    c.n_identities = n;
+    c.try_pubkey = 1;
+    c.try_password = 0;
+    assert_int_equal(pair_new(&p, &c, &s), FERRY_OK);
+    int rounds = pair_run(p, 100);
+    assert_true(rounds >= 0);
+    assert_true(ferry_ssh_is_authenticated(p->s));
+    assert_true(ferry_ssh_is_authenticated(p->c));
+    *pk_calls = st.pk_calls;
+    pair_free(p);
+    return rounds;
+}
+
+/* sign_direct identities: no query; the first (not RSA: ext-info is not
+ * in yet) signed in the same flight as "none". */
+static void test_e2e_pubkey_direct(void **state)
+{
+    (void)state;
+    ferry_identity ids[2];
+    unsigned calls = 0;
+    ct_identity(&ids[0], alice_key);
+    int query = pubkey_rounds(ids, 1, alice_key, &calls);
+    assert_int_equal(calls, 2); /* query, signed */
+    ids[0].sign_direct = 1;
+    assert_int_equal(pubkey_rounds(ids, 1, alice_key, &calls), query - 2);
+    assert_int_equal(calls, 1);
+    /* RSA: signed without a query, after "none" has answered */
+    ct_identity(&ids[0], rsa_key);
+    ids[0].sign_direct = 1;
+    assert_int_equal(pubkey_rounds(ids, 1, rsa_key, &calls), query - 1);
+    assert_int_equal(calls, 1);
+    /* the pipelined key is refused: the next one, also signed directly */
+    ct_identity(&ids[0], other_key);
+    ct_identity(&ids[1], alice_key);
+    ids[0].sign_direct = ids[1].sign_direct = 1;
+    assert_int_equal(pubkey_rounds(ids, 2, alice_key, &calls), query - 1);
+    assert_int_equal(calls, 2);
+
+}
+
 static void test_e2e_chain(void **state)
 {
     (void)state;
@@ -672,7 +723,9 @@ static void test_e2e_kbdint(void **state)
 
 /* ---- client with raw server messages ---- */
 
-static ferry_ssh *raw_client(prompts *pr)
+/* A client whose SERVICE_REQUEST has been taken; `id` its identity
+ * (NULL: none). */
+static ferry_ssh *raw_client(prompts *pr, ferry_identity *id)
 {
     ferry_ssh_config c, s;
     ferry_ssh *x = NULL;
@@ -680,6 +733,9 @@ static ferry_ssh *raw_client(prompts *pr)
     c.prompt = test_prompt;
     c.prompt_ctx = pr;
     c.try_kbdint = 1;
+    c.identities = id;
+    c.n_identities = id != NULL;
+    c.try_pubkey = id != NULL;
     assert_int_equal(ct_raw_session(&x, &c, 0), FERRY_OK);
     assert_int_equal(ferry__auth_start(x), FERRY_OK);
     ferry_buf *b = ferry_buf_new(0);
@@ -700,23 +756,58 @@ static void feed_msg(ferry_ssh *x, uint8_t msg, const char *str)
     ferry_buf_free(b);
 }
 
+/* A sign_direct identity's signed request follows "none" in the first
+ * flight. */
+static void test_client_first_flight(void **state)
+{
+    (void)state;
+    prompts pr = {0};
+    ferry_identity id;
+    ct_identity(&id, alice_key);
+    id.sign_direct = 1;
+    ferry_ssh *x = raw_client(&pr, &id);
+    ferry_buf *b = ferry_buf_new(0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(ct_next(x, b), 1);
+        ferry_rd rd;
+        const uint8_t *str = NULL;
+        size_t n = 0;
+        int sig = 0;
+        ferry_rd_init(&rd, ferry_buf_data(b) + 1, ferry_buf_len(b) - 1);
+        assert_int_equal(ferry_buf_data(b)[0], SSH_MSG_USERAUTH_REQUEST);
+        assert_int_equal(ferry_rd_string(&rd, &str, &n), FERRY_OK); /* user */
+        assert_int_equal(ferry_rd_string(&rd, &str, &n), FERRY_OK); /* service */
+        assert_int_equal(ferry_rd_string(&rd, &str, &n), FERRY_OK); /* method */
+        const char *want = i == 0 ? "none" : "publickey";
+        assert_int_equal(n, strlen(want));
+        assert_memory_equal(str, want, n);
+        if (i == 1) {
+            assert_int_equal(ferry_rd_bool(&rd, &sig), FERRY_OK);
+            assert_true(sig);
+        }
+    }
+    assert_int_equal(ct_next(x, b), 0);
+    ferry_buf_free(b);
+    ferry_ssh_free(x);
+}
+
 static void test_client_unexpected(void **state)
 {
     (void)state;
     prompts pr = {.answer = "x"};
     /* SUCCESS before anything was asked */
-    ferry_ssh *x = raw_client(&pr);
+    ferry_ssh *x = raw_client(&pr, NULL);
     feed_msg(x, SSH_MSG_USERAUTH_SUCCESS, NULL);
     assert_true(ferry_ssh_is_closed(x));
     assert_false(ferry_ssh_is_authenticated(x));
     ferry_ssh_free(x);
     /* a wrong service accepted */
-    x = raw_client(&pr);
+    x = raw_client(&pr, NULL);
     feed_msg(x, SSH_MSG_SERVICE_ACCEPT, "ssh-connection");
     assert_true(ferry_ssh_is_closed(x));
     ferry_ssh_free(x);
     /* PK_OK while no query is in flight */
-    x = raw_client(&pr);
+    x = raw_client(&pr, NULL);
     feed_msg(x, SSH_MSG_SERVICE_ACCEPT, "ssh-userauth");
     assert_int_equal(ct_drain(x), 1); /* "none" */
     feed_msg(x, SSH_MSG_USERAUTH_60, "ssh-ed25519");
@@ -729,7 +820,7 @@ static void test_client_banner_kbd(void **state)
 {
     (void)state;
     prompts pr = {.answer = "secret"};
-    ferry_ssh *x = raw_client(&pr);
+    ferry_ssh *x = raw_client(&pr, NULL);
     ferry_buf *b = ferry_buf_new(0);
     feed_msg(x, SSH_MSG_SERVICE_ACCEPT, "ssh-userauth");
     assert_int_equal(ct_drain(x), 1);
@@ -874,8 +965,10 @@ int main(void)
         cmocka_unit_test(test_e2e_password),
         cmocka_unit_test(test_e2e_wrong_password),
         cmocka_unit_test(test_e2e_pubkey),
+        cmocka_unit_test(test_e2e_pubkey_direct),
         cmocka_unit_test(test_e2e_chain),
         cmocka_unit_test(test_e2e_kbdint),
+        cmocka_unit_test(test_client_first_flight),
         cmocka_unit_test(test_client_unexpected),
         cmocka_unit_test(test_client_banner_kbd),
         cmocka_unit_test(test_sanitize),

@@ -5,7 +5,8 @@
  * server handles them in order; no round trip spent on SERVICE_ACCEPT),
  * "none" to learn the methods;
  * then, among the methods the server says can continue: publickey with
- * each identity (a query first, a signature only after PK_OK), password
+ * each identity (a query first, a signature only after PK_OK; signed at
+ * once when the identity is sign_direct), password
  * (up to 3 prompts), keyboard-interactive (up to 3 rounds). A partial
  * success just updates the list and goes on with what is left.
  *
@@ -69,6 +70,8 @@ static int finish(ferry_ssh *s, int r)
     return ferry__pkt_finish(s);
 }
 
+static int pk_behind_none(ferry_ssh *s);
+
 int ferry__auth_client_start(ferry_ssh *s)
 {
     ferry_buf *b = NULL;
@@ -84,7 +87,7 @@ int ferry__auth_client_start(ferry_ssh *s)
     if (r == FERRY_OK && (r = start_request(s, "none", &b)) == FERRY_OK) {
         r = ferry__pkt_finish(s);
     }
-    return r;
+    return r == FERRY_OK ? pk_behind_none(s) : r;
 }
 
 /* ---- publickey ---- */
@@ -159,11 +162,10 @@ out:
     return r;
 }
 
-/* Sends a query for the next usable identity; 1 if one was sent. */
-static int try_next_identity(ferry_ssh *s, int *sent)
+/* Makes the next usable identity current; 0 when none is left. */
+static int next_identity(ferry_ssh *s)
 {
     ferry_auth_state *a = s->auth;
-    *sent = 0;
     while (a->next_ident < s->cfg.n_identities) {
         size_t i = a->next_ident++;
         const ferry_identity *id = &s->cfg.identities[i];
@@ -174,10 +176,57 @@ static int try_next_identity(ferry_ssh *s, int *sent)
         a->cur_ident = i;
         snprintf(a->cur_alg, sizeof(a->cur_alg), "%s", alg);
         ferry_debug("ssh: offering %s key %s", alg, id->label != NULL ? id->label : "");
-        *sent = 1;
-        return send_pk_query(s, id, alg);
+        return 1;
+    }
+    return 0;
+}
+
+/* Sends a query (or, sign_direct, the signed request) for the next usable
+ * identity; *sent 1 if one was sent. */
+static int try_next_identity(ferry_ssh *s, int *sent)
+{
+    ferry_auth_state *a = s->auth;
+    *sent = 0;
+    while (next_identity(s)) {
+        const ferry_identity *id = &s->cfg.identities[a->cur_ident];
+        if (!id->sign_direct) {
+            *sent = 1;
+            a->cstate = CS_WAIT_PK_OK;
+            return send_pk_query(s, id, a->cur_alg);
+        }
+        int r = send_pk_signed(s);
+        if (r == FERRY_OK || s->closed) {
+            *sent = r == FERRY_OK;
+            a->cstate = CS_WAIT_PK;
+            return r;
+        }
+        /* this identity cannot sign: try the next */
     }
     return FERRY_OK;
+}
+
+/* Right behind "none": the first identity signed, when it is sign_direct.
+ * Not RSA: the server's ext-info (server-sig-algs), which picks the RSA
+ * signature algorithm, has not arrived yet. The server answers "none"
+ * first (on_failure then waits for this one). */
+static int pk_behind_none(ferry_ssh *s)
+{
+    ferry_auth_state *a = s->auth;
+    size_t i = 0;
+    if (!s->cfg.try_pubkey) {
+        return FERRY_OK;
+    }
+    while (i < s->cfg.n_identities &&
+           (s->cfg.identities[i].pub == NULL || s->cfg.identities[i].sign == NULL)) {
+        i++;
+    }
+    if (i == s->cfg.n_identities || !s->cfg.identities[i].sign_direct ||
+        ferry_key_type(s->cfg.identities[i].pub) == FERRY_KEY_RSA || !next_identity(s)) {
+        return FERRY_OK;
+    }
+    int r = send_pk_signed(s);
+    a->pk_behind_none = r == FERRY_OK;
+    return r == FERRY_OK || s->closed ? r : FERRY_OK; /* could not sign: the usual order */
 }
 
 /* ---- password and keyboard-interactive ---- */
@@ -241,7 +290,6 @@ static int next_method(ferry_ssh *s)
     int r = FERRY_OK;
     if (s->cfg.try_pubkey && can(s, "publickey")) {
         if ((r = try_next_identity(s, &sent)) != FERRY_OK || sent) {
-            a->cstate = CS_WAIT_PK_OK;
             return r;
         }
     }
@@ -299,6 +347,10 @@ static int on_failure(ferry_ssh *s, ferry_rd *rd)
     a->methods[n] = '\0';
     if (partial) {
         ferry_info("ssh: partial success; can continue with: %s", a->methods);
+    }
+    if (a->cstate == CS_WAIT_NONE && a->pk_behind_none) {
+        a->cstate = CS_WAIT_PK; /* the signed request's answer comes next */
+        return FERRY_OK;
     }
     return next_method(s);
 }

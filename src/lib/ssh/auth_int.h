@@ -41,7 +41,8 @@ struct ferry_auth_state {
     /* ---- client ---- */
     int cstate;                            /* enum in auth_client.c */
     size_t next_ident;                     /* next cfg.identities entry to try */
-    size_t cur_ident;                      /* the identity of the query in flight */
+    size_t cur_ident;                      /* the identity of the request in flight */
+    int pk_behind_none;                    /* a signed request follows "none" */
     char cur_alg[64];                      /* its signature algorithm */
     unsigned pw_tries;                     /* password prompts so far */
     unsigned kbd_tries;                    /* keyboard-interactive attempts so far */
