@@ -26,10 +26,12 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 
 cleanup() {
     local rc=$?
-    if [ -n "$SSHD_PID" ]; then
-        kill -TERM "$SSHD_PID" 2>/dev/null || true
-        wait "$SSHD_PID" 2>/dev/null || true
-    fi
+    local p
+    for p in "$SSHD_PID" "${NOSFTP_PID:-}"; do
+        [ -n "$p" ] || continue
+        kill -TERM "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
     if [ $rc -ne 0 ] || [ "${FERRY_KEEP_TMP:-0}" = 1 ]; then
         echo "(temporary files kept in $T)" >&2
     else
@@ -110,14 +112,19 @@ EOF
     # drop algorithms this sshd refuses in its own configuration
     sed -i '/^Ciphers\|^MACs\|^KexAlgorithms\|^HostKeyAlgorithms\|^PubkeyAccepted/d' "$T/sshd_config"
 }
-"$SSHD" -D -e -f "$T/sshd_config" 2>"$T/sshd.log" &
-SSHD_PID=$!
-for _ in $(seq 1 100); do
-    grep -q "Server listening" "$T/sshd.log" 2>/dev/null && break
-    kill -0 "$SSHD_PID" 2>/dev/null || fail "sshd died"
-    sleep 0.1
-done
-grep -q "Server listening" "$T/sshd.log" || fail "sshd did not start"
+# start_sshd CONFIG LOG: sshd in the background, its PID in STARTED_PID
+start_sshd() {
+    "$SSHD" -D -e -f "$1" 2>"$2" &
+    STARTED_PID=$!
+    for _ in $(seq 1 100); do
+        grep -q "Server listening" "$2" 2>/dev/null && return 0
+        kill -0 "$STARTED_PID" 2>/dev/null || fail "sshd died"
+        sleep 0.1
+    done
+    fail "sshd did not start"
+}
+start_sshd "$T/sshd_config" "$T/sshd.log"
+SSHD_PID=$STARTED_PID
 
 KH="$T/known_hosts"
 COMMON="-o UserKnownHostsFile=$KH -o BatchMode=yes -o IdentitiesOnly=yes -i $T/id_ed25519"
@@ -308,3 +315,31 @@ ok "IPv6: sftp://root@[::1]:port/path and root@[::1]:path"
     "$T/dl.bin" >/dev/null 2>"$T/dl.err" || { cat "$T/dl.err" >&2; fail "host:path download"; }
 cmp -s "$T/dl.bin" "$T/ssh-ferry/local/big.bin" || fail "host:path download differs"
 ok "ferry host:path local downloads and exits 0"
+
+# no sftp subsystem on the server: ferry's INIT went out behind the
+# subsystem request without waiting for its answer; the refusal is
+# reported as OpenSSH's sftp reports it, with a non-zero exit
+NOSFTP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sed -e '/^Subsystem /d' -e "s/^Port .*/Port $NOSFTP_PORT/" -e '/^ListenAddress ::1/d' \
+    "$T/sshd_config" >"$T/sshd_nosftp_config"
+start_sshd "$T/sshd_nosftp_config" "$T/sshd_nosftp.log"
+NOSFTP_PID=$STARTED_PID
+rc=0
+"$FERRY" -F none -P "$NOSFTP_PORT" $COMMON -o StrictHostKeyChecking=no -b "$T/v6.batch" \
+    root@127.0.0.1 >"$T/nosftp.out" 2>"$T/nosftp.err" || rc=$?
+sftp_rc=0
+sftp -F none -P "$NOSFTP_PORT" $COMMON -o StrictHostKeyChecking=no -b "$T/v6.batch" \
+    root@127.0.0.1 >/dev/null 2>"$T/nosftp-sftp.err" || sftp_rc=$?
+kill -TERM "$NOSFTP_PID" 2>/dev/null || true
+wait "$NOSFTP_PID" 2>/dev/null || true
+NOSFTP_PID=""
+[ "$rc" -ne 0 ] || fail "ferry exited 0 without an sftp subsystem"
+[ "$sftp_rc" -ne 0 ] || fail "sftp exited 0 without an sftp subsystem (test set-up)"
+# the same words as OpenSSH's sftp (its warnings and ssh's CRs aside)
+grep -v '^Warning: Permanently added' "$T/nosftp.err" >"$T/nosftp.err.f" || true
+tr -d '\r' <"$T/nosftp-sftp.err" | grep -v '^Warning: Permanently added' >"$T/nosftp-sftp.err.f" || true
+grep -q "subsystem request failed on channel 0" "$T/nosftp.err.f" ||
+    { cat "$T/nosftp.err" >&2; fail "no subsystem refusal message"; }
+diff "$T/nosftp-sftp.err.f" "$T/nosftp.err.f" >&2 || fail "ferry's message differs from sftp's"
+! grep -q "Remote working directory" "$T/nosftp.out" || fail "a session without a subsystem ran the batch"
+ok "no sftp subsystem: ferry says so as sftp does and exits non-zero"

@@ -445,6 +445,58 @@ static void test_subsystem_refused(void **state)
     ct_sink_free(&k2);
 }
 
+/* Data written before the subsystem request is answered follows the
+ * request (no round trip spent waiting); refused, it is dropped. */
+static int early_rounds(const char *name, int early, e2e *e)
+{
+    ferry_ssh_config c, s;
+    uint8_t d[3000];
+    ferry_channel *ch = NULL;
+    ct_fill(d, sizeof(d), 6);
+    memset(e, 0, sizeof(*e));
+    ct_configs(&c, &s, &e->st, &e->srv, NULL);
+    ct_sink_init(&e->k);
+    assert_int_equal(pair_new(&e->p, &c, &s), FERRY_OK);
+    assert_int_equal(ferry_ssh_open_subsystem(e->p->c, name, &ct_sink_ops, &e->k, &ch), FERRY_OK);
+    int rounds = 0;
+    if (early) {
+        assert_int_equal(ferry_channel_write(ch, d, sizeof(d)), FERRY_OK);
+    } else {
+        while (e->k.open_result == 0 && rounds < 100) {
+            (void)pair_run(e->p, 1); /* one round: -1 while anything moves */
+            rounds++;
+        }
+        assert_int_equal(ferry_channel_write(ch, d, sizeof(d)), FERRY_OK);
+    }
+    int more = pair_run(e->p, 100);
+    assert_true(more >= 0);
+    if (e->k.open_result == 1) {
+        assert_int_equal(ferry_buf_len(e->k.got), sizeof(d));
+        assert_memory_equal(ferry_buf_data(e->k.got), d, sizeof(d));
+    }
+    return rounds + more;
+}
+
+static void test_early_data(void **state)
+{
+    (void)state;
+    e2e e;
+    int late = early_rounds("sftp", 0, &e);
+    e2e_free(&e);
+    assert_int_equal(early_rounds("sftp", 1, &e), late - 1);
+    assert_int_equal(e.k.open_result, 1);
+    e2e_free(&e);
+    /* refused: nothing reaches a consumer, the session goes on */
+    early_rounds("shell-ish", 1, &e);
+    assert_int_equal(e.k.open_result, -1);
+    assert_int_equal(e.srv.echoed, 0);
+    assert_int_equal(ferry_buf_len(e.k.got), 0);
+    assert_int_equal(e.k.closes, 1);
+    assert_false(ferry_ssh_is_closed(e.p->c));
+    assert_false(ferry_ssh_is_closed(e.p->s));
+    e2e_free(&e);
+}
+
 static void test_eof_close_handshake(void **state)
 {
     (void)state;
@@ -696,11 +748,11 @@ static void check_growth(uint32_t cfg_window, size_t after_probe, int expect_gro
         size_t now = frame ? total - total % frame : total;
         assert_int_equal(next_control(&x), SSH_MSG_CHANNEL_WINDOW_ADJUST);
         /* the growth plus what was consumed since the last adjust */
-        assert_int_equal(field(&x, 1), 4u * 1024 * 1024 + (now - taken));
-        assert_int_equal(ferry_channel_window(x.srv.last, 0), 8u * 1024 * 1024);
+        assert_int_equal(field(&x, 1), 12u * 1024 * 1024 + (now - taken));
+        assert_int_equal(ferry_channel_window(x.srv.last, 0), 16u * 1024 * 1024);
         assert_int_equal(ferry_channel_window(x.srv.last, 1), UINT32_MAX);
-        /* the whole 8 MiB window is usable now */
-        send_bulk(&x, id, 8u * 1024 * 1024 - (total - now));
+        /* the whole 16 MiB window (grown fourfold) is usable now */
+        send_bulk(&x, id, 16u * 1024 * 1024 - (total - now));
         assert_false(ferry_ssh_is_closed(x.s));
     } else {
         assert_int_equal(next_control(&x), 0);
@@ -895,6 +947,7 @@ int main(void)
         cmocka_unit_test(test_tiny_window),
         cmocka_unit_test(test_stall_and_resume),
         cmocka_unit_test(test_subsystem_refused),
+        cmocka_unit_test(test_early_data),
         cmocka_unit_test(test_eof_close_handshake),
         cmocka_unit_test(test_many_channels),
         cmocka_unit_test(test_write_bounds),

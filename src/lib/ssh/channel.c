@@ -13,9 +13,14 @@
  *   else (shell, exec, pty-req, env, ...) gets CHANNEL_FAILURE when a reply
  *   is wanted and the session goes on. Client: every channel open from the
  *   server is refused, every channel request from it too.
- * - Flow control: our window defaults to 4 MiB, grown up to 32 MiB while
- *   the window (not the consumer: it keeps at most a quarter of the
- *   window unconsumed) is what holds the peer back (see send_probe); cfg.window fixes it. Our max
+ * - Client: data written before the subsystem request is answered waits
+ *   for the channel's confirmation and then follows the request (an SFTP
+ *   INIT needs no extra round trip); if the request fails it is dropped
+ *   and the channel closed.
+ * - Flow control: our window starts at 4 MiB (cfg.window_start), grown
+ *   fourfold, up to 32 MiB (cfg.window_max), while the window (not the
+ *   consumer: it keeps at most a quarter of the window unconsumed) is
+ *   what holds the peer back (see send_probe); cfg.window fixes it. Our max
  * packet is what fits one of our 256 KiB packets (or cfg.max_packet). The peer's window and max
  * packet are honoured exactly. WINDOW_ADJUST covers consumed bytes only and is sent once our
  *   remaining window fell to half or less. Data beyond our window, a
@@ -157,8 +162,10 @@ static int chan_new(ferry_ssh *s, ferry_channel **out)
     }
     ch->s = s;
     ch->id = (uint32_t)i;
-    ch->lwin_max = s->cfg.window != 0 ? s->cfg.window : DEFAULT_WINDOW;
     ch->grow = s->cfg.window == 0;
+    ch->lwin_max = !ch->grow ? s->cfg.window
+                   : s->cfg.window_start != 0 ? s->cfg.window_start
+                                              : DEFAULT_WINDOW;
     ch->lwin = ch->lwin_max;
     ch->grow_max = s->cfg.window_max == 0 ? GROW_MAX : s->cfg.window_max;
     ch->grow_max = ch->grow_max < ch->lwin_max ? ch->lwin_max : ch->grow_max;
@@ -250,7 +257,10 @@ static int send_exit_status(ferry_channel *ch)
 /* Largest data packet we may send now (0 if none). */
 static size_t send_limit(const ferry_channel *ch)
 {
-    if (ch->state != CH_OPEN || ch->close_sent || ch->eof_sent || ch->s->closed ||
+    /* CH_REQUEST: data written early follows the subsystem request (the
+     * peer handles a channel's messages in order), saving a round trip */
+    if ((ch->state != CH_OPEN && ch->state != CH_REQUEST) || ch->close_sent || ch->eof_sent ||
+        ch->s->closed ||
         ferry__out_backlog(ch->s) >= FERRY__OUT_HIGH) {
         return 0;
     }
@@ -333,7 +343,9 @@ static int send_adjust(ferry_channel *ch)
  * must answer (with FAILURE: it does not know it). Everything the peer
  * sent before it saw our adjust arrives before that answer. If that used
  * up (nearly) all the window the peer had without the adjust, the window
- * and not the consumer held the peer back: double it (up to grow_max). */
+ * and not the consumer held the peer back: grow it fourfold (up to
+ * grow_max: four times reaches a long path's bandwidth x delay in fewer
+ * round trips than doubling). */
 static int send_probe(ferry_channel *ch, uint32_t peer_had)
 {
     if (!ch->grow || ch->probing || ch->lwin_max >= ch->grow_max || ch->state != CH_OPEN) {
@@ -363,7 +375,8 @@ static int on_probe_reply(ferry_channel *ch)
         ch->lwin_max >= ch->grow_max) {
         return FERRY_OK;
     }
-    uint32_t add = ch->lwin_max < ch->grow_max - ch->lwin_max ? ch->lwin_max : ch->grow_max - ch->lwin_max;
+    uint64_t room = ch->grow_max - ch->lwin_max;
+    uint32_t add = (uint32_t)((uint64_t)ch->lwin_max * 3 < room ? (uint64_t)ch->lwin_max * 3 : room);
     int r = ferry_buf_set_max(ch->kept, (size_t)ch->lwin_max + add + 1);
     if (r != FERRY_OK) {
         return r;
@@ -607,7 +620,8 @@ static int on_open_confirmation(ferry_ssh *s, ferry_rd *rd)
         return send_close(ch);
     }
     ch->state = CH_REQUEST;
-    return send_subsystem_request(ch);
+    int r2 = send_subsystem_request(ch);
+    return r2 == FERRY_OK ? flush(ch) : r2;
 }
 
 static void report_open(ferry_channel *ch, int ok)
@@ -817,6 +831,7 @@ static int on_request_reply(ferry_ssh *s, uint8_t msg, ferry_rd *rd)
     if (msg == SSH_MSG_CHANNEL_FAILURE) {
         report_open(ch, 0);
         ch->close_wanted = 1;
+        ferry_buf_reset(ch->outq); /* early data: nobody to read it */
         return flush(ch);
     }
     ch->state = CH_OPEN;
