@@ -268,7 +268,7 @@ static int ssh_pump(void *ctx, ferry_sftpc *s)
  * own memory, and downloads over long round trips need it. It starts at
  * 16 MiB (a server's starts at 4): a download over a 50 ms path then runs
  * at full speed from its first round trip instead of after three window
- * doublings (about 0.4 s); memory is used only for data we have not yet
+ * growth steps (about 0.4 s); memory is used only for data we have not yet
  * consumed. */
 #define CLIENT_WINDOW_MAX   (64u * 1024 * 1024)
 #define CLIENT_WINDOW_START (16u * 1024 * 1024)

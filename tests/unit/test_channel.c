@@ -748,11 +748,11 @@ static void check_growth(uint32_t cfg_window, size_t after_probe, int expect_gro
         size_t now = frame ? total - total % frame : total;
         assert_int_equal(next_control(&x), SSH_MSG_CHANNEL_WINDOW_ADJUST);
         /* the growth plus what was consumed since the last adjust */
-        assert_int_equal(field(&x, 1), 12u * 1024 * 1024 + (now - taken));
-        assert_int_equal(ferry_channel_window(x.srv.last, 0), 16u * 1024 * 1024);
+        assert_int_equal(field(&x, 1), 28u * 1024 * 1024 + (now - taken));
+        assert_int_equal(ferry_channel_window(x.srv.last, 0), 32u * 1024 * 1024);
         assert_int_equal(ferry_channel_window(x.srv.last, 1), UINT32_MAX);
-        /* the whole 16 MiB window (grown fourfold) is usable now */
-        send_bulk(&x, id, 16u * 1024 * 1024 - (total - now));
+        /* the whole 32 MiB window (grown eightfold, to the limit) is usable now */
+        send_bulk(&x, id, 32u * 1024 * 1024 - (total - now));
         assert_false(ferry_ssh_is_closed(x.s));
     } else {
         assert_int_equal(next_control(&x), 0);

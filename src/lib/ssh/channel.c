@@ -18,7 +18,7 @@
  *   INIT needs no extra round trip); if the request fails it is dropped
  *   and the channel closed.
  * - Flow control: our window starts at 4 MiB (cfg.window_start), grown
- *   fourfold, up to 32 MiB (cfg.window_max), while the window (not the
+ *   eightfold, up to 32 MiB (cfg.window_max), while the window (not the
  *   consumer: it keeps at most a quarter of the window unconsumed) is
  *   what holds the peer back (see send_probe); cfg.window fixes it. Our max
  * packet is what fits one of our 256 KiB packets (or cfg.max_packet). The peer's window and max
@@ -343,9 +343,10 @@ static int send_adjust(ferry_channel *ch)
  * must answer (with FAILURE: it does not know it). Everything the peer
  * sent before it saw our adjust arrives before that answer. If that used
  * up (nearly) all the window the peer had without the adjust, the window
- * and not the consumer held the peer back: grow it fourfold (up to
- * grow_max: four times reaches a long path's bandwidth x delay in fewer
- * round trips than doubling). */
+ * and not the consumer held the peer back: grow it eightfold (up to
+ * grow_max: the default 4 MiB reaches 32 MiB in one probe, a 50 ms
+ * path's bandwidth x delay within a round trip or two; the memory is
+ * used only while the consumer falls behind, which stops the growth). */
 static int send_probe(ferry_channel *ch, uint32_t peer_had)
 {
     if (!ch->grow || ch->probing || ch->lwin_max >= ch->grow_max || ch->state != CH_OPEN) {
@@ -376,7 +377,7 @@ static int on_probe_reply(ferry_channel *ch)
         return FERRY_OK;
     }
     uint64_t room = ch->grow_max - ch->lwin_max;
-    uint32_t add = (uint32_t)((uint64_t)ch->lwin_max * 3 < room ? (uint64_t)ch->lwin_max * 3 : room);
+    uint32_t add = (uint32_t)((uint64_t)ch->lwin_max * 7 < room ? (uint64_t)ch->lwin_max * 7 : room);
     int r = ferry_buf_set_max(ch->kept, (size_t)ch->lwin_max + add + 1);
     if (r != FERRY_OK) {
         return r;
