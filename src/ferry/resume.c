@@ -5,7 +5,8 @@
  * transfer code repeats the failed step; its state (the walk of a
  * recursive transfer, the files done, each file's acknowledged
  * watermark) lives in xfer.c's frames, not in the connection. Kept data
- * is compared by sha256 (check-file) before it is trusted. */
+ * is compared by check-file (poly1305@ferry.dev with ferryd, sha256
+ * elsewhere) before it is trusted. */
 #include "ferry.h"
 
 #include <errno.h>
@@ -112,7 +113,10 @@ int ferry_resume_prefix(ferry_client *cl, const ferry_buf *h, int fd, uint64_t n
     if (!j.same) {
         return ferry_resume_mismatch(name);
     }
-    say_name("Resuming \"%s\" at byte %llu (prefix verified by sha256)\n", remote, n);
+    char fmt[128]; /* the algorithm is one of ours: no '%' in it */
+    snprintf(fmt, sizeof(fmt), "Resuming \"%%s\" at byte %%llu (prefix verified by %s)\n",
+             ferry_sftpc_hash_name(cl->sftp));
+    say_name(fmt, remote, n);
     return FERRY_PREFIX_OK;
 }
 
@@ -135,7 +139,10 @@ int ferry_resume_verify(ferry_client *cl, ferry_sftpc_cmp *v, size_t n, const ch
                     ferry_strerror(v[i].result));
             free(e);
         } else if (!v[i].same) {
-            say_name("Verification of \"%s\" failed: hash mismatch (sha256)\n", names[i], 0);
+            char fmt[128];
+            snprintf(fmt, sizeof(fmt), "Verification of \"%%s\" failed: hash mismatch (%s)\n",
+                     ferry_sftpc_hash_name(cl->sftp));
+            say_name(fmt, names[i], 0);
             rc = -1;
         }
     }

@@ -268,7 +268,7 @@ static int get_file(ferry_client *cl, const char *abs, const char *local, const 
     file_state st = {0};
     int rc;
     if (ferry_sftpc_can_hash(cl->sftp, 1) || ferry_sftpc_can_hash(cl->sftp, 0)) {
-        (void)ferry_sftpc_hashes_new(&st.hs); /* without it: read again later */
+        (void)ferry_sftpc_hashes_new(cl->sftp, &st.hs); /* without it: read again later */
     }
     while ((rc = get_file_once(cl, abs, local, o, &st)) != 0 && ferry_resume_again(cl)) {
         st.again = 1;
@@ -773,7 +773,7 @@ static int put_file(ferry_client *cl, const char *local, const char *rabs, const
     file_state st = {0};
     int rc;
     if (ferry_sftpc_can_hash(cl->sftp, 1) || ferry_sftpc_can_hash(cl->sftp, 0)) {
-        (void)ferry_sftpc_hashes_new(&st.hs); /* without it: read again later */
+        (void)ferry_sftpc_hashes_new(cl->sftp, &st.hs); /* without it: read again later */
     }
     while ((rc = put_file_once(cl, local, rabs, o, &st)) == -1 && ferry_resume_again(cl)) {
         st.again = 1;

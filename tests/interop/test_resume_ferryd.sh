@@ -5,7 +5,7 @@
 # and -o ReconnectDelay=0.2; nobody types anything.
 #
 #  1. get of a 64 MiB file cut 3 times: equal, "reconnecting" and
-#     "Resuming ... (prefix verified by sha256)" on stderr, fewer bytes
+#     "Resuming ... (prefix verified by poly1305@ferry.dev)" on stderr, fewer bytes
 #     than starting over;
 #  2. put of the same, cut 3 times: equal, no .ferry-partial / .part left;
 #  3. put -r of a tree (48 MiB + 200 small files in subdirectories) cut
@@ -70,10 +70,10 @@ ferry_ok() {
 }
 
 # resumed NAME REMOTE N: N lines "Resuming "REMOTE" at byte n (prefix
-# verified by sha256)" with n > 0.
+# verified by poly1305@ferry.dev)" with n > 0.
 resumed() {
     local n
-    n=$(grep -c "Resuming \"$2\" at byte [1-9][0-9]* (prefix verified by sha256)" "$T/$1.err") ||
+    n=$(grep -c "Resuming \"$2\" at byte [1-9][0-9]* (prefix verified by poly1305@ferry.dev)" "$T/$1.err") ||
         true
     [ "$n" = "$3" ] ||
         { cat "$T/$1.err" >&2; fail "$1: $n 'Resuming ... (prefix verified)' lines, not $3"; }
@@ -314,7 +314,7 @@ for f in "$T/reget-bad.bin" "$T/reget-good.bin" "$T/root/p/reput-bad.bin"; do
 done
 [ "$(count "does not match; transferring it again" "$T/re.err")" = 2 ] ||
     { cat "$T/re.err" >&2; fail "reget/reput: not 2 'does not match' messages"; }
-grep -q "Resuming \"/g/big.bin\" at byte $P (prefix verified by sha256)" "$T/re.err" ||
+grep -q "Resuming \"/g/big.bin\" at byte $P (prefix verified by poly1305@ferry.dev)" "$T/re.err" ||
     { cat "$T/re.err" >&2; fail "reget: the good kept part was not verified and continued"; }
 ok "reget and reput: a damaged kept part is sent again, a good one completed"
 

@@ -18,6 +18,7 @@ import tempfile
 import time
 
 import paramiko
+from cryptography.hazmat.primitives import poly1305
 
 BUILD = os.environ["FERRY_BUILD"]
 FERRYD = os.path.join(BUILD, "ferryd")
@@ -148,6 +149,15 @@ def exercise(srv, sftp, local):
         want = b"".join(hashlib.sha256(small[o:min(o + 256, 1100)]).digest()
                         for o in range(100, 1100, 256))
         check(h == want, "check-file sha256 per 256-byte block")
+        # ferry's checksum, against an independent Poly1305 (pyca/cryptography)
+        # under the key docs/DESIGN.md and crypto/chk.h publish
+        key = b"ferry.dev check-file poly1305 k1"
+        h = f.check("poly1305@ferry.dev", 0, 0, 0)
+        check(h == poly1305.Poly1305.generate_tag(key, small[:4000]), "check-file poly1305@ferry.dev")
+        h = f.check("poly1305@ferry.dev", 100, 1000, 256)
+        want = b"".join(poly1305.Poly1305.generate_tag(key, small[o:min(o + 256, 1100)])
+                        for o in range(100, 1100, 256))
+        check(h == want, "check-file poly1305@ferry.dev per 256-byte block")
     with sftp.open("f.bin", "a") as f:
         f.write(b"tail")
     with sftp.file("f.bin", "r") as f:

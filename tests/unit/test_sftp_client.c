@@ -34,7 +34,8 @@ typedef struct fake {
     ferry_buf *written;  /* contents written by WRITE requests */
     unsigned n_reads, n_writes, max_batch;
     int version_sent;
-    int hashes;         /* offer check-file-handle / -name */
+    int hashes;         /* offer check-file-handle / -name; 2: also list
+                           check-file's algorithms with ferryd's checksum */
     unsigned cut_after; /* the connection drops after this many READ/WRITEs */
     unsigned n_checks;
     uint64_t check_len_max; /* longest range asked in one check-file */
@@ -125,10 +126,15 @@ static void on_init(fake *f, ferry_buf *b)
         ferry_buf_put_cstring(b, "check-file-name");
         ferry_buf_put_cstring(b, "1");
     }
+    if (f->hashes == 2) {
+        ferry_buf_put_cstring(b, "check-file");
+        ferry_buf_put_cstring(b, "md5,sha256,poly1305@ferry.dev");
+    }
 }
 
-/* check-file-handle / check-file-name over the one file (sha256 only,
- * block size 0): the range clipped to the file as ferryd does. */
+/* check-file-handle / check-file-name over the one file (block size 0;
+ * sha256, or poly1305@ferry.dev when offered, which the client must then
+ * use): the range clipped to the file as ferryd does. */
 static void on_check_file(fake *f, ferry_rd *r, uint32_t id, ferry_buf *b)
 {
     const uint8_t *hp, *alg;
@@ -144,18 +150,27 @@ static void on_check_file(fake *f, ferry_rd *r, uint32_t id, ferry_buf *b)
     assert_int_equal(ferry_rd_u32(r, &bs), FERRY_OK);
     assert_int_equal(bs, 0);
     assert_true(len > 0); /* 0 would mean "to the end" */
-    assert_memory_equal(alg, "sha256", al);
+    const char *want = f->hashes == 2 ? "poly1305@ferry.dev" : "sha256";
+    assert_int_equal(al, strlen(want));
+    assert_memory_equal(alg, want, al);
     f->n_checks++;
     f->check_len_max = len > f->check_len_max ? len : f->check_len_max;
     uint64_t avail = off < f->file_len ? f->file_len - off : 0;
     len = len > avail ? avail : len;
-    assert_int_equal(EVP_Digest(f->file + (off < f->file_len ? off : 0), (size_t)len, md, &mdlen,
-                                EVP_sha256(), NULL),
-                     1);
+    const uint8_t *d = f->file + (off < f->file_len ? off : 0);
+    if (f->hashes == 2) {
+        size_t ml = 0;
+        assert_non_null(EVP_Q_mac(NULL, "POLY1305", NULL, NULL, NULL,
+                                  (const unsigned char *)"ferry.dev check-file poly1305 k1", 32,
+                                  d, (size_t)len, md, sizeof(md), &ml));
+        mdlen = (unsigned)ml;
+    } else {
+        assert_int_equal(EVP_Digest(d, (size_t)len, md, &mdlen, EVP_sha256(), NULL), 1);
+    }
     ferry_buf_put_u8(b, SSH_FXP_EXTENDED_REPLY);
     ferry_buf_put_u32(b, id);
     ferry_buf_put_cstring(b, "check-file");
-    ferry_buf_put_cstring(b, "sha256");
+    ferry_buf_put_cstring(b, want);
     ferry_buf_put(b, md, mdlen);
 }
 
@@ -531,7 +546,7 @@ static void test_download_watermark_and_reset(void **state)
     free(got);
     /* with data hashed on the way: in order up to the first gap */
     ferry_sftpc_hashes *hs = NULL;
-    assert_int_equal(ferry_sftpc_hashes_new(&hs), FERRY_OK);
+    assert_int_equal(ferry_sftpc_hashes_new(c, &hs), FERRY_OK);
     ferry_sftpc_hashes_feed(hs, 0, f.file, 10);
     ferry_sftpc_set_stream_hash(c, hs);
     /* the same engine on a new stream */
@@ -577,7 +592,7 @@ static void test_upload_acked_watermark(void **state)
     ferry_buf_put(h, "h2", 2);
     uint64_t acked = 0;
     ferry_sftpc_hashes *hs = NULL;
-    assert_int_equal(ferry_sftpc_hashes_new(&hs), FERRY_OK);
+    assert_int_equal(ferry_sftpc_hashes_new(c, &hs), FERRY_OK);
     ferry_sftpc_set_stream_hash(c, hs);
     assert_int_equal(ferry_sftpc_upload(c, h, fd, 0, NULL, NULL, &acked), FERRY_E_DISCONNECTED);
     /* the fifth reply arrived with the loss: not counted, but stored */
@@ -614,14 +629,15 @@ static void test_hash_pieces(void **state)
     assert_true(off == 0 && len == 5);
 }
 
-/* Local data compared with the server's check-file answers. */
-static void test_compare(void **state)
+/* Local data compared with the server's check-file answers, in sha256
+ * (hashes 1) or in ferryd's checksum when the server lists it (2). */
+static void compare_with(int hashes)
 {
-    (void)state;
-    fake f = {.hashes = 1};
+    fake f = {.hashes = hashes};
     f.file_len = 70000;
     f.file = pattern(f.file_len);
     ferry_sftpc *c = new_client(&f, 0);
+    assert_string_equal(ferry_sftpc_hash_name(c), hashes == 2 ? "poly1305@ferry.dev" : "sha256");
     ferry_buf *h = ferry_buf_new(0);
     ferry_buf_put(h, "h1", 2);
     char path[64];
@@ -656,12 +672,23 @@ static void test_compare(void **state)
     assert_int_equal(v[0].same, 0);
     ferry_buf_free(h);
     fake_free(&f, c);
+    close(fd);
+    unlink(path);
+}
 
+static void test_compare(void **state)
+{
+    (void)state;
+    compare_with(1);
+    compare_with(2);
     /* a server without check-file: not comparable, nothing sent */
+    char path[64];
+    int fd = tmpfile_fd(path);
+    ferry_sftpc_cmp v[1];
     fake g = {0};
     g.file_len = 10;
     g.file = pattern(10);
-    c = new_client(&g, 0);
+    ferry_sftpc *c = new_client(&g, 0);
     v[0] = (ferry_sftpc_cmp){.path = "/x", .fd = fd, .len = 10};
     assert_int_equal(ferry_sftpc_compare(c, v, 1), FERRY_OK);
     assert_int_equal(v[0].result, FERRY_E_UNSUPPORTED);
@@ -696,7 +723,7 @@ static void test_compare_long_file(void **state)
     /* hashed while it travelled (in pieces fed out of step, overlapping
      * and past a gap): the local file is not read for those pieces */
     ferry_sftpc_hashes *hs = NULL;
-    assert_int_equal(ferry_sftpc_hashes_new(&hs), FERRY_OK);
+    assert_int_equal(ferry_sftpc_hashes_new(c, &hs), FERRY_OK);
     ferry_sftpc_hashes_feed(hs, 0, f.file, 1000);
     ferry_sftpc_hashes_feed(hs, 5000, f.file + 5000, 10); /* a gap: ignored */
     assert_true(ferry_sftpc_hashes_end(hs) == 1000);

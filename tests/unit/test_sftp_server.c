@@ -428,7 +428,8 @@ static void test_version_extensions(void **state)
         found += strcmp(name, "posix-rename@openssh.com") == 0 && strcmp(data, "1") == 0;
         found += strcmp(name, "statvfs@openssh.com") == 0 && strcmp(data, "2") == 0;
         found += strcmp(name, "limits@openssh.com") == 0;
-        found += strcmp(name, "check-file") == 0 && strstr(data, "sha256") != NULL;
+        found += strcmp(name, "check-file") == 0 && strstr(data, "sha256") != NULL &&
+                 strstr(data, "poly1305@ferry.dev") != NULL;
         found += strcmp(name, "copy-data") == 0;
     }
     assert_int_equal(found, 5);
@@ -1396,22 +1397,43 @@ static void tamper_keep_mtime(const char *path, off_t off)
     close(fd);
 }
 
-/* check-file sha256, block-size 0, of [start, start+len) of a name or a
- * handle (h != NULL), compared with the sha256 of want[wn]. */
+/* The digest of d[n] in alg ("sha256" or "poly1305@ferry.dev", computed
+ * here straight from EVP, not through crypto/chk.c); returns its size. */
+static size_t digest_of(const char *alg, const uint8_t *d, size_t n, uint8_t *out)
+{
+    if (strcmp(alg, "sha256") == 0) {
+        sha256_of(d, n, out);
+        return 32;
+    }
+    size_t len = 0;
+    assert_string_equal(alg, "poly1305@ferry.dev");
+    assert_non_null(EVP_Q_mac(NULL, "POLY1305", NULL, NULL, NULL,
+                              (const unsigned char *)"ferry.dev check-file poly1305 k1", 32, d, n,
+                              out, 16, &len));
+    assert_int_equal(len, 16);
+    return len;
+}
+
+/* The algorithm expect_piece asks for: ferry's with ferryd by default. */
+static const char *piece_alg = "poly1305@ferry.dev";
+
+/* check-file in piece_alg, block-size 0, of [start, start+len) of a name
+ * or a handle (h != NULL), compared with the digest of want[wn]. */
 static void expect_piece(T *t, const char *name, const hnd *h, uint64_t start, uint64_t len,
                          const uint8_t *want, size_t wn)
 {
     char alg[32];
     const uint8_t *hs;
-    uint8_t w[32];
+    uint8_t w[64];
     if (h != NULL) {
-        send_req(t, check_req(t, "check-file-handle", h->b, h->n, "sha256", start, len, 0));
+        send_req(t, check_req(t, "check-file-handle", h->b, h->n, piece_alg, start, len, 0));
     } else {
-        send_req(t, check_req(t, "check-file-name", name, strlen(name), "sha256", start, len, 0));
+        send_req(t, check_req(t, "check-file-name", name, strlen(name), piece_alg, start, len, 0));
     }
-    assert_int_equal(check_reply(t, alg, &hs), 32);
-    sha256_of(want, wn, w);
-    assert_memory_equal(hs, w, 32);
+    size_t dl = digest_of(piece_alg, want, wn, w);
+    assert_int_equal(check_reply(t, alg, &hs), dl);
+    assert_string_equal(alg, piece_alg);
+    assert_memory_equal(hs, w, dl);
 }
 
 /* Uploads data[n] to name in writes of `chunk` bytes, in order. */
@@ -1436,7 +1458,7 @@ static void patterned(size_t n, uint8_t **data, uint8_t **tam)
     assert_non_null(*data);
     assert_non_null(*tam);
     for (size_t i = 0; i < n; i++) {
-        (*data)[i] = (uint8_t)(i * 7 + (i >> 12));
+        (*data)[i] = (uint8_t)(i * 7 + (i >> 12) + 1); /* byte 5 is not '#' */
     }
     memcpy(*tam, *data, n);
     (*tam)[5] = '#';
@@ -1450,6 +1472,7 @@ static void test_running_hash(void **state)
     patterned(n, &data, &tam);
     char p[300];
     hnd h;
+    piece_alg = "poly1305@ferry.dev";
     /* always: an upload of more than one piece, writes crossing the piece
      * boundary; after the CLOSE both pieces come from the cache */
     t->runhash = FERRY_SFTP_RUNHASH_ALWAYS;
@@ -1492,6 +1515,19 @@ static void test_running_hash(void **state)
     assert_int_equal(status(t), SSH_FX_OK);
     expect_piece(t, NULL, &h, 0, 0, tam, 4000);
     assert_int_equal(op_close(t, &h), SSH_FX_OK);
+    /* a whole-piece request in another algorithm is answered by reading,
+     * and the session's later runs hash in it */
+    upload(t, "alg", data, 2000, 700);
+    host_path(t, p, sizeof(p), "alg");
+    tamper_keep_mtime(p, 5);
+    piece_alg = "sha256";
+    expect_piece(t, "alg", NULL, 0, 0, tam, 2000);
+    upload(t, "alg2", data, 2000, 700);
+    host_path(t, p, sizeof(p), "alg2");
+    tamper_keep_mtime(p, 5);
+    expect_piece(t, "alg2", NULL, 0, 0, data, 2000);
+    piece_alg = "poly1305@ferry.dev";
+    expect_piece(t, "alg2", NULL, 0, 0, tam, 2000);
     /* the default: no run until the session has sent a check-file */
     t->runhash = FERRY_SFTP_RUNHASH_AFTER_CHECK;
     restart(t, FERRY_SFTP_READ_WRITE, 0);
@@ -1538,6 +1574,7 @@ static void test_running_hash_reads(void **state)
     patterned(n, &data, &tam);
     char p[300];
     hnd h;
+    piece_alg = "poly1305@ferry.dev";
     t->runhash = FERRY_SFTP_RUNHASH_ALWAYS;
     restart(t, FERRY_SFTP_READ_WRITE, 0);
     host_path(t, p, sizeof(p), "dl");

@@ -258,17 +258,23 @@ void ferry_sftpc_hash_piece(uint64_t len, size_t k, uint64_t *off, uint64_t *ple
 /* Non-zero if the server offers check-file-handle (by_handle) or
  * check-file-name. */
 int ferry_sftpc_can_hash(const ferry_sftpc *c, int by_handle);
-/* sha256 of [off, off+len) of a local fd into out. FERRY_E_EOF if the
- * file ends before off+len. */
-int ferry_sftpc_hash_local(int fd, uint64_t off, uint64_t len, uint8_t out[32]);
+/* The algorithm of check-file requests: poly1305@ferry.dev when the
+ * server lists it in its check-file extension, else sha256. */
+const char *ferry_sftpc_hash_name(const ferry_sftpc *c);
+/* The digest (ferry_sftpc_hash_name) of [off, off+len) of a local fd into
+ * out (up to FERRY_CHK_MAX bytes). FERRY_E_EOF if the file ends before
+ * off+len. */
+int ferry_sftpc_hash_local(const ferry_sftpc *c, int fd, uint64_t off, uint64_t len,
+                           uint8_t *out);
 
-/* sha256 of a file's data in pieces, computed while the data travels:
+/* Digests of a file's data in pieces, computed while the data travels:
  * bytes are taken in offset order from 0 (a feed past the end reached
  * so far is ignored: that part is hashed from the file later; a feed
  * before it is skipped as already hashed). */
 typedef struct ferry_sftpc_hashes ferry_sftpc_hashes;
 
-int ferry_sftpc_hashes_new(ferry_sftpc_hashes **out);
+/* In c's algorithm (ferry_sftpc_hash_name), so after VERSION. */
+int ferry_sftpc_hashes_new(const ferry_sftpc *c, ferry_sftpc_hashes **out);
 void ferry_sftpc_hashes_free(ferry_sftpc_hashes *hs); /* NULL is a no-op */
 /* Forgets everything (the data changed). NULL is a no-op. */
 void ferry_sftpc_hashes_reset(ferry_sftpc_hashes *hs);
@@ -291,7 +297,7 @@ typedef struct ferry_sftpc_cmp {
     int same;                        /* out (when result is OK): 1 equal, 0 different */
 } ferry_sftpc_cmp;
 
-/* Compares every job, sha256 piece by piece, with the requests of all
+/* Compares every job, digest piece by piece, with the requests of all
  * jobs pipelined and the local hashing done while the server hashes.
  * A local file shorter than len counts as different. Returns FERRY_OK
  * unless the session failed (each job has its own result). */

@@ -4,8 +4,10 @@
  *
  * A range is cut into pieces of at most FERRY_SFTPC_HASH_PIECE bytes
  * (servers bound the work of one request; ferryd hashes at most 64 MiB).
- * Each piece is one request with block-size 0 (one sha256 over the
- * piece). Up to HASH_WINDOW requests are in flight: while the server
+ * Each piece is one request with block-size 0 (one digest over the
+ * piece), in poly1305@ferry.dev when the server lists it in its
+ * check-file extension (crypto/chk.h: a checksum ~7x cheaper than
+ * sha256), else sha256. Up to HASH_WINDOW requests are in flight: while the server
  * hashes them, we hash the same pieces of the local file, so the two
  * sides work at the same time and a long file costs about one pass over
  * the slower side. Data hashed while it travelled (ferry_sftpc_hashes)
@@ -18,13 +20,22 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "util/err.h"
 
 #define HASH_WINDOW 16u
-#define HASH_LEN    32u /* sha256 */
 #define LOCAL_CHUNK (256u * 1024)
+
+/* The algorithm check-file requests use (sha256 before VERSION). */
+static const ferry_chk_alg *alg_of(const ferry_sftpc *c)
+{
+    return c->chk != NULL ? c->chk : ferry_chk_by_name("sha256");
+}
+
+const char *ferry_sftpc_hash_name(const ferry_sftpc *c)
+{
+    return ferry_chk_name(alg_of(c));
+}
 
 size_t ferry_sftpc_hash_pieces(uint64_t len)
 {
@@ -57,7 +68,7 @@ static int send_check(ferry_sftpc *c, const ferry_sftpc_cmp *j, uint64_t off, ui
         rc = ferry_buf_put_cstring(p, "check-file-name");
         rc = rc == FERRY_OK ? ferry_buf_put_cstring(p, j->path) : rc;
     }
-    rc = rc == FERRY_OK ? ferry_buf_put_cstring(p, "sha256") : rc;
+    rc = rc == FERRY_OK ? ferry_buf_put_cstring(p, ferry_chk_name(alg_of(c))) : rc;
     rc = rc == FERRY_OK ? ferry_buf_put_u64(p, off) : rc;
     /* length 0 would mean "to the end": never ask for it on a piece */
     rc = rc == FERRY_OK ? ferry_buf_put_u64(p, len) : rc;
@@ -65,23 +76,26 @@ static int send_check(ferry_sftpc *c, const ferry_sftpc_cmp *j, uint64_t off, ui
     return rc == FERRY_OK ? ferry_sftpc_send(c, SSH_FXP_EXTENDED, p, id) : rc;
 }
 
-/* The reply: string "check-file", string algorithm, the hash. */
-static int read_check(ferry_sftpc *c, uint32_t id, uint8_t out[HASH_LEN])
+/* The reply: string "check-file", string algorithm (the one we asked
+ * for), the digest. */
+static int read_check(ferry_sftpc *c, uint32_t id, uint8_t *out)
 {
     ferry_rd r;
     const uint8_t *name, *alg, *h;
     size_t nn, na;
+    const char *want = ferry_chk_name(alg_of(c));
+    size_t dlen = ferry_chk_size(alg_of(c));
     int rc = ferry__sftpc_expect(c, id, SSH_FXP_EXTENDED_REPLY, &r);
     if (rc != FERRY_OK) {
         return rc;
     }
     rc = ferry_rd_string(&r, &name, &nn);
     rc = rc == FERRY_OK ? ferry_rd_string(&r, &alg, &na) : rc;
-    if (rc == FERRY_OK && (na != 6 || memcmp(alg, "sha256", 6) != 0)) {
+    if (rc == FERRY_OK && (na != strlen(want) || memcmp(alg, want, na) != 0)) {
         rc = FERRY_E_PROTOCOL;
     }
-    if (rc == FERRY_OK && ferry_rd_bytes(&r, HASH_LEN, &h) == FERRY_OK) {
-        memcpy(out, h, HASH_LEN);
+    if (rc == FERRY_OK && ferry_rd_bytes(&r, dlen, &h) == FERRY_OK) {
+        memcpy(out, h, dlen);
         rc = ferry_rd_end(&r) == FERRY_OK ? FERRY_OK : FERRY_E_PROTOCOL;
     } else if (rc == FERRY_OK) {
         rc = FERRY_E_PROTOCOL;
@@ -90,14 +104,11 @@ static int read_check(ferry_sftpc *c, uint32_t id, uint8_t out[HASH_LEN])
     return rc;
 }
 
-int ferry_sftpc_hash_local(int fd, uint64_t off, uint64_t len, uint8_t out[32])
+int ferry_sftpc_hash_local(const ferry_sftpc *c, int fd, uint64_t off, uint64_t len, uint8_t *out)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    ferry_chk *ctx = ferry_chk_new(alg_of(c));
     uint8_t *buf = malloc(LOCAL_CHUNK);
     int rc = ctx && buf ? FERRY_OK : FERRY_E_ALLOC;
-    if (rc == FERRY_OK && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-        rc = ferry_err_crypto();
-    }
     while (rc == FERRY_OK && len > 0) {
         size_t want = len < LOCAL_CHUNK ? (size_t)len : LOCAL_CHUNK;
         ssize_t n = pread(fd, buf, want, (off_t)off);
@@ -108,16 +119,14 @@ int ferry_sftpc_hash_local(int fd, uint64_t off, uint64_t len, uint8_t out[32])
             rc = n < 0 ? ferry_err_sys() : FERRY_E_EOF;
             break;
         }
-        if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1) {
-            rc = ferry_err_crypto();
-        }
+        rc = ferry_chk_update(ctx, buf, (size_t)n);
         off += (uint64_t)n;
         len -= (uint64_t)n;
     }
-    if (rc == FERRY_OK && EVP_DigestFinal_ex(ctx, out, NULL) != 1) {
-        rc = ferry_err_crypto();
+    if (rc == FERRY_OK) {
+        rc = ferry_chk_final(ctx, out);
     }
-    EVP_MD_CTX_free(ctx);
+    ferry_chk_free(ctx);
     free(buf);
     return rc;
 }
@@ -127,15 +136,15 @@ int ferry_sftpc_hash_local(int fd, uint64_t off, uint64_t len, uint8_t out[32])
 struct ferry_sftpc_hashes {
     uint64_t next; /* bytes [0, next) are hashed */
     size_t n, cap; /* finished pieces */
-    uint8_t (*h)[HASH_LEN];
-    EVP_MD_CTX *ctx;  /* the piece being hashed */
+    uint8_t (*h)[FERRY_CHK_MAX];
+    ferry_chk *ctx;   /* the piece being hashed (in the client's algorithm) */
     int open, broken; /* ctx holds a started piece; an EVP failure */
 };
 
-int ferry_sftpc_hashes_new(ferry_sftpc_hashes **out)
+int ferry_sftpc_hashes_new(const ferry_sftpc *c, ferry_sftpc_hashes **out)
 {
     ferry_sftpc_hashes *hs = calloc(1, sizeof(*hs));
-    if (hs == NULL || (hs->ctx = EVP_MD_CTX_new()) == NULL) {
+    if (hs == NULL || (hs->ctx = ferry_chk_new(alg_of(c))) == NULL) {
         free(hs);
         return FERRY_E_ALLOC;
     }
@@ -145,7 +154,13 @@ int ferry_sftpc_hashes_new(ferry_sftpc_hashes **out)
 
 void ferry_sftpc_hashes_reset(ferry_sftpc_hashes *hs)
 {
+    uint8_t scratch[FERRY_CHK_MAX];
     if (hs != NULL) {
+        /* a started piece is thrown away: the final starts the ctx over */
+        if (hs->open && ferry_chk_final(hs->ctx, scratch) != FERRY_OK) {
+            hs->broken = 1;
+            return;
+        }
         hs->next = 0;
         hs->n = 0;
         hs->open = hs->broken = 0;
@@ -155,7 +170,7 @@ void ferry_sftpc_hashes_reset(ferry_sftpc_hashes *hs)
 void ferry_sftpc_hashes_free(ferry_sftpc_hashes *hs)
 {
     if (hs != NULL) {
-        EVP_MD_CTX_free(hs->ctx);
+        ferry_chk_free(hs->ctx);
         free(hs->h);
         free(hs);
     }
@@ -178,7 +193,7 @@ static int close_piece(ferry_sftpc_hashes *hs)
         hs->cap = cap;
     }
     hs->open = 0;
-    return EVP_DigestFinal_ex(hs->ctx, hs->h[hs->n++], NULL) == 1 ? FERRY_OK : FERRY_E_LIBCRYPTO;
+    return ferry_chk_final(hs->ctx, hs->h[hs->n++]);
 }
 
 void ferry_sftpc_hashes_feed(ferry_sftpc_hashes *hs, uint64_t off, const uint8_t *p, size_t n)
@@ -191,12 +206,8 @@ void ferry_sftpc_hashes_feed(ferry_sftpc_hashes *hs, uint64_t off, const uint8_t
     while (n > 0 && !hs->broken) {
         uint64_t room = FERRY_SFTPC_HASH_PIECE - hs->next % FERRY_SFTPC_HASH_PIECE;
         size_t take = n < room ? n : (size_t)room;
-        if (!hs->open && EVP_DigestInit_ex(hs->ctx, EVP_sha256(), NULL) != 1) {
-            hs->broken = 1;
-            break;
-        }
         hs->open = 1;
-        if (EVP_DigestUpdate(hs->ctx, p, take) != 1) {
+        if (ferry_chk_update(hs->ctx, p, take) != FERRY_OK) {
             hs->broken = 1;
             break;
         }
@@ -209,24 +220,22 @@ void ferry_sftpc_hashes_feed(ferry_sftpc_hashes *hs, uint64_t off, const uint8_t
     }
 }
 
-/* The hash of piece [off, off+len) if the stream covered exactly it. */
-static int known_piece(const ferry_sftpc_hashes *hs, uint64_t off, uint64_t len,
-                       uint8_t out[HASH_LEN])
+/* The digest (in alg) of piece [off, off+len) if the stream covered
+ * exactly it. */
+static int known_piece(const ferry_sftpc_hashes *hs, const ferry_chk_alg *alg, uint64_t off,
+                       uint64_t len, uint8_t *out)
 {
     size_t k = (size_t)(off / FERRY_SFTPC_HASH_PIECE);
-    if (hs == NULL || hs->broken || off % FERRY_SFTPC_HASH_PIECE != 0) {
+    if (hs == NULL || hs->broken || off % FERRY_SFTPC_HASH_PIECE != 0 ||
+        ferry_chk_alg_of(hs->ctx) != alg) {
         return 0;
     }
     if (k < hs->n && len == FERRY_SFTPC_HASH_PIECE) {
-        memcpy(out, hs->h[k], HASH_LEN);
+        memcpy(out, hs->h[k], ferry_chk_size(alg));
         return 1;
     }
     if (k == hs->n && hs->open && hs->next == off + len) {
-        EVP_MD_CTX *tmp = EVP_MD_CTX_new();
-        int ok = tmp != NULL && EVP_MD_CTX_copy_ex(tmp, hs->ctx) == 1 &&
-                 EVP_DigestFinal_ex(tmp, out, NULL) == 1;
-        EVP_MD_CTX_free(tmp);
-        return ok;
+        return ferry_chk_peek(hs->ctx, out) == FERRY_OK;
     }
     return 0;
 }
@@ -242,10 +251,11 @@ typedef struct piece {
 static void finish_piece(ferry_sftpc *c, ferry_sftpc_cmp *v, const piece *p)
 {
     ferry_sftpc_cmp *j = &v[p->job];
-    uint8_t mine[HASH_LEN], theirs[HASH_LEN];
-    int lr = known_piece(j->known, p->off, p->len, mine)
+    uint8_t mine[FERRY_CHK_MAX], theirs[FERRY_CHK_MAX];
+    const ferry_chk_alg *alg = alg_of(c);
+    int lr = known_piece(j->known, alg, p->off, p->len, mine)
                  ? FERRY_OK
-                 : ferry_sftpc_hash_local(j->fd, p->off, p->len, mine);
+                 : ferry_sftpc_hash_local(c, j->fd, p->off, p->len, mine);
     int rr = read_check(c, p->id, theirs);
     if (j->result != FERRY_OK) {
         return;
@@ -256,7 +266,7 @@ static void finish_piece(ferry_sftpc *c, ferry_sftpc_cmp *v, const piece *p)
         j->same = 0; /* the local file is shorter than the range */
     } else if (lr != FERRY_OK) {
         j->result = lr;
-    } else if (CRYPTO_memcmp(mine, theirs, HASH_LEN) != 0) {
+    } else if (CRYPTO_memcmp(mine, theirs, ferry_chk_size(alg)) != 0) {
         j->same = 0;
     }
     OPENSSL_cleanse(mine, sizeof(mine));

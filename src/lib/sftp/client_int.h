@@ -4,6 +4,7 @@
 #ifndef FERRY_SFTP_CLIENT_INT_H
 #define FERRY_SFTP_CLIENT_INT_H
 
+#include "crypto/chk.h"
 #include "sftp/client.h"
 
 enum { SLOT_FREE = 0, SLOT_WAITING, SLOT_DONE, SLOT_ABANDONED };
@@ -32,6 +33,7 @@ struct ferry_sftpc {
     int got_version;
     uint32_t version;
     char *exts; /* comma-separated extension names from VERSION */
+    const ferry_chk_alg *chk; /* check-file's algorithm: poly1305@ferry.dev if offered, else sha256 */
     uint32_t rsize, wsize;
     int inflight_auto;     /* max_inflight not chosen: writes match reads in bytes */
     char *home;            /* the home directory learnt by ferry_sftpc_init */

@@ -38,6 +38,7 @@ static int parse_version(ferry_sftpc *c)
     unsigned count = 0;
 
     ferry_rd_from_buf(&r, c->version_reply);
+    c->chk = ferry_chk_by_name("sha256");
     if (ferry_rd_u32(&r, &c->version) != FERRY_OK) {
         return FERRY_E_FORMAT;
     }
@@ -56,6 +57,14 @@ static int parse_version(ferry_sftpc *c)
         name[nl] = '\0';
         if (add_ext(c, name) != FERRY_OK) {
             return FERRY_E_ALLOC;
+        }
+        /* check-file's data: the algorithms; ours is the fastest */
+        if (strcmp(name, "check-file") == 0 && dlen < sizeof(name) && !memchr(data, '\0', dlen)) {
+            memcpy(name, data, dlen);
+            name[dlen] = '\0';
+            if (ferry_names_contains(name, FERRY_CHK_POLY_NAME, strlen(FERRY_CHK_POLY_NAME))) {
+                c->chk = ferry_chk_by_name(FERRY_CHK_POLY_NAME);
+            }
         }
     }
     return FERRY_OK;

@@ -157,7 +157,7 @@ static const struct {
     {"copy-data", "1"},
     {"home-directory", "1"},
     {"users-groups-by-id@openssh.com", "1"},
-    {"check-file", ferry__sftp_check_file_algs},
+    {"check-file", NULL}, /* ferry_chk_names() */
     {"check-file-handle", "1"},
     {"check-file-name", "1"},
     {"partial-upload@ferry.dev", "1"}, /* last: sent only with keep_partial */
@@ -467,7 +467,8 @@ static int on_init(S *s, ferry_rd *r)
     for (size_t i = 0; rc == FERRY_OK && i < n; i++) {
         rc = ferry_buf_put_cstring(s->reply, version_exts[i].name);
         if (rc == FERRY_OK) {
-            rc = ferry_buf_put_cstring(s->reply, version_exts[i].data);
+            rc = ferry_buf_put_cstring(s->reply, version_exts[i].data != NULL ? version_exts[i].data
+                                                                              : ferry_chk_names());
         }
     }
     if (rc == FERRY_OK) {
@@ -623,6 +624,7 @@ int ferry_sftp_server_new(ferry_sftp_server **out, const ferry_sftp_server_confi
         return FERRY_E_ALLOC;
     }
     s->cfg = *cfg;
+    s->run_alg = ferry_chk_by_name(FERRY_CHK_POLY_NAME); /* ferry's choice */
     s->w = *w;
     s->nh = cfg->max_handles ? cfg->max_handles : 256;
     if (s->nh > 65536) {

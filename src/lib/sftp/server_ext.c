@@ -3,9 +3,9 @@
  * (check-file.md, after draft-ietf-secsh-filexfer-09 section 9.1.2).
  *
  * check-file, as implemented here:
- *  - algorithms: md5, sha1, sha224, sha256, sha384, sha512 (EVP); the
- *    first of the client's list that we support is used; none ->
- *    OP_UNSUPPORTED.
+ *  - algorithms: poly1305@ferry.dev, md5, sha1, sha224, sha256, sha384,
+ *    sha512 (crypto/chk.h, all EVP); the first of the client's list that
+ *    we support is used; none -> OP_UNSUPPORTED.
  *  - the range is clipped to the file; length 0 means to end of file.
  *  - bounded work: at most 64 MiB is hashed per request; a longer
  *    (clipped) range gets FAILURE "range too large" (clients verify long
@@ -16,19 +16,18 @@
  *    block possibly short, and no hash for an empty range.
  *  - check-file-handle needs a handle opened with READ (PERMISSION
  *    otherwise); both forms are refused in upload-only mode.
- *  - sha256 of an aligned 64 MiB piece of what the session just wrote is
- *    answered from the running hashes when they know it (server_hash.c).
+ *  - an aligned 64 MiB piece of what the session just wrote or read is
+ *    answered from the running hashes when they know it in the asked
+ *    algorithm (server_hash.c); a whole-piece request (block-size 0) in
+ *    another algorithm of at most 32 bytes makes that the algorithm of
+ *    the session's later runs.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "sftp/server_int.h"
 #include "util/err.h"
-
-const char ferry__sftp_check_file_algs[] = "md5,sha1,sha224,sha256,sha384,sha512";
 
 /* ---- OpenSSH extensions ---- */
 
@@ -235,45 +234,18 @@ int ferry__sftp_on_copy_data(S *s, uint32_t id, ferry_rd *r)
 
 /* ---- check-file ---- */
 
-static const EVP_MD *pick_alg(const uint8_t *list, size_t n, const char **name)
-{
-    static const struct {
-        const char *name;
-        const EVP_MD *(*md)(void);
-    } algs[] = {{"md5", EVP_md5},       {"sha1", EVP_sha1},     {"sha224", EVP_sha224},
-                {"sha256", EVP_sha256}, {"sha384", EVP_sha384}, {"sha512", EVP_sha512}};
-    size_t i = 0;
-    while (i < n) {
-        size_t j = i;
-        while (j < n && list[j] != ',') {
-            j++;
-        }
-        for (size_t k = 0; k < sizeof(algs) / sizeof(algs[0]); k++) {
-            if (strlen(algs[k].name) == j - i && memcmp(algs[k].name, list + i, j - i) == 0) {
-                *name = algs[k].name;
-                return algs[k].md();
-            }
-        }
-        i = j + 1;
-    }
-    return NULL;
-}
-
 typedef struct check_req {
-    const EVP_MD *md;
-    const char *alg;
+    const ferry_chk_alg *alg;
     uint64_t start, len;
     uint32_t bs;
 } check_req;
 
-/* Hashes [off, off+len) of f into out (one digest); stops early at EOF.
- * keep, if not NULL, gets the state before the final step. */
-static int hash_block(ferry_vfs_file *f, EVP_MD_CTX *ctx, const EVP_MD *md, uint64_t off,
-                      uint64_t len, uint8_t *buf, size_t bufsz, uint8_t *out, EVP_MD_CTX *keep)
+/* Hashes [off, off+len) of f into out (one digest; ctx started, and
+ * started again after); stops early at EOF. keep, if not NULL, gets a
+ * copy of the state before the final step. */
+static int hash_block(ferry_vfs_file *f, ferry_chk *ctx, uint64_t off, uint64_t len,
+                      uint8_t *buf, size_t bufsz, uint8_t *out, ferry_chk **keep)
 {
-    if (EVP_DigestInit_ex(ctx, md, NULL) != 1) {
-        return ferry_err_crypto();
-    }
     while (len > 0) {
         size_t want = len < bufsz ? (size_t)len : bufsz, got = 0;
         int rc = ferry_vfs_pread(f, buf, want, off, &got);
@@ -283,8 +255,9 @@ static int hash_block(ferry_vfs_file *f, EVP_MD_CTX *ctx, const EVP_MD *md, uint
         if (got == 0) {
             break; /* the file shrank meanwhile */
         }
-        if (EVP_DigestUpdate(ctx, buf, got) != 1) {
-            return ferry_err_crypto();
+        int rc2 = ferry_chk_update(ctx, buf, got);
+        if (rc2 != FERRY_OK) {
+            return rc2;
         }
         off += got;
         len -= got;
@@ -292,19 +265,19 @@ static int hash_block(ferry_vfs_file *f, EVP_MD_CTX *ctx, const EVP_MD *md, uint
     if (len > 0 && keep != NULL) {
         return FERRY_E_EOF; /* shrank meanwhile: the state is not of the range */
     }
-    if (keep != NULL && EVP_MD_CTX_copy_ex(keep, ctx) != 1) {
-        return ferry_err_crypto();
+    if (keep != NULL && (*keep = ferry_chk_dup(ctx)) == NULL) {
+        return FERRY_E_ALLOC;
     }
-    return EVP_DigestFinal_ex(ctx, out, NULL) == 1 ? FERRY_OK : ferry_err_crypto();
+    return ferry_chk_final(ctx, out);
 }
 
 static int hash_blocks(S *s, ferry_vfs_file *f, const check_req *q, uint64_t nblocks,
-                       EVP_MD_CTX *keep)
+                       ferry_chk **keep)
 {
     size_t bufsz = 64 * 1024;
-    size_t mdlen = (size_t)EVP_MD_get_size(q->md);
+    size_t mdlen = ferry_chk_size(q->alg);
     uint8_t *buf = malloc(bufsz);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    ferry_chk *ctx = ferry_chk_new(q->alg);
     int rc = (buf == NULL || ctx == NULL) ? FERRY_E_ALLOC : FERRY_OK;
     for (uint64_t b = 0; rc == FERRY_OK && b < nblocks; b++) {
         uint64_t off = q->start + (q->bs ? b * q->bs : 0);
@@ -315,10 +288,10 @@ static int hash_blocks(S *s, ferry_vfs_file *f, const check_req *q, uint64_t nbl
         uint8_t *dst;
         rc = ferry_buf_reserve(s->reply, mdlen, &dst);
         if (rc == FERRY_OK) {
-            rc = hash_block(f, ctx, q->md, off, len, buf, bufsz, dst, keep);
+            rc = hash_block(f, ctx, off, len, buf, bufsz, dst, keep);
         }
     }
-    EVP_MD_CTX_free(ctx);
+    ferry_chk_free(ctx);
     free(buf);
     return rc;
 }
@@ -343,33 +316,38 @@ static int check_file(S *s, uint32_t id, ferry_vfs_file *f, check_req *q, ferry_
         return FERRY_E_LIMIT;
     }
     uint64_t nblocks = q->bs ? (q->len + q->bs - 1) / q->bs : 1;
-    if (nblocks * (uint64_t)EVP_MD_get_size(q->md) > s->max_read) {
+    size_t dlen = ferry_chk_size(q->alg);
+    if (nblocks * (uint64_t)dlen > s->max_read) {
         s->errmsg = "too many blocks";
         return FERRY_E_LIMIT;
     }
-    uint8_t dig[32];
-    int piece = strcmp(q->alg, "sha256") == 0 && q->bs == 0;
-    int known = piece && (h != NULL ? ferry__sftp_run_answer(h, &st, q->start, q->len, dig)
-                                    : ferry__sftp_hcache_answer(s, &st, q->start, q->len, dig));
-    EVP_MD_CTX *keep = NULL;
+    uint8_t dig[FERRY_CHK_MAX];
+    int piece = q->bs == 0 && dlen <= FERRY__SFTP_RUN_DIGEST;
+    if (piece) {
+        s->run_alg = q->alg; /* later runs hash what this client asks for */
+    }
+    int known = piece && (h != NULL ? ferry__sftp_run_answer(h, &st, q->alg, q->start, q->len, dig)
+                                    : ferry__sftp_hcache_answer(s, &st, q->alg, q->start, q->len,
+                                                                dig));
+    ferry_chk *keep = NULL;
+    ferry_chk **seed = NULL;
     if (piece && !known && h != NULL && ferry__sftp_run_seedable(h, st.size, q->start, q->len)) {
-        keep = EVP_MD_CTX_new(); /* NULL: simply no seed */
+        seed = &keep; /* hash_block leaves the state there */
     }
     rc = ferry__sftp_begin(s, SSH_FXP_EXTENDED_REPLY, id);
     if (rc == FERRY_OK) {
         rc = ferry_buf_put_cstring(s->reply, "check-file");
     }
     if (rc == FERRY_OK) {
-        rc = ferry_buf_put_cstring(s->reply, q->alg);
+        rc = ferry_buf_put_cstring(s->reply, ferry_chk_name(q->alg));
     }
     if (rc == FERRY_OK) {
-        rc =
-            known ? ferry_buf_put(s->reply, dig, sizeof(dig)) : hash_blocks(s, f, q, nblocks, keep);
+        rc = known ? ferry_buf_put(s->reply, dig, dlen) : hash_blocks(s, f, q, nblocks, seed);
     }
     if (rc == FERRY_OK && keep != NULL) {
         ferry__sftp_run_seed(h, q->start, q->len, keep);
     }
-    EVP_MD_CTX_free(keep);
+    ferry_chk_free(keep);
     return rc == FERRY_OK ? ferry__sftp_send(s) : rc;
 }
 
@@ -395,8 +373,8 @@ static int rd_check_req(S *s, ferry_rd *r, check_req *q)
         s->errmsg = "block size below 256";
         return FERRY_E_INVALID_ARG;
     }
-    q->md = pick_alg(list, n, &q->alg);
-    if (q->md == NULL) {
+    q->alg = ferry_chk_pick(list, n);
+    if (q->alg == NULL) {
         s->errmsg = "no supported hash algorithm";
         return FERRY_E_UNSUPPORTED;
     }

@@ -9,6 +9,8 @@
 
 #include <openssl/types.h>
 
+#include "crypto/chk.h"
+
 #include "sftp/proto.h"
 #include "sftp/server.h"
 #include "util/buf.h"
@@ -27,8 +29,10 @@
 
 enum { H_FREE = 0, H_FILE = 1, H_DIR = 2 };
 
-/* A handle's running piece hashes (server_hash.c). */
+/* A handle's running piece hashes (server_hash.c), in an algorithm with
+ * a digest of at most this many bytes. */
 typedef struct ferry__sftp_run ferry__sftp_run;
+#define FERRY__SFTP_RUN_DIGEST 32u
 
 /* Piece digests of a file closed after a run, with the key that says it
  * is unchanged (server_hash.c). */
@@ -37,7 +41,8 @@ typedef struct ferry__sftp_hcache {
     uint64_t dev, ino, size;
     int64_t mtime;
     uint32_t mtime_nsec;
-    uint8_t (*pieces)[32]; /* NULL: a free slot */
+    const ferry_chk_alg *alg;
+    uint8_t (*pieces)[FERRY__SFTP_RUN_DIGEST]; /* NULL: a free slot */
     size_t n;
 } ferry__sftp_hcache;
 
@@ -70,6 +75,7 @@ struct ferry_sftp_server {
     const char *errmsg; /* message for the current error status, or NULL */
     const char *refusal; /* the current request was refused by the mode */
     int seen_check;      /* a check-file request came (running_hash) */
+    const ferry_chk_alg *run_alg; /* of new runs: the last whole-piece check-file's */
     ferry__sftp_hcache hcache[FERRY__SFTP_HCACHE];
     unsigned hcache_next;
 };
@@ -186,25 +192,25 @@ void ferry__sftp_run_read(ferry__sftp_handle *h, uint64_t off, const uint8_t *d,
 void ferry__sftp_run_drop(ferry__sftp_handle *h);
 /* Frees the run (handle released). */
 void ferry__sftp_run_release(ferry__sftp_handle *h);
-/* sha256 of the piece [start, start+len) of the handle's file (st: its
- * fstat now) from its run: 1 with out set, 0 when the run cannot tell. */
-int ferry__sftp_run_answer(ferry__sftp_handle *h, const ferry_vfs_attr *st, uint64_t start,
-                           uint64_t len, uint8_t out[32]);
+/* The digest (in alg) of the piece [start, start+len) of the handle's
+ * file (st: its fstat now) from its run: 1 with out set, 0 when the run
+ * cannot tell. */
+int ferry__sftp_run_answer(ferry__sftp_handle *h, const ferry_vfs_attr *st,
+                           const ferry_chk_alg *alg, uint64_t start, uint64_t len, uint8_t *out);
 /* Whether hashing the piece [start, start+len) by reading may seed or
  * extend the run (ferry__sftp_run_seed with the state before the final). */
 int ferry__sftp_run_seedable(const ferry__sftp_handle *h, uint64_t size, uint64_t start,
                              uint64_t len);
 void ferry__sftp_run_seed(ferry__sftp_handle *h, uint64_t start, uint64_t len,
-                          const EVP_MD_CTX *state);
+                          const ferry_chk *state);
 /* ferry_vfs_close(h->file, how) (h->file is NULL after), keeping the piece
  * digests of a committed run in the session's cache. */
 int ferry__sftp_close_file(S *s, ferry__sftp_handle *h, int how);
-/* sha256 of a piece of a file (st from its fstat) from the cache. */
-int ferry__sftp_hcache_answer(S *s, const ferry_vfs_attr *st, uint64_t start, uint64_t len,
-                              uint8_t out[32]);
+/* The digest (in alg) of a piece of a file (st from its fstat) from the
+ * cache. */
+int ferry__sftp_hcache_answer(S *s, const ferry_vfs_attr *st, const ferry_chk_alg *alg,
+                              uint64_t start, uint64_t len, uint8_t *out);
 void ferry__sftp_hcache_free(S *s);
 
-/* The hash algorithms check-file supports, comma-separated (for VERSION). */
-extern const char ferry__sftp_check_file_algs[];
 
 #endif
