@@ -206,10 +206,17 @@ static int conn_flush(struct conn *c)
     }
 }
 
-/* Reads once; FERRY_E_CLOSED at EOF or on error. */
-static int conn_read(struct conn *c, uint8_t *buf, size_t bufsz)
+/* Reads once, straight into the session's input buffer; FERRY_E_CLOSED
+ * at EOF or on error. */
+static int conn_read(struct conn *c, size_t bufsz)
 {
-    ssize_t n = recv(c->fd, buf, bufsz, 0);
+    size_t room = 0;
+    uint8_t *buf = ferry_ssh_input_space(c->ssh, bufsz, &room);
+    if (buf == NULL) {
+        c->end_reason = "session closed";
+        return FERRY_E_CLOSED;
+    }
+    ssize_t n = recv(c->fd, buf, room, 0);
     if (n < 0) {
         if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
             return FERRY_OK;
@@ -222,7 +229,7 @@ static int conn_read(struct conn *c, uint8_t *buf, size_t bufsz)
         return FERRY_E_CLOSED;
     }
     c->net_in += (uint64_t)n;
-    int r = ferry_ssh_input(c->ssh, buf, (size_t)n);
+    int r = ferry_ssh_input_commit(c->ssh, (size_t)n);
     if (r != FERRY_OK) {
         ferry_debug("session error from %s: %s", c->peer, ferry_strerror(r));
     }
@@ -280,7 +287,7 @@ static void conn_check_auth(struct conn *c)
     }
 }
 
-static void conn_loop(struct conn *c, uint8_t *buf, size_t bufsz)
+static void conn_loop(struct conn *c, size_t bufsz)
 {
     for (;;) {
         if (conn_flush(c) != FERRY_OK) {
@@ -325,7 +332,7 @@ static void conn_loop(struct conn *c, uint8_t *buf, size_t bufsz)
             return;
         }
         if (n > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) && (p.events & POLLIN)) {
-            if (conn_read(c, buf, bufsz) != FERRY_OK) {
+            if (conn_read(c, bufsz) != FERRY_OK) {
                 return;
             }
             conn_check_auth(c);
@@ -446,11 +453,10 @@ int ferryd_conn_serve(const ferryd_server *srv, int fd, const char *peer, unsign
                            .report_fd = report_fd,
                            .pubkey_algs = srv->algs.pubkey,
                            .audit = srv->audit};
-    uint8_t *buf = malloc(CONN_READ_CHUNK);
     ferry_ssh_config sc;
     conn_ssh_config(&c, &sc);
     int status = 1;
-    if (buf == NULL || drop_privileges(&srv->cfg) != FERRY_OK) {
+    if (drop_privileges(&srv->cfg) != FERRY_OK) {
         goto out;
     }
     int r = ferry_ssh_new(&c.ssh, &sc);
@@ -461,7 +467,7 @@ int ferryd_conn_serve(const ferryd_server *srv, int fd, const char *peer, unsign
         ferry_error("cannot start session for %s: %s", c.peer, ferry_strerror(r));
         goto out;
     }
-    conn_loop(&c, buf, CONN_READ_CHUNK);
+    conn_loop(&c, CONN_READ_CHUNK);
     const char *msg = NULL;
     int why = ferry_ssh_close_reason(c.ssh, &msg);
     if (c.end_reason == NULL && ferry_ssh_is_closed(c.ssh)) {
@@ -477,7 +483,6 @@ int ferryd_conn_serve(const ferryd_server *srv, int fd, const char *peer, unsign
 out:
     ferry_ssh_free(c.ssh);
     ferry_vfs_free(c.vfs);
-    free(buf);
     if (report_fd >= 0) {
         close(report_fd);
     }

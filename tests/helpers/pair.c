@@ -180,7 +180,27 @@ static size_t pair_move(pair *p, enum pair_dir dir)
     p->chunks[dir]++;
     p->bytes[dir] += ferry_buf_len(chunk);
     if (!ferry_ssh_is_closed(to)) {
-        int r = ferry_ssh_input(to, ferry_buf_data(chunk), ferry_buf_len(chunk));
+        /* the server is fed the way ferryd reads (ferry_ssh_input_space,
+         * in 100 KiB reads), the client through ferry_ssh_input */
+        int r = FERRY_OK;
+        const uint8_t *d = ferry_buf_data(chunk);
+        size_t left = ferry_buf_len(chunk);
+        while (dir == PAIR_C2S && left > 0 && r == FERRY_OK) {
+            size_t room = 0;
+            uint8_t *dst = ferry_ssh_input_space(to, 100 * 1024, &room);
+            if (dst == NULL) {
+                r = ferry_ssh_is_closed(to) ? FERRY_E_CLOSED : FERRY_E_INTERNAL;
+                break;
+            }
+            room = room < left ? room : left;
+            memcpy(dst, d, room);
+            r = ferry_ssh_input_commit(to, room);
+            d += room;
+            left -= room;
+        }
+        if (dir == PAIR_S2C) {
+            r = ferry_ssh_input(to, d, left);
+        }
         if (r != FERRY_OK && *err == 0) {
             *err = r;
         }

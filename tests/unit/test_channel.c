@@ -445,6 +445,47 @@ static void test_subsystem_refused(void **state)
     ct_sink_free(&k2);
 }
 
+/* Data built in place in its CHANNEL_DATA packet (ferryd's READ replies). */
+static void test_write_in_place(void **state)
+{
+    (void)state;
+    e2e e;
+    int later = -1;
+    e2e_new(&e, 0, 0, 16u * 1024 * 1024, "sftp");
+    /* larger than the peer's max packet: not so */
+    assert_null(ferry_channel_write_begin(e.k.ch, 300 * 1024, &later));
+    assert_int_equal(later, 0);
+    later = -1;
+    uint8_t *p = ferry_channel_write_begin(e.k.ch, 10, &later);
+    assert_non_null(p);
+    memcpy(p, "hello", 5);
+    assert_int_equal(ferry_channel_write_end(e.k.ch, 5), FERRY_OK); /* fewer than asked */
+    /* abandoned: nothing goes out */
+    assert_non_null(ferry_channel_write_begin(e.k.ch, 10, &later));
+    assert_int_equal(ferry_channel_write_end(e.k.ch, 0), FERRY_OK);
+    assert_true(pair_run(e.p, 100) >= 0);
+    assert_int_equal(ferry_buf_len(e.k.got), 5); /* echoed back */
+    assert_memory_equal(ferry_buf_data(e.k.got), "hello", 5);
+    /* our own backlog in the way (the window has room): later, and
+     * on_writable follows once it drains */
+    size_t len = 1024 * 1024;
+    uint8_t *data = calloc(1, len);
+    for (int i = 0; i < 8 && ferry_channel_pending(e.k.ch) == 0; i++) {
+        assert_int_equal(ferry_channel_write(e.k.ch, data, len), FERRY_OK);
+    }
+    assert_true(ferry_channel_pending(e.k.ch) > 0);
+    assert_null(ferry_channel_write_begin(e.k.ch, 10, &later));
+    assert_int_equal(later, 1);
+    unsigned w = e.k.writables;
+    assert_true(pair_run(e.p, 1000) >= 0);
+    assert_int_equal(ferry_channel_pending(e.k.ch), 0);
+    assert_true(e.k.writables > w); /* told */
+    assert_non_null(ferry_channel_write_begin(e.k.ch, 10, &later));
+    assert_int_equal(ferry_channel_write_end(e.k.ch, 0), FERRY_OK);
+    e2e_free(&e);
+    free(data);
+}
+
 /* Data written before the subsystem request is answered follows the
  * request (no round trip spent waiting); refused, it is dropped. */
 static int early_rounds(const char *name, int early, e2e *e)
@@ -948,6 +989,7 @@ int main(void)
         cmocka_unit_test(test_stall_and_resume),
         cmocka_unit_test(test_subsystem_refused),
         cmocka_unit_test(test_early_data),
+        cmocka_unit_test(test_write_in_place),
         cmocka_unit_test(test_eof_close_handshake),
         cmocka_unit_test(test_many_channels),
         cmocka_unit_test(test_write_bounds),

@@ -36,6 +36,13 @@ typedef struct T {
     uint8_t last[300 * 1024]; /* the last reply packet read */
     size_t last_len;
     int block; /* writer answers AGAIN */
+    /* the writer's begin (replies built in place): 0 gives room (the
+     * default), 1 says use write, 2 says later */
+    int inplace;
+    uint8_t ip_buf[300 * 1024];
+    size_t ip_want;
+    int ip_open;
+    unsigned ip_replies; /* replies that went out through begin/end */
     uint32_t id;
     int events, close_events;
     uint64_t ev_written;
@@ -57,6 +64,29 @@ static int tw_write(void *ctx, const uint8_t *d, size_t n)
         return FERRY_E_AGAIN;
     }
     return ferry_buf_put(t->out, d, n);
+}
+
+static uint8_t *tw_begin(void *ctx, size_t want, int *later)
+{
+    T *t = ctx;
+    assert_false(t->ip_open);
+    *later = t->inplace == 2;
+    if (t->inplace != 0 || t->block || want > sizeof(t->ip_buf)) {
+        return NULL;
+    }
+    t->ip_open = 1;
+    t->ip_want = want;
+    return t->ip_buf;
+}
+
+static int tw_end(void *ctx, size_t used)
+{
+    T *t = ctx;
+    assert_true(t->ip_open);
+    assert_true(used <= t->ip_want);
+    t->ip_open = 0;
+    t->ip_replies += used > 0;
+    return used > 0 ? ferry_buf_put(t->out, t->ip_buf, used) : FERRY_OK;
 }
 
 static void on_event(void *ctx, const ferry_sftp_event *ev)
@@ -112,7 +142,8 @@ static int count_parts(T *t)
 
 static void start(T *t, enum ferry_sftp_mode mode, unsigned max_handles)
 {
-    ferry_sftp_writer w = {.write = tw_write, .room = NULL, .ctx = t};
+    ferry_sftp_writer w = {
+        .write = tw_write, .room = NULL, .begin = tw_begin, .end = tw_end, .ctx = t};
     memset(&t->cfg, 0, sizeof(t->cfg));
     t->cfg.vfs = t->vfs;
     t->cfg.mode = mode;
@@ -1464,6 +1495,54 @@ static void patterned(size_t n, uint8_t **data, uint8_t **tam)
     (*tam)[5] = '#';
 }
 
+/* READ replies: built in the writer's packet when it gives room (a short
+ * read and EOF included), the usual way when it says so, and when it says
+ * "later" the request waits, unconsumed, until it is offered again. */
+static void test_read_in_place(void **state)
+{
+    T *t = *state;
+    char p[300], got[200];
+    hnd h;
+    restart(t, FERRY_SFTP_READ_WRITE, 0);
+    host_path(t, p, sizeof(p), "ip");
+    host_write(p, "0123456789abcdef", 16);
+    assert_int_equal(op_open(t, "ip", SSH_FXF_READ, &h), SSH_FX_OK);
+    unsigned before = t->ip_replies;
+    assert_int_equal(op_read(t, &h, 2, 5, got, sizeof(got)), 5);
+    assert_memory_equal(got, "23456", 5);
+    assert_int_equal(op_read(t, &h, 10, 100, got, sizeof(got)), 6); /* short */
+    assert_memory_equal(got, "abcdef", 6);
+    assert_int_equal(op_read(t, &h, 16, 10, got, sizeof(got)), -(long)SSH_FX_EOF);
+    assert_int_equal(t->ip_replies, before + 2);
+    /* the writer says "use write" */
+    t->inplace = 1;
+    assert_int_equal(op_read(t, &h, 0, 4, got, sizeof(got)), 4);
+    assert_memory_equal(got, "0123", 4);
+    assert_int_equal(t->ip_replies, before + 2);
+    /* "later": nothing consumed, nothing answered; offered again, done */
+    t->inplace = 2;
+    ferry_buf *b = req_h(t, SSH_FXP_READ, &h);
+    ferry_buf_put_u64(b, 8);
+    ferry_buf_put_u32(b, 3);
+    assert_int_equal(ferry_buf_poke_u32(b, 0, (uint32_t)ferry_buf_len(b) - 4), FERRY_OK);
+    assert_int_equal(ferry_sftp_server_input(t->srv, ferry_buf_data(b), ferry_buf_len(b)), 0);
+    assert_int_equal(ferry_buf_len(t->out), 0);
+    t->inplace = 0;
+    feed(t, b);
+    ferry_buf_free(b);
+    ferry_rd r;
+    uint32_t id;
+    const uint8_t *d;
+    size_t n;
+    assert_int_equal(next_reply(t, &r, &id), SSH_FXP_DATA);
+    assert_int_equal(id, t->id);
+    assert_int_equal(ferry_rd_string(&r, &d, &n), FERRY_OK);
+    assert_int_equal(n, 3);
+    assert_memory_equal(d, "89a", 3);
+    assert_int_equal(t->ip_replies, before + 3);
+    assert_int_equal(op_close(t, &h), SSH_FX_OK);
+}
+
 static void test_running_hash(void **state)
 {
     T *t = *state;
@@ -1927,6 +2006,7 @@ int main(void)
         TST(test_refusal_events),
         TST(test_running_hash),
         TST(test_running_hash_reads),
+        TST(test_read_in_place),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     pair_keys_cleanup();

@@ -32,7 +32,10 @@ typedef struct ferry_sftpc ferry_sftpc;
 #define FERRY_SFTPC_MAX_REPLY (256u * 1024 + 1024)
 /* Largest READ/WRITE length we ever ask for. */
 #define FERRY_SFTPC_MAX_IO (256u * 1024)
-/* Largest write size chosen from limits@openssh.com (reads go to 256 KiB). */
+/* Largest sizes chosen from limits@openssh.com: reads 252 KiB (a DATA
+ * reply then fits one of our 256 KiB SSH packets, which ferryd fills
+ * straight from the file), writes 128 KiB. */
+#define FERRY_SFTPC_AUTO_READ_MAX  (252u * 1024)
 #define FERRY_SFTPC_AUTO_WRITE_MAX (128u * 1024)
 /* Default request size when the server states no limits. */
 #define FERRY_SFTPC_DEFAULT_IO 32768u

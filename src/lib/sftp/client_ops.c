@@ -118,7 +118,7 @@ out:
 }
 
 /* Request sizes: -B when given, else the server's limits (reads up to
- * 256 KiB, writes up to 128 KiB: larger writes gained nothing against
+ * 252 KiB, writes up to 128 KiB: larger writes gained nothing against
  * OpenSSH's internal-sftp, each spanning 8+ channel packets that the
  * server acts on only once all arrived), else 32 KiB. Never above a limit
  * the server stated. */
@@ -128,6 +128,9 @@ static void choose_sizes(ferry_sftpc *c)
     uint32_t w = c->lim_w ? c->lim_w : FERRY_SFTPC_DEFAULT_IO;
     if (w > FERRY_SFTPC_AUTO_WRITE_MAX) {
         w = FERRY_SFTPC_AUTO_WRITE_MAX;
+    }
+    if (r > FERRY_SFTPC_AUTO_READ_MAX) {
+        r = FERRY_SFTPC_AUTO_READ_MAX;
     }
     if (c->cfg.io_size != 0) {
         r = w = clamp_io(c->cfg.io_size);

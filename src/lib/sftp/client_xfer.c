@@ -34,8 +34,8 @@ static size_t inflight(const ferry_sftpc *c, int upload, uint32_t len)
     if (!c->inflight_auto || len == 0) {
         return most;
     }
-    if (upload && c->rsize > len) {
-        most *= c->rsize / len;
+    if (upload && c->rsize > len) { /* as many bytes as the reads */
+        most = (most * c->rsize + len - 1) / len;
     }
     if (c->io.window != NULL) {
         size_t k = c->io.window(c->io.ctx, upload) / len;

@@ -544,7 +544,7 @@ static int run_request(S *s, uint8_t type, uint32_t id, ferry_rd *r)
     s->errmsg = NULL;
     s->refusal = NULL;
     int rc = e->fn(s, id, r);
-    if (s->replied || s->fatal) {
+    if (s->replied || s->fatal || s->deferred) {
         return s->fatal;
     }
     uint32_t code = ferry_sftp_status_from_err(rc);
@@ -596,6 +596,10 @@ long ferry_sftp_server_input(ferry_sftp_server *s, const uint8_t *data, size_t l
         if (r < 0) {
             s->fatal = r;
             return r;
+        }
+        if (s->deferred) { /* not consumed: offered again once writable */
+            s->deferred = 0;
+            break;
         }
         off += 4 + (size_t)plen;
     }

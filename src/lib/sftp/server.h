@@ -68,6 +68,12 @@ typedef struct ferry_sftp_server ferry_sftp_server;
 typedef struct ferry_sftp_writer {
     int (*write)(void *ctx, const uint8_t *data, size_t len);
     size_t (*room)(void *ctx);
+    /* Optional: where to build a reply of `want` bytes that goes out as
+     * it is (NULL: not so; *later 1: not yet — writable follows, so the
+     * request waits), then end with the bytes built (0: none). A READ
+     * reply is then read from the file straight into it. */
+    uint8_t *(*begin)(void *ctx, size_t want, int *later);
+    int (*end)(void *ctx, size_t used);
     void *ctx;
 } ferry_sftp_writer;
 

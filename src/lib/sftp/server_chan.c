@@ -1,6 +1,8 @@
 /* server_chan.c: plugs the SFTP server into an SSH channel (the "sftp"
  * subsystem). Channel data feeds ferry_sftp_server_input; replies go out
- * with ferry_channel_write within ferry_channel_write_room; when the
+ * with ferry_channel_write within ferry_channel_write_room (a READ reply
+ * that fits one packet is read straight into it: ferry_channel_write_begin);
+ * when the
  * channel drains, the server flushes and asks for the kept input again. */
 #include <stdlib.h>
 
@@ -37,6 +39,18 @@ static size_t chan_room(void *ctx)
 {
     chan_ctx *c = ctx;
     return ferry_channel_write_room(c->ch);
+}
+
+static uint8_t *chan_begin(void *ctx, size_t want, int *later)
+{
+    chan_ctx *c = ctx;
+    return ferry_channel_write_begin(c->ch, want, later);
+}
+
+static int chan_end(void *ctx, size_t used)
+{
+    chan_ctx *c = ctx;
+    return ferry_channel_write_end(c->ch, used);
 }
 
 static long on_data(void *ctx, ferry_channel *ch, const uint8_t *data, size_t len)
@@ -89,7 +103,8 @@ int ferry_sftp_server_attach(ferry_channel *ch, const ferry_sftp_server_config *
         return FERRY_E_ALLOC;
     }
     c->ch = ch;
-    ferry_sftp_writer w = {.write = chan_write, .room = chan_room, .ctx = c};
+    ferry_sftp_writer w = {
+        .write = chan_write, .room = chan_room, .begin = chan_begin, .end = chan_end, .ctx = c};
     int r = ferry_sftp_server_new(&c->srv, cfg, &w);
     if (r != FERRY_OK) {
         free(c);

@@ -100,6 +100,10 @@ struct ferry_channel {
     const ferry_chan_consumer *ops;
     void *cctx;
     char subsystem[NAME_MAX_LEN];
+    /* ferry_channel_write_begin's packet: its payload buffer, the offset
+     * of the data's length field, the bytes asked for */
+    ferry_buf *wb;
+    size_t wb_at, wb_want;
 };
 
 struct ferry_conn_state {
@@ -1001,6 +1005,62 @@ int ferry_channel_write(ferry_channel *ch, const uint8_t *data, size_t len)
     }
     if (ferry_buf_len(ch->outq) >= OUTQ_LOW) {
         ch->above_low = 1;
+    }
+    return session_error(ch, r);
+}
+
+uint8_t *ferry_channel_write_begin(ferry_channel *ch, size_t want, int *later)
+{
+    ferry_buf *b = NULL;
+    uint8_t *p = NULL;
+    *later = 0;
+    if (ch == NULL || want == 0 || ch->wb != NULL || ch->s->closed || ch->eof_wanted ||
+        ch->close_wanted || ch->close_sent || ch->state != CH_OPEN || ch->s->pkt_where != 0 ||
+        want > ch->rmaxpkt || want > DATA_CAP || want > ch->rwin) {
+        return NULL;
+    }
+    if (ferry_buf_len(ch->outq) > 0 || send_limit(ch) < want) {
+        *later = 1; /* our backlog: pump_channel calls on_writable once it drains */
+        ch->above_low = 1;
+        return NULL;
+    }
+    if (ferry__pkt_start(ch->s, SSH_MSG_CHANNEL_DATA, &b) != FERRY_OK) {
+        return NULL;
+    }
+    size_t at = 0;
+    int r = ferry_buf_put_u32(b, ch->peer_id);
+    if (r == FERRY_OK) {
+        at = ferry_buf_len(b);
+        r = ferry_buf_put_u32(b, (uint32_t)want);
+    }
+    if (r == FERRY_OK) {
+        r = ferry_buf_reserve(b, want, &p);
+    }
+    if (r != FERRY_OK) {
+        ferry__pkt_abort(ch->s);
+        return NULL;
+    }
+    ch->wb = b;
+    ch->wb_at = at;
+    ch->wb_want = want;
+    return p;
+}
+
+int ferry_channel_write_end(ferry_channel *ch, size_t used)
+{
+    if (ch == NULL || ch->wb == NULL) {
+        return FERRY_E_INVALID_ARG;
+    }
+    ferry_buf *b = ch->wb;
+    ch->wb = NULL;
+    if (used == 0 || used > ch->wb_want) {
+        ferry__pkt_abort(ch->s);
+        return used == 0 ? FERRY_OK : FERRY_E_INVALID_ARG;
+    }
+    int r = ferry_buf_truncate(b, ferry_buf_len(b) - (ch->wb_want - used));
+    r = r == FERRY_OK ? ferry_buf_poke_u32(b, ch->wb_at, (uint32_t)used) : r;
+    if ((r = finish(ch->s, r)) == FERRY_OK) {
+        ch->rwin -= (uint32_t)used;
     }
     return session_error(ch, r);
 }

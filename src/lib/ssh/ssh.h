@@ -188,6 +188,12 @@ int ferry_ssh_start(ferry_ssh *s);
  * limits). Returns FERRY_OK or a fatal error (the session is then closed
  * with a DISCONNECT queued). */
 int ferry_ssh_input(ferry_ssh *s, const uint8_t *data, size_t len);
+/* The same without a copy: room for up to *room (<= want) bytes at the
+ * returned pointer, inside the session's input buffer (NULL when closed
+ * or full); read the network into it, then ferry_ssh_input_commit with
+ * the count read, before any other call on the session. */
+uint8_t *ferry_ssh_input_space(ferry_ssh *s, size_t want, size_t *room);
+int ferry_ssh_input_commit(ferry_ssh *s, size_t n);
 /* Bytes waiting to be sent: pointer and length (valid until the next call
  * on the session). */
 const uint8_t *ferry_ssh_output(ferry_ssh *s, size_t *len);
@@ -238,6 +244,18 @@ int ferry_ssh_open_subsystem(ferry_ssh *s, const char *subsystem, const ferry_ch
  * FERRY_E_CLOSED after EOF/CLOSE. Sent as the peer's window allows, in
  * packets no larger than its max packet size. */
 int ferry_channel_write(ferry_channel *ch, const uint8_t *data, size_t len);
+/* The same without a copy, for a producer that fills the bytes itself
+ * (ferryd's READ replies): when `want` bytes can go out in one
+ * CHANNEL_DATA packet now (nothing queued, the peer's window and max
+ * packet allow it), returns where to write them inside that packet, else
+ * NULL, with *later 1 when only our own output backlog or queue is in the
+ * way (on_writable follows once it drains: produce then, for a copy less),
+ * 0 when ferry_channel_write is the way (the peer's max packet or window
+ * is too small, or the channel is closing). Then ferry_channel_write_end
+ * with the bytes written (<= want; 0 abandons the packet), before any
+ * other call on the session. */
+uint8_t *ferry_channel_write_begin(ferry_channel *ch, size_t want, int *later);
+int ferry_channel_write_end(ferry_channel *ch, size_t used);
 /* Bytes queued on the channel not yet sent. */
 size_t ferry_channel_pending(const ferry_channel *ch);
 /* Largest write that will be accepted now without FERRY_E_AGAIN. */

@@ -798,7 +798,9 @@ static int process_input(ferry_ssh *s)
     }
 }
 
-int ferry_ssh_input(ferry_ssh *s, const uint8_t *data, size_t len)
+/* Takes n bytes into the input buffer (from data, or already there when
+ * data is NULL: ferry_ssh_input_commit) and processes what is complete. */
+static int take_input(ferry_ssh *s, const uint8_t *data, size_t len)
 {
     int r = FERRY_OK;
     if (s->closed) {
@@ -811,11 +813,15 @@ int ferry_ssh_input(ferry_ssh *s, const uint8_t *data, size_t len)
     while (len > 0 && r == FERRY_OK && !s->closed) {
         size_t room = IN_MAX - ferry_buf_len(s->in);
         size_t n = len < room ? len : room;
-        if (n == 0 || (r = ferry_buf_put(s->in, data, n)) != FERRY_OK) {
+        uint8_t *dst = NULL;
+        if (n == 0 || (r = ferry_buf_reserve(s->in, n, &dst)) != FERRY_OK) {
             r = ferry__fail(s, FERRY_E_INTERNAL, 0, "input buffer full");
             break;
         }
-        data += n;
+        if (data != NULL) {
+            memcpy(dst, data, n);
+            data += n;
+        }
         len -= n;
         r = process_input(s);
     }
@@ -824,6 +830,32 @@ int ferry_ssh_input(ferry_ssh *s, const uint8_t *data, size_t len)
         return s->close_err != FERRY_OK ? s->close_err : FERRY_E_CLOSED;
     }
     return r;
+}
+
+int ferry_ssh_input(ferry_ssh *s, const uint8_t *data, size_t len)
+{
+    return take_input(s, data, len);
+}
+
+uint8_t *ferry_ssh_input_space(ferry_ssh *s, size_t want, size_t *room)
+{
+    size_t held = ferry_buf_len(s->in);
+    size_t n = IN_MAX - held < want ? IN_MAX - held : want;
+    uint8_t *p = NULL;
+    *room = 0;
+    if (s->closed || s->in_input || n == 0 || ferry_buf_reserve(s->in, n, &p) != FERRY_OK) {
+        return NULL;
+    }
+    (void)ferry_buf_truncate(s->in, held); /* the room stays allocated */
+    *room = n;
+    return p;
+}
+
+int ferry_ssh_input_commit(ferry_ssh *s, size_t n)
+{
+    /* the bytes are where ferry_ssh_input_space put them: reserving them
+     * again finds the room it made, so nothing moves */
+    return take_input(s, NULL, n);
 }
 
 /* ---- output and timers ---- */

@@ -86,8 +86,11 @@ int ferry_buf_ensure(ferry_buf *b, size_t n)
     if (b->cap - b->len >= n) {
         return FERRY_OK;
     }
-    /* Compact first when the consumed prefix is large enough to help. */
-    if (b->off > 0 && b->cap - held >= n) {
+    /* Compact first when that frees enough room and moves no more than
+     * was consumed (so each byte is moved at most once per byte consumed:
+     * a stream buffer holding megabytes is not shifted for every packet
+     * appended), or when the buffer may not grow. */
+    if (b->off > 0 && b->cap - held >= n && (b->off >= held || b->cap >= b->max)) {
         if (held > 0) {
             memmove(b->d, b->d + b->off, held);
         }
