@@ -111,6 +111,25 @@ static int flush_socket(ferry_conn *c)
     return FERRY_OK;
 }
 
+/* How much of p[0..len) to hand the channel at once: the whole requests
+ * that fit one packet of at most `pkt` bytes, so that each packet carries
+ * whole requests and the server takes them where they arrive instead of
+ * copying a request split across two packets; else (one request larger
+ * than a packet, or an incomplete one) all of it. */
+static size_t whole_requests(const uint8_t *p, size_t len, size_t pkt)
+{
+    size_t off = 0;
+    while (len - off >= 4) {
+        size_t m = 4 + (((size_t)p[off] << 24) | ((size_t)p[off + 1] << 16) |
+                        ((size_t)p[off + 2] << 8) | p[off + 3]);
+        if (m > len - off || m > pkt - off) {
+            break;
+        }
+        off += m;
+    }
+    return off > 0 ? off : len;
+}
+
 /* Moves queued SFTP requests into the channel as far as it takes them. */
 static void feed_channel(ferry_conn *c)
 {
@@ -122,9 +141,11 @@ static void feed_channel(ferry_conn *c)
         return;
     }
     p = ferry_sftpc_output(c->sftp, &len);
+    size_t pkt = ferry_channel_packet_max(c->ch);
     while (len > 0) {
         size_t room = ferry_channel_write_room(c->ch);
-        size_t n = len < room ? len : room;
+        size_t n = whole_requests(p, len, pkt);
+        n = n < room ? n : room;
         if (n == 0 || ferry_channel_write(c->ch, p, n) != FERRY_OK) {
             return;
         }
@@ -132,6 +153,13 @@ static void feed_channel(ferry_conn *c)
         c->last_tx = ferry__conn_now_ms();
         p = ferry_sftpc_output(c->sftp, &len);
     }
+}
+
+/* Queued requests into the channel, packets onto the socket: no wait. */
+static int push(ferry_conn *c)
+{
+    feed_channel(c);
+    return flush_socket(c);
 }
 
 static int closed_error(ferry_conn *c)
@@ -227,8 +255,7 @@ static int step(ferry_conn *c, int extra, int *ready)
         fprintf(stderr, "Timeout, server %s not responding.\n", c->hc.hostname);
         return FERRY_E_TIMEOUT;
     }
-    feed_channel(c);
-    return flush_socket(c);
+    return push(c);
 }
 
 int ferry__conn_step(ferry_conn *c)
@@ -280,6 +307,13 @@ static int ssh_pump(void *ctx, ferry_sftpc *s)
  * consumed. */
 #define CLIENT_WINDOW_MAX   (64u * 1024 * 1024)
 #define CLIENT_WINDOW_START (16u * 1024 * 1024)
+
+static int ssh_flush(void *ctx, ferry_sftpc *s)
+{
+    ferry_conn *c = ctx;
+    (void)s;
+    return c->ch_state < 0 ? FERRY_E_CLOSED : push(c);
+}
 
 static size_t ssh_window(void *ctx, int upload)
 {
@@ -505,7 +539,7 @@ int ferry_conn_open(ferry_conn **out, const ferry_opts *o, const char *host, int
                     ferry_sftpc **sftp, const ferry_sftpc_config *scfg)
 {
     ferry_conn *c = calloc(1, sizeof(*c));
-    ferry_sftpc_io io = {.pump = ssh_pump, .window = ssh_window};
+    ferry_sftpc_io io = {.pump = ssh_pump, .window = ssh_window, .flush = ssh_flush};
     int r = FERRY_E_INTERNAL;
     if (c == NULL) {
         return FERRY_E_ALLOC;

@@ -22,6 +22,8 @@
 
 typedef enum { MODE_NORMAL, MODE_WRONG_ID, MODE_OVERSIZE, MODE_LONG_DATA } fake_mode;
 
+#define LAG 32 /* fake.lag: pumps a reply waits */
+
 typedef struct fake {
     fake_mode mode;
     uint8_t *file; /* the one remote file's contents */
@@ -40,6 +42,11 @@ typedef struct fake {
     unsigned n_checks;
     uint64_t check_len_max; /* longest range asked in one check-file */
     size_t window;          /* the io.window hint (both directions) */
+    /* lag: the replies of a pump reach the client LAG pumps later (a
+     * round trip during which the client may go on sending) */
+    int lag;
+    ferry_buf *held[LAG];
+    unsigned held_n[LAG], lag_at, max_outstanding;
 } fake;
 
 static void put_reply(ferry_buf *out, ferry_buf *body)
@@ -262,9 +269,29 @@ static int fake_pump(void *ctx, ferry_sftpc *c)
     }
     f->max_batch = n > f->max_batch ? n : f->max_batch;
     ferry_sftpc_output_consume(c, len);
+    ferry_buf *now = f->lag ? ferry_buf_new(64u * 1024 * 1024) : out;
     for (unsigned i = 0; i < n; i++) {
-        put_reply(out, replies[f->reverse ? n - 1 - i : i]);
+        put_reply(now, replies[f->reverse ? n - 1 - i : i]);
         ferry_buf_free(replies[f->reverse ? n - 1 - i : i]);
+    }
+    unsigned delivered = n;
+    if (f->lag) { /* deliver the replies of LAG pumps ago, hold these */
+        unsigned k = f->lag_at, waiting = n;
+        for (unsigned i = 0; i < LAG; i++) {
+            waiting += i != k ? f->held_n[i] : 0;
+        }
+        f->max_outstanding = waiting > f->max_outstanding ? waiting : f->max_outstanding;
+        delivered = f->held_n[k];
+        if (f->held[k] != NULL) {
+            ferry_buf_put(out, ferry_buf_data(f->held[k]), ferry_buf_len(f->held[k]));
+            ferry_buf_free(f->held[k]);
+        }
+        f->held[k] = now;
+        f->held_n[k] = n;
+        f->lag_at = (k + 1) % LAG;
+        for (unsigned i = 0; n == 0 && delivered == 0 && i < LAG; i++) {
+            delivered += f->held_n[i]; /* an idle pump is not the end while replies wait */
+        }
     }
     int rc = FERRY_OK;
     size_t total = ferry_buf_len(out);
@@ -278,7 +305,7 @@ static int fake_pump(void *ctx, ferry_sftpc *c)
     if (cut && rc == FERRY_OK) {
         return FERRY_E_DISCONNECTED;
     }
-    return n == 0 && rc == FERRY_OK ? FERRY_E_CLOSED : rc;
+    return n == 0 && delivered == 0 && rc == FERRY_OK ? FERRY_E_CLOSED : rc;
 }
 
 static size_t fake_window(void *ctx, int upload)
@@ -304,6 +331,9 @@ static void fake_free(fake *f, ferry_sftpc *c)
     ferry_sftpc_free(c);
     ferry_buf_free(f->last_req);
     ferry_buf_free(f->written);
+    for (unsigned i = 0; i < LAG; i++) {
+        ferry_buf_free(f->held[i]);
+    }
     free(f->file);
 }
 
@@ -448,7 +478,9 @@ static void test_upload_pipelined(void **state)
 }
 
 /* Without -R, uploads keep as many bytes in flight as downloads: with
- * 252 KiB reads and 128 KiB writes, 126 writes; with -R, exactly that. */
+ * 252 KiB reads and 128 KiB writes, 126 writes; with -R, exactly that.
+ * The server answers a round trip later (lag); the client builds at most
+ * about 1 MiB of WRITEs ahead of what the connection took. */
 static void test_upload_inflight_bytes(void **state)
 {
     (void)state;
@@ -460,12 +492,13 @@ static void test_upload_inflight_bytes(void **state)
     ferry_buf *h = ferry_buf_new(0);
     ferry_buf_put(h, "h2", 2);
     for (int chosen = 0; chosen < 2; chosen++) {
-        fake f = {.reverse = 1, .max_read = 262144};
+        fake f = {.reverse = 1, .max_read = 262144, .lag = 1};
         ferry_sftpc *c = new_client(&f, chosen ? 64 : 0);
         assert_int_equal(ferry_sftpc_read_size(c), FERRY_SFTPC_AUTO_READ_MAX);
         assert_int_equal(ferry_sftpc_upload(c, h, fd, 0, NULL, NULL, NULL), FERRY_OK);
         assert_int_equal(f.n_writes, 200);
-        assert_int_equal(f.max_batch, chosen ? 64 : 126);
+        assert_int_equal(f.max_outstanding, chosen ? 64 : 126);
+        assert_true(f.max_batch <= 9);
         assert_memory_equal(ferry_buf_data(f.written), data, n);
         fake_free(&f, c);
     }

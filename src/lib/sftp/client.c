@@ -373,6 +373,23 @@ static int pump(ferry_sftpc *c)
     return r;
 }
 
+int ferry__sftpc_pump(ferry_sftpc *c)
+{
+    return pump(c);
+}
+
+int ferry__sftpc_flush(ferry_sftpc *c)
+{
+    if (c->dead || c->io.flush == NULL) {
+        return pump(c);
+    }
+    int r = c->io.flush(c->io.ctx, c);
+    if (r != FERRY_OK) {
+        ferry_sftpc_kill(c, r);
+    }
+    return r;
+}
+
 int ferry_sftpc_wait(ferry_sftpc *c, uint32_t id, uint8_t *type, ferry_rd *payload)
 {
     int r;

@@ -55,6 +55,10 @@ typedef struct ferry_sftpc_io {
      * grows only while it is what holds a transfer back (long round
      * trips), so the request count follows the round-trip time. */
     size_t (*window)(void *ctx, int upload);
+    /* Optional: hands what ferry_sftpc_output holds to the transport as
+     * far as it takes it now, without waiting (uploads keep building
+     * WRITEs while it does; without it they pump). */
+    int (*flush)(void *ctx, ferry_sftpc *c);
 } ferry_sftpc_io;
 
 typedef struct ferry_sftpc_config {

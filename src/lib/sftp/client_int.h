@@ -52,6 +52,10 @@ struct ferry_sftpc {
 int ferry__sftpc_expect(ferry_sftpc *c, uint32_t id, uint8_t want, ferry_rd *r);
 /* Waits for a STATUS reply to `id` and returns its mapped code. */
 int ferry__sftpc_status(ferry_sftpc *c, uint32_t id);
+/* One round of the connection (io.pump); kills c on an error. */
+int ferry__sftpc_pump(ferry_sftpc *c);
+/* Output to the transport without waiting (io.flush; else a pump). */
+int ferry__sftpc_flush(ferry_sftpc *c);
 /* Parses a STATUS body, records it, returns the mapped code. */
 int ferry__sftpc_parse_status(ferry_sftpc *c, ferry_rd *r);
 /* New payload buffer for a request. */

@@ -259,6 +259,12 @@ static int send_write(ferry_sftpc *c, const ferry_buf *h, int fd, uint64_t off, 
     return ferry__sftpc_end(c, &pk, FERRY_OK, id);
 }
 
+/* WRITE bytes built ahead of what the connection has taken: enough to
+ * keep it busy, few enough that a file's bytes are still in the CPU's
+ * cache when they are copied into packets, and that the output buffer
+ * does not grow to the size of the whole window in flight. */
+#define WRITE_AHEAD (1024u * 1024)
+
 int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t offset,
                        ferry_sftpc_progress_fn cb, void *cb_ctx, uint64_t *total)
 {
@@ -270,7 +276,7 @@ int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t
 
     while (rc == FERRY_OK) {
         size_t most = inflight(c, 1, len);
-        while (rc == FERRY_OK && !eof && q.n < most) {
+        while (rc == FERRY_OK && !eof && q.n < most && ferry_buf_len(c->out) < WRITE_AHEAD) {
             uint32_t id;
             size_t n = 0;
             rc = send_write(c, handle, fd, next, len, &id, &n);
@@ -283,6 +289,20 @@ int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t
         }
         if (rc != FERRY_OK || q.n == 0) {
             break;
+        }
+        /* more could be sent once the connection takes what is built:
+         * hand it over (and build more if it went), else serve the
+         * connection, rather than wait for the oldest reply */
+        uint8_t type;
+        ferry_rd r;
+        if (!eof && q.n < most &&
+            ferry_sftpc_poll(c, q.v[q.head].id, &type, &r) == FERRY_E_INCOMPLETE) {
+            size_t before = ferry_buf_len(c->out);
+            rc = ferry__sftpc_flush(c);
+            if (rc == FERRY_OK && ferry_buf_len(c->out) >= before && c->io.flush != NULL) {
+                rc = ferry__sftpc_pump(c); /* it took nothing: wait for it */
+            }
+            continue;
         }
         xreq e = xq_pop(&q);
         rc = ferry__sftpc_status(c, e.id);

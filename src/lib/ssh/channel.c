@@ -1075,6 +1075,11 @@ size_t ferry_channel_window(const ferry_channel *ch, int sending)
     return sending ? ch->rwin_peak : ch->lwin_max;
 }
 
+size_t ferry_channel_packet_max(const ferry_channel *ch)
+{
+    return ch->rmaxpkt < DATA_CAP ? ch->rmaxpkt : DATA_CAP;
+}
+
 size_t ferry_channel_write_room(const ferry_channel *ch)
 {
     if (ch == NULL || ch->s->closed || ch->eof_wanted || ch->close_wanted || ch->close_sent) {

@@ -263,6 +263,9 @@ size_t ferry_channel_write_room(const ferry_channel *ch);
 /* The window in one direction: sending, the largest the peer granted so
  * far; receiving, ours as grown (see ferry_ssh_config.window_max). */
 size_t ferry_channel_window(const ferry_channel *ch, int sending);
+/* The most data one packet we send on the channel can carry (the peer's
+ * max packet, within ours). */
+size_t ferry_channel_packet_max(const ferry_channel *ch);
 /* Offers kept input to on_data again (after the consumer made room). */
 void ferry_channel_resume(ferry_channel *ch);
 /* Sends EOF after queued data. */
