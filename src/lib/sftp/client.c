@@ -282,17 +282,13 @@ static int on_packet(ferry_sftpc *c, const uint8_t *p, size_t n)
     return ferry_buf_put(s->reply, ferry_rd_ptr(&r), ferry_rd_left(&r));
 }
 
-/* Appends up to SFTPC_IN_CHUNK bytes and dispatches every complete
- * packet; at most one partial packet stays buffered. */
-static int input_chunk(ferry_sftpc *c, const uint8_t *data, size_t len)
+/* Dispatches every complete packet of p[0..have); returns through *used
+ * how many bytes they took (the rest is one partial packet). */
+static int dispatch(ferry_sftpc *c, const uint8_t *p, size_t have, size_t *used)
 {
     size_t off = 0;
-    int r = ferry_buf_put(c->in, data, len);
-    if (r != FERRY_OK) {
-        return r;
-    }
-    const uint8_t *p = ferry_buf_data(c->in);
-    size_t have = ferry_buf_len(c->in);
+    int r = FERRY_OK;
+    *used = 0;
     while (have - off >= 4) {
         uint32_t plen = (uint32_t)p[off] << 24 | (uint32_t)p[off + 1] << 16 |
                         (uint32_t)p[off + 2] << 8 | p[off + 3];
@@ -306,8 +302,21 @@ static int input_chunk(ferry_sftpc *c, const uint8_t *data, size_t len)
             return r;
         }
         off += 4 + (size_t)plen;
+        *used = off;
     }
-    return ferry_buf_consume(c->in, off);
+    return r;
+}
+
+/* Appends up to SFTPC_IN_CHUNK bytes and dispatches every complete
+ * packet; at most one partial packet stays buffered. */
+static int input_chunk(ferry_sftpc *c, const uint8_t *data, size_t len)
+{
+    size_t used = 0;
+    int r = ferry_buf_put(c->in, data, len);
+    if (r == FERRY_OK) {
+        r = dispatch(c, ferry_buf_data(c->in), ferry_buf_len(c->in), &used);
+    }
+    return r == FERRY_OK ? ferry_buf_consume(c->in, used) : r;
 }
 
 int ferry_sftpc_input(ferry_sftpc *c, const uint8_t *data, size_t len)
@@ -315,6 +324,14 @@ int ferry_sftpc_input(ferry_sftpc *c, const uint8_t *data, size_t len)
     int r = FERRY_OK;
     if (c->dead) {
         return c->dead;
+    }
+    if (ferry_buf_len(c->in) == 0) {
+        /* nothing partial waiting: whole packets are taken where they
+         * are (a reply arriving in one piece is not copied here) */
+        size_t used = 0;
+        r = dispatch(c, data, len, &used);
+        data += used;
+        len -= used;
     }
     while (len > 0 && r == FERRY_OK) {
         size_t n = len < SFTPC_IN_CHUNK ? len : SFTPC_IN_CHUNK;
