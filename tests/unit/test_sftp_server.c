@@ -1527,8 +1527,10 @@ static void test_read_in_place(void **state)
     assert_int_equal(ferry_buf_poke_u32(b, 0, (uint32_t)ferry_buf_len(b) - 4), FERRY_OK);
     assert_int_equal(ferry_sftp_server_input(t->srv, ferry_buf_data(b), ferry_buf_len(b)), 0);
     assert_int_equal(ferry_buf_len(t->out), 0);
+    assert_true(ferry_sftp_server_pending(t->srv) > 0); /* not finished: one waits */
     t->inplace = 0;
     feed(t, b);
+    assert_int_equal(ferry_sftp_server_pending(t->srv), 0);
     ferry_buf_free(b);
     ferry_rd r;
     uint32_t id;

@@ -577,6 +577,7 @@ static int process(S *s, const uint8_t *p, size_t n)
 long ferry_sftp_server_input(ferry_sftp_server *s, const uint8_t *data, size_t len)
 {
     size_t off = 0;
+    s->held = 0;
     for (;;) {
         flush(s);
         if (s->fatal != 0) {
@@ -599,6 +600,7 @@ long ferry_sftp_server_input(ferry_sftp_server *s, const uint8_t *data, size_t l
         }
         if (s->deferred) { /* not consumed: offered again once writable */
             s->deferred = 0;
+            s->held = 1;
             break;
         }
         off += 4 + (size_t)plen;
@@ -613,7 +615,7 @@ void ferry_sftp_server_writable(ferry_sftp_server *s)
 
 size_t ferry_sftp_server_pending(const ferry_sftp_server *s)
 {
-    return ferry_buf_len(s->out);
+    return ferry_buf_len(s->out) + (s->held ? 1 : 0);
 }
 
 int ferry_sftp_server_new(ferry_sftp_server **out, const ferry_sftp_server_config *cfg,

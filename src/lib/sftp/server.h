@@ -89,8 +89,9 @@ void ferry_sftp_server_free(ferry_sftp_server *srv);
 long ferry_sftp_server_input(ferry_sftp_server *srv, const uint8_t *data, size_t len);
 /* Output room became available again. */
 void ferry_sftp_server_writable(ferry_sftp_server *srv);
-/* Reply bytes produced but not yet taken by the writer (0 when every
- * answer has been handed over). */
+/* Reply bytes produced but not yet taken by the writer, plus one while a
+ * request waits for the writer to drain (0 when every answer has been
+ * handed over). */
 size_t ferry_sftp_server_pending(const ferry_sftp_server *srv);
 
 /* Channel adapter (server_chan.c), for a ferry_subsystem_fn accepting

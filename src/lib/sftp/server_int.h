@@ -76,6 +76,7 @@ struct ferry_sftp_server {
     const char *refusal; /* the current request was refused by the mode */
     int seen_check;      /* a check-file request came (running_hash) */
     int deferred;        /* the handler asked to see its request again later */
+    int held;            /* such a request waits in the caller's input */
     const ferry_chk_alg *run_alg; /* of new runs: the last whole-piece check-file's */
     ferry__sftp_hcache hcache[FERRY__SFTP_HCACHE];
     unsigned hcache_next;

@@ -162,6 +162,12 @@ out:
     return r;
 }
 
+static void offering(const ferry_ssh *s)
+{
+    const ferry_identity *id = &s->cfg.identities[s->auth->cur_ident];
+    ferry_debug("ssh: offering %s key %s", s->auth->cur_alg, id->label != NULL ? id->label : "");
+}
+
 /* Makes the next usable identity current; 0 when none is left. */
 static int next_identity(ferry_ssh *s)
 {
@@ -175,7 +181,6 @@ static int next_identity(ferry_ssh *s)
         }
         a->cur_ident = i;
         snprintf(a->cur_alg, sizeof(a->cur_alg), "%s", alg);
-        ferry_debug("ssh: offering %s key %s", alg, id->label != NULL ? id->label : "");
         return 1;
     }
     return 0;
@@ -189,6 +194,7 @@ static int try_next_identity(ferry_ssh *s, int *sent)
     *sent = 0;
     while (next_identity(s)) {
         const ferry_identity *id = &s->cfg.identities[a->cur_ident];
+        offering(s);
         if (!id->sign_direct) {
             *sent = 1;
             a->cstate = CS_WAIT_PK_OK;
@@ -212,18 +218,15 @@ static int try_next_identity(ferry_ssh *s, int *sent)
 static int pk_behind_none(ferry_ssh *s)
 {
     ferry_auth_state *a = s->auth;
-    size_t i = 0;
-    if (!s->cfg.try_pubkey) {
+    if (!s->cfg.try_pubkey || !next_identity(s)) {
         return FERRY_OK;
     }
-    while (i < s->cfg.n_identities &&
-           (s->cfg.identities[i].pub == NULL || s->cfg.identities[i].sign == NULL)) {
-        i++;
-    }
-    if (i == s->cfg.n_identities || !s->cfg.identities[i].sign_direct ||
-        ferry_key_type(s->cfg.identities[i].pub) == FERRY_KEY_RSA || !next_identity(s)) {
+    const ferry_identity *id = &s->cfg.identities[a->cur_ident];
+    if (!id->sign_direct || ferry_key_type(id->pub) == FERRY_KEY_RSA) {
+        a->next_ident = a->cur_ident; /* offered later, in the usual order */
         return FERRY_OK;
     }
+    offering(s);
     int r = send_pk_signed(s);
     a->pk_behind_none = r == FERRY_OK;
     return r == FERRY_OK || s->closed ? r : FERRY_OK; /* could not sign: the usual order */

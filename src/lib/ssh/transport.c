@@ -853,6 +853,9 @@ uint8_t *ferry_ssh_input_space(ferry_ssh *s, size_t want, size_t *room)
 
 int ferry_ssh_input_commit(ferry_ssh *s, size_t n)
 {
+    if (n > IN_MAX - ferry_buf_len(s->in)) {
+        return FERRY_E_INVALID_ARG; /* more than ferry_ssh_input_space gave */
+    }
     /* the bytes are where ferry_ssh_input_space put them: reserving them
      * again finds the room it made, so nothing moves */
     return take_input(s, NULL, n);
