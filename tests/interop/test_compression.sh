@@ -7,6 +7,7 @@
 #  3. ferry -C (and "Compression yes" in an ssh_config) against OpenSSH's
 #     sshd: sshd logs zlib@openssh.com for both directions; files equal.
 #     Without -C, ferry asks for none.
+#  4. ferry -C against ferryd with "Compression yes": files equal.
 . "$FERRY_SRC/tests/interop/lib.sh"
 need sftp ssh-keygen timeout cmp
 FERRY="$FERRY_BUILD/ferry"
@@ -91,3 +92,20 @@ run_ferry none
 grep -q "kex: client->server cipher: .* compression: none" "$T/none.sshd" ||
     fail "without -C ferry should ask for none: $(grep 'kex: ' "$T/none.sshd")"
 ok "ssh_config Compression yes does the same; without it, none"
+
+# 4. ferry -C -> ferryd Compression yes: both ends ours; a download of
+# several MiB goes through ferryd's in-place READ replies compressed
+ferryd_start --config "$T/ferryd.conf"
+rm -f "$T/root/text" "$T/root/rand"
+make_file "$T/local/big" 9437184
+printf 'put %s/local/big big\nget big %s/local/big.back\n' "$T" "$T" >"$T/batch4"
+cat "$T/batch" >>"$T/batch4"
+timeout 120 "$FERRY" -C -vvv -F /dev/null -P "$FERRYD_PORT" -o UserKnownHostsFile="$T/known_hosts" \
+    "${KEYOPTS[@]}" -b "$T/batch4" "$TEST_USER@127.0.0.1" >"$T/4.out" 2>"$T/4.err" ||
+    { tail -n 20 "$T/4.err" >&2; fail "ferry -C against ferryd failed"; }
+grep -q "ssh: compression out/in on" "$T/4.err" || fail "ferry -C with ferryd: compression not on"
+same "$T/local/big" "$T/root/big"
+same "$T/local/big" "$T/local/big.back"
+check_files "$T/root"
+ferryd_stop
+ok "ferry -C with ferryd Compression yes: compressed both ways, files equal"
