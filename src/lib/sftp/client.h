@@ -218,7 +218,7 @@ int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t
  * awaited, then each file's WRITEs, optional FSETSTAT and fsync, and
  * CLOSE follow its handle without waiting, so a batch costs about two
  * round trips instead of three per file. */
-#define FERRY_SFTPC_SMALL_MAX   (64u * 1024) /* largest file sent this way */
+#define FERRY_SFTPC_SMALL_MAX   (256u * 1024) /* largest file sent this way */
 #define FERRY_SFTPC_SMALL_BATCH 32u          /* files per call at most */
 
 typedef struct ferry_sftpc_small {
