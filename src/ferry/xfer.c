@@ -668,10 +668,12 @@ static int put_rename(ferry_client *cl, const char *partial, const char *rabs)
     return 0;
 }
 
-/* Writes from `off`, then attributes, fsync and CLOSE. */
+/* Writes from `off`, then attributes, fsync and CLOSE; with close_id,
+ * after a clean run the CLOSE is only sent (its id there, 0 otherwise):
+ * the caller takes its status with ferry_sftpc_close_wait. */
 static int put_data(ferry_client *cl, const char *local, int fd, const struct stat *st_,
                     const char *rabs, ferry_buf *h, uint64_t off, int kept, const xfer_opts *o,
-                    ferry_sftp_attrs *a, file_state *fs)
+                    ferry_sftp_attrs *a, file_state *fs, uint32_t *close_id)
 {
     ferry_progress p;
     uint64_t acked = off;
@@ -705,6 +707,14 @@ static int put_data(ferry_client *cl, const char *local, int fd, const struct st
         goto close;
     }
     rc = 0;
+    if (close_id != NULL) {
+        if ((r = ferry_sftpc_close_send(cl->sftp, h, close_id)) != FERRY_OK) {
+            *close_id = 0;
+            xerr(cl, "Couldn't close file", rabs, r);
+            rc = -1;
+        }
+        return rc;
+    }
 close:
     if ((r = ferry_sftpc_close(cl->sftp, h)) != FERRY_OK && rc == 0) {
         xerr(cl, "Couldn't close file", rabs, r);
@@ -751,7 +761,11 @@ static int put_file_once(ferry_client *cl, const char *local, const char *rabs, 
     if (!fs->again) {
         say(cl, off ? "Resuming upload of" : "Uploading", local, rabs);
     }
-    if (put_data(cl, local, fd, &st, rabs, h, off, kept, o, &a, fs) != 0 ||
+    /* a fresh upload's CLOSE and its verification by name go out
+     * together (the server serves them in order): one round trip less */
+    uint32_t close_id = 0;
+    if (put_data(cl, local, fd, &st, rabs, h, off, kept, o, &a, fs,
+                 kept == KEPT_PARTIAL ? NULL : &close_id) != 0 ||
         (kept == KEPT_PARTIAL && put_rename(cl, partial, rabs) != 0)) {
         goto out;
     }
@@ -759,6 +773,11 @@ static int put_file_once(ferry_client *cl, const char *local, const char *rabs, 
     ferry_sftpc_cmp j = {
         .path = rabs, .fd = fd, .len = (uint64_t)st.st_size, .known = changed ? NULL : fs->hs};
     rc = ferry_resume_verify(cl, &j, 1, &rabs);
+    int cr = close_id != 0 ? ferry_sftpc_close_wait(cl->sftp, close_id) : FERRY_OK;
+    if (cr != FERRY_OK) {
+        xerr(cl, "Couldn't close file", rabs, cr);
+        rc = -1;
+    }
 out:
     if (fd >= 0) {
         close(fd);

@@ -170,6 +170,12 @@ int ferry_sftpc_open(ferry_sftpc *c, const char *path, uint32_t pflags, const fe
                      ferry_buf **handle);
 int ferry_sftpc_opendir(ferry_sftpc *c, const char *path, ferry_buf **handle);
 int ferry_sftpc_close(ferry_sftpc *c, const ferry_buf *handle);
+/* CLOSE sent now, its status taken later with ferry_sftpc_close_wait:
+ * requests sent in between are served after it (a server answers in
+ * order), so a verification of what was closed costs no extra round
+ * trip. */
+int ferry_sftpc_close_send(ferry_sftpc *c, const ferry_buf *handle, uint32_t *id);
+int ferry_sftpc_close_wait(ferry_sftpc *c, uint32_t id);
 /* Reads a whole directory (every READDIR until EOF), at most `max`
  * entries (0 = 1,000,000; more is TOO_LARGE). *names is a new array of
  * *n entries; free with ferry_sftpc_names_free. */

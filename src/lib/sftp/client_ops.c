@@ -431,6 +431,16 @@ int ferry_sftpc_close(ferry_sftpc *c, const ferry_buf *h)
     return handle_status(c, SSH_FXP_CLOSE, h, NULL);
 }
 
+int ferry_sftpc_close_send(ferry_sftpc *c, const ferry_buf *h, uint32_t *id)
+{
+    return send_str(c, SSH_FXP_CLOSE, ferry_buf_data(h), ferry_buf_len(h), NULL, id);
+}
+
+int ferry_sftpc_close_wait(ferry_sftpc *c, uint32_t id)
+{
+    return ferry__sftpc_status(c, id);
+}
+
 int ferry_sftpc_remove(ferry_sftpc *c, const char *path)
 {
     return path_status(c, SSH_FXP_REMOVE, path, NULL);
