@@ -238,8 +238,26 @@ static int get_file_once(ferry_client *cl, const char *abs, const char *local, c
         xerr(cl, "Couldn't read from remote file", abs, r);
         goto out;
     }
+    /* with check-file-name, CLOSE and the verification by name go out
+     * together (ferryd answers it from the read's running checksum, kept
+     * at CLOSE): one round trip less */
     ferry_sftpc_cmp j = {.handle = h, .fd = fd, .len = total, .known = st->hs};
-    if (ferry_resume_verify(cl, &j, 1, &abs) != 0) {
+    uint32_t close_id = 0;
+    if (cl->rs.verify && ferry_sftpc_can_hash(cl->sftp, 0) &&
+        ferry_sftpc_close_send(cl->sftp, h, &close_id) == FERRY_OK) {
+        j.handle = NULL;
+        j.path = abs;
+    }
+    int vr = ferry_resume_verify(cl, &j, 1, &abs);
+    if (close_id != 0) {
+        ferry_buf_free(h);
+        h = NULL; /* closed: not again below */
+        r = ferry_sftpc_close_wait(cl->sftp, close_id);
+        if (r != FERRY_OK && ferry_sftpc_dead(cl->sftp)) {
+            vr = -1;
+        }
+    }
+    if (vr != 0) {
         goto out;
     }
     uint32_t perm = (a.flags & SSH_FILEXFER_ATTR_PERMISSIONS) ? a.perm : 0644;
@@ -256,7 +274,8 @@ out:
     if (fd >= 0 && close(fd) != 0 && rc == 0) {
         rc = -1;
     }
-    if (ferry_sftpc_close(cl->sftp, h) != FERRY_OK && rc == 0 && ferry_sftpc_dead(cl->sftp)) {
+    if (h != NULL && ferry_sftpc_close(cl->sftp, h) != FERRY_OK && rc == 0 &&
+        ferry_sftpc_dead(cl->sftp)) {
         rc = -1;
     }
     ferry_buf_free(h);

@@ -1692,10 +1692,21 @@ static void test_running_hash_reads(void **state)
     tamper_keep_mtime(p, 5);
     expect_piece(t, NULL, &h, 0, 0, tam, n);
     assert_int_equal(op_close(t, &h), SSH_FX_OK);
-    /* a read run is not cached at CLOSE: check-file-name reads */
+    /* a read run that reached the end is cached at CLOSE: check-file-name
+     * answers from it while the file's key holds, then reads */
     host_write(p, data, n);
     assert_int_equal(op_open(t, "dl", SSH_FXF_READ, &h), SSH_FX_OK);
     read_in_order(t, &h, n, chunk, got);
+    assert_int_equal(op_read(t, &h, n, (uint32_t)chunk, got, chunk), -(long)SSH_FX_EOF);
+    assert_int_equal(op_close(t, &h), SSH_FX_OK);
+    tamper_keep_mtime(p, 5);
+    expect_piece(t, "dl", NULL, 0, 0, data, n);
+    assert_int_equal(utimensat(AT_FDCWD, p, older, 0), 0);
+    expect_piece(t, "dl", NULL, 0, 0, tam, n);
+    /* one that stopped short is not */
+    host_write(p, data, n);
+    assert_int_equal(op_open(t, "dl", SSH_FXF_READ, &h), SSH_FX_OK);
+    read_in_order(t, &h, n - 100, chunk, got);
     assert_int_equal(op_close(t, &h), SSH_FX_OK);
     tamper_keep_mtime(p, 5);
     expect_piece(t, "dl", NULL, 0, 0, tam, n);

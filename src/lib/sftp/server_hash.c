@@ -33,8 +33,10 @@
  * whole-file check-file-handle a client sends after the last byte needs
  * no second pass over the file. It answers only while the file's device,
  * inode, size and mtime are still those seen at the OPEN (the same
- * coarse-timestamp limit as above); read runs are not cached at CLOSE and
- * are kept only for files of 1 MiB or more.
+ * coarse-timestamp limit as above). A read run that reached the end goes
+ * to the cache at CLOSE like a write run (ferry sends CLOSE and a
+ * check-file-name together); read runs are kept only for files of 1 MiB
+ * or more.
  *
  * When runs start (ferry_sftp_server_config.running_hash): after the
  * session's first check-file request (default: the client verifies), for
@@ -299,8 +301,11 @@ static void remember(S *s, ferry__sftp_handle *h, const ferry_vfs_attr *before)
 int ferry__sftp_close_file(S *s, ferry__sftp_handle *h, int how)
 {
     ferry_vfs_attr before;
-    int keep = h->run != NULL && !h->run->reading && how == FERRY_VFS_CLOSE_COMMIT &&
-               ferry_vfs_fstat(h->file, &before) == FERRY_OK && before.size == h->run->off;
+    /* a write run of a committed upload, or a read run that read the
+     * whole file as it still is */
+    int keep = h->run != NULL && (h->run->reading || how == FERRY_VFS_CLOSE_COMMIT) &&
+               ferry_vfs_fstat(h->file, &before) == FERRY_OK && before.size == h->run->off &&
+               (!h->run->reading || same_key(&h->run->key, &before));
     int rc = ferry_vfs_close(h->file, how | ferry__sftp_close_flags(s));
     h->file = NULL;
     if (rc == FERRY_OK && keep) {
