@@ -201,12 +201,17 @@ static int get_file_once(ferry_client *cl, const char *abs, const char *local, c
     ferry_progress p;
     uint64_t off = 0, total = 0;
     int fd = -1, rc = -1;
+    /* the path's STAT goes out with the OPEN: one round trip for both (an
+     * FSTAT needs the handle first); FSTAT only if the STAT failed */
+    uint32_t stat_id = 0;
+    int sr = ferry_sftpc_stat_send(cl->sftp, abs, &stat_id);
     int r = ferry_sftpc_open(cl->sftp, abs, SSH_FXF_READ, NULL, &h);
+    sr = sr == FERRY_OK ? ferry_sftpc_stat_wait(cl->sftp, stat_id, &a) : sr;
     if (r != FERRY_OK) {
         xerr(cl, "Couldn't open remote file", abs, r);
         return -1;
     }
-    if ((r = ferry_sftpc_fstat(cl->sftp, h, &a)) != FERRY_OK) {
+    if (sr != FERRY_OK && (r = ferry_sftpc_fstat(cl->sftp, h, &a)) != FERRY_OK) {
         xerr(cl, "Couldn't stat remote file", abs, r);
         goto out;
     }

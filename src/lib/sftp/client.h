@@ -160,6 +160,9 @@ int ferry_sftpc_realpath(ferry_sftpc *c, const char *path, char **out);
 /* expand-path@openssh.com when offered (~ expansion), else REALPATH. */
 int ferry_sftpc_expand_path(ferry_sftpc *c, const char *path, char **out);
 int ferry_sftpc_stat(ferry_sftpc *c, const char *path, ferry_sftp_attrs *a);
+/* STAT sent now, its ATTRS taken later (pipelined with what follows). */
+int ferry_sftpc_stat_send(ferry_sftpc *c, const char *path, uint32_t *id);
+int ferry_sftpc_stat_wait(ferry_sftpc *c, uint32_t id, ferry_sftp_attrs *a);
 int ferry_sftpc_lstat(ferry_sftpc *c, const char *path, ferry_sftp_attrs *a);
 int ferry_sftpc_fstat(ferry_sftpc *c, const ferry_buf *handle, ferry_sftp_attrs *a);
 int ferry_sftpc_setstat(ferry_sftpc *c, const char *path, const ferry_sftp_attrs *a);

@@ -376,6 +376,16 @@ int ferry_sftpc_stat(ferry_sftpc *c, const char *path, ferry_sftp_attrs *a)
     return rc == FERRY_OK ? attrs_reply(c, id, a) : rc;
 }
 
+int ferry_sftpc_stat_send(ferry_sftpc *c, const char *path, uint32_t *id)
+{
+    return send_str(c, SSH_FXP_STAT, path, strlen(path), NULL, id);
+}
+
+int ferry_sftpc_stat_wait(ferry_sftpc *c, uint32_t id, ferry_sftp_attrs *a)
+{
+    return attrs_reply(c, id, a);
+}
+
 int ferry_sftpc_lstat(ferry_sftpc *c, const char *path, ferry_sftp_attrs *a)
 {
     uint32_t id;
