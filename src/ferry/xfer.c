@@ -311,7 +311,15 @@ typedef struct get_batch {
     ferry_sftp_attrs a[FERRY_SFTPC_SMALL_BATCH];
     char *local[FERRY_SFTPC_SMALL_BATCH];
     size_t n;
+    uint64_t bytes; /* listed sizes of the n files */
 } get_batch;
+
+/* A batch goes out once it holds FERRY_SFTPC_SMALL_BATCH files or about
+ * FERRY_SFTPC_SMALL_BYTES of data (what waits in memory at once). */
+static int batch_full(size_t n, uint64_t bytes)
+{
+    return n == FERRY_SFTPC_SMALL_BATCH || bytes >= FERRY_SFTPC_SMALL_BYTES;
+}
 
 static int gbatch_flush(ferry_client *cl, get_batch *b, const xfer_opts *o)
 {
@@ -361,6 +369,7 @@ static int gbatch_flush(ferry_client *cl, get_batch *b, const xfer_opts *o)
         free((char *)b->v[i].path);
     }
     b->n = 0;
+    b->bytes = 0;
     return rc;
 }
 
@@ -373,7 +382,7 @@ static int gbatch_add(ferry_client *cl, get_batch *b, const char *ra, const char
     uint64_t cap = ferry_sftpc_read_size(cl->sftp);
     uint64_t off = 0;
     if (o->resume || (a->flags & need) != need || !S_ISREG(a->perm) ||
-        a->size > FERRY_SFTPC_SMALL_MAX || a->size >= cap) {
+        a->size > FERRY_SFTPC_SMALL_MAX || a->size >= FERRY_SFTPC_SMALL_READS * cap) {
         return 0;
     }
     int fd = open_local_for(cl, la, a->perm, 0, &off);
@@ -392,6 +401,7 @@ static int gbatch_add(ferry_client *cl, get_batch *b, const char *ra, const char
     }
     say(cl, "Fetching", ra, la);
     b->n++;
+    b->bytes += a->size;
     return 1;
 }
 
@@ -404,7 +414,7 @@ static int get_entry(ferry_client *cl, get_batch *b, const char *abs, const char
     if (rc == 0) {
         rc = get_any(cl, ra, la, o, &e->attrs, depth + 1);
     } else if (rc == 1) {
-        rc = b->n == FERRY_SFTPC_SMALL_BATCH ? gbatch_flush(cl, b, o) : 0;
+        rc = batch_full(b->n, b->bytes) ? gbatch_flush(cl, b, o) : 0;
     }
     free(ra);
     free(la);
@@ -835,6 +845,7 @@ typedef struct small_batch {
     ferry_sftp_attrs attrs[FERRY_SFTPC_SMALL_BATCH];
     char *local[FERRY_SFTPC_SMALL_BATCH];
     size_t n;
+    uint64_t bytes; /* sizes of the n files */
 } small_batch;
 
 static int batch_flush(ferry_client *cl, small_batch *b, const xfer_opts *o)
@@ -880,6 +891,7 @@ static int batch_flush(ferry_client *cl, small_batch *b, const xfer_opts *o)
         free((char *)b->v[i].path);
     }
     b->n = 0;
+    b->bytes = 0;
     return rc;
 }
 
@@ -889,7 +901,7 @@ static int batch_add(ferry_client *cl, small_batch *b, const char *local, const 
                      const xfer_opts *o)
 {
     struct stat st;
-    uint64_t cap = 4ull * ferry_sftpc_write_size(cl->sftp);
+    uint64_t cap = (uint64_t)FERRY_SFTPC_SMALL_WRITES * ferry_sftpc_write_size(cl->sftp);
     int fd;
     if (o->resume || lstat(local, &st) != 0 || !S_ISREG(st.st_mode) ||
         (uint64_t)st.st_size > FERRY_SFTPC_SMALL_MAX || (uint64_t)st.st_size > cap) {
@@ -920,6 +932,7 @@ static int batch_add(ferry_client *cl, small_batch *b, const char *local, const 
     }
     say(cl, "Uploading", local, rabs);
     b->n++;
+    b->bytes += (uint64_t)st.st_size;
     return 1;
 }
 
@@ -956,7 +969,7 @@ static int put_dir(ferry_client *cl, const char *local, const char *rabs, const 
         if (taken < 0 || (taken == 0 && put_any(cl, l2, r2, o, depth + 1) != 0)) {
             rc = -1;
         }
-        if (b->n == FERRY_SFTPC_SMALL_BATCH && batch_flush(cl, b, o) != 0) {
+        if (batch_full(b->n, b->bytes) && batch_flush(cl, b, o) != 0) {
             rc = -1;
         }
         free(l2);

@@ -43,19 +43,19 @@ for kind in cipher mac kex key; do
     ok "$opt: $n algorithms against ferryd"
 done
 
-# files up to one read (252 KiB) travel in pipelined batches both ways:
-# every OPEN of the batch before its first CLOSE, as ferryd's audit
-# trail shows
+# files up to 1 MiB (4 reads, 8 writes) travel in pipelined batches both
+# ways: every OPEN of the batch before its first CLOSE, as ferryd's audit
+# trail shows; 700 KiB takes three reads and six writes each
 mkdir -p "$T/mid"
-for i in 1 2 3; do make_file "$T/mid/m$i" 204800; done
+for i in 1 2 3; do make_file "$T/mid/m$i" 716800; done
 printf 'put -r %s/mid /mid\nget -r /mid %s/mid.back\n' "$T" "$T" >"$T/mid.batch"
 timeout 60 "$FERRY" $OPTS -b "$T/mid.batch" tester@127.0.0.1 >/dev/null 2>"$T/mid.err" ||
-    { cat "$T/mid.err" >&2; fail "put -r / get -r of 200 KiB files"; }
-diff -r "$T/mid" "$T/mid.back" >/dev/null || fail "200 KiB files differ after put -r / get -r"
+    { cat "$T/mid.err" >&2; fail "put -r / get -r of 700 KiB files"; }
+diff -r "$T/mid" "$T/mid.back" >/dev/null || fail "700 KiB files differ after put -r / get -r"
 ops=$(grep -o 'op=\(open\|close\) path=/mid/m[0-9]' "$T/ferryd.log" | cut -d' ' -f1 | paste -sd' ')
 [ "$ops" = "op=open op=open op=open op=close op=close op=close op=open op=open op=open op=close op=close op=close" ] ||
-    fail "200 KiB files not batched (audit order: $ops)"
-ok "recursive put/get of 200 KiB files in batches (all opens before the first close)"
+    fail "700 KiB files not batched (audit order: $ops)"
+ok "recursive put/get of 700 KiB files in batches (all opens before the first close)"
 ferryd_stop
 
 # password and keyboard-interactive (answers through SSH_ASKPASS)

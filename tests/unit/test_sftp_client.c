@@ -894,8 +894,8 @@ static void test_upload_small_batch(void **state)
     char path[64], big[64];
     int fd = tmpfile_fd(path), bfd = tmpfile_fd(big);
     assert_int_equal(write(fd, data, n), (ssize_t)n);
-    uint8_t *z = calloc(1, 200000);
-    assert_int_equal(write(bfd, z, 200000), 200000);
+    uint8_t *z = calloc(1, 300000); /* more than FERRY_SFTPC_SMALL_WRITES of 32 KiB */
+    assert_int_equal(write(bfd, z, 300000), 300000);
     free(z);
     ferry_sftp_attrs a = {.flags = SSH_FILEXFER_ATTR_PERMISSIONS, .perm = 0600};
     ferry_sftpc_small v[4] = {
@@ -958,6 +958,44 @@ static void test_download_small_batch(void **state)
     fake_free(&f, c);
 }
 
+/* A batched file takes as many READs as its listed size needs (up to
+ * FERRY_SFTPC_SMALL_READS); one that fills them all is finished the long
+ * way (more may follow), as is one listed wrongly. */
+static void small_multi(size_t file_len, uint64_t listed, unsigned want_reads, int exact)
+{
+    fake f = {.max_read = 32768};
+    f.file_len = file_len;
+    f.file = pattern(f.file_len);
+    ferry_sftpc *c = new_client(&f, 8);
+    char p1[64];
+    int fd1 = tmpfile_fd(p1);
+    ferry_sftpc_small_get v = {.path = "/m", .size = listed, .fd = fd1};
+    f.n_reads = 0;
+    assert_int_equal(ferry_sftpc_download_small(c, &v, 1), FERRY_OK);
+    assert_int_equal(v.result, FERRY_OK);
+    assert_true(v.got == file_len);
+    check_file(fd1, f.file, f.file_len);
+    if (exact) {
+        assert_int_equal(f.n_reads, want_reads);
+    } else {
+        assert_true(f.n_reads > want_reads);
+    }
+    assert_int_equal(ferry_sftpc_pending(c), 0);
+    close(fd1);
+    unlink(p1);
+    fake_free(&f, c);
+}
+
+static void test_download_small_multi(void **state)
+{
+    (void)state;
+    small_multi(81920 + 100, 81920 + 100, 3, 1); /* 3 reads, the last short */
+    small_multi(65536, 65536, 2, 0);             /* 2 full reads: then EOF checked */
+    small_multi(200000, 200000, 4, 0);           /* over 4 reads: finished the long way */
+    small_multi(81920 + 100, 1000, 1, 0);        /* listed smaller */
+    small_multi(1000, 81920, 3, 0);              /* listed larger: checked the long way */
+}
+
 /* A channel may hand over a whole window at once (megabytes): taken. */
 static void test_large_input_at_once(void **state)
 {
@@ -1018,6 +1056,7 @@ int main(void)
         cmocka_unit_test(test_large_input_at_once),
         cmocka_unit_test(test_upload_small_batch),
         cmocka_unit_test(test_download_small_batch),
+        cmocka_unit_test(test_download_small_multi),
         cmocka_unit_test(test_download_watermark_and_reset),
         cmocka_unit_test(test_upload_acked_watermark),
         cmocka_unit_test(test_hash_pieces),

@@ -227,8 +227,11 @@ int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t
  * awaited, then each file's WRITEs, optional FSETSTAT and fsync, and
  * CLOSE follow its handle without waiting, so a batch costs about two
  * round trips instead of three per file. */
-#define FERRY_SFTPC_SMALL_MAX   (256u * 1024) /* largest file sent this way */
-#define FERRY_SFTPC_SMALL_BATCH 32u          /* files per call at most */
+#define FERRY_SFTPC_SMALL_MAX    (1024u * 1024)     /* largest file sent this way */
+#define FERRY_SFTPC_SMALL_BATCH  32u                /* files per call at most */
+#define FERRY_SFTPC_SMALL_WRITES 8u                 /* WRITEs per file at most */
+#define FERRY_SFTPC_SMALL_READS  4u                 /* READs per file at most */
+#define FERRY_SFTPC_SMALL_BYTES  (8u * 1024 * 1024) /* a caller's batch: about this much */
 
 typedef struct ferry_sftpc_small {
     const char *path;                /* remote path */
@@ -241,17 +244,19 @@ typedef struct ferry_sftpc_small {
 } ferry_sftpc_small;
 
 /* Uploads n (<= FERRY_SFTPC_SMALL_BATCH) files of at most
- * FERRY_SFTPC_SMALL_MAX bytes and at most 4 write requests
- * (4 * ferry_sftpc_write_size) each; a larger one fails with TOO_LARGE
+ * FERRY_SFTPC_SMALL_MAX bytes and at most FERRY_SFTPC_SMALL_WRITES write
+ * requests (that many * ferry_sftpc_write_size) each; a larger one fails with TOO_LARGE
  * (it may then be partly written: send it again the normal way). Each is
  * created or truncated. Each item gets its own result; returns
  * FERRY_OK unless the session itself failed. */
 int ferry_sftpc_upload_small(ferry_sftpc *c, ferry_sftpc_small *v, size_t n);
 
-/* The download side: every OPEN, then one READ per file as its handle
- * arrives, then the CLOSEs, all pipelined. `size` is the size the listing
- * gave; a file that turns out different is finished with
- * ferry_sftpc_download, so the result is right either way. */
+/* The download side: every OPEN, then the READs of each file (up to
+ * FERRY_SFTPC_SMALL_READS of ferry_sftpc_read_size, as many as its listed
+ * size needs) as its handle arrives, then the CLOSEs, all pipelined.
+ * `size` is the size the listing gave; a file that turns out different
+ * (or exactly fills its reads) is finished with ferry_sftpc_download, so
+ * the result is right either way. */
 typedef struct ferry_sftpc_small_get {
     const char *path; /* remote path */
     uint64_t size;    /* expected size (from READDIR) */

@@ -326,7 +326,9 @@ int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t
 
 /* ---- many small files at once ---- */
 
-#define SMALL_MAX_IDS 8 /* writes + fsetstat + fsync + close per file */
+/* writes, fsetstat, fsync, close per file; one write more than allowed
+ * is how a file that grew is noticed (TOO_LARGE) */
+#define SMALL_MAX_IDS (FERRY_SFTPC_SMALL_WRITES + 4)
 
 typedef struct small_state {
     uint32_t open_id;
@@ -469,7 +471,9 @@ int ferry_sftpc_upload_small(ferry_sftpc *c, ferry_sftpc_small *v, size_t n)
 /* ---- many small downloads at once ---- */
 
 typedef struct sget_state {
-    uint32_t open_id, read_id, close_id;
+    uint32_t open_id, close_id;
+    uint32_t read_ids[FERRY_SFTPC_SMALL_READS];
+    size_t nreads;
     ferry_buf *h;
 } sget_state;
 
@@ -484,8 +488,9 @@ static int send_open_read(ferry_sftpc *c, const char *path, uint32_t *id)
     return rc == FERRY_OK ? ferry_sftpc_send(c, SSH_FXP_OPEN, p, id) : rc;
 }
 
-/* Waits for the handle and sends the one READ. */
-static int sget_open(ferry_sftpc *c, sget_state *st, uint32_t len)
+/* Waits for the handle and sends the READs the listed size needs (one
+ * for an empty file). */
+static int sget_open(ferry_sftpc *c, sget_state *st, uint32_t len, uint64_t size)
 {
     ferry_rd r;
     const uint8_t *hp;
@@ -503,32 +508,58 @@ static int sget_open(ferry_sftpc *c, sget_state *st, uint32_t len)
         rc = FERRY_E_ALLOC;
     }
     ferry_sftpc_release(c, st->open_id);
-    return rc == FERRY_OK ? send_read(c, st->h, 0, len, &st->read_id) : rc;
+    uint64_t want = size == 0 ? 1 : (size + len - 1) / len;
+    want = want > FERRY_SFTPC_SMALL_READS ? FERRY_SFTPC_SMALL_READS : want;
+    while (rc == FERRY_OK && st->nreads < want) {
+        rc = send_read(c, st->h, (uint64_t)st->nreads * len, len, &st->read_ids[st->nreads]);
+        st->nreads += rc == FERRY_OK;
+    }
+    return rc;
 }
 
-/* Takes the READ's reply; finishes the file the normal way when it is
- * not exactly the size listed. */
-static int sget_data(ferry_sftpc *c, ferry_sftpc_small_get *it, sget_state *st, uint32_t len)
+/* Takes one READ's reply into the file at off: its length in *n (0 at
+ * EOF). */
+static int sget_reply(ferry_sftpc *c, uint32_t id, int fd, uint64_t off, uint32_t len, size_t *n)
 {
     ferry_rd r;
     const uint8_t *d = NULL;
-    size_t n = 0;
-    int rc = ferry__sftpc_expect(c, st->read_id, SSH_FXP_DATA, &r);
+    *n = 0;
+    int rc = ferry__sftpc_expect(c, id, SSH_FXP_DATA, &r);
     if (rc == FERRY_E_EOF) {
-        rc = FERRY_OK; /* empty file */
-    } else if (rc == FERRY_OK) {
-        rc = ferry_rd_string(&r, &d, &n);
-        if (rc == FERRY_OK && (n > len || n == 0)) {
+        return FERRY_OK;
+    }
+    if (rc == FERRY_OK) {
+        rc = ferry_rd_string(&r, &d, n);
+        if (rc == FERRY_OK && (*n > len || *n == 0)) {
             rc = FERRY_E_PROTOCOL;
         }
         if (rc == FERRY_OK) {
-            rc = pwrite_all(it->fd, d, n, 0);
+            rc = pwrite_all(fd, d, *n, off);
         }
-        ferry_sftpc_release(c, st->read_id);
+        ferry_sftpc_release(c, id);
     }
-    it->got = n;
-    if (rc == FERRY_OK && (n != it->size || n == len)) {
-        rc = ferry_sftpc_download(c, st->h, it->fd, n, NULL, NULL, &it->got);
+    return rc;
+}
+
+/* Takes the READs' replies, in order, as far as they are whole; finishes
+ * the file the normal way when that is not exactly the size listed, or
+ * when the reads were all full (more may follow). */
+static int sget_data(ferry_sftpc *c, ferry_sftpc_small_get *it, sget_state *st, uint32_t len)
+{
+    uint64_t got = 0;
+    int rc = FERRY_OK, whole = 1;
+    for (size_t k = 0; k < st->nreads; k++) {
+        size_t n = 0;
+        int r = sget_reply(c, st->read_ids[k], it->fd, (uint64_t)k * len, len, &n);
+        rc = rc == FERRY_OK ? r : rc;
+        if (r == FERRY_OK && whole) {
+            got += n;
+        }
+        whole = whole && r == FERRY_OK && n == len; /* a gap: the rest is read again */
+    }
+    it->got = got;
+    if (rc == FERRY_OK && (got != it->size || got == (uint64_t)st->nreads * len)) {
+        rc = ferry_sftpc_download(c, st->h, it->fd, got, NULL, NULL, &it->got);
     }
     return rc;
 }
@@ -547,7 +578,7 @@ int ferry_sftpc_download_small(ferry_sftpc *c, ferry_sftpc_small_get *v, size_t 
     }
     for (size_t i = 0; i < n; i++) {
         if (v[i].result == FERRY_OK) {
-            v[i].result = sget_open(c, &st[i], len);
+            v[i].result = sget_open(c, &st[i], len, v[i].size);
         }
     }
     for (size_t i = 0; i < n; i++) {
