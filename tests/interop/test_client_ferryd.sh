@@ -43,7 +43,7 @@ for kind in cipher mac kex key; do
     ok "$opt: $n algorithms against ferryd"
 done
 
-# files up to 1 MiB (4 reads, 8 writes) travel in pipelined batches both
+# files up to 1 MiB (5 reads, 8 writes) travel in pipelined batches both
 # ways: every OPEN of the batch before its first CLOSE, as ferryd's audit
 # trail shows; 700 KiB takes three reads and six writes each
 mkdir -p "$T/mid"

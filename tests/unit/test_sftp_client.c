@@ -991,7 +991,7 @@ static void test_download_small_multi(void **state)
     (void)state;
     small_multi(81920 + 100, 81920 + 100, 3, 1); /* 3 reads, the last short */
     small_multi(65536, 65536, 2, 0);             /* 2 full reads: then EOF checked */
-    small_multi(200000, 200000, 4, 0);           /* over 4 reads: finished the long way */
+    small_multi(200000, 200000, 5, 0);           /* over 5 reads: finished the long way */
     small_multi(81920 + 100, 1000, 1, 0);        /* listed smaller */
     small_multi(1000, 81920, 3, 0);              /* listed larger: checked the long way */
 }

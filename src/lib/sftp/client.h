@@ -230,7 +230,7 @@ int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t
 #define FERRY_SFTPC_SMALL_MAX    (1024u * 1024)     /* largest file sent this way */
 #define FERRY_SFTPC_SMALL_BATCH  32u                /* files per call at most */
 #define FERRY_SFTPC_SMALL_WRITES 8u                 /* WRITEs per file at most */
-#define FERRY_SFTPC_SMALL_READS  4u                 /* READs per file at most */
+#define FERRY_SFTPC_SMALL_READS  5u                 /* READs per file at most (1 MiB in 252 KiB reads) */
 #define FERRY_SFTPC_SMALL_BYTES  (8u * 1024 * 1024) /* a caller's batch: about this much */
 
 typedef struct ferry_sftpc_small {
