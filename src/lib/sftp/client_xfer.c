@@ -302,6 +302,9 @@ int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t
             if (rc == FERRY_OK && ferry_buf_len(c->out) >= before && c->io.flush != NULL) {
                 rc = ferry__sftpc_pump(c); /* it took nothing: wait for it */
             }
+            if (rc == FERRY_OK && c->interrupted) {
+                rc = FERRY_E_AGAIN; /* as after a reply (Ctrl-C) */
+            }
             continue;
         }
         xreq e = xq_pop(&q);
