@@ -414,6 +414,29 @@ static int tmpfile_fd(char *path)
     return fd;
 }
 
+/* The pair most transfer tests need: a local temporary file and a
+ * remote handle (any bytes: the fake server serves one file). */
+typedef struct xio {
+    char path[64];
+    int fd;
+    ferry_buf *h;
+} xio;
+
+static void xio_open(xio *x, const char *handle)
+{
+    x->fd = tmpfile_fd(x->path);
+    x->h = ferry_buf_new(0);
+    assert_non_null(x->h);
+    assert_int_equal(ferry_buf_put(x->h, handle, strlen(handle)), FERRY_OK);
+}
+
+static void xio_close(xio *x)
+{
+    close(x->fd);
+    unlink(x->path);
+    ferry_buf_free(x->h);
+}
+
 static void check_file(int fd, const uint8_t *want, size_t n)
 {
     uint8_t *got = malloc(n + 1);
@@ -429,25 +452,21 @@ static void test_download_short_reads_out_of_order(void **state)
     f.file_len = 300000 + 17;
     f.file = pattern(f.file_len);
     ferry_sftpc *c = new_client(&f, 16);
-    ferry_buf *h = ferry_buf_new(0);
-    ferry_buf_put(h, "h1", 2);
-    char path[64];
-    int fd = tmpfile_fd(path);
+    xio x;
+    xio_open(&x, "h1");
     uint64_t total = 0;
-    assert_int_equal(ferry_sftpc_download(c, h, fd, 0, NULL, NULL, &total), FERRY_OK);
+    assert_int_equal(ferry_sftpc_download(c, x.h, x.fd, 0, NULL, NULL, &total), FERRY_OK);
     assert_true(total == f.file_len);
-    check_file(fd, f.file, f.file_len);
+    check_file(x.fd, f.file, f.file_len);
     assert_true(f.max_batch > 1); /* requests were pipelined */
     assert_int_equal(ferry_sftpc_pending(c), 0);
     /* resume from an offset: only the rest is asked for */
-    assert_int_equal(ftruncate(fd, 100000), 0);
+    assert_int_equal(ftruncate(x.fd, 100000), 0);
     unsigned before = f.n_reads;
-    assert_int_equal(ferry_sftpc_download(c, h, fd, 100000, NULL, NULL, &total), FERRY_OK);
-    check_file(fd, f.file, f.file_len);
+    assert_int_equal(ferry_sftpc_download(c, x.h, x.fd, 100000, NULL, NULL, &total), FERRY_OK);
+    check_file(x.fd, f.file, f.file_len);
     assert_true(f.n_reads - before < (f.file_len - 100000) / 10000 + 20);
-    close(fd);
-    unlink(path);
-    ferry_buf_free(h);
+    xio_close(&x);
     fake_free(&f, c);
 }
 
@@ -458,22 +477,18 @@ static void test_upload_pipelined(void **state)
     ferry_sftpc *c = new_client(&f, 8);
     size_t n = 200000 + 3;
     uint8_t *data = pattern(n);
-    char path[64];
-    int fd = tmpfile_fd(path);
-    assert_int_equal(write(fd, data, n), (ssize_t)n);
-    ferry_buf *h = ferry_buf_new(0);
-    ferry_buf_put(h, "h2", 2);
+    xio x;
+    xio_open(&x, "h2");
+    assert_int_equal(write(x.fd, data, n), (ssize_t)n);
     uint64_t total = 0;
-    assert_int_equal(ferry_sftpc_upload(c, h, fd, 0, NULL, NULL, &total), FERRY_OK);
+    assert_int_equal(ferry_sftpc_upload(c, x.h, x.fd, 0, NULL, NULL, &total), FERRY_OK);
     assert_true(total == n);
     assert_int_equal(ferry_buf_len(f.written), n);
     assert_memory_equal(ferry_buf_data(f.written), data, n);
     assert_int_equal(f.n_writes, (n + 32767) / 32768);
     assert_true(f.max_batch > 1 && f.max_batch <= 8);
-    close(fd);
-    unlink(path);
+    xio_close(&x);
     free(data);
-    ferry_buf_free(h);
     fake_free(&f, c);
 }
 
@@ -486,26 +501,22 @@ static void test_upload_inflight_bytes(void **state)
     (void)state;
     size_t n = 200u * 131072;
     uint8_t *data = pattern(n);
-    char path[64];
-    int fd = tmpfile_fd(path);
-    assert_int_equal(write(fd, data, n), (ssize_t)n);
-    ferry_buf *h = ferry_buf_new(0);
-    ferry_buf_put(h, "h2", 2);
+    xio x;
+    xio_open(&x, "h2");
+    assert_int_equal(write(x.fd, data, n), (ssize_t)n);
     for (int chosen = 0; chosen < 2; chosen++) {
         fake f = {.reverse = 1, .max_read = 262144, .lag = 1};
         ferry_sftpc *c = new_client(&f, chosen ? 64 : 0);
         assert_int_equal(ferry_sftpc_read_size(c), FERRY_SFTPC_AUTO_READ_MAX);
-        assert_int_equal(ferry_sftpc_upload(c, h, fd, 0, NULL, NULL, NULL), FERRY_OK);
+        assert_int_equal(ferry_sftpc_upload(c, x.h, x.fd, 0, NULL, NULL, NULL), FERRY_OK);
         assert_int_equal(f.n_writes, 200);
         assert_int_equal(f.max_outstanding, chosen ? 64 : 126);
         assert_true(f.max_batch <= 9);
         assert_memory_equal(ferry_buf_data(f.written), data, n);
         fake_free(&f, c);
     }
-    close(fd);
-    unlink(path);
+    xio_close(&x);
     free(data);
-    ferry_buf_free(h);
 }
 
 /* Without -R the requests in flight cover the transport's window when it
@@ -519,16 +530,12 @@ static void test_inflight_follows_window(void **state)
         f.file_len = 300u * 32768;
         f.file = pattern(f.file_len);
         ferry_sftpc *c = new_client(&f, chosen ? 64 : 0);
-        ferry_buf *h = ferry_buf_new(0);
-        ferry_buf_put(h, "h1", 2);
-        char path[64];
-        int fd = tmpfile_fd(path);
-        assert_int_equal(ferry_sftpc_download(c, h, fd, 0, NULL, NULL, NULL), FERRY_OK);
+        xio x;
+        xio_open(&x, "h1");
+        assert_int_equal(ferry_sftpc_download(c, x.h, x.fd, 0, NULL, NULL, NULL), FERRY_OK);
         assert_int_equal(f.max_batch, chosen ? 64 : 200);
-        check_file(fd, f.file, f.file_len);
-        close(fd);
-        unlink(path);
-        ferry_buf_free(h);
+        check_file(x.fd, f.file, f.file_len);
+        xio_close(&x);
         fake_free(&f, c);
     }
 }
@@ -564,17 +571,15 @@ static void test_download_watermark_and_reset(void **state)
     f.file_len = 200000 + 5;
     f.file = pattern(f.file_len);
     ferry_sftpc *c = new_client(&f, 8);
-    ferry_buf *h = ferry_buf_new(0);
-    ferry_buf_put(h, "h1", 2);
-    char path[64];
-    int fd = tmpfile_fd(path);
+    xio x;
+    xio_open(&x, "h1");
     uint64_t mark = 0;
-    int r = ferry_sftpc_download(c, h, fd, 0, NULL, NULL, &mark);
+    int r = ferry_sftpc_download(c, x.h, x.fd, 0, NULL, NULL, &mark);
     assert_int_equal(r, FERRY_E_DISCONNECTED);
     assert_int_equal(ferry_sftpc_dead(c), FERRY_E_DISCONNECTED);
     assert_true(mark > 0 && mark < f.file_len);
     uint8_t *got = malloc(mark);
-    assert_int_equal(pread(fd, got, mark, 0), (ssize_t)mark);
+    assert_int_equal(pread(x.fd, got, mark, 0), (ssize_t)mark);
     assert_memory_equal(got, f.file, mark);
     free(got);
     /* with data hashed on the way: in order up to the first gap */
@@ -589,23 +594,21 @@ static void test_download_watermark_and_reset(void **state)
     assert_int_equal(ferry_sftpc_pending(c), 0);
     assert_int_equal(ferry_sftpc_init(c), FERRY_OK);
     assert_true(ferry_sftpc_has_ext(c, "posix-rename@openssh.com"));
-    assert_int_equal(ftruncate(fd, (off_t)mark), 0);
+    assert_int_equal(ftruncate(x.fd, (off_t)mark), 0);
     uint64_t from = mark;
-    assert_int_equal(ferry_sftpc_download(c, h, fd, from, NULL, NULL, &mark), FERRY_OK);
+    assert_int_equal(ferry_sftpc_download(c, x.h, x.fd, from, NULL, NULL, &mark), FERRY_OK);
     assert_true(mark == f.file_len);
     /* a stream starting past what was hashed is not taken */
     assert_true(ferry_sftpc_hashes_end(hs) == 10);
     ferry_sftpc_hashes_reset(hs);
     f.reverse = 0;
     f.max_chunk = 0;
-    assert_int_equal(ferry_sftpc_download(c, h, fd, 0, NULL, NULL, &mark), FERRY_OK);
+    assert_int_equal(ferry_sftpc_download(c, x.h, x.fd, 0, NULL, NULL, &mark), FERRY_OK);
     assert_true(ferry_sftpc_hashes_end(hs) == f.file_len);
     ferry_sftpc_set_stream_hash(c, NULL);
     ferry_sftpc_hashes_free(hs);
-    check_file(fd, f.file, f.file_len);
-    close(fd);
-    unlink(path);
-    ferry_buf_free(h);
+    check_file(x.fd, f.file, f.file_len);
+    xio_close(&x);
     fake_free(&f, c);
 }
 
@@ -618,16 +621,14 @@ static void test_upload_acked_watermark(void **state)
     ferry_sftpc *c = new_client(&f, 4);
     size_t n = 400000;
     uint8_t *data = pattern(n);
-    char path[64];
-    int fd = tmpfile_fd(path);
-    assert_int_equal(write(fd, data, n), (ssize_t)n);
-    ferry_buf *h = ferry_buf_new(0);
-    ferry_buf_put(h, "h2", 2);
+    xio x;
+    xio_open(&x, "h2");
+    assert_int_equal(write(x.fd, data, n), (ssize_t)n);
     uint64_t acked = 0;
     ferry_sftpc_hashes *hs = NULL;
     assert_int_equal(ferry_sftpc_hashes_new(c, &hs), FERRY_OK);
     ferry_sftpc_set_stream_hash(c, hs);
-    assert_int_equal(ferry_sftpc_upload(c, h, fd, 0, NULL, NULL, &acked), FERRY_E_DISCONNECTED);
+    assert_int_equal(ferry_sftpc_upload(c, x.h, x.fd, 0, NULL, NULL, &acked), FERRY_E_DISCONNECTED);
     /* the fifth reply arrived with the loss: not counted, but stored */
     assert_true(acked == 4u * FERRY_SFTPC_DEFAULT_IO);
     /* what was sent was hashed on the way (more than was acknowledged) */
@@ -636,10 +637,8 @@ static void test_upload_acked_watermark(void **state)
     ferry_sftpc_hashes_free(hs);
     assert_true(ferry_buf_len(f.written) >= acked);
     assert_memory_equal(ferry_buf_data(f.written), data, acked);
-    close(fd);
-    unlink(path);
+    xio_close(&x);
     free(data);
-    ferry_buf_free(h);
     fake_free(&f, c);
 }
 
@@ -671,14 +670,12 @@ static void compare_with(int hashes)
     f.file = pattern(f.file_len);
     ferry_sftpc *c = new_client(&f, 0);
     assert_string_equal(ferry_sftpc_hash_name(c), hashes == 2 ? "poly1305@ferry.dev" : "sha256");
-    ferry_buf *h = ferry_buf_new(0);
-    ferry_buf_put(h, "h1", 2);
-    char path[64];
-    int fd = tmpfile_fd(path);
-    assert_int_equal(write(fd, f.file, f.file_len), (ssize_t)f.file_len);
-    ferry_sftpc_cmp v[3] = {{.handle = h, .fd = fd, .len = f.file_len},
-                            {.path = "/x", .fd = fd, .len = 1000},
-                            {.path = "/x", .fd = fd, .len = 0}};
+    xio x;
+    xio_open(&x, "h1");
+    assert_int_equal(write(x.fd, f.file, f.file_len), (ssize_t)f.file_len);
+    ferry_sftpc_cmp v[3] = {{.handle = x.h, .fd = x.fd, .len = f.file_len},
+                            {.path = "/x", .fd = x.fd, .len = 1000},
+                            {.path = "/x", .fd = x.fd, .len = 0}};
     assert_int_equal(ferry_sftpc_compare(c, v, 3), FERRY_OK);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(v[i].result, FERRY_OK);
@@ -686,27 +683,25 @@ static void compare_with(int hashes)
     }
     assert_int_equal(f.n_checks, 2); /* nothing asked for an empty range */
     /* one byte differs */
-    assert_int_equal(pwrite(fd, "\xff", 1, 500), 1);
+    assert_int_equal(pwrite(x.fd, "\xff", 1, 500), 1);
     assert_int_equal(ferry_sftpc_compare(c, v, 2), FERRY_OK);
     assert_int_equal(v[0].same, 0);
     assert_int_equal(v[1].same, 0);
     /* a local file shorter than the range is different, not an error */
-    assert_int_equal(pwrite(fd, f.file + 500, 1, 500), 1);
-    assert_int_equal(ftruncate(fd, 100), 0);
+    assert_int_equal(pwrite(x.fd, f.file + 500, 1, 500), 1);
+    assert_int_equal(ftruncate(x.fd, 100), 0);
     assert_int_equal(ferry_sftpc_compare(c, v, 1), FERRY_OK);
     assert_int_equal(v[0].result, FERRY_OK);
     assert_int_equal(v[0].same, 0);
     /* the remote file shorter than the range: different too */
     v[0].len = f.file_len + 10;
-    assert_int_equal(ftruncate(fd, 0), 0);
-    assert_int_equal(write(fd, f.file, f.file_len), (ssize_t)f.file_len);
-    assert_int_equal(write(fd, "0123456789", 10), 10);
+    assert_int_equal(ftruncate(x.fd, 0), 0);
+    assert_int_equal(write(x.fd, f.file, f.file_len), (ssize_t)f.file_len);
+    assert_int_equal(write(x.fd, "0123456789", 10), 10);
     assert_int_equal(ferry_sftpc_compare(c, v, 1), FERRY_OK);
     assert_int_equal(v[0].same, 0);
-    ferry_buf_free(h);
     fake_free(&f, c);
-    close(fd);
-    unlink(path);
+    xio_close(&x);
 }
 
 static void test_compare(void **state)
@@ -822,14 +817,10 @@ static void test_data_longer_than_asked(void **state)
     f.file_len = 1000;
     f.file = pattern(f.file_len);
     ferry_sftpc *c = new_client(&f, 4);
-    ferry_buf *h = ferry_buf_new(0);
-    ferry_buf_put(h, "h", 1);
-    char path[64];
-    int fd = tmpfile_fd(path);
-    assert_int_equal(ferry_sftpc_download(c, h, fd, 0, NULL, NULL, NULL), FERRY_E_PROTOCOL);
-    close(fd);
-    unlink(path);
-    ferry_buf_free(h);
+    xio x;
+    xio_open(&x, "h");
+    assert_int_equal(ferry_sftpc_download(c, x.h, x.fd, 0, NULL, NULL, NULL), FERRY_E_PROTOCOL);
+    xio_close(&x);
     fake_free(&f, c);
 }
 
