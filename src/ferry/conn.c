@@ -120,8 +120,7 @@ static size_t whole_requests(const uint8_t *p, size_t len, size_t pkt)
 {
     size_t off = 0;
     while (len - off >= 4) {
-        size_t m = 4 + (((size_t)p[off] << 24) | ((size_t)p[off + 1] << 16) |
-                        ((size_t)p[off + 2] << 8) | p[off + 3]);
+        size_t m = 4 + (size_t)ferry_load_u32(p + off);
         if (m > len - off || m > pkt - off) {
             break;
         }

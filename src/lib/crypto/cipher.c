@@ -155,13 +155,6 @@ const char *ferry_mac_default(void)
 
 /* ---- shared helpers ---- */
 
-static void put_be32(uint8_t out[4], uint32_t v)
-{
-    out[0] = (uint8_t)(v >> 24);
-    out[1] = (uint8_t)(v >> 16);
-    out[2] = (uint8_t)(v >> 8);
-    out[3] = (uint8_t)v;
-}
 
 /* The packet_length field at the start of `first` (4 bytes). */
 static int read_len(const uint8_t *first, uint32_t *pktlen)
@@ -207,7 +200,7 @@ static int chacha_start(EVP_CIPHER_CTX *ctx, uint32_t counter, uint32_t seqnr)
     iv[2] = (uint8_t)(counter >> 16);
     iv[3] = (uint8_t)(counter >> 24);
     /* iv[4..12): counter high word and the top half of the uint64 seqnr */
-    put_be32(iv + 12, seqnr);
+    ferry_store_u32(iv + 12, seqnr);
     if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, -1) != 1) {
         return ferry_err_crypto();
     }
@@ -395,7 +388,7 @@ static int hmac_compute(ferry_pcrypt *p, uint32_t seqnr, const uint8_t *data, si
 {
     uint8_t sq[4];
     size_t outl = 0;
-    put_be32(sq, seqnr);
+    ferry_store_u32(sq, seqnr);
     if (EVP_MAC_init(p->mac_ctx, NULL, 0, NULL) != 1 ||
         EVP_MAC_update(p->mac_ctx, sq, sizeof(sq)) != 1 ||
         EVP_MAC_update(p->mac_ctx, data, n) != 1 ||

@@ -290,8 +290,7 @@ static int dispatch(ferry_sftpc *c, const uint8_t *p, size_t have, size_t *used)
     int r = FERRY_OK;
     *used = 0;
     while (have - off >= 4) {
-        uint32_t plen = (uint32_t)p[off] << 24 | (uint32_t)p[off + 1] << 16 |
-                        (uint32_t)p[off + 2] << 8 | p[off + 3];
+        uint32_t plen = ferry_load_u32(p + off);
         if (plen == 0 || plen > c->cfg.max_reply) {
             return FERRY_E_TOO_LARGE;
         }

@@ -317,10 +317,6 @@ int ferry__sftp_rd_path(ferry_rd *r, char *out)
     return ferry_rd_name(r, out, FERRY_VFS_PATH_MAX + 1);
 }
 
-static uint32_t get_u32be(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 int ferry__sftp_rd_handle(S *s, ferry_rd *r, int kind, ferry__sftp_handle **hp)
 {
@@ -334,7 +330,7 @@ int ferry__sftp_rd_handle(S *s, ferry_rd *r, int kind, ferry__sftp_handle **hp)
     if (n != 8) {
         return FERRY_E_INVALID_ARG;
     }
-    uint32_t idx = get_u32be(p), gen = get_u32be(p + 4);
+    uint32_t idx = ferry_load_u32(p), gen = ferry_load_u32(p + 4);
     if (idx >= s->nh || s->h[idx].kind == H_FREE || s->h[idx].gen != gen) {
         return FERRY_E_INVALID_ARG;
     }
@@ -586,7 +582,7 @@ long ferry_sftp_server_input(ferry_sftp_server *s, const uint8_t *data, size_t l
         if (ferry_buf_len(s->out) > 0 || len - off < 4) {
             break;
         }
-        uint32_t plen = get_u32be(data + off);
+        uint32_t plen = ferry_load_u32(data + off);
         if (plen > s->max_packet || plen == 0) {
             return plen == 0 ? FERRY_E_FORMAT : FERRY_E_TOO_LARGE;
         }

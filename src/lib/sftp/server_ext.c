@@ -155,8 +155,7 @@ static int put_names(S *s, const uint8_t *ids, size_t n, int users)
     }
     int rc = FERRY_OK;
     for (size_t i = 0; rc == FERRY_OK && i < n; i += 4) {
-        uint32_t v = (uint32_t)ids[i] << 24 | (uint32_t)ids[i + 1] << 16 |
-                     (uint32_t)ids[i + 2] << 8 | ids[i + 3];
+        uint32_t v = ferry_load_u32(ids + i);
         const char *name = "";
         if (users && s->cfg.user != NULL && v == (uint32_t)geteuid() &&
             strlen(s->cfg.user) < 64) {

@@ -130,14 +130,6 @@ int ferry__sftp_on_close(S *s, uint32_t id, ferry_rd *r)
 /* A DATA reply's header: length, type, id, data length. */
 #define DATA_HDR 13u
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 int ferry__sftp_on_read(S *s, uint32_t id, ferry_rd *r)
 {
     ferry__sftp_handle *h;
@@ -181,10 +173,10 @@ int ferry__sftp_on_read(S *s, uint32_t id, ferry_rd *r)
         }
         h->bytes_read += got;
         ferry__sftp_run_read(h, off, dst + DATA_HDR, got);
-        put_be32(dst, (uint32_t)(DATA_HDR - 4 + got));
+        ferry_store_u32(dst, (uint32_t)(DATA_HDR - 4 + got));
         dst[4] = SSH_FXP_DATA;
-        put_be32(dst + 5, id);
-        put_be32(dst + 9, (uint32_t)got);
+        ferry_store_u32(dst + 5, id);
+        ferry_store_u32(dst + 9, (uint32_t)got);
         rc = s->w.end(s->w.ctx, DATA_HDR + got);
         s->fatal = rc;
         s->replied = 1;

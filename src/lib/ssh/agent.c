@@ -204,7 +204,7 @@ static int agent_call(ferry_agent *a, const ferry_buf *req, ferry_buf *reply)
     if (r == FERRY_OK) {
         r = recv_all(a->fd, hdr, 4, &deadline);
     }
-    uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+    uint32_t len = ferry_load_u32(hdr);
     if (r == FERRY_OK && (len == 0 || len > AGENT_MSG_MAX)) {
         r = len == 0 ? FERRY_E_PROTOCOL : FERRY_E_TOO_LARGE;
     }

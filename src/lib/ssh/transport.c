@@ -75,18 +75,6 @@ uint64_t ferry__now_ms(const ferry_ssh *s)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static uint32_t get_be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 /* Copies a peer-supplied text into out, replacing anything unprintable. */
 static void copy_printable(char *out, size_t outsz, const uint8_t *p, size_t n)
@@ -260,7 +248,7 @@ static int seal_at(ferry_ssh *s, size_t off)
         return ferry_err_crypto();
     }
     uint8_t *pkt = ferry_buf_mdata(s->out) + off;
-    put_be32(pkt, (uint32_t)pktlen);
+    ferry_store_u32(pkt, (uint32_t)pktlen);
     pkt[4] = (uint8_t)pad;
     if (pc != NULL &&
         (r = ferry_pcrypt_seal(pc, s->tx.seqnr, pkt, 4 + pktlen, pkt + 4 + pktlen)) != FERRY_OK) {
@@ -724,7 +712,7 @@ static int peek_length(ferry_ssh *s)
     }
     uint8_t *p = ferry_buf_mdata(s->in);
     if (pc == NULL) {
-        len = get_be32(p);
+        len = ferry_load_u32(p);
     } else if (ferry_pcrypt_peek_len(pc, s->rx.seqnr, p, &len) != FERRY_OK) {
         return ferry__fail(s, FERRY_E_FORMAT, SSH_DISCONNECT_PROTOCOL_ERROR, "bad packet length");
     }

@@ -191,7 +191,8 @@ int ferry_buf_put_bool(ferry_buf *b, int v)
 
 int ferry_buf_put_u32(ferry_buf *b, uint32_t v)
 {
-    uint8_t t[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    uint8_t t[4];
+    ferry_store_u32(t, v);
     return ferry_buf_put(b, t, 4);
 }
 
@@ -286,11 +287,7 @@ int ferry_buf_poke_u32(ferry_buf *b, size_t off, uint32_t v)
     if (off > ferry_buf_len(b) || ferry_buf_len(b) - off < 4) {
         return FERRY_E_FORMAT;
     }
-    uint8_t *p = ferry_buf_mdata(b) + off;
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
+    ferry_store_u32(ferry_buf_mdata(b) + off, v);
     return FERRY_OK;
 }
 
@@ -365,7 +362,7 @@ int ferry_rd_u32(ferry_rd *r, uint32_t *v)
     const uint8_t *p;
     int e = ferry_rd_bytes(r, 4, &p);
     if (e == FERRY_OK) {
-        *v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        *v = ferry_load_u32(p);
     }
     return e;
 }

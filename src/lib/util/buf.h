@@ -30,6 +30,21 @@
 
 typedef struct ferry_buf ferry_buf;
 
+/* A uint32 in network byte order at p (RFC 4251 s5), for framing code
+ * that looks at raw bytes without a reader or buffer. */
+static inline uint32_t ferry_load_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline void ferry_store_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
 /* New empty buffer that may grow to `max` bytes (0 = FERRY_BUF_MAX_DEFAULT).
  * Returns NULL when out of memory. Free with ferry_buf_free. */
 ferry_buf *ferry_buf_new(size_t max);
