@@ -5,6 +5,12 @@
 #
 #   bench/bench.sh [quick]      quick = 256 MiB instead of 1 GiB, fewer files
 #
+# Each throughput figure is the median of three runs per tool, the tools
+# taking turns and alternating who goes first: on this VM one run of
+# either tool varies by 2x (new tmpfs and socket pages are faulted in by
+# the hypervisor, see docs/STATUS.md), and a single pair of runs mostly
+# measures which tool drew the slow moment.
+#
 # Starts ferryd and OpenSSH's sshd (internal-sftp) on loopback ports with
 # their own throw-away configs, and a delay proxy for the 50 ms RTT case.
 set -euo pipefail
@@ -74,6 +80,27 @@ run_one() {
   echo "$t0 $t1 $out $before $after" | awk '{printf "%.3f %.2f %.2f\n", $2-$1, $3+$4, $6-$5}'
 }
 
+# pair TOOLOPTS_F TOOLOPTS_S BATCH_F BATCH_S PORT_F PORT_S CLEANUP...:
+# three rounds, ferry and sftp alternating who goes first; prints
+# "ferry_s ferry_cpu_client ferry_cpu_server sftp_s sftp_cpu_client
+# sftp_cpu_server", each tool's median run (by time) with its CPU.
+# CLEANUP... is a command run after every run ("nothing" for none).
+pair() {
+  local of=$1 os=$2 bf=$3 bs=$4 pf_=$5 ps_=$6; shift 6
+  local fr=() sr=() i
+  for i in 1 2 3; do
+    if [ $((i % 2)) = 1 ]; then
+      fr+=("$(run_one "$FERRY" "$pf_" "$of" "$bf" "$fpid")"); "$@"
+      sr+=("$(run_one sftp "$ps_" "$os" "$bs" "$spid")"); "$@"
+    else
+      sr+=("$(run_one sftp "$ps_" "$os" "$bs" "$spid")"); "$@"
+      fr+=("$(run_one "$FERRY" "$pf_" "$of" "$bf" "$fpid")"); "$@"
+    fi
+  done
+  echo "$(printf '%s\n' "${fr[@]}" | sort -n | sed -n 2p) $(printf '%s\n' "${sr[@]}" | sort -n | sed -n 2p)"
+}
+nothing() { :; }
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a" }'; }
 
 echo "ferry bench: $(date -u +%F) commit $(git -C "$src" rev-parse --short HEAD) size=${size_mb}MiB"
@@ -94,8 +121,8 @@ bulk() { # bulk LABEL CIPHER MAC
       devnull) printf 'get /big /dev/null\n' >"$work/b.f"
            printf 'get %s/ssh-root/big /dev/null\n' "$work" >"$work/b.s" ;;
     esac
-    read -r ft fc fsv < <(run_one "$FERRY" "$fport" "$opts" "$work/b.f" "$fpid")
-    read -r st sc ssv < <(run_one sftp "$sport" "$opts" "$work/b.s" "$spid")
+    read -r ft fc fsv st sc ssv < <(pair "$opts" "$opts" "$work/b.f" "$work/b.s" "$fport" "$sport" \
+      rm -f "$work/local/big.f" "$work/local/big.s")
     local fr sr
     fr=$(awk -v m="$size_mb" -v t="$ft" 'BEGIN{printf "%.0f", m*1.048576/t}')
     sr=$(awk -v m="$size_mb" -v t="$st" 'BEGIN{printf "%.0f", m*1.048576/t}')
@@ -117,8 +144,8 @@ bulk "aes128-ctr+hmac-sha2-256-etm" aes128-ctr hmac-sha2-256-etm@openssh.com
 # the cost of ferry's whole-file verification (on by default; OpenSSH has none)
 printf 'get /big /dev/null\n' >"$work/b.f"
 printf 'get %s/ssh-root/big /dev/null\n' "$work" >"$work/b.s"
-read -r ft _ _ < <(run_one "$FERRY" "$fport" "-o Ciphers=aes128-gcm@openssh.com -o VerifyTransfers=no" "$work/b.f" "$fpid")
-read -r st _ _ < <(run_one sftp "$sport" "-o Ciphers=aes128-gcm@openssh.com" "$work/b.s" "$spid")
+read -r ft _ _ st _ _ < <(pair "-o Ciphers=aes128-gcm@openssh.com -o VerifyTransfers=no" \
+  "-o Ciphers=aes128-gcm@openssh.com" "$work/b.f" "$work/b.s" "$fport" "$sport" nothing)
 fr=$(awk -v m="$size_mb" -v t="$ft" 'BEGIN{printf "%.0f", m*1.048576/t}')
 sr=$(awk -v m="$size_mb" -v t="$st" 'BEGIN{printf "%.0f", m*1.048576/t}')
 printf "%-44s %9s MB/s %9s MB/s %8s\n" "aes128-gcm devnull, VerifyTransfers=no" "$fr" "$sr" "$(ratio "$fr" "$sr")"
@@ -158,8 +185,7 @@ for dir in put get; do
   else
     printf 'get /rtt /dev/null\n' >"$work/r.f"; printf 'get %s/ssh-root/rtt /dev/null\n' "$work" >"$work/r.s"
   fi
-  read -r ft _ _ < <(run_one "$FERRY" "$pf" "" "$work/r.f" "$fpid")
-  read -r st _ _ < <(run_one sftp "$ps" "" "$work/r.s" "$spid")
+  read -r ft _ _ st _ _ < <(pair "" "" "$work/r.f" "$work/r.s" "$pf" "$ps" nothing)
   fr=$(awk -v m="$rtt_mb" -v t="$ft" 'BEGIN{printf "%.1f", m*1.048576/t}'); sr=$(awk -v m="$rtt_mb" -v t="$st" 'BEGIN{printf "%.1f", m*1.048576/t}')
   printf "%-44s %9s MB/s %9s MB/s %8s\n" "50 ms RTT $dir ${rtt_mb} MiB" "$fr" "$sr" "$(ratio "$fr" "$sr")"
 done
