@@ -1,18 +1,35 @@
 #!/usr/bin/env python3
 """Loopback TCP proxy that delays each direction by a fixed time.
 
-Usage: delay_proxy.py LISTEN_PORT TARGET_PORT DELAY_MS
+Usage: delay_proxy.py LISTEN_PORT TARGET_PORT DELAY_MS [TURNS_FILE]
 
 Stands in for `tc netem` (not available on these kernels): every chunk read
 from one side is written to the other side DELAY_MS later, preserving order,
 so the round-trip time seen by the peers grows by 2 * DELAY_MS. Loopback
-only. Prints "ready" once listening."""
+only. Prints "ready PORT" once listening (LISTEN_PORT 0: the kernel picks).
+
+With TURNS_FILE, each connection appends "turns N" to it when it ends: N
+counts the client's flights, i.e. the times data came from the client
+after data from the server (or first). With a delay far above the peers'
+processing time, that is the number of round trips the client waited for
+(the tests use it to count a command's round trips)."""
 import asyncio
 import sys
 import time
 
 
-async def pump(reader, writer, delay):
+class Turns:
+    def __init__(self):
+        self.n = 0
+        self.last = None
+
+    def saw(self, side):
+        if side == "client" and self.last != "client":
+            self.n += 1
+        self.last = side
+
+
+async def pump(reader, writer, delay, turns=None, side=None):
     queue = asyncio.Queue()
 
     async def sender():
@@ -36,25 +53,33 @@ async def pump(reader, writer, delay):
             data = await reader.read(262144)
             if not data:
                 break
+            if turns is not None:
+                turns.saw(side)
             await queue.put((time.monotonic() + delay, data))
     finally:
         await queue.put((0, None))
         await task
 
 
-async def handle(creader, cwriter, target, delay):
+async def handle(creader, cwriter, target, delay, turns_file):
     sreader, swriter = await asyncio.open_connection("127.0.0.1", target)
-    await asyncio.gather(pump(creader, swriter, delay), pump(sreader, cwriter, delay),
+    turns = Turns()
+    await asyncio.gather(pump(creader, swriter, delay, turns, "client"),
+                         pump(sreader, cwriter, delay, turns, "server"),
                          return_exceptions=True)
     cwriter.close()
     swriter.close()
+    if turns_file:
+        with open(turns_file, "a") as f:
+            f.write("turns %d\n" % turns.n)
 
 
 async def main():
     listen, target, delay = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]) / 1000
-    server = await asyncio.start_server(lambda r, w: handle(r, w, target, delay),
+    turns_file = sys.argv[4] if len(sys.argv) > 4 else None
+    server = await asyncio.start_server(lambda r, w: handle(r, w, target, delay, turns_file),
                                         "127.0.0.1", listen)
-    print("ready", flush=True)
+    print("ready %d" % server.sockets[0].getsockname()[1], flush=True)
     async with server:
         await server.serve_forever()
 

@@ -229,7 +229,9 @@ static int get_file_once(ferry_client *cl, const char *abs, const char *local, c
                          (a.flags & SSH_FILEXFER_ATTR_SIZE) ? a.size : 0, off);
     p.limit_kbps = cl->limit_kbps;
     ferry_sftpc_set_stream_hash(cl->sftp, st->hs);
-    r = ferry_sftpc_download(cl->sftp, h, fd, off, ferry_progress_update, &p, &total);
+    r = ferry_sftpc_download_sized(cl->sftp, h, fd, off,
+                                   (a.flags & SSH_FILEXFER_ATTR_SIZE) ? a.size : UINT64_MAX,
+                                   ferry_progress_update, &p, &total);
     ferry_sftpc_set_stream_hash(cl->sftp, NULL);
     ferry_progress_end(&p);
     cl->rs.progressed |= total > off;

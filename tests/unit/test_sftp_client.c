@@ -470,6 +470,48 @@ static void test_download_short_reads_out_of_order(void **state)
     fake_free(&f, c);
 }
 
+/* With the size known, a download is one flight: whole READs, the last
+ * one exactly the rest (no short reply to re-request), one more at the
+ * size for the end; a file longer or shorter than said still comes whole. */
+static void download_sized(size_t file_len, size_t said, unsigned want_reads)
+{
+    fake f = {.max_read = 262144};
+    f.file_len = file_len;
+    f.file = pattern(f.file_len);
+    ferry_sftpc *c = new_client(&f, 64);
+    xio x;
+    xio_open(&x, "h1");
+    uint64_t total = 0;
+    f.max_batch = 0; /* not the set-up's requests */
+    assert_int_equal(ferry_sftpc_download_sized(c, x.h, x.fd, 0, said, NULL, NULL, &total),
+                     FERRY_OK);
+    assert_true(total == f.file_len);
+    check_file(x.fd, f.file, f.file_len);
+    if (want_reads != 0) {
+        assert_int_equal(f.n_reads, want_reads);
+        assert_int_equal(f.max_batch, want_reads); /* all in the first flight */
+    }
+    assert_int_equal(ferry_sftpc_pending(c), 0);
+    xio_close(&x);
+    fake_free(&f, c);
+}
+
+static void test_download_sized(void **state)
+{
+    (void)state;
+    fake q = {.max_read = 262144};
+    ferry_sftpc *c = new_client(&q, 64);
+    size_t len = ferry_sftpc_read_size(c); /* as download_sized's client has it */
+    fake_free(&q, c);
+    download_sized(2 * len + 12345, 2 * len + 12345, 4);
+    download_sized(2 * len, 2 * len, 3);
+    download_sized(0, 0, 1);
+    download_sized(100, 100, 2);
+    download_sized(2 * len + 12345, 2 * len, 0); /* grew */
+    download_sized(2 * len + 12345, 5 * len, 0); /* shrank */
+    download_sized(3 * len + 7, UINT64_MAX, 0);  /* unknown */
+}
+
 static void test_upload_pipelined(void **state)
 {
     (void)state;
@@ -1033,6 +1075,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_and_limits),
+        cmocka_unit_test(test_download_sized),
         cmocka_unit_test(test_upload_inflight_bytes),
         cmocka_unit_test(test_inflight_follows_window),
         cmocka_unit_test(test_download_local_write_fails),

@@ -216,6 +216,14 @@ int ferry_sftpc_home(ferry_sftpc *c, char **out);
  * of the contiguous prefix written, where a resume can start). */
 int ferry_sftpc_download(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t offset,
                          ferry_sftpc_progress_fn cb, void *cb_ctx, uint64_t *total);
+/* The same for a file expected to be `size` bytes long (from a STAT;
+ * UINT64_MAX if unknown): the READs stop at the size, the last one asking
+ * for exactly the rest, plus one at the size that confirms the end, all
+ * in one flight (no round trip to re-request a short last reply or to
+ * find the end); they go on as usual if the file turns out longer. */
+int ferry_sftpc_download_sized(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t offset,
+                               uint64_t size, ferry_sftpc_progress_fn cb, void *cb_ctx,
+                               uint64_t *total);
 /* Uploads the local fd from `offset` to its end (pread) into the open
  * remote handle, writing at the same offsets, up to max_inflight writes in
  * flight. *total (may be NULL) receives the acknowledged watermark: every

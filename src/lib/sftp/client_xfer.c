@@ -130,6 +130,7 @@ typedef struct dl_state {
     int fd;
     xqueue q;
     uint64_t next, eof, end;
+    uint64_t size; /* the size the caller expects, UINT64_MAX if unknown */
     ferry_sftpc_progress_fn cb;
     void *cb_ctx;
 } dl_state;
@@ -183,12 +184,20 @@ void ferry_sftpc_set_stream_hash(ferry_sftpc *c, ferry_sftpc_hashes *hs)
 int ferry_sftpc_download(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t offset,
                          ferry_sftpc_progress_fn cb, void *cb_ctx, uint64_t *total)
 {
+    return ferry_sftpc_download_sized(c, handle, fd, offset, UINT64_MAX, cb, cb_ctx, total);
+}
+
+int ferry_sftpc_download_sized(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t offset,
+                               uint64_t size, ferry_sftpc_progress_fn cb, void *cb_ctx,
+                               uint64_t *total)
+{
     dl_state d = {.c = c,
                   .h = handle,
                   .fd = fd,
                   .next = offset,
                   .eof = UINT64_MAX,
                   .end = offset,
+                  .size = offset > size ? UINT64_MAX : size,
                   .cb = cb,
                   .cb_ctx = cb_ctx};
     uint32_t len = c->rsize ? c->rsize : FERRY_SFTPC_DEFAULT_IO;
@@ -197,12 +206,20 @@ int ferry_sftpc_download(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64
 
     while (rc == FERRY_OK) {
         size_t most = inflight(c, 0, len);
-        while (rc == FERRY_OK && d.q.n < most && d.next < d.eof) {
-            uint32_t id;
-            rc = send_read(c, handle, d.next, len, &id);
+        /* with the size known, the last READ asks for exactly the rest (a
+         * short reply there would cost a round trip to re-request) and one
+         * READ at the size confirms the end in the same flight; more
+         * follow only if that one brought data (the file grew) */
+        while (rc == FERRY_OK && d.q.n < most && d.next < d.eof &&
+               (d.next <= d.size || d.end > d.size)) {
+            uint32_t id, n = len;
+            if (d.next < d.size && d.size - d.next < n) {
+                n = (uint32_t)(d.size - d.next);
+            }
+            rc = send_read(c, handle, d.next, n, &id);
             if (rc == FERRY_OK) {
-                xq_push(&d.q, id, d.next, len);
-                d.next += len;
+                xq_push(&d.q, id, d.next, n);
+                d.next += n;
             }
         }
         if (rc != FERRY_OK || d.q.n == 0) {

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# test_client_roundtrips.sh: the round trips ferry waits for per command,
+# counted by the delay proxy (bench/delay_proxy.py) between ferry and
+# ferryd: 100 ms of round trip is far above either side's processing, so
+# each flight of requests the client sends after hearing from the server
+# is one round trip. A session that only says `pwd` is the baseline
+# (connection set-up and quit); a command costs what it adds to it.
+#   get:  STAT; STAT+OPEN; all READs with the one that confirms the end;
+#         CLOSE+check-file (verification) = 4
+#   put:  STAT of the target; OPEN; WRITEs with CLOSE+check-file = at most 4
+# Without the pipelining (a STAT or FSTAT after the OPEN, a short last
+# READ re-requested, a READ to find the end, CLOSE then verification)
+# each would cost two or three more.
+. "$FERRY_SRC/tests/interop/lib.sh"
+need python3
+FERRY="$FERRY_BUILD/ferry"
+[ -x "$FERRY" ] || fail "$FERRY not built"
+
+make_user_key ed25519
+make_host_keys
+ferryd_start
+make_file "$T/root/one" 1000000
+make_file "$T/up" 1000000
+
+python3 "$FERRY_SRC/bench/delay_proxy.py" 0 "$FERRYD_PORT" 50 "$T/turns" >"$T/proxy.out" 2>&1 &
+PROXY_PID=$!
+test_cleanup() { kill "$PROXY_PID" 2>/dev/null || true; wait "$PROXY_PID" 2>/dev/null || true; }
+for _ in $(seq 100); do grep -q '^ready ' "$T/proxy.out" && break; sleep 0.1; done
+PROXY_PORT=$(awk '/^ready /{print $2}' "$T/proxy.out")
+[ -n "$PROXY_PORT" ] || fail "delay proxy did not start"
+
+OPTS="-F none -P $PROXY_PORT -o UserKnownHostsFile=$T/known_hosts -o StrictHostKeyChecking=no \
+-o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none -i $T/id_ed25519"
+# turns COMMANDS: the round trips of one session running them
+turns() {
+    : >"$T/turns"
+    printf '%s\n' "$@" >"$T/batch"
+    timeout 120 "$FERRY" $OPTS -b "$T/batch" tester@127.0.0.1 >"$T/out" 2>"$T/err" ||
+        { cat "$T/err" >&2; fail "session failed: $*"; }
+    for _ in $(seq 50); do [ -s "$T/turns" ] && break; sleep 0.1; done
+    awk '/^turns /{print $2}' "$T/turns"
+}
+
+base=$(turns pwd)
+[ -n "$base" ] && [ "$base" -gt 0 ] || fail "no round trips counted for pwd"
+g=$(($(turns "get one $T/got") - base))
+cmp -s "$T/root/one" "$T/got" || fail "get: file differs"
+[ "$g" -le 4 ] || fail "get of 1 MB took $g round trips (want at most 4)"
+[ "$g" -ge 3 ] || fail "get of 1 MB took only $g round trips: the count is off"
+ok "get of 1 MB: $g round trips beyond set-up (set-up and quit: $base)"
+
+p=$(($(turns "put $T/up up") - base))
+cmp -s "$T/up" "$T/root/up" || fail "put: file differs"
+[ "$p" -le 4 ] || fail "put of 1 MB took $p round trips (want at most 4)"
+[ "$p" -ge 2 ] || fail "put of 1 MB took only $p round trips: the count is off"
+ok "put of 1 MB: $p round trips beyond set-up"
+ferryd_stop
