@@ -193,8 +193,73 @@ static int get_local(ferry_client *cl, const char *abs, const char *local, const
     return fd;
 }
 
+/* The STAT and OPEN of the next large file of a listing, sent while the
+ * current one downloads: its handle is there when its turn comes (a
+ * round trip less per file). Opening for reading changes nothing on the
+ * server, so a prefetch nobody takes is only closed again. */
+typedef struct get_pre {
+    char *path; /* NULL: nothing prefetched */
+    uint32_t stat_id, open_id;
+    unsigned session; /* ferry_sftpc_session when sent */
+} get_pre;
+
+/* Takes the answers to a prefetch nobody will use (closing the handle),
+ * unless the session they were sent on is gone. */
+static void pre_drop(ferry_client *cl, get_pre *pre)
+{
+    if (pre == NULL || pre->path == NULL) {
+        return;
+    }
+    if (pre->session == ferry_sftpc_session(cl->sftp) && !ferry_sftpc_dead(cl->sftp)) {
+        ferry_sftp_attrs a;
+        ferry_buf *h = NULL;
+        (void)ferry_sftpc_stat_wait(cl->sftp, pre->stat_id, &a);
+        if (ferry_sftpc_open_wait(cl->sftp, pre->open_id, &h) == FERRY_OK) {
+            (void)ferry_sftpc_close(cl->sftp, h);
+        }
+        ferry_buf_free(h);
+    }
+    free(pre->path);
+    pre->path = NULL;
+}
+
+static void pre_send(ferry_client *cl, get_pre *pre, const char *path)
+{
+    if (pre == NULL || path == NULL || (pre->path != NULL && strcmp(pre->path, path) == 0)) {
+        return;
+    }
+    pre_drop(cl, pre);
+    if ((pre->path = strdup(path)) == NULL) {
+        return;
+    }
+    pre->session = ferry_sftpc_session(cl->sftp);
+    if (ferry_sftpc_stat_send(cl->sftp, path, &pre->stat_id) != FERRY_OK ||
+        ferry_sftpc_open_send(cl->sftp, path, SSH_FXF_READ, NULL, &pre->open_id) != FERRY_OK) {
+        free(pre->path); /* the session failed: nothing to wait for */
+        pre->path = NULL;
+    }
+}
+
+/* 1 and the ids when `path` was prefetched on this session. */
+static int pre_take(ferry_client *cl, get_pre *pre, const char *path, uint32_t *stat_id,
+                    uint32_t *open_id)
+{
+    if (pre == NULL || pre->path == NULL || strcmp(pre->path, path) != 0) {
+        return 0;
+    }
+    if (pre->session != ferry_sftpc_session(cl->sftp)) {
+        pre_drop(cl, pre);
+        return 0;
+    }
+    *stat_id = pre->stat_id;
+    *open_id = pre->open_id;
+    free(pre->path);
+    pre->path = NULL;
+    return 1;
+}
+
 static int get_file_once(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
-                         file_state *st)
+                         file_state *st, get_pre *pre, const char *next)
 {
     ferry_buf *h = NULL;
     ferry_sftp_attrs a = {0};
@@ -202,10 +267,15 @@ static int get_file_once(ferry_client *cl, const char *abs, const char *local, c
     uint64_t off = 0, total = 0;
     int fd = -1, rc = -1;
     /* the path's STAT goes out with the OPEN: one round trip for both (an
-     * FSTAT needs the handle first); FSTAT only if the STAT failed */
-    uint32_t stat_id = 0;
-    int sr = ferry_sftpc_stat_send(cl->sftp, abs, &stat_id);
-    int r = ferry_sftpc_open(cl->sftp, abs, SSH_FXF_READ, NULL, &h);
+     * FSTAT needs the handle first); FSTAT only if the STAT failed. In a
+     * listing both may have gone out with the previous file's READs. */
+    uint32_t stat_id = 0, open_id = 0;
+    int sr = FERRY_OK, r = FERRY_OK;
+    if (!pre_take(cl, pre, abs, &stat_id, &open_id)) {
+        sr = ferry_sftpc_stat_send(cl->sftp, abs, &stat_id);
+        r = ferry_sftpc_open_send(cl->sftp, abs, SSH_FXF_READ, NULL, &open_id);
+    }
+    r = r == FERRY_OK ? ferry_sftpc_open_wait(cl->sftp, open_id, &h) : r;
     sr = sr == FERRY_OK ? ferry_sftpc_stat_wait(cl->sftp, stat_id, &a) : sr;
     if (r != FERRY_OK) {
         xerr(cl, "Couldn't open remote file", abs, r);
@@ -228,6 +298,7 @@ static int get_file_once(ferry_client *cl, const char *abs, const char *local, c
     ferry_progress_start(&p, cl->progress && !cl->quiet, ferry_path_base(abs),
                          (a.flags & SSH_FILEXFER_ATTR_SIZE) ? a.size : 0, off);
     p.limit_kbps = cl->limit_kbps;
+    pre_send(cl, pre, next); /* in the same flight as the READs */
     ferry_sftpc_set_stream_hash(cl->sftp, st->hs);
     r = ferry_sftpc_download_sized(cl->sftp, h, fd, off,
                                    (a.flags & SSH_FILEXFER_ATTR_SIZE) ? a.size : UINT64_MAX,
@@ -289,14 +360,16 @@ out:
     return rc;
 }
 
-static int get_file(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o)
+static int get_file(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
+                    get_pre *pre, const char *next)
 {
     file_state st = {0};
     int rc;
     if (ferry_sftpc_can_hash(cl->sftp, 1) || ferry_sftpc_can_hash(cl->sftp, 0)) {
         (void)ferry_sftpc_hashes_new(cl->sftp, &st.hs); /* without it: read again later */
     }
-    while ((rc = get_file_once(cl, abs, local, o, &st)) != 0 && ferry_resume_again(cl)) {
+    while ((rc = get_file_once(cl, abs, local, o, &st, pre, next)) != 0 &&
+           ferry_resume_again(cl)) {
         st.again = 1;
     }
     ferry_sftpc_hashes_free(st.hs);
@@ -342,7 +415,7 @@ static int gbatch_flush(ferry_client *cl, get_batch *b, const xfer_opts *o)
         if (it->result != FERRY_OK && redo) {
             close(it->fd);
             it->fd = -1;
-            if (get_file(cl, it->path, b->local[i], o) != 0) {
+            if (get_file(cl, it->path, b->local[i], o, NULL, NULL) != 0) {
                 rc = -1;
             }
         } else if (it->result != FERRY_OK) {
@@ -375,16 +448,28 @@ static int gbatch_flush(ferry_client *cl, get_batch *b, const xfer_opts *o)
     return rc;
 }
 
+/* Whether a listed entry is a regular file small enough for a batch. */
+static int batchable(ferry_client *cl, const ferry_sftp_attrs *a, const xfer_opts *o)
+{
+    uint32_t need = SSH_FILEXFER_ATTR_PERMISSIONS | SSH_FILEXFER_ATTR_SIZE;
+    uint64_t cap = ferry_sftpc_read_size(cl->sftp);
+    return !o->resume && (a->flags & need) == need && S_ISREG(a->perm) &&
+           a->size <= FERRY_SFTPC_SMALL_MAX && a->size < FERRY_SFTPC_SMALL_READS * cap;
+}
+
+/* A listed regular file that goes the normal way (one at a time). */
+static int large_file(ferry_client *cl, const ferry_sftp_attrs *a, const xfer_opts *o)
+{
+    return (a->flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISREG(a->perm) && !batchable(cl, a, o);
+}
+
 /* 1 if the entry joined the batch, 0 if it goes the normal way, -1 on
  * error. */
 static int gbatch_add(ferry_client *cl, get_batch *b, const char *ra, const char *la,
                       const ferry_sftp_attrs *a, const xfer_opts *o)
 {
-    uint32_t need = SSH_FILEXFER_ATTR_PERMISSIONS | SSH_FILEXFER_ATTR_SIZE;
-    uint64_t cap = ferry_sftpc_read_size(cl->sftp);
     uint64_t off = 0;
-    if (o->resume || (a->flags & need) != need || !S_ISREG(a->perm) ||
-        a->size > FERRY_SFTPC_SMALL_MAX || a->size >= FERRY_SFTPC_SMALL_READS * cap) {
+    if (!batchable(cl, a, o)) {
         return 0;
     }
     int fd = open_local_for(cl, la, a->perm, 0, &off);
@@ -407,13 +492,17 @@ static int gbatch_add(ferry_client *cl, get_batch *b, const char *ra, const char
     return 1;
 }
 
-/* One entry of a remote listing (name already checked). */
+/* One entry of a remote listing (name already checked); `next` is the
+ * path of the listing's next large file, opened early (pre). */
 static int get_entry(ferry_client *cl, get_batch *b, const char *abs, const char *local,
-                     const ferry_sftpc_name *e, const xfer_opts *o, int depth)
+                     const ferry_sftpc_name *e, const xfer_opts *o, int depth, get_pre *pre,
+                     const char *next)
 {
     char *ra = ferry_path_join(abs, e->name), *la = ferry_path_join(local, e->name);
     int rc = ra && la ? gbatch_add(cl, b, ra, la, &e->attrs, o) : -1;
-    if (rc == 0) {
+    if (rc == 0 && large_file(cl, &e->attrs, o)) {
+        rc = get_file(cl, ra, la, o, pre, next);
+    } else if (rc == 0) {
         rc = get_any(cl, ra, la, o, &e->attrs, depth + 1);
     } else if (rc == 1) {
         rc = batch_full(b->n, b->bytes) ? gbatch_flush(cl, b, o) : 0;
@@ -449,6 +538,7 @@ static int get_dir(ferry_client *cl, const char *abs, const char *local, const x
         return -1;
     }
     get_batch *b = calloc(1, sizeof(*b));
+    get_pre pre = {0};
     for (size_t i = 0; i < n; i++) {
         const char *nm = names[i].name;
         if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0) {
@@ -461,10 +551,18 @@ static int get_dir(ferry_client *cl, const char *abs, const char *local, const x
             rc = -1;
             continue;
         }
-        if (b == NULL || get_entry(cl, b, abs, local, &names[i], o, depth) != 0) {
+        char *next = NULL; /* the next large file, if this is one */
+        for (size_t j = i + 1; j < n && large_file(cl, &names[i].attrs, o) && next == NULL; j++) {
+            if (safe_name(names[j].name) && large_file(cl, &names[j].attrs, o)) {
+                next = ferry_path_join(abs, names[j].name);
+            }
+        }
+        if (b == NULL || get_entry(cl, b, abs, local, &names[i], o, depth, &pre, next) != 0) {
             rc = -1;
         }
+        free(next);
     }
+    pre_drop(cl, &pre);
     if (b == NULL || gbatch_flush(cl, b, o) != 0) {
         rc = -1;
     }
@@ -484,7 +582,7 @@ static int get_any(ferry_client *cl, const char *abs, const char *local, const x
                    const ferry_sftp_attrs *a, int depth)
 {
     if (!(a->flags & SSH_FILEXFER_ATTR_PERMISSIONS)) {
-        return get_file(cl, abs, local, o);
+        return get_file(cl, abs, local, o, NULL, NULL);
     }
     if (S_ISDIR(a->perm)) {
         if (!o->recursive) {
@@ -494,13 +592,13 @@ static int get_any(ferry_client *cl, const char *abs, const char *local, const x
         return get_dir(cl, abs, local, o, a, depth);
     }
     if (S_ISREG(a->perm)) {
-        return get_file(cl, abs, local, o);
+        return get_file(cl, abs, local, o, NULL, NULL);
     }
     if (depth > 0) {
         fprintf(stderr, "download \"%s\": not a regular file\n", abs);
         return 0;
     }
-    return get_file(cl, abs, local, o);
+    return get_file(cl, abs, local, o, NULL, NULL);
 }
 
 static int local_is_dir(const char *p)

@@ -8,6 +8,8 @@
 #   get:  STAT; STAT+OPEN; all READs with the one that confirms the end;
 #         CLOSE+check-file (verification) = 4
 #   put:  STAT of the target; OPEN; WRITEs with CLOSE+check-file = at most 4
+#   get -r of large files: 2 per file after the first (its STAT+OPEN went
+#         out with the previous file's READs)
 # Without the pipelining (a STAT or FSTAT after the OPEN, a short last
 # READ re-requested, a READ to find the end, CLOSE then verification)
 # each would cost two or three more.
@@ -54,4 +56,17 @@ cmp -s "$T/up" "$T/root/up" || fail "put: file differs"
 [ "$p" -le 4 ] || fail "put of 1 MB took $p round trips (want at most 4)"
 [ "$p" -ge 2 ] || fail "put of 1 MB took only $p round trips: the count is off"
 ok "put of 1 MB: $p round trips beyond set-up"
+
+# get -r of a directory of large files: each file's STAT+OPEN travels
+# with the READs of the one before, so a file adds 2 round trips (its
+# READs, its CLOSE+check-file), not 3
+mkdir -p "$T/root/one_large" "$T/root/four_large"
+make_file "$T/root/one_large/a" 3000000
+for f in a b c d; do make_file "$T/root/four_large/$f" 3000000; done
+r1=$(turns "get -r one_large $T/got1")
+r4=$(turns "get -r four_large $T/got4")
+diff -r "$T/root/four_large" "$T/got4" >/dev/null || fail "get -r: trees differ"
+[ $((r4 - r1)) -le 6 ] || fail "get -r: 3 more large files cost $((r4 - r1)) round trips (want at most 6)"
+[ $((r4 - r1)) -ge 3 ] || fail "get -r: 3 more large files cost only $((r4 - r1)) round trips: the count is off"
+ok "get -r: $((r4 - r1)) round trips for 3 more files of 3 MB"
 ferryd_stop

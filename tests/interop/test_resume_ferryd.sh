@@ -140,6 +140,21 @@ small_files_once /g/tree
 no_leftovers "$T/gottree"
 ok "get -r of a tree cut twice (FIN, RST): equal"
 
+# ---- 4b. get -r of several large files, cut twice ----
+# each file's OPEN goes out during the previous file's READs: the cuts
+# fall while such a prefetch is pending, which the new session must not
+# wait for (its ids belong to the old one)
+mkdir -p "$T/root/g/four"
+for i in 1 2 3 4; do make_file "$T/root/g/four/l$i.bin" $((6 * MIB)); done
+echo "get -r /g/four $T/gotfour" >"$T/getfour.batch"
+proxy_start getfour "$FERRYD_PORT" --cut $((9 * 1000 * 1000)):down --cut $((9 * 1000 * 1000)):down
+ferry_ok getfour
+proxy_stop
+diff -r "$T/root/g/four" "$T/gotfour" >/dev/null || fail "get -r of large files: the trees differ"
+expect_losses getfour 2
+no_leftovers "$T/gotfour"
+ok "get -r of four 6 MiB files (each opened during the one before) cut twice: equal"
+
 # ---- 5. a corrupted kept prefix ----
 # corrupt NAME WHAT: runs the batch in the background through a holding
 # proxy; after the cut, WHAT (a shell function) damages the kept part;

@@ -83,6 +83,7 @@ void ferry_sftpc_reset(ferry_sftpc *c)
     free(c->last_msg);
     c->last_msg = NULL;
     c->dead = c->interrupted = c->got_version = 0;
+    c->session++; /* ids sent before are void: their replies will not come */
     c->version = c->rsize = c->wsize = c->lim_r = c->lim_w = c->last_status = 0;
     free(c->home);
     c->home = NULL;
@@ -105,6 +106,11 @@ void ferry_sftpc_output_consume(ferry_sftpc *c, size_t n)
 int ferry_sftpc_dead(const ferry_sftpc *c)
 {
     return c->dead;
+}
+
+unsigned ferry_sftpc_session(const ferry_sftpc *c)
+{
+    return c->session;
 }
 
 void ferry_sftpc_kill(ferry_sftpc *c, int err)

@@ -110,6 +110,9 @@ void ferry_sftpc_kill(ferry_sftpc *c, int err);
  * are forgotten, queued bytes dropped, the server's version and
  * extensions cleared (call ferry_sftpc_init again). Used to reconnect. */
 void ferry_sftpc_reset(ferry_sftpc *c);
+/* Counts the resets: a request id sent while this was different is void
+ * (never wait for it). */
+unsigned ferry_sftpc_session(const ferry_sftpc *c);
 
 /* Asks a running transfer to stop (e.g. on SIGINT, from the pump): no
  * new requests are issued, the replies still in flight are dropped as
@@ -171,6 +174,11 @@ int ferry_sftpc_fsetstat(ferry_sftpc *c, const ferry_buf *handle, const ferry_sf
  * buffer holding the handle (free with ferry_buf_free). */
 int ferry_sftpc_open(ferry_sftpc *c, const char *path, uint32_t pflags, const ferry_sftp_attrs *a,
                      ferry_buf **handle);
+/* The same in two steps: OPEN sent now, its handle taken later (what is
+ * sent in between travels in the same flight). */
+int ferry_sftpc_open_send(ferry_sftpc *c, const char *path, uint32_t pflags,
+                          const ferry_sftp_attrs *a, uint32_t *id);
+int ferry_sftpc_open_wait(ferry_sftpc *c, uint32_t id, ferry_buf **handle);
 int ferry_sftpc_opendir(ferry_sftpc *c, const char *path, ferry_buf **handle);
 int ferry_sftpc_close(ferry_sftpc *c, const ferry_buf *handle);
 /* CLOSE sent now, its status taken later with ferry_sftpc_close_wait:

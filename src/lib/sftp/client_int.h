@@ -28,6 +28,7 @@ struct ferry_sftpc {
     size_t nslots;
     size_t npending;
     uint32_t next_id;
+    unsigned session; /* ferry_sftpc_reset calls so far */
     int dead;
     int interrupted;
     int got_version;

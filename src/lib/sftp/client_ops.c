@@ -410,12 +410,11 @@ int ferry_sftpc_fsetstat(ferry_sftpc *c, const ferry_buf *h, const ferry_sftp_at
     return handle_status(c, SSH_FXP_FSETSTAT, h, a);
 }
 
-int ferry_sftpc_open(ferry_sftpc *c, const char *path, uint32_t pflags, const ferry_sftp_attrs *a,
-                     ferry_buf **handle)
+int ferry_sftpc_open_send(ferry_sftpc *c, const char *path, uint32_t pflags,
+                          const ferry_sftp_attrs *a, uint32_t *id)
 {
     ferry_sftp_attrs none = {0};
     ferry_buf *p = ferry__sftpc_payload();
-    uint32_t id;
     int rc = p ? ferry_buf_put_cstring(p, path) : FERRY_E_ALLOC;
     if (rc == FERRY_OK) {
         rc = ferry_buf_put_u32(p, pflags);
@@ -423,10 +422,20 @@ int ferry_sftpc_open(ferry_sftpc *c, const char *path, uint32_t pflags, const fe
     if (rc == FERRY_OK) {
         rc = ferry_sftp_attrs_encode(p, a != NULL ? a : &none);
     }
-    if ((rc = send_free(c, SSH_FXP_OPEN, p, rc, &id)) != FERRY_OK) {
-        return rc;
-    }
+    return send_free(c, SSH_FXP_OPEN, p, rc, id);
+}
+
+int ferry_sftpc_open_wait(ferry_sftpc *c, uint32_t id, ferry_buf **handle)
+{
     return handle_reply(c, id, handle);
+}
+
+int ferry_sftpc_open(ferry_sftpc *c, const char *path, uint32_t pflags, const ferry_sftp_attrs *a,
+                     ferry_buf **handle)
+{
+    uint32_t id;
+    int rc = ferry_sftpc_open_send(c, path, pflags, a, &id);
+    return rc == FERRY_OK ? ferry_sftpc_open_wait(c, id, handle) : rc;
 }
 
 int ferry_sftpc_opendir(ferry_sftpc *c, const char *path, ferry_buf **handle)
