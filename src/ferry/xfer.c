@@ -201,7 +201,21 @@ typedef struct get_pre {
     char *path; /* NULL: nothing prefetched */
     uint32_t stat_id, open_id;
     unsigned session; /* ferry_sftpc_session when sent */
+    int stat_taken;   /* the STAT's answer is in stat_rc/attrs */
+    int stat_rc;
+    ferry_sftp_attrs attrs;
 } get_pre;
+
+/* The prefetched STAT's answer (waited for once). */
+static int pre_stat(ferry_client *cl, get_pre *pre, ferry_sftp_attrs *a)
+{
+    if (!pre->stat_taken) {
+        pre->stat_rc = ferry_sftpc_stat_wait(cl->sftp, pre->stat_id, &pre->attrs);
+        pre->stat_taken = 1;
+    }
+    *a = pre->attrs;
+    return pre->stat_rc;
+}
 
 /* Takes the answers to a prefetch nobody will use (closing the handle),
  * unless the session they were sent on is gone. */
@@ -213,7 +227,7 @@ static void pre_drop(ferry_client *cl, get_pre *pre)
     if (pre->session == ferry_sftpc_session(cl->sftp) && !ferry_sftpc_dead(cl->sftp)) {
         ferry_sftp_attrs a;
         ferry_buf *h = NULL;
-        (void)ferry_sftpc_stat_wait(cl->sftp, pre->stat_id, &a);
+        (void)pre_stat(cl, pre, &a);
         if (ferry_sftpc_open_wait(cl->sftp, pre->open_id, &h) == FERRY_OK) {
             (void)ferry_sftpc_close(cl->sftp, h);
         }
@@ -233,6 +247,7 @@ static void pre_send(ferry_client *cl, get_pre *pre, const char *path)
         return;
     }
     pre->session = ferry_sftpc_session(cl->sftp);
+    pre->stat_taken = 0;
     if (ferry_sftpc_stat_send(cl->sftp, path, &pre->stat_id) != FERRY_OK ||
         ferry_sftpc_open_send(cl->sftp, path, SSH_FXF_READ, NULL, &pre->open_id) != FERRY_OK) {
         free(pre->path); /* the session failed: nothing to wait for */
@@ -240,9 +255,10 @@ static void pre_send(ferry_client *cl, get_pre *pre, const char *path)
     }
 }
 
-/* 1 and the ids when `path` was prefetched on this session. */
-static int pre_take(ferry_client *cl, get_pre *pre, const char *path, uint32_t *stat_id,
-                    uint32_t *open_id)
+/* 1 when `path` was prefetched on this session: the OPEN's id to wait
+ * for in *open_id, the STAT's answer in *sr and *a. */
+static int pre_take(ferry_client *cl, get_pre *pre, const char *path, uint32_t *open_id, int *sr,
+                    ferry_sftp_attrs *a)
 {
     if (pre == NULL || pre->path == NULL || strcmp(pre->path, path) != 0) {
         return 0;
@@ -251,7 +267,7 @@ static int pre_take(ferry_client *cl, get_pre *pre, const char *path, uint32_t *
         pre_drop(cl, pre);
         return 0;
     }
-    *stat_id = pre->stat_id;
+    *sr = pre_stat(cl, pre, a);
     *open_id = pre->open_id;
     free(pre->path);
     pre->path = NULL;
@@ -271,12 +287,13 @@ static int get_file_once(ferry_client *cl, const char *abs, const char *local, c
      * listing both may have gone out with the previous file's READs. */
     uint32_t stat_id = 0, open_id = 0;
     int sr = FERRY_OK, r = FERRY_OK;
-    if (!pre_take(cl, pre, abs, &stat_id, &open_id)) {
+    int taken = pre_take(cl, pre, abs, &open_id, &sr, &a);
+    if (!taken) {
         sr = ferry_sftpc_stat_send(cl->sftp, abs, &stat_id);
         r = ferry_sftpc_open_send(cl->sftp, abs, SSH_FXF_READ, NULL, &open_id);
     }
     r = r == FERRY_OK ? ferry_sftpc_open_wait(cl->sftp, open_id, &h) : r;
-    sr = sr == FERRY_OK ? ferry_sftpc_stat_wait(cl->sftp, stat_id, &a) : sr;
+    sr = sr == FERRY_OK && !taken ? ferry_sftpc_stat_wait(cl->sftp, stat_id, &a) : sr;
     if (r != FERRY_OK) {
         xerr(cl, "Couldn't open remote file", abs, r);
         return -1;
@@ -377,7 +394,7 @@ static int get_file(ferry_client *cl, const char *abs, const char *local, const 
 }
 
 static int get_any(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
-                   const ferry_sftp_attrs *a, int depth);
+                   const ferry_sftp_attrs *a, int depth, get_pre *pre);
 
 /* Small regular files of a listing are fetched in pipelined batches
  * (ferry_sftpc_download_small). */
@@ -503,7 +520,7 @@ static int get_entry(ferry_client *cl, get_batch *b, const char *abs, const char
     if (rc == 0 && large_file(cl, &e->attrs, o)) {
         rc = get_file(cl, ra, la, o, pre, next);
     } else if (rc == 0) {
-        rc = get_any(cl, ra, la, o, &e->attrs, depth + 1);
+        rc = get_any(cl, ra, la, o, &e->attrs, depth + 1, NULL);
     } else if (rc == 1) {
         rc = batch_full(b->n, b->bytes) ? gbatch_flush(cl, b, o) : 0;
     }
@@ -579,10 +596,10 @@ static int get_dir(ferry_client *cl, const char *abs, const char *local, const x
 }
 
 static int get_any(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
-                   const ferry_sftp_attrs *a, int depth)
+                   const ferry_sftp_attrs *a, int depth, get_pre *pre)
 {
     if (!(a->flags & SSH_FILEXFER_ATTR_PERMISSIONS)) {
-        return get_file(cl, abs, local, o, NULL, NULL);
+        return get_file(cl, abs, local, o, pre, NULL);
     }
     if (S_ISDIR(a->perm)) {
         if (!o->recursive) {
@@ -592,13 +609,13 @@ static int get_any(ferry_client *cl, const char *abs, const char *local, const x
         return get_dir(cl, abs, local, o, a, depth);
     }
     if (S_ISREG(a->perm)) {
-        return get_file(cl, abs, local, o, NULL, NULL);
+        return get_file(cl, abs, local, o, pre, NULL);
     }
     if (depth > 0) {
         fprintf(stderr, "download \"%s\": not a regular file\n", abs);
         return 0;
     }
-    return get_file(cl, abs, local, o, NULL, NULL);
+    return get_file(cl, abs, local, o, pre, NULL);
 }
 
 static int local_is_dir(const char *p)
@@ -637,8 +654,17 @@ int ferry__cmd_get(ferry_client *cl, int argc, char **argv)
         char *local = dst == NULL ? strdup(base)
                       : dst_dir   ? ferry_path_join(dst, base)
                                   : strdup(dst);
+        /* a plain get sends the file's OPEN with the STAT that tells a
+         * file from a directory: one round trip less (-r expects a
+         * directory: no OPEN of it) */
         ferry_sftp_attrs a;
-        int r = abs ? ferry_sftpc_stat(cl->sftp, abs, &a) : FERRY_E_ALLOC;
+        get_pre pre = {0};
+        if (abs != NULL && !o.recursive) {
+            pre_send(cl, &pre, abs);
+        }
+        int r = abs == NULL        ? FERRY_E_ALLOC
+                : pre.path != NULL ? pre_stat(cl, &pre, &a)
+                                   : ferry_sftpc_stat(cl->sftp, abs, &a);
         while (r != FERRY_OK && abs != NULL && ferry_resume_again(cl)) {
             r = ferry_sftpc_stat(cl->sftp, abs, &a);
         }
@@ -648,9 +674,10 @@ int ferry__cmd_get(ferry_client *cl, int argc, char **argv)
         } else if (r != FERRY_OK) {
             xerr(cl, "Couldn't stat remote file", abs, r);
             rc = -1;
-        } else if (get_any(cl, abs, local, &o, &a, 0) != 0) {
+        } else if (get_any(cl, abs, local, &o, &a, 0, &pre) != 0) {
             rc = -1;
         }
+        pre_drop(cl, &pre);
         free(abs);
         free(local);
     }

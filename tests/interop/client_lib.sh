@@ -46,6 +46,8 @@ ln -s big2.bin link
 chmod 600 d1/f1.txt
 get big2.bin got.bin
 get -r tree gottree
+-get nonexistent.bin
+-get tree
 -rm nonexistent
 rm link
 mkdir d2
@@ -90,6 +92,12 @@ run_pair() {
         fail "$name: remote trees differ"
     diff -u <(tree_of "$T/$name-sftp/local") <(tree_of "$T/$name-ferry/local") ||
         fail "$name: local trees differ"
+    # get's OPEN goes out with its STAT: a directory or a missing file
+    # is still reported as such, and the batch goes on
+    grep -q "^Cannot download non-regular file: .*/remote/tree$" "$T/$name-ferry/err" ||
+        fail "$name: get of a directory not refused"
+    grep -q "^Couldn't stat remote file \".*/remote/nonexistent.bin\": No such file" \
+        "$T/$name-ferry/err" || fail "$name: get of a missing file not reported"
     cmp -s "$T/$name-ferry/local/resume.bin" "$droot/$name-ferry/remote/resume.bin" ||
         fail "$name: reput did not complete the file"
     cmp -s "$T/$name-ferry/local/resume.bin" "$T/$name-ferry/local/resume.copy" ||
