@@ -17,6 +17,10 @@ make_fixture() {
     mkdir -p "$1/tree/sub/deeper" "$1/tree/empty"
     head -c 1000000 /dev/urandom >"$1/big.bin"
     head -c 70001 /dev/urandom >"$1/tree/sub/mid.bin"
+    # larger than a batch takes: get -r opens each during the one before
+    head -c 1500000 /dev/urandom >"$1/tree/large1.bin"
+    head -c 1600000 /dev/urandom >"$1/tree/large2.bin"
+    head -c 1700000 /dev/urandom >"$1/tree/large3.bin"
     echo "hello" >"$1/f1.txt"
     echo "x" >"$1/tree/a.txt"
     echo "y" >"$1/tree/sub/deeper/b.txt"
