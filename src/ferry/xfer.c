@@ -193,14 +193,19 @@ static int get_local(ferry_client *cl, const char *abs, const char *local, const
     return fd;
 }
 
-/* The STAT and OPEN of the next large file of a listing, sent while the
- * current one downloads: its handle is there when its turn comes (a
- * round trip less per file). Opening for reading changes nothing on the
- * server, so a prefetch nobody takes is only closed again. */
+/* A STAT and an OPEN of the same path sent before their turn, so the
+ * handle is there when it comes (a round trip less): the next large file
+ * of a listing during the current one's READs, and a single get's or
+ * put's file with the STAT that tells a file from a directory. Opening
+ * for reading changes nothing on the server, so such a prefetch nobody
+ * takes is closed again; one for writing is only sent where the put
+ * truncates the file anyway, and is left open if not taken (a CLOSE
+ * would make ferryd commit an empty upload). */
 typedef struct get_pre {
     char *path; /* NULL: nothing prefetched */
     uint32_t stat_id, open_id;
     unsigned session; /* ferry_sftpc_session when sent */
+    int writing;      /* the OPEN was for writing */
     int stat_taken;   /* the STAT's answer is in stat_rc/attrs */
     int stat_rc;
     ferry_sftp_attrs attrs;
@@ -228,7 +233,7 @@ static void pre_drop(ferry_client *cl, get_pre *pre)
         ferry_sftp_attrs a;
         ferry_buf *h = NULL;
         (void)pre_stat(cl, pre, &a);
-        if (ferry_sftpc_open_wait(cl->sftp, pre->open_id, &h) == FERRY_OK) {
+        if (ferry_sftpc_open_wait(cl->sftp, pre->open_id, &h) == FERRY_OK && !pre->writing) {
             (void)ferry_sftpc_close(cl->sftp, h);
         }
         ferry_buf_free(h);
@@ -237,7 +242,8 @@ static void pre_drop(ferry_client *cl, get_pre *pre)
     pre->path = NULL;
 }
 
-static void pre_send(ferry_client *cl, get_pre *pre, const char *path)
+static void pre_send_open(ferry_client *cl, get_pre *pre, const char *path, uint32_t pflags,
+                          const ferry_sftp_attrs *a)
 {
     if (pre == NULL || path == NULL || (pre->path != NULL && strcmp(pre->path, path) == 0)) {
         return;
@@ -248,11 +254,17 @@ static void pre_send(ferry_client *cl, get_pre *pre, const char *path)
     }
     pre->session = ferry_sftpc_session(cl->sftp);
     pre->stat_taken = 0;
+    pre->writing = (pflags & SSH_FXF_WRITE) != 0;
     if (ferry_sftpc_stat_send(cl->sftp, path, &pre->stat_id) != FERRY_OK ||
-        ferry_sftpc_open_send(cl->sftp, path, SSH_FXF_READ, NULL, &pre->open_id) != FERRY_OK) {
+        ferry_sftpc_open_send(cl->sftp, path, pflags, a, &pre->open_id) != FERRY_OK) {
         free(pre->path); /* the session failed: nothing to wait for */
         pre->path = NULL;
     }
+}
+
+static void pre_send(ferry_client *cl, get_pre *pre, const char *path)
+{
+    pre_send_open(cl, pre, path, SSH_FXF_READ, NULL);
 }
 
 /* 1 when `path` was prefetched on this session: the OPEN's id to wait
@@ -788,7 +800,8 @@ static int open_kept(ferry_client *cl, int fd, const struct stat *st_, const cha
  * remote file. */
 static int put_open(ferry_client *cl, const char *local, int fd, const struct stat *st_,
                     const char *rabs, const char *partial, int *kept, uint64_t *off,
-                    const ferry_sftp_attrs *a, ferry_sftpc_hashes *hs, ferry_buf **h)
+                    const ferry_sftp_attrs *a, ferry_sftpc_hashes *hs, ferry_buf **h,
+                    get_pre *pre)
 {
     if (*kept == KEPT_IN_PLACE && *off > (uint64_t)st_->st_size) {
         fprintf(stderr, "Unable to resume upload of \"%s\": remote file is larger than local\n",
@@ -803,7 +816,13 @@ static int put_open(ferry_client *cl, const char *local, int fd, const struct st
         *kept = KEPT_NONE;
         *off = 0;
     }
-    int r = ferry_sftpc_open(cl->sftp, rabs, SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC, a, h);
+    uint32_t open_id = 0;
+    int sr = FERRY_OK;
+    ferry_sftp_attrs pa;
+    int r = pre_take(cl, pre, rabs, &open_id, &sr, &pa)
+                ? ferry_sftpc_open_wait(cl->sftp, open_id, h)
+                : ferry_sftpc_open(cl->sftp, rabs, SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC,
+                                   a, h);
     if (r != FERRY_OK) {
         xerr(cl, "Couldn't open remote file", rabs, r);
         return -1;
@@ -885,7 +904,7 @@ close:
 }
 
 static int put_file_once(ferry_client *cl, const char *local, const char *rabs, const xfer_opts *o,
-                         file_state *fs)
+                         file_state *fs, get_pre *pre)
 {
     struct stat st;
     ferry_buf *h = NULL;
@@ -909,7 +928,7 @@ static int put_file_once(ferry_client *cl, const char *local, const char *rabs, 
         (kept = find_kept(cl, rabs, o, fs, &partial, &off)) < 0) {
         goto out;
     }
-    int r = put_open(cl, local, fd, &st, rabs, partial, &kept, &off, &a, fs->hs, &h);
+    int r = put_open(cl, local, fd, &st, rabs, partial, &kept, &off, &a, fs->hs, &h, pre);
     if (r != 0) {
         rc = r == -2 ? -2 : -1;
         goto out;
@@ -948,14 +967,15 @@ out:
     return rc;
 }
 
-static int put_file(ferry_client *cl, const char *local, const char *rabs, const xfer_opts *o)
+static int put_file(ferry_client *cl, const char *local, const char *rabs, const xfer_opts *o,
+                    get_pre *pre)
 {
     file_state st = {0};
     int rc;
     if (ferry_sftpc_can_hash(cl->sftp, 1) || ferry_sftpc_can_hash(cl->sftp, 0)) {
         (void)ferry_sftpc_hashes_new(cl->sftp, &st.hs); /* without it: read again later */
     }
-    while ((rc = put_file_once(cl, local, rabs, o, &st)) == -1 && ferry_resume_again(cl)) {
+    while ((rc = put_file_once(cl, local, rabs, o, &st, pre)) == -1 && ferry_resume_again(cl)) {
         st.again = 1;
     }
     ferry_sftpc_hashes_free(st.hs);
@@ -963,7 +983,7 @@ static int put_file(ferry_client *cl, const char *local, const char *rabs, const
 }
 
 static int put_any(ferry_client *cl, const char *local, const char *rabs, const xfer_opts *o,
-                   int depth);
+                   int depth, get_pre *pre);
 
 /* Small files of a directory go to the server in batches (see
  * ferry_sftpc_upload_small): a round trip per batch, not three per file. */
@@ -996,7 +1016,7 @@ static int batch_flush(ferry_client *cl, small_batch *b, const xfer_opts *o)
             /* grew since it was looked at, or lost: the normal way */
             close(it->fd);
             it->fd = -1;
-            if (put_file(cl, b->local[i], it->path, o) != 0) {
+            if (put_file(cl, b->local[i], it->path, o, NULL) != 0) {
                 rc = -1;
             }
         } else if (it->result != FERRY_OK) {
@@ -1093,7 +1113,7 @@ static int put_dir(ferry_client *cl, const char *local, const char *rabs, const 
         }
         char *l2 = ferry_path_join(local, de->d_name), *r2 = ferry_path_join(rabs, de->d_name);
         int taken = l2 && r2 ? batch_add(cl, b, l2, r2, o) : -1;
-        if (taken < 0 || (taken == 0 && put_any(cl, l2, r2, o, depth + 1) != 0)) {
+        if (taken < 0 || (taken == 0 && put_any(cl, l2, r2, o, depth + 1, NULL) != 0)) {
             rc = -1;
         }
         if (batch_full(b->n, b->bytes) && batch_flush(cl, b, o) != 0) {
@@ -1117,7 +1137,7 @@ static int put_dir(ferry_client *cl, const char *local, const char *rabs, const 
 }
 
 static int put_any(ferry_client *cl, const char *local, const char *rabs, const xfer_opts *o,
-                   int depth)
+                   int depth, get_pre *pre)
 {
     struct stat st;
     if (stat(local, &st) != 0) {
@@ -1131,7 +1151,7 @@ static int put_any(ferry_client *cl, const char *local, const char *rabs, const 
         }
         return put_dir(cl, local, rabs, o, depth);
     }
-    return put_file(cl, local, rabs, o);
+    return put_file(cl, local, rabs, o, pre);
 }
 
 int ferry__cmd_put(ferry_client *cl, int argc, char **argv)
@@ -1154,8 +1174,28 @@ int ferry__cmd_put(ferry_client *cl, int argc, char **argv)
         dst = plain ? ferry_path_abs(cl, plain) : NULL;
         free(plain);
     }
-    int dst_dir;
-    while (!(dst_dir = dst == NULL || ferry__cmd_is_dir(cl, dst)) && ferry_resume_again(cl)) {
+    /* one regular file to a named destination: its OPEN goes with the
+     * STAT that tells whether the destination is a directory (then the
+     * OPEN fails, changing nothing; a file there this put truncates
+     * anyway) — a round trip less */
+    get_pre pre = {0};
+    struct stat lst;
+    if (dst != NULL && n == 1 && !o.recursive && !o.resume && stat(v[0], &lst) == 0 &&
+        S_ISREG(lst.st_mode) && access(v[0], R_OK) == 0) {
+        ferry_sftp_attrs pa = {.flags = SSH_FILEXFER_ATTR_PERMISSIONS, .perm = lst.st_mode & 0777};
+        pre_send_open(cl, &pre, dst, SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC, &pa);
+    }
+    ferry_sftp_attrs da;
+    int dst_dir = dst == NULL || (pre.path != NULL
+                                      ? pre_stat(cl, &pre, &da) == FERRY_OK &&
+                                            (da.flags & SSH_FILEXFER_ATTR_PERMISSIONS) &&
+                                            S_ISDIR(da.perm)
+                                      : ferry__cmd_is_dir(cl, dst));
+    while (!dst_dir && ferry_resume_again(cl)) {
+        dst_dir = ferry__cmd_is_dir(cl, dst);
+    }
+    if (dst_dir) {
+        pre_drop(cl, &pre); /* its OPEN failed */
     }
     if (n > 1 && !dst_dir) {
         fprintf(stderr, "Multiple paths match, but destination \"%s\" is not a directory\n", dst);
@@ -1164,11 +1204,12 @@ int ferry__cmd_put(ferry_client *cl, int argc, char **argv)
     for (int i = 0; rc == 0 && i < n; i++) {
         const char *base = ferry_path_base(v[i]);
         char *rabs = !dst_dir ? strdup(dst) : ferry_path_join(dst ? dst : cl->pwd, base);
-        if (rabs == NULL || put_any(cl, v[i], rabs, &o, 0) != 0) {
+        if (rabs == NULL || put_any(cl, v[i], rabs, &o, 0, &pre) != 0) {
             rc = -1;
         }
         free(rabs);
     }
+    pre_drop(cl, &pre);
     ferry_glob_free(v, n);
     free(dst);
     return rc;
