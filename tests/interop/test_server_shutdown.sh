@@ -30,9 +30,16 @@ try:
 except Exception as e:
     print("ended:", type(e).__name__, flush=True)
 PY
+# bash unsets HOLD and HOLD_PID as soon as it reaps the coprocess (which
+# may be before the next line runs once the helper is killed or its
+# session ends), so the test keeps its own copies: HOLD_PROC, HOLD_IN.
+HOLD_IN=""
 start_upload() {
+    [ -z "$HOLD_IN" ] || exec {HOLD_IN}<&-
     coproc HOLD { exec /usr/bin/python3 "$T/hold.py" "$FERRYD_PORT" "$T/id_ed25519" "$TEST_USER" 2>&1; }
-    read -r -t 30 line <&"${HOLD[0]}" || fail "upload did not start"
+    HOLD_PROC=$HOLD_PID
+    exec {HOLD_IN}<&"${HOLD[0]}"
+    read -r -t 30 line <&"$HOLD_IN" || fail "upload did not start"
     [ "$line" = writing ] || fail "helper: $line"
     ls -a "$T/root" | grep -q "\.part$" || fail "no temporary file during the atomic upload"
 }
@@ -60,8 +67,8 @@ expect_partial() {
 # The client is killed mid-upload: the session ends, the upload is kept as
 # the partial file.
 start_upload
-kill -KILL "$HOLD_PID"
-wait "$HOLD_PID" 2>/dev/null || true
+kill -KILL "$HOLD_PROC"
+wait "$HOLD_PROC" 2>/dev/null || true
 expect_partial "client SIGKILL"
 ok "client killed mid-upload: only the partial file left behind"
 
@@ -71,8 +78,8 @@ start_upload
 kid=$(pgrep -P "$FERRYD_PID" | head -1)
 [ -n "$kid" ] || fail "no session process"
 kill -KILL "$kid"
-read -r -t 10 line <&"${HOLD[0]}" || true
-wait "$HOLD_PID" 2>/dev/null || true
+read -r -t 10 line <&"$HOLD_IN" || true
+wait "$HOLD_PROC" 2>/dev/null || true
 [ ! -e "$T/root/upload.bin" ] || fail "partial file under the final name after a session crash"
 ls -A "$T/root" | grep -qv '^\.upload\.bin\..*\.part$' && fail "unexpected files: $(ls -A "$T/root")"
 rm -f "$T/root"/.upload.bin.*.part
@@ -93,7 +100,7 @@ t1=$(date +%s)
 [ $rc -eq 0 ] || fail "exit status $rc"
 [ $((t1 - t0)) -ge 4 ] || fail "the session got no grace period ($((t1 - t0)) s)"
 [ $((t1 - t0)) -le 10 ] || fail "shutdown took $((t1 - t0)) s"
-read -r -t 10 line <&"${HOLD[0]}" || true
+read -r -t 10 line <&"$HOLD_IN" || true
 case "$line" in ended:*) ;; *) fail "client did not see the session end: $line" ;; esac
 grep -q 'event=session_end .*reason="server shutting down"' "$T/ferryd.log" ||
     fail "no session_end with the shutdown reason"
@@ -104,8 +111,8 @@ ok "SIGTERM: grace period, clean session end, incomplete upload kept as the part
 printf 'KeepPartialUploads no\n' >"$T/nokeep.conf"
 ferryd_start --config "$T/nokeep.conf"
 start_upload
-kill -KILL "$HOLD_PID"
-wait "$HOLD_PID" 2>/dev/null || true
+kill -KILL "$HOLD_PROC"
+wait "$HOLD_PROC" 2>/dev/null || true
 for i in $(seq 1 100); do
     [ -z "$(ls -A "$T/root")" ] && break
     sleep 0.05
