@@ -231,6 +231,10 @@ int ferry_resume_mismatch(const char *name);
  * mismatch ("hash mismatch"). 0 if all equal or not verifiable (a server
  * error is a warning), -1 on a mismatch or when the session failed. */
 int ferry_resume_verify(ferry_client *cl, ferry_sftpc_cmp *v, size_t n, const char *const *names);
+/* What ferry_resume_verify says of comparisons already made
+ * (r: what ferry_sftpc_compare or _compare_end returned). */
+int ferry_resume_report(ferry_client *cl, ferry_sftpc_cmp *v, size_t n, const char *const *names,
+                        int r);
 
 /* Runs one command line; returns 0 on success, -1 on failure, 1 for
  * quit/bye/exit. */

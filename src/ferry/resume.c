@@ -122,11 +122,17 @@ int ferry_resume_prefix(ferry_client *cl, const ferry_buf *h, int fd, uint64_t n
 
 int ferry_resume_verify(ferry_client *cl, ferry_sftpc_cmp *v, size_t n, const char *const *names)
 {
-    int rc = 0;
     if (!cl->rs.verify || n == 0) {
         return 0;
     }
-    if (ferry_sftpc_compare(cl->sftp, v, n) != FERRY_OK) {
+    return ferry_resume_report(cl, v, n, names, ferry_sftpc_compare(cl->sftp, v, n));
+}
+
+int ferry_resume_report(ferry_client *cl, ferry_sftpc_cmp *v, size_t n, const char *const *names,
+                        int r)
+{
+    int rc = 0;
+    if (r != FERRY_OK) {
         return -1;
     }
     for (size_t i = 0; i < n; i++) {

@@ -286,6 +286,36 @@ static int pre_take(ferry_client *cl, get_pre *pre, const char *path, uint32_t *
     return 1;
 }
 
+/* A download's verification sent right behind its last READ, with the
+ * CLOSE: one round trip less per file. Only with ferryd (its checksum
+ * is offered): it answers check-file-handle from what the READs hashed,
+ * and its READs are whole but at the end — were one short, or the file
+ * longer than its STAT said, the download goes on with a new handle. */
+typedef struct early_check {
+    ferry_client *cl;
+    const ferry_buf *h;
+    ferry_sftpc_cmp j;
+    ferry_sftpc_cmp_run *run; /* NULL: nothing sent */
+    uint32_t close_id;        /* 0: no CLOSE sent */
+} early_check;
+
+static void early_send(void *ctx)
+{
+    early_check *e = ctx;
+    if (ferry_sftpc_compare_begin(e->cl->sftp, &e->j, 1, &e->run) == FERRY_OK &&
+        ferry_sftpc_close_send(e->cl->sftp, e->h, &e->close_id) != FERRY_OK) {
+        e->close_id = 0;
+    }
+}
+
+static int early_possible(ferry_client *cl, const ferry_sftp_attrs *a, uint64_t off)
+{
+    return off == 0 && cl->rs.verify && (a->flags & SSH_FILEXFER_ATTR_SIZE) && a->size > 0 &&
+           ferry_sftpc_hash_pieces(a->size) <= FERRY_SFTPC_HASH_WINDOW &&
+           ferry_sftpc_can_hash(cl->sftp, 1) &&
+           strcmp(ferry_sftpc_hash_name(cl->sftp), "poly1305@ferry.dev") == 0;
+}
+
 static int get_file_once(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
                          file_state *st, get_pre *pre, const char *next)
 {
@@ -328,10 +358,35 @@ static int get_file_once(ferry_client *cl, const char *abs, const char *local, c
                          (a.flags & SSH_FILEXFER_ATTR_SIZE) ? a.size : 0, off);
     p.limit_kbps = cl->limit_kbps;
     pre_send(cl, pre, next); /* in the same flight as the READs */
+    early_check ec = {.cl = cl, .h = h, .j = {.handle = h, .fd = fd, .len = a.size, .known = st->hs}};
+    ferry_sftpc_set_after_reads(cl->sftp, early_possible(cl, &a, off) ? early_send : NULL, &ec);
     ferry_sftpc_set_stream_hash(cl->sftp, st->hs);
     r = ferry_sftpc_download_sized(cl->sftp, h, fd, off,
                                    (a.flags & SSH_FILEXFER_ATTR_SIZE) ? a.size : UINT64_MAX,
                                    ferry_progress_update, &p, &total);
+    ferry_sftpc_set_after_reads(cl->sftp, NULL, NULL);
+    int vr = 0, verified = 0;
+    if (ec.run != NULL) {
+        /* the answers to what early_send sent are taken in any case */
+        int cr = ferry_sftpc_compare_end(cl->sftp, ec.run);
+        int clr = ec.close_id != 0 ? ferry_sftpc_close_wait(cl->sftp, ec.close_id) : FERRY_E_CLOSED;
+        if (ec.close_id != 0) {
+            ferry_buf_free(h);
+            h = NULL; /* closed: not again below */
+        }
+        if (r == FERRY_OK && total == a.size && clr == FERRY_OK) {
+            vr = ferry_resume_report(cl, &ec.j, 1, &abs, cr);
+            verified = 1;
+        } else if ((r == FERRY_OK || r == FERRY_E_AGAIN) && !ferry_sftpc_dead(cl->sftp)) {
+            /* longer, shorter or cut short: the rest on a new handle */
+            ferry_buf_free(h);
+            h = NULL;
+            r = ferry_sftpc_open(cl->sftp, abs, SSH_FXF_READ, NULL, &h);
+            r = r == FERRY_OK ? ferry_sftpc_download_sized(cl->sftp, h, fd, total, UINT64_MAX,
+                                                           ferry_progress_update, &p, &total)
+                              : r;
+        }
+    }
     ferry_sftpc_set_stream_hash(cl->sftp, NULL);
     ferry_progress_end(&p);
     cl->rs.progressed |= total > off;
@@ -350,12 +405,14 @@ static int get_file_once(ferry_client *cl, const char *abs, const char *local, c
      * at CLOSE): one round trip less */
     ferry_sftpc_cmp j = {.handle = h, .fd = fd, .len = total, .known = st->hs};
     uint32_t close_id = 0;
-    if (cl->rs.verify && ferry_sftpc_can_hash(cl->sftp, 0) &&
+    if (!verified && cl->rs.verify && ferry_sftpc_can_hash(cl->sftp, 0) &&
         ferry_sftpc_close_send(cl->sftp, h, &close_id) == FERRY_OK) {
         j.handle = NULL;
         j.path = abs;
     }
-    int vr = ferry_resume_verify(cl, &j, 1, &abs);
+    if (!verified) {
+        vr = ferry_resume_verify(cl, &j, 1, &abs);
+    }
     if (close_id != 0) {
         ferry_buf_free(h);
         h = NULL; /* closed: not again below */

@@ -287,6 +287,7 @@ int ferry_sftpc_download_small(ferry_sftpc *c, ferry_sftpc_small_get *v, size_t 
 
 /* Largest range hashed by one check-file request (ferryd's limit). */
 #define FERRY_SFTPC_HASH_PIECE (64ull * 1024 * 1024)
+#define FERRY_SFTPC_HASH_WINDOW 16u /* check-file requests in flight at most */
 
 /* Number of pieces [0, len) is cut into (0 for len 0), and piece k's
  * offset and length (the last one possibly short). */
@@ -322,6 +323,13 @@ void ferry_sftpc_hashes_feed(ferry_sftpc_hashes *hs, uint64_t off, const uint8_t
 /* The transfers that follow (ferry_sftpc_download / _upload) feed the
  * data they write or send into hs (NULL: none); hs must outlive them. */
 void ferry_sftpc_set_stream_hash(ferry_sftpc *c, ferry_sftpc_hashes *hs);
+/* ferry_sftpc_download_sized calls fn(ctx) once, when every READ up to the
+ * size (and the one at it) has been sent, so that what fn sends travels
+ * in the same flight (a verification, a CLOSE). From then on the download
+ * sends no READ: if the file turns out longer, or a reply short, it ends
+ * with FERRY_E_AGAIN and *total at the end of what is whole, to be
+ * continued on a new handle. NULL: none. */
+void ferry_sftpc_set_after_reads(ferry_sftpc *c, void (*fn)(void *ctx), void *ctx);
 
 /* One comparison of [0, len) of a remote file with a local fd. */
 typedef struct ferry_sftpc_cmp {
@@ -339,5 +347,14 @@ typedef struct ferry_sftpc_cmp {
  * A local file shorter than len counts as different. Returns FERRY_OK
  * unless the session failed (each job has its own result). */
 int ferry_sftpc_compare(ferry_sftpc *c, ferry_sftpc_cmp *v, size_t n);
+/* The same in two steps, so the requests travel with what was sent just
+ * before them: _begin sends every piece's request now (TOO_LARGE, with
+ * nothing sent, when they are more than fit in flight at once: 16 pieces,
+ * 1 GiB), _end takes the answers and frees *run. v must stay valid in
+ * between; the local side is hashed at _end. */
+typedef struct ferry_sftpc_cmp_run ferry_sftpc_cmp_run;
+int ferry_sftpc_compare_begin(ferry_sftpc *c, ferry_sftpc_cmp *v, size_t n,
+                              ferry_sftpc_cmp_run **run);
+int ferry_sftpc_compare_end(ferry_sftpc *c, ferry_sftpc_cmp_run *run);
 
 #endif

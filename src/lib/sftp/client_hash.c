@@ -23,7 +23,7 @@
 
 #include "util/err.h"
 
-#define HASH_WINDOW 16u
+#define HASH_WINDOW FERRY_SFTPC_HASH_WINDOW
 #define LOCAL_CHUNK (256u * 1024)
 
 /* The algorithm check-file requests use (sha256 before VERSION). */
@@ -272,39 +272,91 @@ static void finish_piece(ferry_sftpc *c, ferry_sftpc_cmp *v, const piece *p)
     OPENSSL_cleanse(mine, sizeof(mine));
 }
 
+struct ferry_sftpc_cmp_run {
+    ferry_sftpc_cmp *v;
+    size_t n;
+    piece win[HASH_WINDOW];
+    size_t head, inflight, job, k;
+    int rc;
+};
+
+/* Sends piece requests until the window is full or every job's are out. */
+static void fill_window(ferry_sftpc *c, ferry_sftpc_cmp_run *cr)
+{
+    while (cr->rc == FERRY_OK && cr->inflight < HASH_WINDOW && cr->job < cr->n) {
+        ferry_sftpc_cmp *j = &cr->v[cr->job];
+        piece *p = &cr->win[(cr->head + cr->inflight) % HASH_WINDOW];
+        if (j->result != FERRY_OK || cr->k >= ferry_sftpc_hash_pieces(j->len)) {
+            cr->job++;
+            cr->k = 0;
+            continue;
+        }
+        ferry_sftpc_hash_piece(j->len, cr->k, &p->off, &p->len);
+        p->job = cr->job;
+        if ((cr->rc = send_check(c, j, p->off, p->len, &p->id)) == FERRY_OK) {
+            cr->inflight++;
+            cr->k++;
+        }
+    }
+}
+
+int ferry_sftpc_compare_begin(ferry_sftpc *c, ferry_sftpc_cmp *v, size_t n,
+                              ferry_sftpc_cmp_run **out)
+{
+    size_t pieces = 0;
+    *out = NULL;
+    for (size_t i = 0; i < n; i++) {
+        v[i].result = ferry_sftpc_can_hash(c, v[i].handle != NULL) ? FERRY_OK : FERRY_E_UNSUPPORTED;
+        v[i].same = 1;
+        pieces += v[i].result == FERRY_OK ? ferry_sftpc_hash_pieces(v[i].len) : 0;
+    }
+    if (pieces > HASH_WINDOW) {
+        return FERRY_E_TOO_LARGE;
+    }
+    ferry_sftpc_cmp_run *cr = calloc(1, sizeof(*cr));
+    if (cr == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    cr->v = v;
+    cr->n = n;
+    fill_window(c, cr);
+    *out = cr;
+    return FERRY_OK;
+}
+
+int ferry_sftpc_compare_end(ferry_sftpc *c, ferry_sftpc_cmp_run *cr)
+{
+    if (cr == NULL) {
+        return FERRY_E_INVALID_ARG;
+    }
+    for (;;) {
+        fill_window(c, cr);
+        if (cr->inflight == 0) {
+            break;
+        }
+        finish_piece(c, cr->v, &cr->win[cr->head]);
+        cr->head = (cr->head + 1) % HASH_WINDOW;
+        cr->inflight--;
+        if (cr->rc == FERRY_OK && c->dead) {
+            cr->rc = c->dead;
+        }
+    }
+    int rc = c->dead ? c->dead : cr->rc;
+    free(cr);
+    return rc;
+}
+
 int ferry_sftpc_compare(ferry_sftpc *c, ferry_sftpc_cmp *v, size_t n)
 {
-    piece win[HASH_WINDOW];
-    size_t head = 0, inflight = 0, job = 0, k = 0;
-    int rc = FERRY_OK;
+    ferry_sftpc_cmp_run *cr = calloc(1, sizeof(*cr));
+    if (cr == NULL) {
+        return FERRY_E_ALLOC;
+    }
     for (size_t i = 0; i < n; i++) {
         v[i].result = ferry_sftpc_can_hash(c, v[i].handle != NULL) ? FERRY_OK : FERRY_E_UNSUPPORTED;
         v[i].same = 1;
     }
-    for (;;) {
-        while (rc == FERRY_OK && inflight < HASH_WINDOW && job < n) {
-            piece *p = &win[(head + inflight) % HASH_WINDOW];
-            if (v[job].result != FERRY_OK || k >= ferry_sftpc_hash_pieces(v[job].len)) {
-                job++;
-                k = 0;
-                continue;
-            }
-            ferry_sftpc_hash_piece(v[job].len, k, &p->off, &p->len);
-            p->job = job;
-            if ((rc = send_check(c, &v[job], p->off, p->len, &p->id)) == FERRY_OK) {
-                inflight++;
-                k++;
-            }
-        }
-        if (inflight == 0) {
-            break;
-        }
-        finish_piece(c, v, &win[head]);
-        head = (head + 1) % HASH_WINDOW;
-        inflight--;
-        if (rc == FERRY_OK && c->dead) {
-            rc = c->dead;
-        }
-    }
-    return c->dead ? c->dead : rc;
+    cr->v = v;
+    cr->n = n;
+    return ferry_sftpc_compare_end(c, cr);
 }

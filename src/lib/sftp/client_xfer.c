@@ -131,6 +131,8 @@ typedef struct dl_state {
     xqueue q;
     uint64_t next, eof, end;
     uint64_t size; /* the size the caller expects, UINT64_MAX if unknown */
+    int closed;    /* after_reads ran: the caller may have closed the handle */
+    uint64_t hole; /* closed: where a short reply left data missing */
     ferry_sftpc_progress_fn cb;
     void *cb_ctx;
 } dl_state;
@@ -166,7 +168,9 @@ static int dl_reply(dl_state *d, xreq e)
         }
     }
     ferry_sftpc_release(d->c, e.id);
-    if (rc == FERRY_OK && n < e.len && e.off + n < d->eof) {
+    if (rc == FERRY_OK && n < e.len && e.off + n < d->eof && d->closed) {
+        d->hole = e.off + n < d->hole ? e.off + n : d->hole; /* no READ on the handle now */
+    } else if (rc == FERRY_OK && n < e.len && e.off + n < d->eof) {
         uint32_t id;
         rc = send_read(d->c, d->h, e.off + n, (uint32_t)(e.len - n), &id);
         if (rc == FERRY_OK) {
@@ -179,6 +183,12 @@ static int dl_reply(dl_state *d, xreq e)
 void ferry_sftpc_set_stream_hash(ferry_sftpc *c, ferry_sftpc_hashes *hs)
 {
     c->stream_hash = hs;
+}
+
+void ferry_sftpc_set_after_reads(ferry_sftpc *c, void (*fn)(void *ctx), void *ctx)
+{
+    c->after_reads = fn;
+    c->after_reads_ctx = ctx;
 }
 
 int ferry_sftpc_download(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t offset,
@@ -198,6 +208,7 @@ int ferry_sftpc_download_sized(ferry_sftpc *c, const ferry_buf *handle, int fd, 
                   .eof = UINT64_MAX,
                   .end = offset,
                   .size = offset > size ? UINT64_MAX : size,
+                  .hole = UINT64_MAX,
                   .cb = cb,
                   .cb_ctx = cb_ctx};
     uint32_t len = c->rsize ? c->rsize : FERRY_SFTPC_DEFAULT_IO;
@@ -210,7 +221,7 @@ int ferry_sftpc_download_sized(ferry_sftpc *c, const ferry_buf *handle, int fd, 
          * short reply there would cost a round trip to re-request) and one
          * READ at the size confirms the end in the same flight; more
          * follow only if that one brought data (the file grew) */
-        while (rc == FERRY_OK && d.q.n < most && d.next < d.eof &&
+        while (rc == FERRY_OK && d.q.n < most && d.next < d.eof && !d.closed &&
                (d.next <= d.size || d.end > d.size)) {
             uint32_t id, n = len;
             if (d.next < d.size && d.size - d.next < n) {
@@ -221,6 +232,11 @@ int ferry_sftpc_download_sized(ferry_sftpc *c, const ferry_buf *handle, int fd, 
                 xq_push(&d.q, id, d.next, n);
                 d.next += n;
             }
+        }
+        if (rc == FERRY_OK && !d.closed && d.size != UINT64_MAX && d.next > d.size &&
+            c->after_reads != NULL) {
+            d.closed = 1;
+            c->after_reads(c->after_reads_ctx); /* the READ at the size is out */
         }
         if (rc != FERRY_OK || d.q.n == 0) {
             break;
@@ -233,6 +249,10 @@ int ferry_sftpc_download_sized(ferry_sftpc *c, const ferry_buf *handle, int fd, 
         }
     }
     c->interrupted = 0;
+    if (rc == FERRY_OK && d.closed && (d.end > d.size || d.hole != UINT64_MAX)) {
+        rc = FERRY_E_AGAIN; /* more to read than the handle may still serve */
+        lo = d.hole < d.end ? d.hole : d.end;
+    }
     lo = rc == FERRY_OK ? d.end : xq_lowest(&d.q, lo < d.next ? lo : d.next);
     xq_abandon(c, &d.q);
     if (total != NULL) {
