@@ -377,7 +377,7 @@ static int get_file_once(ferry_client *cl, const char *abs, const char *local, c
         if (r == FERRY_OK && total == a.size && clr == FERRY_OK) {
             vr = ferry_resume_report(cl, &ec.j, 1, &abs, cr);
             verified = 1;
-        } else if ((r == FERRY_OK || r == FERRY_E_AGAIN) && !ferry_sftpc_dead(cl->sftp)) {
+        } else if ((r == FERRY_OK || r == FERRY_E_INCOMPLETE) && !ferry_sftpc_dead(cl->sftp)) {
             /* longer, shorter or cut short: the rest on a new handle */
             ferry_buf_free(h);
             h = NULL;

@@ -514,7 +514,7 @@ static void test_download_sized(void **state)
 
 /* after_reads: called once when the READ at the size is out; after it no
  * READ is sent, so a longer file or a short reply ends the download with
- * AGAIN at the end of what is whole, and a new call finishes it. */
+ * INCOMPLETE at the end of what is whole, and a new call finishes it. */
 static void count_call(void *ctx)
 {
     (*(int *)ctx)++;
@@ -537,7 +537,7 @@ static void after_reads_case(size_t file_len, size_t said, size_t max_chunk, int
     ferry_sftpc_set_after_reads(c, NULL, NULL);
     assert_int_equal(calls, 1);
     assert_true(total == want_total);
-    if (want_rc == FERRY_E_AGAIN) { /* the rest, as on a new handle */
+    if (want_rc == FERRY_E_INCOMPLETE) { /* the rest, as on a new handle */
         assert_int_equal(
             ferry_sftpc_download_sized(c, x.h, x.fd, total, UINT64_MAX, NULL, NULL, &total),
             FERRY_OK);
@@ -558,9 +558,9 @@ static void test_download_after_reads(void **state)
     fake_free(&q, c);
     after_reads_case(2 * len + 100, 2 * len + 100, 0, FERRY_OK, 2 * len + 100);
     /* longer than said: the READ at the size brought data */
-    after_reads_case(3 * len + 100, 2 * len + 100, 0, FERRY_E_AGAIN, 3 * len + 100);
+    after_reads_case(3 * len + 100, 2 * len + 100, 0, FERRY_E_INCOMPLETE, 3 * len + 100);
     /* short replies: the first one's end is where the rest starts */
-    after_reads_case(2 * len + 100, 2 * len + 100, 100000, FERRY_E_AGAIN, 100000);
+    after_reads_case(2 * len + 100, 2 * len + 100, 100000, FERRY_E_INCOMPLETE, 100000);
 }
 
 static void test_upload_pipelined(void **state)

@@ -327,8 +327,8 @@ void ferry_sftpc_set_stream_hash(ferry_sftpc *c, ferry_sftpc_hashes *hs);
  * size (and the one at it) has been sent, so that what fn sends travels
  * in the same flight (a verification, a CLOSE). From then on the download
  * sends no READ: if the file turns out longer, or a reply short, it ends
- * with FERRY_E_AGAIN and *total at the end of what is whole, to be
- * continued on a new handle. NULL: none. */
+ * with FERRY_E_INCOMPLETE and *total at the end of what is whole, to be
+ * continued on a new handle (AGAIN stays what an interrupt returns). NULL: none. */
 void ferry_sftpc_set_after_reads(ferry_sftpc *c, void (*fn)(void *ctx), void *ctx);
 
 /* One comparison of [0, len) of a remote file with a local fd. */

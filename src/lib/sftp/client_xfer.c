@@ -250,7 +250,7 @@ int ferry_sftpc_download_sized(ferry_sftpc *c, const ferry_buf *handle, int fd, 
     }
     c->interrupted = 0;
     if (rc == FERRY_OK && d.closed && (d.end > d.size || d.hole != UINT64_MAX)) {
-        rc = FERRY_E_AGAIN; /* more to read than the handle may still serve */
+        rc = FERRY_E_INCOMPLETE; /* more to read than the handle may still serve */
         lo = d.hole < d.end ? d.hole : d.end;
     }
     lo = rc == FERRY_OK ? d.end : xq_lowest(&d.q, lo < d.next ? lo : d.next);
