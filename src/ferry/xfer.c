@@ -286,14 +286,18 @@ static int pre_take(ferry_client *cl, get_pre *pre, const char *path, uint32_t *
     return 1;
 }
 
-/* A download's verification sent right behind its last READ, with the
- * CLOSE: one round trip less per file. Only with ferryd (its checksum
- * is offered): it answers check-file-handle from what the READs hashed,
- * and its READs are whole but at the end — were one short, or the file
- * longer than its STAT said, the download goes on with a new handle. */
+/* A transfer's verification and CLOSE sent right behind its last READ
+ * or WRITE: one round trip less per file. Only with ferryd (its checksum
+ * is offered), which answers check-file from what the transfer hashed,
+ * whose READs are whole but at the end — were one short, or the file
+ * longer than its STAT said, the download goes on with a new handle —
+ * and which never puts an upload with a failed WRITE in place at CLOSE.
+ * A download asks check-file-handle, then closes; an upload closes, then
+ * asks check-file-name (ferryd answers from what it cached at CLOSE). */
 typedef struct early_check {
     ferry_client *cl;
     const ferry_buf *h;
+    int upload;
     ferry_sftpc_cmp j;
     ferry_sftpc_cmp_run *run; /* NULL: nothing sent */
     uint32_t close_id;        /* 0: no CLOSE sent */
@@ -302,17 +306,21 @@ typedef struct early_check {
 static void early_send(void *ctx)
 {
     early_check *e = ctx;
-    if (ferry_sftpc_compare_begin(e->cl->sftp, &e->j, 1, &e->run) == FERRY_OK &&
-        ferry_sftpc_close_send(e->cl->sftp, e->h, &e->close_id) != FERRY_OK) {
+    ferry_sftpc *c = e->cl->sftp;
+    if (e->upload && ferry_sftpc_close_send(c, e->h, &e->close_id) != FERRY_OK) {
+        e->close_id = 0;
+        return;
+    }
+    if (ferry_sftpc_compare_begin(c, &e->j, 1, &e->run) == FERRY_OK && !e->upload &&
+        ferry_sftpc_close_send(c, e->h, &e->close_id) != FERRY_OK) {
         e->close_id = 0;
     }
 }
 
-static int early_possible(ferry_client *cl, const ferry_sftp_attrs *a, uint64_t off)
+static int early_possible(ferry_client *cl, uint64_t size)
 {
-    return off == 0 && cl->rs.verify && (a->flags & SSH_FILEXFER_ATTR_SIZE) && a->size > 0 &&
-           ferry_sftpc_hash_pieces(a->size) <= FERRY_SFTPC_HASH_WINDOW &&
-           ferry_sftpc_can_hash(cl->sftp, 1) &&
+    return cl->rs.verify && size > 0 && ferry_sftpc_hash_pieces(size) <= FERRY_SFTPC_HASH_WINDOW &&
+           ferry_sftpc_can_hash(cl->sftp, 1) && ferry_sftpc_can_hash(cl->sftp, 0) &&
            strcmp(ferry_sftpc_hash_name(cl->sftp), "poly1305@ferry.dev") == 0;
 }
 
@@ -359,12 +367,13 @@ static int get_file_once(ferry_client *cl, const char *abs, const char *local, c
     p.limit_kbps = cl->limit_kbps;
     pre_send(cl, pre, next); /* in the same flight as the READs */
     early_check ec = {.cl = cl, .h = h, .j = {.handle = h, .fd = fd, .len = a.size, .known = st->hs}};
-    ferry_sftpc_set_after_reads(cl->sftp, early_possible(cl, &a, off) ? early_send : NULL, &ec);
+    int early = off == 0 && (a.flags & SSH_FILEXFER_ATTR_SIZE) && early_possible(cl, a.size);
+    ferry_sftpc_set_after_last(cl->sftp, early ? early_send : NULL, &ec);
     ferry_sftpc_set_stream_hash(cl->sftp, st->hs);
     r = ferry_sftpc_download_sized(cl->sftp, h, fd, off,
                                    (a.flags & SSH_FILEXFER_ATTR_SIZE) ? a.size : UINT64_MAX,
                                    ferry_progress_update, &p, &total);
-    ferry_sftpc_set_after_reads(cl->sftp, NULL, NULL);
+    ferry_sftpc_set_after_last(cl->sftp, NULL, NULL);
     int vr = 0, verified = 0;
     if (ec.run != NULL) {
         /* the answers to what early_send sent are taken in any case */
@@ -910,7 +919,7 @@ static int put_rename(ferry_client *cl, const char *partial, const char *rabs)
  * the caller takes its status with ferry_sftpc_close_wait. */
 static int put_data(ferry_client *cl, const char *local, int fd, const struct stat *st_,
                     const char *rabs, ferry_buf *h, uint64_t off, int kept, const xfer_opts *o,
-                    ferry_sftp_attrs *a, file_state *fs, uint32_t *close_id)
+                    ferry_sftp_attrs *a, file_state *fs, uint32_t *close_id, early_check *ec)
 {
     ferry_progress p;
     uint64_t acked = off;
@@ -918,12 +927,31 @@ static int put_data(ferry_client *cl, const char *local, int fd, const struct st
     ferry_progress_start(&p, cl->progress && !cl->quiet, ferry_path_base(local),
                          (uint64_t)st_->st_size, off);
     p.limit_kbps = cl->limit_kbps;
+    /* nothing to send between the last WRITE and the CLOSE: the CLOSE and
+     * the verification can follow the WRITEs at once */
+    int early = close_id != NULL && ec != NULL && !o->preserve && !o->fsync_ &&
+                early_possible(cl, (uint64_t)st_->st_size);
+    if (early) {
+        *ec = (early_check){.cl = cl,
+                            .h = h,
+                            .upload = 1,
+                            .j = {.path = rabs, .fd = fd, .len = (uint64_t)st_->st_size}};
+    }
+    ferry_sftpc_set_after_last(cl->sftp, early ? early_send : NULL, ec);
     ferry_sftpc_set_stream_hash(cl->sftp, fs->hs);
     r = ferry_sftpc_upload(cl->sftp, h, fd, off, ferry_progress_update, &p, &acked);
     ferry_sftpc_set_stream_hash(cl->sftp, NULL);
+    ferry_sftpc_set_after_last(cl->sftp, NULL, NULL);
     ferry_progress_end(&p);
     cl->rs.progressed |= acked > off;
     fs->acked = acked;
+    if (early && ec->close_id != 0) {
+        *close_id = ec->close_id; /* taken with the verification's answers */
+        if (r != FERRY_OK) {
+            xerr(cl, "Couldn't write to remote file", rabs, r);
+        }
+        return r == FERRY_OK ? 0 : -1;
+    }
     if (r != FERRY_OK) {
         xerr(cl, "Couldn't write to remote file", rabs, r);
         goto close;
@@ -999,17 +1027,30 @@ static int put_file_once(ferry_client *cl, const char *local, const char *rabs, 
         say(cl, off ? "Resuming upload of" : "Uploading", local, rabs);
     }
     /* a fresh upload's CLOSE and its verification by name go out
-     * together (the server serves them in order): one round trip less */
+     * together (the server serves them in order): one round trip less;
+     * with ferryd right behind the last WRITE (early_check) */
     uint32_t close_id = 0;
+    early_check ec = {0};
     if (put_data(cl, local, fd, &st, rabs, h, off, kept, o, &a, fs,
-                 kept == KEPT_PARTIAL ? NULL : &close_id) != 0 ||
+                 kept == KEPT_PARTIAL ? NULL : &close_id, &ec) != 0 ||
         (kept == KEPT_PARTIAL && put_rename(cl, partial, rabs) != 0)) {
+        if (ec.run != NULL) {
+            (void)ferry_sftpc_compare_end(cl->sftp, ec.run); /* answers still to take */
+        }
+        if (close_id != 0) {
+            (void)ferry_sftpc_close_wait(cl->sftp, close_id);
+        }
         goto out;
     }
     int changed = !fs->have_src || source_changed(fd, &fs->src);
     ferry_sftpc_cmp j = {
         .path = rabs, .fd = fd, .len = (uint64_t)st.st_size, .known = changed ? NULL : fs->hs};
-    rc = ferry_resume_verify(cl, &j, 1, &rabs);
+    if (ec.run != NULL) {
+        ec.j.known = j.known; /* the local side is hashed at _end */
+        rc = ferry_resume_report(cl, &ec.j, 1, &rabs, ferry_sftpc_compare_end(cl->sftp, ec.run));
+    } else {
+        rc = ferry_resume_verify(cl, &j, 1, &rabs);
+    }
     int cr = close_id != 0 ? ferry_sftpc_close_wait(cl->sftp, close_id) : FERRY_OK;
     if (cr != FERRY_OK) {
         xerr(cl, "Couldn't close file", rabs, cr);

@@ -46,6 +46,7 @@ make_user_key ed25519
 make_file "$T/big.bin" $((16 * 1024 * 1024))
 make_file "$T/old.bin" 100000
 make_file "$T/small.bin" 200000
+make_file "$T/nearly.bin" $((8 * 1024 * 1024 + 200 * 1024))
 
 # ferryd serves $DISK/root (ferryd_start would use $T/root)
 ln -s "$DISK/root" "$T/root"
@@ -98,6 +99,19 @@ for client in sftp ferry; do
     expect_root "keep.bin"
     same "$T/old.bin" "$DISK/root/keep.bin"
     ok "$client: replacing upload on a full disk fails, the earlier content is intact"
+
+    # 2b. the space runs out in the last few hundred KiB: every WRITE is
+    # out before the failure comes back, and ferry's CLOSE (with ferryd
+    # sent right behind the last WRITE) follows a failed WRITE: ferryd
+    # must not put that upload in place
+    base=$(used_kb)
+    echo "put $T/nearly.bin keep.bin" >"$T/batch"
+    run_client $client "$T/batch"
+    [ $RC -ne 0 ] || fail "$client: upload just over the free space reported success"
+    grep -Eqi "no space left|failure" "$T/out" || { cat "$T/out" >&2; fail "$client: no error message"; }
+    expect_root "keep.bin"
+    same "$T/old.bin" "$DISK/root/keep.bin"
+    ok "$client: upload failing in its last WRITEs leaves the earlier content intact"
 
     # 3. the server keeps working: a small upload and its download
     printf 'put %s small.bin\nget small.bin %s\n' "$T/small.bin" "$T/small-$client.bin" >"$T/batch"

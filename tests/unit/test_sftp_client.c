@@ -512,7 +512,7 @@ static void test_download_sized(void **state)
     download_sized(3 * len + 7, UINT64_MAX, 0);  /* unknown */
 }
 
-/* after_reads: called once when the READ at the size is out; after it no
+/* after_last: called once when the READ at the size is out; after it no
  * READ is sent, so a longer file or a short reply ends the download with
  * INCOMPLETE at the end of what is whole, and a new call finishes it. */
 static void count_call(void *ctx)
@@ -520,7 +520,7 @@ static void count_call(void *ctx)
     (*(int *)ctx)++;
 }
 
-static void after_reads_case(size_t file_len, size_t said, size_t max_chunk, int want_rc,
+static void after_last_case(size_t file_len, size_t said, size_t max_chunk, int want_rc,
                              uint64_t want_total)
 {
     fake f = {.max_read = 262144, .max_chunk = max_chunk};
@@ -531,10 +531,10 @@ static void after_reads_case(size_t file_len, size_t said, size_t max_chunk, int
     xio_open(&x, "h1");
     int calls = 0;
     uint64_t total = 0;
-    ferry_sftpc_set_after_reads(c, count_call, &calls);
+    ferry_sftpc_set_after_last(c, count_call, &calls);
     assert_int_equal(ferry_sftpc_download_sized(c, x.h, x.fd, 0, said, NULL, NULL, &total),
                      want_rc);
-    ferry_sftpc_set_after_reads(c, NULL, NULL);
+    ferry_sftpc_set_after_last(c, NULL, NULL);
     assert_int_equal(calls, 1);
     assert_true(total == want_total);
     if (want_rc == FERRY_E_INCOMPLETE) { /* the rest, as on a new handle */
@@ -549,18 +549,18 @@ static void after_reads_case(size_t file_len, size_t said, size_t max_chunk, int
     fake_free(&f, c);
 }
 
-static void test_download_after_reads(void **state)
+static void test_download_after_last(void **state)
 {
     (void)state;
     fake q = {.max_read = 262144};
     ferry_sftpc *c = new_client(&q, 64);
     size_t len = ferry_sftpc_read_size(c);
     fake_free(&q, c);
-    after_reads_case(2 * len + 100, 2 * len + 100, 0, FERRY_OK, 2 * len + 100);
+    after_last_case(2 * len + 100, 2 * len + 100, 0, FERRY_OK, 2 * len + 100);
     /* longer than said: the READ at the size brought data */
-    after_reads_case(3 * len + 100, 2 * len + 100, 0, FERRY_E_INCOMPLETE, 3 * len + 100);
+    after_last_case(3 * len + 100, 2 * len + 100, 0, FERRY_E_INCOMPLETE, 3 * len + 100);
     /* short replies: the first one's end is where the rest starts */
-    after_reads_case(2 * len + 100, 2 * len + 100, 100000, FERRY_E_INCOMPLETE, 100000);
+    after_last_case(2 * len + 100, 2 * len + 100, 100000, FERRY_E_INCOMPLETE, 100000);
 }
 
 static void test_upload_pipelined(void **state)
@@ -1127,7 +1127,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_and_limits),
         cmocka_unit_test(test_download_sized),
-        cmocka_unit_test(test_download_after_reads),
+        cmocka_unit_test(test_download_after_last),
         cmocka_unit_test(test_upload_inflight_bytes),
         cmocka_unit_test(test_inflight_follows_window),
         cmocka_unit_test(test_download_local_write_fails),

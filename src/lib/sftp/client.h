@@ -323,13 +323,15 @@ void ferry_sftpc_hashes_feed(ferry_sftpc_hashes *hs, uint64_t off, const uint8_t
 /* The transfers that follow (ferry_sftpc_download / _upload) feed the
  * data they write or send into hs (NULL: none); hs must outlive them. */
 void ferry_sftpc_set_stream_hash(ferry_sftpc *c, ferry_sftpc_hashes *hs);
-/* ferry_sftpc_download_sized calls fn(ctx) once, when every READ up to the
- * size (and the one at it) has been sent, so that what fn sends travels
- * in the same flight (a verification, a CLOSE). From then on the download
- * sends no READ: if the file turns out longer, or a reply short, it ends
- * with FERRY_E_INCOMPLETE and *total at the end of what is whole, to be
- * continued on a new handle (AGAIN stays what an interrupt returns). NULL: none. */
-void ferry_sftpc_set_after_reads(ferry_sftpc *c, void (*fn)(void *ctx), void *ctx);
+/* The next transfer calls fn(ctx) once, when its last request has been
+ * sent, so that what fn sends travels in the same flight (a CLOSE, a
+ * verification): ferry_sftpc_download_sized when every READ up to the
+ * size (and the one at it) is out, ferry_sftpc_upload after the WRITE of
+ * the last byte. From then on the download sends no READ: if the file
+ * turns out longer, or a reply short, it ends with FERRY_E_INCOMPLETE and
+ * *total at the end of what is whole, to be continued on a new handle
+ * (AGAIN stays what an interrupt returns). NULL: none. */
+void ferry_sftpc_set_after_last(ferry_sftpc *c, void (*fn)(void *ctx), void *ctx);
 
 /* One comparison of [0, len) of a remote file with a local fd. */
 typedef struct ferry_sftpc_cmp {

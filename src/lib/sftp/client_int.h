@@ -44,8 +44,8 @@ struct ferry_sftpc {
     ferry_buf *version_reply;
     ferry_buf *scratch;              /* reused request payload of the transfer loops */
     ferry_sftpc_hashes *stream_hash; /* fed by the transfers, or NULL */
-    void (*after_reads)(void *ctx);  /* ferry_sftpc_set_after_reads */
-    void *after_reads_ctx;
+    void (*after_last)(void *ctx);  /* ferry_sftpc_set_after_last */
+    void *after_last_ctx;
 };
 
 /* Waits for the reply to `id`. If its type is `want`, returns FERRY_OK and

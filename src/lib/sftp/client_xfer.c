@@ -131,7 +131,7 @@ typedef struct dl_state {
     xqueue q;
     uint64_t next, eof, end;
     uint64_t size; /* the size the caller expects, UINT64_MAX if unknown */
-    int closed;    /* after_reads ran: the caller may have closed the handle */
+    int closed;    /* after_last ran: the caller may have closed the handle */
     uint64_t hole; /* closed: where a short reply left data missing */
     ferry_sftpc_progress_fn cb;
     void *cb_ctx;
@@ -185,10 +185,10 @@ void ferry_sftpc_set_stream_hash(ferry_sftpc *c, ferry_sftpc_hashes *hs)
     c->stream_hash = hs;
 }
 
-void ferry_sftpc_set_after_reads(ferry_sftpc *c, void (*fn)(void *ctx), void *ctx)
+void ferry_sftpc_set_after_last(ferry_sftpc *c, void (*fn)(void *ctx), void *ctx)
 {
-    c->after_reads = fn;
-    c->after_reads_ctx = ctx;
+    c->after_last = fn;
+    c->after_last_ctx = ctx;
 }
 
 int ferry_sftpc_download(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t offset,
@@ -234,9 +234,9 @@ int ferry_sftpc_download_sized(ferry_sftpc *c, const ferry_buf *handle, int fd, 
             }
         }
         if (rc == FERRY_OK && !d.closed && d.size != UINT64_MAX && d.next > d.size &&
-            c->after_reads != NULL) {
+            c->after_last != NULL) {
             d.closed = 1;
-            c->after_reads(c->after_reads_ctx); /* the READ at the size is out */
+            c->after_last(c->after_last_ctx); /* the READ at the size is out */
         }
         if (rc != FERRY_OK || d.q.n == 0) {
             break;
@@ -319,6 +319,9 @@ int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t
             rc = send_write(c, handle, fd, next, len, &id, &n);
             if (rc == FERRY_OK && n == 0) {
                 eof = 1;
+                if (c->after_last != NULL) {
+                    c->after_last(c->after_last_ctx); /* every WRITE is out */
+                }
             } else if (rc == FERRY_OK) {
                 xq_push(&q, id, next, (uint32_t)n);
                 next += n;
