@@ -300,25 +300,37 @@ static void fill_window(ferry_sftpc *c, ferry_sftpc_cmp_run *cr)
     }
 }
 
-int ferry_sftpc_compare_begin(ferry_sftpc *c, ferry_sftpc_cmp *v, size_t n,
-                              ferry_sftpc_cmp_run **out)
+/* A run over v with every job's result set up; *pieces gets the number
+ * of requests the jobs take. */
+static ferry_sftpc_cmp_run *run_new(ferry_sftpc *c, ferry_sftpc_cmp *v, size_t n, size_t *pieces)
 {
-    size_t pieces = 0;
-    *out = NULL;
+    *pieces = 0;
     for (size_t i = 0; i < n; i++) {
         v[i].result = ferry_sftpc_can_hash(c, v[i].handle != NULL) ? FERRY_OK : FERRY_E_UNSUPPORTED;
         v[i].same = 1;
-        pieces += v[i].result == FERRY_OK ? ferry_sftpc_hash_pieces(v[i].len) : 0;
-    }
-    if (pieces > HASH_WINDOW) {
-        return FERRY_E_TOO_LARGE;
+        *pieces += v[i].result == FERRY_OK ? ferry_sftpc_hash_pieces(v[i].len) : 0;
     }
     ferry_sftpc_cmp_run *cr = calloc(1, sizeof(*cr));
+    if (cr != NULL) {
+        cr->v = v;
+        cr->n = n;
+    }
+    return cr;
+}
+
+int ferry_sftpc_compare_begin(ferry_sftpc *c, ferry_sftpc_cmp *v, size_t n,
+                              ferry_sftpc_cmp_run **out)
+{
+    size_t pieces;
+    ferry_sftpc_cmp_run *cr = run_new(c, v, n, &pieces);
+    *out = NULL;
     if (cr == NULL) {
         return FERRY_E_ALLOC;
     }
-    cr->v = v;
-    cr->n = n;
+    if (pieces > HASH_WINDOW) {
+        free(cr);
+        return FERRY_E_TOO_LARGE;
+    }
     fill_window(c, cr);
     *out = cr;
     return FERRY_OK;
@@ -348,15 +360,7 @@ int ferry_sftpc_compare_end(ferry_sftpc *c, ferry_sftpc_cmp_run *cr)
 
 int ferry_sftpc_compare(ferry_sftpc *c, ferry_sftpc_cmp *v, size_t n)
 {
-    ferry_sftpc_cmp_run *cr = calloc(1, sizeof(*cr));
-    if (cr == NULL) {
-        return FERRY_E_ALLOC;
-    }
-    for (size_t i = 0; i < n; i++) {
-        v[i].result = ferry_sftpc_can_hash(c, v[i].handle != NULL) ? FERRY_OK : FERRY_E_UNSUPPORTED;
-        v[i].same = 1;
-    }
-    cr->v = v;
-    cr->n = n;
-    return ferry_sftpc_compare_end(c, cr);
+    size_t pieces;
+    ferry_sftpc_cmp_run *cr = run_new(c, v, n, &pieces);
+    return cr != NULL ? ferry_sftpc_compare_end(c, cr) : FERRY_E_ALLOC;
 }
