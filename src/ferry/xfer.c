@@ -201,7 +201,7 @@ static int get_local(ferry_client *cl, const char *abs, const char *local, const
  * takes is closed again; one for writing is only sent where the put
  * truncates the file anyway, and is left open if not taken (a CLOSE
  * would make ferryd commit an empty upload). */
-typedef struct get_pre {
+typedef struct xfer_pre {
     char *path; /* NULL: nothing prefetched */
     uint32_t stat_id, open_id;
     unsigned session; /* ferry_sftpc_session when sent */
@@ -209,10 +209,10 @@ typedef struct get_pre {
     int stat_taken;   /* the STAT's answer is in stat_rc/attrs */
     int stat_rc;
     ferry_sftp_attrs attrs;
-} get_pre;
+} xfer_pre;
 
 /* The prefetched STAT's answer (waited for once). */
-static int pre_stat(ferry_client *cl, get_pre *pre, ferry_sftp_attrs *a)
+static int pre_stat(ferry_client *cl, xfer_pre *pre, ferry_sftp_attrs *a)
 {
     if (!pre->stat_taken) {
         pre->stat_rc = ferry_sftpc_stat_wait(cl->sftp, pre->stat_id, &pre->attrs);
@@ -224,7 +224,7 @@ static int pre_stat(ferry_client *cl, get_pre *pre, ferry_sftp_attrs *a)
 
 /* Takes the answers to a prefetch nobody will use (closing the handle),
  * unless the session they were sent on is gone. */
-static void pre_drop(ferry_client *cl, get_pre *pre)
+static void pre_drop(ferry_client *cl, xfer_pre *pre)
 {
     if (pre == NULL || pre->path == NULL) {
         return;
@@ -242,7 +242,7 @@ static void pre_drop(ferry_client *cl, get_pre *pre)
     pre->path = NULL;
 }
 
-static void pre_send_open(ferry_client *cl, get_pre *pre, const char *path, uint32_t pflags,
+static void pre_send_open(ferry_client *cl, xfer_pre *pre, const char *path, uint32_t pflags,
                           const ferry_sftp_attrs *a)
 {
     if (pre == NULL || path == NULL || (pre->path != NULL && strcmp(pre->path, path) == 0)) {
@@ -255,21 +255,27 @@ static void pre_send_open(ferry_client *cl, get_pre *pre, const char *path, uint
     pre->session = ferry_sftpc_session(cl->sftp);
     pre->stat_taken = 0;
     pre->writing = (pflags & SSH_FXF_WRITE) != 0;
-    if (ferry_sftpc_stat_send(cl->sftp, path, &pre->stat_id) != FERRY_OK ||
+    int r = ferry_sftpc_stat_send(cl->sftp, path, &pre->stat_id);
+    if (r == FERRY_OK &&
         ferry_sftpc_open_send(cl->sftp, path, pflags, a, &pre->open_id) != FERRY_OK) {
-        free(pre->path); /* the session failed: nothing to wait for */
+        ferry_sftp_attrs st;
+        (void)ferry_sftpc_stat_wait(cl->sftp, pre->stat_id, &st); /* not left in its slot */
+        r = FERRY_E_INTERNAL;
+    }
+    if (r != FERRY_OK) {
+        free(pre->path);
         pre->path = NULL;
     }
 }
 
-static void pre_send(ferry_client *cl, get_pre *pre, const char *path)
+static void pre_send(ferry_client *cl, xfer_pre *pre, const char *path)
 {
     pre_send_open(cl, pre, path, SSH_FXF_READ, NULL);
 }
 
 /* 1 when `path` was prefetched on this session: the OPEN's id to wait
  * for in *open_id, the STAT's answer in *sr and *a. */
-static int pre_take(ferry_client *cl, get_pre *pre, const char *path, uint32_t *open_id, int *sr,
+static int pre_take(ferry_client *cl, xfer_pre *pre, const char *path, uint32_t *open_id, int *sr,
                     ferry_sftp_attrs *a)
 {
     if (pre == NULL || pre->path == NULL || strcmp(pre->path, path) != 0) {
@@ -325,7 +331,7 @@ static int early_possible(ferry_client *cl, uint64_t size)
 }
 
 static int get_file_once(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
-                         file_state *st, get_pre *pre, const char *next)
+                         file_state *st, xfer_pre *pre, const char *next)
 {
     ferry_buf *h = NULL;
     ferry_sftp_attrs a = {0};
@@ -366,7 +372,8 @@ static int get_file_once(ferry_client *cl, const char *abs, const char *local, c
                          (a.flags & SSH_FILEXFER_ATTR_SIZE) ? a.size : 0, off);
     p.limit_kbps = cl->limit_kbps;
     pre_send(cl, pre, next); /* in the same flight as the READs */
-    early_check ec = {.cl = cl, .h = h, .j = {.handle = h, .fd = fd, .len = a.size, .known = st->hs}};
+    early_check ec = {
+        .cl = cl, .h = h, .j = {.handle = h, .fd = fd, .len = a.size, .known = st->hs}};
     int early = off == 0 && (a.flags & SSH_FILEXFER_ATTR_SIZE) && early_possible(cl, a.size);
     ferry_sftpc_set_after_last(cl->sftp, early ? early_send : NULL, &ec);
     ferry_sftpc_set_stream_hash(cl->sftp, st->hs);
@@ -456,15 +463,14 @@ out:
 }
 
 static int get_file(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
-                    get_pre *pre, const char *next)
+                    xfer_pre *pre, const char *next)
 {
     file_state st = {0};
     int rc;
     if (ferry_sftpc_can_hash(cl->sftp, 1) || ferry_sftpc_can_hash(cl->sftp, 0)) {
         (void)ferry_sftpc_hashes_new(cl->sftp, &st.hs); /* without it: read again later */
     }
-    while ((rc = get_file_once(cl, abs, local, o, &st, pre, next)) != 0 &&
-           ferry_resume_again(cl)) {
+    while ((rc = get_file_once(cl, abs, local, o, &st, pre, next)) != 0 && ferry_resume_again(cl)) {
         st.again = 1;
     }
     ferry_sftpc_hashes_free(st.hs);
@@ -472,7 +478,7 @@ static int get_file(ferry_client *cl, const char *abs, const char *local, const 
 }
 
 static int get_any(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
-                   const ferry_sftp_attrs *a, int depth, get_pre *pre);
+                   const ferry_sftp_attrs *a, int depth, xfer_pre *pre);
 
 /* Small regular files of a listing are fetched in pipelined batches
  * (ferry_sftpc_download_small). */
@@ -590,7 +596,7 @@ static int gbatch_add(ferry_client *cl, get_batch *b, const char *ra, const char
 /* One entry of a remote listing (name already checked); `next` is the
  * path of the listing's next large file, opened early (pre). */
 static int get_entry(ferry_client *cl, get_batch *b, const char *abs, const char *local,
-                     const ferry_sftpc_name *e, const xfer_opts *o, int depth, get_pre *pre,
+                     const ferry_sftpc_name *e, const xfer_opts *o, int depth, xfer_pre *pre,
                      const char *next)
 {
     char *ra = ferry_path_join(abs, e->name), *la = ferry_path_join(local, e->name);
@@ -633,7 +639,7 @@ static int get_dir(ferry_client *cl, const char *abs, const char *local, const x
         return -1;
     }
     get_batch *b = calloc(1, sizeof(*b));
-    get_pre pre = {0};
+    xfer_pre pre = {0};
     for (size_t i = 0; i < n; i++) {
         const char *nm = names[i].name;
         if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0) {
@@ -674,7 +680,7 @@ static int get_dir(ferry_client *cl, const char *abs, const char *local, const x
 }
 
 static int get_any(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
-                   const ferry_sftp_attrs *a, int depth, get_pre *pre)
+                   const ferry_sftp_attrs *a, int depth, xfer_pre *pre)
 {
     if (!(a->flags & SSH_FILEXFER_ATTR_PERMISSIONS)) {
         return get_file(cl, abs, local, o, pre, NULL);
@@ -736,7 +742,7 @@ int ferry__cmd_get(ferry_client *cl, int argc, char **argv)
          * file from a directory: one round trip less (-r expects a
          * directory: no OPEN of it) */
         ferry_sftp_attrs a;
-        get_pre pre = {0};
+        xfer_pre pre = {0};
         if (abs != NULL && !o.recursive) {
             pre_send(cl, &pre, abs);
         }
@@ -866,8 +872,7 @@ static int open_kept(ferry_client *cl, int fd, const struct stat *st_, const cha
  * remote file. */
 static int put_open(ferry_client *cl, const char *local, int fd, const struct stat *st_,
                     const char *rabs, const char *partial, int *kept, uint64_t *off,
-                    const ferry_sftp_attrs *a, ferry_sftpc_hashes *hs, ferry_buf **h,
-                    get_pre *pre)
+                    const ferry_sftp_attrs *a, ferry_sftpc_hashes *hs, ferry_buf **h, xfer_pre *pre)
 {
     if (*kept == KEPT_IN_PLACE && *off > (uint64_t)st_->st_size) {
         fprintf(stderr, "Unable to resume upload of \"%s\": remote file is larger than local\n",
@@ -885,10 +890,10 @@ static int put_open(ferry_client *cl, const char *local, int fd, const struct st
     uint32_t open_id = 0;
     int sr = FERRY_OK;
     ferry_sftp_attrs pa;
-    int r = pre_take(cl, pre, rabs, &open_id, &sr, &pa)
-                ? ferry_sftpc_open_wait(cl->sftp, open_id, h)
-                : ferry_sftpc_open(cl->sftp, rabs, SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC,
-                                   a, h);
+    int r =
+        pre_take(cl, pre, rabs, &open_id, &sr, &pa)
+            ? ferry_sftpc_open_wait(cl->sftp, open_id, h)
+            : ferry_sftpc_open(cl->sftp, rabs, SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC, a, h);
     if (r != FERRY_OK) {
         xerr(cl, "Couldn't open remote file", rabs, r);
         return -1;
@@ -989,7 +994,7 @@ close:
 }
 
 static int put_file_once(ferry_client *cl, const char *local, const char *rabs, const xfer_opts *o,
-                         file_state *fs, get_pre *pre)
+                         file_state *fs, xfer_pre *pre)
 {
     struct stat st;
     ferry_buf *h = NULL;
@@ -1066,7 +1071,7 @@ out:
 }
 
 static int put_file(ferry_client *cl, const char *local, const char *rabs, const xfer_opts *o,
-                    get_pre *pre)
+                    xfer_pre *pre)
 {
     file_state st = {0};
     int rc;
@@ -1081,7 +1086,7 @@ static int put_file(ferry_client *cl, const char *local, const char *rabs, const
 }
 
 static int put_any(ferry_client *cl, const char *local, const char *rabs, const xfer_opts *o,
-                   int depth, get_pre *pre);
+                   int depth, xfer_pre *pre);
 
 /* Small files of a directory go to the server in batches (see
  * ferry_sftpc_upload_small): a round trip per batch, not three per file. */
@@ -1235,7 +1240,7 @@ static int put_dir(ferry_client *cl, const char *local, const char *rabs, const 
 }
 
 static int put_any(ferry_client *cl, const char *local, const char *rabs, const xfer_opts *o,
-                   int depth, get_pre *pre)
+                   int depth, xfer_pre *pre)
 {
     struct stat st;
     if (stat(local, &st) != 0) {
@@ -1276,7 +1281,7 @@ int ferry__cmd_put(ferry_client *cl, int argc, char **argv)
      * STAT that tells whether the destination is a directory (then the
      * OPEN fails, changing nothing; a file there this put truncates
      * anyway) — a round trip less */
-    get_pre pre = {0};
+    xfer_pre pre = {0};
     struct stat lst;
     if (dst != NULL && n == 1 && !o.recursive && !o.resume && stat(v[0], &lst) == 0 &&
         S_ISREG(lst.st_mode) && access(v[0], R_OK) == 0) {
@@ -1284,11 +1289,11 @@ int ferry__cmd_put(ferry_client *cl, int argc, char **argv)
         pre_send_open(cl, &pre, dst, SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC, &pa);
     }
     ferry_sftp_attrs da;
-    int dst_dir = dst == NULL || (pre.path != NULL
-                                      ? pre_stat(cl, &pre, &da) == FERRY_OK &&
-                                            (da.flags & SSH_FILEXFER_ATTR_PERMISSIONS) &&
-                                            S_ISDIR(da.perm)
-                                      : ferry__cmd_is_dir(cl, dst));
+    int dst_dir =
+        dst == NULL ||
+        (pre.path != NULL ? pre_stat(cl, &pre, &da) == FERRY_OK &&
+                                (da.flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(da.perm)
+                          : ferry__cmd_is_dir(cl, dst));
     while (!dst_dir && ferry_resume_again(cl)) {
         dst_dir = ferry__cmd_is_dir(cl, dst);
     }

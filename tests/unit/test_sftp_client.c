@@ -521,7 +521,7 @@ static void count_call(void *ctx)
 }
 
 static void after_last_case(size_t file_len, size_t said, size_t max_chunk, int want_rc,
-                             uint64_t want_total)
+                            uint64_t want_total)
 {
     fake f = {.max_read = 262144, .max_chunk = max_chunk};
     f.file_len = file_len;

@@ -286,7 +286,7 @@ int ferry_sftpc_download_small(ferry_sftpc *c, ferry_sftpc_small_get *v, size_t 
 /* ---- comparing by hash (check-file, client_hash.c) ---- */
 
 /* Largest range hashed by one check-file request (ferryd's limit). */
-#define FERRY_SFTPC_HASH_PIECE (64ull * 1024 * 1024)
+#define FERRY_SFTPC_HASH_PIECE  (64ull * 1024 * 1024)
 #define FERRY_SFTPC_HASH_WINDOW 16u /* check-file requests in flight at most */
 
 /* Number of pieces [0, len) is cut into (0 for len 0), and piece k's

@@ -44,7 +44,7 @@ struct ferry_sftpc {
     ferry_buf *version_reply;
     ferry_buf *scratch;              /* reused request payload of the transfer loops */
     ferry_sftpc_hashes *stream_hash; /* fed by the transfers, or NULL */
-    void (*after_last)(void *ctx);  /* ferry_sftpc_set_after_last */
+    void (*after_last)(void *ctx);   /* ferry_sftpc_set_after_last */
     void *after_last_ctx;
 };
 
