@@ -497,14 +497,82 @@ static int batch_full(size_t n, uint64_t bytes)
     return n == FERRY_SFTPC_SMALL_BATCH || bytes >= FERRY_SFTPC_SMALL_BYTES;
 }
 
+/* A batch's verification sent right behind its last CLOSE (ferryd only,
+ * as early_check: it answers check-file-name in order, after the CLOSEs):
+ * the batch's own round trip for it is gone. The jobs are the files that
+ * had arrived (or were sent) whole when the CLOSEs went out, as the usual
+ * verification would take them; a file that failed later is left out. */
+typedef struct early_batch {
+    ferry_client *cl;
+    const ferry_sftpc_small_get *get; /* one of the two batches */
+    const ferry_sftpc_small *put;
+    size_t n;
+    ferry_sftpc_cmp v[FERRY_SFTPC_SMALL_BATCH];
+    size_t job[FERRY_SFTPC_SMALL_BATCH]; /* batch index -> v index + 1, 0: none */
+    size_t nv;
+    ferry_sftpc_cmp_run *run;
+} early_batch;
+
+static void early_batch_send(void *ctx)
+{
+    early_batch *e = ctx;
+    for (size_t i = 0; i < e->n; i++) {
+        int ok = e->get ? e->get[i].result == FERRY_OK : e->put[i].result == FERRY_OK;
+        e->job[i] = ok ? e->nv + 1 : 0;
+        if (ok) {
+            e->v[e->nv++] = e->get ? (ferry_sftpc_cmp){.path = e->get[i].path,
+                                                       .fd = e->get[i].fd,
+                                                       .len = e->get[i].got}
+                                   : (ferry_sftpc_cmp){.path = e->put[i].path,
+                                                       .fd = e->put[i].fd,
+                                                       .len = e->put[i].sent};
+        }
+    }
+    (void)ferry_sftpc_compare_begin(e->cl->sftp, e->v, e->nv, &e->run);
+}
+
+static int early_batch_possible(ferry_client *cl)
+{
+    return cl->rs.verify && ferry_sftpc_can_hash(cl->sftp, 0) &&
+           strcmp(ferry_sftpc_hash_name(cl->sftp), "poly1305@ferry.dev") == 0;
+}
+
+/* The verification of the batch's files v[0..nv) (src[k]: batch index of
+ * v[k]): the early answers when they came for every one of them, else the
+ * usual way. */
+static int batch_verify(ferry_client *cl, early_batch *e, ferry_sftpc_cmp *v, const size_t *src,
+                        size_t nv, const char *const *names)
+{
+    int er = e->run != NULL ? ferry_sftpc_compare_end(cl->sftp, e->run) : FERRY_E_UNSUPPORTED;
+    for (size_t k = 0; k < nv && er == FERRY_OK; k++) {
+        size_t j = e->job[src[k]];
+        if (j == 0 || e->v[j - 1].len != v[k].len || e->v[j - 1].fd != v[k].fd) {
+            er = FERRY_E_UNSUPPORTED; /* not among the early jobs */
+        } else {
+            v[k].result = e->v[j - 1].result;
+            v[k].same = e->v[j - 1].same;
+        }
+    }
+    return er == FERRY_OK ? ferry_resume_report(cl, v, nv, names, FERRY_OK)
+                          : verify(cl, v, nv, names);
+}
+
 static int gbatch_flush(ferry_client *cl, get_batch *b, const xfer_opts *o)
 {
     ferry_sftpc_cmp v[FERRY_SFTPC_SMALL_BATCH]; /* verified at the end */
     const char *names[FERRY_SFTPC_SMALL_BATCH];
+    size_t src[FERRY_SFTPC_SMALL_BATCH];
     size_t nv = 0;
     int rc = 0, r = FERRY_OK;
+    early_batch *eb = calloc(1, sizeof(*eb));
+    if (eb != NULL) {
+        *eb = (early_batch){.cl = cl, .get = b->v, .n = b->n};
+    }
     if (b->n > 0) {
+        ferry_sftpc_set_after_last(cl->sftp,
+                                   eb && early_batch_possible(cl) ? early_batch_send : NULL, eb);
         r = ferry_sftpc_download_small(cl->sftp, b->v, b->n);
+        ferry_sftpc_set_after_last(cl->sftp, NULL, NULL);
     }
     /* connection lost: the files that did not arrive go the normal way */
     int redo = r != FERRY_OK && ferry_resume_again(cl);
@@ -531,12 +599,14 @@ static int gbatch_flush(ferry_client *cl, get_batch *b, const xfer_opts *o)
                 rc = -1;
             }
             v[nv] = (ferry_sftpc_cmp){.path = it->path, .fd = it->fd, .len = it->got};
+            src[nv] = i;
             names[nv++] = it->path;
         }
     }
-    if (verify(cl, v, nv, names) != 0) {
+    if ((eb != NULL ? batch_verify(cl, eb, v, src, nv, names) : verify(cl, v, nv, names)) != 0) {
         rc = -1;
     }
+    free(eb);
     for (size_t i = 0; i < b->n; i++) {
         if (b->v[i].fd >= 0 && close(b->v[i].fd) != 0) {
             rc = -1;
@@ -1102,10 +1172,18 @@ static int batch_flush(ferry_client *cl, small_batch *b, const xfer_opts *o)
 {
     ferry_sftpc_cmp v[FERRY_SFTPC_SMALL_BATCH]; /* verified at the end */
     const char *names[FERRY_SFTPC_SMALL_BATCH];
+    size_t src[FERRY_SFTPC_SMALL_BATCH];
     size_t nv = 0;
     int rc = 0, r = FERRY_OK;
+    early_batch *eb = calloc(1, sizeof(*eb));
+    if (eb != NULL) {
+        *eb = (early_batch){.cl = cl, .put = b->v, .n = b->n};
+    }
     if (b->n > 0) {
+        ferry_sftpc_set_after_last(cl->sftp,
+                                   eb && early_batch_possible(cl) ? early_batch_send : NULL, eb);
         r = ferry_sftpc_upload_small(cl->sftp, b->v, b->n);
+        ferry_sftpc_set_after_last(cl->sftp, NULL, NULL);
     }
     /* connection lost: the files not stored go the normal way */
     int redo = r != FERRY_OK && ferry_resume_again(cl);
@@ -1127,12 +1205,14 @@ static int batch_flush(ferry_client *cl, small_batch *b, const xfer_opts *o)
             rc = -1;
         } else {
             v[nv] = (ferry_sftpc_cmp){.path = it->path, .fd = it->fd, .len = it->sent};
+            src[nv] = i;
             names[nv++] = it->path;
         }
     }
-    if (verify(cl, v, nv, names) != 0) {
+    if ((eb != NULL ? batch_verify(cl, eb, v, src, nv, names) : verify(cl, v, nv, names)) != 0) {
         rc = -1;
     }
+    free(eb);
     for (size_t i = 0; i < b->n; i++) {
         if (b->v[i].fd >= 0) {
             close(b->v[i].fd);

@@ -78,6 +78,29 @@ diff -r "$T/root/four_large" "$T/got4" >/dev/null || fail "get -r: trees differ"
 [ $((r4 - r1)) -ge 2 ] || fail "get -r: 3 more large files cost only $((r4 - r1)) round trips: the count is off"
 ok "get -r: $((r4 - r1)) round trips for 3 more files of 3 MB"
 
+# A directory of small files is one batch: its OPENs, its READs (or
+# WRITEs and CLOSEs), and with ferryd the verification right behind the
+# last CLOSE instead of a round trip of its own — get -r 8 in all (the
+# STAT, the listing, the batch), put -r 4; 10 files cost no more than 1.
+mkdir -p "$T/root/small1" "$T/root/small10" "$T/up1" "$T/up10"
+make_file "$T/root/small1/f0" 20000
+make_file "$T/up1/f0" 20000
+for i in 0 1 2 3 4 5 6 7 8 9; do
+    make_file "$T/root/small10/f$i" 20000
+    make_file "$T/up10/f$i" 20000
+done
+s1=$(turns "get -r small1 $T/gs1")
+s10=$(turns "get -r small10 $T/gs10")
+diff -r "$T/root/small10" "$T/gs10" >/dev/null || fail "get -r of small files: trees differ"
+[ "$s10" -le "$s1" ] || fail "get -r: 10 small files cost $((s10 - s1)) round trips more than 1"
+p1=$(turns "put -r $T/up1 pu1")
+p10=$(turns "put -r $T/up10 pu10")
+diff -r "$T/up10" "$T/root/pu10" >/dev/null || fail "put -r of small files: trees differ"
+[ "$p10" -le "$p1" ] || fail "put -r: 10 small files cost $((p10 - p1)) round trips more than 1"
+[ $((s1 - base)) -le 8 ] || fail "get -r of a small file took $((s1 - base)) round trips (want at most 8)"
+[ $((p1 - base)) -le 4 ] || fail "put -r of a small file took $((p1 - base)) round trips (want at most 4)"
+ok "get -r / put -r of small files: $((s10 - base)) / $((p10 - base)) round trips for 10 files (1 file: $((s1 - base)) / $((p1 - base)))"
+
 # A file that grows all the time: the READ at the size its STAT gave
 # brings data after the early check-file and CLOSE went out, so ferry
 # goes on with a new handle (ferryd's audit shows the second OPEN) and

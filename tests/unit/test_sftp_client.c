@@ -793,6 +793,21 @@ static void compare_with(int hashes)
     assert_int_equal(write(x.fd, "0123456789", 10), 10);
     assert_int_equal(ferry_sftpc_compare(c, v, 1), FERRY_OK);
     assert_int_equal(v[0].same, 0);
+    /* in two steps: the same answers; after a reconnect in between, the
+     * run ends at once (its ids are void) */
+    v[0].len = f.file_len;
+    assert_int_equal(pwrite(x.fd, f.file, f.file_len, 0), (ssize_t)f.file_len);
+    ferry_sftpc_cmp_run *run = NULL;
+    assert_int_equal(ferry_sftpc_compare_begin(c, v, 2, &run), FERRY_OK);
+    assert_non_null(run);
+    assert_int_equal(ferry_sftpc_compare_end(c, run), FERRY_OK);
+    assert_int_equal(v[0].result, FERRY_OK);
+    assert_int_equal(v[0].same, 1);
+    assert_int_equal(v[1].same, 1);
+    assert_int_equal(ferry_sftpc_compare_begin(c, v, 2, &run), FERRY_OK);
+    ferry_sftpc_reset(c);
+    assert_int_equal(ferry_sftpc_compare_end(c, run), FERRY_E_CLOSED);
+    assert_int_equal(v[0].result, FERRY_E_CLOSED);
     fake_free(&f, c);
     xio_close(&x);
 }

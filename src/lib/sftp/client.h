@@ -327,7 +327,7 @@ void ferry_sftpc_set_stream_hash(ferry_sftpc *c, ferry_sftpc_hashes *hs);
  * sent, so that what fn sends travels in the same flight (a CLOSE, a
  * verification): ferry_sftpc_download_sized when every READ up to the
  * size (and the one at it) is out, ferry_sftpc_upload after the WRITE of
- * the last byte. From then on the download sends no READ: if the file
+ * the last byte, the _small batches when every CLOSE is out. From then on the download sends no READ: if the file
  * turns out longer, or a reply short, it ends with FERRY_E_INCOMPLETE and
  * *total at the end of what is whole, to be continued on a new handle
  * (AGAIN stays what an interrupt returns). NULL: none. */
@@ -350,10 +350,11 @@ typedef struct ferry_sftpc_cmp {
  * unless the session failed (each job has its own result). */
 int ferry_sftpc_compare(ferry_sftpc *c, ferry_sftpc_cmp *v, size_t n);
 /* The same in two steps, so the requests travel with what was sent just
- * before them: _begin sends every piece's request now (TOO_LARGE, with
- * nothing sent, when they are more than fit in flight at once: 16 pieces,
- * 1 GiB), _end takes the answers and frees *run. v must stay valid in
- * between; the local side is hashed at _end. */
+ * before them: _begin sends the first FERRY_SFTPC_HASH_WINDOW pieces'
+ * requests now (all of them for up to 16 pieces: 1 GiB in one file),
+ * _end the rest as answers come, takes the answers and frees *run (after
+ * a reconnect in between: CLOSED at once, nothing waited for). v must
+ * stay valid in between; the local side is hashed at _end. */
 typedef struct ferry_sftpc_cmp_run ferry_sftpc_cmp_run;
 int ferry_sftpc_compare_begin(ferry_sftpc *c, ferry_sftpc_cmp *v, size_t n,
                               ferry_sftpc_cmp_run **run);

@@ -275,6 +275,7 @@ static void finish_piece(ferry_sftpc *c, ferry_sftpc_cmp *v, const piece *p)
 struct ferry_sftpc_cmp_run {
     ferry_sftpc_cmp *v;
     size_t n;
+    unsigned session; /* ids from another session are void: never waited for */
     piece win[HASH_WINDOW];
     size_t head, inflight, job, k;
     int rc;
@@ -300,20 +301,18 @@ static void fill_window(ferry_sftpc *c, ferry_sftpc_cmp_run *cr)
     }
 }
 
-/* A run over v with every job's result set up; *pieces gets the number
- * of requests the jobs take. */
-static ferry_sftpc_cmp_run *run_new(ferry_sftpc *c, ferry_sftpc_cmp *v, size_t n, size_t *pieces)
+/* A run over v with every job's result set up. */
+static ferry_sftpc_cmp_run *run_new(ferry_sftpc *c, ferry_sftpc_cmp *v, size_t n)
 {
-    *pieces = 0;
     for (size_t i = 0; i < n; i++) {
         v[i].result = ferry_sftpc_can_hash(c, v[i].handle != NULL) ? FERRY_OK : FERRY_E_UNSUPPORTED;
         v[i].same = 1;
-        *pieces += v[i].result == FERRY_OK ? ferry_sftpc_hash_pieces(v[i].len) : 0;
     }
     ferry_sftpc_cmp_run *cr = calloc(1, sizeof(*cr));
     if (cr != NULL) {
         cr->v = v;
         cr->n = n;
+        cr->session = c->session;
     }
     return cr;
 }
@@ -321,18 +320,12 @@ static ferry_sftpc_cmp_run *run_new(ferry_sftpc *c, ferry_sftpc_cmp *v, size_t n
 int ferry_sftpc_compare_begin(ferry_sftpc *c, ferry_sftpc_cmp *v, size_t n,
                               ferry_sftpc_cmp_run **out)
 {
-    size_t pieces;
-    ferry_sftpc_cmp_run *cr = run_new(c, v, n, &pieces);
-    *out = NULL;
+    ferry_sftpc_cmp_run *cr = run_new(c, v, n);
+    *out = cr;
     if (cr == NULL) {
         return FERRY_E_ALLOC;
     }
-    if (pieces > HASH_WINDOW) {
-        free(cr);
-        return FERRY_E_TOO_LARGE;
-    }
     fill_window(c, cr);
-    *out = cr;
     return FERRY_OK;
 }
 
@@ -340,6 +333,13 @@ int ferry_sftpc_compare_end(ferry_sftpc *c, ferry_sftpc_cmp_run *cr)
 {
     if (cr == NULL) {
         return FERRY_E_INVALID_ARG;
+    }
+    if (cr->session != c->session) { /* reconnected since _begin */
+        for (size_t i = 0; i < cr->n; i++) {
+            cr->v[i].result = cr->v[i].result == FERRY_OK ? FERRY_E_CLOSED : cr->v[i].result;
+        }
+        free(cr);
+        return FERRY_E_CLOSED;
     }
     for (;;) {
         fill_window(c, cr);
@@ -360,7 +360,6 @@ int ferry_sftpc_compare_end(ferry_sftpc *c, ferry_sftpc_cmp_run *cr)
 
 int ferry_sftpc_compare(ferry_sftpc *c, ferry_sftpc_cmp *v, size_t n)
 {
-    size_t pieces;
-    ferry_sftpc_cmp_run *cr = run_new(c, v, n, &pieces);
+    ferry_sftpc_cmp_run *cr = run_new(c, v, n);
     return cr != NULL ? ferry_sftpc_compare_end(c, cr) : FERRY_E_ALLOC;
 }

@@ -497,6 +497,9 @@ int ferry_sftpc_upload_small(ferry_sftpc *c, ferry_sftpc_small *v, size_t n)
             small_handle(c, &v[i], &st[i]);
         }
     }
+    if (c->after_last != NULL) {
+        c->after_last(c->after_last_ctx); /* every CLOSE is out */
+    }
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < st[i].nids; j++) {
             int r = ferry__sftpc_status(c, st[i].ids[j]);
@@ -632,6 +635,9 @@ int ferry_sftpc_download_small(ferry_sftpc *c, ferry_sftpc_small_get *v, size_t 
             send_on_handle(c, SSH_FXP_CLOSE, st[i].h, NULL, &st[i].close_id) != FERRY_OK) {
             st[i].close_id = 0;
         }
+    }
+    if (c->after_last != NULL) {
+        c->after_last(c->after_last_ctx); /* every CLOSE is out */
     }
     for (size_t i = 0; i < n; i++) {
         if (st[i].close_id != 0) {
