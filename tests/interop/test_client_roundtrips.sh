@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_client_roundtrips.sh: the round trips ferry waits for per command,
 # counted by the delay proxy (bench/delay_proxy.py) between ferry and
-# ferryd: 100 ms of round trip is far above either side's processing, so
+# ferryd: 200 ms of round trip is far above either side's processing (even
+# under a loaded CI with sanitizers), so
 # each flight of requests the client sends after hearing from the server
 # is one round trip. A session that only says `pwd` is the baseline
 # (connection set-up and quit); a command costs what it adds to it.
@@ -28,7 +29,7 @@ ferryd_start
 make_file "$T/root/one" 1000000
 make_file "$T/up" 1000000
 
-python3 "$FERRY_SRC/bench/delay_proxy.py" 0 "$FERRYD_PORT" 50 "$T/turns" >"$T/proxy.out" 2>&1 &
+python3 "$FERRY_SRC/bench/delay_proxy.py" 0 "$FERRYD_PORT" 100 "$T/turns" >"$T/proxy.out" 2>&1 &
 PROXY_PID=$!
 GROW_PID=""
 test_cleanup() {
