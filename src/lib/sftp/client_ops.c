@@ -369,13 +369,6 @@ int ferry_sftpc_home(ferry_sftpc *c, char **out)
     return rc;
 }
 
-int ferry_sftpc_stat(ferry_sftpc *c, const char *path, ferry_sftp_attrs *a)
-{
-    uint32_t id;
-    int rc = send_str(c, SSH_FXP_STAT, path, strlen(path), NULL, &id);
-    return rc == FERRY_OK ? attrs_reply(c, id, a) : rc;
-}
-
 int ferry_sftpc_stat_send(ferry_sftpc *c, const char *path, uint32_t *id)
 {
     return send_str(c, SSH_FXP_STAT, path, strlen(path), NULL, id);
@@ -384,6 +377,13 @@ int ferry_sftpc_stat_send(ferry_sftpc *c, const char *path, uint32_t *id)
 int ferry_sftpc_stat_wait(ferry_sftpc *c, uint32_t id, ferry_sftp_attrs *a)
 {
     return attrs_reply(c, id, a);
+}
+
+int ferry_sftpc_stat(ferry_sftpc *c, const char *path, ferry_sftp_attrs *a)
+{
+    uint32_t id;
+    int rc = ferry_sftpc_stat_send(c, path, &id);
+    return rc == FERRY_OK ? ferry_sftpc_stat_wait(c, id, a) : rc;
 }
 
 int ferry_sftpc_lstat(ferry_sftpc *c, const char *path, ferry_sftp_attrs *a)
@@ -410,11 +410,13 @@ int ferry_sftpc_fsetstat(ferry_sftpc *c, const ferry_buf *h, const ferry_sftp_at
     return handle_status(c, SSH_FXP_FSETSTAT, h, a);
 }
 
+/* Built in the engine's scratch buffer: batches open many files and
+ * allocate nothing for it. */
 int ferry_sftpc_open_send(ferry_sftpc *c, const char *path, uint32_t pflags,
                           const ferry_sftp_attrs *a, uint32_t *id)
 {
     ferry_sftp_attrs none = {0};
-    ferry_buf *p = ferry__sftpc_payload();
+    ferry_buf *p = ferry__sftpc_scratch(c);
     int rc = p ? ferry_buf_put_cstring(p, path) : FERRY_E_ALLOC;
     if (rc == FERRY_OK) {
         rc = ferry_buf_put_u32(p, pflags);
@@ -422,7 +424,7 @@ int ferry_sftpc_open_send(ferry_sftpc *c, const char *path, uint32_t pflags,
     if (rc == FERRY_OK) {
         rc = ferry_sftp_attrs_encode(p, a != NULL ? a : &none);
     }
-    return send_free(c, SSH_FXP_OPEN, p, rc, id);
+    return rc == FERRY_OK ? ferry_sftpc_send(c, SSH_FXP_OPEN, p, id) : rc;
 }
 
 int ferry_sftpc_open_wait(ferry_sftpc *c, uint32_t id, ferry_buf **handle)

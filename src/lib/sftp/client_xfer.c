@@ -381,16 +381,8 @@ typedef struct small_state {
 
 static int send_open(ferry_sftpc *c, const ferry_sftpc_small *it, uint32_t *id)
 {
-    ferry_sftp_attrs none = {0};
-    ferry_buf *p = ferry__sftpc_scratch(c);
-    int rc = p ? ferry_buf_put_cstring(p, it->path) : FERRY_E_ALLOC;
-    if (rc == FERRY_OK) {
-        rc = ferry_buf_put_u32(p, SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC);
-    }
-    if (rc == FERRY_OK) {
-        rc = ferry_sftp_attrs_encode(p, it->attrs ? it->attrs : &none);
-    }
-    return rc == FERRY_OK ? ferry_sftpc_send(c, SSH_FXP_OPEN, p, id) : rc;
+    return ferry_sftpc_open_send(c, it->path, SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC,
+                                 it->attrs, id);
 }
 
 /* Handle + ATTRS (FSETSTAT), handle alone (CLOSE), or the fsync
@@ -523,17 +515,6 @@ typedef struct sget_state {
     ferry_buf *h;
 } sget_state;
 
-static int send_open_read(ferry_sftpc *c, const char *path, uint32_t *id)
-{
-    ferry_sftp_attrs none = {0};
-    ferry_buf *p = ferry__sftpc_scratch(c);
-    int rc = p ? ferry_buf_put_cstring(p, path) : FERRY_E_ALLOC;
-    if (rc == FERRY_OK && (rc = ferry_buf_put_u32(p, SSH_FXF_READ)) == FERRY_OK) {
-        rc = ferry_sftp_attrs_encode(p, &none);
-    }
-    return rc == FERRY_OK ? ferry_sftpc_send(c, SSH_FXP_OPEN, p, id) : rc;
-}
-
 /* Waits for the handle and sends the READs the listed size needs (one
  * for an empty file). */
 static int sget_open(ferry_sftpc *c, sget_state *st, uint32_t len, uint64_t size)
@@ -620,7 +601,7 @@ int ferry_sftpc_download_small(ferry_sftpc *c, ferry_sftpc_small_get *v, size_t 
     memset(st, 0, sizeof(st));
     for (size_t i = 0; i < n; i++) {
         v[i].got = 0;
-        v[i].result = send_open_read(c, v[i].path, &st[i].open_id);
+        v[i].result = ferry_sftpc_open_send(c, v[i].path, SSH_FXF_READ, NULL, &st[i].open_id);
     }
     for (size_t i = 0; i < n; i++) {
         if (v[i].result == FERRY_OK) {
