@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto/chk.h"
 #include "util/err.h"
 
 #define MAX_DEPTH 64
@@ -323,11 +324,19 @@ static void early_send(void *ctx)
     }
 }
 
+/* The server is ferryd (its checksum is offered) and transfers are
+ * verified: what early_check and early_batch rely on. */
+static int early_server(ferry_client *cl)
+{
+    return cl->rs.verify && ferry_sftpc_can_hash(cl->sftp, 0) &&
+           strcmp(ferry_sftpc_hash_name(cl->sftp), FERRY_CHK_POLY_NAME) == 0;
+}
+
+/* ... and a file of `size` bytes is checked by handle in one flight. */
 static int early_possible(ferry_client *cl, uint64_t size)
 {
-    return cl->rs.verify && size > 0 && ferry_sftpc_hash_pieces(size) <= FERRY_SFTPC_HASH_WINDOW &&
-           ferry_sftpc_can_hash(cl->sftp, 1) && ferry_sftpc_can_hash(cl->sftp, 0) &&
-           strcmp(ferry_sftpc_hash_name(cl->sftp), "poly1305@ferry.dev") == 0;
+    return early_server(cl) && ferry_sftpc_can_hash(cl->sftp, 1) && size > 0 &&
+           ferry_sftpc_hash_pieces(size) <= FERRY_SFTPC_HASH_WINDOW;
 }
 
 static int get_file_once(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
@@ -513,6 +522,21 @@ typedef struct early_batch {
     ferry_sftpc_cmp_run *run;
 } early_batch;
 
+static void early_batch_send(void *ctx);
+
+/* An early_batch for the batch about to go out (get or put), armed with
+ * ferryd; NULL when out of memory (the usual verification then). */
+static early_batch *early_batch_arm(ferry_client *cl, const ferry_sftpc_small_get *get,
+                                    const ferry_sftpc_small *put, size_t n)
+{
+    early_batch *e = calloc(1, sizeof(*e));
+    if (e != NULL) {
+        *e = (early_batch){.cl = cl, .get = get, .put = put, .n = n};
+        ferry_sftpc_set_after_last(cl->sftp, early_server(cl) ? early_batch_send : NULL, e);
+    }
+    return e;
+}
+
 static void early_batch_send(void *ctx)
 {
     early_batch *e = ctx;
@@ -531,19 +555,14 @@ static void early_batch_send(void *ctx)
     (void)ferry_sftpc_compare_begin(e->cl->sftp, e->v, e->nv, &e->run);
 }
 
-static int early_batch_possible(ferry_client *cl)
-{
-    return cl->rs.verify && ferry_sftpc_can_hash(cl->sftp, 0) &&
-           strcmp(ferry_sftpc_hash_name(cl->sftp), "poly1305@ferry.dev") == 0;
-}
-
 /* The verification of the batch's files v[0..nv) (src[k]: batch index of
  * v[k]): the early answers when they came for every one of them, else the
- * usual way. */
+ * usual way. Frees e (may be NULL). */
 static int batch_verify(ferry_client *cl, early_batch *e, ferry_sftpc_cmp *v, const size_t *src,
                         size_t nv, const char *const *names)
 {
-    int er = e->run != NULL ? ferry_sftpc_compare_end(cl->sftp, e->run) : FERRY_E_UNSUPPORTED;
+    int er = e != NULL && e->run != NULL ? ferry_sftpc_compare_end(cl->sftp, e->run)
+                                         : FERRY_E_UNSUPPORTED;
     for (size_t k = 0; k < nv && er == FERRY_OK; k++) {
         size_t j = e->job[src[k]];
         if (j == 0 || e->v[j - 1].len != v[k].len || e->v[j - 1].fd != v[k].fd) {
@@ -553,6 +572,7 @@ static int batch_verify(ferry_client *cl, early_batch *e, ferry_sftpc_cmp *v, co
             v[k].same = e->v[j - 1].same;
         }
     }
+    free(e);
     return er == FERRY_OK ? ferry_resume_report(cl, v, nv, names, FERRY_OK)
                           : verify(cl, v, nv, names);
 }
@@ -564,16 +584,11 @@ static int gbatch_flush(ferry_client *cl, get_batch *b, const xfer_opts *o)
     size_t src[FERRY_SFTPC_SMALL_BATCH];
     size_t nv = 0;
     int rc = 0, r = FERRY_OK;
-    early_batch *eb = calloc(1, sizeof(*eb));
-    if (eb != NULL) {
-        *eb = (early_batch){.cl = cl, .get = b->v, .n = b->n};
-    }
+    early_batch *eb = early_batch_arm(cl, b->v, NULL, b->n);
     if (b->n > 0) {
-        ferry_sftpc_set_after_last(cl->sftp,
-                                   eb && early_batch_possible(cl) ? early_batch_send : NULL, eb);
         r = ferry_sftpc_download_small(cl->sftp, b->v, b->n);
-        ferry_sftpc_set_after_last(cl->sftp, NULL, NULL);
     }
+    ferry_sftpc_set_after_last(cl->sftp, NULL, NULL);
     /* connection lost: the files that did not arrive go the normal way */
     int redo = r != FERRY_OK && ferry_resume_again(cl);
     if (r != FERRY_OK && !redo) {
@@ -603,10 +618,9 @@ static int gbatch_flush(ferry_client *cl, get_batch *b, const xfer_opts *o)
             names[nv++] = it->path;
         }
     }
-    if ((eb != NULL ? batch_verify(cl, eb, v, src, nv, names) : verify(cl, v, nv, names)) != 0) {
+    if (batch_verify(cl, eb, v, src, nv, names) != 0) {
         rc = -1;
     }
-    free(eb);
     for (size_t i = 0; i < b->n; i++) {
         if (b->v[i].fd >= 0 && close(b->v[i].fd) != 0) {
             rc = -1;
@@ -1175,16 +1189,11 @@ static int batch_flush(ferry_client *cl, small_batch *b, const xfer_opts *o)
     size_t src[FERRY_SFTPC_SMALL_BATCH];
     size_t nv = 0;
     int rc = 0, r = FERRY_OK;
-    early_batch *eb = calloc(1, sizeof(*eb));
-    if (eb != NULL) {
-        *eb = (early_batch){.cl = cl, .put = b->v, .n = b->n};
-    }
+    early_batch *eb = early_batch_arm(cl, NULL, b->v, b->n);
     if (b->n > 0) {
-        ferry_sftpc_set_after_last(cl->sftp,
-                                   eb && early_batch_possible(cl) ? early_batch_send : NULL, eb);
         r = ferry_sftpc_upload_small(cl->sftp, b->v, b->n);
-        ferry_sftpc_set_after_last(cl->sftp, NULL, NULL);
     }
+    ferry_sftpc_set_after_last(cl->sftp, NULL, NULL);
     /* connection lost: the files not stored go the normal way */
     int redo = r != FERRY_OK && ferry_resume_again(cl);
     if (r != FERRY_OK && !redo) {
@@ -1209,10 +1218,9 @@ static int batch_flush(ferry_client *cl, small_batch *b, const xfer_opts *o)
             names[nv++] = it->path;
         }
     }
-    if ((eb != NULL ? batch_verify(cl, eb, v, src, nv, names) : verify(cl, v, nv, names)) != 0) {
+    if (batch_verify(cl, eb, v, src, nv, names) != 0) {
         rc = -1;
     }
-    free(eb);
     for (size_t i = 0; i < b->n; i++) {
         if (b->v[i].fd >= 0) {
             close(b->v[i].fd);
