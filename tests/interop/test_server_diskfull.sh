@@ -79,6 +79,19 @@ expect_root() {
     [ "$now" -le $((base + 400)) ] || fail "tmpfs still uses $now kB (was $base kB): space not released"
 }
 
+# replace_fails CLIENT FILE WHAT: CLIENT's upload of FILE over keep.bin
+# fails with a message, and keep.bin, alone in the root, keeps old.bin's
+# content (the space is released).
+replace_fails() {
+    base=$(used_kb)
+    echo "put $2 keep.bin" >"$T/batch"
+    run_client "$1" "$T/batch"
+    [ $RC -ne 0 ] || fail "$1: $3 reported success"
+    grep -Eqi "no space left|failure" "$T/out" || { cat "$T/out" >&2; fail "$1: no error message"; }
+    expect_root "keep.bin"
+    same "$T/old.bin" "$DISK/root/keep.bin"
+}
+
 for client in sftp ferry; do
     # 1. a new name
     echo "put $T/big.bin new-$client.bin" >"$T/batch"
@@ -91,26 +104,14 @@ for client in sftp ferry; do
 
     # 2. over an existing file
     cp "$T/old.bin" "$DISK/root/keep.bin"
-    base=$(used_kb)
-    echo "put $T/big.bin keep.bin" >"$T/batch"
-    run_client $client "$T/batch"
-    [ $RC -ne 0 ] || fail "$client: replacing upload on a full disk reported success"
-    grep -Eqi "no space left|failure" "$T/out" || { cat "$T/out" >&2; fail "$client: no error message"; }
-    expect_root "keep.bin"
-    same "$T/old.bin" "$DISK/root/keep.bin"
+    replace_fails $client "$T/big.bin" "replacing upload on a full disk"
     ok "$client: replacing upload on a full disk fails, the earlier content is intact"
 
     # 2b. the space runs out in the last few hundred KiB: every WRITE is
     # out before the failure comes back, and ferry's CLOSE (with ferryd
     # sent right behind the last WRITE) follows a failed WRITE: ferryd
     # must not put that upload in place
-    base=$(used_kb)
-    echo "put $T/nearly.bin keep.bin" >"$T/batch"
-    run_client $client "$T/batch"
-    [ $RC -ne 0 ] || fail "$client: upload just over the free space reported success"
-    grep -Eqi "no space left|failure" "$T/out" || { cat "$T/out" >&2; fail "$client: no error message"; }
-    expect_root "keep.bin"
-    same "$T/old.bin" "$DISK/root/keep.bin"
+    replace_fails $client "$T/nearly.bin" "upload just over the free space"
     ok "$client: upload failing in its last WRITEs leaves the earlier content intact"
 
     # 3. the server keeps working: a small upload and its download

@@ -470,58 +470,18 @@ static void test_download_short_reads_out_of_order(void **state)
     fake_free(&f, c);
 }
 
-/* With the size known, a download is one flight: whole READs, the last
- * one exactly the rest (no short reply to re-request), one more at the
- * size for the end; a file longer or shorter than said still comes whole. */
-static void download_sized(size_t file_len, size_t said, unsigned want_reads)
-{
-    fake f = {.max_read = 262144};
-    f.file_len = file_len;
-    f.file = pattern(f.file_len);
-    ferry_sftpc *c = new_client(&f, 64);
-    xio x;
-    xio_open(&x, "h1");
-    uint64_t total = 0;
-    f.max_batch = 0; /* not the set-up's requests */
-    assert_int_equal(ferry_sftpc_download_sized(c, x.h, x.fd, 0, said, NULL, NULL, &total),
-                     FERRY_OK);
-    assert_true(total == f.file_len);
-    check_file(x.fd, f.file, f.file_len);
-    if (want_reads != 0) {
-        assert_int_equal(f.n_reads, want_reads);
-        assert_int_equal(f.max_batch, want_reads); /* all in the first flight */
-    }
-    assert_int_equal(ferry_sftpc_pending(c), 0);
-    xio_close(&x);
-    fake_free(&f, c);
-}
-
-static void test_download_sized(void **state)
-{
-    (void)state;
-    fake q = {.max_read = 262144};
-    ferry_sftpc *c = new_client(&q, 64);
-    size_t len = ferry_sftpc_read_size(c); /* as download_sized's client has it */
-    fake_free(&q, c);
-    download_sized(2 * len + 12345, 2 * len + 12345, 4);
-    download_sized(2 * len, 2 * len, 3);
-    download_sized(0, 0, 1);
-    download_sized(100, 100, 2);
-    download_sized(2 * len + 12345, 2 * len, 0); /* grew */
-    download_sized(2 * len + 12345, 5 * len, 0); /* shrank */
-    download_sized(3 * len + 7, UINT64_MAX, 0);  /* unknown */
-}
-
-/* after_last: called once when the READ at the size is out; after it no
- * READ is sent, so a longer file or a short reply ends the download with
- * INCOMPLETE at the end of what is whole, and a new call finishes it. */
 static void count_call(void *ctx)
 {
     (*(int *)ctx)++;
 }
 
-static void after_last_case(size_t file_len, size_t said, size_t max_chunk, int want_rc,
-                            uint64_t want_total)
+/* One ferry_sftpc_download_sized of a file_len-byte file said to be
+ * `said` bytes (replies at most max_chunk long, 0: whole), with an
+ * after_last hook if `hook`: it returns want_rc with want_total; after
+ * INCOMPLETE a new call (as on a new handle) finishes the file. want_reads
+ * (0: not checked): READs asked, all in the first flight. */
+static void sized_case(size_t file_len, size_t said, size_t max_chunk, int hook, int want_rc,
+                       uint64_t want_total, unsigned want_reads)
 {
     fake f = {.max_read = 262144, .max_chunk = max_chunk};
     f.file_len = file_len;
@@ -531,12 +491,17 @@ static void after_last_case(size_t file_len, size_t said, size_t max_chunk, int 
     xio_open(&x, "h1");
     int calls = 0;
     uint64_t total = 0;
-    ferry_sftpc_set_after_last(c, count_call, &calls);
+    ferry_sftpc_set_after_last(c, hook ? count_call : NULL, &calls);
+    f.max_batch = 0; /* not the set-up's requests */
     assert_int_equal(ferry_sftpc_download_sized(c, x.h, x.fd, 0, said, NULL, NULL, &total),
                      want_rc);
     ferry_sftpc_set_after_last(c, NULL, NULL);
-    assert_int_equal(calls, 1);
+    assert_int_equal(calls, hook ? 1 : 0);
     assert_true(total == want_total);
+    if (want_reads != 0) {
+        assert_int_equal(f.n_reads, want_reads);
+        assert_int_equal(f.max_batch, want_reads); /* all in the first flight */
+    }
     if (want_rc == FERRY_E_INCOMPLETE) { /* the rest, as on a new handle */
         assert_int_equal(
             ferry_sftpc_download_sized(c, x.h, x.fd, total, UINT64_MAX, NULL, NULL, &total),
@@ -549,18 +514,45 @@ static void after_last_case(size_t file_len, size_t said, size_t max_chunk, int 
     fake_free(&f, c);
 }
 
-static void test_download_after_last(void **state)
+/* The read size sized_case's client has. */
+static size_t sized_read_size(void)
 {
-    (void)state;
     fake q = {.max_read = 262144};
     ferry_sftpc *c = new_client(&q, 64);
     size_t len = ferry_sftpc_read_size(c);
     fake_free(&q, c);
-    after_last_case(2 * len + 100, 2 * len + 100, 0, FERRY_OK, 2 * len + 100);
+    return len;
+}
+
+/* With the size known, a download is one flight: whole READs, the last
+ * one exactly the rest (no short reply to re-request), one more at the
+ * size for the end; a file longer or shorter than said still comes whole. */
+static void test_download_sized(void **state)
+{
+    (void)state;
+    size_t len = sized_read_size();
+    size_t a = 2 * len + 12345;
+    sized_case(a, a, 0, 0, FERRY_OK, a, 4);
+    sized_case(2 * len, 2 * len, 0, 0, FERRY_OK, 2 * len, 3);
+    sized_case(0, 0, 0, 0, FERRY_OK, 0, 1);
+    sized_case(100, 100, 0, 0, FERRY_OK, 100, 2);
+    sized_case(a, 2 * len, 0, 0, FERRY_OK, a, 0);                        /* grew */
+    sized_case(a, 5 * len, 0, 0, FERRY_OK, a, 0);                        /* shrank */
+    sized_case(3 * len + 7, UINT64_MAX, 0, 0, FERRY_OK, 3 * len + 7, 0); /* unknown */
+}
+
+/* after_last: called once when the READ at the size is out; after it no
+ * READ is sent, so a longer file or a short reply ends the download with
+ * INCOMPLETE at the end of what is whole, and a new call finishes it. */
+static void test_download_after_last(void **state)
+{
+    (void)state;
+    size_t len = sized_read_size();
+    sized_case(2 * len + 100, 2 * len + 100, 0, 1, FERRY_OK, 2 * len + 100, 0);
     /* longer than said: the READ at the size brought data */
-    after_last_case(3 * len + 100, 2 * len + 100, 0, FERRY_E_INCOMPLETE, 3 * len + 100);
+    sized_case(3 * len + 100, 2 * len + 100, 0, 1, FERRY_E_INCOMPLETE, 3 * len + 100, 0);
     /* short replies: the first one's end is where the rest starts */
-    after_last_case(2 * len + 100, 2 * len + 100, 100000, FERRY_E_INCOMPLETE, 100000);
+    sized_case(2 * len + 100, 2 * len + 100, 100000, 1, FERRY_E_INCOMPLETE, 100000, 0);
 }
 
 static void test_upload_pipelined(void **state)
