@@ -983,6 +983,13 @@ static int session_error(ferry_channel *ch, int r)
     return r;
 }
 
+/* No more data may be written: the session ended, or EOF/CLOSE was asked
+ * for or sent. */
+static int write_ended(const ferry_channel *ch)
+{
+    return ch->s->closed || ch->eof_wanted || ch->close_wanted || ch->close_sent;
+}
+
 int ferry_channel_write(ferry_channel *ch, const uint8_t *data, size_t len)
 {
     size_t sent = 0;
@@ -990,7 +997,7 @@ int ferry_channel_write(ferry_channel *ch, const uint8_t *data, size_t len)
     if (ch == NULL || (data == NULL && len > 0)) {
         return FERRY_E_INVALID_ARG;
     }
-    if (ch->s->closed || ch->eof_wanted || ch->close_wanted || ch->close_sent) {
+    if (write_ended(ch)) {
         return FERRY_E_CLOSED;
     }
     if (len > OUTQ_MAX - ferry_buf_len(ch->outq)) {
@@ -1014,9 +1021,8 @@ uint8_t *ferry_channel_write_begin(ferry_channel *ch, size_t want, int *later)
     ferry_buf *b = NULL;
     uint8_t *p = NULL;
     *later = 0;
-    if (ch == NULL || want == 0 || ch->wb != NULL || ch->s->closed || ch->eof_wanted ||
-        ch->close_wanted || ch->close_sent || ch->state != CH_OPEN || ch->s->pkt_where != 0 ||
-        want > ch->rmaxpkt || want > DATA_CAP || want > ch->rwin) {
+    if (ch == NULL || want == 0 || ch->wb != NULL || write_ended(ch) || ch->state != CH_OPEN ||
+        ch->s->pkt_where != 0 || want > ch->rmaxpkt || want > DATA_CAP || want > ch->rwin) {
         return NULL;
     }
     if (ferry_buf_len(ch->outq) > 0 || send_limit(ch) < want) {
@@ -1082,7 +1088,7 @@ size_t ferry_channel_packet_max(const ferry_channel *ch)
 
 size_t ferry_channel_write_room(const ferry_channel *ch)
 {
-    if (ch == NULL || ch->s->closed || ch->eof_wanted || ch->close_wanted || ch->close_sent) {
+    if (ch == NULL || write_ended(ch)) {
         return 0;
     }
     return OUTQ_MAX - ferry_buf_len(ch->outq);
