@@ -317,7 +317,6 @@ int ferry__sftp_rd_path(ferry_rd *r, char *out)
     return ferry_rd_name(r, out, FERRY_VFS_PATH_MAX + 1);
 }
 
-
 int ferry__sftp_rd_handle(S *s, ferry_rd *r, int kind, ferry__sftp_handle **hp)
 {
     const uint8_t *p;
