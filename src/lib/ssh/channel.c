@@ -48,12 +48,7 @@
 
 #define DEFAULT_WINDOW       (4u * 1024 * 1024)
 #define GROW_MAX             (32u * 1024 * 1024) /* cfg.window_max 0 */
-/* A WINDOW_ADJUST goes out once an eighth of our window is used, not half:
- * a server that writes a 32 MiB window's data into the page cache takes
- * about as long as a 50 ms round trip, and returning the window in halves
- * left the peer idle for a good part of each round trip (put of 256 MiB
- * over 50 ms: 320 -> 470 MB/s). */
-#define ADJUST_PART          8u
+#define ADJUST_PART          8u /* see account() */
 #define WINADJ_PROBE         "winadj@putty.projects.tartarus.org"
 #define DEFAULT_MAX_CHANNELS 10u
 #define CLIENT_MAX_CHANNELS  64u
@@ -399,8 +394,11 @@ static int on_probe_reply(ferry_channel *ch)
     return send_adjust(ch);
 }
 
-/* Returns consumed bytes to the peer's window once an ADJUST_PART-th of
- * ours is used. */
+/* Returns consumed bytes to the peer's window once an ADJUST_PART-th
+ * (an eighth) of ours is used, not half: a server that writes a 32 MiB
+ * window's data into the page cache takes about as long as a 50 ms round
+ * trip, and returning the window in halves left the peer idle for a good
+ * part of each round trip (put of 256 MiB over 50 ms: 320 -> 470 MB/s). */
 static int account(ferry_channel *ch, size_t consumed)
 {
     ch->unacked += (uint32_t)consumed;
