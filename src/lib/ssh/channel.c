@@ -48,7 +48,7 @@
 
 #define DEFAULT_WINDOW       (4u * 1024 * 1024)
 #define GROW_MAX             (32u * 1024 * 1024) /* cfg.window_max 0 */
-#define ADJUST_PART          8u /* see account() */
+#define ADJUST_PART          8u                  /* see account() */
 #define WINADJ_PROBE         "winadj@putty.projects.tartarus.org"
 #define DEFAULT_MAX_CHANNELS 10u
 #define CLIENT_MAX_CHANNELS  64u
