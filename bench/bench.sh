@@ -13,6 +13,9 @@
 #
 # Starts ferryd and OpenSSH's sshd (internal-sftp) on loopback ports with
 # their own throw-away configs, and a delay proxy for the 50 ms RTT case.
+# Also prints the floor under any SFTP on this machine (bench/floor.c: the
+# same file as bare AEAD records over loopback TCP, no protocol) and each
+# of ferry's bulk figures as a share of it.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 "$src/scripts/deps" test >/dev/null
@@ -21,6 +24,8 @@ cmake -S "$src" -B "$src/build/bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$src/build/bench" -j"$(nproc)" >/dev/null
 FERRY="$src/build/bench/ferry"
 FERRYD="$src/build/bench/ferryd"
+FLOOR="$src/build/bench/floor"
+cc -O2 -std=c17 -Wall -Wextra -Werror -o "$FLOOR" "$src/bench/floor.c" -lcrypto
 
 size_mb=1024; nfiles=5000; rtt_mb=256
 if [ "${1:-}" = quick ]; then size_mb=256; nfiles=1000; rtt_mb=64; fi
@@ -107,6 +112,7 @@ echo "ferry bench: $(date -u +%F) commit $(git -C "$src" rev-parse --short HEAD)
 head -c $((size_mb * 1024 * 1024)) /dev/urandom >"$work/local/big"
 printf "%-44s %12s %12s %8s\n" case ferry openssh ratio
 
+declare -A FR # ferry's MB/s by "CIPHER DIR", for the floor comparison
 bulk() { # bulk LABEL CIPHER MAC
   local label=$1 cipher=$2 mac=$3
   local opts="-o Ciphers=$cipher"
@@ -127,6 +133,7 @@ bulk() { # bulk LABEL CIPHER MAC
     fr=$(awk -v m="$size_mb" -v t="$ft" 'BEGIN{printf "%.0f", m*1.048576/t}')
     sr=$(awk -v m="$size_mb" -v t="$st" 'BEGIN{printf "%.0f", m*1.048576/t}')
     printf "%-44s %9s MB/s %9s MB/s %8s\n" "$label $dir" "$fr" "$sr" "$(ratio "$fr" "$sr")"
+    FR["$cipher $dir"]=$fr
     printf "%-44s %8s s/GiB %8s s/GiB\n" "  cpu client+server" \
       "$(awk -v c="$fc" -v s="$fsv" -v m="$size_mb" 'BEGIN{printf "%.2f", (c+s)*1024/m}')" \
       "$(awk -v c="$sc" -v s="$ssv" -v m="$size_mb" 'BEGIN{printf "%.2f", (c+s)*1024/m}')"
@@ -141,6 +148,25 @@ rm -f "$work/ferry-root/warm"
 bulk "aes128-gcm" aes128-gcm@openssh.com ""
 bulk "chacha20-poly1305" chacha20-poly1305@openssh.com ""
 bulk "aes128-ctr+hmac-sha2-256-etm" aes128-ctr hmac-sha2-256-etm@openssh.com
+# The floor under any SFTP here: the same file as bare AEAD records over
+# loopback TCP (bench/floor.c: pread, encrypt, send | receive, decrypt,
+# pwrite; no protocol), median of three; ferry's figure as a share of it.
+floor_case() { # floor_case LABEL EVP_CIPHER SSH_CIPHER
+  local label=$1 evp=$2 ssh=$3 dst dir t mbs
+  for dst in devnull tmpfs; do
+    if [ $dst = devnull ]; then dir=devnull; t=/dev/null; else dir=get; t="$work/local/floor"; fi
+    mbs=$(for _ in 1 2 3; do "$FLOOR" "$evp" "$work/local/big" "$t" | awk '{print $2}'; rm -f "$work/local/floor"; done |
+      sort -n | sed -n 2p)
+    printf "%-44s %9s MB/s   ferry %s %s%%" "floor $label into $dst" "$mbs" "$dir" \
+      "$(awk -v f="${FR["$ssh $dir"]}" -v m="$mbs" 'BEGIN{printf "%.0f", 100*f/m}')"
+    [ $dst = tmpfs ] && printf ", put %s%%" \
+      "$(awk -v f="${FR["$ssh put"]}" -v m="$mbs" 'BEGIN{printf "%.0f", 100*f/m}')"
+    printf "\n"
+  done
+}
+floor_case aes128-gcm aes-128-gcm aes128-gcm@openssh.com
+floor_case chacha20-poly1305 chacha20-poly1305 chacha20-poly1305@openssh.com
+
 # the cost of ferry's whole-file verification (on by default; OpenSSH has none)
 printf 'get /big /dev/null\n' >"$work/b.f"
 printf 'get %s/ssh-root/big /dev/null\n' "$work" >"$work/b.s"
