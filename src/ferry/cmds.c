@@ -196,10 +196,14 @@ static int cmd_cd(ferry_client *cl, int argc, char **argv)
     if ((abs = ferry_path_abs(cl, v[0])) == NULL) {
         goto out;
     }
-    int r = ferry_sftpc_realpath(cl->sftp, abs, &real);
-    if (r == FERRY_OK) {
-        r = ferry_sftpc_stat(cl->sftp, real, &a);
-    }
+    /* REALPATH and STAT in one flight: the STAT of the path as given
+     * follows the same links to the same place as one of its real path */
+    uint32_t rid, sid;
+    int r = ferry_sftpc_realpath_send(cl->sftp, abs, &rid);
+    int sr = r == FERRY_OK ? ferry_sftpc_stat_send(cl->sftp, abs, &sid) : r;
+    r = r == FERRY_OK ? ferry_sftpc_realpath_wait(cl->sftp, rid, &real) : r;
+    sr = sr == FERRY_OK ? ferry_sftpc_stat_wait(cl->sftp, sid, &a) : sr;
+    r = r == FERRY_OK ? sr : r;
     if (r != FERRY_OK) {
         ferry__cmd_err(cl, "Couldn't canonicalize path", abs, r);
         goto out;

@@ -25,6 +25,9 @@ make_fixture() {
     echo "x" >"$1/tree/a.txt"
     echo "y" >"$1/tree/sub/deeper/b.txt"
     chmod 640 "$1/tree/a.txt"
+    # more entries than one READDIR brings (sftp-server and ferryd: 100)
+    mkdir -p "$1/tree/many"
+    for i in $(seq 250); do : >"$1/tree/many/e$i"; done
     head -c 300000 /dev/urandom >"$1/resume.bin"
     head -c 100000 "$1/resume.bin" >"$1/resume.part"
 }
@@ -41,9 +44,14 @@ put big.bin
 put -r tree
 ls -1
 ls -1 tree
+ls -1 tree/many
+ls -1 tree/a.txt
+-ls nonexistent
 cd d1
 ls -1
 cd ..
+-cd nonexistent
+-cd f1.txt
 ls -1 *.bin
 rename big.bin big2.bin
 ln -s big2.bin link

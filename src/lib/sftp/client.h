@@ -160,6 +160,9 @@ int ferry_sftpc_err_from_status(uint32_t status);
 
 /* REALPATH: *out is a new heap string. */
 int ferry_sftpc_realpath(ferry_sftpc *c, const char *path, char **out);
+/* The same in two steps (what is sent in between travels with it). */
+int ferry_sftpc_realpath_send(ferry_sftpc *c, const char *path, uint32_t *id);
+int ferry_sftpc_realpath_wait(ferry_sftpc *c, uint32_t id, char **out);
 /* expand-path@openssh.com when offered (~ expansion), else REALPATH. */
 int ferry_sftpc_expand_path(ferry_sftpc *c, const char *path, char **out);
 int ferry_sftpc_stat(ferry_sftpc *c, const char *path, ferry_sftp_attrs *a);
@@ -180,6 +183,11 @@ int ferry_sftpc_open_send(ferry_sftpc *c, const char *path, uint32_t pflags,
                           const ferry_sftp_attrs *a, uint32_t *id);
 int ferry_sftpc_open_wait(ferry_sftpc *c, uint32_t id, ferry_buf **handle);
 int ferry_sftpc_opendir(ferry_sftpc *c, const char *path, ferry_buf **handle);
+/* OPENDIR sent now; the listing taken later by ferry_sftpc_readdir_wait,
+ * or the request dropped by ferry_sftpc_opendir_drop (which waits for
+ * its reply and closes a handle it brought, without waiting for that). */
+int ferry_sftpc_opendir_send(ferry_sftpc *c, const char *path, uint32_t *id);
+void ferry_sftpc_opendir_drop(ferry_sftpc *c, uint32_t id);
 int ferry_sftpc_close(ferry_sftpc *c, const ferry_buf *handle);
 /* CLOSE sent now, its status taken later with ferry_sftpc_close_wait:
  * requests sent in between are served after it (a server answers in
@@ -192,6 +200,9 @@ int ferry_sftpc_close_wait(ferry_sftpc *c, uint32_t id);
  * *n entries; free with ferry_sftpc_names_free. */
 int ferry_sftpc_readdir_all(ferry_sftpc *c, const char *path, size_t max, ferry_sftpc_name **names,
                             size_t *n);
+/* The same for the OPENDIR request `id` (ferry_sftpc_opendir_send). */
+int ferry_sftpc_readdir_wait(ferry_sftpc *c, uint32_t id, size_t max, ferry_sftpc_name **names,
+                             size_t *n);
 void ferry_sftpc_names_free(ferry_sftpc_name *names, size_t n);
 int ferry_sftpc_remove(ferry_sftpc *c, const char *path);
 int ferry_sftpc_mkdir(ferry_sftpc *c, const char *path, const ferry_sftp_attrs *a);

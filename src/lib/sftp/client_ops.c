@@ -323,11 +323,21 @@ static int handle_reply(ferry_sftpc *c, uint32_t id, ferry_buf **handle)
 
 /* ---- v3 requests ---- */
 
+int ferry_sftpc_realpath_send(ferry_sftpc *c, const char *path, uint32_t *id)
+{
+    return send_str(c, SSH_FXP_REALPATH, path, strlen(path), NULL, id);
+}
+
+int ferry_sftpc_realpath_wait(ferry_sftpc *c, uint32_t id, char **out)
+{
+    return one_name_reply(c, id, out);
+}
+
 int ferry_sftpc_realpath(ferry_sftpc *c, const char *path, char **out)
 {
     uint32_t id;
-    int rc = send_str(c, SSH_FXP_REALPATH, path, strlen(path), NULL, &id);
-    return rc == FERRY_OK ? one_name_reply(c, id, out) : rc;
+    int rc = ferry_sftpc_realpath_send(c, path, &id);
+    return rc == FERRY_OK ? ferry_sftpc_realpath_wait(c, id, out) : rc;
 }
 
 int ferry_sftpc_readlink(ferry_sftpc *c, const char *path, char **out)
@@ -440,11 +450,35 @@ int ferry_sftpc_open(ferry_sftpc *c, const char *path, uint32_t pflags, const fe
     return rc == FERRY_OK ? ferry_sftpc_open_wait(c, id, handle) : rc;
 }
 
+int ferry_sftpc_opendir_send(ferry_sftpc *c, const char *path, uint32_t *id)
+{
+    return send_str(c, SSH_FXP_OPENDIR, path, strlen(path), NULL, id);
+}
+
 int ferry_sftpc_opendir(ferry_sftpc *c, const char *path, ferry_buf **handle)
 {
     uint32_t id;
-    int rc = send_str(c, SSH_FXP_OPENDIR, path, strlen(path), NULL, &id);
+    int rc = ferry_sftpc_opendir_send(c, path, &id);
     return rc == FERRY_OK ? handle_reply(c, id, handle) : rc;
+}
+
+/* CLOSE of h, its reply not awaited (dropped when it comes). */
+static void close_unawaited(ferry_sftpc *c, const ferry_buf *h)
+{
+    uint32_t id;
+    if (ferry_sftpc_close_send(c, h, &id) == FERRY_OK) {
+        ferry_sftpc_release(c, id);
+        (void)ferry__sftpc_flush(c);
+    }
+}
+
+void ferry_sftpc_opendir_drop(ferry_sftpc *c, uint32_t id)
+{
+    ferry_buf *h = NULL;
+    if (handle_reply(c, id, &h) == FERRY_OK) {
+        close_unawaited(c, h);
+    }
+    ferry_buf_free(h);
 }
 
 int ferry_sftpc_close(ferry_sftpc *c, const ferry_buf *h)
@@ -652,51 +686,85 @@ static int parse_names(ferry_rd *r, name_list *l)
 /* Empty NAME replies in a row accepted before giving up on a server
  * that never says EOF. */
 #define MAX_EMPTY_NAMES 64
+/* READDIRs kept in flight: two at first (a small directory's names and
+ * its EOF in one round trip), one more per NAME reply up to this. The
+ * server answers them in order, as if sent one at a time (filexfer-02
+ * s6: requests on the same file are processed in order); those behind
+ * the EOF are abandoned. */
+#define READDIR_AHEAD 16
+
+static int arrived(ferry_sftpc *c, uint32_t id)
+{
+    uint8_t type;
+    ferry_rd r;
+    return ferry_sftpc_poll(c, id, &type, &r) == FERRY_OK;
+}
 
 static int readdir_loop(ferry_sftpc *c, const ferry_buf *h, name_list *l)
 {
+    uint32_t ids[READDIR_AHEAD];
+    size_t head = 0, n = 0, ahead = 2;
     unsigned empty = 0;
+    int rc = FERRY_OK;
     for (;;) {
-        size_t before = l->n;
-        uint32_t id;
-        ferry_rd r;
-        int rc = send_str(c, SSH_FXP_READDIR, ferry_buf_data(h), ferry_buf_len(h), NULL, &id);
-        if (rc == FERRY_OK) {
-            rc = ferry__sftpc_expect(c, id, SSH_FXP_NAME, &r);
-        }
-        if (rc == FERRY_E_EOF) {
-            return FERRY_OK;
+        /* topped up only while the next reply is still to come (no READDIR
+         * sent behind an EOF that is already here) */
+        while (rc == FERRY_OK && n < ahead && (n == 0 || !arrived(c, ids[head]))) {
+            rc = send_str(c, SSH_FXP_READDIR, ferry_buf_data(h), ferry_buf_len(h), NULL,
+                          &ids[(head + n) % READDIR_AHEAD]);
+            n += rc == FERRY_OK;
         }
         if (rc != FERRY_OK) {
-            return rc;
+            break;
+        }
+        size_t before = l->n;
+        uint32_t id = ids[head];
+        ferry_rd r;
+        head = (head + 1) % READDIR_AHEAD;
+        n--;
+        if ((rc = ferry__sftpc_expect(c, id, SSH_FXP_NAME, &r)) != FERRY_OK) {
+            rc = rc == FERRY_E_EOF ? FERRY_OK : rc;
+            break;
         }
         rc = parse_names(&r, l);
         ferry_sftpc_release(c, id);
-        if (rc != FERRY_OK) {
-            return rc;
-        }
         empty = l->n == before ? empty + 1 : 0;
-        if (empty > MAX_EMPTY_NAMES) {
-            return FERRY_E_PROTOCOL;
+        if (rc == FERRY_OK && empty > MAX_EMPTY_NAMES) {
+            rc = FERRY_E_PROTOCOL;
         }
+        if (rc != FERRY_OK) {
+            break;
+        }
+        ahead += ahead < READDIR_AHEAD;
     }
+    for (; n > 0; n--, head = (head + 1) % READDIR_AHEAD) {
+        ferry_sftpc_release(c, ids[head]);
+    }
+    return rc;
 }
 
 int ferry_sftpc_readdir_all(ferry_sftpc *c, const char *path, size_t max, ferry_sftpc_name **names,
                             size_t *n)
 {
+    uint32_t id;
+    int rc = ferry_sftpc_opendir_send(c, path, &id);
+    return rc == FERRY_OK ? ferry_sftpc_readdir_wait(c, id, max, names, n) : rc;
+}
+
+int ferry_sftpc_readdir_wait(ferry_sftpc *c, uint32_t id, size_t max, ferry_sftpc_name **names,
+                             size_t *n)
+{
     name_list l = {.max = max ? max : 1000000};
     ferry_buf *h = NULL;
-    int rc = ferry_sftpc_opendir(c, path, &h);
+    int rc = handle_reply(c, id, &h);
     if (rc != FERRY_OK) {
         return rc;
     }
     rc = readdir_loop(c, h, &l);
-    int rc2 = ferry_sftpc_close(c, h);
+    /* the CLOSE's reply is not awaited: the listing is complete, and a
+     * failed close of a directory changes nothing for the caller */
+    close_unawaited(c, h);
     ferry_buf_free(h);
-    if (rc == FERRY_OK && rc2 != FERRY_OK && c->dead) {
-        rc = rc2;
-    }
     if (rc != FERRY_OK) {
         ferry_sftpc_names_free(l.v, l.n);
         return rc;
