@@ -222,7 +222,9 @@ int ferry_sftpc_fsync(ferry_sftpc *c, const ferry_buf *handle);
  * from_off to `to` at to_off, both open handles, on the server. */
 int ferry_sftpc_copy_data(ferry_sftpc *c, const ferry_buf *from, uint64_t from_off, uint64_t len,
                           const ferry_buf *to, uint64_t to_off);
-/* home-directory@openssh.com, else REALPATH("."). */
+/* The session's start directory: REALPATH(".") (as OpenSSH's sftp, so a
+ * server's start directory — sftp-server -d — is where ferry starts),
+ * asked by ferry_sftpc_init in the same flight as INIT. */
 int ferry_sftpc_home(ferry_sftpc *c, char **out);
 
 /* ---- pipelined transfers ---- */

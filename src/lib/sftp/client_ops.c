@@ -85,25 +85,20 @@ static int send_str(ferry_sftpc *c, uint8_t type, const void *s, size_t n,
 static int send_ext(ferry_sftpc *c, const char *ext, const char *s1, const char *s2, uint32_t *id);
 static int one_name_reply(ferry_sftpc *c, uint32_t id, char **out);
 
-static int query_limits(ferry_sftpc *c)
+/* The reply to a limits@openssh.com request, taken only from a server
+ * that offered the extension. */
+static int limits_reply(ferry_sftpc *c, uint32_t id)
 {
-    ferry_buf *p = ferry__sftpc_payload();
     uint64_t pkt, rd, wr, handles;
-    uint32_t id;
     ferry_rd r;
-    int rc = FERRY_E_ALLOC;
-
-    if (p == NULL || ferry_buf_put_cstring(p, "limits@openssh.com") != FERRY_OK) {
-        goto out;
+    int rc = ferry__sftpc_expect(c, id, SSH_FXP_EXTENDED_REPLY, &r);
+    if (rc != FERRY_OK) {
+        return rc;
     }
-    if ((rc = ferry_sftpc_send(c, SSH_FXP_EXTENDED, p, &id)) != FERRY_OK) {
-        goto out;
-    }
-    if ((rc = ferry__sftpc_expect(c, id, SSH_FXP_EXTENDED_REPLY, &r)) != FERRY_OK) {
-        goto out;
-    }
-    if (ferry_rd_u64(&r, &pkt) != FERRY_OK || ferry_rd_u64(&r, &rd) != FERRY_OK ||
-        ferry_rd_u64(&r, &wr) != FERRY_OK || ferry_rd_u64(&r, &handles) != FERRY_OK) {
+    if (!ferry_sftpc_has_ext(c, "limits@openssh.com")) {
+        rc = FERRY_E_UNSUPPORTED;
+    } else if (ferry_rd_u64(&r, &pkt) != FERRY_OK || ferry_rd_u64(&r, &rd) != FERRY_OK ||
+               ferry_rd_u64(&r, &wr) != FERRY_OK || ferry_rd_u64(&r, &handles) != FERRY_OK) {
         rc = FERRY_E_FORMAT;
     } else {
         /* A WRITE carries ~ (handle + 30) bytes of header on top of data. */
@@ -112,8 +107,6 @@ static int query_limits(ferry_sftpc *c)
         c->lim_w = clamp_io(wr ? (wmax && wr > wmax ? wmax : wr) : wmax);
     }
     ferry_sftpc_release(c, id);
-out:
-    ferry_buf_free(p);
     return rc;
 }
 
@@ -151,6 +144,15 @@ int ferry_sftpc_init(ferry_sftpc *c)
         (rc = ferry_buf_put_u32(out, FERRY_SFTP_VERSION)) != FERRY_OK) {
         return rc;
     }
+    /* The start directory (REALPATH ".", as OpenSSH's sftp) and the
+     * limits go right behind INIT, not after VERSION: a server answers in
+     * order, and these are version 3 requests that any server answers
+     * (one it does not know, with OP_UNSUPPORTED). One round trip less. */
+    uint32_t home_id = 0, lim_id = 0;
+    if (send_str(c, SSH_FXP_REALPATH, ".", 1, NULL, &home_id) != FERRY_OK ||
+        send_ext(c, "limits@openssh.com", NULL, NULL, &lim_id) != FERRY_OK) {
+        return c->dead ? c->dead : FERRY_E_ALLOC;
+    }
     while (c->version_reply == NULL) {
         if (c->dead) {
             return c->dead;
@@ -168,24 +170,13 @@ int ferry_sftpc_init(ferry_sftpc *c)
         return rc;
     }
     c->got_version = 1;
-    /* the home directory is asked for now, in the same round trip as the
-     * limits (ferry_sftpc_home answers from it) */
-    uint32_t home_id = 0;
-    int by_ext = ferry_sftpc_has_ext(c, "home-directory");
-    if ((by_ext ? send_ext(c, "home-directory", "", NULL, &home_id)
-                : send_str(c, SSH_FXP_REALPATH, ".", 1, NULL, &home_id)) != FERRY_OK) {
-        home_id = 0;
-    }
-    if (ferry_sftpc_has_ext(c, "limits@openssh.com") && query_limits(c) != FERRY_OK && c->dead) {
-        return c->dead;
-    }
     free(c->home);
     c->home = NULL;
-    if (home_id != 0 && one_name_reply(c, home_id, &c->home) != FERRY_OK) {
-        c->home = NULL; /* asked again, the long way, by ferry_sftpc_home */
-        if (c->dead) {
-            return c->dead;
-        }
+    if (one_name_reply(c, home_id, &c->home) != FERRY_OK) {
+        c->home = NULL; /* asked again by ferry_sftpc_home */
+    }
+    if (limits_reply(c, lim_id) != FERRY_OK && c->dead) {
+        return c->dead;
     }
     choose_sizes(c);
     return FERRY_OK;
@@ -360,23 +351,11 @@ int ferry_sftpc_expand_path(ferry_sftpc *c, const char *path, char **out)
 
 int ferry_sftpc_home(ferry_sftpc *c, char **out)
 {
-    uint32_t id;
-    int rc;
     if (c->home != NULL) {
         *out = strdup(c->home);
         return *out != NULL ? FERRY_OK : FERRY_E_ALLOC;
     }
-    if (!ferry_sftpc_has_ext(c, "home-directory")) {
-        return ferry_sftpc_realpath(c, ".", out);
-    }
-    rc = send_ext(c, "home-directory", "", NULL, &id);
-    if (rc == FERRY_OK) {
-        rc = one_name_reply(c, id, out);
-    }
-    if (rc != FERRY_OK && !c->dead) {
-        rc = ferry_sftpc_realpath(c, ".", out);
-    }
-    return rc;
+    return ferry_sftpc_realpath(c, ".", out);
 }
 
 int ferry_sftpc_stat_send(ferry_sftpc *c, const char *path, uint32_t *id)
