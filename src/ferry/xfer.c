@@ -305,6 +305,7 @@ typedef struct early_check {
     ferry_client *cl;
     const ferry_buf *h;
     int upload;
+    int verify; /* 0: the CLOSE alone (early_close_only) */
     ferry_sftpc_cmp j;
     ferry_sftpc_cmp_run *run; /* NULL: nothing sent */
     uint32_t close_id;        /* 0: no CLOSE sent */
@@ -314,14 +315,25 @@ static void early_send(void *ctx)
 {
     early_check *e = ctx;
     ferry_sftpc *c = e->cl->sftp;
-    if (e->upload && ferry_sftpc_close_send(c, e->h, &e->close_id) != FERRY_OK) {
+    if ((e->upload || !e->verify) && ferry_sftpc_close_send(c, e->h, &e->close_id) != FERRY_OK) {
         e->close_id = 0;
         return;
     }
-    if (ferry_sftpc_compare_begin(c, &e->j, 1, &e->run) == FERRY_OK && !e->upload &&
+    if (e->verify && ferry_sftpc_compare_begin(c, &e->j, 1, &e->run) == FERRY_OK && !e->upload &&
         ferry_sftpc_close_send(c, e->h, &e->close_id) != FERRY_OK) {
         e->close_id = 0;
     }
+}
+
+/* No verification by hash follows a transfer (the server offers none, or
+ * VerifyTransfers is off): then its CLOSE alone goes right behind the
+ * last READ or WRITE, whatever the server — it serves requests on one
+ * handle in order (filexfer-02 s6) — and a download that turns out
+ * longer or short goes on with a new handle as above. */
+static int early_close_only(ferry_client *cl)
+{
+    return !(cl->rs.verify &&
+             (ferry_sftpc_can_hash(cl->sftp, 0) || ferry_sftpc_can_hash(cl->sftp, 1)));
 }
 
 /* The server is ferryd (its checksum is offered) and transfers are
@@ -381,9 +393,12 @@ static int get_file_once(ferry_client *cl, const char *abs, const char *local, c
                          (a.flags & SSH_FILEXFER_ATTR_SIZE) ? a.size : 0, off);
     p.limit_kbps = cl->limit_kbps;
     pre_send(cl, pre, next); /* in the same flight as the READs */
-    early_check ec = {
-        .cl = cl, .h = h, .j = {.handle = h, .fd = fd, .len = a.size, .known = st->hs}};
-    int early = off == 0 && (a.flags & SSH_FILEXFER_ATTR_SIZE) && early_possible(cl, a.size);
+    int sized = (a.flags & SSH_FILEXFER_ATTR_SIZE) != 0;
+    early_check ec = {.cl = cl,
+                      .h = h,
+                      .verify = off == 0 && sized && early_possible(cl, a.size),
+                      .j = {.handle = h, .fd = fd, .len = a.size, .known = st->hs}};
+    int early = ec.verify || (sized && early_close_only(cl));
     ferry_sftpc_set_after_last(cl->sftp, early ? early_send : NULL, &ec);
     ferry_sftpc_set_stream_hash(cl->sftp, st->hs);
     r = ferry_sftpc_download_sized(cl->sftp, h, fd, off,
@@ -391,16 +406,17 @@ static int get_file_once(ferry_client *cl, const char *abs, const char *local, c
                                    ferry_progress_update, &p, &total);
     ferry_sftpc_set_after_last(cl->sftp, NULL, NULL);
     int vr = 0, verified = 0;
-    if (ec.run != NULL) {
+    if (ec.run != NULL || ec.close_id != 0) {
         /* the answers to what early_send sent are taken in any case */
-        int cr = ferry_sftpc_compare_end(cl->sftp, ec.run);
+        int cr = ec.run != NULL ? ferry_sftpc_compare_end(cl->sftp, ec.run) : FERRY_OK;
         int clr = ec.close_id != 0 ? ferry_sftpc_close_wait(cl->sftp, ec.close_id) : FERRY_E_CLOSED;
         if (ec.close_id != 0) {
             ferry_buf_free(h);
             h = NULL; /* closed: not again below */
         }
         if (r == FERRY_OK && total == a.size && clr == FERRY_OK) {
-            vr = ferry_resume_report(cl, &ec.j, 1, &abs, cr);
+            /* without a check-file sent, nothing is verified by hash here */
+            vr = ec.run != NULL ? ferry_resume_report(cl, &ec.j, 1, &abs, cr) : 0;
             verified = 1;
         } else if ((r == FERRY_OK || r == FERRY_E_INCOMPLETE) && !ferry_sftpc_dead(cl->sftp)) {
             /* longer, shorter or cut short: the rest on a new handle */
@@ -1018,12 +1034,14 @@ static int put_data(ferry_client *cl, const char *local, int fd, const struct st
     p.limit_kbps = cl->limit_kbps;
     /* nothing to send between the last WRITE and the CLOSE: the CLOSE and
      * the verification can follow the WRITEs at once */
+    int verify = early_possible(cl, (uint64_t)st_->st_size);
     int early = close_id != NULL && ec != NULL && !o->preserve && !o->fsync_ &&
-                early_possible(cl, (uint64_t)st_->st_size);
+                (verify || early_close_only(cl));
     if (early) {
         *ec = (early_check){.cl = cl,
                             .h = h,
                             .upload = 1,
+                            .verify = verify,
                             .j = {.path = rabs, .fd = fd, .len = (uint64_t)st_->st_size}};
     }
     ferry_sftpc_set_after_last(cl->sftp, early ? early_send : NULL, ec);
