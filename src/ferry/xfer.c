@@ -524,9 +524,11 @@ static int batch_full(size_t n, uint64_t bytes)
 
 /* A batch's verification sent right behind its last CLOSE (ferryd only,
  * as early_check: it answers check-file-name in order, after the CLOSEs):
- * the batch's own round trip for it is gone. The jobs are the files that
- * had arrived (or were sent) whole when the CLOSEs went out, as the usual
- * verification would take them; a file that failed later is left out. */
+ * the batch's own round trip for it is gone. The jobs are the files
+ * opened (downloads: at their listed size; the CLOSEs follow the READs
+ * before any data is back) or sent whole when the CLOSEs went out; a
+ * file that failed later, or arrived at another size, is left out (the
+ * usual verification then). */
 typedef struct early_batch {
     ferry_client *cl;
     const ferry_sftpc_small_get *get; /* one of the two batches */
@@ -562,7 +564,7 @@ static void early_batch_send(void *ctx)
         if (ok) {
             e->v[e->nv++] = e->get ? (ferry_sftpc_cmp){.path = e->get[i].path,
                                                        .fd = e->get[i].fd,
-                                                       .len = e->get[i].got}
+                                                       .len = e->get[i].size}
                                    : (ferry_sftpc_cmp){.path = e->put[i].path,
                                                        .fd = e->put[i].fd,
                                                        .len = e->put[i].sent};
@@ -713,8 +715,9 @@ static int get_entry(ferry_client *cl, get_batch *b, const char *abs, const char
     return rc;
 }
 
+/* dir_id: the directory's OPENDIR if it went out already (0: not). */
 static int get_dir(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
-                   const ferry_sftp_attrs *da, int depth)
+                   const ferry_sftp_attrs *da, int depth, uint32_t dir_id)
 {
     ferry_sftpc_name *names = NULL;
     size_t n = 0;
@@ -730,9 +733,10 @@ static int get_dir(ferry_client *cl, const char *abs, const char *local, const x
         return -1;
     }
     say_dir(cl, "Retrieving", abs);
-    int r;
-    while ((r = ferry_sftpc_readdir_all(cl->sftp, abs, 0, &names, &n)) != FERRY_OK &&
-           ferry_resume_again(cl)) {
+    int r = dir_id != 0 ? ferry_sftpc_readdir_wait(cl->sftp, dir_id, 0, &names, &n)
+                        : ferry_sftpc_readdir_all(cl->sftp, abs, 0, &names, &n);
+    while (r != FERRY_OK && ferry_resume_again(cl)) {
+        r = ferry_sftpc_readdir_all(cl->sftp, abs, 0, &names, &n);
     }
     if (r != FERRY_OK) {
         xerr(cl, "Couldn't read directory", abs, r);
@@ -790,7 +794,7 @@ static int get_any(ferry_client *cl, const char *abs, const char *local, const x
             fprintf(stderr, "Cannot download non-regular file: %s\n", abs);
             return -1;
         }
-        return get_dir(cl, abs, local, o, a, depth);
+        return get_dir(cl, abs, local, o, a, depth, 0);
     }
     if (S_ISREG(a->perm)) {
         return get_file(cl, abs, local, o, pre, NULL);
@@ -841,24 +845,41 @@ int ferry__cmd_get(ferry_client *cl, int argc, char **argv)
         /* a plain get sends the file's OPEN with the STAT that tells a
          * file from a directory: one round trip less (-r expects a
          * directory: no OPEN of it) */
+        /* ... and get -r sends the OPENDIR with it (it fails on a file) */
         ferry_sftp_attrs a;
         xfer_pre pre = {0};
+        uint32_t sid, did = 0;
+        unsigned session = ferry_sftpc_session(cl->sftp);
         if (abs != NULL && !o.recursive) {
             pre_send(cl, &pre, abs);
         }
         int r = abs == NULL        ? FERRY_E_ALLOC
                 : pre.path != NULL ? pre_stat(cl, &pre, &a)
-                                   : ferry_sftpc_stat(cl->sftp, abs, &a);
+                                   : ferry_sftpc_stat_send(cl->sftp, abs, &sid);
+        if (abs != NULL && pre.path == NULL && r == FERRY_OK) {
+            if (!o.recursive || ferry_sftpc_opendir_send(cl->sftp, abs, &did) != FERRY_OK) {
+                did = 0;
+            }
+            r = ferry_sftpc_stat_wait(cl->sftp, sid, &a);
+        }
         while (r != FERRY_OK && abs != NULL && ferry_resume_again(cl)) {
             r = ferry_sftpc_stat(cl->sftp, abs, &a);
         }
-        if (local == NULL || (dst == NULL || dst_dir ? !safe_name(base) : 0)) {
+        did = session == ferry_sftpc_session(cl->sftp) ? did : 0; /* lost with its session */
+        int bad = local == NULL || (dst == NULL || dst_dir ? !safe_name(base) : 0);
+        int isdir = r == FERRY_OK && (a.flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(a.perm);
+        if (did != 0 && (bad || !isdir)) {
+            ferry_sftpc_opendir_drop(cl->sftp, did); /* not taken: its handle closed */
+            did = 0;
+        }
+        if (bad) {
             fprintf(stderr, "Cannot download \"%s\": bad name\n", v[i]);
             rc = -1;
         } else if (r != FERRY_OK) {
             xerr(cl, "Couldn't stat remote file", abs, r);
             rc = -1;
-        } else if (get_any(cl, abs, local, &o, &a, 0, &pre) != 0) {
+        } else if (isdir && o.recursive ? get_dir(cl, abs, local, &o, &a, 0, did) != 0
+                                        : get_any(cl, abs, local, &o, &a, 0, &pre) != 0) {
             rc = -1;
         }
         pre_drop(cl, &pre);

@@ -35,6 +35,7 @@ typedef struct fake {
     ferry_buf *last_req; /* copy of the last request packet seen */
     ferry_buf *written;  /* contents written by WRITE requests */
     unsigned n_reads, n_writes, max_batch;
+    unsigned flights; /* pumps that carried requests: round trips */
     int version_sent;
     int hashes;         /* offer check-file-handle / -name; 2: also list
                            check-file's algorithms with ferryd's checksum */
@@ -268,6 +269,7 @@ static int fake_pump(void *ctx, ferry_sftpc *c)
         n++;
     }
     f->max_batch = n > f->max_batch ? n : f->max_batch;
+    f->flights += n > 0;
     ferry_sftpc_output_consume(c, len);
     ferry_buf *now = f->lag ? ferry_buf_new(64u * 1024 * 1024) : out;
     /* VERSION first even when reversing: no server answers a request
@@ -1061,9 +1063,10 @@ static void test_download_small_batch(void **state)
     fake_free(&f, c);
 }
 
-/* A batched file takes as many READs as its listed size needs (up to
- * FERRY_SFTPC_SMALL_READS); one that fills them all is finished the long
- * way (more may follow), as is one listed wrongly. */
+/* A batched file takes as many READs as its listed size needs, the last
+ * at or before it (up to FERRY_SFTPC_SMALL_READS), and its CLOSE in the
+ * same flight; one that fills them all is finished the long way on a
+ * new handle (more may follow), as is one listed wrongly. */
 static void small_multi(size_t file_len, uint64_t listed, unsigned want_reads, int exact)
 {
     fake f = {.max_read = 32768};
@@ -1074,12 +1077,14 @@ static void small_multi(size_t file_len, uint64_t listed, unsigned want_reads, i
     int fd1 = tmpfile_fd(p1);
     ferry_sftpc_small_get v = {.path = "/m", .size = listed, .fd = fd1};
     f.n_reads = 0;
+    f.flights = 0;
     assert_int_equal(ferry_sftpc_download_small(c, &v, 1), FERRY_OK);
     assert_int_equal(v.result, FERRY_OK);
     assert_true(v.got == file_len);
     check_file(fd1, f.file, f.file_len);
     if (exact) {
         assert_int_equal(f.n_reads, want_reads);
+        assert_int_equal(f.flights, 2); /* OPEN; the READs with the CLOSE */
     } else {
         assert_true(f.n_reads > want_reads);
     }
@@ -1093,7 +1098,8 @@ static void test_download_small_multi(void **state)
 {
     (void)state;
     small_multi(81920 + 100, 81920 + 100, 3, 1); /* 3 reads, the last short */
-    small_multi(65536, 65536, 2, 0);             /* 2 full reads: then EOF checked */
+    small_multi(65536, 65536, 3, 1);             /* 2 full reads and one at the size: EOF */
+    small_multi(0, 0, 1, 1);                     /* an empty file: one read, EOF */
     small_multi(200000, 200000, 5, 0);           /* over 5 reads: finished the long way */
     small_multi(81920 + 100, 1000, 1, 0);        /* listed smaller */
     small_multi(1000, 81920, 3, 0);              /* listed larger: checked the long way */

@@ -282,9 +282,10 @@ int ferry_sftpc_upload_small(ferry_sftpc *c, ferry_sftpc_small *v, size_t n);
 
 /* The download side: every OPEN, then the READs of each file (up to
  * FERRY_SFTPC_SMALL_READS of ferry_sftpc_read_size, as many as its listed
- * size needs) as its handle arrives, then the CLOSEs, all pipelined.
- * `size` is the size the listing gave; a file that turns out different
- * (or exactly fills its reads) is finished with ferry_sftpc_download, so
+ * size needs, the last at or before it) and its CLOSE as its handle
+ * arrives, all pipelined; the after_last hook runs once every CLOSE is
+ * out. `size` is the size the listing gave; a file that turns out
+ * different is finished on a new handle with ferry_sftpc_download, so
  * the result is right either way. */
 typedef struct ferry_sftpc_small_get {
     const char *path; /* remote path */

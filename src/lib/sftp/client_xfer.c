@@ -535,11 +535,18 @@ static int sget_open(ferry_sftpc *c, sget_state *st, uint32_t len, uint64_t size
         rc = FERRY_E_ALLOC;
     }
     ferry_sftpc_release(c, st->open_id);
-    uint64_t want = size == 0 ? 1 : (size + len - 1) / len;
+    /* the reads cover the listed size and the last one starts at or
+     * before it: a file of that size ends in a short read or an EOF */
+    uint64_t want = size / len + 1;
     want = want > FERRY_SFTPC_SMALL_READS ? FERRY_SFTPC_SMALL_READS : want;
     while (rc == FERRY_OK && st->nreads < want) {
         rc = send_read(c, st->h, (uint64_t)st->nreads * len, len, &st->read_ids[st->nreads]);
         st->nreads += rc == FERRY_OK;
+    }
+    /* the CLOSE right behind them: no round trip of its own */
+    if (rc == FERRY_OK &&
+        send_on_handle(c, SSH_FXP_CLOSE, st->h, NULL, &st->close_id) != FERRY_OK) {
+        st->close_id = 0;
     }
     return rc;
 }
@@ -568,6 +575,21 @@ static int sget_reply(ferry_sftpc *c, uint32_t id, int fd, uint64_t off, uint32_
     return rc;
 }
 
+/* The rest of a file from `got` on, on a new handle (the batch's CLOSE
+ * went out behind its READs). */
+static int sget_more(ferry_sftpc *c, ferry_sftpc_small_get *it, uint64_t got)
+{
+    ferry_buf *h = NULL;
+    int rc = ferry_sftpc_open(c, it->path, SSH_FXF_READ, NULL, &h);
+    if (rc == FERRY_OK) {
+        rc = ferry_sftpc_download(c, h, it->fd, got, NULL, NULL, &it->got);
+        int cr = ferry_sftpc_close(c, h);
+        rc = rc == FERRY_OK ? cr : rc;
+    }
+    ferry_buf_free(h);
+    return rc;
+}
+
 /* Takes the READs' replies, in order, as far as they are whole; finishes
  * the file the normal way when that is not exactly the size listed, or
  * when the reads were all full (more may follow). */
@@ -586,7 +608,8 @@ static int sget_data(ferry_sftpc *c, ferry_sftpc_small_get *it, sget_state *st, 
     }
     it->got = got;
     if (rc == FERRY_OK && (got != it->size || got == (uint64_t)st->nreads * len)) {
-        rc = ferry_sftpc_download(c, st->h, it->fd, got, NULL, NULL, &it->got);
+        rc = st->close_id != 0 ? sget_more(c, it, got)
+                               : ferry_sftpc_download(c, st->h, it->fd, got, NULL, NULL, &it->got);
     }
     return rc;
 }
@@ -608,17 +631,17 @@ int ferry_sftpc_download_small(ferry_sftpc *c, ferry_sftpc_small_get *v, size_t 
             v[i].result = sget_open(c, &st[i], len, v[i].size);
         }
     }
+    if (c->after_last != NULL) {
+        c->after_last(c->after_last_ctx); /* every CLOSE is out */
+    }
     for (size_t i = 0; i < n; i++) {
         if (v[i].result == FERRY_OK) {
             v[i].result = sget_data(c, &v[i], &st[i], len);
         }
-        if (st[i].h != NULL &&
+        if (st[i].h != NULL && st[i].close_id == 0 &&
             send_on_handle(c, SSH_FXP_CLOSE, st[i].h, NULL, &st[i].close_id) != FERRY_OK) {
             st[i].close_id = 0;
         }
-    }
-    if (c->after_last != NULL) {
-        c->after_last(c->after_last_ctx); /* every CLOSE is out */
     }
     for (size_t i = 0; i < n; i++) {
         if (st[i].close_id != 0) {
