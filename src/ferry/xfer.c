@@ -503,7 +503,7 @@ static int get_file(ferry_client *cl, const char *abs, const char *local, const 
 }
 
 static int get_any(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
-                   const ferry_sftp_attrs *a, int depth, xfer_pre *pre);
+                   const ferry_sftp_attrs *a, int depth, xfer_pre *pre, uint32_t dir_id);
 
 /* Small regular files of a listing are fetched in pipelined batches
  * (ferry_sftpc_download_small). */
@@ -699,14 +699,18 @@ static int gbatch_add(ferry_client *cl, get_batch *b, const char *ra, const char
  * path of the listing's next large file, opened early (pre). */
 static int get_entry(ferry_client *cl, get_batch *b, const char *abs, const char *local,
                      const ferry_sftpc_name *e, const xfer_opts *o, int depth, xfer_pre *pre,
-                     const char *next)
+                     const char *next, uint32_t dir_id)
 {
     char *ra = ferry_path_join(abs, e->name), *la = ferry_path_join(local, e->name);
     int rc = ra && la ? gbatch_add(cl, b, ra, la, &e->attrs, o) : -1;
+    if (dir_id != 0 && (rc != 0 || large_file(cl, &e->attrs, o))) {
+        ferry_sftpc_opendir_drop(cl->sftp, dir_id); /* (a directory is neither) */
+        dir_id = 0;
+    }
     if (rc == 0 && large_file(cl, &e->attrs, o)) {
         rc = get_file(cl, ra, la, o, pre, next);
     } else if (rc == 0) {
-        rc = get_any(cl, ra, la, o, &e->attrs, depth + 1, NULL);
+        rc = get_any(cl, ra, la, o, &e->attrs, depth + 1, NULL, dir_id);
     } else if (rc == 1) {
         rc = batch_full(b->n, b->bytes) ? gbatch_flush(cl, b, o) : 0;
     }
@@ -715,7 +719,39 @@ static int get_entry(ferry_client *cl, get_batch *b, const char *abs, const char
     return rc;
 }
 
-/* dir_id: the directory's OPENDIR if it went out already (0: not). */
+/* The index of the listing's first subdirectory from i on (n: none). */
+static size_t next_subdir(const ferry_sftpc_name *names, size_t n, size_t i)
+{
+    for (; i < n; i++) {
+        const ferry_sftpc_name *e = &names[i];
+        if ((e->attrs.flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(e->attrs.perm) &&
+            strcmp(e->name, ".") != 0 && strcmp(e->name, "..") != 0 && safe_name(e->name)) {
+            break;
+        }
+    }
+    return i;
+}
+
+/* Sends the OPENDIR of subdirectory names[k] of abs (none if k == n):
+ * its id, 0 if not sent; *session tells which session it belongs to. */
+static uint32_t opendir_ahead(ferry_client *cl, const char *abs, const ferry_sftpc_name *names,
+                              size_t n, size_t k, unsigned *session)
+{
+    uint32_t id = 0;
+    char *p = k < n ? ferry_path_join(abs, names[k].name) : NULL;
+    if (p == NULL || ferry_sftpc_opendir_send(cl->sftp, p, &id) != FERRY_OK) {
+        id = 0;
+    }
+    free(p);
+    *session = ferry_sftpc_session(cl->sftp);
+    return id;
+}
+
+/* dir_id: the directory's OPENDIR if it went out already (0: not). The
+ * OPENDIR of each subdirectory goes out when the one before it is
+ * entered (the first with the listing), so its handle is there when its
+ * turn comes: one round trip less per directory, one handle more per
+ * level at most. */
 static int get_dir(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
                    const ferry_sftp_attrs *da, int depth, uint32_t dir_id)
 {
@@ -744,6 +780,9 @@ static int get_dir(ferry_client *cl, const char *abs, const char *local, const x
     }
     get_batch *b = calloc(1, sizeof(*b));
     xfer_pre pre = {0};
+    unsigned ahead_session;
+    size_t sub = next_subdir(names, n, 0);
+    uint32_t ahead = opendir_ahead(cl, abs, names, n, sub, &ahead_session);
     for (size_t i = 0; i < n; i++) {
         const char *nm = names[i].name;
         if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0) {
@@ -762,10 +801,20 @@ static int get_dir(ferry_client *cl, const char *abs, const char *local, const x
                 next = ferry_path_join(abs, names[j].name);
             }
         }
-        if (b == NULL || get_entry(cl, b, abs, local, &names[i], o, depth, &pre, next) != 0) {
+        uint32_t did = 0;
+        if (i == sub) { /* this one's OPENDIR is out: the next one's goes now */
+            did = ahead_session == ferry_sftpc_session(cl->sftp) ? ahead : 0;
+            sub = next_subdir(names, n, i + 1);
+            ahead = opendir_ahead(cl, abs, names, n, sub, &ahead_session);
+        }
+        if (b == NULL ||
+            get_entry(cl, b, abs, local, &names[i], o, depth, &pre, next, did) != 0) {
             rc = -1;
         }
         free(next);
+    }
+    if (ahead != 0 && ahead_session == ferry_sftpc_session(cl->sftp)) {
+        ferry_sftpc_opendir_drop(cl->sftp, ahead);
     }
     pre_drop(cl, &pre);
     if (b == NULL || gbatch_flush(cl, b, o) != 0) {
@@ -783,18 +832,24 @@ static int get_dir(ferry_client *cl, const char *abs, const char *local, const x
     return rc;
 }
 
+/* dir_id: an OPENDIR of abs already sent (0: none), taken by get_dir or
+ * else dropped (its handle closed). */
 static int get_any(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
-                   const ferry_sftp_attrs *a, int depth, xfer_pre *pre)
+                   const ferry_sftp_attrs *a, int depth, xfer_pre *pre, uint32_t dir_id)
 {
+    int isdir = (a->flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(a->perm);
+    if (dir_id != 0 && !(isdir && o->recursive)) {
+        ferry_sftpc_opendir_drop(cl->sftp, dir_id);
+    }
     if (!(a->flags & SSH_FILEXFER_ATTR_PERMISSIONS)) {
         return get_file(cl, abs, local, o, pre, NULL);
     }
-    if (S_ISDIR(a->perm)) {
+    if (isdir) {
         if (!o->recursive) {
             fprintf(stderr, "Cannot download non-regular file: %s\n", abs);
             return -1;
         }
-        return get_dir(cl, abs, local, o, a, depth, 0);
+        return get_dir(cl, abs, local, o, a, depth, dir_id);
     }
     if (S_ISREG(a->perm)) {
         return get_file(cl, abs, local, o, pre, NULL);
@@ -867,10 +922,8 @@ int ferry__cmd_get(ferry_client *cl, int argc, char **argv)
         }
         did = session == ferry_sftpc_session(cl->sftp) ? did : 0; /* lost with its session */
         int bad = local == NULL || (dst == NULL || dst_dir ? !safe_name(base) : 0);
-        int isdir = r == FERRY_OK && (a.flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(a.perm);
-        if (did != 0 && (bad || !isdir)) {
+        if (did != 0 && (bad || r != FERRY_OK)) {
             ferry_sftpc_opendir_drop(cl->sftp, did); /* not taken: its handle closed */
-            did = 0;
         }
         if (bad) {
             fprintf(stderr, "Cannot download \"%s\": bad name\n", v[i]);
@@ -878,8 +931,7 @@ int ferry__cmd_get(ferry_client *cl, int argc, char **argv)
         } else if (r != FERRY_OK) {
             xerr(cl, "Couldn't stat remote file", abs, r);
             rc = -1;
-        } else if (isdir && o.recursive ? get_dir(cl, abs, local, &o, &a, 0, did) != 0
-                                        : get_any(cl, abs, local, &o, &a, 0, &pre) != 0) {
+        } else if (get_any(cl, abs, local, &o, &a, 0, &pre, did) != 0) {
             rc = -1;
         }
         pre_drop(cl, &pre);

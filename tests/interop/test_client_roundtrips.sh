@@ -134,6 +134,16 @@ diff -r "$T/up10" "$T/root/pu10" >/dev/null || fail "put -r of small files: tree
 [ $((p1 - base)) -le 4 ] || fail "put -r of a small file took $((p1 - base)) round trips (want at most 4)"
 ok "get -r / put -r of small files: $((s10 - base)) / $((p10 - base)) round trips for 10 files (1 file: $((s1 - base)) / $((p1 - base)))"
 
+# Subdirectories: each one's OPENDIR went out when the one before was
+# entered, so a directory of one small file costs 3 (READDIRs, the
+# batch's two), not 4 — but the first of a listing, whose OPENDIR can
+# only follow the listing: a tree of three, 2 + 4 + 3 + 3 (was 14).
+for d in s1 s2 s3; do mkdir -p "$T/root/tree3/$d"; make_file "$T/root/tree3/$d/f" 5000; done
+t3=$(($(turns "get -r tree3 $T/gt3") - base))
+diff -r "$T/root/tree3" "$T/gt3" >/dev/null || fail "get -r of a tree: trees differ"
+[ "$t3" -le 12 ] || fail "get -r of 3 subdirectories took $t3 round trips (want at most 12)"
+ok "get -r of 3 subdirectories of one small file: $t3 round trips"
+
 # A file that grows all the time: the READ at the size its STAT gave
 # brings data after the early check-file and CLOSE went out, so ferry
 # goes on with a new handle (ferryd's audit shows the second OPEN) and
