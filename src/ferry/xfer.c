@@ -807,8 +807,7 @@ static int get_dir(ferry_client *cl, const char *abs, const char *local, const x
             sub = next_subdir(names, n, i + 1);
             ahead = opendir_ahead(cl, abs, names, n, sub, &ahead_session);
         }
-        if (b == NULL ||
-            get_entry(cl, b, abs, local, &names[i], o, depth, &pre, next, did) != 0) {
+        if (b == NULL || get_entry(cl, b, abs, local, &names[i], o, depth, &pre, next, did) != 0) {
             rc = -1;
         }
         free(next);
