@@ -761,12 +761,17 @@ static int get_dir(ferry_client *cl, const char *abs, const char *local, const x
     struct stat st;
     if (depth > MAX_DEPTH) {
         fprintf(stderr, "Maximum directory depth exceeded\n");
-        return -1;
-    }
-    if (mkdir(local, 0777) != 0 &&
-        !(errno == EEXIST && stat(local, &st) == 0 && S_ISDIR(st.st_mode))) {
+        rc = -1;
+    } else if (mkdir(local, 0777) != 0 &&
+               !(errno == EEXIST && stat(local, &st) == 0 && S_ISDIR(st.st_mode))) {
         fprintf(stderr, "mkdir %s: %s\n", local, strerror(errno));
-        return -1;
+        rc = -1;
+    }
+    if (rc != 0) {
+        if (dir_id != 0) {
+            ferry_sftpc_opendir_drop(cl->sftp, dir_id);
+        }
+        return rc;
     }
     say_dir(cl, "Retrieving", abs);
     int r = dir_id != 0 ? ferry_sftpc_readdir_wait(cl->sftp, dir_id, 0, &names, &n)
@@ -806,6 +811,9 @@ static int get_dir(ferry_client *cl, const char *abs, const char *local, const x
             did = ahead_session == ferry_sftpc_session(cl->sftp) ? ahead : 0;
             sub = next_subdir(names, n, i + 1);
             ahead = opendir_ahead(cl, abs, names, n, sub, &ahead_session);
+        }
+        if (b == NULL && did != 0) {
+            ferry_sftpc_opendir_drop(cl->sftp, did);
         }
         if (b == NULL || get_entry(cl, b, abs, local, &names[i], o, depth, &pre, next, did) != 0) {
             rc = -1;
