@@ -1267,8 +1267,15 @@ static int put_file(ferry_client *cl, const char *local, const char *rabs, const
     return rc == 0 ? 0 : -1;
 }
 
+/* A remote directory's MKDIR and STAT sent ahead (put -r): ids 0 when
+ * not (or taken); session: ferry_sftpc_session when sent. */
+typedef struct mkdir_pre {
+    uint32_t mk, st;
+    unsigned session;
+} mkdir_pre;
+
 static int put_any(ferry_client *cl, const char *local, const char *rabs, const xfer_opts *o,
-                   int depth, xfer_pre *pre);
+                   int depth, xfer_pre *pre, mkdir_pre *mp);
 
 /* Small files of a directory go to the server in batches (see
  * ferry_sftpc_upload_small): a round trip per batch, not three per file. */
@@ -1372,37 +1379,132 @@ static int batch_add(ferry_client *cl, small_batch *b, const char *local, const 
     return 1;
 }
 
-static int put_dir(ferry_client *cl, const char *local, const char *rabs, const xfer_opts *o,
-                   int depth)
+/* Subdirectories of one directory whose MKDIR goes out with the listing. */
+#define MKDIR_AHEAD 32
+
+static void mkdir_pre_send(ferry_client *cl, const char *rabs, mode_t mode, mkdir_pre *mp)
 {
-    struct stat st;
-    DIR *d;
+    ferry_sftp_attrs a = {.flags = SSH_FILEXFER_ATTR_PERMISSIONS, .perm = mode & 0777};
+    *mp = (mkdir_pre){.session = ferry_sftpc_session(cl->sftp)};
+    if (ferry_sftpc_mkdir_send(cl->sftp, rabs, &a, &mp->mk) != FERRY_OK ||
+        ferry_sftpc_stat_send(cl->sftp, rabs, &mp->st) != FERRY_OK) {
+        mp->st = 0; /* (the MKDIR's answer is taken or dropped as usual) */
+    }
+}
+
+/* Takes what was sent ahead: 1 with *made (the MKDIR's result) and
+ * *isdir (the STAT behind it: a directory is there now), 0 if nothing
+ * usable was (not sent, or its session was lost). Unused ids dropped. */
+static int mkdir_pre_take(ferry_client *cl, mkdir_pre *mp, int *made, int *isdir)
+{
+    int ok =
+        mp != NULL && mp->mk != 0 && mp->st != 0 && mp->session == ferry_sftpc_session(cl->sftp);
+    if (ok) {
+        ferry_sftp_attrs ra;
+        *made = ferry_sftpc_mkdir_wait(cl->sftp, mp->mk);
+        *isdir = ferry_sftpc_stat_wait(cl->sftp, mp->st, &ra) == FERRY_OK &&
+                 (ra.flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(ra.perm);
+        ok = !ferry_sftpc_dead(cl->sftp);
+    } else if (mp != NULL && mp->session == ferry_sftpc_session(cl->sftp)) {
+        ferry_sftpc_release(cl->sftp, mp->mk);
+        ferry_sftpc_release(cl->sftp, mp->st);
+    }
+    if (mp != NULL) {
+        mp->mk = mp->st = 0;
+    }
+    return ok;
+}
+
+/* The local directory's entries (without . and ..), or NULL. */
+static char **local_entries(DIR *d, size_t *n)
+{
     struct dirent *de;
-    int rc = 0;
-    if (depth > MAX_DEPTH || stat(local, &st) != 0) {
-        return -1;
-    }
-    ferry_sftp_attrs a = {.flags = SSH_FILEXFER_ATTR_PERMISSIONS, .perm = st.st_mode & 0777};
-    int made;
-    while ((made = ferry_sftpc_mkdir(cl->sftp, rabs, &a)) != FERRY_OK && ferry_resume_again(cl)) {
-    }
-    if (made != FERRY_OK && !ferry__cmd_is_dir(cl, rabs)) {
-        ferry__cmd_err(cl, "Couldn't create directory", rabs, FERRY_E_SYSTEM);
-        return -1;
-    }
-    say_dir(cl, "Entering", local);
-    if ((d = opendir(local)) == NULL) {
-        fprintf(stderr, "Couldn't open directory \"%s\": %s\n", local, strerror(errno));
-        return -1;
-    }
-    small_batch *b = calloc(1, sizeof(*b));
-    while ((de = readdir(d)) != NULL && b != NULL) {
+    char **v = NULL;
+    size_t cap = 0;
+    *n = 0;
+    while ((de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
             continue;
         }
-        char *l2 = ferry_path_join(local, de->d_name), *r2 = ferry_path_join(rabs, de->d_name);
+        if (*n == cap) {
+            char **nv = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+            if (nv == NULL) {
+                break;
+            }
+            v = nv;
+        }
+        if ((v[*n] = strdup(de->d_name)) == NULL) {
+            break;
+        }
+        (*n)++;
+    }
+    if (de != NULL) { /* out of memory */
+        ferry_glob_free(v, (int)*n);
+        return NULL;
+    }
+    return v != NULL ? v : calloc(1, sizeof(*v));
+}
+
+/* mp: this directory's MKDIR and STAT if sent ahead (else NULL). Its
+ * subdirectories' (up to MKDIR_AHEAD) go out with the listing, so each
+ * is there, and known to be, when its turn comes: one round trip less
+ * per directory (a directory created early is one put -r makes anyway). */
+static int put_dir(ferry_client *cl, const char *local, const char *rabs, const xfer_opts *o,
+                   int depth, mkdir_pre *mp)
+{
+    struct stat st;
+    DIR *d = NULL;
+    int ignored;
+    if (depth > MAX_DEPTH || stat(local, &st) != 0 || (d = opendir(local)) == NULL) {
+        if (d == NULL && depth <= MAX_DEPTH) {
+            fprintf(stderr, "Couldn't open directory \"%s\": %s\n", local, strerror(errno));
+        }
+        (void)mkdir_pre_take(cl, mp, &ignored, &ignored);
+        return -1;
+    }
+    ferry_sftp_attrs a = {.flags = SSH_FILEXFER_ATTR_PERMISSIONS, .perm = st.st_mode & 0777};
+    size_t ne = 0, ahead = 0;
+    char **ents = local_entries(d, &ne);
+    closedir(d);
+    mkdir_pre *pre = ents != NULL ? calloc(ne ? ne : 1, sizeof(*pre)) : NULL;
+    /* this directory's MKDIR (if not sent yet) and its subdirectories'
+     * go out together; a server that took a subdirectory's before its
+     * parent's (requests on different paths may be served in any order)
+     * makes it fail: it is made again when its turn comes */
+    mkdir_pre own = {0};
+    if (mp == NULL || mp->mk == 0) {
+        mkdir_pre_send(cl, rabs, st.st_mode, &own);
+        mp = &own;
+    }
+    for (size_t i = 0; pre != NULL && i < ne && ahead < MKDIR_AHEAD; i++) {
+        char *l2 = ferry_path_join(local, ents[i]), *r2 = ferry_path_join(rabs, ents[i]);
+        struct stat s2;
+        if (l2 && r2 && stat(l2, &s2) == 0 && S_ISDIR(s2.st_mode)) {
+            mkdir_pre_send(cl, r2, s2.st_mode, &pre[i]);
+            ahead++;
+        }
+        free(l2);
+        free(r2);
+    }
+    int made, isdir = 0;
+    if (!mkdir_pre_take(cl, mp, &made, &isdir) || (made != FERRY_OK && !isdir)) {
+        while ((made = ferry_sftpc_mkdir(cl->sftp, rabs, &a)) != FERRY_OK &&
+               ferry_resume_again(cl)) {
+        }
+        isdir = made == FERRY_OK || ferry__cmd_is_dir(cl, rabs);
+    }
+    int there = made == FERRY_OK || isdir;
+    int rc = there && pre != NULL ? 0 : -1;
+    if (!there) {
+        ferry__cmd_err(cl, "Couldn't create directory", rabs, FERRY_E_SYSTEM);
+    } else {
+        say_dir(cl, "Entering", local);
+    }
+    small_batch *b = rc == 0 ? calloc(1, sizeof(*b)) : NULL;
+    for (size_t i = 0; b != NULL && i < ne; i++) {
+        char *l2 = ferry_path_join(local, ents[i]), *r2 = ferry_path_join(rabs, ents[i]);
         int taken = l2 && r2 ? batch_add(cl, b, l2, r2, o) : -1;
-        if (taken < 0 || (taken == 0 && put_any(cl, l2, r2, o, depth + 1, NULL) != 0)) {
+        if (taken < 0 || (taken == 0 && put_any(cl, l2, r2, o, depth + 1, NULL, &pre[i]) != 0)) {
             rc = -1;
         }
         if (batch_full(b->n, b->bytes) && batch_flush(cl, b, o) != 0) {
@@ -1411,12 +1513,16 @@ static int put_dir(ferry_client *cl, const char *local, const char *rabs, const 
         free(l2);
         free(r2);
     }
-    if (b == NULL || batch_flush(cl, b, o) != 0) {
+    for (size_t i = 0; pre != NULL && i < ne; i++) { /* the answers not taken */
+        (void)mkdir_pre_take(cl, pre[i].mk != 0 ? &pre[i] : NULL, &ignored, &ignored);
+    }
+    if (there && (b == NULL || batch_flush(cl, b, o) != 0)) {
         rc = -1;
     }
     free(b);
-    closedir(d);
-    if (o->preserve) {
+    free(pre);
+    ferry_glob_free(ents, (int)ne);
+    if (there && o->preserve) {
         a.flags |= SSH_FILEXFER_ATTR_ACMODTIME;
         a.atime = (uint32_t)st.st_atime;
         a.mtime = (uint32_t)st.st_mtime;
@@ -1425,10 +1531,15 @@ static int put_dir(ferry_client *cl, const char *local, const char *rabs, const 
     return rc;
 }
 
+/* mp: rabs's MKDIR and STAT if sent ahead (NULL: not), taken or dropped. */
 static int put_any(ferry_client *cl, const char *local, const char *rabs, const xfer_opts *o,
-                   int depth, xfer_pre *pre)
+                   int depth, xfer_pre *pre, mkdir_pre *mp)
 {
     struct stat st;
+    int ignored;
+    if (stat(local, &st) != 0 || !S_ISDIR(st.st_mode) || !o->recursive) {
+        (void)mkdir_pre_take(cl, mp != NULL && mp->mk != 0 ? mp : NULL, &ignored, &ignored);
+    }
     if (stat(local, &st) != 0) {
         fprintf(stderr, "stat %s: %s\n", local, strerror(errno));
         return -1;
@@ -1438,7 +1549,7 @@ static int put_any(ferry_client *cl, const char *local, const char *rabs, const 
             fprintf(stderr, "Skipping non-regular file %s\n", local);
             return depth > 0 ? 0 : -1;
         }
-        return put_dir(cl, local, rabs, o, depth);
+        return put_dir(cl, local, rabs, o, depth, mp);
     }
     return put_file(cl, local, rabs, o, pre);
 }
@@ -1493,7 +1604,7 @@ int ferry__cmd_put(ferry_client *cl, int argc, char **argv)
     for (int i = 0; rc == 0 && i < n; i++) {
         const char *base = ferry_path_base(v[i]);
         char *rabs = !dst_dir ? strdup(dst) : ferry_path_join(dst ? dst : cl->pwd, base);
-        if (rabs == NULL || put_any(cl, v[i], rabs, &o, 0, &pre) != 0) {
+        if (rabs == NULL || put_any(cl, v[i], rabs, &o, 0, &pre, NULL) != 0) {
             rc = -1;
         }
         free(rabs);

@@ -143,6 +143,18 @@ t3=$(($(turns "get -r tree3 $T/gt3") - base))
 diff -r "$T/root/tree3" "$T/gt3" >/dev/null || fail "get -r of a tree: trees differ"
 [ "$t3" -le 12 ] || fail "get -r of 3 subdirectories took $t3 round trips (want at most 12)"
 ok "get -r of 3 subdirectories of one small file: $t3 round trips"
+# put -r: the subdirectories' MKDIRs (each with a STAT: an existing one
+# is fine) go out with the listing, so each costs the batch's two, not 3:
+# 1 (the MKDIRs) + 3 * 2 (was 10); again into the existing tree (every
+# MKDIR fails, every STAT says it is there) the same (was 14)
+mkdir -p "$T/up3"; cp -r "$T/root/tree3/." "$T/up3/"
+u3=$(($(turns "put -r $T/up3") - base))
+diff -r "$T/up3" "$T/root/up3" >/dev/null || fail "put -r of a tree: trees differ"
+[ "$u3" -le 7 ] || fail "put -r of 3 subdirectories took $u3 round trips (want at most 7)"
+u3b=$(($(turns "put -r $T/up3") - base))
+diff -r "$T/up3" "$T/root/up3" >/dev/null || fail "put -r again: trees differ"
+[ "$u3b" -le 7 ] || fail "put -r into the existing tree took $u3b round trips (want at most 7)"
+ok "put -r of 3 subdirectories of one small file: $u3 round trips ($u3b into the existing tree)"
 
 # A file that grows all the time: the READ at the size its STAT gave
 # brings data after the early check-file and CLOSE went out, so ferry
