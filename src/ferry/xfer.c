@@ -1392,18 +1392,21 @@ static void mkdir_pre_send(ferry_client *cl, const char *rabs, mode_t mode, mkdi
     }
 }
 
-/* Takes what was sent ahead: 1 with *made (the MKDIR's result) and
- * *isdir (the STAT behind it: a directory is there now), 0 if nothing
+/* Takes what was sent ahead: 1 with *made (the MKDIR's result; its
+ * status the last one recorded) and *what (from the STAT behind it: 2 a
+ * directory is there now, 1 something else, 0 nothing), 0 if nothing
  * usable was (not sent, or its session was lost). Unused ids dropped. */
-static int mkdir_pre_take(ferry_client *cl, mkdir_pre *mp, int *made, int *isdir)
+static int mkdir_pre_take(ferry_client *cl, mkdir_pre *mp, int *made, int *what)
 {
     int ok =
         mp != NULL && mp->mk != 0 && mp->st != 0 && mp->session == ferry_sftpc_session(cl->sftp);
     if (ok) {
         ferry_sftp_attrs ra;
+        int sr = ferry_sftpc_stat_wait(cl->sftp, mp->st, &ra);
+        *what = sr != FERRY_OK                                                    ? 0
+                : !(ra.flags & SSH_FILEXFER_ATTR_PERMISSIONS) || S_ISDIR(ra.perm) ? 2
+                                                                                  : 1;
         *made = ferry_sftpc_mkdir_wait(cl->sftp, mp->mk);
-        *isdir = ferry_sftpc_stat_wait(cl->sftp, mp->st, &ra) == FERRY_OK &&
-                 (ra.flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(ra.perm);
         ok = !ferry_sftpc_dead(cl->sftp);
     } else if (mp != NULL && mp->session == ferry_sftpc_session(cl->sftp)) {
         ferry_sftpc_release(cl->sftp, mp->mk);
@@ -1463,6 +1466,7 @@ static int put_dir(ferry_client *cl, const char *local, const char *rabs, const 
         return -1;
     }
     ferry_sftp_attrs a = {.flags = SSH_FILEXFER_ATTR_PERMISSIONS, .perm = st.st_mode & 0777};
+    say_dir(cl, "Entering", local); /* (before the remote side answers, as OpenSSH's sftp) */
     size_t ne = 0, ahead = 0;
     char **ents = local_entries(d, &ne);
     closedir(d);
@@ -1486,19 +1490,27 @@ static int put_dir(ferry_client *cl, const char *local, const char *rabs, const 
         free(l2);
         free(r2);
     }
-    int made, isdir = 0;
-    if (!mkdir_pre_take(cl, mp, &made, &isdir) || (made != FERRY_OK && !isdir)) {
-        while ((made = ferry_sftpc_mkdir(cl->sftp, rabs, &a)) != FERRY_OK &&
-               ferry_resume_again(cl)) {
-        }
-        isdir = made == FERRY_OK || ferry__cmd_is_dir(cl, rabs);
+    int made, what = 0; /* what is there, as mkdir_pre_take says */
+    if (!mkdir_pre_take(cl, mp, &made, &what) || (made != FERRY_OK && what == 0)) {
+        /* as OpenSSH's sftp: STAT, then MKDIR if nothing is there */
+        ferry_sftp_attrs ra;
+        int sr;
+        do {
+            sr = ferry_sftpc_stat(cl->sftp, rabs, &ra);
+            made = sr == FERRY_OK ? FERRY_OK : ferry_sftpc_mkdir(cl->sftp, rabs, &a);
+        } while (made != FERRY_OK && ferry_resume_again(cl));
+        what = sr != FERRY_OK ? (made == FERRY_OK ? 2 : 0)
+               : !(ra.flags & SSH_FILEXFER_ATTR_PERMISSIONS) || S_ISDIR(ra.perm) ? 2
+                                                                                 : 1;
     }
-    int there = made == FERRY_OK || isdir;
+    int there = what == 2 || (what == 0 && made == FERRY_OK);
     int rc = there && pre != NULL ? 0 : -1;
-    if (!there) {
-        ferry__cmd_err(cl, "Couldn't create directory", rabs, FERRY_E_SYSTEM);
-    } else {
-        say_dir(cl, "Entering", local);
+    if (what == 1) { /* OpenSSH's sftp's words */
+        char *e = ferry_fmt_escape(rabs);
+        fprintf(stderr, "\"%s\" exists but is not a directory\n", e ? e : "?");
+        free(e);
+    } else if (!there) {
+        ferry__cmd_err(cl, "Couldn't create directory", rabs, made);
     }
     small_batch *b = rc == 0 ? calloc(1, sizeof(*b)) : NULL;
     for (size_t i = 0; b != NULL && i < ne; i++) {
@@ -1604,6 +1616,9 @@ int ferry__cmd_put(ferry_client *cl, int argc, char **argv)
     for (int i = 0; rc == 0 && i < n; i++) {
         const char *base = ferry_path_base(v[i]);
         char *rabs = !dst_dir ? strdup(dst) : ferry_path_join(dst ? dst : cl->pwd, base);
+        for (size_t k = rabs ? strlen(rabs) : 0; k > 1 && rabs[k - 1] == '/'; k--) {
+            rabs[k - 1] = '\0'; /* "dir/" from a local glob names "dir" */
+        }
         if (rabs == NULL || put_any(cl, v[i], rabs, &o, 0, &pre, NULL) != 0) {
             rc = -1;
         }

@@ -52,6 +52,7 @@ ls -1
 cd ..
 -cd nonexistent
 -cd f1.txt
+-put -r tree d1/f1.txt
 ls -1 *.bin
 rename big.bin big2.bin
 ln -s big2.bin link
@@ -110,6 +111,11 @@ run_pair() {
         fail "$name: get of a directory not refused"
     grep -q "^Couldn't stat remote file \".*/remote/nonexistent.bin\": No such file" \
         "$T/$name-ferry/err" || fail "$name: get of a missing file not reported"
+    # put -r onto a file: OpenSSH's words, and nothing changed
+    for who in ferry sftp; do
+        grep -q '/d1/f1.txt" exists but is not a directory' "$T/$name-$who/err" ||
+            fail "$name: $who: put -r onto a file not refused as OpenSSH does"
+    done
     cmp -s "$T/$name-ferry/local/resume.bin" "$droot/$name-ferry/remote/resume.bin" ||
         fail "$name: reput did not complete the file"
     cmp -s "$T/$name-ferry/local/resume.bin" "$T/$name-ferry/local/resume.copy" ||
