@@ -304,9 +304,11 @@ static int cmd_mkdir(ferry_client *cl, int argc, char **argv)
     return r == FERRY_OK ? 0 : -1;
 }
 
-/* Runs fn on every remote match of every argument from `first`. */
+/* Runs fn on every remote match of every argument from `first` (fn
+ * owns abs), and `done` (if not NULL) after each argument's matches. */
 static int for_each_remote(ferry_client *cl, int argc, char **argv, int first,
-                           int (*fn)(ferry_client *, const char *, void *), void *ctx)
+                           int (*fn)(ferry_client *, char *abs, void *), void *ctx,
+                           int (*done)(ferry_client *, void *))
 {
     int rc = 0;
     for (int i = first; i < argc; i++) {
@@ -321,27 +323,89 @@ static int for_each_remote(ferry_client *cl, int argc, char **argv, int first,
             if (abs == NULL || fn(cl, abs, ctx) != 0) {
                 rc = -1;
             }
-            free(abs);
         }
         ferry_glob_free(v, n);
+        if (done != NULL && done(cl, ctx) != 0) {
+            rc = -1;
+        }
     }
     return rc;
 }
 
-static int do_rm(ferry_client *cl, const char *abs, void *ctx)
+/* One request per remote match of every argument from `first` (type:
+ * REMOVE, RMDIR or SETSTAT with *a), up to PATH_AHEAD in flight, the
+ * answers taken in order: what is printed ("Removing ..." when `say`,
+ * then any error, `what` its words) comes out as one at a time would
+ * print it. A glob of many files costs one round trip, not one each. */
+#define PATH_AHEAD 64
+
+typedef struct path_jobs {
+    uint8_t type;
+    const ferry_sftp_attrs *a;
+    int say;
+    const char *what;
+    struct {
+        char *abs;
+        uint32_t id;
+        int sent;
+    } q[PATH_AHEAD];
+    size_t head, n;
+} path_jobs;
+
+/* Takes the oldest request's answer. */
+static int path_take(ferry_client *cl, path_jobs *p)
 {
-    (void)ctx;
-    if (!cl->quiet && !cl->batch) {
+    char *abs = p->q[p->head].abs;
+    int r = p->q[p->head].sent;
+    uint32_t id = p->q[p->head].id;
+    p->head = (p->head + 1) % PATH_AHEAD;
+    p->n--;
+    if (p->say && !cl->quiet && !cl->batch) {
         char *e = ferry_fmt_escape(abs);
         fprintf(cl->out, "Removing %s\n", e ? e : "?");
         free(e);
     }
-    int r = ferry_sftpc_remove(cl->sftp, abs);
+    r = r == FERRY_OK ? ferry_sftpc_status_wait(cl->sftp, id) : r;
     if (r != FERRY_OK) {
-        ferry__cmd_err(cl, "Couldn't delete file", abs, r);
+        ferry__cmd_err(cl, p->what, abs, r);
+    }
+    free(abs);
+    return r == FERRY_OK ? 0 : -1;
+}
+
+static int path_send(ferry_client *cl, char *abs, void *ctx)
+{
+    path_jobs *p = ctx;
+    int rc = p->n == PATH_AHEAD ? path_take(cl, p) : 0;
+    size_t k = (p->head + p->n) % PATH_AHEAD;
+    p->q[k].abs = abs;
+    p->q[k].sent = ferry_sftpc_path_send(cl->sftp, p->type, abs, p->a, &p->q[k].id);
+    p->n++;
+    return rc;
+}
+
+/* Every answer still to come (before the next argument's glob). */
+static int path_drain(ferry_client *cl, void *ctx)
+{
+    path_jobs *p = ctx;
+    int rc = 0;
+    while (p->n > 0) {
+        rc |= path_take(cl, p);
+    }
+    return rc;
+}
+
+static int each_path(ferry_client *cl, int argc, char **argv, int first, uint8_t type,
+                     const ferry_sftp_attrs *a, int say, const char *what)
+{
+    path_jobs *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
         return -1;
     }
-    return 0;
+    *p = (path_jobs){.type = type, .a = a, .say = say, .what = what};
+    int rc = for_each_remote(cl, argc, argv, first, path_send, p, path_drain);
+    free(p);
+    return rc;
 }
 
 static int cmd_rm(ferry_client *cl, int argc, char **argv)
@@ -349,18 +413,7 @@ static int cmd_rm(ferry_client *cl, int argc, char **argv)
     if (need_args(argc, 1, -1, "rm") != 0) {
         return -1;
     }
-    return for_each_remote(cl, argc, argv, 1, do_rm, NULL);
-}
-
-static int do_rmdir(ferry_client *cl, const char *abs, void *ctx)
-{
-    (void)ctx;
-    int r = ferry_sftpc_rmdir(cl->sftp, abs);
-    if (r != FERRY_OK) {
-        ferry__cmd_err(cl, "Couldn't remove directory", abs, r);
-        return -1;
-    }
-    return 0;
+    return each_path(cl, argc, argv, 1, SSH_FXP_REMOVE, NULL, 1, "Couldn't delete file");
 }
 
 static int cmd_rmdir(ferry_client *cl, int argc, char **argv)
@@ -368,7 +421,7 @@ static int cmd_rmdir(ferry_client *cl, int argc, char **argv)
     if (need_args(argc, 1, 1, "rmdir") != 0) {
         return -1;
     }
-    return for_each_remote(cl, argc, argv, 1, do_rmdir, NULL);
+    return each_path(cl, argc, argv, 1, SSH_FXP_RMDIR, NULL, 0, "Couldn't remove directory");
 }
 
 typedef struct setattr_ctx {
@@ -378,9 +431,17 @@ typedef struct setattr_ctx {
     int set_uid, set_gid;
 } setattr_ctx;
 
-static int do_setattr(ferry_client *cl, const char *abs, void *vctx)
+static int setattr_one(ferry_client *cl, const char *abs, setattr_ctx *s);
+
+static int do_setattr(ferry_client *cl, char *abs, void *vctx)
 {
-    setattr_ctx *s = vctx;
+    int rc = setattr_one(cl, abs, vctx);
+    free(abs);
+    return rc;
+}
+
+static int setattr_one(ferry_client *cl, const char *abs, setattr_ctx *s)
+{
     ferry_sftp_attrs a = s->a;
     int r = FERRY_OK;
     if (s->set_uid || s->set_gid) {
@@ -426,9 +487,11 @@ static int cmd_setattr(ferry_client *cl, int argc, char **argv, int kind)
         fprintf(stderr, "You must supply a numeric argument to the %s command.\n", argv[0]);
         return -1;
     }
-    if (kind == 0) {
+    if (kind == 0) { /* chmod: no STAT first, so pipelined */
         s.a.flags = SSH_FILEXFER_ATTR_PERMISSIONS;
         s.a.perm = (uint32_t)v;
+        return each_path(cl, argc, argv, first + 1, SSH_FXP_SETSTAT, &s.a, 0,
+                         "Couldn't setstat on file");
     } else if (kind == 1) {
         s.set_uid = 1;
         s.a.uid = (uint32_t)v;
@@ -436,7 +499,7 @@ static int cmd_setattr(ferry_client *cl, int argc, char **argv, int kind)
         s.set_gid = 1;
         s.a.gid = (uint32_t)v;
     }
-    return for_each_remote(cl, argc, argv, first + 1, do_setattr, &s);
+    return for_each_remote(cl, argc, argv, first + 1, do_setattr, &s, NULL);
 }
 
 static int cmd_chmod(ferry_client *cl, int argc, char **argv)

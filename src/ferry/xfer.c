@@ -1386,7 +1386,7 @@ static void mkdir_pre_send(ferry_client *cl, const char *rabs, mode_t mode, mkdi
 {
     ferry_sftp_attrs a = {.flags = SSH_FILEXFER_ATTR_PERMISSIONS, .perm = mode & 0777};
     *mp = (mkdir_pre){.session = ferry_sftpc_session(cl->sftp)};
-    if (ferry_sftpc_mkdir_send(cl->sftp, rabs, &a, &mp->mk) != FERRY_OK ||
+    if (ferry_sftpc_path_send(cl->sftp, SSH_FXP_MKDIR, rabs, &a, &mp->mk) != FERRY_OK ||
         ferry_sftpc_stat_send(cl->sftp, rabs, &mp->st) != FERRY_OK) {
         mp->st = 0; /* (the MKDIR's answer is taken or dropped as usual) */
     }
@@ -1406,7 +1406,7 @@ static int mkdir_pre_take(ferry_client *cl, mkdir_pre *mp, int *made, int *what)
         *what = sr != FERRY_OK                                                    ? 0
                 : !(ra.flags & SSH_FILEXFER_ATTR_PERMISSIONS) || S_ISDIR(ra.perm) ? 2
                                                                                   : 1;
-        *made = ferry_sftpc_mkdir_wait(cl->sftp, mp->mk);
+        *made = ferry_sftpc_status_wait(cl->sftp, mp->mk);
         ok = !ferry_sftpc_dead(cl->sftp);
     } else if (mp != NULL && mp->session == ferry_sftpc_session(cl->sftp)) {
         ferry_sftpc_release(cl->sftp, mp->mk);

@@ -110,6 +110,18 @@ grep -q "Remote working directory: /lsdir" "$T/out" || fail "cd lsdir did not ch
 [ "$c" -le 1 ] || fail "cd took $c round trips (want 1)"
 ok "ls: $l, ls DIR: $ld, ls of 1000 entries: $lb, cd: $c round trips"
 
+# rm and chmod of a glob: the listing (2), then every REMOVE or SETSTAT
+# in one flight (1), not one round trip per file (was 4 + 10)
+mkdir -p "$T/root/rmdir10"
+for i in 0 1 2 3 4 5 6 7 8 9; do make_file "$T/root/rmdir10/r$i" 10; done
+ch=$(($(turns "chmod 600 rmdir10/r*") - base))
+[ "$(find "$T/root/rmdir10" -type f -perm 600 | wc -l)" = 10 ] || fail "chmod of a glob: not every file"
+rm10=$(($(turns "rm rmdir10/r*") - base))
+[ -z "$(ls "$T/root/rmdir10")" ] || fail "rm of a glob left files"
+[ "$ch" -le 3 ] || fail "chmod of 10 files took $ch round trips (want at most 3)"
+[ "$rm10" -le 3 ] || fail "rm of 10 files took $rm10 round trips (want at most 3)"
+ok "chmod / rm of a glob of 10 files: $ch / $rm10 round trips"
+
 # A directory of small files is one batch: its OPENs, its READs (or
 # WRITEs) with the CLOSEs right behind, and with ferryd the verification
 # right behind the last CLOSE instead of a round trip of its own — get -r

@@ -206,10 +206,12 @@ int ferry_sftpc_readdir_wait(ferry_sftpc *c, uint32_t id, size_t max, ferry_sftp
 void ferry_sftpc_names_free(ferry_sftpc_name *names, size_t n);
 int ferry_sftpc_remove(ferry_sftpc *c, const char *path);
 int ferry_sftpc_mkdir(ferry_sftpc *c, const char *path, const ferry_sftp_attrs *a);
-/* The same in two steps (what is sent in between travels with it). */
-int ferry_sftpc_mkdir_send(ferry_sftpc *c, const char *path, const ferry_sftp_attrs *a,
-                           uint32_t *id);
-int ferry_sftpc_mkdir_wait(ferry_sftpc *c, uint32_t id);
+/* REMOVE, RMDIR, MKDIR or SETSTAT (attrs for the last two; NULL: none)
+ * sent now, its status taken later by ferry_sftpc_status_wait (what is
+ * sent in between travels with it; answers come in order). */
+int ferry_sftpc_path_send(ferry_sftpc *c, uint8_t type, const char *path,
+                          const ferry_sftp_attrs *a, uint32_t *id);
+int ferry_sftpc_status_wait(ferry_sftpc *c, uint32_t id);
 int ferry_sftpc_rmdir(ferry_sftpc *c, const char *path);
 /* RENAME; posix=1 uses posix-rename@openssh.com (overwrites) and fails
  * with UNSUPPORTED if the server lacks it. */

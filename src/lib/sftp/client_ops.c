@@ -480,23 +480,28 @@ int ferry_sftpc_remove(ferry_sftpc *c, const char *path)
     return path_status(c, SSH_FXP_REMOVE, path, NULL);
 }
 
-int ferry_sftpc_mkdir_send(ferry_sftpc *c, const char *path, const ferry_sftp_attrs *a,
-                           uint32_t *id)
+int ferry_sftpc_path_send(ferry_sftpc *c, uint8_t type, const char *path, const ferry_sftp_attrs *a,
+                          uint32_t *id)
 {
     ferry_sftp_attrs none = {0};
-    return send_str(c, SSH_FXP_MKDIR, path, strlen(path), a != NULL ? a : &none, id);
+    if (type != SSH_FXP_REMOVE && type != SSH_FXP_RMDIR && type != SSH_FXP_MKDIR &&
+        type != SSH_FXP_SETSTAT) {
+        return FERRY_E_INVALID_ARG;
+    }
+    return send_str(
+        c, type, path, strlen(path),
+        type == SSH_FXP_MKDIR || type == SSH_FXP_SETSTAT ? (a != NULL ? a : &none) : NULL, id);
 }
 
-int ferry_sftpc_mkdir_wait(ferry_sftpc *c, uint32_t id)
+int ferry_sftpc_status_wait(ferry_sftpc *c, uint32_t id)
 {
     return ferry__sftpc_status(c, id);
 }
 
 int ferry_sftpc_mkdir(ferry_sftpc *c, const char *path, const ferry_sftp_attrs *a)
 {
-    uint32_t id;
-    int rc = ferry_sftpc_mkdir_send(c, path, a, &id);
-    return rc == FERRY_OK ? ferry_sftpc_mkdir_wait(c, id) : rc;
+    ferry_sftp_attrs none = {0};
+    return path_status(c, SSH_FXP_MKDIR, path, a != NULL ? a : &none);
 }
 
 int ferry_sftpc_rmdir(ferry_sftpc *c, const char *path)
