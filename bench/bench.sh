@@ -13,9 +13,10 @@
 #
 # Starts ferryd and OpenSSH's sshd (internal-sftp) on loopback ports with
 # their own throw-away configs, and a delay proxy for the 50 ms RTT case.
-# Also prints the floor under any SFTP on this machine (bench/floor.c: the
-# same file as bare AEAD records over loopback TCP, no protocol) and each
-# of ferry's bulk figures as a share of it.
+# Also prints, for aes128-gcm and chacha20-poly1305, the floor under any
+# SFTP on this machine (bench/floor.c: the same file as bare AEAD records
+# over loopback TCP, no protocol) run in the same rounds as the tools, and
+# both tools' figures as a share of it.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 "$src/scripts/deps" test >/dev/null
@@ -90,9 +91,13 @@ run_one() {
 # "ferry_s ferry_cpu_client ferry_cpu_server sftp_s sftp_cpu_client
 # sftp_cpu_server", each tool's median run (by time) with its CPU.
 # CLEANUP... is a command run after every run ("nothing" for none).
+# With FLOOR_ARGS set ("EVP_CIPHER SRC DEST"), each round also runs the floor
+# (bench/floor.c) right after the two tools, so it meets the same moments
+# of this VM, and a 7th value, its median MB/s, follows.
+FLOOR_ARGS=""
 pair() {
   local of=$1 os=$2 bf=$3 bs=$4 pf_=$5 ps_=$6; shift 6
-  local fr=() sr=() i
+  local fr=() sr=() fl=() i
   for i in 1 2 3; do
     if [ $((i % 2)) = 1 ]; then
       fr+=("$(run_one "$FERRY" "$pf_" "$of" "$bf" "$fpid")"); "$@"
@@ -101,8 +106,13 @@ pair() {
       sr+=("$(run_one sftp "$ps_" "$os" "$bs" "$spid")"); "$@"
       fr+=("$(run_one "$FERRY" "$pf_" "$of" "$bf" "$fpid")"); "$@"
     fi
+    if [ -n "$FLOOR_ARGS" ]; then
+      # shellcheck disable=SC2086
+      fl+=("$("$FLOOR" $FLOOR_ARGS | awk '{print $2}')"); "$@"
+    fi
   done
-  echo "$(printf '%s\n' "${fr[@]}" | sort -n | sed -n 2p) $(printf '%s\n' "${sr[@]}" | sort -n | sed -n 2p)"
+  echo "$(printf '%s\n' "${fr[@]}" | sort -n | sed -n 2p) $(printf '%s\n' "${sr[@]}" | sort -n | sed -n 2p)" \
+    "$( [ ${#fl[@]} -gt 0 ] && printf '%s\n' "${fl[@]}" | sort -n | sed -n 2p)"
 }
 nothing() { :; }
 
@@ -112,9 +122,8 @@ echo "ferry bench: $(date -u +%F) commit $(git -C "$src" rev-parse --short HEAD)
 head -c $((size_mb * 1024 * 1024)) /dev/urandom >"$work/local/big"
 printf "%-44s %12s %12s %8s\n" case ferry openssh ratio
 
-declare -A FR # ferry's MB/s by "CIPHER DIR", for the floor comparison
-bulk() { # bulk LABEL CIPHER MAC
-  local label=$1 cipher=$2 mac=$3
+bulk() { # bulk LABEL CIPHER MAC [FLOOR_EVP_CIPHER]
+  local label=$1 cipher=$2 mac=$3 evp=${4:-}
   local opts="-o Ciphers=$cipher"
   [ -n "$mac" ] && opts="$opts -o MACs=$mac"
   for dir in put get devnull; do
@@ -127,16 +136,29 @@ bulk() { # bulk LABEL CIPHER MAC
       devnull) printf 'get /big /dev/null\n' >"$work/b.f"
            printf 'get %s/ssh-root/big /dev/null\n' "$work" >"$work/b.s" ;;
     esac
-    read -r ft fc fsv st sc ssv < <(pair "$opts" "$opts" "$work/b.f" "$work/b.s" "$fport" "$sport" \
+    FLOOR_ARGS=""
+    if [ -n "$evp" ]; then
+      case $dir in
+        put) FLOOR_ARGS="$evp $work/local/big $work/local/big.s" ;;
+        get) FLOOR_ARGS="$evp $work/ferry-root/big $work/local/big.s" ;;
+        devnull) FLOOR_ARGS="$evp $work/ferry-root/big /dev/null" ;;
+      esac
+    fi
+    read -r ft fc fsv st sc ssv flr < <(pair "$opts" "$opts" "$work/b.f" "$work/b.s" "$fport" "$sport" \
       rm -f "$work/local/big.f" "$work/local/big.s")
+    FLOOR_ARGS=""
     local fr sr
     fr=$(awk -v m="$size_mb" -v t="$ft" 'BEGIN{printf "%.0f", m*1.048576/t}')
     sr=$(awk -v m="$size_mb" -v t="$st" 'BEGIN{printf "%.0f", m*1.048576/t}')
     printf "%-44s %9s MB/s %9s MB/s %8s\n" "$label $dir" "$fr" "$sr" "$(ratio "$fr" "$sr")"
-    FR["$cipher $dir"]=$fr
     printf "%-44s %8s s/GiB %8s s/GiB\n" "  cpu client+server" \
       "$(awk -v c="$fc" -v s="$fsv" -v m="$size_mb" 'BEGIN{printf "%.2f", (c+s)*1024/m}')" \
       "$(awk -v c="$sc" -v s="$ssv" -v m="$size_mb" 'BEGIN{printf "%.2f", (c+s)*1024/m}')"
+    if [ -n "${flr:-}" ]; then
+      printf "%-44s %9s MB/s   ferry %s%%, openssh %s%%\n" "  floor (bare $evp records)" "$flr" \
+        "$(awk -v f="$fr" -v m="$flr" 'BEGIN{printf "%.0f", 100*f/m}')" \
+        "$(awk -v f="$sr" -v m="$flr" 'BEGIN{printf "%.0f", 100*f/m}')"
+    fi
     rm -f "$work/local/big.f" "$work/local/big.s"
   done
 }
@@ -145,28 +167,9 @@ bulk() { # bulk LABEL CIPHER MAC
 printf 'put %s/local/big /warm\n' "$work" >"$work/w.f"
 run_one "$FERRY" "$fport" "" "$work/w.f" "$fpid" >/dev/null
 rm -f "$work/ferry-root/warm"
-bulk "aes128-gcm" aes128-gcm@openssh.com ""
-bulk "chacha20-poly1305" chacha20-poly1305@openssh.com ""
+bulk "aes128-gcm" aes128-gcm@openssh.com "" aes-128-gcm
+bulk "chacha20-poly1305" chacha20-poly1305@openssh.com "" chacha20-poly1305
 bulk "aes128-ctr+hmac-sha2-256-etm" aes128-ctr hmac-sha2-256-etm@openssh.com
-# The floor under any SFTP here: the same file as bare AEAD records over
-# loopback TCP (bench/floor.c: pread, encrypt, send | receive, decrypt,
-# pwrite; no protocol), median of three; ferry's figure as a share of it.
-floor_case() { # floor_case LABEL EVP_CIPHER SSH_CIPHER
-  local label=$1 evp=$2 ssh=$3 dst dir t mbs
-  for dst in devnull tmpfs; do
-    if [ $dst = devnull ]; then dir=devnull; t=/dev/null; else dir=get; t="$work/local/floor"; fi
-    mbs=$(for _ in 1 2 3; do "$FLOOR" "$evp" "$work/local/big" "$t" | awk '{print $2}'; rm -f "$work/local/floor"; done |
-      sort -n | sed -n 2p)
-    printf "%-44s %9s MB/s   ferry %s %s%%" "floor $label into $dst" "$mbs" "$dir" \
-      "$(awk -v f="${FR["$ssh $dir"]}" -v m="$mbs" 'BEGIN{printf "%.0f", 100*f/m}')"
-    [ $dst = tmpfs ] && printf ", put %s%%" \
-      "$(awk -v f="${FR["$ssh put"]}" -v m="$mbs" 'BEGIN{printf "%.0f", 100*f/m}')"
-    printf "\n"
-  done
-}
-floor_case aes128-gcm aes-128-gcm aes128-gcm@openssh.com
-floor_case chacha20-poly1305 chacha20-poly1305 chacha20-poly1305@openssh.com
-
 # the cost of ferry's whole-file verification (on by default; OpenSSH has none)
 printf 'get /big /dev/null\n' >"$work/b.f"
 printf 'get %s/ssh-root/big /dev/null\n' "$work" >"$work/b.s"
