@@ -503,7 +503,8 @@ static int get_file(ferry_client *cl, const char *abs, const char *local, const 
 }
 
 static int get_any(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
-                   const ferry_sftp_attrs *a, int depth, xfer_pre *pre, uint32_t dir_id);
+                   const ferry_sftp_attrs *a, int depth, xfer_pre *pre, uint32_t dir_id,
+                   const char *next);
 
 /* Small regular files of a listing are fetched in pipelined batches
  * (ferry_sftpc_download_small). */
@@ -710,7 +711,7 @@ static int get_entry(ferry_client *cl, get_batch *b, const char *abs, const char
     if (rc == 0 && large_file(cl, &e->attrs, o)) {
         rc = get_file(cl, ra, la, o, pre, next);
     } else if (rc == 0) {
-        rc = get_any(cl, ra, la, o, &e->attrs, depth + 1, NULL, dir_id);
+        rc = get_any(cl, ra, la, o, &e->attrs, depth + 1, NULL, dir_id, NULL);
     } else if (rc == 1) {
         rc = batch_full(b->n, b->bytes) ? gbatch_flush(cl, b, o) : 0;
     }
@@ -840,16 +841,18 @@ static int get_dir(ferry_client *cl, const char *abs, const char *local, const x
 }
 
 /* dir_id: an OPENDIR of abs already sent (0: none), taken by get_dir or
- * else dropped (its handle closed). */
+ * else dropped (its handle closed); next: the path whose STAT and OPEN
+ * go out with a file's READs (the next of several), or NULL. */
 static int get_any(ferry_client *cl, const char *abs, const char *local, const xfer_opts *o,
-                   const ferry_sftp_attrs *a, int depth, xfer_pre *pre, uint32_t dir_id)
+                   const ferry_sftp_attrs *a, int depth, xfer_pre *pre, uint32_t dir_id,
+                   const char *next)
 {
     int isdir = (a->flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(a->perm);
     if (dir_id != 0 && !(isdir && o->recursive)) {
         ferry_sftpc_opendir_drop(cl->sftp, dir_id);
     }
     if (!(a->flags & SSH_FILEXFER_ATTR_PERMISSIONS)) {
-        return get_file(cl, abs, local, o, pre, NULL);
+        return get_file(cl, abs, local, o, pre, next);
     }
     if (isdir) {
         if (!o->recursive) {
@@ -859,13 +862,13 @@ static int get_any(ferry_client *cl, const char *abs, const char *local, const x
         return get_dir(cl, abs, local, o, a, depth, dir_id);
     }
     if (S_ISREG(a->perm)) {
-        return get_file(cl, abs, local, o, pre, NULL);
+        return get_file(cl, abs, local, o, pre, next);
     }
     if (depth > 0) {
         fprintf(stderr, "download \"%s\": not a regular file\n", abs);
         return 0;
     }
-    return get_file(cl, abs, local, o, pre, NULL);
+    return get_file(cl, abs, local, o, pre, next);
 }
 
 static int local_is_dir(const char *p)
@@ -898,8 +901,11 @@ int ferry__cmd_get(ferry_client *cl, int argc, char **argv)
         fprintf(stderr, "Multiple source paths, but destination \"%s\" is not a directory\n", dst);
         rc = -1;
     }
+    xfer_pre pre = {0};
     for (int i = 0; rc == 0 && i < n; i++) {
         char *abs = ferry_path_abs(cl, v[i]);
+        /* the next of several files is opened during this one's READs */
+        char *next = i + 1 < n && !o.recursive ? ferry_path_abs(cl, v[i + 1]) : NULL;
         const char *base = ferry_path_base(v[i]);
         char *local = dst == NULL ? strdup(base)
                       : dst_dir   ? ferry_path_join(dst, base)
@@ -909,11 +915,13 @@ int ferry__cmd_get(ferry_client *cl, int argc, char **argv)
          * directory: no OPEN of it) */
         /* ... and get -r sends the OPENDIR with it (it fails on a file) */
         ferry_sftp_attrs a;
-        xfer_pre pre = {0};
         uint32_t sid, did = 0;
         unsigned session = ferry_sftpc_session(cl->sftp);
+        if (pre.path != NULL && pre.session != session) {
+            pre_drop(cl, &pre); /* sent on a session since lost */
+        }
         if (abs != NULL && !o.recursive) {
-            pre_send(cl, &pre, abs);
+            pre_send(cl, &pre, abs); /* (nothing new if it went with the last file's READs) */
         }
         int r = abs == NULL        ? FERRY_E_ALLOC
                 : pre.path != NULL ? pre_stat(cl, &pre, &a)
@@ -938,13 +946,14 @@ int ferry__cmd_get(ferry_client *cl, int argc, char **argv)
         } else if (r != FERRY_OK) {
             xerr(cl, "Couldn't stat remote file", abs, r);
             rc = -1;
-        } else if (get_any(cl, abs, local, &o, &a, 0, &pre, did) != 0) {
+        } else if (get_any(cl, abs, local, &o, &a, 0, &pre, did, next) != 0) {
             rc = -1;
         }
-        pre_drop(cl, &pre);
+        free(next);
         free(abs);
         free(local);
     }
+    pre_drop(cl, &pre);
     ferry_glob_free(v, n);
     free(dst);
     return rc;

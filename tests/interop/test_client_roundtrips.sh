@@ -90,6 +90,14 @@ diff -r "$T/root/four_large" "$T/got4" >/dev/null || fail "get -r: trees differ"
 [ $((r4 - r1)) -le 3 ] || fail "get -r: 3 more large files cost $((r4 - r1)) round trips (want at most 3)"
 [ $((r4 - r1)) -ge 2 ] || fail "get -r: 3 more large files cost only $((r4 - r1)) round trips: the count is off"
 ok "get -r: $((r4 - r1)) round trips for 3 more files of 3 MB"
+# get of several files (a pattern): each next file's STAT+OPEN goes out
+# with the current one's READs, as in get -r: the listing 2, the first
+# file 2, then 1 each (was 2 + 4 * 2)
+mkdir -p "$T/gm"
+gm=$(($(turns "get four_large/* $T/gm") - base))
+diff -r "$T/root/four_large" "$T/gm" >/dev/null || fail "get of a pattern: files differ"
+[ "$gm" -le 7 ] || fail "get of 4 files of 3 MB by a pattern took $gm round trips (want at most 7)"
+ok "get of 4 files by a pattern: $gm round trips"
 
 # Listings. One READDIR at a time and a CLOSE awaited cost 4 for ls, 5
 # for ls DIR, 2 for cd; a directory of 1000 entries (ferryd answers 100
