@@ -1622,17 +1622,30 @@ int ferry__cmd_put(ferry_client *cl, int argc, char **argv)
         fprintf(stderr, "Multiple paths match, but destination \"%s\" is not a directory\n", dst);
         rc = -1;
     }
+    /* several sources: the small regular files among them go in
+     * pipelined batches, as in put -r (2 round trips a batch, not 2 a
+     * file) */
+    small_batch *b = n > 1 && rc == 0 ? calloc(1, sizeof(*b)) : NULL;
     for (int i = 0; rc == 0 && i < n; i++) {
         const char *base = ferry_path_base(v[i]);
         char *rabs = !dst_dir ? strdup(dst) : ferry_path_join(dst ? dst : cl->pwd, base);
         for (size_t k = rabs ? strlen(rabs) : 0; k > 1 && rabs[k - 1] == '/'; k--) {
             rabs[k - 1] = '\0'; /* "dir/" from a local glob names "dir" */
         }
-        if (rabs == NULL || put_any(cl, v[i], rabs, &o, 0, &pre, NULL) != 0) {
+        int taken = b != NULL && rabs != NULL ? batch_add(cl, b, v[i], rabs, &o) : 0;
+        if (rabs == NULL || taken < 0 ||
+            (taken == 0 && put_any(cl, v[i], rabs, &o, 0, &pre, NULL) != 0)) {
+            rc = -1;
+        }
+        if (b != NULL && batch_full(b->n, b->bytes) && batch_flush(cl, b, &o) != 0) {
             rc = -1;
         }
         free(rabs);
     }
+    if (b != NULL && batch_flush(cl, b, &o) != 0) {
+        rc = -1;
+    }
+    free(b);
     pre_drop(cl, &pre);
     ferry_glob_free(v, n);
     free(dst);

@@ -153,6 +153,14 @@ diff -r "$T/up10" "$T/root/pu10" >/dev/null || fail "put -r of small files: tree
 [ $((s1 - base)) -le 4 ] || fail "get -r of a small file took $((s1 - base)) round trips (want at most 4)"
 [ $((p1 - base)) -le 4 ] || fail "put -r of a small file took $((p1 - base)) round trips (want at most 4)"
 ok "get -r / put -r of small files: $((s10 - base)) / $((p10 - base)) round trips for 10 files (1 file: $((s1 - base)) / $((p1 - base)))"
+# put of several small files by a pattern: one batch, as in put -r —
+# the destination's STAT, the OPENs, the WRITEs with the CLOSEs (and
+# ferryd's verification) behind them: 3, not 1 + 10 * 2
+mkdir -p "$T/root/pm"
+pm=$(($(turns "put $T/up10/f* pm") - base))
+diff -r "$T/up10" "$T/root/pm" >/dev/null || fail "put of a pattern: files differ"
+[ "$pm" -le 3 ] || fail "put of 10 small files by a pattern took $pm round trips (want at most 3)"
+ok "put of 10 small files by a pattern: $pm round trips"
 
 # Subdirectories: each one's OPENDIR went out when the one before was
 # entered, so a directory of one small file costs 3 (READDIRs, the
