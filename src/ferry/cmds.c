@@ -124,6 +124,24 @@ int ferry__cmd_is_dir(ferry_client *cl, const char *abs)
            (a.flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(a.perm);
 }
 
+int ferry__cmd_stat_dir(ferry_client *cl, const char *abs, int with_dir, ferry_sftp_attrs *a,
+                        uint32_t *did)
+{
+    uint32_t sid;
+    *did = 0;
+    int r = ferry_sftpc_stat_send(cl->sftp, abs, &sid);
+    if (r == FERRY_OK && with_dir && ferry_sftpc_opendir_send(cl->sftp, abs, did) != FERRY_OK) {
+        *did = 0;
+    }
+    r = r == FERRY_OK ? ferry_sftpc_stat_wait(cl->sftp, sid, a) : r;
+    if (*did != 0 &&
+        !(r == FERRY_OK && (a->flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(a->perm))) {
+        ferry_sftpc_opendir_drop(cl->sftp, *did); /* not a directory: its handle closed */
+        *did = 0;
+    }
+    return r;
+}
+
 /* Expands argv[i] remotely; prints an error for no match. */
 int ferry__cmd_glob(ferry_client *cl, const char *pat, char ***v)
 {

@@ -17,6 +17,13 @@ void ferry__cmd_err(ferry_client *cl, const char *what, const char *path, int rc
 int ferry__cmd_flags(int argc, char **argv, const char *allowed, unsigned *flags, int *first);
 /* Non-zero if the remote absolute path is a directory (following links). */
 int ferry__cmd_is_dir(ferry_client *cl, const char *abs);
+/* STAT of abs, with (with_dir) an OPENDIR behind it in the same flight —
+ * it fails on anything but a directory, changing nothing. Returns the
+ * STAT's result (attributes in *a); *did is the OPENDIR's request when
+ * the STAT found a directory, else 0 (its answer taken, a handle it
+ * brought closed). */
+int ferry__cmd_stat_dir(ferry_client *cl, const char *abs, int with_dir, ferry_sftp_attrs *a,
+                        uint32_t *did);
 /* Remote glob that reports "not found" for no match; count or -1. */
 int ferry__cmd_glob(ferry_client *cl, const char *pat, char ***v);
 int ferry__cmd_term_cols(void);

@@ -98,12 +98,13 @@ static void print_entries(ferry_client *cl, ls_ent *e, size_t n, unsigned f, int
 }
 
 /* Lists the contents of directory abs, whose OPENDIR is the request
- * `id`; names shown under `prefix`. */
+ * `id` if it went out already (0: not); names shown under `prefix`. */
 static int ls_dir(ferry_client *cl, uint32_t id, const char *abs, const char *prefix, unsigned f)
 {
     ferry_sftpc_name *names = NULL;
     size_t n = 0, k = 0;
-    int r = ferry_sftpc_readdir_wait(cl->sftp, id, 0, &names, &n);
+    int r = id != 0 ? ferry_sftpc_readdir_wait(cl->sftp, id, 0, &names, &n)
+                    : ferry_sftpc_readdir_all(cl->sftp, abs, 0, &names, &n);
     if (r != 0) {
         ferry__cmd_err(cl, "Couldn't read directory", abs, r);
         return -1;
@@ -159,35 +160,21 @@ static int ls_one(ferry_client *cl, const char *arg, unsigned f)
 {
     char **v = NULL;
     int n, rc;
-    uint32_t sid, did;
+    uint32_t did;
     if (arg == NULL) {
-        int r = ferry_sftpc_opendir_send(cl->sftp, cl->pwd, &did);
-        if (r != 0) {
-            ferry__cmd_err(cl, "Couldn't read directory", cl->pwd, r);
-            return -1;
-        }
-        return ls_dir(cl, did, cl->pwd, NULL, f);
+        return ls_dir(cl, 0, cl->pwd, NULL, f);
     }
     if ((n = ferry__cmd_glob(cl, arg, &v)) < 0) {
         return -1;
     }
     if (!ferry_glob_has_magic(arg)) {
-        /* the OPENDIR goes with the STAT that tells a directory (it
-         * fails on anything else, changing nothing) */
+        /* the OPENDIR goes with the STAT that tells a directory */
         char *abs = ferry_path_abs(cl, v[0]);
         ferry_sftp_attrs a;
-        int r = abs ? ferry_sftpc_stat_send(cl->sftp, abs, &sid) : -1;
-        int dr = r == 0 ? ferry_sftpc_opendir_send(cl->sftp, abs, &did) : -1;
-        r = r == 0 ? ferry_sftpc_stat_wait(cl->sftp, sid, &a) : r;
+        int r = abs ? ferry__cmd_stat_dir(cl, abs, 1, &a, &did) : -1;
         int isdir = r == 0 && (a.flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(a.perm);
-        if (dr == 0 && !isdir) {
-            ferry_sftpc_opendir_drop(cl->sftp, did);
-        }
         if (r != 0) {
             ferry__cmd_err(cl, "Can't ls", abs ? abs : v[0], r);
-            rc = -1;
-        } else if (isdir && dr != 0) {
-            ferry__cmd_err(cl, "Couldn't read directory", abs, dr);
             rc = -1;
         } else if (isdir) {
             rc = ls_dir(cl, did, abs, v[0], f);

@@ -915,7 +915,7 @@ int ferry__cmd_get(ferry_client *cl, int argc, char **argv)
          * directory: no OPEN of it) */
         /* ... and get -r sends the OPENDIR with it (it fails on a file) */
         ferry_sftp_attrs a;
-        uint32_t sid, did = 0;
+        uint32_t did = 0;
         unsigned session = ferry_sftpc_session(cl->sftp);
         if (pre.path != NULL && pre.session != session) {
             pre_drop(cl, &pre); /* sent on a session since lost */
@@ -925,19 +925,13 @@ int ferry__cmd_get(ferry_client *cl, int argc, char **argv)
         }
         int r = abs == NULL        ? FERRY_E_ALLOC
                 : pre.path != NULL ? pre_stat(cl, &pre, &a)
-                                   : ferry_sftpc_stat_send(cl->sftp, abs, &sid);
-        if (abs != NULL && pre.path == NULL && r == FERRY_OK) {
-            if (!o.recursive || ferry_sftpc_opendir_send(cl->sftp, abs, &did) != FERRY_OK) {
-                did = 0;
-            }
-            r = ferry_sftpc_stat_wait(cl->sftp, sid, &a);
-        }
+                                   : ferry__cmd_stat_dir(cl, abs, o.recursive, &a, &did);
         while (r != FERRY_OK && abs != NULL && ferry_resume_again(cl)) {
             r = ferry_sftpc_stat(cl->sftp, abs, &a);
         }
         did = session == ferry_sftpc_session(cl->sftp) ? did : 0; /* lost with its session */
         int bad = local == NULL || (dst == NULL || dst_dir ? !safe_name(base) : 0);
-        if (did != 0 && (bad || r != FERRY_OK)) {
+        if (did != 0 && bad) {
             ferry_sftpc_opendir_drop(cl->sftp, did); /* not taken: its handle closed */
         }
         if (bad) {
@@ -1401,9 +1395,18 @@ static void mkdir_pre_send(ferry_client *cl, const char *rabs, mode_t mode, mkdi
     }
 }
 
+/* What a STAT found where a directory is to be: 2 a directory (as
+ * ferry__cmd_is_dir tells one), 1 something else, 0 nothing (sr failed). */
+static int found_dir(int sr, const ferry_sftp_attrs *ra)
+{
+    return sr != FERRY_OK                                                     ? 0
+           : (ra->flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(ra->perm) ? 2
+                                                                              : 1;
+}
+
 /* Takes what was sent ahead: 1 with *made (the MKDIR's result; its
- * status the last one recorded) and *what (from the STAT behind it: 2 a
- * directory is there now, 1 something else, 0 nothing), 0 if nothing
+ * status the last one recorded) and *what (2 the MKDIR worked or the STAT
+ * behind it found a directory, else as found_dir), 0 if nothing
  * usable was (not sent, or its session was lost). Unused ids dropped. */
 static int mkdir_pre_take(ferry_client *cl, mkdir_pre *mp, int *made, int *what)
 {
@@ -1412,10 +1415,8 @@ static int mkdir_pre_take(ferry_client *cl, mkdir_pre *mp, int *made, int *what)
     if (ok) {
         ferry_sftp_attrs ra;
         int sr = ferry_sftpc_stat_wait(cl->sftp, mp->st, &ra);
-        *what = sr != FERRY_OK                                                    ? 0
-                : !(ra.flags & SSH_FILEXFER_ATTR_PERMISSIONS) || S_ISDIR(ra.perm) ? 2
-                                                                                  : 1;
         *made = ferry_sftpc_status_wait(cl->sftp, mp->mk);
+        *what = *made == FERRY_OK ? 2 : found_dir(sr, &ra); /* a MKDIR that worked made one */
         ok = !ferry_sftpc_dead(cl->sftp);
     } else if (mp != NULL && mp->session == ferry_sftpc_session(cl->sftp)) {
         ferry_sftpc_release(cl->sftp, mp->mk);
@@ -1508,11 +1509,9 @@ static int put_dir(ferry_client *cl, const char *local, const char *rabs, const 
             sr = ferry_sftpc_stat(cl->sftp, rabs, &ra);
             made = sr == FERRY_OK ? FERRY_OK : ferry_sftpc_mkdir(cl->sftp, rabs, &a);
         } while (made != FERRY_OK && ferry_resume_again(cl));
-        what = sr != FERRY_OK ? (made == FERRY_OK ? 2 : 0)
-               : !(ra.flags & SSH_FILEXFER_ATTR_PERMISSIONS) || S_ISDIR(ra.perm) ? 2
-                                                                                 : 1;
+        what = sr != FERRY_OK && made == FERRY_OK ? 2 : found_dir(sr, &ra);
     }
-    int there = what == 2 || (what == 0 && made == FERRY_OK);
+    int there = what == 2;
     int rc = there && pre != NULL ? 0 : -1;
     if (what == 1) { /* OpenSSH's sftp's words */
         char *e = ferry_fmt_escape(rabs);
@@ -1535,7 +1534,7 @@ static int put_dir(ferry_client *cl, const char *local, const char *rabs, const 
         free(r2);
     }
     for (size_t i = 0; pre != NULL && i < ne; i++) { /* the answers not taken */
-        (void)mkdir_pre_take(cl, pre[i].mk != 0 ? &pre[i] : NULL, &ignored, &ignored);
+        (void)mkdir_pre_take(cl, &pre[i], &ignored, &ignored);
     }
     if (there && (b == NULL || batch_flush(cl, b, o) != 0)) {
         rc = -1;
@@ -1557,11 +1556,11 @@ static int put_any(ferry_client *cl, const char *local, const char *rabs, const 
                    int depth, xfer_pre *pre, mkdir_pre *mp)
 {
     struct stat st;
-    int ignored;
-    if (stat(local, &st) != 0 || !S_ISDIR(st.st_mode) || !o->recursive) {
-        (void)mkdir_pre_take(cl, mp != NULL && mp->mk != 0 ? mp : NULL, &ignored, &ignored);
+    int ignored, sr = stat(local, &st);
+    if (sr != 0 || !S_ISDIR(st.st_mode) || !o->recursive) {
+        (void)mkdir_pre_take(cl, mp, &ignored, &ignored);
     }
-    if (stat(local, &st) != 0) {
+    if (sr != 0) {
         fprintf(stderr, "stat %s: %s\n", local, strerror(errno));
         return -1;
     }
