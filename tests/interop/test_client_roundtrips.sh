@@ -64,6 +64,18 @@ turns() {
     awk '/^turns /{print $2}' "$T/turns"
 }
 
+# within MAX WHAT SRC DST COMMANDS...: the round trips beyond set-up of a
+# session running COMMANDS, which must leave DST equal to SRC and take at
+# most MAX; prints them
+within() {
+    local max=$1 what=$2 src=$3 dst=$4 n
+    shift 4
+    n=$(($(turns "$@") - base))
+    diff -r "$src" "$dst" >/dev/null || fail "$what: trees differ"
+    [ "$n" -le "$max" ] || fail "$what took $n round trips (want at most $max)"
+    echo "$n"
+}
+
 base=$(turns pwd)
 [ -n "$base" ] && [ "$base" -gt 0 ] || fail "no round trips counted for pwd"
 g=$(($(turns "get one $T/got") - base))
@@ -94,9 +106,8 @@ ok "get -r: $((r4 - r1)) round trips for 3 more files of 3 MB"
 # with the current one's READs, as in get -r: the listing 2, the first
 # file 2, then 1 each (was 2 + 4 * 2)
 mkdir -p "$T/gm"
-gm=$(($(turns "get four_large/* $T/gm") - base))
-diff -r "$T/root/four_large" "$T/gm" >/dev/null || fail "get of a pattern: files differ"
-[ "$gm" -le 7 ] || fail "get of 4 files of 3 MB by a pattern took $gm round trips (want at most 7)"
+gm=$(within 7 "get of 4 files of 3 MB by a pattern" "$T/root/four_large" "$T/gm" \
+    "get four_large/* $T/gm")
 ok "get of 4 files by a pattern: $gm round trips"
 
 # Listings. One READDIR at a time and a CLOSE awaited cost 4 for ls, 5
@@ -157,9 +168,7 @@ ok "get -r / put -r of small files: $((s10 - base)) / $((p10 - base)) round trip
 # the destination's STAT, the OPENs, the WRITEs with the CLOSEs (and
 # ferryd's verification) behind them: 3, not 1 + 10 * 2
 mkdir -p "$T/root/pm"
-pm=$(($(turns "put $T/up10/f* pm") - base))
-diff -r "$T/up10" "$T/root/pm" >/dev/null || fail "put of a pattern: files differ"
-[ "$pm" -le 3 ] || fail "put of 10 small files by a pattern took $pm round trips (want at most 3)"
+pm=$(within 3 "put of 10 small files by a pattern" "$T/up10" "$T/root/pm" "put $T/up10/f* pm")
 ok "put of 10 small files by a pattern: $pm round trips"
 
 # Subdirectories: each one's OPENDIR went out when the one before was
@@ -167,21 +176,15 @@ ok "put of 10 small files by a pattern: $pm round trips"
 # batch's two), not 4 — but the first of a listing, whose OPENDIR can
 # only follow the listing: a tree of three, 2 + 4 + 3 + 3 (was 14).
 for d in s1 s2 s3; do mkdir -p "$T/root/tree3/$d"; make_file "$T/root/tree3/$d/f" 5000; done
-t3=$(($(turns "get -r tree3 $T/gt3") - base))
-diff -r "$T/root/tree3" "$T/gt3" >/dev/null || fail "get -r of a tree: trees differ"
-[ "$t3" -le 12 ] || fail "get -r of 3 subdirectories took $t3 round trips (want at most 12)"
+t3=$(within 12 "get -r of 3 subdirectories" "$T/root/tree3" "$T/gt3" "get -r tree3 $T/gt3")
 ok "get -r of 3 subdirectories of one small file: $t3 round trips"
 # put -r: the subdirectories' MKDIRs (each with a STAT: an existing one
 # is fine) go out with the listing, so each costs the batch's two, not 3:
 # 1 (the MKDIRs) + 3 * 2 (was 10); again into the existing tree (every
 # MKDIR fails, every STAT says it is there) the same (was 14)
 mkdir -p "$T/up3"; cp -r "$T/root/tree3/." "$T/up3/"
-u3=$(($(turns "put -r $T/up3") - base))
-diff -r "$T/up3" "$T/root/up3" >/dev/null || fail "put -r of a tree: trees differ"
-[ "$u3" -le 7 ] || fail "put -r of 3 subdirectories took $u3 round trips (want at most 7)"
-u3b=$(($(turns "put -r $T/up3") - base))
-diff -r "$T/up3" "$T/root/up3" >/dev/null || fail "put -r again: trees differ"
-[ "$u3b" -le 7 ] || fail "put -r into the existing tree took $u3b round trips (want at most 7)"
+u3=$(within 7 "put -r of 3 subdirectories" "$T/up3" "$T/root/up3" "put -r $T/up3")
+u3b=$(within 7 "put -r into the existing tree" "$T/up3" "$T/root/up3" "put -r $T/up3")
 ok "put -r of 3 subdirectories of one small file: $u3 round trips ($u3b into the existing tree)"
 
 # A file that grows all the time: the READ at the size its STAT gave
