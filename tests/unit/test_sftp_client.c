@@ -569,6 +569,31 @@ static void test_download_after_last(void **state)
     sized_case(2 * len + 100, 2 * len + 100, 100000, 1, FERRY_E_INCOMPLETE, 100000, 0);
 }
 
+/* Steady state allocates nothing per reply: each slot keeps its reply
+ * buffer, so a download allocates about one per request in flight and a
+ * second download none. */
+static void test_download_reuses_reply_buffers(void **state)
+{
+    (void)state;
+    fake f = {.max_read = 262144};
+    f.file_len = 64 * sized_read_size() + 99;
+    f.file = pattern(f.file_len);
+    ferry_sftpc *c = new_client(&f, 8);
+    xio x;
+    xio_open(&x, "h1");
+    uint64_t total = 0;
+    size_t before = ferry_sftpc_reply_allocs(c);
+    assert_int_equal(ferry_sftpc_download(c, x.h, x.fd, 0, NULL, NULL, &total), FERRY_OK);
+    check_file(x.fd, f.file, f.file_len);
+    size_t first = ferry_sftpc_reply_allocs(c) - before;
+    assert_true(first <= 8 + 2); /* 66 replies */
+    assert_int_equal(ferry_sftpc_download(c, x.h, x.fd, 0, NULL, NULL, &total), FERRY_OK);
+    check_file(x.fd, f.file, f.file_len);
+    assert_true(ferry_sftpc_reply_allocs(c) - before == first);
+    xio_close(&x);
+    fake_free(&f, c);
+}
+
 static void test_upload_pipelined(void **state)
 {
     (void)state;
@@ -1158,6 +1183,7 @@ int main(void)
         cmocka_unit_test(test_download_local_write_fails),
         cmocka_unit_test(test_request_encoding),
         cmocka_unit_test(test_download_short_reads_out_of_order),
+        cmocka_unit_test(test_download_reuses_reply_buffers),
         cmocka_unit_test(test_upload_pipelined),
         cmocka_unit_test(test_reply_id_mismatch),
         cmocka_unit_test(test_oversize_reply),

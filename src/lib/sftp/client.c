@@ -13,6 +13,10 @@
 /* Input is taken in pieces of this size: whatever a caller hands over,
  * the buffer holds at most one partial packet plus one piece. */
 #define SFTPC_IN_CHUNK (256u * 1024)
+/* Reply buffers stay with their slots for the next reply (no allocation
+ * per reply while transfers run) as long as all of them together hold
+ * no more than this (the most ferry's channel window lets arrive). */
+#define SFTPC_REPLY_KEEP (64u * 1024 * 1024)
 
 int ferry_sftpc_new(ferry_sftpc **out, const ferry_sftpc_config *cfg, const ferry_sftpc_io *io)
 {
@@ -73,7 +77,7 @@ void ferry_sftpc_reset(ferry_sftpc *c)
         c->slots[i].reply = NULL;
         c->slots[i].state = SLOT_FREE;
     }
-    c->npending = 0;
+    c->npending = c->reply_bytes = 0;
     ferry_buf_reset(c->out);
     ferry_buf_reset(c->in);
     ferry_buf_free(c->version_reply);
@@ -130,6 +134,11 @@ size_t ferry_sftpc_pending(const ferry_sftpc *c)
     return c->npending;
 }
 
+size_t ferry_sftpc_reply_allocs(const ferry_sftpc *c)
+{
+    return c->reply_allocs;
+}
+
 static ferry__sftpc_slot *find_slot(ferry_sftpc *c, uint32_t id)
 {
     for (size_t i = 0; i < c->nslots; i++) {
@@ -140,10 +149,22 @@ static ferry__sftpc_slot *find_slot(ferry_sftpc *c, uint32_t id)
     return NULL;
 }
 
+static void drop_reply(ferry_sftpc *c, ferry__sftpc_slot *s)
+{
+    if (s->reply != NULL) {
+        c->reply_bytes -= ferry_buf_cap(s->reply);
+        ferry_buf_free(s->reply);
+        s->reply = NULL;
+    }
+}
+
 static void free_slot(ferry_sftpc *c, ferry__sftpc_slot *s)
 {
-    ferry_buf_free(s->reply);
-    s->reply = NULL;
+    if (s->reply != NULL && c->reply_bytes <= SFTPC_REPLY_KEEP) {
+        ferry_buf_reset(s->reply); /* kept for the slot's next reply */
+    } else {
+        drop_reply(c, s);
+    }
     s->state = SLOT_FREE;
     c->npending--;
 }
@@ -172,7 +193,6 @@ static int new_slot(ferry_sftpc *c, uint32_t id)
     }
     s->id = id;
     s->state = SLOT_WAITING;
-    s->reply = NULL;
     c->npending++;
     return FERRY_OK;
 }
@@ -247,6 +267,26 @@ static int on_version(ferry_sftpc *c, const uint8_t *p, size_t n)
     return ferry_buf_put(c->version_reply, p, n);
 }
 
+/* Copies a reply into the slot's buffer: the one it kept from its last
+ * reply when that is large enough, else a new one of the reply's size. */
+static int take_reply(ferry_sftpc *c, ferry__sftpc_slot *s, const uint8_t *p, size_t n)
+{
+    if (s->reply != NULL && ferry_buf_cap(s->reply) < n + 1) {
+        drop_reply(c, s);
+    }
+    if (s->reply == NULL) {
+        if ((s->reply = ferry_buf_new(n + 1)) == NULL ||
+            ferry_buf_ensure(s->reply, n + 1) != FERRY_OK) {
+            ferry_buf_free(s->reply);
+            s->reply = NULL;
+            return FERRY_E_ALLOC;
+        }
+        c->reply_bytes += ferry_buf_cap(s->reply);
+        c->reply_allocs++;
+    }
+    return ferry_buf_put(s->reply, p, n);
+}
+
 /* One complete packet (type + body) from the server. */
 static int on_packet(ferry_sftpc *c, const uint8_t *p, size_t n)
 {
@@ -279,13 +319,9 @@ static int on_packet(ferry_sftpc *c, const uint8_t *p, size_t n)
         free_slot(c, s);
         return FERRY_OK;
     }
-    s->reply = ferry_buf_new(ferry_rd_left(&r) + 1);
-    if (s->reply == NULL) {
-        return FERRY_E_ALLOC;
-    }
     s->type = type;
     s->state = SLOT_DONE;
-    return ferry_buf_put(s->reply, ferry_rd_ptr(&r), ferry_rd_left(&r));
+    return take_reply(c, s, ferry_rd_ptr(&r), ferry_rd_left(&r));
 }
 
 /* Dispatches every complete packet of p[0..have); returns through *used
@@ -463,8 +499,10 @@ int ferry__sftpc_parse_status(ferry_sftpc *c, ferry_rd *r)
         return FERRY_E_FORMAT;
     }
     /* The message and language tag are optional in practice: some old
-     * servers end the packet after the code. */
-    if (ferry_rd_left(r) > 0 && ferry_rd_cstring(r, 4096, &msg, NULL) != FERRY_OK) {
+     * servers end the packet after the code. An OK's message is not kept
+     * (nothing shows it; every WRITE of an upload gets one). */
+    if (code != SSH_FX_OK && ferry_rd_left(r) > 0 &&
+        ferry_rd_cstring(r, 4096, &msg, NULL) != FERRY_OK) {
         msg = NULL;
     }
     free(c->last_msg);

@@ -16,7 +16,8 @@ typedef struct ferry__sftpc_slot {
     uint32_t id;
     uint8_t state;
     uint8_t type;
-    ferry_buf *reply; /* reply bytes after the id, when DONE */
+    ferry_buf *reply; /* reply bytes after the id, when DONE; kept empty
+                       * while FREE for the slot's next reply */
 } ferry__sftpc_slot;
 
 struct ferry_sftpc {
@@ -26,6 +27,8 @@ struct ferry_sftpc {
     ferry_buf *in;
     ferry__sftpc_slot *slots;
     size_t nslots;
+    size_t reply_bytes;  /* allocated by the slots' reply buffers */
+    size_t reply_allocs; /* reply buffers allocated or grown so far */
     size_t npending;
     uint32_t next_id;
     unsigned session; /* ferry_sftpc_reset calls so far */

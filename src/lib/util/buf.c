@@ -67,6 +67,11 @@ size_t ferry_buf_len(const ferry_buf *b)
     return b->len - b->off;
 }
 
+size_t ferry_buf_cap(const ferry_buf *b)
+{
+    return b->cap;
+}
+
 const uint8_t *ferry_buf_data(const ferry_buf *b)
 {
     return b->d ? b->d + b->off : &empty_byte;

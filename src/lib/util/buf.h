@@ -60,6 +60,8 @@ int ferry_buf_set_max(ferry_buf *b, size_t max);
 
 /* Bytes held. */
 size_t ferry_buf_len(const ferry_buf *b);
+/* Bytes allocated (what the buffer holds without allocating again). */
+size_t ferry_buf_cap(const ferry_buf *b);
 /* Pointer to the first byte held; valid until the buffer is next changed.
  * Never NULL for a live buffer (may point at zero bytes). */
 const uint8_t *ferry_buf_data(const ferry_buf *b);
