@@ -43,6 +43,8 @@ typedef struct fake {
     unsigned n_checks;
     uint64_t check_len_max; /* longest range asked in one check-file */
     size_t window;          /* the io.window hint (both directions) */
+    uint64_t eof_at;        /* nonzero: a READ at this offset finds the end
+                               (the file grows after it) */
     /* lag: the replies of a pump reach the client LAG pumps later (a
      * round trip during which the client may go on sending) */
     int lag;
@@ -76,7 +78,7 @@ static void on_read(fake *f, ferry_rd *r, uint32_t id, ferry_buf *b)
     assert_int_equal(ferry_rd_u64(r, &off), FERRY_OK);
     assert_int_equal(ferry_rd_u32(r, &len), FERRY_OK);
     f->n_reads++;
-    if (off >= f->file_len) {
+    if (off >= f->file_len || (f->eof_at != 0 && off == f->eof_at)) {
         status(b, id, SSH_FX_EOF);
         return;
     }
@@ -569,9 +571,9 @@ static void test_download_after_last(void **state)
     sized_case(2 * len + 100, 2 * len + 100, 100000, 1, FERRY_E_INCOMPLETE, 100000, 0);
 }
 
-/* Steady state allocates nothing per reply: each slot keeps its reply
- * buffer, so a download allocates about one per request in flight and a
- * second download none. */
+/* Steady state allocates nothing per reply: a download's DATA goes to
+ * the file where it arrives (no reply buffer at all) and each slot keeps
+ * its reply buffer (the EOF's), so a second download allocates none. */
 static void test_download_reuses_reply_buffers(void **state)
 {
     (void)state;
@@ -582,14 +584,40 @@ static void test_download_reuses_reply_buffers(void **state)
     xio x;
     xio_open(&x, "h1");
     uint64_t total = 0;
-    size_t before = ferry_sftpc_reply_allocs(c);
+    size_t before, first, again, held;
+    ferry_sftpc_reply_stats(c, &before, &held);
     assert_int_equal(ferry_sftpc_download(c, x.h, x.fd, 0, NULL, NULL, &total), FERRY_OK);
     check_file(x.fd, f.file, f.file_len);
-    size_t first = ferry_sftpc_reply_allocs(c) - before;
-    assert_true(first <= 8 + 2); /* 66 replies */
+    ferry_sftpc_reply_stats(c, &first, &held);
+    assert_true(first - before <= 8); /* 65 DATA and up to 8 EOF replies */
+    assert_true(held < 8 * 1024);     /* no DATA was copied into a slot */
     assert_int_equal(ferry_sftpc_download(c, x.h, x.fd, 0, NULL, NULL, &total), FERRY_OK);
     check_file(x.fd, f.file, f.file_len);
-    assert_true(ferry_sftpc_reply_allocs(c) - before == first);
+    ferry_sftpc_reply_stats(c, &again, &held);
+    assert_true(again == first);
+    xio_close(&x);
+    fake_free(&f, c);
+}
+
+/* DATA written as it arrives, for a READ past one that found the end
+ * (the file grew between them), is not left in the file: it ends where
+ * the data in order ends, as when such data was dropped. */
+static void test_download_data_past_eof(void **state)
+{
+    (void)state;
+    fake f = {.max_read = 262144};
+    size_t len = sized_read_size();
+    f.file_len = 4 * len;
+    f.file = pattern(f.file_len);
+    f.eof_at = len;
+    ferry_sftpc *c = new_client(&f, 8);
+    xio x;
+    xio_open(&x, "h1");
+    uint64_t total = 0;
+    assert_int_equal(ferry_sftpc_download(c, x.h, x.fd, 0, NULL, NULL, &total), FERRY_OK);
+    assert_true(total == len);
+    check_file(x.fd, f.file, len); /* and not a byte more */
+    assert_true(f.n_reads > 2);    /* READs past the end were answered */
     xio_close(&x);
     fake_free(&f, c);
 }
@@ -1184,6 +1212,7 @@ int main(void)
         cmocka_unit_test(test_request_encoding),
         cmocka_unit_test(test_download_short_reads_out_of_order),
         cmocka_unit_test(test_download_reuses_reply_buffers),
+        cmocka_unit_test(test_download_data_past_eof),
         cmocka_unit_test(test_upload_pipelined),
         cmocka_unit_test(test_reply_id_mismatch),
         cmocka_unit_test(test_oversize_reply),

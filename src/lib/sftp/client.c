@@ -134,9 +134,10 @@ size_t ferry_sftpc_pending(const ferry_sftpc *c)
     return c->npending;
 }
 
-size_t ferry_sftpc_reply_allocs(const ferry_sftpc *c)
+void ferry_sftpc_reply_stats(const ferry_sftpc *c, size_t *allocs, size_t *bytes)
 {
-    return c->reply_allocs;
+    *allocs = c->reply_allocs;
+    *bytes = c->reply_bytes;
 }
 
 static ferry__sftpc_slot *find_slot(ferry_sftpc *c, uint32_t id)
@@ -193,6 +194,7 @@ static int new_slot(ferry_sftpc *c, uint32_t id)
     }
     s->id = id;
     s->state = SLOT_WAITING;
+    s->sink = s->sunk = 0;
     c->npending++;
     return FERRY_OK;
 }
@@ -287,6 +289,46 @@ static int take_reply(ferry_sftpc *c, ferry__sftpc_slot *s, const uint8_t *p, si
     return ferry_buf_put(s->reply, p, n);
 }
 
+/* A DATA reply to a READ marked for the sink: its 1..len bytes go there
+ * now, not into the slot (anything else is left to the reader to judge). */
+static int sink_reply(ferry_sftpc *c, ferry__sftpc_slot *s, const ferry_rd *body)
+{
+    ferry_rd r = *body;
+    const uint8_t *p;
+    size_t n;
+    if (ferry_rd_string(&r, &p, &n) != FERRY_OK || n == 0 || n > s->len) {
+        return 0;
+    }
+    s->sunk = 1;
+    s->sunk_n = n;
+    s->sunk_rc = c->sink(c->sink_ctx, s->off, p, n);
+    if (s->reply != NULL) {
+        ferry_buf_reset(s->reply);
+    }
+    return 1;
+}
+
+void ferry__sftpc_sink_slot(ferry_sftpc *c, uint32_t id, uint64_t off, uint32_t len)
+{
+    ferry__sftpc_slot *s = find_slot(c, id);
+    if (s != NULL && s->state == SLOT_WAITING) {
+        s->sink = 1;
+        s->off = off;
+        s->len = len;
+    }
+}
+
+int ferry__sftpc_sunk(ferry_sftpc *c, uint32_t id, size_t *n, int *rc)
+{
+    ferry__sftpc_slot *s = find_slot(c, id);
+    if (s == NULL || s->state != SLOT_DONE || !s->sunk) {
+        return 0;
+    }
+    *n = s->sunk_n;
+    *rc = s->sunk_rc;
+    return 1;
+}
+
 /* One complete packet (type + body) from the server. */
 static int on_packet(ferry_sftpc *c, const uint8_t *p, size_t n)
 {
@@ -321,6 +363,9 @@ static int on_packet(ferry_sftpc *c, const uint8_t *p, size_t n)
     }
     s->type = type;
     s->state = SLOT_DONE;
+    if (type == SSH_FXP_DATA && s->sink && c->sink != NULL && sink_reply(c, s, &r)) {
+        return FERRY_OK;
+    }
     return take_reply(c, s, ferry_rd_ptr(&r), ferry_rd_left(&r));
 }
 
@@ -396,7 +441,11 @@ int ferry_sftpc_poll(ferry_sftpc *c, uint32_t id, uint8_t *type, ferry_rd *paylo
         return c->dead ? c->dead : FERRY_E_INCOMPLETE;
     }
     *type = s->type;
-    ferry_rd_from_buf(payload, s->reply);
+    if (s->reply != NULL) {
+        ferry_rd_from_buf(payload, s->reply);
+    } else {
+        ferry_rd_init(payload, NULL, 0); /* its data went to the sink */
+    }
     return FERRY_OK;
 }
 

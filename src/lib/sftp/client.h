@@ -133,9 +133,10 @@ void ferry_sftpc_release(ferry_sftpc *c, uint32_t id);
 int ferry_sftpc_wait(ferry_sftpc *c, uint32_t id, uint8_t *type, ferry_rd *payload);
 /* Number of requests awaiting replies. */
 size_t ferry_sftpc_pending(const ferry_sftpc *c);
-/* Reply buffers allocated so far (each slot keeps its buffer for its next
- * reply, up to 64 MiB in all, so a steady transfer allocates none). */
-size_t ferry_sftpc_reply_allocs(const ferry_sftpc *c);
+/* Reply buffers allocated so far, and the bytes they hold allocated now
+ * (each slot keeps its buffer for its next reply, up to 64 MiB in all, so
+ * a steady transfer allocates none; a download's data needs none). */
+void ferry_sftpc_reply_stats(const ferry_sftpc *c, size_t *allocs, size_t *bytes);
 
 /* ---- session ---- */
 

@@ -16,6 +16,12 @@ typedef struct ferry__sftpc_slot {
     uint32_t id;
     uint8_t state;
     uint8_t type;
+    uint8_t sink; /* a READ whose DATA goes to c->sink where it arrives */
+    uint8_t sunk; /* it did: the reply holds nothing, see sunk_n/sunk_rc */
+    uint32_t len; /* sink: bytes asked for at off */
+    uint64_t off;
+    size_t sunk_n;
+    int sunk_rc;
     ferry_buf *reply; /* reply bytes after the id, when DONE; kept empty
                        * while FREE for the slot's next reply */
 } ferry__sftpc_slot;
@@ -49,7 +55,19 @@ struct ferry_sftpc {
     ferry_sftpc_hashes *stream_hash; /* fed by the transfers, or NULL */
     void (*after_last)(void *ctx);   /* ferry_sftpc_set_after_last */
     void *after_last_ctx;
+    /* Where the DATA of a READ marked by ferry__sftpc_sink_slot goes as it
+     * arrives, with no copy (a download's file); NULL when none. Returns
+     * FERRY_OK or the error its READ's reply is to report. */
+    int (*sink)(void *ctx, uint64_t off, const uint8_t *p, size_t n);
+    void *sink_ctx;
 };
+
+/* Marks the pending READ `id` (len bytes at off) for c->sink: a DATA reply
+ * of 1..len bytes goes there where it arrives instead of into the slot. */
+void ferry__sftpc_sink_slot(ferry_sftpc *c, uint32_t id, uint64_t off, uint32_t len);
+/* For a reply taken by ferry__sftpc_expect: 1 if its data went to the
+ * sink, with how many bytes and the sink's result; else 0. */
+int ferry__sftpc_sunk(ferry_sftpc *c, uint32_t id, size_t *n, int *rc);
 
 /* Waits for the reply to `id`. If its type is `want`, returns FERRY_OK and
  * *r reads it (the caller releases id). A STATUS reply (when want is not

@@ -133,16 +133,36 @@ typedef struct dl_state {
     uint64_t size; /* the size the caller expects, UINT64_MAX if unknown */
     int closed;    /* after_last ran: the caller may have closed the handle */
     uint64_t hole; /* closed: where a short reply left data missing */
+    int past_eof;  /* data written where an earlier READ found the end */
     ferry_sftpc_progress_fn cb;
     void *cb_ctx;
 } dl_state;
+
+/* A READ's data, written at its offset and fed to the running hash. */
+static int dl_write(ferry_sftpc *c, int fd, uint64_t off, const uint8_t *p, size_t n)
+{
+    int rc = pwrite_all(fd, p, n, off);
+    if (rc == FERRY_OK) {
+        ferry_sftpc_hashes_feed(c->stream_hash, off, p, n);
+    }
+    return rc;
+}
+
+/* The sink of a download: DATA written straight from the connection's
+ * buffer as it arrives (no copy into the reply slot). */
+static int dl_sink(void *ctx, uint64_t off, const uint8_t *p, size_t n)
+{
+    dl_state *d = ctx;
+    return dl_write(d->c, d->fd, off, p, n);
+}
 
 /* Handles the reply to one READ; may queue a re-request. */
 static int dl_reply(dl_state *d, xreq e)
 {
     ferry_rd r;
-    const uint8_t *data;
-    size_t n;
+    const uint8_t *data = NULL;
+    size_t n = 0;
+    int sunk = 0;
     int rc = ferry__sftpc_expect(d->c, e.id, SSH_FXP_DATA, &r);
     if (rc == FERRY_E_EOF) {
         d->eof = e.off < d->eof ? e.off : d->eof;
@@ -151,14 +171,18 @@ static int dl_reply(dl_state *d, xreq e)
     if (rc != FERRY_OK) {
         return rc;
     }
-    rc = ferry_rd_string(&r, &data, &n);
+    if (ferry__sftpc_sunk(d->c, e.id, &n, &rc)) {
+        sunk = 1; /* written already */
+        d->past_eof |= rc == FERRY_OK && e.off >= d->eof;
+    } else {
+        rc = ferry_rd_string(&r, &data, &n);
+    }
     if (rc == FERRY_OK && (n > e.len || n == 0)) {
         rc = n == 0 ? FERRY_E_FORMAT : FERRY_E_PROTOCOL;
     }
     if (rc == FERRY_OK && e.off < d->eof) {
-        rc = pwrite_all(d->fd, data, n, e.off);
-        if (rc == FERRY_OK) {
-            ferry_sftpc_hashes_feed(d->c->stream_hash, e.off, data, n);
+        if (!sunk) {
+            rc = dl_write(d->c, d->fd, e.off, data, n);
         }
         if (rc == FERRY_OK && e.off + n > d->end) {
             d->end = e.off + n;
@@ -174,6 +198,7 @@ static int dl_reply(dl_state *d, xreq e)
         uint32_t id;
         rc = send_read(d->c, d->h, e.off + n, (uint32_t)(e.len - n), &id);
         if (rc == FERRY_OK) {
+            ferry__sftpc_sink_slot(d->c, id, e.off + n, (uint32_t)(e.len - n));
             xq_push(&d->q, id, e.off + n, (uint32_t)(e.len - n));
         }
     }
@@ -214,6 +239,8 @@ int ferry_sftpc_download_sized(ferry_sftpc *c, const ferry_buf *handle, int fd, 
     uint32_t len = c->rsize ? c->rsize : FERRY_SFTPC_DEFAULT_IO;
     uint64_t lo = UINT64_MAX; /* lowest offset of a failed reply */
     int rc = xq_init(&d.q, xq_cap(c));
+    c->sink = dl_sink;
+    c->sink_ctx = &d;
 
     while (rc == FERRY_OK) {
         size_t most = inflight(c, 0, len);
@@ -229,6 +256,7 @@ int ferry_sftpc_download_sized(ferry_sftpc *c, const ferry_buf *handle, int fd, 
             }
             rc = send_read(c, handle, d.next, n, &id);
             if (rc == FERRY_OK) {
+                ferry__sftpc_sink_slot(c, id, d.next, n);
                 xq_push(&d.q, id, d.next, n);
                 d.next += n;
             }
@@ -255,6 +283,11 @@ int ferry_sftpc_download_sized(ferry_sftpc *c, const ferry_buf *handle, int fd, 
     }
     lo = rc == FERRY_OK ? d.end : xq_lowest(&d.q, lo < d.next ? lo : d.next);
     xq_abandon(c, &d.q);
+    c->sink = NULL;
+    c->sink_ctx = NULL;
+    if (rc == FERRY_OK && d.past_eof && ftruncate(fd, (off_t)d.end) != 0) {
+        rc = ferry_err_sys(); /* the file grew between READs: keep what is whole */
+    }
     if (total != NULL) {
         *total = lo;
     }
