@@ -314,6 +314,38 @@ static int ssh_flush(void *ctx, ferry_sftpc *s)
     return c->ch_state < 0 ? FERRY_E_CLOSED : push(c);
 }
 
+/* A request is built in a packet only while the session's output holds
+ * less than this: that buffer is linear, and a packet appended behind
+ * megabytes of backlog would make it shift them (a copy of the data again,
+ * the one the in-place build is there to spare). */
+#define DIRECT_BACKLOG (256u * 1024)
+
+static uint8_t *ssh_begin(void *ctx, size_t want, int *later)
+{
+    ferry_conn *c = ctx;
+    size_t out;
+    *later = 0;
+    if (c->ch == NULL || c->ch_state != 1) {
+        return NULL;
+    }
+    (void)ferry_ssh_output(c->ssh, &out);
+    if (out >= DIRECT_BACKLOG && flush_socket(c) == FERRY_OK) {
+        (void)ferry_ssh_output(c->ssh, &out);
+    }
+    if (out >= DIRECT_BACKLOG) {
+        *later = 1; /* the socket is full: wait until it takes more */
+        return NULL;
+    }
+    return ferry_channel_write_begin(c->ch, want, later);
+}
+
+static int ssh_end(void *ctx, size_t used)
+{
+    ferry_conn *c = ctx;
+    c->last_tx = ferry__conn_now_ms();
+    return ferry_channel_write_end(c->ch, used);
+}
+
 static size_t ssh_window(void *ctx, int upload)
 {
     ferry_conn *c = ctx;
@@ -538,7 +570,11 @@ int ferry_conn_open(ferry_conn **out, const ferry_opts *o, const char *host, int
                     ferry_sftpc **sftp, const ferry_sftpc_config *scfg)
 {
     ferry_conn *c = calloc(1, sizeof(*c));
-    ferry_sftpc_io io = {.pump = ssh_pump, .window = ssh_window, .flush = ssh_flush};
+    ferry_sftpc_io io = {.pump = ssh_pump,
+                         .window = ssh_window,
+                         .flush = ssh_flush,
+                         .begin = ssh_begin,
+                         .end = ssh_end};
     int r = FERRY_E_INTERNAL;
     if (c == NULL) {
         return FERRY_E_ALLOC;

@@ -45,6 +45,14 @@ typedef struct fake {
     size_t window;          /* the io.window hint (both directions) */
     uint64_t eof_at;        /* nonzero: a READ at this offset finds the end
                                (the file grows after it) */
+    /* direct: io.begin/end offered, packets built in `dbuf` (read by the
+     * pump before the output buffer); stall: begin says "later" in turns,
+     * two calls in four starting with the first (an idle pump is then not
+     * the end: the backlog drained) */
+    int direct, stall;
+    ferry_buf *dbuf;
+    size_t d_at, d_want;
+    unsigned n_begin, n_direct, n_later;
     /* lag: the replies of a pump reach the client LAG pumps later (a
      * round trip during which the client may go on sending) */
     int lag;
@@ -245,11 +253,47 @@ static void answer(fake *f, const uint8_t *p, size_t n, ferry_buf *b)
     }
 }
 
+static uint8_t *fake_begin(void *ctx, size_t want, int *later)
+{
+    fake *f = ctx;
+    uint8_t *p;
+    *later = 0;
+    if (f->stall && f->n_begin++ % 4 < 2) {
+        f->n_later++;
+        *later = 1;
+        return NULL;
+    }
+    f->d_at = ferry_buf_len(f->dbuf);
+    f->d_want = want;
+    assert_int_equal(ferry_buf_reserve(f->dbuf, want, &p), FERRY_OK);
+    return p;
+}
+
+static int fake_end(void *ctx, size_t used)
+{
+    fake *f = ctx;
+    assert_true(used <= f->d_want);
+    assert_int_equal(ferry_buf_truncate(f->dbuf, f->d_at + used), FERRY_OK);
+    f->n_direct += used > 0;
+    return FERRY_OK;
+}
+
 static int fake_pump(void *ctx, ferry_sftpc *c)
 {
     fake *f = ctx;
-    size_t len, off = 0;
-    const uint8_t *p = ferry_sftpc_output(c, &len);
+    size_t len, outlen, off = 0;
+    const uint8_t *p = ferry_sftpc_output(c, &outlen);
+    ferry_buf *all = NULL;
+    len = outlen;
+    if (f->dbuf != NULL && ferry_buf_len(f->dbuf) > 0) { /* built in packets: sent first */
+        all = ferry_buf_new(0);
+        assert_int_equal(ferry_buf_put(all, ferry_buf_data(f->dbuf), ferry_buf_len(f->dbuf)),
+                         FERRY_OK);
+        assert_int_equal(ferry_buf_put(all, p, outlen), FERRY_OK);
+        ferry_buf_reset(f->dbuf);
+        p = ferry_buf_data(all);
+        len = ferry_buf_len(all);
+    }
     ferry_buf *replies[4096];
     unsigned n = 0;
     ferry_buf *out = ferry_buf_new(64u * 1024 * 1024);
@@ -272,7 +316,8 @@ static int fake_pump(void *ctx, ferry_sftpc *c)
     }
     f->max_batch = n > f->max_batch ? n : f->max_batch;
     f->flights += n > 0;
-    ferry_sftpc_output_consume(c, len);
+    ferry_sftpc_output_consume(c, outlen);
+    ferry_buf_free(all);
     ferry_buf *now = f->lag ? ferry_buf_new(64u * 1024 * 1024) : out;
     /* VERSION first even when reversing: no server answers a request
      * before it has answered INIT (ferry_sftpc_init sends some with it) */
@@ -317,6 +362,9 @@ static int fake_pump(void *ctx, ferry_sftpc *c)
     if (cut && rc == FERRY_OK) {
         return FERRY_E_DISCONNECTED;
     }
+    if (f->stall && n == 0 && delivered == 0) {
+        return rc; /* an idle round: the transport's backlog drained */
+    }
     return n == 0 && delivered == 0 && rc == FERRY_OK ? FERRY_E_CLOSED : rc;
 }
 
@@ -331,6 +379,11 @@ static ferry_sftpc *new_client(fake *f, uint32_t inflight)
     ferry_sftpc *c = NULL;
     ferry_sftpc_config cfg = {.max_inflight = inflight};
     ferry_sftpc_io io = {.pump = fake_pump, .ctx = f, .window = fake_window};
+    if (f->direct) {
+        io.begin = fake_begin;
+        io.end = fake_end;
+        f->dbuf = ferry_buf_new(0);
+    }
     f->last_req = ferry_buf_new(0);
     f->written = ferry_buf_new(64u * 1024 * 1024);
     assert_int_equal(ferry_sftpc_new(&c, &cfg, &io), FERRY_OK);
@@ -343,6 +396,7 @@ static void fake_free(fake *f, ferry_sftpc *c)
     ferry_sftpc_free(c);
     ferry_buf_free(f->last_req);
     ferry_buf_free(f->written);
+    ferry_buf_free(f->dbuf);
     for (unsigned i = 0; i < LAG; i++) {
         ferry_buf_free(f->held[i]);
     }
@@ -642,6 +696,36 @@ static void test_upload_pipelined(void **state)
     xio_close(&x);
     free(data);
     fake_free(&f, c);
+}
+
+/* With io.begin, each WRITE is built in the transport's packet (no copy
+ * out of the output buffer): all of them, in order, also when the
+ * transport says "later" (its backlog full: pump, then go on); a short
+ * last one has its lengths set to what was read. */
+static void test_upload_in_packet(void **state)
+{
+    (void)state;
+    size_t n = 40 * 32768 + 5;
+    uint8_t *data = pattern(n);
+    xio x;
+    xio_open(&x, "h2");
+    assert_int_equal(write(x.fd, data, n), (ssize_t)n);
+    for (int stall = 0; stall < 2; stall++) {
+        fake f = {.reverse = 1, .max_read = 32768, .direct = 1, .stall = stall};
+        ferry_sftpc *c = new_client(&f, 8);
+        uint64_t total = 0;
+        assert_int_equal(ferry_sftpc_upload(c, x.h, x.fd, 0, NULL, NULL, &total), FERRY_OK);
+        assert_true(total == n);
+        assert_int_equal(ferry_buf_len(f.written), n);
+        assert_memory_equal(ferry_buf_data(f.written), data, n);
+        assert_int_equal(f.n_writes, 41);
+        assert_int_equal(f.n_direct, 41); /* every WRITE */
+        assert_true(stall ? f.n_later > 0 : f.n_later == 0);
+        assert_true(f.max_batch > 1 && f.max_batch <= 8);
+        fake_free(&f, c);
+    }
+    xio_close(&x);
+    free(data);
 }
 
 /* Without -R, uploads keep as many bytes in flight as downloads: with
@@ -1213,6 +1297,7 @@ int main(void)
         cmocka_unit_test(test_download_short_reads_out_of_order),
         cmocka_unit_test(test_download_reuses_reply_buffers),
         cmocka_unit_test(test_download_data_past_eof),
+        cmocka_unit_test(test_upload_in_packet),
         cmocka_unit_test(test_upload_pipelined),
         cmocka_unit_test(test_reply_id_mismatch),
         cmocka_unit_test(test_oversize_reply),

@@ -199,16 +199,22 @@ static int new_slot(ferry_sftpc *c, uint32_t id)
     return FERRY_OK;
 }
 
-int ferry__sftpc_begin(ferry_sftpc *c, uint8_t type, ferry__sftpc_pkt *pk)
+/* Ids are never 0 and never reused while pending. */
+static uint32_t fresh_id(ferry_sftpc *c)
 {
     uint32_t id = c->next_id;
+    while (id == 0 || find_slot(c, id) != NULL) {
+        id++;
+    }
+    return id;
+}
+
+int ferry__sftpc_begin(ferry_sftpc *c, uint8_t type, ferry__sftpc_pkt *pk)
+{
+    uint32_t id = fresh_id(c);
     int r;
     if (c->dead) {
         return c->dead;
-    }
-    /* Ids are never 0 and never reused while pending. */
-    while (id == 0 || find_slot(c, id) != NULL) {
-        id++;
     }
     pk->at = ferry_buf_len(c->out);
     pk->id = id;
@@ -237,6 +243,52 @@ int ferry__sftpc_end(ferry_sftpc *c, const ferry__sftpc_pkt *pk, int r, uint32_t
     }
     c->next_id = pk->id + 1;
     *idp = pk->id;
+    return FERRY_OK;
+}
+
+uint8_t *ferry__sftpc_direct_begin(ferry_sftpc *c, uint8_t type, size_t body, int *later)
+{
+    *later = 0;
+    if (c->dead || c->io.begin == NULL || c->direct != NULL || ferry_buf_len(c->out) > 0 ||
+        body > FERRY_SFTPC_MAX_REPLY) {
+        return NULL;
+    }
+    uint8_t *p = c->io.begin(c->io.ctx, 9 + body, later);
+    if (p == NULL) {
+        return NULL;
+    }
+    c->direct = p;
+    c->direct_id = fresh_id(c);
+    ferry_store_u32(p, (uint32_t)(5 + body));
+    p[4] = type;
+    ferry_store_u32(p + 5, c->direct_id);
+    return p + 9;
+}
+
+int ferry__sftpc_direct_end(ferry_sftpc *c, size_t used, uint32_t *idp)
+{
+    uint8_t *p = c->direct;
+    int r = FERRY_OK;
+    c->direct = NULL;
+    if (p == NULL) {
+        return FERRY_E_INVALID_ARG;
+    }
+    if (used > 0 && (r = new_slot(c, c->direct_id)) != FERRY_OK) {
+        used = 0; /* the request is taken back */
+    }
+    if (used > 0) {
+        ferry_store_u32(p, (uint32_t)(5 + used));
+    }
+    int e = c->io.end(c->io.ctx, used > 0 ? 9 + used : 0);
+    r = r == FERRY_OK ? e : r;
+    if (r != FERRY_OK) {
+        ferry_sftpc_kill(c, r);
+        return r;
+    }
+    if (used > 0) {
+        c->next_id = c->direct_id + 1;
+        *idp = c->direct_id;
+    }
     return FERRY_OK;
 }
 

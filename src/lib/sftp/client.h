@@ -59,6 +59,15 @@ typedef struct ferry_sftpc_io {
      * far as it takes it now, without waiting (uploads keep building
      * WRITEs while it does; without it they pump). */
     int (*flush)(void *ctx, ferry_sftpc *c);
+    /* Optional: a request built straight into the transport's packet (an
+     * upload's WRITE, its data read from the file right there: no copy
+     * from ferry_sftpc_output into the channel). As ferry_channel_write_begin:
+     * where `want` bytes go in one packet now, else NULL with *later 1 when
+     * only the transport's own backlog is in the way; then end with the
+     * bytes written (0: abandoned). Used only while ferry_sftpc_output is
+     * empty, so requests keep their order. */
+    uint8_t *(*begin)(void *ctx, size_t want, int *later);
+    int (*end)(void *ctx, size_t used);
 } ferry_sftpc_io;
 
 typedef struct ferry_sftpc_config {

@@ -60,6 +60,8 @@ struct ferry_sftpc {
      * FERRY_OK or the error its READ's reply is to report. */
     int (*sink)(void *ctx, uint64_t off, const uint8_t *p, size_t n);
     void *sink_ctx;
+    uint8_t *direct;    /* ferry__sftpc_direct_begin's packet, or NULL */
+    uint32_t direct_id; /* and the id written in it */
 };
 
 /* Marks the pending READ `id` (len bytes at off) for c->sink: a DATA reply
@@ -99,5 +101,13 @@ typedef struct ferry__sftpc_pkt {
 } ferry__sftpc_pkt;
 int ferry__sftpc_begin(ferry_sftpc *c, uint8_t type, ferry__sftpc_pkt *pk);
 int ferry__sftpc_end(ferry_sftpc *c, const ferry__sftpc_pkt *pk, int r, uint32_t *id);
+
+/* The same straight in the transport's packet (io.begin): room for `body`
+ * bytes after length, type and id, or NULL (*later as io.begin's; 0 also
+ * when there is no io.begin or ferry_sftpc_output holds requests). Then
+ * ferry__sftpc_direct_end with the body bytes written (0 abandons it),
+ * before anything else is sent. */
+uint8_t *ferry__sftpc_direct_begin(ferry_sftpc *c, uint8_t type, size_t body, int *later);
+int ferry__sftpc_direct_end(ferry_sftpc *c, size_t used, uint32_t *id);
 
 #endif

@@ -294,16 +294,64 @@ int ferry_sftpc_download_sized(ferry_sftpc *c, const ferry_buf *handle, int fd, 
     return rc;
 }
 
+static ssize_t pread_some(int fd, uint8_t *dst, uint32_t len, uint64_t off)
+{
+    ssize_t got;
+    do {
+        got = pread(fd, dst, len, (off_t)off);
+    } while (got < 0 && errno == EINTR);
+    return got;
+}
+
+/* send_write straight into the transport's packet (io.begin): 1 when it
+ * went (or failed: *rc), 0 when it cannot now — *later 1 when only the
+ * transport's backlog is in the way (after a flush that did not help). */
+static int send_write_direct(ferry_sftpc *c, const ferry_buf *h, int fd, uint64_t off, uint32_t len,
+                             uint32_t *id, size_t *n, int *rc, int *later)
+{
+    size_t hl = ferry_buf_len(h), head = 4 + hl + 8 + 4;
+    uint8_t *p = ferry__sftpc_direct_begin(c, SSH_FXP_WRITE, head + len, later);
+    if (p == NULL && *later && (*rc = ferry__sftpc_flush(c)) == FERRY_OK) {
+        p = ferry__sftpc_direct_begin(c, SSH_FXP_WRITE, head + len, later);
+    }
+    if (p == NULL) {
+        return *rc != FERRY_OK;
+    }
+    ferry_store_u32(p, (uint32_t)hl);
+    memcpy(p + 4, ferry_buf_data(h), hl);
+    ferry_store_u32(p + 4 + hl, (uint32_t)(off >> 32));
+    ferry_store_u32(p + 8 + hl, (uint32_t)off);
+    ssize_t got = pread_some(fd, p + head, len, off);
+    *n = got > 0 ? (size_t)got : 0;
+    if (got <= 0) { /* an error, or the end: the packet is taken back */
+        (void)ferry__sftpc_direct_end(c, 0, id);
+        *rc = got < 0 ? ferry_err_sys() : FERRY_OK;
+        return 1;
+    }
+    ferry_store_u32(p + head - 4, (uint32_t)got);
+    ferry_sftpc_hashes_feed(c->stream_hash, off, p + head, (size_t)got);
+    *rc = ferry__sftpc_direct_end(c, head + (size_t)got, id);
+    return 1;
+}
+
 /* Reads the next chunk of the local file into a WRITE request, built in
- * place in the output buffer, and sends it. *n receives the data length
- * (0 at end of file: nothing is sent). */
+ * place in the transport's packet or else in the output buffer, and sends
+ * it. *n receives the data length (0 at end of file: nothing is sent).
+ * FERRY_E_AGAIN: not now, the transport's own backlog is full (pump). */
 static int send_write(ferry_sftpc *c, const ferry_buf *h, int fd, uint64_t off, uint32_t len,
                       uint32_t *id, size_t *n)
 {
     ferry__sftpc_pkt pk;
     uint8_t *dst;
     ssize_t got = 0;
-    int rc = ferry__sftpc_begin(c, SSH_FXP_WRITE, &pk);
+    int later = 0, rc = FERRY_OK;
+    if (send_write_direct(c, h, fd, off, len, id, n, &rc, &later)) {
+        return rc;
+    }
+    if (rc != FERRY_OK || later) {
+        return rc != FERRY_OK ? rc : FERRY_E_AGAIN;
+    }
+    rc = ferry__sftpc_begin(c, SSH_FXP_WRITE, &pk);
     if (rc != FERRY_OK) {
         return rc;
     }
@@ -313,9 +361,7 @@ static int send_write(ferry_sftpc *c, const ferry_buf *h, int fd, uint64_t off, 
         (rc = ferry_buf_reserve(c->out, len, &dst)) != FERRY_OK) {
         return ferry__sftpc_end(c, &pk, rc, id);
     }
-    do {
-        got = pread(fd, dst, len, (off_t)off);
-    } while (got < 0 && errno == EINTR);
+    got = pread_some(fd, dst, len, off);
     *n = got > 0 ? (size_t)got : 0;
     if (got <= 0) { /* an error, or the end: the packet is taken back */
         rc = got < 0 ? ferry_err_sys() : FERRY_OK;
@@ -346,11 +392,16 @@ int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t
 
     while (rc == FERRY_OK) {
         size_t most = inflight(c, 1, len);
-        while (rc == FERRY_OK && !eof && q.n < most && ferry_buf_len(c->out) < WRITE_AHEAD) {
+        int blocked = 0; /* the transport's backlog is full: pump first */
+        while (rc == FERRY_OK && !eof && !blocked && q.n < most &&
+               ferry_buf_len(c->out) < WRITE_AHEAD) {
             uint32_t id;
             size_t n = 0;
             rc = send_write(c, handle, fd, next, len, &id, &n);
-            if (rc == FERRY_OK && n == 0) {
+            if (rc == FERRY_E_AGAIN) {
+                rc = FERRY_OK;
+                blocked = 1;
+            } else if (rc == FERRY_OK && n == 0) {
                 eof = 1;
                 if (c->after_last != NULL) {
                     c->after_last(c->after_last_ctx); /* every WRITE is out */
@@ -359,6 +410,10 @@ int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t
                 xq_push(&q, id, next, (uint32_t)n);
                 next += n;
             }
+        }
+        if (rc == FERRY_OK && blocked && q.n == 0) {
+            rc = ferry__sftpc_pump(c); /* nothing to wait for but the backlog */
+            continue;
         }
         if (rc != FERRY_OK || q.n == 0) {
             break;
