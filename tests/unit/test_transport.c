@@ -781,6 +781,48 @@ static void test_compressed_input_bounds(void **state)
     ferry_ssh_free(x);
 }
 
+/* Random padding comes from a pool drawn a kilobyte at a time: across
+ * packets (several refills) no stretch of it repeats, and its lengths
+ * follow RFC 4253 (4 or more, whole blocks). */
+static void test_padding_fresh(void **state)
+{
+    (void)state;
+    ferry_ssh_config c, sv;
+    ferry_ssh *x = NULL;
+    pair_default_configs(&c, &sv);
+    assert_int_equal(ct_raw_session(&x, &c, 1), FERRY_OK);
+    static uint8_t pads[32768];
+    size_t np = 0;
+    for (int i = 0; i < 1000; i++) {
+        const uint8_t ign[] = {SSH_MSG_IGNORE, 0, 0, 0, (uint8_t)(i % 7)};
+        uint8_t msg[16] = {0};
+        memcpy(msg, ign, sizeof(ign));
+        assert_int_equal(ferry__pkt_send_raw(x, msg, sizeof(ign) + (size_t)(i % 7)), FERRY_OK);
+    }
+    size_t len = 0;
+    const uint8_t *out = ferry_ssh_output(x, &len);
+    size_t off = 0, packets = 0;
+    while (off + 5 <= len) {
+        uint32_t pktlen = ferry_load_u32(out + off);
+        uint8_t pad = out[off + 4];
+        assert_true(pad >= 4 && pad < pktlen && (4 + (size_t)pktlen) % 8 == 0);
+        assert_true(np + pad <= sizeof(pads));
+        memcpy(pads + np, out + off + 4 + pktlen - pad, pad);
+        np += pad;
+        off += 4 + (size_t)pktlen;
+        packets++;
+    }
+    assert_int_equal(off, len);
+    assert_int_equal(packets, 1000);
+    assert_true(np > 4 * 1024); /* the pool was refilled */
+    for (size_t a = 0; a + 8 <= np; a += 4) {
+        for (size_t b = a + 4; b + 8 <= np; b += 4) {
+            assert_true(memcmp(pads + a, pads + b, 8) != 0);
+        }
+    }
+    ferry_ssh_free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -797,6 +839,7 @@ int main(void)
         cmocka_unit_test(test_unimplemented),
         cmocka_unit_test(test_gate_in_session),
         cmocka_unit_test(test_compressed_input_bounds),
+        cmocka_unit_test(test_padding_fresh),
         cmocka_unit_test(test_flipped_byte),
         cmocka_unit_test(test_flipped_length),
         cmocka_unit_test(test_disconnect),

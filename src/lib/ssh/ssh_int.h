@@ -134,6 +134,10 @@ struct ferry_ssh {
     unsigned layers;     /* which layers are initialised / started (transport.c) */
     uint64_t last_rx_ms; /* when the last packet from the peer was dispatched */
     unsigned alive_sent; /* keepalives sent since then (channel.c) */
+    /* random padding, drawn from RAND_bytes a pool at a time (one call per
+     * ~100 packets, not one each: each costs a getpid); each byte used once */
+    uint8_t padpool[1024];
+    size_t padpool_left;
 
     /* kex.c */
     ferry_kex_state *kex;

@@ -217,6 +217,21 @@ int ferry_ssh_start(ferry_ssh *s)
 
 /* ---- packet output ---- */
 
+/* n (< the pool) fresh random bytes: the pool's next ones, refilled from
+ * RAND_bytes when too few are left. */
+static int random_padding(ferry_ssh *s, uint8_t *dst, size_t n)
+{
+    if (s->padpool_left < n) {
+        if (RAND_bytes(s->padpool, (int)sizeof(s->padpool)) != 1) {
+            return ferry_err_crypto();
+        }
+        s->padpool_left = sizeof(s->padpool);
+    }
+    memcpy(dst, s->padpool + sizeof(s->padpool) - s->padpool_left, n);
+    s->padpool_left -= n;
+    return FERRY_OK;
+}
+
 /* Pads, seals and accounts the packet whose 5 header bytes start at `off`
  * in s->out and whose payload runs to the end of s->out. */
 static int seal_at(ferry_ssh *s, size_t off)
@@ -244,8 +259,8 @@ static int seal_at(ferry_ssh *s, size_t off)
     if (r != FERRY_OK) {
         return r;
     }
-    if (RAND_bytes(dst, (int)pad) != 1) {
-        return ferry_err_crypto();
+    if ((r = random_padding(s, dst, pad)) != FERRY_OK) {
+        return r;
     }
     uint8_t *pkt = ferry_buf_mdata(s->out) + off;
     ferry_store_u32(pkt, (uint32_t)pktlen);
