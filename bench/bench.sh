@@ -3,13 +3,14 @@
 # Prints each figure and the ratio Ferry/OpenSSH (higher is better for
 # rates, lower for times). A script that prints figures, not a test.
 #
-#   bench/bench.sh [quick]      quick = 256 MiB instead of 1 GiB, fewer files
+#   [ROUNDS=n] bench/bench.sh [quick]   quick = 256 MiB instead of 1 GiB, fewer files
 #
-# Each throughput figure is the median of three runs per tool, the tools
-# taking turns and alternating who goes first: on this VM one run of
-# either tool varies by 2x (new tmpfs and socket pages are faulted in by
-# the hypervisor, see docs/STATUS.md), and a single pair of runs mostly
-# measures which tool drew the slow moment.
+# Each throughput figure is the median of ROUNDS (default 5, odd) runs per
+# tool, the tools taking turns and alternating who goes first, and every
+# run's figure is printed under it: on this VM one run of either tool
+# varies by 2x (new tmpfs pages are backed by the host at their first
+# touch, see docs/DESIGN.md "Where the cycles go"), and a single pair of
+# runs mostly measures which tool drew the slow moment.
 #
 # Starts ferryd and OpenSSH's sshd (internal-sftp) on loopback ports with
 # their own throw-away configs, and a delay proxy for the 50 ms RTT case.
@@ -30,6 +31,8 @@ cc -O2 -std=c17 -Wall -Wextra -Werror -o "$FLOOR" "$src/bench/floor.c" -lcrypto
 
 size_mb=1024; nfiles=5000; rtt_mb=256
 if [ "${1:-}" = quick ]; then size_mb=256; nfiles=1000; rtt_mb=64; fi
+ROUNDS=${ROUNDS:-5}
+if [ $((ROUNDS % 2)) = 0 ] || [ "$ROUNDS" -lt 1 ]; then echo "ROUNDS must be odd" >&2; exit 2; fi
 
 work=$(mktemp -d /dev/shm/ferry-bench.XXXXXX)
 pids=()
@@ -87,9 +90,10 @@ run_one() {
 }
 
 # pair TOOLOPTS_F TOOLOPTS_S BATCH_F BATCH_S PORT_F PORT_S CLEANUP...:
-# three rounds, ferry and sftp alternating who goes first; prints
+# $ROUNDS rounds (odd), ferry and sftp alternating who goes first; prints
 # "ferry_s ferry_cpu_client ferry_cpu_server sftp_s sftp_cpu_client
-# sftp_cpu_server", each tool's median run (by time) with its CPU.
+# sftp_cpu_server", each tool's median run (by time) with its CPU. Every
+# run's seconds go to $work/runs ("ferry: ..." and "openssh: ...").
 # CLEANUP... is a command run after every run ("nothing" for none).
 # With FLOOR_ARGS set ("EVP_CIPHER SRC DEST"), each round also runs the floor
 # (bench/floor.c) right after the two tools, so it meets the same moments
@@ -97,8 +101,8 @@ run_one() {
 FLOOR_ARGS=""
 pair() {
   local of=$1 os=$2 bf=$3 bs=$4 pf_=$5 ps_=$6; shift 6
-  local fr=() sr=() fl=() i
-  for i in 1 2 3; do
+  local fr=() sr=() fl=() i mid=$(( (ROUNDS + 1) / 2 ))
+  for i in $(seq "$ROUNDS"); do
     if [ $((i % 2)) = 1 ]; then
       fr+=("$(run_one "$FERRY" "$pf_" "$of" "$bf" "$fpid")"); "$@"
       sr+=("$(run_one sftp "$ps_" "$os" "$bs" "$spid")"); "$@"
@@ -111,8 +115,16 @@ pair() {
       fl+=("$("$FLOOR" $FLOOR_ARGS | awk '{print $2}')"); "$@"
     fi
   done
-  echo "$(printf '%s\n' "${fr[@]}" | sort -n | sed -n 2p) $(printf '%s\n' "${sr[@]}" | sort -n | sed -n 2p)" \
-    "$( [ ${#fl[@]} -gt 0 ] && printf '%s\n' "${fl[@]}" | sort -n | sed -n 2p)"
+  { echo "ferry: $(printf '%s\n' "${fr[@]}" | awk '{printf "%s ", $1}')"
+    echo "openssh: $(printf '%s\n' "${sr[@]}" | awk '{printf "%s ", $1}')"; } >"$work/runs"
+  echo "$(printf '%s\n' "${fr[@]}" | sort -n | sed -n "${mid}p") $(printf '%s\n' "${sr[@]}" | sort -n | sed -n "${mid}p")" \
+    "$( [ ${#fl[@]} -gt 0 ] && printf '%s\n' "${fl[@]}" | sort -n | sed -n "${mid}p")"
+}
+# MB/s of every run of the last pair, per tool: "  runs  ferry a b c  openssh d e f"
+runs_line() { # SIZE_MB
+  awk -v m="$1" '{printf "%s", $1; for (i = 2; i <= NF; i++) printf " %.0f", m * 1.048576 / $i; printf "  "}' \
+    "$work/runs" | sed 's/^/  runs (MB\/s): /'
+  echo
 }
 nothing() { :; }
 
@@ -154,6 +166,7 @@ bulk() { # bulk LABEL CIPHER MAC [FLOOR_EVP_CIPHER]
     printf "%-44s %8s s/GiB %8s s/GiB\n" "  cpu client+server" \
       "$(awk -v c="$fc" -v s="$fsv" -v m="$size_mb" 'BEGIN{printf "%.2f", (c+s)*1024/m}')" \
       "$(awk -v c="$sc" -v s="$ssv" -v m="$size_mb" 'BEGIN{printf "%.2f", (c+s)*1024/m}')"
+    runs_line "$size_mb"
     if [ -n "${flr:-}" ]; then
       printf "%-44s %9s MB/s   ferry %s%%, openssh %s%%\n" "  floor (bare $evp records)" "$flr" \
         "$(awk -v f="$fr" -v m="$flr" 'BEGIN{printf "%.0f", 100*f/m}')" \
