@@ -229,13 +229,15 @@ pf=$(free_port); ps=$(free_port)
 /usr/bin/python3 "$src/bench/delay_proxy.py" "$ps" "$sport" 25 >"$work/ps.log" & pids+=($!)
 sleep 1
 head -c $((rtt_mb * 1024 * 1024)) "$work/local/big" >"$work/local/rtt"
+cp "$work/local/rtt" "$work/ferry-root/rtt"; cp "$work/local/rtt" "$work/ssh-root/rtt"
 for dir in put get; do
-  if [ $dir = put ]; then
-    printf 'put %s/local/rtt /rtt\n' "$work" >"$work/r.f"; printf 'put %s/local/rtt %s/ssh-root/rtt\n' "$work" "$work" >"$work/r.s"
+  if [ $dir = put ]; then # to new paths, as above
+    printf 'put %s/local/rtt /rtt.put\n' "$work" >"$work/r.f"; printf 'put %s/local/rtt %s/ssh-root/rtt.put\n' "$work" "$work" >"$work/r.s"
   else
     printf 'get /rtt /dev/null\n' >"$work/r.f"; printf 'get %s/ssh-root/rtt /dev/null\n' "$work" >"$work/r.s"
   fi
-  read -r ft _ _ st _ _ < <(pair "" "" "$work/r.f" "$work/r.s" "$pf" "$ps" nothing)
+  read -r ft _ _ st _ _ < <(pair "" "" "$work/r.f" "$work/r.s" "$pf" "$ps" \
+    rm -f "$work/ferry-root/rtt.put" "$work/ssh-root/rtt.put")
   fr=$(awk -v m="$rtt_mb" -v t="$ft" 'BEGIN{printf "%.1f", m*1.048576/t}'); sr=$(awk -v m="$rtt_mb" -v t="$st" 'BEGIN{printf "%.1f", m*1.048576/t}')
   printf "%-44s %9s MB/s %9s MB/s %8s\n" "50 ms RTT $dir ${rtt_mb} MiB" "$fr" "$sr" "$(ratio "$fr" "$sr")"
 done
