@@ -172,9 +172,14 @@ struct ferry_ssh {
 
 /* Output backlog marks: ferry_ssh_want_input is 0 above HIGH; the
  * connection layer should stop queueing channel data above HIGH and is
- * pumped (ferry__conn_pump) when the backlog falls below LOW. */
-#define FERRY__OUT_HIGH (4u * 1024 * 1024)
-#define FERRY__OUT_LOW  (1u * 1024 * 1024)
+ * pumped (ferry__conn_pump) when the backlog falls below LOW. Small
+ * enough that the output buffer's bytes stay in the CPU's cache between
+ * being written (a READ's data read into its packet, then sealed) and
+ * sent: with 4 MiB / 1 MiB ferryd spent ~9% more CPU on a 1 GiB get
+ * (the kernel's copy into a cold packet); the socket's own buffer, not
+ * this, carries what is in flight on a long path. */
+#define FERRY__OUT_HIGH (1u * 1024 * 1024)
+#define FERRY__OUT_LOW  (256u * 1024)
 /* Bytes queued for sending: encrypted output plus packets deferred
  * during a key exchange. */
 size_t ferry__out_backlog(const ferry_ssh *s);
