@@ -199,7 +199,8 @@ int ferry_ssh_input_commit(ferry_ssh *s, size_t n);
 const uint8_t *ferry_ssh_output(ferry_ssh *s, size_t *len);
 /* Marks n bytes of the output as sent. */
 void ferry_ssh_output_consume(ferry_ssh *s, size_t n);
-/* 0 while the output backlog is over its high-water mark. */
+/* 0 while the output waiting for the socket is over its high-water mark
+ * (packets deferred during a key exchange do not count: it needs input). */
 int ferry_ssh_want_input(const ferry_ssh *s);
 /* Runs timers (rekey by time, keepalives). Returns the number of ms until
  * the next deadline (or -1 for none) in *next_ms. */

@@ -170,7 +170,8 @@ struct ferry_ssh {
 
 /* ---- transport.c ---- */
 
-/* Output backlog marks: ferry_ssh_want_input is 0 above HIGH; the
+/* Output backlog marks: ferry_ssh_want_input is 0 above HIGH (of s->out
+ * alone); the
  * connection layer should stop queueing channel data above HIGH and is
  * pumped (ferry__conn_pump) when the backlog falls below LOW. Small
  * enough that the output buffer's bytes stay in the CPU's cache between

@@ -893,7 +893,12 @@ void ferry_ssh_output_consume(ferry_ssh *s, size_t n)
 
 int ferry_ssh_want_input(const ferry_ssh *s)
 {
-    return !s->closed && ferry__out_backlog(s) <= FERRY__OUT_HIGH;
+    /* Only what the socket can drain counts: packets deferred during a
+     * key exchange go out when it completes, which needs the peer's kex
+     * messages read (counting them deadlocked a rekey begun with more
+     * than HIGH of replies in flight). Deferred packets are bounded by
+     * the connection layer, which stops producing above HIGH. */
+    return !s->closed && ferry_buf_len(s->out) <= FERRY__OUT_HIGH;
 }
 
 int ferry_ssh_tick(ferry_ssh *s, int64_t *next_ms)
