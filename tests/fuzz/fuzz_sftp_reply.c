@@ -1,7 +1,12 @@
 /* fuzz_sftp_reply: the SFTP client engine reading a hostile server's
  * stream. The input is the whole server-to-client byte stream; the engine
  * runs INIT, REALPATH, STAT, a directory listing, an OPEN + pipelined
- * download and a statvfs against it (request ids are 1, 2, 3 ...). */
+ * download and a statvfs against it (request ids are 1, 2, 3 ...). Each
+ * pump delivers the next packet as framed by its length (the rest when
+ * that is malformed), first in two pieces, so replies can come after
+ * their requests went out: a download's READs are pending (marked for
+ * the engine's sink, which writes DATA where it arrives) when their
+ * replies come. */
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,7 +19,7 @@
 typedef struct feed {
     const uint8_t *data;
     size_t len;
-    int done;
+    size_t at; /* delivered so far */
 } feed;
 
 static int pump(void *ctx, ferry_sftpc *c)
@@ -23,15 +28,22 @@ static int pump(void *ctx, ferry_sftpc *c)
     size_t out;
     (void)ferry_sftpc_output(c, &out);
     ferry_sftpc_output_consume(c, out);
-    if (f->done) {
+    if (f->at >= f->len) {
         return FERRY_E_CLOSED;
     }
-    f->done = 1;
-    /* feed in two pieces to exercise reassembly */
-    size_t half = f->len / 2;
-    int r = ferry_sftpc_input(c, f->data, half);
+    const uint8_t *p = f->data + f->at;
+    size_t left = f->len - f->at;
+    size_t n = left;
+    if (left >= 4) {
+        size_t framed = 4 + ((size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3]);
+        n = framed <= left ? framed : left;
+    }
+    f->at += n;
+    /* in two pieces to exercise reassembly */
+    size_t half = n / 2;
+    int r = ferry_sftpc_input(c, p, half);
     if (r == FERRY_OK) {
-        r = ferry_sftpc_input(c, f->data + half, f->len - half);
+        r = ferry_sftpc_input(c, p + half, n - half);
     }
     return r;
 }
