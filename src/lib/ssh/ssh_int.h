@@ -170,10 +170,10 @@ struct ferry_ssh {
 
 /* ---- transport.c ---- */
 
-/* Output backlog marks: ferry_ssh_want_input is 0 above HIGH (of s->out
- * alone); the
- * connection layer should stop queueing channel data above HIGH and is
- * pumped (ferry__conn_pump) when the backlog falls below LOW. Small
+/* Output backlog marks: ferry_ssh_want_input is 0 while s->out alone
+ * holds more than HIGH; the connection layer should stop queueing channel
+ * data above HIGH and is pumped (ferry__conn_pump) when the backlog falls
+ * below LOW. Small
  * enough that the output buffer's bytes stay in the CPU's cache between
  * being written (a READ's data read into its packet, then sealed) and
  * sent: with 4 MiB / 1 MiB ferryd spent ~9% more CPU on a 1 GiB get
