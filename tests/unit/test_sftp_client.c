@@ -1168,6 +1168,38 @@ static void test_upload_small_batch(void **state)
     fake_free(&f, c);
 }
 
+/* The batches' WRITEs are built in packets too while nothing is queued
+ * ahead of them (the first file's: the next ones follow a CLOSE in the
+ * output buffer), and wait (pump) when the transport says "later"
+ * instead of failing the file. */
+static void test_upload_small_batch_in_packet(void **state)
+{
+    (void)state;
+    fake f = {.max_read = 32768, .direct = 1, .stall = 1};
+    ferry_sftpc *c = new_client(&f, 8);
+    size_t n = 40000;
+    uint8_t *data = pattern(n);
+    char path[64];
+    int fd = tmpfile_fd(path);
+    assert_int_equal(write(fd, data, n), (ssize_t)n);
+    ferry_sftpc_small v[3] = {
+        {.path = "/a", .fd = fd}, {.path = "/b", .fd = fd}, {.path = "/c", .fd = fd}};
+    assert_int_equal(ferry_sftpc_upload_small(c, v, 3), FERRY_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(v[i].result, FERRY_OK);
+        assert_true(v[i].sent == n);
+    }
+    assert_int_equal(f.n_writes, 3 * 2);
+    assert_int_equal(f.n_direct, 2); /* the first file's */
+    assert_true(f.n_later > 0);
+    assert_memory_equal(ferry_buf_data(f.written), data, n);
+    assert_int_equal(ferry_sftpc_pending(c), 0);
+    close(fd);
+    unlink(path);
+    free(data);
+    fake_free(&f, c);
+}
+
 static void test_download_small_batch(void **state)
 {
     (void)state;
@@ -1306,6 +1338,7 @@ int main(void)
         cmocka_unit_test(test_readdir),
         cmocka_unit_test(test_large_input_at_once),
         cmocka_unit_test(test_upload_small_batch),
+        cmocka_unit_test(test_upload_small_batch_in_packet),
         cmocka_unit_test(test_download_small_batch),
         cmocka_unit_test(test_download_small_multi),
         cmocka_unit_test(test_download_watermark_and_reset),

@@ -337,19 +337,23 @@ static int send_write_direct(ferry_sftpc *c, const ferry_buf *h, int fd, uint64_
 /* Reads the next chunk of the local file into a WRITE request, built in
  * place in the transport's packet or else in the output buffer, and sends
  * it. *n receives the data length (0 at end of file: nothing is sent).
- * FERRY_E_AGAIN: not now, the transport's own backlog is full (pump). */
+ * While only the transport's own backlog keeps the packet from being
+ * built, the connection is served until it drains (FERRY_E_AGAIN if the
+ * user interrupts meanwhile, as the upload loop says). */
 static int send_write(ferry_sftpc *c, const ferry_buf *h, int fd, uint64_t off, uint32_t len,
                       uint32_t *id, size_t *n)
 {
     ferry__sftpc_pkt pk;
     uint8_t *dst;
     ssize_t got = 0;
-    int later = 0, rc = FERRY_OK;
-    if (send_write_direct(c, h, fd, off, len, id, n, &rc, &later)) {
-        return rc;
+    int later = 0, rc = FERRY_OK, done;
+    while (!(done = send_write_direct(c, h, fd, off, len, id, n, &rc, &later)) && later) {
+        if ((rc = ferry__sftpc_pump(c)) != FERRY_OK || c->interrupted) {
+            return rc != FERRY_OK ? rc : FERRY_E_AGAIN;
+        }
     }
-    if (rc != FERRY_OK || later) {
-        return rc != FERRY_OK ? rc : FERRY_E_AGAIN;
+    if (done) {
+        return rc;
     }
     rc = ferry__sftpc_begin(c, SSH_FXP_WRITE, &pk);
     if (rc != FERRY_OK) {
@@ -392,16 +396,11 @@ int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t
 
     while (rc == FERRY_OK) {
         size_t most = inflight(c, 1, len);
-        int blocked = 0; /* the transport's backlog is full: pump first */
-        while (rc == FERRY_OK && !eof && !blocked && q.n < most &&
-               ferry_buf_len(c->out) < WRITE_AHEAD) {
+        while (rc == FERRY_OK && !eof && q.n < most && ferry_buf_len(c->out) < WRITE_AHEAD) {
             uint32_t id;
             size_t n = 0;
             rc = send_write(c, handle, fd, next, len, &id, &n);
-            if (rc == FERRY_E_AGAIN) {
-                rc = FERRY_OK;
-                blocked = 1;
-            } else if (rc == FERRY_OK && n == 0) {
+            if (rc == FERRY_OK && n == 0) {
                 eof = 1;
                 if (c->after_last != NULL) {
                     c->after_last(c->after_last_ctx); /* every WRITE is out */
@@ -410,10 +409,6 @@ int ferry_sftpc_upload(ferry_sftpc *c, const ferry_buf *handle, int fd, uint64_t
                 xq_push(&q, id, next, (uint32_t)n);
                 next += n;
             }
-        }
-        if (rc == FERRY_OK && blocked && q.n == 0) {
-            rc = ferry__sftpc_pump(c); /* nothing to wait for but the backlog */
-            continue;
         }
         if (rc != FERRY_OK || q.n == 0) {
             break;
