@@ -120,8 +120,7 @@ int ferry__cmd_flags(int argc, char **argv, const char *allowed, unsigned *flags
 int ferry__cmd_is_dir(ferry_client *cl, const char *abs)
 {
     ferry_sftp_attrs a;
-    return ferry_sftpc_stat(cl->sftp, abs, &a) == FERRY_OK &&
-           (a.flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(a.perm);
+    return ferry_sftpc_stat(cl->sftp, abs, &a) == FERRY_OK && ferry_sftp_attrs_is_dir(&a);
 }
 
 int ferry__cmd_stat_dir(ferry_client *cl, const char *abs, int with_dir, ferry_sftp_attrs *a,
@@ -134,8 +133,7 @@ int ferry__cmd_stat_dir(ferry_client *cl, const char *abs, int with_dir, ferry_s
         *did = 0;
     }
     r = r == FERRY_OK ? ferry_sftpc_stat_wait(cl->sftp, sid, a) : r;
-    if (*did != 0 &&
-        !(r == FERRY_OK && (a->flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(a->perm))) {
+    if (*did != 0 && !(r == FERRY_OK && ferry_sftp_attrs_is_dir(a))) {
         ferry_sftpc_opendir_drop(cl->sftp, *did); /* not a directory: its handle closed */
         *did = 0;
     }
@@ -226,7 +224,7 @@ static int cmd_cd(ferry_client *cl, int argc, char **argv)
         ferry__cmd_err(cl, "Couldn't canonicalize path", abs, r);
         goto out;
     }
-    if (!(a.flags & SSH_FILEXFER_ATTR_PERMISSIONS) || !S_ISDIR(a.perm)) {
+    if (!ferry_sftp_attrs_is_dir(&a)) {
         char *e = ferry_fmt_escape(real);
         fprintf(stderr, "Can't change directory: \"%s\" is not a directory\n", e ? e : "?");
         free(e);

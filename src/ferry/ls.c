@@ -172,7 +172,7 @@ static int ls_one(ferry_client *cl, const char *arg, unsigned f)
         char *abs = ferry_path_abs(cl, v[0]);
         ferry_sftp_attrs a;
         int r = abs ? ferry__cmd_stat_dir(cl, abs, 1, &a, &did) : -1;
-        int isdir = r == 0 && (a.flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(a.perm);
+        int isdir = r == 0 && ferry_sftp_attrs_is_dir(&a);
         if (r != 0) {
             ferry__cmd_err(cl, "Can't ls", abs ? abs : v[0], r);
             rc = -1;

@@ -725,8 +725,8 @@ static size_t next_subdir(const ferry_sftpc_name *names, size_t n, size_t i)
 {
     for (; i < n; i++) {
         const ferry_sftpc_name *e = &names[i];
-        if ((e->attrs.flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(e->attrs.perm) &&
-            strcmp(e->name, ".") != 0 && strcmp(e->name, "..") != 0 && safe_name(e->name)) {
+        if (ferry_sftp_attrs_is_dir(&e->attrs) && strcmp(e->name, ".") != 0 &&
+            strcmp(e->name, "..") != 0 && safe_name(e->name)) {
             break;
         }
     }
@@ -847,7 +847,7 @@ static int get_any(ferry_client *cl, const char *abs, const char *local, const x
                    const ferry_sftp_attrs *a, int depth, xfer_pre *pre, uint32_t dir_id,
                    const char *next)
 {
-    int isdir = (a->flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(a->perm);
+    int isdir = ferry_sftp_attrs_is_dir(a);
     if (dir_id != 0 && !(isdir && o->recursive)) {
         ferry_sftpc_opendir_drop(cl->sftp, dir_id);
     }
@@ -1399,9 +1399,7 @@ static void mkdir_pre_send(ferry_client *cl, const char *rabs, mode_t mode, mkdi
  * ferry__cmd_is_dir tells one), 1 something else, 0 nothing (sr failed). */
 static int found_dir(int sr, const ferry_sftp_attrs *ra)
 {
-    return sr != FERRY_OK                                                     ? 0
-           : (ra->flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(ra->perm) ? 2
-                                                                              : 1;
+    return sr != FERRY_OK ? 0 : ferry_sftp_attrs_is_dir(ra) ? 2 : 1;
 }
 
 /* Takes what was sent ahead: 1 with *made (the MKDIR's result; its
@@ -1606,11 +1604,9 @@ int ferry__cmd_put(ferry_client *cl, int argc, char **argv)
         pre_send_open(cl, &pre, dst, SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC, &pa);
     }
     ferry_sftp_attrs da;
-    int dst_dir =
-        dst == NULL ||
-        (pre.path != NULL ? pre_stat(cl, &pre, &da) == FERRY_OK &&
-                                (da.flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(da.perm)
-                          : ferry__cmd_is_dir(cl, dst));
+    int dst_dir = dst == NULL || (pre.path != NULL ? pre_stat(cl, &pre, &da) == FERRY_OK &&
+                                                         ferry_sftp_attrs_is_dir(&da)
+                                                   : ferry__cmd_is_dir(cl, dst));
     while (!dst_dir && ferry_resume_again(cl)) {
         dst_dir = ferry__cmd_is_dir(cl, dst);
     }

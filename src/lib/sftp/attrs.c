@@ -3,6 +3,7 @@
 #include "sftp/proto.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util/err.h"
 
@@ -211,4 +212,9 @@ const char *ferry_sftp_type_name(uint32_t type)
     default:
         return "unknown";
     }
+}
+
+int ferry_sftp_attrs_is_dir(const ferry_sftp_attrs *a)
+{
+    return (a->flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(a->perm);
 }

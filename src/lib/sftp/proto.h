@@ -137,6 +137,10 @@ int ferry_sftp_attrs_decode(ferry_rd *r, ferry_sftp_attrs *a);
  * b's maximum is reached (b may then hold a partial encoding). */
 int ferry_sftp_attrs_encode(ferry_buf *b, const ferry_sftp_attrs *a);
 
+/* Non-zero when the attributes carry permissions and they say directory
+ * (attributes without permissions are not taken for one). */
+int ferry_sftp_attrs_is_dir(const ferry_sftp_attrs *a);
+
 /* Walks the extended pairs of a decoded ATTRS: `r` must first be set with
  * ferry_rd_init(r, a->ext, a->ext_len). Returns FERRY_OK with borrowed
  * (name, data) pointers, FERRY_E_EOF when no pair is left, FERRY_E_FORMAT
