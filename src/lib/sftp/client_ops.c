@@ -244,10 +244,11 @@ static int send_ext(ferry_sftpc *c, const char *ext, const char *s1, const char 
     return send_free(c, SSH_FXP_EXTENDED, p, rc, id);
 }
 
+/* ferry_sftpc_path_send and its status at once. */
 static int path_status(ferry_sftpc *c, uint8_t type, const char *path, const ferry_sftp_attrs *a)
 {
     uint32_t id;
-    int rc = send_str(c, type, path, strlen(path), a, &id);
+    int rc = ferry_sftpc_path_send(c, type, path, a, &id);
     return rc == FERRY_OK ? ferry__sftpc_status(c, id) : rc;
 }
 
@@ -500,8 +501,7 @@ int ferry_sftpc_status_wait(ferry_sftpc *c, uint32_t id)
 
 int ferry_sftpc_mkdir(ferry_sftpc *c, const char *path, const ferry_sftp_attrs *a)
 {
-    ferry_sftp_attrs none = {0};
-    return path_status(c, SSH_FXP_MKDIR, path, a != NULL ? a : &none);
+    return path_status(c, SSH_FXP_MKDIR, path, a);
 }
 
 int ferry_sftpc_rmdir(ferry_sftpc *c, const char *path)
