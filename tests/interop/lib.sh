@@ -7,6 +7,7 @@
 #   ferryd_start [ferryd args...]     # sets FERRYD_PID, FERRYD_PORT
 #   ...
 #   ferryd_stop                       # SIGTERM, expects exit status 0
+#   proxy_to PORT; turns_of CMD...    # round trips of a session (delay proxy)
 #
 # Every test gets its own temporary directory $T (removed at exit unless
 # FERRY_KEEP_TMP=1), ferryd listens on 127.0.0.1 port 0 (the kernel picks a
@@ -190,4 +191,27 @@ sshd_stop() {
     kill -TERM "$SSHD_PID" 2>/dev/null || true
     wait "$SSHD_PID" 2>/dev/null || true
     SSHD_PID=""
+}
+
+# proxy_to PORT: a delay proxy (bench/delay_proxy.py, 100 ms each way:
+# far above either side's processing, so each flight the client sends
+# after hearing from the server is one round trip) to 127.0.0.1:PORT,
+# counting a session's round trips into $T/turns. Its port in PROXY_PORT;
+# its pid is added to PROXY_PIDS, for the test's test_cleanup to end.
+PROXY_PIDS=""
+proxy_to() {
+    python3 "$FERRY_SRC/bench/delay_proxy.py" 0 "$1" 100 "$T/turns" >"$T/proxy.out" 2>&1 &
+    PROXY_PIDS="$PROXY_PIDS $!"
+    for _ in $(seq 100); do grep -q '^ready ' "$T/proxy.out" && break; sleep 0.1; done
+    PROXY_PORT=$(awk '/^ready /{print $2}' "$T/proxy.out")
+    [ -n "$PROXY_PORT" ] || fail "delay proxy did not start"
+}
+
+# turns_of CMD...: runs CMD... (one session through the proxy) and prints
+# the round trips the proxy counted for it.
+turns_of() {
+    : >"$T/turns"
+    "$@"
+    for _ in $(seq 50); do [ -s "$T/turns" ] && break; sleep 0.1; done
+    awk '/^turns /{print $2}' "$T/turns"
 }

@@ -24,10 +24,9 @@ print(s.getsockname()[1])')
 rclone serve sftp "$T/srv" --addr "127.0.0.1:$PORT" --authorized-keys "$T/authorized_keys" \
     --key "$T/rclone_host" >"$T/rclone.log" 2>&1 &
 RCLONE_PID=$!
-PROXY_PID=""
 test_cleanup() {
-    kill "$RCLONE_PID" $PROXY_PID 2>/dev/null || true
-    wait "$RCLONE_PID" $PROXY_PID 2>/dev/null || true
+    kill "$RCLONE_PID" $PROXY_PIDS 2>/dev/null || true
+    wait "$RCLONE_PID" $PROXY_PIDS 2>/dev/null || true
 }
 for _ in $(seq 100); do grep -q "SFTP server listening" "$T/rclone.log" && break; sleep 0.1; done
 grep -q "SFTP server listening" "$T/rclone.log" || fail "rclone serve sftp did not start: $(cat "$T/rclone.log")"
@@ -72,17 +71,8 @@ session "$PORT" "put -r $U"
 diff -r "$U" "$T/srv/up" >/dev/null || fail "put -r into the existing tree differs"
 ok "put -r into the existing tree"
 
-python3 "$FERRY_SRC/bench/delay_proxy.py" 0 "$PORT" 100 "$T/turns" >"$T/proxy.out" 2>&1 &
-PROXY_PID=$!
-for _ in $(seq 100); do grep -q '^ready ' "$T/proxy.out" && break; sleep 0.1; done
-PPORT=$(awk '/^ready /{print $2}' "$T/proxy.out")
-[ -n "$PPORT" ] || fail "delay proxy did not start"
-turns() {
-    : >"$T/turns"
-    session "$PPORT" "$@"
-    for _ in $(seq 50); do [ -s "$T/turns" ] && break; sleep 0.1; done
-    awk '/^turns /{print $2}' "$T/turns"
-}
+proxy_to "$PORT"
+turns() { turns_of session "$PROXY_PORT" "$@"; }
 base=$(turns pwd)
 g=$(($(turns "get up/a/g1 $T/g1") - base))
 same "$U/a/g1" "$T/g1"

@@ -35,34 +35,24 @@ ferryd_start
 make_file "$T/root/one" 1000000
 make_file "$T/up" 1000000
 
-PROXY_PIDS=""
 GROW_PID=""
 test_cleanup() {
     kill $PROXY_PIDS $GROW_PID 2>/dev/null || true
     wait $PROXY_PIDS $GROW_PID 2>/dev/null || true
 }
-# proxy_to PORT: a delay proxy to PORT; its port in PROXY_PORT
-proxy_to() {
-    python3 "$FERRY_SRC/bench/delay_proxy.py" 0 "$1" 100 "$T/turns" >"$T/proxy.out" 2>&1 &
-    PROXY_PIDS="$PROXY_PIDS $!"
-    for _ in $(seq 100); do grep -q '^ready ' "$T/proxy.out" && break; sleep 0.1; done
-    PROXY_PORT=$(awk '/^ready /{print $2}' "$T/proxy.out")
-    [ -n "$PROXY_PORT" ] || fail "delay proxy did not start"
-}
 proxy_to "$FERRYD_PORT"
 WHO=tester@127.0.0.1
 
-# turns COMMANDS: the round trips of one session running them
-turns() {
-    : >"$T/turns"
+# session COMMANDS: one session through the proxy running them
+session() {
     printf '%s\n' "$@" >"$T/batch"
     timeout 120 "$FERRY" -F none -P "$PROXY_PORT" -o UserKnownHostsFile="$T/known_hosts" \
         -o StrictHostKeyChecking=no -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none \
         -i "$T/id_ed25519" -b "$T/batch" "$WHO" >"$T/out" 2>"$T/err" ||
         { cat "$T/err" >&2; fail "session failed: $*"; }
-    for _ in $(seq 50); do [ -s "$T/turns" ] && break; sleep 0.1; done
-    awk '/^turns /{print $2}' "$T/turns"
 }
+# turns COMMANDS: the round trips of one session running them
+turns() { turns_of session "$@"; }
 
 # within MAX WHAT SRC DST COMMANDS...: the round trips beyond set-up of a
 # session running COMMANDS, which must leave DST equal to SRC and take at
