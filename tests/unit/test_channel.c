@@ -659,6 +659,111 @@ static void test_client_refuses_open(void **state)
     ferry_ssh_free(x);
 }
 
+/* A client's direct-tcpip channel (ssh -W, ProxyJump's hop): the open
+ * carries the target and the originator (RFC 4254 s7.2), confirmation
+ * opens it without a channel request, data flows both ways; a refusal
+ * reaches on_open; bad targets are refused before anything is sent. */
+static void test_direct_tcpip(void **state)
+{
+    (void)state;
+    ferry_ssh_config c, s;
+    ferry_ssh *x = NULL;
+    ferry_channel *ch = NULL;
+    ferry_buf *b = ferry_buf_new(0);
+    ct_sink k, k2;
+    char longname[300];
+    ferry_rd rd;
+    char name[64];
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    uint32_t v[5];
+    ct_sink_init(&k);
+    ct_sink_init(&k2);
+    pair_default_configs(&c, &s);
+    assert_int_equal(ct_raw_session(&x, &c, 1), FERRY_OK);
+
+    memset(longname, 'h', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    assert_int_equal(ferry_ssh_open_direct_tcpip(x, longname, 22, &ct_sink_ops, &k, NULL),
+                     FERRY_E_INVALID_ARG);
+    assert_int_equal(ferry_ssh_open_direct_tcpip(x, "", 22, &ct_sink_ops, &k, NULL),
+                     FERRY_E_INVALID_ARG);
+    assert_int_equal(ferry_ssh_open_subsystem(x, NULL, &ct_sink_ops, &k, NULL),
+                     FERRY_E_INVALID_ARG);
+    assert_int_equal(ct_next(x, b), 0);
+
+    assert_int_equal(ferry_ssh_open_direct_tcpip(x, "files.example", 2222, &ct_sink_ops, &k, &ch),
+                     FERRY_OK);
+    assert_int_equal(ct_next(x, b), 1);
+    ferry_rd_from_buf(&rd, b);
+    assert_int_equal(ferry_rd_skip(&rd, 1), FERRY_OK);
+    assert_int_equal(ferry_buf_data(b)[0], SSH_MSG_CHANNEL_OPEN);
+    assert_int_equal(ferry_rd_name(&rd, name, sizeof(name)), FERRY_OK);
+    assert_string_equal(name, "direct-tcpip");
+    for (int i = 0; i < 3; i++) { /* our id, window, max packet */
+        assert_int_equal(ferry_rd_u32(&rd, &v[i]), FERRY_OK);
+    }
+    assert_int_equal(ferry_rd_string(&rd, &p, &n), FERRY_OK);
+    assert_memory_equal(p, "files.example", n);
+    assert_int_equal(n, strlen("files.example"));
+    assert_int_equal(ferry_rd_u32(&rd, &v[3]), FERRY_OK);
+    assert_int_equal(v[3], 2222);
+    assert_int_equal(ferry_rd_string(&rd, &p, &n), FERRY_OK);
+    assert_int_equal(ferry_rd_u32(&rd, &v[4]), FERRY_OK);
+    assert_int_equal(ferry_rd_end(&rd), FERRY_OK);
+    assert_int_equal(k.open_result, 0);
+
+    /* confirmation: open at once, no request follows */
+    ferry_buf_reset(b);
+    ferry_buf_put_u8(b, SSH_MSG_CHANNEL_OPEN_CONFIRMATION);
+    ferry_buf_put_u32(b, v[0]);
+    ferry_buf_put_u32(b, 77);
+    ferry_buf_put_u32(b, 1u << 20);
+    ferry_buf_put_u32(b, 32768);
+    assert_int_equal(ct_feedb(x, b), FERRY_OK);
+    assert_int_equal(k.open_result, 1);
+    assert_int_equal(ct_next(x, b), 0);
+
+    ferry_buf_reset(b);
+    ferry_buf_put_u8(b, SSH_MSG_CHANNEL_DATA);
+    ferry_buf_put_u32(b, v[0]);
+    ferry_buf_put_cstring(b, "SSH-2.0-target\r\n");
+    assert_int_equal(ct_feedb(x, b), FERRY_OK);
+    assert_int_equal(ferry_buf_len(k.got), strlen("SSH-2.0-target\r\n"));
+    assert_int_equal(ferry_channel_write(ch, (const uint8_t *)"hello", 5), FERRY_OK);
+    assert_int_equal(ct_next(x, b), 1);
+    assert_int_equal(ferry_buf_data(b)[0], SSH_MSG_CHANNEL_DATA);
+    ferry_rd_from_buf(&rd, b);
+    assert_int_equal(ferry_rd_skip(&rd, 1), FERRY_OK);
+    assert_int_equal(ferry_rd_u32(&rd, &v[1]), FERRY_OK);
+    assert_int_equal(v[1], 77);
+    assert_int_equal(ferry_rd_string(&rd, &p, &n), FERRY_OK);
+    assert_int_equal(n, 5);
+    assert_memory_equal(p, "hello", 5);
+
+    /* a second one, refused by the server */
+    assert_int_equal(ferry_ssh_open_direct_tcpip(x, "10.0.0.1", 22, &ct_sink_ops, &k2, NULL),
+                     FERRY_OK);
+    assert_int_equal(ct_next(x, b), 1);
+    ferry_rd_from_buf(&rd, b);
+    assert_int_equal(ferry_rd_skip(&rd, 1), FERRY_OK);
+    assert_int_equal(ferry_rd_name(&rd, name, sizeof(name)), FERRY_OK);
+    assert_int_equal(ferry_rd_u32(&rd, &v[2]), FERRY_OK);
+    ferry_buf_reset(b);
+    ferry_buf_put_u8(b, SSH_MSG_CHANNEL_OPEN_FAILURE);
+    ferry_buf_put_u32(b, v[2]);
+    ferry_buf_put_u32(b, 2); /* connect failed */
+    ferry_buf_put_cstring(b, "Connection refused");
+    ferry_buf_put_cstring(b, "");
+    assert_int_equal(ct_feedb(x, b), FERRY_OK);
+    assert_int_equal(k2.open_result, -1);
+    assert_false(ferry_ssh_is_closed(x));
+    ferry_buf_free(b);
+    ferry_ssh_free(x);
+    ct_sink_free(&k);
+    ct_sink_free(&k2);
+}
+
 /* Every truncation and every bit flip of valid channel messages: the
  * session either answers, ignores or disconnects, never misbehaves
  * (sanitizers watch), and a well-formed follow-up still works when the
@@ -1014,6 +1119,7 @@ int main(void)
         cmocka_unit_test(test_many_channels),
         cmocka_unit_test(test_write_bounds),
         cmocka_unit_test(test_client_refuses_open),
+        cmocka_unit_test(test_direct_tcpip),
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_window_growth),
         cmocka_unit_test(test_keepalive_probes),

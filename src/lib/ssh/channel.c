@@ -1,5 +1,6 @@
 /* channel.c: the SSH connection protocol (RFC 4254): global requests,
- * session channels carrying a subsystem, flow control, EOF/CLOSE.
+ * session channels carrying a subsystem, a client's direct-tcpip
+ * channel (ssh -W, for ProxyJump), flow control, EOF/CLOSE.
  *
  * Decisions (documented choices):
  * - Global requests of any kind are refused (REQUEST_FAILURE when a reply
@@ -13,6 +14,8 @@
  *   else (shell, exec, pty-req, env, ...) gets CHANNEL_FAILURE when a reply
  *   is wanted and the session goes on. Client: every channel open from the
  *   server is refused, every channel request from it too.
+ * - Client: a direct-tcpip channel is open once confirmed (no request);
+ *   its originator is given as 127.0.0.1 port 65535, as ssh -W does.
  * - Client: data written before the subsystem request is answered waits
  *   for the channel's confirmation and then follows the request (an SFTP
  *   INIT needs no extra round trip); if the request fails it is dropped
@@ -102,6 +105,9 @@ struct ferry_channel {
     const ferry_chan_consumer *ops;
     void *cctx;
     char subsystem[NAME_MAX_LEN];
+    /* client "direct-tcpip" (ssh -W): where to, instead of a subsystem */
+    char target[256];
+    uint32_t target_port;
     /* ferry_channel_write_begin's packet: its payload buffer, the offset
      * of the data's length field, the bytes asked for */
     ferry_buf *wb;
@@ -611,6 +617,15 @@ static int send_subsystem_request(ferry_channel *ch)
     return finish(ch->s, r);
 }
 
+static void report_open(ferry_channel *ch, int ok)
+{
+    if (!ch->open_reported && ch->ops != NULL && ch->ops->on_open != NULL) {
+        ch->open_reported = 1;
+        ch->ops->on_open(ch->cctx, ch, ok);
+    }
+    ch->open_reported = 1;
+}
+
 static int on_open_confirmation(ferry_ssh *s, ferry_rd *rd)
 {
     uint32_t id = 0, peer = 0, win = 0, maxpkt = 0;
@@ -631,18 +646,15 @@ static int on_open_confirmation(ferry_ssh *s, ferry_rd *rd)
     if (ch->close_wanted) {
         return send_close(ch);
     }
+    if (ch->target[0] != '\0') { /* direct-tcpip: open as confirmed */
+        ch->state = CH_OPEN;
+        report_open(ch, 1);
+        r = flush(ch);
+        return r == FERRY_OK ? deliver(ch, NULL, 0) : r;
+    }
     ch->state = CH_REQUEST;
     int r2 = send_subsystem_request(ch);
     return r2 == FERRY_OK ? flush(ch) : r2;
-}
-
-static void report_open(ferry_channel *ch, int ok)
-{
-    if (!ch->open_reported && ch->ops != NULL && ch->ops->on_open != NULL) {
-        ch->open_reported = 1;
-        ch->ops->on_open(ch->cctx, ch, ok);
-    }
-    ch->open_reported = 1;
 }
 
 static int on_open_failure(ferry_ssh *s, ferry_rd *rd)
@@ -891,11 +903,18 @@ int ferry__conn_dispatch(ferry_ssh *s, uint8_t msg, ferry_rd *payload)
 static int send_open(ferry_channel *ch)
 {
     ferry_buf *b = NULL;
+    int direct = ch->target[0] != '\0';
     int r = ferry__pkt_start(ch->s, SSH_MSG_CHANNEL_OPEN, &b);
-    r = r == FERRY_OK ? ferry_buf_put_cstring(b, "session") : r;
+    r = r == FERRY_OK ? ferry_buf_put_cstring(b, direct ? "direct-tcpip" : "session") : r;
     r = r == FERRY_OK ? ferry_buf_put_u32(b, ch->id) : r;
     r = r == FERRY_OK ? ferry_buf_put_u32(b, ch->lwin) : r;
     r = r == FERRY_OK ? ferry_buf_put_u32(b, ch->lmaxpkt) : r;
+    if (direct) { /* RFC 4254 s7.2; the originator is this stdio, as ssh -W says */
+        r = r == FERRY_OK ? ferry_buf_put_cstring(b, ch->target) : r;
+        r = r == FERRY_OK ? ferry_buf_put_u32(b, ch->target_port) : r;
+        r = r == FERRY_OK ? ferry_buf_put_cstring(b, "127.0.0.1") : r;
+        r = r == FERRY_OK ? ferry_buf_put_u32(b, 65535) : r;
+    }
     if ((r = finish(ch->s, r)) == FERRY_OK) {
         ch->state = CH_OPENING;
     }
@@ -917,12 +936,16 @@ int ferry__conn_start(ferry_ssh *s)
     return FERRY_OK;
 }
 
-int ferry_ssh_open_subsystem(ferry_ssh *s, const char *subsystem, const ferry_chan_consumer *ops,
-                             void *cctx, ferry_channel **out)
+/* A client channel to be opened once authenticated: a subsystem's
+ * session channel, or a direct-tcpip one when `target` is set. */
+static int open_client_channel(ferry_ssh *s, const char *subsystem, const char *target,
+                               uint32_t port, const ferry_chan_consumer *ops, void *cctx,
+                               ferry_channel **out)
 {
     ferry_channel *ch = NULL;
-    if (s == NULL || subsystem == NULL || ops == NULL || s->cfg.role != FERRY_ROLE_CLIENT ||
-        strlen(subsystem) >= NAME_MAX_LEN) {
+    if (s == NULL || ops == NULL || s->cfg.role != FERRY_ROLE_CLIENT ||
+        (subsystem != NULL && strlen(subsystem) >= NAME_MAX_LEN) ||
+        (target != NULL && (target[0] == '\0' || strlen(target) >= sizeof(ch->target)))) {
         return FERRY_E_INVALID_ARG;
     }
     if (s->closed) {
@@ -932,7 +955,12 @@ int ferry_ssh_open_subsystem(ferry_ssh *s, const char *subsystem, const ferry_ch
     if (r != FERRY_OK) {
         return r;
     }
-    memcpy(ch->subsystem, subsystem, strlen(subsystem) + 1);
+    if (subsystem != NULL) {
+        memcpy(ch->subsystem, subsystem, strlen(subsystem) + 1);
+    } else {
+        memcpy(ch->target, target, strlen(target) + 1);
+        ch->target_port = port;
+    }
     ch->ops = ops;
     ch->cctx = cctx;
     if (out != NULL) {
@@ -942,6 +970,24 @@ int ferry_ssh_open_subsystem(ferry_ssh *s, const char *subsystem, const ferry_ch
         return send_open(ch);
     }
     return FERRY_OK;
+}
+
+int ferry_ssh_open_subsystem(ferry_ssh *s, const char *subsystem, const ferry_chan_consumer *ops,
+                             void *cctx, ferry_channel **out)
+{
+    if (subsystem == NULL) {
+        return FERRY_E_INVALID_ARG;
+    }
+    return open_client_channel(s, subsystem, NULL, 0, ops, cctx, out);
+}
+
+int ferry_ssh_open_direct_tcpip(ferry_ssh *s, const char *host, uint16_t port,
+                                const ferry_chan_consumer *ops, void *cctx, ferry_channel **out)
+{
+    if (host == NULL) {
+        return FERRY_E_INVALID_ARG;
+    }
+    return open_client_channel(s, NULL, host, port, ops, cctx, out);
 }
 
 /* ---- pumping ---- */

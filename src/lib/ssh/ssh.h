@@ -239,6 +239,11 @@ unsigned ferry_ssh_kex_count(const ferry_ssh *s);
  * outcome. */
 int ferry_ssh_open_subsystem(ferry_ssh *s, const char *subsystem, const ferry_chan_consumer *ops,
                              void *cctx, ferry_channel **out);
+/* Client: opens a "direct-tcpip" channel (RFC 4254 s7.2) to host:port
+ * from the server, as ssh -W (ProxyJump's hop), once authenticated; the
+ * consumer's on_open reports the outcome, then data flows both ways. */
+int ferry_ssh_open_direct_tcpip(ferry_ssh *s, const char *host, uint16_t port,
+                                const ferry_chan_consumer *ops, void *cctx, ferry_channel **out);
 
 /* Queues data on the channel. All-or-nothing: FERRY_E_AGAIN when the
  * channel's outbound queue is over its limit (wait for on_writable),
