@@ -12,8 +12,10 @@ void ferry_usage(void)
 {
     fprintf(stderr,
             "usage: ferry [-1aCfpqrv] [-B buffer_size] [-b batchfile] [-D sftp_server_command]\n"
-            "             [-F ssh_config] [-i identity_file] [-l limit] [-o ssh_option]\n"
-            "             [-P port] [-R num_requests] destination [local]\n");
+            "             [-F ssh_config] [-i identity_file] [-J destination] [-l limit]\n"
+            "             [-o ssh_option] [-P port] [-R num_requests] destination [local]\n"
+            "       ferry [-v] [-F ssh_config] [-i identity_file] [-J destination]\n"
+            "             [-o ssh_option] [-P port] -W host:port destination\n");
 }
 
 void ferry_dest_free(ferry_dest *d)
@@ -180,6 +182,17 @@ static int push(char ***v, size_t *n, const char *s)
     return 0;
 }
 
+/* A flag that stands for "-o keyword=arg" (-c, -J). */
+static int push_option(ferry_args *a, const char *keyword, const char *arg)
+{
+    char buf[1024];
+    if ((size_t)snprintf(buf, sizeof(buf), "%s=%s", keyword, arg) >= sizeof(buf)) {
+        fprintf(stderr, "ferry: argument too long\n");
+        return -1;
+    }
+    return push(&a->cli_options, &a->n_cli_options, buf);
+}
+
 static int num_arg(const char *s, unsigned long min, unsigned long max, unsigned long *v)
 {
     char *end;
@@ -277,13 +290,15 @@ static int one_opt(ferry_args *a, int ch, const char *arg)
         return push(&a->cli_options, &a->n_cli_options, arg);
     case 'i':
         return push(&a->identities, &a->n_identities, arg);
-    case 'c': {
-        char buf[1024];
-        snprintf(buf, sizeof(buf), "Ciphers=%s", arg);
-        return push(&a->cli_options, &a->n_cli_options, buf);
-    }
-    case 'S':
+    case 'c':
+        return push_option(a, "Ciphers", arg);
     case 'J':
+        return push_option(a, "ProxyJump", arg);
+    case 'W':
+        free(a->forward);
+        a->forward = strdup(arg);
+        return 0;
+    case 'S':
         fprintf(stderr, "ferry: option -%c is not supported\n", ch);
         return -1;
     default:
@@ -299,7 +314,7 @@ int ferry_args_parse(ferry_args *a, int argc, char **argv)
     a->dest.port = -1;
     optind = 0; /* glibc: full re-initialisation */
     opterr = 1;
-    while ((ch = getopt(argc, argv, "146aACfNpqrsvXB:b:c:D:F:i:J:l:o:P:Q:R:S:")) != -1) {
+    while ((ch = getopt(argc, argv, "146aACfNpqrsvXB:b:c:D:F:i:J:l:o:P:Q:R:S:W:")) != -1) {
         if (ch == '?' || one_opt(a, ch, optarg) != 0) {
             ferry_usage();
             return -1;
@@ -337,6 +352,7 @@ void ferry_args_free(ferry_args *a)
     free(a->config_file);
     free(a->sftp_server);
     free(a->query);
+    free(a->forward);
     free(a->local);
     ferry_dest_free(&a->dest);
 }

@@ -212,14 +212,16 @@ static int read_socket(ferry_conn *c)
     return r == FERRY_OK ? FERRY_OK : closed_error(c);
 }
 
-/* One round: send, wait for the socket (or a timer, or `extra` being
- * readable: *ready set), receive. */
-static int step(ferry_conn *c, int extra, int *ready)
+int ferry__conn_poll(ferry_conn *c, struct pollfd *x, size_t nx, int *signalled)
 {
     int64_t next = -1;
     size_t outlen;
     int r, timeout;
-    struct pollfd p[2] = {{.fd = c->fd}, {.fd = extra, .events = POLLIN}};
+    struct pollfd p[1 + FERRY__CONN_POLL_MAX] = {{.fd = c->fd}};
+    nx = nx > FERRY__CONN_POLL_MAX ? FERRY__CONN_POLL_MAX : nx;
+    if (nx > 0) {
+        memcpy(p + 1, x, nx * sizeof(*x));
+    }
 
     feed_channel(c);
     if ((r = flush_socket(c)) != FERRY_OK) {
@@ -236,12 +238,15 @@ static int step(ferry_conn *c, int extra, int *ready)
     (void)ferry_ssh_output(c->ssh, &outlen);
     p[0].events = (short)((ferry_ssh_want_input(c->ssh) ? POLLIN : 0) | (outlen ? POLLOUT : 0));
     timeout = next < 0 || next > 1000 ? 1000 : (int)next;
-    int n = poll(p, extra >= 0 ? 2 : 1, timeout);
+    int n = poll(p, 1 + nx, timeout);
     if (n < 0 && errno != EINTR) {
         return ferry_err_sys();
     }
-    if (extra >= 0 && n != 0) {
-        *ready = n < 0 ? -1 /* a signal */ : p[1].revents != 0;
+    for (size_t i = 0; i < nx; i++) {
+        x[i].revents = n > 0 ? p[1 + i].revents : 0;
+    }
+    if (signalled != NULL) {
+        *signalled = n < 0;
     }
     if (n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
         if ((r = read_socket(c)) != FERRY_OK) {
@@ -259,7 +264,7 @@ static int step(ferry_conn *c, int extra, int *ready)
 
 int ferry__conn_step(ferry_conn *c)
 {
-    return step(c, -1, NULL);
+    return ferry__conn_poll(c, NULL, 0, NULL);
 }
 
 /* Until fd is readable (0) or a signal arrives (-1). */
@@ -276,14 +281,15 @@ int ferry_conn_wait_input(ferry_conn *c, int fd)
         return wait_readable(fd);
     }
     for (;;) {
-        int ready = 0;
-        int r = step(c, fd, &ready);
+        int sig = 0;
+        struct pollfd x = {.fd = fd, .events = POLLIN};
+        int r = ferry__conn_poll(c, &x, 1, &sig);
         if (r != FERRY_OK) { /* lost while idle: the next command sees it */
             ferry_sftpc_kill(c->sftp, r);
             return wait_readable(fd);
         }
-        if (ready != 0) {
-            return ready > 0 ? 0 : -1;
+        if (sig || x.revents != 0) {
+            return sig ? -1 : 0;
         }
     }
 }
@@ -566,16 +572,11 @@ static int wait_auth(ferry_conn *c)
     return r == FERRY_OK && c->ch_state < 0 ? FERRY_E_CLOSED : r;
 }
 
-int ferry_conn_open(ferry_conn **out, const ferry_opts *o, const char *host, int verbose,
-                    ferry_sftpc **sftp, const ferry_sftpc_config *scfg)
+int ferry__conn_begin(ferry_conn **out, const ferry_opts *o, const char *host)
 {
     ferry_conn *c = calloc(1, sizeof(*c));
-    ferry_sftpc_io io = {.pump = ssh_pump,
-                         .window = ssh_window,
-                         .flush = ssh_flush,
-                         .begin = ssh_begin,
-                         .end = ssh_end};
     int r = FERRY_E_INTERNAL;
+    *out = NULL;
     if (c == NULL) {
         return FERRY_E_ALLOC;
     }
@@ -584,7 +585,6 @@ int ferry_conn_open(ferry_conn **out, const ferry_opts *o, const char *host, int
         .host = host, .hostname = o->hostname, .ip = c->ip, .port = o->port, .opts = o};
     c->batch_mode = o->batch_mode > 0;
     c->alive_ms = o->alive_count == 0 ? (uint64_t)o->alive_interval * 1000u : 0;
-    io.ctx = c;
     if (apply_algs(c, o) != 0) {
         r = FERRY_E_INVALID_ARG;
         goto out;
@@ -596,28 +596,53 @@ int ferry_conn_open(ferry_conn **out, const ferry_opts *o, const char *host, int
     if ((r = ferry__conn_identities(c, o)) != FERRY_OK) {
         goto out;
     }
-    c->fd = ferry__conn_tcp(o->hostname, o->port, o->connect_timeout, c->ip, sizeof(c->ip));
-    if (c->fd < 0) {
+    if ((c->fd = ferry__conn_dial(c, o)) < 0) {
         r = FERRY_E_SYSTEM;
         goto out;
     }
     c->last_rx = ferry__conn_now_ms();
-    if ((r = start_session(c, o)) != FERRY_OK ||
-        (r = ferry_sftpc_new(&c->sftp, scfg, &io)) != FERRY_OK ||
-        (r = ferry_ssh_open_subsystem(c->ssh, "sftp", &sftp_consumer, c, &c->ch)) != FERRY_OK ||
-        (r = wait_auth(c)) != FERRY_OK) {
+    if ((r = start_session(c, o)) != FERRY_OK) {
         goto out;
     }
-    if (verbose) {
-        fprintf(stderr, "Authenticated to %s ([%s]:%d) using %s.\n", o->hostname, c->ip, o->port,
-                ferry_ssh_alg(c->ssh, "kex"));
-    }
-    *sftp = c->sftp;
     *out = c;
     return FERRY_OK;
 out:
     ferry_conn_close(c);
     return r;
+}
+
+void ferry__conn_report_auth(ferry_conn *c, const ferry_opts *o)
+{
+    if (o->verbose) {
+        fprintf(stderr, "Authenticated to %s ([%s]:%d) using %s.\n", o->hostname,
+                c->ip[0] ? c->ip : "via proxy", o->port, ferry_ssh_alg(c->ssh, "kex"));
+    }
+}
+
+int ferry_conn_open(ferry_conn **out, const ferry_opts *o, const char *host, ferry_sftpc **sftp,
+                    const ferry_sftpc_config *scfg)
+{
+    ferry_conn *c = NULL;
+    ferry_sftpc_io io = {.pump = ssh_pump,
+                         .window = ssh_window,
+                         .flush = ssh_flush,
+                         .begin = ssh_begin,
+                         .end = ssh_end};
+    int r = ferry__conn_begin(&c, o, host);
+    if (r != FERRY_OK) {
+        return r;
+    }
+    io.ctx = c;
+    if ((r = ferry_sftpc_new(&c->sftp, scfg, &io)) != FERRY_OK ||
+        (r = ferry_ssh_open_subsystem(c->ssh, "sftp", &sftp_consumer, c, &c->ch)) != FERRY_OK ||
+        (r = wait_auth(c)) != FERRY_OK) {
+        ferry_conn_close(c);
+        return r;
+    }
+    ferry__conn_report_auth(c, o);
+    *sftp = c->sftp;
+    *out = c;
+    return FERRY_OK;
 }
 
 /* Frees the SSH session and the socket (the sftp engine stays). */
@@ -635,6 +660,7 @@ static void drop_session(ferry_conn *c)
         close(c->fd);
         c->fd = -1;
     }
+    ferry__conn_proxy_end(c);
     c->ch = NULL;
     c->ch_state = 0;
 }
@@ -649,8 +675,7 @@ int ferry_conn_redial(ferry_conn *c)
     drop_session(c);
     ferry_sftpc_reset(c->sftp);
     c->reported = 0;
-    c->fd = ferry__conn_tcp(o->hostname, o->port, o->connect_timeout, c->ip, sizeof(c->ip));
-    if (c->fd < 0) {
+    if ((c->fd = ferry__conn_dial(c, o)) < 0) {
         return FERRY_E_SYSTEM;
     }
     c->last_rx = c->last_tx = ferry__conn_now_ms();

@@ -1,5 +1,5 @@
-/* conn_int.h: the connection object shared by conn.c, ident.c and
- * pipe.c. */
+/* conn_int.h: the connection object shared by conn.c, ident.c, pipe.c
+ * and proxy.c. */
 #ifndef FERRY_CLIENT_CONN_INT_H
 #define FERRY_CLIENT_CONN_INT_H
 
@@ -41,13 +41,34 @@ struct ferry_conn {
     } * answers;
     size_t n_answers;
     int redialing;
+    /* ProxyCommand / ProxyJump: the program at the other end of c->fd */
+    pid_t proxy;
+    /* -W: the channel's data waits for stdout; stdin reached its end */
+    int out_blocked, in_eof;
 };
 
 uint64_t ferry__conn_now_ms(void);
 /* Connects by TCP; returns the socket or -1 (message printed). */
 int ferry__conn_tcp(const char *host, int port, int timeout_s, char *ip, size_t ipsz);
+/* Connects as the options say: by TCP (c->ip set), or to a ProxyCommand
+ * or a ProxyJump hop (this program with -W) on a socket pair (c->proxy
+ * set, c->ip empty). Returns the descriptor or -1 (message printed). */
+int ferry__conn_dial(ferry_conn *c, const ferry_opts *o);
+/* Ends and reaps the proxy program, if any. */
+void ferry__conn_proxy_end(ferry_conn *c);
+/* Everything up to the SSH session started on a new connection: the
+ * algorithms, identities, the dial, our KEXINIT. */
+int ferry__conn_begin(ferry_conn **out, const ferry_opts *o, const char *host);
+/* "Authenticated to ..." under -v. */
+void ferry__conn_report_auth(ferry_conn *c, const ferry_opts *o);
 /* One round of the poll loop. */
 int ferry__conn_step(ferry_conn *c);
+/* The same, also waiting for x[0..nx) (at most FERRY__CONN_POLL_MAX;
+ * their revents are set); *signalled (if not NULL) tells whether a
+ * signal broke the wait. */
+#define FERRY__CONN_POLL_MAX 4
+struct pollfd;
+int ferry__conn_poll(ferry_conn *c, struct pollfd *x, size_t nx, int *signalled);
 /* Collects agent and key-file identities into c->ids. */
 int ferry__conn_identities(ferry_conn *c, const ferry_opts *o);
 /* From now on a key file still locked is skipped, not asked for (a

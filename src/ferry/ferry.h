@@ -4,6 +4,7 @@
  *   sshconf.c  ssh_config(5) subset, table-driven
  *   prompt.c   passwords and questions on /dev/tty or SSH_ASKPASS
  *   conn.c     the blocking driver around the sans-I/O SSH session
+ *   proxy.c    ProxyCommand, ProxyJump (-J) and -W (stdio forwarding)
  *   hostkey.c  known_hosts verification and OpenSSH's prompts
  *   pipe.c     -D: a local sftp-server on pipes (tests, debugging)
  *   shell.c    command-line splitting, batch and interactive loops
@@ -57,6 +58,12 @@ typedef struct ferry_opts {
      * milliseconds here, seconds with decimals in the file),
      * VerifyTransfers */
     int reconnect, reconnect_attempts, reconnect_delay_ms, verify_transfers;
+    /* ProxyCommand / ProxyJump (-J): whichever comes first wins, as in
+     * OpenSSH; "none" stands for unset */
+    char *proxy_command, *proxy_jump;
+    /* not ssh_config: -F and -v, handed on to a ProxyJump hop */
+    char *config_file;
+    int verbose;
 } ferry_opts;
 
 void ferry_opts_init(ferry_opts *o);
@@ -106,6 +113,7 @@ typedef struct ferry_args {
     char **identities; /* -i values */
     size_t n_identities;
     int port; /* -P, -1 if absent */
+    char *forward; /* -W host:port: stdio forwarding through the destination */
     ferry_dest dest;
     char *local; /* second operand for host:path downloads */
 } ferry_args;
@@ -130,8 +138,12 @@ typedef struct ferry_conn ferry_conn;
 
 /* Connects, verifies the host, authenticates and opens the sftp
  * subsystem. The engine c gets its pump from the connection. */
-int ferry_conn_open(ferry_conn **out, const ferry_opts *o, const char *host, int verbose,
-                    ferry_sftpc **sftp, const ferry_sftpc_config *scfg);
+int ferry_conn_open(ferry_conn **out, const ferry_opts *o, const char *host, ferry_sftpc **sftp,
+                    const ferry_sftpc_config *scfg);
+/* -W host:port: connects and authenticates as ferry_conn_open, then
+ * relays stdin and stdout to host:port from the server (a direct-tcpip
+ * channel, as ssh -W; what ProxyJump runs). Returns the exit status. */
+int ferry_conn_forward(const ferry_opts *o, const char *host, const char *target);
 /* Starts `cmd` (via /bin/sh -c) as a local sftp server on pipes. */
 int ferry_conn_open_pipe(ferry_conn **out, const char *cmd, ferry_sftpc **sftp,
                          const ferry_sftpc_config *scfg);

@@ -96,8 +96,11 @@ static int ask_unknown(const ferry_hostcheck *hc, const ferry_key *k, const char
 {
     char name[512], ipname[512], q[2048], ans[256];
     ferry_known_hosts_hostname(hc->host, (uint16_t)hc->port, name, sizeof(name));
-    ferry_known_hosts_hostname(hc->ip ? hc->ip : hc->hostname, (uint16_t)hc->port, ipname,
-                               sizeof(ipname));
+    if (hc->ip != NULL && hc->ip[0] != '\0') {
+        ferry_known_hosts_hostname(hc->ip, (uint16_t)hc->port, ipname, sizeof(ipname));
+    } else { /* through a proxy: OpenSSH's words */
+        snprintf(ipname, sizeof(ipname), "<no hostip for proxy command>");
+    }
     snprintf(q, sizeof(q),
              "The authenticity of host '%s (%s)' can't be established.\n"
              "%s key fingerprint is %s.\n"

@@ -76,6 +76,10 @@ static int load_options(ferry_opts *o, const ferry_args *a)
         (void)ferry_opts_file(o, "/etc/ssh/ssh_config", host, 0);
     }
     ferry_opts_defaults(o, host);
+    o->verbose = a->verbose;
+    if (a->config_file != NULL && (o->config_file = strdup(a->config_file)) == NULL) {
+        rc = -1;
+    }
     if (o->hostname != NULL && strstr(o->hostname, "%h") != NULL) {
         char *h = ferry_opts_expand_path(o->hostname, host, o->user);
         free(o->hostname);
@@ -198,7 +202,11 @@ int main(int argc, char **argv)
         if (load_options(&o, &a) != 0 && o.hostname == NULL) {
             goto out;
         }
-        if (ferry_conn_open(&conn, &o, a.dest.host, a.verbose, &cl.sftp, &scfg) != FERRY_OK) {
+        if (a.forward != NULL) { /* -W: no SFTP, a relay */
+            rc = ferry_conn_forward(&o, a.dest.host, a.forward);
+            goto out;
+        }
+        if (ferry_conn_open(&conn, &o, a.dest.host, &cl.sftp, &scfg) != FERRY_OK) {
             goto out;
         }
         cl.rs.redial = redial;

@@ -16,7 +16,7 @@
 
 #include "util/names.h"
 
-enum opt_type { T_STR, T_INT, T_PORT, T_YESNO, T_STRICT, T_IDFILE, T_MSEC, T_IGNORE };
+enum opt_type { T_STR, T_INT, T_PORT, T_YESNO, T_STRICT, T_IDFILE, T_MSEC, T_PROXY, T_IGNORE };
 
 typedef struct opt_def {
     const char *name;
@@ -53,6 +53,8 @@ static const opt_def opt_table[] = {
     {"reconnectdelay", T_MSEC, F(reconnect_delay_ms)},
     {"verifytransfers", T_YESNO, F(verify_transfers)},
     {"compression", T_YESNO, F(compression)},
+    {"proxycommand", T_PROXY, F(proxy_command)},
+    {"proxyjump", T_PROXY, F(proxy_jump)},
     /* Accepted silently: meaningless or defaults for an sftp client. */
     {"addressfamily", T_IGNORE, 0},
     {"loglevel", T_IGNORE, 0},
@@ -86,8 +88,10 @@ void ferry_opts_init(ferry_opts *o)
 
 void ferry_opts_free(ferry_opts *o)
 {
-    char **strs[] = {&o->hostname, &o->user, &o->identity_agent, &o->known_hosts, &o->ciphers,
-                     &o->macs,     &o->kex,  &o->hostkey_algs};
+    char **strs[] = {&o->hostname,    &o->user,         &o->identity_agent,
+                     &o->known_hosts, &o->ciphers,      &o->macs,
+                     &o->kex,         &o->hostkey_algs, &o->proxy_command,
+                     &o->proxy_jump,  &o->config_file};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -212,6 +216,11 @@ static int store(ferry_opts *o, const opt_def *d, const char *val)
         n = parse_msec(val);
         *ip = *ip == -1 && n >= 0 ? (int)n : *ip;
         return n < 0 ? -1 : 0;
+    case T_PROXY: /* the first of ProxyCommand and ProxyJump wins */
+        if (o->proxy_command == NULL && o->proxy_jump == NULL && (*sp = strdup(val)) == NULL) {
+            return -1;
+        }
+        return 0;
     case T_IGNORE:
         return 0;
     }

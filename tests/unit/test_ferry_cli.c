@@ -125,6 +125,43 @@ static void test_args(void **state)
     ferry_args_free(&a);
 }
 
+/* -J and -W on the command line; ProxyCommand and ProxyJump: the first
+ * of the two wins (OpenSSH's rule), "none" is stored as such (and means
+ * a direct connection), a command keeps its spaces and tokens. */
+static void test_proxy_options(void **state)
+{
+    (void)state;
+    ferry_args a;
+    ferry_opts o;
+    int in = 1;
+    char *argv[] = {"ferry", "-J", "u@jump:2200,ssh://j2", "-W", "[::1]:22", "h", NULL};
+    assert_int_equal(ferry_args_parse(&a, 6, argv), 0);
+    assert_int_equal(a.n_cli_options, 1);
+    assert_string_equal(a.cli_options[0], "ProxyJump=u@jump:2200,ssh://j2");
+    assert_string_equal(a.forward, "[::1]:22");
+    ferry_opts_init(&o);
+    assert_int_equal(ferry_opts_line(&o, a.cli_options[0], "h", &in, "cli"), 0);
+    assert_string_equal(o.proxy_jump, "u@jump:2200,ssh://j2");
+    assert_int_equal(ferry_opts_line(&o, "ProxyCommand nc %h %p", "h", &in, "cli"), 0);
+    assert_null(o.proxy_command);
+    ferry_opts_free(&o);
+    ferry_args_free(&a);
+
+    ferry_opts_init(&o);
+    assert_int_equal(ferry_opts_line(&o, "ProxyCommand=ssh -W '[%h]:%p' bastion", "h", &in, "cli"),
+                     0);
+    assert_int_equal(ferry_opts_line(&o, "ProxyJump bastion", "h", &in, "cli"), 0);
+    assert_string_equal(o.proxy_command, "ssh -W '[%h]:%p' bastion");
+    assert_null(o.proxy_jump);
+    ferry_opts_free(&o);
+
+    ferry_opts_init(&o);
+    assert_int_equal(ferry_opts_line(&o, "ProxyJump none", "h", &in, "cli"), 0);
+    assert_int_equal(ferry_opts_line(&o, "ProxyJump bastion", "h", &in, "cli"), 0);
+    assert_string_equal(o.proxy_jump, "none");
+    ferry_opts_free(&o);
+}
+
 static char *write_tmp(const char *text)
 {
     static char path[64];
@@ -872,6 +909,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_destinations),
         cmocka_unit_test(test_args),
+        cmocka_unit_test(test_proxy_options),
         cmocka_unit_test(test_ssh_config),
         cmocka_unit_test(test_resume_options),
         cmocka_unit_test(test_backoff),
