@@ -64,6 +64,9 @@ typedef struct ferry_opts {
     /* not ssh_config: -F and -v, handed on to a ProxyJump hop */
     char *config_file;
     int verbose;
+    /* Match final: set once such a block was seen (the files are then
+     * read again, final_pass set, as OpenSSH's second pass) */
+    int saw_final, final_pass;
 } ferry_opts;
 
 void ferry_opts_init(ferry_opts *o);
@@ -83,6 +86,14 @@ int ferry_opts_host_match(const char *patterns, const char *host);
 void ferry_opts_defaults(ferry_opts *o, const char *host);
 /* "~/" expansion and %d/%u/%h tokens for file names: new heap string. */
 char *ferry_opts_expand_path(const char *path, const char *host, const char *user);
+/* OpenSSH's %-tokens: s with each %x of `t` (a table ended by key 0; a
+ * NULL value counts as "") replaced, %% as a percent sign, any other %x
+ * left as it is. New heap string, NULL if out of memory. */
+typedef struct ferry_token {
+    char key;
+    const char *value;
+} ferry_token;
+char *ferry_opts_expand_tokens(const char *s, const ferry_token *t);
 
 /* ---- command line (args.c) ---- */
 

@@ -35,6 +35,27 @@ static int query(const char *what)
     return 0;
 }
 
+/* -F's file, or the user's and the system's. */
+static int read_config_files(ferry_opts *o, const ferry_args *a)
+{
+    const char *host = a->dest.host;
+    int rc = 0;
+    if (a->config_file != NULL) {
+        if (strcasecmp(a->config_file, "none") != 0 &&
+            ferry_opts_file(o, a->config_file, host, 1) != 0) {
+            rc = -1;
+        }
+    } else {
+        char *user_cfg = ferry_opts_expand_path("~/.ssh/config", host, "");
+        if (user_cfg != NULL && ferry_opts_file(o, user_cfg, host, 0) != 0) {
+            rc = -1;
+        }
+        free(user_cfg);
+        (void)ferry_opts_file(o, "/etc/ssh/ssh_config", host, 0);
+    }
+    return rc;
+}
+
 /* Command line first, then the user's and the system's files: the first
  * value obtained for an option wins. */
 static int load_options(ferry_opts *o, const ferry_args *a)
@@ -62,18 +83,14 @@ static int load_options(ferry_opts *o, const ferry_args *a)
             rc = -1;
         }
     }
-    if (a->config_file != NULL) {
-        if (strcasecmp(a->config_file, "none") != 0 &&
-            ferry_opts_file(o, a->config_file, host, 1) != 0) {
+    if (read_config_files(o, a) != 0) {
+        rc = -1;
+    }
+    if (o->saw_final) { /* Match final: a second pass, as OpenSSH */
+        o->final_pass = 1;
+        if (read_config_files(o, a) != 0) {
             rc = -1;
         }
-    } else {
-        char *user_cfg = ferry_opts_expand_path("~/.ssh/config", host, "");
-        if (user_cfg != NULL && ferry_opts_file(o, user_cfg, host, 0) != 0) {
-            rc = -1;
-        }
-        free(user_cfg);
-        (void)ferry_opts_file(o, "/etc/ssh/ssh_config", host, 0);
     }
     ferry_opts_defaults(o, host);
     o->verbose = a->verbose;

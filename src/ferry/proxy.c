@@ -34,42 +34,6 @@ static int is_set(const char *v)
     return v != NULL && v[0] != '\0' && strcasecmp(v, "none") != 0;
 }
 
-/* ProxyCommand's tokens: %h host, %p port, %r user, %n the name as
- * given, %% a percent; any other %x is left as it is. New heap string. */
-static char *expand_command(const char *cmd, const ferry_opts *o, const char *alias)
-{
-    char port[16];
-    size_t cap = strlen(cmd) + 1, j = 0;
-    snprintf(port, sizeof(port), "%d", o->port);
-    for (const char *p = cmd; *p; p++) {
-        cap += p[0] == '%' ? 2 * (strlen(o->hostname) + strlen(o->user) + strlen(alias)) + 16 : 0;
-    }
-    char *out = malloc(cap);
-    if (out == NULL) {
-        return NULL;
-    }
-    for (const char *p = cmd; *p; p++) {
-        const char *ins = NULL;
-        if (p[0] == '%') {
-            ins = p[1] == 'h'   ? o->hostname
-                  : p[1] == 'p' ? port
-                  : p[1] == 'r' ? o->user
-                  : p[1] == 'n' ? alias
-                  : p[1] == '%' ? "%"
-                                : NULL;
-        }
-        if (ins != NULL) {
-            memcpy(out + j, ins, strlen(ins));
-            j += strlen(ins);
-            p++;
-            continue;
-        }
-        out[j++] = *p;
-    }
-    out[j] = '\0';
-    return out;
-}
-
 /* Runs argv (argv[0] a path) with stdin and stdout on one end of a
  * socket pair; returns our end (non-blocking) or -1. */
 static int spawn(ferry_conn *c, char *const argv[])
@@ -105,7 +69,11 @@ static int spawn(ferry_conn *c, char *const argv[])
 static int proxy_command(ferry_conn *c, const ferry_opts *o)
 {
     const char *shell = getenv("SHELL");
-    char *cmd = expand_command(o->proxy_command, o, c->hc.host);
+    char port[16];
+    snprintf(port, sizeof(port), "%d", o->port);
+    const ferry_token t[] = {
+        {'h', o->hostname}, {'p', port}, {'r', o->user}, {'n', c->hc.host}, {'\0', NULL}};
+    char *cmd = ferry_opts_expand_tokens(o->proxy_command, t);
     char *line = cmd != NULL ? malloc(strlen(cmd) + 6) : NULL;
     int fd = -1;
     if (line != NULL) {

@@ -5,8 +5,11 @@
 #include "ferry.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <pwd.h>
+#include <sys/wait.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,8 @@ typedef struct opt_def {
 } opt_def;
 
 #define F(field) offsetof(ferry_opts, field)
+
+static const char *home_dir(void);
 
 static const opt_def opt_table[] = {
     {"hostname", T_STR, F(hostname)},
@@ -207,6 +212,11 @@ static int store(ferry_opts *o, const opt_def *d, const char *val)
         *ip = *ip == FERRY_STRICT_UNSET && n >= 0 ? (int)n : *ip;
         return n < 0 ? -1 : 0;
     case T_IDFILE:
+        for (size_t i = 0; i < o->n_identity_files; i++) {
+            if (strcmp(o->identity_files[i], val) == 0) {
+                return 0; /* again (Match final's second pass) */
+            }
+        }
         if (o->n_identity_files < FERRY_MAX_IDENTITY_FILES &&
             (o->identity_files[o->n_identity_files++] = strdup(val)) == NULL) {
             return -1;
@@ -303,6 +313,124 @@ static int include_files(ferry_opts *o, const char *val, const char *host, int d
     return rc;
 }
 
+/* Next word of a Match line (double quotes group, and are removed);
+ * NULL at the end. Advances *p; writes into w[wsz]. */
+static const char *match_word(const char **p, char *w, size_t wsz)
+{
+    size_t j = 0;
+    const char *s = *p + strspn(*p, " \t");
+    int quoted = 0;
+    if (*s == '\0') {
+        return NULL;
+    }
+    for (; *s != '\0' && (quoted || (*s != ' ' && *s != '\t')); s++) {
+        if (*s == '"') {
+            quoted = !quoted;
+        } else if (j + 1 < wsz) {
+            w[j++] = *s;
+        }
+    }
+    w[j] = '\0';
+    *p = s;
+    return w;
+}
+
+/* Match exec: the command (tokens %h %n %p %r %u %d %%) by the user's
+ * shell, output to /dev/null; true when it exits 0. */
+static int match_exec(const ferry_opts *o, const char *cmd, const char *host, const char *luser)
+{
+    char port[16];
+    const char *sh = getenv("SHELL");
+    snprintf(port, sizeof(port), "%d", o->port > 0 ? o->port : 22);
+    const ferry_token t[] = {{'h', o->hostname ? o->hostname : host},
+                             {'n', host},
+                             {'p', port},
+                             {'r', o->user ? o->user : luser},
+                             {'u', luser},
+                             {'d', home_dir()},
+                             {'\0', NULL}};
+    char *line = ferry_opts_expand_tokens(cmd, t);
+    int st = 0;
+    fflush(NULL);
+    pid_t pid = line != NULL ? fork() : -1;
+    if (pid < 0) {
+        free(line);
+        return 0;
+    }
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, STDIN_FILENO);
+            dup2(null, STDOUT_FILENO);
+        }
+        execl(sh != NULL && sh[0] == '/' ? sh : "/bin/sh", "sh", "-c", line, (char *)NULL);
+        _exit(127);
+    }
+    free(line);
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR) {
+            return 0;
+        }
+    }
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* A Match line: 1 when every criterion holds, 0 when one does not, -1
+ * for a malformed line. `all`; host (after HostName so far),
+ * originalhost, user (after User so far), localuser: pattern lists;
+ * exec; final (true on the second pass, which seeing it asks for);
+ * canonical (never: ferry does not canonicalize host names); each may
+ * be negated with '!'. */
+static int match_criteria(ferry_opts *o, const char *val, const char *host, const char *where)
+{
+    char w[1024], arg[4096];
+    const char *p = val;
+    const struct passwd *pw = getpwuid(getuid());
+    const char *luser = pw != NULL ? pw->pw_name : "";
+    int result = 1, n = 0;
+    while (match_word(&p, w, sizeof(w)) != NULL) {
+        int neg = w[0] == '!', m;
+        const char *crit = w + neg;
+        n++;
+        if (strcasecmp(crit, "all") == 0) {
+            m = 1;
+        } else if (strcasecmp(crit, "final") == 0) {
+            o->saw_final = 1;
+            m = o->final_pass;
+        } else if (strcasecmp(crit, "canonical") == 0) {
+            m = 0;
+        } else {
+            const char *subject = NULL;
+            if (match_word(&p, arg, sizeof(arg)) == NULL) {
+                fprintf(stderr, "%s: Match %s needs an argument\n", where, crit);
+                return -1;
+            }
+            if (strcasecmp(crit, "exec") == 0) {
+                m = result ? match_exec(o, arg, host, luser) : 0; /* only while it matters */
+            } else {
+                subject = strcasecmp(crit, "host") == 0 ? (o->hostname ? o->hostname : host)
+                          : strcasecmp(crit, "originalhost") == 0 ? host
+                          : strcasecmp(crit, "user") == 0         ? (o->user ? o->user : luser)
+                          : strcasecmp(crit, "localuser") == 0    ? luser
+                                                                  : NULL;
+                if (subject == NULL) {
+                    fprintf(stderr, "%s: unsupported Match attribute %s\n", where, crit);
+                    return -1;
+                }
+                m = ferry_opts_host_match(arg, subject);
+            }
+        }
+        if (m == neg) {
+            result = 0;
+        }
+    }
+    if (n == 0) {
+        fprintf(stderr, "%s: Match needs criteria\n", where);
+        return -1;
+    }
+    return result;
+}
+
 static int opts_line(ferry_opts *o, const char *line, const char *host, int *in_match,
                      const char *where, int depth)
 {
@@ -319,9 +447,9 @@ static int opts_line(ferry_opts *o, const char *line, const char *host, int *in_
         return 0;
     }
     if (strcasecmp(key, "match") == 0) {
-        /* Only "Match all" is understood; other criteria skip the block. */
-        *in_match = strcasecmp(val, "all") == 0;
-        return 0;
+        int m = match_criteria(o, val, host, where);
+        *in_match = m > 0;
+        return m < 0 ? -1 : 0;
     }
     if (!*in_match) {
         return 0;
@@ -388,41 +516,47 @@ static const char *home_dir(void)
     return pw ? pw->pw_dir : "/";
 }
 
+char *ferry_opts_expand_tokens(const char *s, const ferry_token *t)
+{
+    size_t len = 0;
+    char *out = NULL;
+    for (int fill = 0; fill < 2; fill++) { /* measure, then copy */
+        size_t j = 0;
+        for (const char *p = s; *p != '\0'; p++) {
+            const char *ins = NULL;
+            for (size_t i = 0; p[0] == '%' && p[1] != '\0' && t[i].key != '\0' && ins == NULL;
+                 i++) {
+                ins = t[i].key == p[1] ? (t[i].value != NULL ? t[i].value : "") : NULL;
+            }
+            ins = ins == NULL && p[0] == '%' && p[1] == '%' ? "%" : ins;
+            size_t n = ins != NULL ? strlen(ins) : 1;
+            if (fill) {
+                memcpy(out + j, ins != NULL ? ins : p, n);
+            }
+            j += n;
+            p += ins != NULL;
+        }
+        if (!fill && (out = malloc((len = j) + 1)) == NULL) {
+            return NULL;
+        }
+    }
+    out[len] = '\0';
+    return out;
+}
+
 char *ferry_opts_expand_path(const char *path, const char *host, const char *user)
 {
-    size_t cap = strlen(path) + 4096;
-    char *o = malloc(cap);
-    size_t j = 0;
-    const char *p = path;
-    if (o == NULL) {
-        return NULL;
+    const ferry_token t[] = {{'d', home_dir()}, {'u', user}, {'h', host}, {'\0', NULL}};
+    int tilde = path[0] == '~' && (path[1] == '/' || path[1] == '\0');
+    char *rest = ferry_opts_expand_tokens(path + tilde, t);
+    if (rest == NULL || !tilde) {
+        return rest;
     }
-    if (p[0] == '~' && (p[1] == '/' || p[1] == '\0')) {
-        j = (size_t)snprintf(o, cap, "%s", home_dir());
-        p++;
+    char *o = malloc(strlen(home_dir()) + strlen(rest) + 1);
+    if (o != NULL) {
+        sprintf(o, "%s%s", home_dir(), rest);
     }
-    for (; *p && j + 1 < cap; p++) {
-        const char *ins = NULL;
-        if (p[0] == '%' && p[1] != '\0') {
-            ins = p[1] == 'd'   ? home_dir()
-                  : p[1] == 'u' ? user
-                  : p[1] == 'h' ? host
-                  : p[1] == '%' ? "%"
-                                : NULL;
-        }
-        if (ins != NULL) {
-            size_t n = strlen(ins);
-            if (j + n + 1 >= cap) {
-                break;
-            }
-            memcpy(o + j, ins, n);
-            j += n;
-            p++;
-            continue;
-        }
-        o[j++] = *p;
-    }
-    o[j < cap ? j : cap - 1] = '\0';
+    free(rest);
     return o;
 }
 

@@ -7,7 +7,8 @@
 # back and compares the bytes; sshd's log must show the direct-tcpip
 # channels (the hops really went through it).
 #  1. -J user@host:port; two hops (-J a,b); ProxyJump from the config file
-#     in ssh:// form; -o ProxyJump=none overrides the file (first wins).
+#     in ssh:// form; -o ProxyJump=none overrides the file (first wins);
+#     Match blocks (originalhost, exec, host after HostName) choosing it.
 #  2. ProxyCommand running OpenSSH's `ssh -W %h:%p`; its %h %p %r %n %%.
 #  3. OpenSSH's sftp with ProxyCommand "ferry -W %h:%p jump" (our -W
 #     relaying for a real peer).
@@ -39,6 +40,12 @@ Host viajump
 Host pcalias
   HostName 127.0.0.1
   Port $FERRYD_PORT
+Match originalhost viamatch exec "test %n = viamatch"
+  HostName 127.0.0.1
+Match host 127.0.0.1 originalhost viamatch
+  Port $FERRYD_PORT
+  User $TEST_USER
+  ProxyJump $JUMP
 Host *
   UserKnownHostsFile $T/known_hosts
   GlobalKnownHostsFile /dev/null
@@ -86,6 +93,11 @@ timeout 60 "$FERRY" -F "$CFG" -o ProxyJump=none -b /dev/null viajump >/dev/null 
     fail "ProxyJump=none: direct connection failed"
 [ "$(hops)" = $((h0 + 1)) ] || fail "-o ProxyJump=none did not override the file"
 ok "ProxyJump ssh://... from ssh_config; -o ProxyJump=none wins over it"
+
+h0=$(hops)
+round_trip jumpmatch viamatch "$FERRY" -F "$CFG"
+[ "$(hops)" = $((h0 + 1)) ] || fail "ProxyJump from a Match block not used"
+ok "Match originalhost/exec/host blocks set HostName, Port, User and ProxyJump"
 
 # ---- 2. ProxyCommand ----
 cat >"$T/pc.sh" <<EOF

@@ -173,6 +173,90 @@ static char *write_tmp(const char *text)
     return path;
 }
 
+/* Match: host after HostName, originalhost, user, localuser, exec (with
+ * tokens, only run while it matters), negation, all; final on the second
+ * pass only; canonical never; unknown or incomplete criteria are errors. */
+static void test_ssh_match(void **state)
+{
+    (void)state;
+    char flag[] = "/tmp/ferry-match-XXXXXX";
+    int fd = mkstemp(flag);
+    assert_true(fd >= 0);
+    close(fd);
+    char cfg[2048];
+    snprintf(cfg, sizeof(cfg),
+             "Host alias\n"
+             "  HostName real.example.com\n"
+             "Match host real.example.com originalhost alias\n"
+             "  Port 2201\n"
+             "Match host alias\n"
+             "  User wrong\n"
+             "Match !user nobody-here localuser *\n"
+             "  ConnectTimeout 7\n"
+             "Match exec \"test -f %s && test %%n = alias && test %%h = real.example.com\"\n"
+             "  BatchMode yes\n"
+             "Match exec false exec \"touch %s.ran\"\n"
+             "  Ciphers aes128-ctr\n"
+             "Match canonical\n"
+             "  MACs hmac-sha2-256\n"
+             "Match final host real.example.com\n"
+             "  IdentityFile /k/final\n"
+             "Match all\n"
+             "  IdentityFile /k/all\n",
+             flag, flag);
+    char *path = write_tmp(cfg);
+    char ran[64];
+    snprintf(ran, sizeof(ran), "%s.ran", flag);
+    ferry_opts o;
+
+    ferry_opts_init(&o);
+    assert_int_equal(ferry_opts_file(&o, path, "alias", 1), 0);
+    assert_int_equal(o.port, 2201);
+    assert_null(o.user);
+    assert_int_equal(o.connect_timeout, 7);
+    assert_int_equal(o.batch_mode, 1);
+    assert_null(o.ciphers);
+    assert_int_equal(access(ran, F_OK), -1); /* exec after a failed criterion: not run */
+    assert_null(o.macs);
+    assert_int_equal(o.saw_final, 1);
+    assert_int_equal(o.n_identity_files, 1);
+    assert_string_equal(o.identity_files[0], "/k/all");
+    o.final_pass = 1; /* what load_options does when saw_final */
+    assert_int_equal(ferry_opts_file(&o, path, "alias", 1), 0);
+    assert_int_equal(o.n_identity_files, 2); /* /k/all not added twice */
+    assert_string_equal(o.identity_files[1], "/k/final");
+    ferry_opts_free(&o);
+
+    /* another host: the host blocks and exec's test of %n fail */
+    ferry_opts_init(&o);
+    assert_int_equal(ferry_opts_file(&o, path, "other", 1), 0);
+    assert_int_equal(o.port, -1);
+    assert_int_equal(o.batch_mode, -1);
+    ferry_opts_free(&o);
+    unlink(path);
+
+    /* the flag file gone: exec fails */
+    unlink(flag);
+    ferry_opts_init(&o);
+    path = write_tmp(cfg);
+    assert_int_equal(ferry_opts_file(&o, path, "alias", 1), 0);
+    assert_int_equal(o.batch_mode, -1);
+    ferry_opts_free(&o);
+    unlink(path);
+
+    int in = 1;
+    ferry_opts_init(&o);
+    assert_int_equal(ferry_opts_line(&o, "Match host", "h", &in, "t"), -1);
+    assert_int_equal(ferry_opts_line(&o, "Match", "h", &in, "t"), -1);
+    assert_int_equal(ferry_opts_line(&o, "Match frobnicate x", "h", &in, "t"), -1);
+    assert_int_equal(in, 0);
+    assert_int_equal(ferry_opts_line(&o, "Match !host h", "h", &in, "t"), 0);
+    assert_int_equal(in, 0);
+    assert_int_equal(ferry_opts_line(&o, "Match host x,h user *", "h", &in, "t"), 0);
+    assert_int_equal(in, 1);
+    ferry_opts_free(&o);
+}
+
 static void test_ssh_config(void **state)
 {
     (void)state;
@@ -259,6 +343,13 @@ static void test_ssh_config(void **state)
     setenv("HOME", "/home/t", 1);
     char *e = ferry_opts_expand_path("~/.ssh/%h-%u", "host", "bob");
     assert_string_equal(e, "/home/t/.ssh/host-bob");
+    free(e);
+    e = ferry_opts_expand_path("/k/%d%%%x%", "host", "bob");
+    assert_string_equal(e, "/k//home/t%%x%");
+    free(e);
+    const ferry_token t[] = {{'h', "h1"}, {'p', "22"}, {'r', NULL}, {'\0', NULL}};
+    e = ferry_opts_expand_tokens("nc %h %p [%r] %% %q %", t);
+    assert_string_equal(e, "nc h1 22 [] % %q %");
     free(e);
 }
 
@@ -910,6 +1001,7 @@ int main(void)
         cmocka_unit_test(test_destinations),
         cmocka_unit_test(test_args),
         cmocka_unit_test(test_proxy_options),
+        cmocka_unit_test(test_ssh_match),
         cmocka_unit_test(test_ssh_config),
         cmocka_unit_test(test_resume_options),
         cmocka_unit_test(test_backoff),
