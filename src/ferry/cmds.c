@@ -654,47 +654,60 @@ static int cmd_progress(ferry_client *cl, int argc, char **argv)
 static int cmd_help(ferry_client *cl, int argc, char **argv);
 
 static const ferry__cmd cmd_table[] = {
-    {"bye", cmd_quit, "Quit ferry"},
-    {"cd", cmd_cd, "cd path                     Change remote directory to 'path'"},
-    {"chdir", cmd_cd, NULL},
-    {"chgrp", cmd_chgrp, "chgrp [-h] grp path         Change group of file 'path' to 'grp'"},
-    {"chmod", cmd_chmod, "chmod [-h] mode path        Change permissions of file 'path' to 'mode'"},
-    {"chown", cmd_chown, "chown [-h] own path         Change owner of file 'path' to 'own'"},
-    {"copy", ferry__cmd_copy, "copy oldpath newpath        Copy remote file"},
-    {"cp", ferry__cmd_copy, "cp oldpath newpath          Copy remote file"},
+    {"bye", cmd_quit, "Quit ferry", CMD_LOCAL},
+    {"cd", cmd_cd, "cd path                     Change remote directory to 'path'",
+     CMD_REMOTE | CMD_AFTER | CMD_REPEAT},
+    {"chdir", cmd_cd, NULL, CMD_REMOTE | CMD_AFTER | CMD_REPEAT},
+    {"chgrp", cmd_chgrp, "chgrp [-h] grp path         Change group of file 'path' to 'grp'",
+     CMD_REMOTE | CMD_AFTER | CMD_REPEAT},
+    {"chmod", cmd_chmod, "chmod [-h] mode path        Change permissions of file 'path' to 'mode'",
+     CMD_REMOTE | CMD_AFTER | CMD_REPEAT},
+    {"chown", cmd_chown, "chown [-h] own path         Change owner of file 'path' to 'own'",
+     CMD_REMOTE | CMD_AFTER | CMD_REPEAT},
+    {"copy", ferry__cmd_copy, "copy oldpath newpath        Copy remote file",
+     CMD_REMOTE | CMD_AFTER},
+    {"cp", ferry__cmd_copy, "cp oldpath newpath          Copy remote file", CMD_REMOTE | CMD_AFTER},
     {"df", cmd_df,
      "df [-hi] [path]             Display statistics for current directory or\n"
-     "                            filesystem containing 'path'"},
-    {"dir", ferry__cmd_ls, NULL},
-    {"exit", cmd_quit, "exit                        Quit ferry"},
-    {"get", ferry__cmd_get, "get [-afpR] remote [local]  Download file"},
-    {"help", cmd_help, "help                        Display this help text"},
-    {"lcd", cmd_lcd, "lcd path                    Change local directory to 'path'"},
-    {"lchdir", cmd_lcd, NULL},
-    {"lls", cmd_lls, "lls [ls-options [path]]     Display local directory listing"},
-    {"lmkdir", cmd_lmkdir, "lmkdir path                 Create local directory"},
-    {"ln", cmd_ln, "ln [-s] oldpath newpath     Link remote file (-s for symlink)"},
-    {"lpwd", cmd_lpwd, "lpwd                        Print local working directory"},
-    {"ls", ferry__cmd_ls, "ls [-1afhlnrSt] [path]      Display remote directory listing"},
-    {"lumask", cmd_lumask, "lumask umask                Set local umask to 'umask'"},
-    {"mkdir", cmd_mkdir, "mkdir path                  Create remote directory"},
-    {"mget", ferry__cmd_get, NULL},
-    {"mput", ferry__cmd_put, NULL},
-    {"progress", cmd_progress, "progress                    Toggle display of progress meter"},
-    {"put", ferry__cmd_put, "put [-afpR] local [remote]  Upload file"},
-    {"pwd", cmd_pwd, "pwd                         Display remote working directory"},
-    {"quit", cmd_quit, "quit                        Quit ferry"},
-    {"reget", ferry__cmd_get, "reget [-fpR] remote [local] Resume download file"},
-    {"rename", cmd_rename, "rename oldpath newpath      Rename remote file"},
-    {"reput", ferry__cmd_put, "reput [-fpR] local [remote] Resume upload file"},
-    {"rm", cmd_rm, "rm path                     Delete remote file"},
-    {"rmdir", cmd_rmdir, "rmdir path                  Remove remote directory"},
-    {"symlink", cmd_ln, "symlink oldpath newpath     Symlink remote file"},
-    {"version", cmd_version, "version                     Show SFTP version"},
-    {"?", cmd_help, "?                           Synonym for help"},
+     "                            filesystem containing 'path'",
+     CMD_REMOTE | CMD_AFTER | CMD_REPEAT},
+    {"dir", ferry__cmd_ls, NULL, CMD_REMOTE | CMD_AFTER | CMD_REPEAT},
+    {"exit", cmd_quit, "exit                        Quit ferry", CMD_LOCAL},
+    {"get", ferry__cmd_get, "get [-afpR] remote [local]  Download file", CMD_REMOTE},
+    {"help", cmd_help, "help                        Display this help text", CMD_LOCAL},
+    {"lcd", cmd_lcd, "lcd path                    Change local directory to 'path'", CMD_LOCAL},
+    {"lchdir", cmd_lcd, NULL, CMD_LOCAL},
+    {"lls", cmd_lls, "lls [ls-options [path]]     Display local directory listing", CMD_LOCAL},
+    {"lmkdir", cmd_lmkdir, "lmkdir path                 Create local directory", CMD_LOCAL},
+    {"ln", cmd_ln, "ln [-s] oldpath newpath     Link remote file (-s for symlink)",
+     CMD_REMOTE | CMD_AFTER},
+    {"lpwd", cmd_lpwd, "lpwd                        Print local working directory", CMD_LOCAL},
+    {"ls", ferry__cmd_ls, "ls [-1afhlnrSt] [path]      Display remote directory listing",
+     CMD_REMOTE | CMD_AFTER | CMD_REPEAT},
+    {"lumask", cmd_lumask, "lumask umask                Set local umask to 'umask'", CMD_LOCAL},
+    {"mkdir", cmd_mkdir, "mkdir path                  Create remote directory",
+     CMD_REMOTE | CMD_AFTER},
+    {"mget", ferry__cmd_get, NULL, CMD_REMOTE},
+    {"mput", ferry__cmd_put, NULL, CMD_REMOTE},
+    {"progress", cmd_progress, "progress                    Toggle display of progress meter",
+     CMD_LOCAL},
+    {"put", ferry__cmd_put, "put [-afpR] local [remote]  Upload file", CMD_REMOTE},
+    {"pwd", cmd_pwd, "pwd                         Display remote working directory", CMD_LOCAL},
+    {"quit", cmd_quit, "quit                        Quit ferry", CMD_LOCAL},
+    {"reget", ferry__cmd_get, "reget [-fpR] remote [local] Resume download file", CMD_REMOTE},
+    {"rename", cmd_rename, "rename oldpath newpath      Rename remote file",
+     CMD_REMOTE | CMD_AFTER},
+    {"reput", ferry__cmd_put, "reput [-fpR] local [remote] Resume upload file", CMD_REMOTE},
+    {"rm", cmd_rm, "rm path                     Delete remote file", CMD_REMOTE | CMD_AFTER},
+    {"rmdir", cmd_rmdir, "rmdir path                  Remove remote directory",
+     CMD_REMOTE | CMD_AFTER},
+    {"symlink", cmd_ln, "symlink oldpath newpath     Symlink remote file", CMD_REMOTE | CMD_AFTER},
+    {"version", cmd_version, "version                     Show SFTP version", CMD_LOCAL},
+    {"?", cmd_help, "?                           Synonym for help", CMD_LOCAL},
     {"!", NULL,
      "!command                    Execute 'command' in local shell\n"
-     "!                           Escape to local shell"},
+     "!                           Escape to local shell",
+     CMD_LOCAL},
 };
 
 #define N_CMDS (sizeof(cmd_table) / sizeof(cmd_table[0]))
@@ -722,14 +735,30 @@ const char *const *ferry_cmd_names(void)
     return names;
 }
 
+/* Runs a command; with Reconnect=yes a connection lost before or during
+ * it is rebuilt as its `how` says (resume.c's backoff and attempts). */
+static int run_cmd(ferry_client *cl, const ferry__cmd *c, int argc, char **argv)
+{
+    int rc;
+    if ((c->how & CMD_REMOTE) && ferry_sftpc_dead(cl->sftp)) {
+        (void)ferry_resume_again(cl); /* lost while idle or by the last command */
+    }
+    while ((rc = c->fn(cl, argc, argv)) != 0 && (c->how & CMD_AFTER) &&
+           ferry_sftpc_dead(cl->sftp) && ferry_resume_again(cl) && (c->how & CMD_REPEAT)) {
+    }
+    if (rc == 0 && (c->how & CMD_REMOTE)) {
+        cl->rs.progressed = 1; /* the connection works: reconnects start counting anew */
+    }
+    fflush(cl->out);
+    return rc;
+}
+
 int ferry_cmd_dispatch(ferry_client *cl, int argc, char **argv, const int *quoted)
 {
     (void)quoted;
     for (size_t i = 0; i < N_CMDS; i++) {
         if (cmd_table[i].fn != NULL && strcmp(argv[0], cmd_table[i].name) == 0) {
-            int rc = cmd_table[i].fn(cl, argc, argv);
-            fflush(cl->out);
-            return rc;
+            return run_cmd(cl, &cmd_table[i], argc, argv);
         }
     }
     fprintf(stderr, "Invalid command.\n");

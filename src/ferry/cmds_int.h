@@ -4,10 +4,19 @@
 
 #include "ferry.h"
 
+/* How a command meets a lost connection (Reconnect=yes): CMD_REMOTE
+ * needs the server, so a connection found lost before it runs is rebuilt
+ * first (transfers resume by themselves after that); CMD_AFTER rebuilds
+ * it after the command failed by losing it, so the session goes on;
+ * CMD_REPEAT then runs the command again (it changes nothing, or
+ * setting the same thing twice is the same). */
+enum { CMD_LOCAL = 0, CMD_REMOTE = 1, CMD_AFTER = 2, CMD_REPEAT = 4 };
+
 typedef struct ferry__cmd {
     const char *name;
     int (*fn)(ferry_client *cl, int argc, char **argv);
     const char *help;
+    unsigned how; /* CMD_* */
 } ferry__cmd;
 
 /* Prints "<what> \"path\": <server message or error>" on stderr. */

@@ -22,7 +22,9 @@
 # 10. VerifyTransfers: a source changed under a slowed transfer fails it;
 # 11. upload-only ferryd (no hashes): a cut put continues by size;
 # 12. password authentication: after two cuts the file is equal and the
-#     SSH_ASKPASS program ran exactly once.
+#     SSH_ASKPASS program ran exactly once;
+# 13. an ls cut midway is run again after the reconnect, and the batch
+#     goes on.
 . "$FERRY_SRC/tests/interop/lib.sh"
 . "$FERRY_SRC/tests/interop/resume_lib.sh"
 need ssh-keygen cmp diff setsid
@@ -423,4 +425,30 @@ expect_losses pw 2
 runs=$(grep -c . "$T/askpass.count" || true)
 [ "$runs" = 1 ] || fail "password: SSH_ASKPASS ran $runs times, not once"
 ok "password authentication: cut twice, equal, the password asked once"
+ferryd_stop
+
+# ---- 13. not only transfers: an ls cut midway is run again ----
+ferryd_start
+KEYS=("$T"/host_*.pub)
+mkdir -p "$T/root/many"
+for i in $(seq 1 1500); do : >"$T/root/many/entry-with-a-long-name-$i"; done
+printf 'ls -l /many\n' >"$T/lsonce.batch"
+proxy_start lsonce "$FERRYD_PORT"
+ferry_ok lsonce
+proxy_stop
+DOWN=$(proxy_bytes lsonce down)
+# a second session: the same listing, then a mkdir, then the listing
+# again; cut in the middle of the first listing's replies (the listing
+# is ~150 KB of the first session's $DOWN bytes, the end of the session
+# a few hundred)
+printf 'ls -l /many\nmkdir /made\nls -l /many\n' >"$T/lscut.batch"
+proxy_start lscut "$FERRYD_PORT" --cut "1@$((DOWN - 60000)):down"
+ferry_ok lscut
+proxy_stop
+expect_losses lscut 1
+[ "$(grep -c "entry-with-a-long-name-" "$T/lscut.out")" -ge 3000 ] ||
+    fail "lscut: the listing did not come twice in full after the reconnect"
+grep -q "^sftp> ls -l /many" "$T/lscut.out" || fail "lscut: no listing echoed"
+[ -d "$T/root/made" ] || fail "lscut: the mkdir after the reconnect did not run"
+ok "an ls cut midway: reconnected, run again in full, the batch went on"
 ferryd_stop
