@@ -538,6 +538,7 @@ static int start_session(ferry_conn *c, const ferry_opts *o)
         .try_pubkey = o->pubkey_auth,
         .try_password = o->password_auth,
         .try_kbdint = o->kbdint_auth,
+        .auth_order = o->auth_order,
         .prompt = session_prompt,
         .prompt_ctx = c,
         .window_max = CLIENT_WINDOW_MAX,

@@ -50,6 +50,7 @@ typedef struct ferry_opts {
     int connect_timeout;
     char *ciphers, *macs, *kex, *hostkey_algs;
     int pubkey_auth, password_auth, kbdint_auth;
+    char *auth_order; /* PreferredAuthentications */
     int alive_interval, alive_count;
     int hash_known_hosts;
     int compression; /* Compression (-C): offer zlib@openssh.com */

@@ -50,6 +50,7 @@ static const opt_def opt_table[] = {
     {"passwordauthentication", T_YESNO, F(password_auth)},
     {"kbdinteractiveauthentication", T_YESNO, F(kbdint_auth)},
     {"challengeresponseauthentication", T_YESNO, F(kbdint_auth)},
+    {"preferredauthentications", T_STR, F(auth_order)},
     {"serveraliveinterval", T_INT, F(alive_interval)},
     {"serveralivecountmax", T_INT, F(alive_count)},
     {"hashknownhosts", T_YESNO, F(hash_known_hosts)},
@@ -96,7 +97,7 @@ void ferry_opts_free(ferry_opts *o)
     char **strs[] = {&o->hostname,    &o->user,         &o->identity_agent,
                      &o->known_hosts, &o->ciphers,      &o->macs,
                      &o->kex,         &o->hostkey_algs, &o->proxy_command,
-                     &o->proxy_jump,  &o->config_file};
+                     &o->proxy_jump,  &o->config_file,  &o->auth_order};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;

@@ -272,6 +272,25 @@ echo pwd | SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force setsid -w "$FERRY"
     -P "$PORT" -o UserKnownHostsFile="$KH" -o PubkeyAuthentication=no \
     ferrytest@127.0.0.1 >"$T/pw.out" 2>"$T/pw.err" || { cat "$T/pw.err" >&2; fail "password"; }
 grep -q "Remote working directory: /home/ferrytest" "$T/pw.out" || fail "password: wrong session"
+# PreferredAuthentications: password before a key that would do, and a
+# key alone (no password asked); sshd reads the keys as ferrytest
+chmod 711 "$T"
+chmod 644 "$T/authorized_keys"
+n0=$(grep -c "Accepted password for ferrytest" "$T/sshd.log" || true)
+echo pwd | SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force setsid -w "$FERRY" -F none \
+    -P "$PORT" -o UserKnownHostsFile="$KH" -o IdentitiesOnly=yes -i "$T/id_ed25519" \
+    -o PreferredAuthentications=keyboard-interactive,password ferrytest@127.0.0.1 \
+    >/dev/null 2>"$T/pref.err" || { cat "$T/pref.err" >&2; fail "PreferredAuthentications password"; }
+[ "$(grep -c "Accepted password for ferrytest" "$T/sshd.log")" = $((n0 + 1)) ] ||
+    fail "PreferredAuthentications=...,password did not use the password"
+n0=$(grep -c "Accepted publickey for ferrytest" "$T/sshd.log" || true)
+echo pwd | SSH_ASKPASS=/bin/false SSH_ASKPASS_REQUIRE=force setsid -w "$FERRY" -F none \
+    -P "$PORT" -o UserKnownHostsFile="$KH" -o IdentitiesOnly=yes -i "$T/id_ed25519" \
+    -o PreferredAuthentications=publickey ferrytest@127.0.0.1 \
+    >/dev/null 2>"$T/pref.err" || { cat "$T/pref.err" >&2; fail "PreferredAuthentications publickey"; }
+[ "$(grep -c "Accepted publickey for ferrytest" "$T/sshd.log")" = $((n0 + 1)) ] ||
+    fail "PreferredAuthentications=publickey did not use the key"
+ok "PreferredAuthentications orders and limits the methods"
 if echo pwd | SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force "$FERRY" -F none -P "$PORT" \
     -o UserKnownHostsFile="$KH" -o PubkeyAuthentication=no -b - ferrytest@127.0.0.1 \
     >/dev/null 2>&1; then

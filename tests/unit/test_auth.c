@@ -627,6 +627,47 @@ static void test_e2e_pubkey(void **state)
     check_pubkey_e2e(rsa_key, "rsa-sha2-512");
 }
 
+/* cfg.auth_order (PreferredAuthentications): methods in its order, none
+ * outside it; unknown names skipped. */
+static void auth_order_case(const char *order, ferry_key *id_key, int direct, int expect_ok,
+                            unsigned pw_asked, unsigned pk_calls)
+{
+    ferry_ssh_config c, s;
+    ct_store st = {.allowed = alice_key};
+    ct_server echo = {0};
+    prompts pr = {.answer = "secret"};
+    ferry_identity id;
+    pair *p = NULL;
+    ct_identity(&id, id_key);
+    id.sign_direct = direct; /* direct: signed behind "none" when publickey comes first */
+    ct_configs(&c, &s, &st, &echo, NULL);
+    c.identities = &id;
+    c.n_identities = 1;
+    c.try_pubkey = 1;
+    c.prompt = test_prompt;
+    c.prompt_ctx = &pr;
+    c.auth_order = order;
+    assert_int_equal(pair_new(&p, &c, &s), FERRY_OK);
+    assert_true(pair_run(p, 100) >= 0);
+    assert_int_equal(ferry_ssh_is_authenticated(p->c), expect_ok);
+    assert_int_equal(pr.asked, pw_asked);
+    assert_int_equal(st.pk_calls, pk_calls);
+    pair_free(p);
+}
+
+static void test_e2e_auth_order(void **state)
+{
+    (void)state;
+    auth_order_case(NULL, alice_key, 0, 1, 0, 2);                       /* publickey first */
+    auth_order_case(NULL, alice_key, 1, 1, 0, 1);                       /* signed behind "none" */
+    auth_order_case("password,publickey", alice_key, 0, 1, 1, 0);       /* password first */
+    auth_order_case("password,publickey", alice_key, 1, 1, 1, 0);       /* not even behind "none" */
+    auth_order_case("gssapi-with-mic,password", alice_key, 1, 1, 1, 0); /* unknown skipped */
+    auth_order_case("hostbased,publickey", alice_key, 1, 1, 0, 1);
+    auth_order_case("publickey", other_key, 0, 0, 0, 1);          /* no password then */
+    auth_order_case("publickey,password", other_key, 0, 1, 1, 1); /* the key, then the password */
+}
+
 /* Runs publickey authentication with identities ids[0..n); returns the
  * rounds (client flight + server flight) it took, *pk_calls the store's
  * pubkey_allowed calls. */
@@ -965,6 +1006,7 @@ int main(void)
         cmocka_unit_test(test_e2e_password),
         cmocka_unit_test(test_e2e_wrong_password),
         cmocka_unit_test(test_e2e_pubkey),
+        cmocka_unit_test(test_e2e_auth_order),
         cmocka_unit_test(test_e2e_pubkey_direct),
         cmocka_unit_test(test_e2e_chain),
         cmocka_unit_test(test_e2e_kbdint),

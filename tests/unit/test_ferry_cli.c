@@ -274,6 +274,7 @@ static void test_ssh_config(void **state)
                       "Host *\n"
                       "  Port 22\n"
                       "  BatchMode yes\n"
+                      "  PreferredAuthentications keyboard-interactive,password\n"
                       "  Ciphers \"aes128-ctr\"\n";
     char *path = write_tmp(cfg);
     ferry_opts o;
@@ -292,6 +293,7 @@ static void test_ssh_config(void **state)
     assert_int_equal(o.strict, FERRY_STRICT_ACCEPT_NEW);
     assert_int_equal(o.batch_mode, 1);
     assert_string_equal(o.ciphers, "aes128-ctr");
+    assert_string_equal(o.auth_order, "keyboard-interactive,password");
     ferry_opts_free(&o);
 
     /* negation vetoes the block */

@@ -211,6 +211,28 @@ static int try_next_identity(ferry_ssh *s, int *sent)
     return FERRY_OK;
 }
 
+static const char *auth_order(const ferry_ssh *s)
+{
+    return s->cfg.auth_order != NULL ? s->cfg.auth_order
+                                     : "publickey,password,keyboard-interactive";
+}
+
+/* Whether publickey comes first among the methods we know in the order. */
+static int publickey_first(const ferry_ssh *s)
+{
+    static const char *const known[] = {"publickey", "password", "keyboard-interactive"};
+    for (const char *m = auth_order(s); *m != '\0';) {
+        size_t n = strcspn(m, ",");
+        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+            if (n == strlen(known[i]) && memcmp(m, known[i], n) == 0) {
+                return i == 0;
+            }
+        }
+        m += n + (m[n] == ',');
+    }
+    return 0;
+}
+
 /* Right behind "none": the first identity signed, when it is sign_direct.
  * Not RSA: the server's ext-info (server-sig-algs), which picks the RSA
  * signature algorithm, has not arrived yet. The server answers "none"
@@ -218,7 +240,7 @@ static int try_next_identity(ferry_ssh *s, int *sent)
 static int pk_behind_none(ferry_ssh *s)
 {
     ferry_auth_state *a = s->auth;
-    if (!s->cfg.try_pubkey || !next_identity(s)) {
+    if (!s->cfg.try_pubkey || !publickey_first(s) || !next_identity(s)) {
         return FERRY_OK;
     }
     const ferry_identity *id = &s->cfg.identities[a->cur_ident];
@@ -285,28 +307,46 @@ static int can(const ferry_ssh *s, const char *method)
     return ferry_names_contains(s->auth->methods, method, strlen(method));
 }
 
-/* Sends the next attempt, or gives up when nothing is left. */
-static int next_method(ferry_ssh *s)
+/* One method's next attempt, if it has one: FERRY_OK with *sent set when
+ * something went out. */
+static int try_method(ferry_ssh *s, const char *m, size_t n, int *sent)
 {
     ferry_auth_state *a = s->auth;
-    int sent = 0;
     int r = FERRY_OK;
-    if (s->cfg.try_pubkey && can(s, "publickey")) {
-        if ((r = try_next_identity(s, &sent)) != FERRY_OK || sent) {
-            return r;
-        }
+#define IS(name) (n == strlen(name) && memcmp(m, name, n) == 0 && can(s, name))
+    if (IS("publickey") && s->cfg.try_pubkey) {
+        return try_next_identity(s, sent);
     }
-    while (s->cfg.try_password && s->cfg.prompt != NULL && can(s, "password") &&
+    while (IS("password") && s->cfg.try_password && s->cfg.prompt != NULL &&
            a->pw_tries < MAX_PW_TRIES) {
-        if ((r = try_password(s, &sent)) != FERRY_OK || sent) {
+        if ((r = try_password(s, sent)) != FERRY_OK || *sent) {
             a->cstate = CS_WAIT_PW;
             return r;
         }
     }
-    if (s->cfg.try_kbdint && can(s, "keyboard-interactive") && a->kbd_tries < MAX_KBD_TRIES &&
+    if (IS("keyboard-interactive") && s->cfg.try_kbdint && a->kbd_tries < MAX_KBD_TRIES &&
         s->cfg.prompt != NULL) {
         a->cstate = CS_WAIT_KBD;
+        *sent = 1;
         return try_kbdint(s);
+    }
+#undef IS
+    return r;
+}
+
+/* Sends the next attempt (the methods in cfg.auth_order, each until it
+ * has nothing left), or gives up when nothing is left. */
+static int next_method(ferry_ssh *s)
+{
+    ferry_auth_state *a = s->auth;
+    for (const char *m = auth_order(s); *m != '\0';) {
+        size_t n = strcspn(m, ",");
+        int sent = 0;
+        int r = try_method(s, m, n, &sent);
+        if (r != FERRY_OK || sent) {
+            return r;
+        }
+        m += n + (m[n] == ',');
     }
     a->cstate = CS_DONE;
     return ferry__fail(s, FERRY_E_AUTH_DENIED, SSH_DISCONNECT_NO_MORE_AUTH_METHODS_AVAILABLE,

@@ -170,6 +170,10 @@ typedef struct ferry_ssh_config {
     const ferry_identity *identities; /* borrowed array, tried in order */
     size_t n_identities;
     int try_pubkey, try_password, try_kbdint;
+    /* The order methods are tried in (OpenSSH's PreferredAuthentications:
+     * a comma list; names not in it are not tried, unknown ones are
+     * skipped). NULL = "publickey,password,keyboard-interactive". */
+    const char *auth_order;
     /* Asks the user for a secret (password, keyboard-interactive answer).
      * Writes a NUL-terminated string into out[outsz]. Non-OK = give up. */
     int (*prompt)(void *ctx, const char *prompt, int echo, char *out, size_t outsz);
