@@ -44,7 +44,9 @@ typedef struct ferry_opts {
     size_t n_identity_files;
     int identities_only;
     char *identity_agent;
-    char *known_hosts;
+    char *known_hosts;        /* UserKnownHostsFile: a list, new keys to the first */
+    char *global_known_hosts; /* GlobalKnownHostsFile: read only */
+    char *host_key_alias;     /* HostKeyAlias: the name known_hosts uses */
     int strict;
     int batch_mode;
     int connect_timeout;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "crypto/key.h"
 #include "ssh/authfile.h"
@@ -122,12 +123,25 @@ static int ask_unknown(const ferry_hostcheck *hc, const ferry_key *k, const char
     }
 }
 
+/* The name and port known_hosts knows the server by: HostKeyAlias
+ * (without a port, as OpenSSH), else HostName and Port. */
+static const char *kh_name(const ferry_hostcheck *hc, uint16_t *port)
+{
+    const char *alias = hc->opts->host_key_alias;
+    *port = alias != NULL ? 22 : (uint16_t)hc->port;
+    return alias != NULL ? alias : hc->hostname;
+}
+
 static int add_key(const ferry_hostcheck *hc, const char *file, const ferry_key *k)
 {
     char name[512];
-    ferry_known_hosts_hostname(hc->hostname, (uint16_t)hc->port, name, sizeof(name));
-    int r = ferry_known_hosts_add(file, hc->hostname, (uint16_t)hc->port, k,
-                                  hc->opts->hash_known_hosts > 0);
+    uint16_t port;
+    const char *host = kh_name(hc, &port);
+    ferry_known_hosts_hostname(host, port, name, sizeof(name));
+    if (file == NULL) {
+        return FERRY_OK; /* UserKnownHostsFile none: accepted, not stored */
+    }
+    int r = ferry_known_hosts_add(file, host, port, k, hc->opts->hash_known_hosts > 0);
     if (r != FERRY_OK) {
         fprintf(stderr, "Failed to add the host to the list of known hosts (%s).\n", file);
         return r;
@@ -141,7 +155,9 @@ static int on_new(const ferry_hostcheck *hc, const char *file, const ferry_key *
 {
     char name[512];
     const ferry_opts *o = hc->opts;
-    ferry_known_hosts_hostname(hc->hostname, (uint16_t)hc->port, name, sizeof(name));
+    uint16_t port;
+    const char *host = kh_name(hc, &port);
+    ferry_known_hosts_hostname(host, port, name, sizeof(name));
     if (o->strict == FERRY_STRICT_NO || o->strict == FERRY_STRICT_ACCEPT_NEW) {
         (void)add_key(hc, file, k);
         return FERRY_OK;
@@ -161,49 +177,98 @@ static int on_new(const ferry_hostcheck *hc, const char *file, const ferry_key *
     return FERRY_OK;
 }
 
-/* The known_hosts file to read and write (heap), NULL on allocation
- * failure. Only the first file of a list is used. */
-static char *known_hosts_file(const ferry_hostcheck *hc)
+/* The known_hosts files, UserKnownHostsFile's then
+ * GlobalKnownHostsFile's (each list space-separated, ~ and tokens
+ * expanded, "none" for no file); new keys go to the first user file.
+ * Returns the count, *n_user how many are the user's; free with
+ * free_files. */
+#define MAX_KH_FILES 16
+static size_t known_hosts_files(const ferry_hostcheck *hc, char **files, size_t *n_user)
 {
-    char *file = ferry_opts_expand_path(hc->opts->known_hosts, hc->hostname, hc->opts->user);
-    if (file != NULL) {
-        file[strcspn(file, " \t")] = '\0';
+    const char *lists[2] = {hc->opts->known_hosts,
+                            hc->opts->global_known_hosts != NULL
+                                ? hc->opts->global_known_hosts
+                                : "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2"};
+    size_t n = 0;
+    for (size_t l = 0; l < 2; l++) {
+        char *dup = lists[l] != NULL ? strdup(lists[l]) : NULL, *save = NULL;
+        for (char *w = dup ? strtok_r(dup, " \t", &save) : NULL; w && n < MAX_KH_FILES;
+             w = strtok_r(NULL, " \t", &save)) {
+            char *f = strcasecmp(w, "none") != 0
+                          ? ferry_opts_expand_path(w, hc->hostname, hc->opts->user)
+                          : NULL;
+            if (f != NULL) {
+                files[n++] = f;
+            }
+        }
+        free(dup);
+        if (l == 0) {
+            *n_user = n;
+        }
     }
-    return file;
+    return n;
+}
+
+static void free_files(char **files, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(files[i]);
+    }
 }
 
 int ferry_hostkey_order_algs(const ferry_hostcheck *hc, const char *algs, char **out)
 {
     unsigned types = 0;
-    char *file = known_hosts_file(hc);
+    char *files[MAX_KH_FILES];
+    size_t n_user = 0, n = known_hosts_files(hc, files, &n_user);
+    uint16_t port;
+    const char *host = kh_name(hc, &port);
     *out = NULL;
-    if (file == NULL) {
-        return FERRY_E_ALLOC;
+    for (size_t i = 0; i < n; i++) {
+        unsigned t = 0;
+        if (ferry_known_hosts_types(files[i], host, port, &t) == FERRY_OK) {
+            types |= t;
+        }
     }
-    int r = ferry_known_hosts_types(file, hc->hostname, (uint16_t)hc->port, &types);
-    free(file);
-    return r == FERRY_OK ? ferry_known_hosts_order_algs(types, algs, out) : FERRY_OK;
+    free_files(files, n);
+    return types != 0 ? ferry_known_hosts_order_algs(types, algs, out) : FERRY_OK;
 }
 
 int ferry_hostkey_verify(void *ctx, const ferry_key *k)
 {
     const ferry_hostcheck *hc = ctx;
     enum ferry_hostkey_status st = FERRY_HOSTKEY_NEW;
-    size_t line = 0;
+    size_t line = 0, at = 0;
     char fp[128];
-    char *file = known_hosts_file(hc);
-    int r;
+    char *files[MAX_KH_FILES];
+    size_t n_user = 0, n = known_hosts_files(hc, files, &n_user);
+    uint16_t port;
+    const char *host = kh_name(hc, &port);
+    int r = FERRY_OK;
 
-    if (file == NULL) {
-        return FERRY_E_ALLOC;
-    }
     if (ferry_key_fingerprint(k, fp, sizeof(fp)) != FERRY_OK) {
         snprintf(fp, sizeof(fp), "?");
     }
-    r = ferry_known_hosts_check(file, hc->hostname, (uint16_t)hc->port, k, &st, &line);
-    if (r != FERRY_OK && r != FERRY_E_NOT_FOUND) {
-        st = FERRY_HOSTKEY_NEW;
+    /* known in any file wins; else the first file that knows another key
+     * (or revokes this one) speaks */
+    for (size_t i = 0; i < n && st != FERRY_HOSTKEY_OK; i++) {
+        enum ferry_hostkey_status fs = FERRY_HOSTKEY_NEW;
+        size_t fl = 0;
+        r = ferry_known_hosts_check(files[i], host, port, k, &fs, &fl);
+        if (r != FERRY_OK && r != FERRY_E_NOT_FOUND) {
+            fs = FERRY_HOSTKEY_NEW;
+        }
+        if (fs == FERRY_HOSTKEY_OK || fs == FERRY_HOSTKEY_REVOKED ||
+            (fs == FERRY_HOSTKEY_CHANGED && st == FERRY_HOSTKEY_NEW)) {
+            st = fs;
+            line = fl;
+            at = i;
+        }
+        if (fs == FERRY_HOSTKEY_REVOKED) {
+            break;
+        }
     }
+    const char *file = n > 0 ? files[at] : NULL;
     if (st == FERRY_HOSTKEY_OK) {
         r = FERRY_OK;
     } else if (st == FERRY_HOSTKEY_REVOKED) {
@@ -213,14 +278,14 @@ int ferry_hostkey_verify(void *ctx, const ferry_key *k)
     } else if (st == FERRY_HOSTKEY_CHANGED) {
         /* a key of another type on record counts too, as in OpenSSH */
         char name[512], old_type[32];
-        ferry_known_hosts_hostname(hc->hostname, (uint16_t)hc->port, name, sizeof(name));
+        ferry_known_hosts_hostname(host, port, name, sizeof(name));
         line_type(file, line, old_type, sizeof(old_type));
         int refuse = hc->opts->strict != FERRY_STRICT_NO;
         changed_warning(k, fp, file, line, name, old_type[0] ? old_type : key_label(k), refuse);
         r = refuse ? FERRY_E_HOSTKEY_CHANGED : FERRY_OK;
     } else {
-        r = on_new(hc, file, k, fp);
+        r = on_new(hc, n_user > 0 ? files[0] : NULL, k, fp);
     }
-    free(file);
+    free_files(files, n);
     return r;
 }

@@ -39,6 +39,8 @@ static const opt_def opt_table[] = {
     {"identitiesonly", T_YESNO, F(identities_only)},
     {"identityagent", T_STR, F(identity_agent)},
     {"userknownhostsfile", T_STR, F(known_hosts)},
+    {"globalknownhostsfile", T_STR, F(global_known_hosts)},
+    {"hostkeyalias", T_STR, F(host_key_alias)},
     {"stricthostkeychecking", T_STRICT, F(strict)},
     {"batchmode", T_YESNO, F(batch_mode)},
     {"connecttimeout", T_INT, F(connect_timeout)},
@@ -67,7 +69,6 @@ static const opt_def opt_table[] = {
     {"forwardagent", T_IGNORE, 0},
     {"forwardx11", T_IGNORE, 0},
     {"requesttty", T_IGNORE, 0},
-    {"globalknownhostsfile", T_IGNORE, 0},
     {"checkhostip", T_IGNORE, 0},
     {"updatehostkeys", T_IGNORE, 0},
     {"sendenv", T_IGNORE, 0},
@@ -94,10 +95,10 @@ void ferry_opts_init(ferry_opts *o)
 
 void ferry_opts_free(ferry_opts *o)
 {
-    char **strs[] = {&o->hostname,    &o->user,         &o->identity_agent,
-                     &o->known_hosts, &o->ciphers,      &o->macs,
-                     &o->kex,         &o->hostkey_algs, &o->proxy_command,
-                     &o->proxy_jump,  &o->config_file,  &o->auth_order};
+    char **strs[] = {
+        &o->hostname,    &o->user,       &o->identity_agent,     &o->known_hosts,   &o->ciphers,
+        &o->macs,        &o->kex,        &o->hostkey_algs,       &o->proxy_command, &o->proxy_jump,
+        &o->config_file, &o->auth_order, &o->global_known_hosts, &o->host_key_alias};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;

@@ -9,7 +9,9 @@
 #  1. -J user@host:port; two hops (-J a,b); ProxyJump from the config file
 #     in ssh:// form; -o ProxyJump=none overrides the file (first wins);
 #     Match blocks (originalhost, exec, host after HostName) choosing it.
-#  2. ProxyCommand running OpenSSH's `ssh -W %h:%p`; its %h %p %r %n %%.
+#  2. ProxyCommand running OpenSSH's `ssh -W %h:%p`; its %h %p %r %n %%;
+#     host keys: HostKeyAlias (as OpenSSH's sftp records it), a
+#     GlobalKnownHostsFile, an unknown key refused.
 #  3. OpenSSH's sftp with ProxyCommand "ferry -W %h:%p jump" (our -W
 #     relaying for a real peer).
 #  4. a connection cut twice during a get through the jump host
@@ -121,6 +123,25 @@ if timeout 60 "$FERRY" -F "$CFG" -o UserKnownHostsFile="$T/empty_kh" -J "$JUMP" 
 fi
 grep -q "Host key verification failed" "$T/unknown.err" || fail "no verification message"
 ok "an unknown target key is refused through the jump host too"
+
+# HostKeyAlias as OpenSSH writes it (its sftp records the key with
+# accept-new), then read by ferry through the jump host; a known_hosts
+# given only as GlobalKnownHostsFile
+: >"$T/alias_kh"
+timeout 60 sftp -F none -P "$FERRYD_PORT" -o UserKnownHostsFile="$T/alias_kh" \
+    -o GlobalKnownHostsFile=/dev/null -o HostKeyAlias=ferry-alias \
+    -o StrictHostKeyChecking=accept-new -o BatchMode=yes -o IdentitiesOnly=yes \
+    -i "$T/id_ed25519" -b /dev/null "$TEST_USER@127.0.0.1" >/dev/null 2>&1 ||
+    fail "OpenSSH sftp with HostKeyAlias failed"
+grep -q "^ferry-alias " "$T/alias_kh" || fail "OpenSSH stored no alias: $(cat "$T/alias_kh")"
+timeout 60 "$FERRY" -F "$CFG" -o UserKnownHostsFile="$T/alias_kh" -o HostKeyAlias=ferry-alias \
+    -J "$JUMP" -P "$FERRYD_PORT" -b /dev/null "$TEST_USER@127.0.0.1" >/dev/null 2>"$T/alias.err" ||
+    fail "ferry did not accept OpenSSH's HostKeyAlias entry: $(cat "$T/alias.err")"
+timeout 60 "$FERRY" -F "$CFG" -o UserKnownHostsFile=/dev/null \
+    -o GlobalKnownHostsFile="$T/known_hosts" -J "$JUMP" -P "$FERRYD_PORT" -b /dev/null \
+    "$TEST_USER@127.0.0.1" >/dev/null 2>"$T/global.err" ||
+    fail "GlobalKnownHostsFile not read: $(cat "$T/global.err")"
+ok "HostKeyAlias entries written by OpenSSH and GlobalKnownHostsFile are honoured"
 
 # ---- 3. OpenSSH's sftp over ferry -W ----
 h0=$(hops)

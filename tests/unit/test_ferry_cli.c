@@ -675,6 +675,57 @@ static void test_hostkey_policy(void **state)
     o.strict = FERRY_STRICT_NO;
     assert_int_equal(verify_capture(&hc, k, err, sizeof(err)), FERRY_OK);
     assert_non_null(strstr(err, "REMOTE HOST IDENTIFICATION HAS CHANGED!"));
+    ferry_opts_free(&o);
+
+    /* UserKnownHostsFile lists, GlobalKnownHostsFile, HostKeyAlias */
+    char kh2[160], gkh[160], text[8192];
+    snprintf(kh2, sizeof(kh2), "%s/second", dir);
+    snprintf(gkh, sizeof(gkh), "%s/global", dir);
+    char *kline = NULL, *oline = NULL;
+    assert_int_equal(ferry_key_format_public_line(k, NULL, &kline), FERRY_OK);
+    assert_int_equal(ferry_key_format_public_line(other, NULL, &oline), FERRY_OK);
+    unlink(kh);
+    ferry_opts_init(&o);
+    o.batch_mode = 1;
+    o.user = strdup("u");
+    o.hash_known_hosts = 0;
+    o.strict = FERRY_STRICT_YES;
+    snprintf(text, sizeof(text), "%s %s", kh, kh2);
+    o.known_hosts = strdup(text);
+    o.global_known_hosts = strdup(gkh);
+    f = fopen(gkh, "w"); /* known only in the global file */
+    fprintf(f, "[127.0.0.1]:2222 %s\n", kline);
+    fclose(f);
+    assert_int_equal(verify_capture(&hc, k, err, sizeof(err)), FERRY_OK);
+    f = fopen(kh2, "w"); /* another key in the second user file: it speaks */
+    fprintf(f, "[127.0.0.1]:2222 %s\n", oline);
+    fclose(f);
+    unlink(gkh);
+    assert_int_equal(verify_capture(&hc, k, err, sizeof(err)), FERRY_E_HOSTKEY_CHANGED);
+    snprintf(want, sizeof(want), "Offending ED25519 key in %s:1", kh2);
+    assert_non_null(strstr(err, want));
+    /* known under the alias (no port), in the second user file */
+    f = fopen(kh2, "w");
+    fprintf(f, "files-alias %s\n", kline);
+    fclose(f);
+    o.host_key_alias = strdup("files-alias");
+    assert_int_equal(verify_capture(&hc, k, err, sizeof(err)), FERRY_OK);
+    assert_string_equal(err, "");
+    /* a new one goes to the first user file, under the alias */
+    o.strict = FERRY_STRICT_ACCEPT_NEW;
+    assert_int_equal(verify_capture(&hc, other, err, sizeof(err)), FERRY_E_HOSTKEY_CHANGED);
+    free(o.host_key_alias);
+    o.host_key_alias = strdup("other-alias");
+    assert_int_equal(verify_capture(&hc, k, err, sizeof(err)), FERRY_OK);
+    assert_non_null(strstr(err, "Permanently added 'other-alias' (ED25519)"));
+    f = fopen(kh, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(text, sizeof(text), f));
+    fclose(f);
+    assert_int_equal(strncmp(text, "other-alias ssh-ed25519 ", 24), 0);
+    free(kline);
+    free(oline);
+    unlink(kh2);
 
     ferry_opts_free(&o);
     ferry_key_free(k);
