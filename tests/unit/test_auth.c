@@ -832,6 +832,52 @@ static void test_client_first_flight(void **state)
     ferry_ssh_free(x);
 }
 
+/* A server answering the signed request before the "none" in front of
+ * it (AsyncSSH): SUCCESS, then that FAILURE, dropped; a second FAILURE
+ * is a protocol error as before. */
+static void test_client_success_before_none(void **state)
+{
+    (void)state;
+    prompts pr = {0};
+    ferry_identity id;
+    ct_identity(&id, alice_key);
+    id.sign_direct = 1;
+    for (int extra = 0; extra < 2; extra++) {
+        ferry_ssh *x = raw_client(&pr, &id);
+        assert_int_equal(ct_drain(x), 2); /* "none" and the signed request */
+        feed_msg(x, SSH_MSG_SERVICE_ACCEPT, "ssh-userauth");
+        feed_msg(x, SSH_MSG_USERAUTH_SUCCESS, NULL);
+        assert_true(ferry_ssh_is_authenticated(x));
+        ferry_buf *b = ferry_buf_new(0);
+        ferry_buf_put_u8(b, SSH_MSG_USERAUTH_FAILURE);
+        ferry_buf_put_cstring(b, "publickey");
+        ferry_buf_put_bool(b, 0);
+        assert_int_equal(ct_feedb(x, b), FERRY_OK);
+        assert_false(ferry_ssh_is_closed(x));
+        if (extra) {
+            (void)ct_feedb(x, b);
+            assert_true(ferry_ssh_is_closed(x));
+        }
+        ferry_buf_free(b);
+        ferry_ssh_free(x);
+    }
+    /* in order (FAILURE for "none" first, then SUCCESS): nothing is due */
+    ferry_ssh *x = raw_client(&pr, &id);
+    assert_int_equal(ct_drain(x), 2);
+    feed_msg(x, SSH_MSG_SERVICE_ACCEPT, "ssh-userauth");
+    ferry_buf *b = ferry_buf_new(0);
+    ferry_buf_put_u8(b, SSH_MSG_USERAUTH_FAILURE);
+    ferry_buf_put_cstring(b, "publickey");
+    ferry_buf_put_bool(b, 0);
+    assert_int_equal(ct_feedb(x, b), FERRY_OK);
+    feed_msg(x, SSH_MSG_USERAUTH_SUCCESS, NULL);
+    assert_true(ferry_ssh_is_authenticated(x));
+    (void)ct_feedb(x, b);
+    assert_true(ferry_ssh_is_closed(x));
+    ferry_buf_free(b);
+    ferry_ssh_free(x);
+}
+
 static void test_client_unexpected(void **state)
 {
     (void)state;
@@ -1011,6 +1057,7 @@ int main(void)
         cmocka_unit_test(test_e2e_chain),
         cmocka_unit_test(test_e2e_kbdint),
         cmocka_unit_test(test_client_first_flight),
+        cmocka_unit_test(test_client_success_before_none),
         cmocka_unit_test(test_client_unexpected),
         cmocka_unit_test(test_client_banner_kbd),
         cmocka_unit_test(test_sanitize),

@@ -406,6 +406,7 @@ static int on_success(ferry_ssh *s, ferry_rd *rd)
         return ferry__fail(s, FERRY_E_PROTOCOL, SSH_DISCONNECT_PROTOCOL_ERROR,
                            "unexpected USERAUTH_SUCCESS");
     }
+    s->stray_none_failure = st == CS_WAIT_NONE && s->auth->pk_behind_none;
     s->auth->cstate = CS_DONE;
     snprintf(s->user, sizeof(s->user), "%s", user_of(s));
     s->authenticated = 1;

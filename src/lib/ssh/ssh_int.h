@@ -162,6 +162,10 @@ struct ferry_ssh {
     /* auth_*.c */
     ferry_auth_state *auth;
     int authenticated;
+    /* client: SUCCESS came before the answer to the "none" sent ahead of
+     * a signed request (AsyncSSH answers requests concurrently): that
+     * one FAILURE is still due and is dropped when it comes */
+    int stray_none_failure;
     char user[256];
 
     /* channel.c */

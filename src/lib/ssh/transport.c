@@ -698,6 +698,11 @@ static int dispatch(ferry_ssh *s, uint32_t seq, const uint8_t *payload, size_t p
     ferry_rd_init(&rd, payload + 1, plen - 1);
     s->last_rx_ms = ferry__now_ms(s); /* the peer is alive: any packet answers a keepalive */
     s->alive_sent = 0;
+    if (msg == SSH_MSG_USERAUTH_FAILURE && s->stray_none_failure && s->state == FERRY_ST_OPEN &&
+        !s->rx_kex) {
+        s->stray_none_failure = 0; /* the late answer to "none": nothing to do */
+        return FERRY_OK;
+    }
     int g = ferry__gate(s->cfg.role, s->state, s->rx_kex, s->strict_kex, s->kex_count > 0, msg);
     if (g == FERRY_E_UNSUPPORTED) {
         return send_unimplemented(s, seq);
