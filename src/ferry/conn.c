@@ -561,6 +561,13 @@ static int start_session(ferry_conn *c, const ferry_opts *o)
     return r;
 }
 
+/* What SFTP needs to know of the server's software (its SYMLINK order). */
+static void adapt_to_server(ferry_conn *c)
+{
+    ferry_sftpc_set_symlink_draft_order(
+        c->sftp, ferry_sftp_symlink_draft_order(ferry_ssh_peer_version(c->ssh), 1));
+}
+
 /* Waits until authenticated: the sftp channel's open and subsystem
  * request follow by themselves, and SFTP's INIT (ferry_sftpc_init) goes
  * out behind the request without waiting for its answer. */
@@ -640,6 +647,7 @@ int ferry_conn_open(ferry_conn **out, const ferry_opts *o, const char *host, fer
         ferry_conn_close(c);
         return r;
     }
+    adapt_to_server(c);
     ferry__conn_report_auth(c, o);
     *sftp = c->sftp;
     *out = c;
@@ -685,6 +693,7 @@ int ferry_conn_redial(ferry_conn *c)
     if ((r = start_session(c, o)) == FERRY_OK &&
         (r = ferry_ssh_open_subsystem(c->ssh, "sftp", &sftp_consumer, c, &c->ch)) == FERRY_OK &&
         (r = wait_auth(c)) == FERRY_OK) {
+        adapt_to_server(c);
         r = ferry_sftpc_init(c->sftp);
     }
     c->redialing = 0;

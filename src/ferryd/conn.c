@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "sftp/proto.h"
 #include "sftp/server.h"
 #include "ssh/ssh.h"
 #include "util/err.h"
@@ -142,6 +143,7 @@ static int on_subsystem(void *ctx, ferry_ssh *s, ferry_channel *ch, const char *
         .atomic_uploads = c->srv->cfg.atomic_uploads,
         .keep_partial = c->srv->cfg.keep_partial,
         .running_hash = running_hash_for(s),
+        .symlink_draft_order = ferry_sftp_symlink_draft_order(ferry_ssh_peer_version(s), 0),
         .user = u->name,
         .on_event = on_sftp_event,
         .event_ctx = c,

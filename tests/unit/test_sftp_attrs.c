@@ -138,10 +138,30 @@ static void test_status_mapping(void **state)
     assert_string_equal(ferry_sftp_type_name(77), "unknown");
 }
 
+/* Which peers speak SYMLINK in the draft's order, by their version line. */
+static void test_symlink_order_peers(void **state)
+{
+    (void)state;
+    assert_true(ferry_sftp_symlink_draft_order("SSH-2.0-AsyncSSH_2.10.1", 0));
+    assert_true(ferry_sftp_symlink_draft_order("SSH-2.0-AsyncSSH_2.10.1", 1));
+    assert_true(ferry_sftp_symlink_draft_order("SSH-2.0-libssh_0.10.5", 0));
+    assert_false(ferry_sftp_symlink_draft_order("SSH-2.0-libssh_0.10.5", 1));
+    assert_true(ferry_sftp_symlink_draft_order("SSH-2.0-SSHJ_0.38.0", 0));
+    assert_false(ferry_sftp_symlink_draft_order("SSH-2.0-libssh2_1.10.0", 0));
+    assert_false(ferry_sftp_symlink_draft_order("SSH-2.0-OpenSSH_9.2p1 Debian-2", 0));
+    assert_false(ferry_sftp_symlink_draft_order("SSH-2.0-OpenSSH_9.2p1", 1));
+    assert_false(ferry_sftp_symlink_draft_order("SSH-2.0-paramiko_3.0.0", 0));
+    assert_false(ferry_sftp_symlink_draft_order("SSH-2.0-Go", 0));
+    assert_false(ferry_sftp_symlink_draft_order("SSH-2.0-Ferry_0.1 AsyncSSH_", 0));
+    assert_false(ferry_sftp_symlink_draft_order("", 0));
+    assert_false(ferry_sftp_symlink_draft_order(NULL, 1));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_all_fields),
+        cmocka_unit_test(test_symlink_order_peers),
         cmocka_unit_test(test_empty_and_unknown_bits),
         cmocka_unit_test(test_truncated_is_format_and_atomic),
         cmocka_unit_test(test_absurd_ext_count),

@@ -48,6 +48,7 @@ typedef struct T {
     uint64_t ev_written;
     int keep, no_atomic; /* next start(): keep_partial, atomic_uploads off */
     int runhash;         /* next start(): running_hash */
+    int draft;           /* next start(): symlink_draft_order */
     int partial_events;
     char partial_path[300]; /* path2 of the last "partial_kept" event */
     int refusals;           /* events with a refusal */
@@ -150,6 +151,7 @@ static void start(T *t, enum ferry_sftp_mode mode, unsigned max_handles)
     t->cfg.atomic_uploads = !t->no_atomic;
     t->cfg.keep_partial = t->keep;
     t->cfg.running_hash = t->runhash;
+    t->cfg.symlink_draft_order = t->draft;
     t->cfg.user = "alice";
     t->cfg.max_handles = max_handles;
     t->cfg.on_event = on_event;
@@ -622,6 +624,14 @@ static void test_names_links_rename(void **state)
     assert_int_equal(op_stat(t, SSH_FXP_STAT, "lnk", &a), SSH_FX_OK);
     assert_true(a.size == 3);
     assert_int_equal(op_name1(t, SSH_FXP_READLINK, NULL, "c", out, sizeof(out)), SSH_FX_FAILURE);
+    /* the draft's order, for the clients that send it (AsyncSSH, ...) */
+    t->draft = 1;
+    restart(t, FERRY_SFTP_READ_WRITE, 0);
+    assert_int_equal(op_two(t, SSH_FXP_SYMLINK, NULL, "lnk2", "c"), SSH_FX_OK);
+    assert_int_equal(op_name1(t, SSH_FXP_READLINK, NULL, "lnk2", out, sizeof(out)), SSH_FX_OK);
+    assert_string_equal(out, "c");
+    t->draft = 0;
+    restart(t, FERRY_SFTP_READ_WRITE, 0);
     /* hardlink */
     assert_int_equal(op_two(t, 0, "hardlink@openssh.com", "c", "c2"), SSH_FX_OK);
     assert_int_equal(op_stat(t, SSH_FXP_STAT, "c2", &a), SSH_FX_OK);

@@ -3,6 +3,7 @@
 #include "sftp/proto.h"
 
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "util/err.h"
@@ -217,4 +218,21 @@ const char *ferry_sftp_type_name(uint32_t type)
 int ferry_sftp_attrs_is_dir(const ferry_sftp_attrs *a)
 {
     return (a->flags & SSH_FILEXFER_ATTR_PERMISSIONS) && S_ISDIR(a->perm);
+}
+
+int ferry_sftp_symlink_draft_order(const char *version, int peer_is_server)
+{
+    static const char *const clients[] = {"-AsyncSSH_", "-libssh_", "-SSHJ_"};
+    const char *sw = version != NULL
+                         ? strchr(version + (strncmp(version, "SSH-", 4) == 0 ? 4 : 0), '-')
+                         : NULL; /* "-<softwareversion>" */
+    if (sw == NULL) {
+        return 0;
+    }
+    for (size_t i = 0; i < (peer_is_server ? 1 : sizeof(clients) / sizeof(clients[0])); i++) {
+        if (strncasecmp(sw, clients[i], strlen(clients[i])) == 0) {
+            return 1;
+        }
+    }
+    return 0;
 }

@@ -232,6 +232,9 @@ int ferry_sftpc_rename(ferry_sftpc *c, const char *from, const char *to, int pos
 int ferry_sftpc_readlink(ferry_sftpc *c, const char *path, char **out);
 /* Creates `linkpath` pointing to `target` (OpenSSH argument order). */
 int ferry_sftpc_symlink(ferry_sftpc *c, const char *target, const char *linkpath);
+/* Send SYMLINK's paths in the draft's order (see
+ * ferry_sftp_symlink_draft_order); OpenSSH's by default. */
+void ferry_sftpc_set_symlink_draft_order(ferry_sftpc *c, int on);
 /* hardlink@openssh.com. */
 int ferry_sftpc_hardlink(ferry_sftpc *c, const char *target, const char *linkpath);
 int ferry_sftpc_statvfs(ferry_sftpc *c, const char *path, ferry_sftpc_vfsinfo *st);

@@ -28,6 +28,7 @@ typedef struct ferry__sftpc_slot {
 
 struct ferry_sftpc {
     ferry_sftpc_config cfg;
+    int symlink_draft; /* SYMLINK as (linkpath, targetpath) */
     ferry_sftpc_io io;
     ferry_buf *out;
     ferry_buf *in;

@@ -529,13 +529,19 @@ int ferry_sftpc_rename(ferry_sftpc *c, const char *from, const char *to, int pos
     return rc == FERRY_OK ? ferry__sftpc_status(c, id) : rc;
 }
 
+void ferry_sftpc_set_symlink_draft_order(ferry_sftpc *c, int on)
+{
+    c->symlink_draft = on != 0;
+}
+
 int ferry_sftpc_symlink(ferry_sftpc *c, const char *target, const char *linkpath)
 {
     ferry_buf *p = ferry__sftpc_payload();
     uint32_t id;
-    int rc = p ? ferry_buf_put_cstring(p, target) : FERRY_E_ALLOC;
+    const char *first = c->symlink_draft ? linkpath : target;
+    int rc = p ? ferry_buf_put_cstring(p, first) : FERRY_E_ALLOC;
     if (rc == FERRY_OK) {
-        rc = ferry_buf_put_cstring(p, linkpath);
+        rc = ferry_buf_put_cstring(p, first == target ? linkpath : target);
     }
     rc = send_free(c, SSH_FXP_SYMLINK, p, rc, &id);
     return rc == FERRY_OK ? ferry__sftpc_status(c, id) : rc;

@@ -141,6 +141,16 @@ int ferry_sftp_attrs_encode(ferry_buf *b, const ferry_sftp_attrs *a);
  * (attributes without permissions are not taken for one). */
 int ferry_sftp_attrs_is_dir(const ferry_sftp_attrs *a);
 
+/* SSH_FXP_SYMLINK's two paths: OpenSSH's sftp-server took them in the
+ * reverse of the draft's order (PROTOCOL 4.1: targetpath, linkpath) and
+ * most software follows it; some speaks the draft's order (linkpath,
+ * targetpath) to any peer that is not OpenSSH. Non-zero when the peer
+ * with SSH version line `version` does so: as a client (`peer_is_server`
+ * 0) AsyncSSH, libssh (not libssh2) and sshj, which send the draft's
+ * order to servers they do not know as OpenSSH; as a server AsyncSSH,
+ * which expects it from clients it does not know as OpenSSH or paramiko. */
+int ferry_sftp_symlink_draft_order(const char *version, int peer_is_server);
+
 /* Walks the extended pairs of a decoded ATTRS: `r` must first be set with
  * ferry_rd_init(r, a->ext, a->ext_len). Returns FERRY_OK with borrowed
  * (name, data) pointers, FERRY_E_EOF when no pair is left, FERRY_E_FORMAT

@@ -63,7 +63,9 @@
  *
  * PROTOCOL NOTES
  *  - SYMLINK takes (targetpath, linkpath), OpenSSH's order (PROTOCOL 4.1),
- *    which every deployed client sends; the draft lists them reversed.
+ *    which most clients send; the draft lists them reversed, and the
+ *    clients that send that order to servers other than OpenSSH get it
+ *    taken so (cfg.symlink_draft_order, ferry_sftp_symlink_draft_order).
  *  - RENAME (v3) never replaces an existing name; posix-rename@openssh.com
  *    does.
  *  - Unknown request types and extensions get OP_UNSUPPORTED, malformed

@@ -53,6 +53,8 @@ typedef struct ferry_sftp_server_config {
     const char *user;        /* for home-directory / logs */
     unsigned max_handles;    /* 0 = 256 */
     uint32_t max_read;       /* largest READ/WRITE data (0 = 256 KiB) */
+    int symlink_draft_order; /* SYMLINK paths as (linkpath, targetpath): see
+                                ferry_sftp_symlink_draft_order */
     void (*on_event)(void *ctx, const ferry_sftp_event *ev);
     void *event_ctx;
     uint64_t (*now_ms)(void *ctx); /* NULL = CLOCK_MONOTONIC */

@@ -537,7 +537,13 @@ int ferry__sftp_two_paths(S *s, ferry_rd *r, const char *op, uint32_t flags)
     if (strcmp(op, "link") == 0) {
         rc = ferry_vfs_link(s->cfg.vfs, p1, p2);
     } else if (strcmp(op, "symlink") == 0) {
-        rc = ferry_vfs_symlink(s->cfg.vfs, p1, p2); /* (target, linkpath): OpenSSH order */
+        if (s->cfg.symlink_draft_order) { /* into OpenSSH's (target, linkpath) */
+            path_buf t;
+            memcpy(t, p1, sizeof(t));
+            memcpy(p1, p2, sizeof(t));
+            memcpy(p2, t, sizeof(t));
+        }
+        rc = ferry_vfs_symlink(s->cfg.vfs, p1, p2);
     } else {
         rc = ferry_vfs_rename(s->cfg.vfs, p1, p2, flags);
     }
@@ -563,6 +569,7 @@ int ferry__sftp_on_readlink(S *s, uint32_t id, ferry_rd *r)
 
 int ferry__sftp_on_symlink(S *s, uint32_t id, ferry_rd *r)
 {
-    /* OpenSSH PROTOCOL 4.1: targetpath first, then linkpath. */
+    /* OpenSSH PROTOCOL 4.1: targetpath first, then linkpath (the draft's
+     * order for the clients that send it, cfg.symlink_draft_order). */
     return ferry__sftp_two_paths(s, r, "symlink", 0);
 }
