@@ -1,11 +1,16 @@
-/* ls.c: the remote listing (ls -1afhlnrSt) and df output. -l prints the
- * server's longname as OpenSSH's sftp does; -n and -h format locally. */
+/* ls.c: the remote listing (ls -1afhlnrSt) and df output. As OpenSSH's
+ * sftp: -l formats locally with the owners' names when the server offers
+ * users-groups-by-id@openssh.com (asked once per id, remembered), else
+ * prints the server's longname (listing a directory) or numeric ids;
+ * -n and -h format locally. */
 #include "cmds_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "util/err.h"
 
 enum {
     LS_ONE = 1u << 0,
@@ -26,6 +31,81 @@ typedef struct ls_ent {
 } ls_ent;
 
 static unsigned sort_flags;
+
+/* Names learnt through users-groups-by-id@openssh.com ("" = none). */
+typedef struct id_name {
+    uint32_t id;
+    int group;
+    char *name;
+} id_name;
+static id_name *id_names;
+static size_t n_id_names;
+
+static const char *id_name_of(uint32_t id, int group)
+{
+    for (size_t i = 0; i < n_id_names; i++) {
+        if (id_names[i].id == id && id_names[i].group == group) {
+            return id_names[i].name[0] != '\0' ? id_names[i].name : NULL;
+        }
+    }
+    return NULL;
+}
+
+static int id_known(uint32_t id, int group, const uint32_t *asked, size_t n)
+{
+    for (size_t i = 0; i < n_id_names; i++) {
+        if (id_names[i].id == id && id_names[i].group == group) {
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (asked[i] == id) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+#define MAX_IDS_ASKED 4096u
+
+/* Asks the server once for the names of the owners and groups of
+ * e[0..n) not known yet; on any failure the ids stay numbers. */
+static void learn_names(ferry_client *cl, const ls_ent *e, size_t n)
+{
+    uint32_t *ids[2] = {malloc(MAX_IDS_ASKED * 4), malloc(MAX_IDS_ASKED * 4)};
+    char **names[2] = {calloc(MAX_IDS_ASKED, sizeof(char *)),
+                       calloc(MAX_IDS_ASKED, sizeof(char *))};
+    size_t cnt[2] = {0, 0};
+    for (size_t i = 0; i < n && ids[0] && ids[1]; i++) {
+        if (!(e[i].a.flags & SSH_FILEXFER_ATTR_UIDGID)) {
+            continue;
+        }
+        uint32_t v[2] = {e[i].a.uid, e[i].a.gid};
+        for (int g = 0; g < 2; g++) {
+            if (cnt[g] < MAX_IDS_ASKED && !id_known(v[g], g, ids[g], cnt[g])) {
+                ids[g][cnt[g]++] = v[g];
+            }
+        }
+    }
+    id_name *grown = ids[0] && ids[1] && names[0] && names[1] && cnt[0] + cnt[1] > 0
+                         ? realloc(id_names, (n_id_names + cnt[0] + cnt[1]) * sizeof(*grown))
+                         : NULL;
+    if (grown != NULL) {
+        id_names = grown;
+        if (ferry_sftpc_users_groups(cl->sftp, ids[0], cnt[0], ids[1], cnt[1], names[0],
+                                     names[1]) == FERRY_OK) {
+            for (int g = 0; g < 2; g++) {
+                for (size_t i = 0; i < cnt[g]; i++) {
+                    id_names[n_id_names++] = (id_name){ids[g][i], g, names[g][i]};
+                }
+            }
+        }
+    }
+    for (int g = 0; g < 2; g++) {
+        free(ids[g]);
+        free(names[g]);
+    }
+}
 
 static int ls_cmp(const void *x, const void *y)
 {
@@ -83,16 +163,23 @@ static void print_entries(ferry_client *cl, ls_ent *e, size_t n, unsigned f, int
         print_short(cl, e, n, f);
         return;
     }
+    int named =
+        !(f & LS_NUMERIC) && ferry_sftpc_has_ext(cl->sftp, "users-groups-by-id@openssh.com");
+    if (named) {
+        learn_names(cl, e, n);
+    }
     for (size_t i = 0; i < n; i++) {
         char line[8192];
-        if (!(f & (LS_NUMERIC | LS_HUMAN)) && !prefixed && e[i].longname != NULL &&
+        if (!named && !(f & (LS_NUMERIC | LS_HUMAN)) && !prefixed && e[i].longname != NULL &&
             e[i].longname[0] != '\0') {
             char *esc = ferry_fmt_escape(e[i].longname);
             fprintf(cl->out, "%s\n", esc ? esc : "?");
             free(esc);
             continue;
         }
-        ferry_fmt_long(line, sizeof(line), e[i].shown, &e[i].a, 1, (f & LS_HUMAN) != 0, NULL, NULL);
+        ferry_fmt_long(line, sizeof(line), e[i].shown, &e[i].a, !named, (f & LS_HUMAN) != 0,
+                       named ? id_name_of(e[i].a.uid, 0) : NULL,
+                       named ? id_name_of(e[i].a.gid, 1) : NULL);
         fprintf(cl->out, "%s\n", line);
     }
 }

@@ -40,6 +40,8 @@ write_batch() {
 @lcd $3
 mkdir d1
 put -p f1.txt d1/
+ls -l d1
+ls -l d1/f1.txt
 put big.bin
 put -r tree
 ls -1

@@ -37,6 +37,8 @@ typedef struct fake {
     unsigned n_reads, n_writes, max_batch;
     unsigned flights; /* pumps that carried requests: round trips */
     int version_sent;
+    int names;          /* offer users-groups-by-id@openssh.com; 2: answer
+                           with one group name missing */
     int hashes;         /* offer check-file-handle / -name; 2: also list
                            check-file's algorithms with ferryd's checksum */
     unsigned cut_after; /* the connection drops after this many READ/WRITEs */
@@ -138,6 +140,10 @@ static void on_init(fake *f, ferry_buf *b)
         ferry_buf_put_cstring(b, "limits@openssh.com");
         ferry_buf_put_cstring(b, "1");
     }
+    if (f->names) {
+        ferry_buf_put_cstring(b, "users-groups-by-id@openssh.com");
+        ferry_buf_put_cstring(b, "1");
+    }
     if (f->hashes) {
         ferry_buf_put_cstring(b, "check-file-handle");
         ferry_buf_put_cstring(b, "1");
@@ -198,6 +204,29 @@ static void on_extended(fake *f, ferry_rd *r, uint32_t id, ferry_buf *b)
     assert_int_equal(ferry_rd_name(r, name, sizeof(name)), FERRY_OK);
     if (f->hashes && strncmp(name, "check-file-", 11) == 0) {
         on_check_file(f, r, id, b);
+        return;
+    }
+    if (f->names && strcmp(name, "users-groups-by-id@openssh.com") == 0) {
+        /* names "u<uid>" / "g<gid>"; uid 7 has none */
+        ferry_buf *lists[2] = {ferry_buf_new(0), ferry_buf_new(0)};
+        for (int g = 0; g < 2; g++) {
+            const uint8_t *p = NULL;
+            size_t n = 0;
+            assert_int_equal(ferry_rd_string(r, &p, &n), FERRY_OK);
+            assert_int_equal(n % 4, 0);
+            for (size_t i = 0; i + 4 <= n - (g == 1 && f->names == 2 ? 4 : 0); i += 4) {
+                char nm[16];
+                uint32_t v = ferry_load_u32(p + i);
+                snprintf(nm, sizeof(nm), "%c%u", g ? 'g' : 'u', (unsigned)v);
+                ferry_buf_put_cstring(lists[g], !g && v == 7 ? "" : nm);
+            }
+        }
+        ferry_buf_put_u8(b, SSH_FXP_EXTENDED_REPLY);
+        ferry_buf_put_u32(b, id);
+        ferry_buf_put_stringb(b, lists[0]);
+        ferry_buf_put_stringb(b, lists[1]);
+        ferry_buf_free(lists[0]);
+        ferry_buf_free(lists[1]);
         return;
     }
     if (strcmp(name, "limits@openssh.com") == 0) {
@@ -465,6 +494,54 @@ static void test_request_encoding(void **state)
     assert_int_equal(ferry_sftpc_statvfs(c, "/", &st), FERRY_E_UNSUPPORTED);
     assert_int_equal(ferry_sftpc_pending(c), 0);
     fake_free(&f, c);
+}
+
+/* users-groups-by-id@openssh.com: refused locally unless offered; the
+ * request's packed id lists; names in order, "" kept; a reply short of a
+ * name is an error that leaves nothing behind. */
+static void test_users_groups(void **state)
+{
+    (void)state;
+    const uint32_t uids[3] = {0, 7, 1000}, gids[2] = {0, 50};
+    char *un[3], *gn[2];
+    fake f = {0};
+    ferry_sftpc *c = new_client(&f, 0);
+    assert_int_equal(ferry_sftpc_users_groups(c, uids, 3, gids, 2, un, gn), FERRY_E_UNSUPPORTED);
+    assert_int_equal(ferry_sftpc_pending(c), 0);
+    fake_free(&f, c);
+
+    for (int mode = 1; mode <= 2; mode++) {
+        memset(&f, 0, sizeof(f));
+        f.names = mode;
+        c = new_client(&f, 0);
+        int r = ferry_sftpc_users_groups(c, uids, 3, gids, 2, un, gn);
+        const uint8_t *p = ferry_buf_data(f.last_req);
+        assert_int_equal(p[0], SSH_FXP_EXTENDED);
+        assert_int_equal(ferry_buf_len(f.last_req), 1 + 4 + 4 + 30 + 4 + 12 + 4 + 8);
+        assert_int_equal(ferry_load_u32(p + 39), 12);
+        assert_int_equal(ferry_load_u32(p + 51), 1000);
+        if (mode == 1) {
+            assert_int_equal(r, FERRY_OK);
+            assert_string_equal(un[0], "u0");
+            assert_string_equal(un[1], "");
+            assert_string_equal(un[2], "u1000");
+            assert_string_equal(gn[0], "g0");
+            assert_string_equal(gn[1], "g50");
+            for (int i = 0; i < 3; i++) {
+                free(un[i]);
+            }
+            free(gn[0]);
+            free(gn[1]);
+        } else {
+            assert_int_not_equal(r, FERRY_OK);
+            for (int i = 0; i < 3; i++) {
+                assert_null(un[i]);
+            }
+            assert_null(gn[0]);
+            assert_null(gn[1]);
+        }
+        fake_free(&f, c);
+    }
 }
 
 static uint8_t *pattern(size_t n)
@@ -1326,6 +1403,7 @@ int main(void)
         cmocka_unit_test(test_inflight_follows_window),
         cmocka_unit_test(test_download_local_write_fails),
         cmocka_unit_test(test_request_encoding),
+        cmocka_unit_test(test_users_groups),
         cmocka_unit_test(test_download_short_reads_out_of_order),
         cmocka_unit_test(test_download_reuses_reply_buffers),
         cmocka_unit_test(test_download_data_past_eof),

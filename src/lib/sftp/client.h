@@ -232,6 +232,12 @@ int ferry_sftpc_rename(ferry_sftpc *c, const char *from, const char *to, int pos
 int ferry_sftpc_readlink(ferry_sftpc *c, const char *path, char **out);
 /* Creates `linkpath` pointing to `target` (OpenSSH argument order). */
 int ferry_sftpc_symlink(ferry_sftpc *c, const char *target, const char *linkpath);
+/* users-groups-by-id@openssh.com (PROTOCOL 4.12): the names of uids[0..nu)
+ * and gids[0..ng) (at most 4096 each) into unames[] and gnames[] (heap
+ * strings, "" where the server knows none; all NULL on an error).
+ * FERRY_E_UNSUPPORTED when the server does not offer it. */
+int ferry_sftpc_users_groups(ferry_sftpc *c, const uint32_t *uids, size_t nu, const uint32_t *gids,
+                             size_t ng, char **unames, char **gnames);
 /* Send SYMLINK's paths in the draft's order (see
  * ferry_sftp_symlink_draft_order); OpenSSH's by default. */
 void ferry_sftpc_set_symlink_draft_order(ferry_sftpc *c, int on);

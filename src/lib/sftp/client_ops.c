@@ -579,6 +579,76 @@ int ferry_sftpc_statvfs(ferry_sftpc *c, const char *path, ferry_sftpc_vfsinfo *s
     return rc;
 }
 
+/* One packed list of the users-groups-by-id reply: n names into v[]
+ * (heap; "" where the server knows none). */
+static int read_names(ferry_rd *r, char **v, size_t n)
+{
+    ferry_rd list;
+    const uint8_t *p = NULL;
+    size_t len = 0;
+    int rc = ferry_rd_string(r, &p, &len);
+    if (rc != FERRY_OK) {
+        return rc;
+    }
+    ferry_rd_init(&list, p, len);
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *s = NULL;
+        size_t sl = 0;
+        if ((rc = ferry_rd_string(&list, &s, &sl)) != FERRY_OK) {
+            return rc;
+        }
+        if (sl > 255 || memchr(s, 0, sl) != NULL) {
+            return FERRY_E_FORMAT; /* no user or group name is like that */
+        }
+        if ((v[i] = strndup((const char *)s, sl)) == NULL) {
+            return FERRY_E_ALLOC;
+        }
+    }
+    return ferry_rd_end(&list);
+}
+
+int ferry_sftpc_users_groups(ferry_sftpc *c, const uint32_t *uids, size_t nu, const uint32_t *gids,
+                             size_t ng, char **unames, char **gnames)
+{
+    ferry_buf *p = ferry__sftpc_payload();
+    uint32_t id;
+    ferry_rd r;
+    int rc = p != NULL ? FERRY_OK : FERRY_E_ALLOC;
+    memset(unames, 0, nu * sizeof(*unames));
+    memset(gnames, 0, ng * sizeof(*gnames));
+    if (!ferry_sftpc_has_ext(c, "users-groups-by-id@openssh.com") || nu > 4096 || ng > 4096) {
+        ferry_buf_free(p);
+        return FERRY_E_UNSUPPORTED;
+    }
+    const uint32_t *lists[2] = {uids, gids};
+    size_t counts[2] = {nu, ng};
+    rc = rc == FERRY_OK ? ferry_buf_put_cstring(p, "users-groups-by-id@openssh.com") : rc;
+    for (int l = 0; l < 2 && rc == FERRY_OK; l++) {
+        rc = ferry_buf_put_u32(p, (uint32_t)(4 * counts[l]));
+        for (size_t i = 0; i < counts[l] && rc == FERRY_OK; i++) {
+            rc = ferry_buf_put_u32(p, lists[l][i]);
+        }
+    }
+    if ((rc = send_free(c, SSH_FXP_EXTENDED, p, rc, &id)) != FERRY_OK ||
+        (rc = ferry__sftpc_expect(c, id, SSH_FXP_EXTENDED_REPLY, &r)) != FERRY_OK) {
+        return rc;
+    }
+    rc = read_names(&r, unames, nu);
+    rc = rc == FERRY_OK ? read_names(&r, gnames, ng) : rc;
+    ferry_sftpc_release(c, id);
+    if (rc != FERRY_OK) {
+        for (size_t i = 0; i < nu; i++) {
+            free(unames[i]);
+            unames[i] = NULL;
+        }
+        for (size_t i = 0; i < ng; i++) {
+            free(gnames[i]);
+            gnames[i] = NULL;
+        }
+    }
+    return rc;
+}
+
 int ferry_sftpc_fsync(ferry_sftpc *c, const ferry_buf *h)
 {
     ferry_buf *p = ferry__sftpc_payload();
