@@ -936,16 +936,15 @@ int ferry__conn_start(ferry_ssh *s)
     return FERRY_OK;
 }
 
-/* A client channel to be opened once authenticated: a subsystem's
- * session channel, or a direct-tcpip one when `target` is set. */
-static int open_client_channel(ferry_ssh *s, const char *subsystem, const char *target,
-                               uint32_t port, const ferry_chan_consumer *ops, void *cctx,
-                               ferry_channel **out)
+/* A client channel to be opened once authenticated: a session channel
+ * for subsystem `name`, or (direct) a direct-tcpip one to name:port. */
+static int open_client_channel(ferry_ssh *s, const char *name, int direct, uint32_t port,
+                               const ferry_chan_consumer *ops, void *cctx, ferry_channel **out)
 {
     ferry_channel *ch = NULL;
-    if (s == NULL || ops == NULL || s->cfg.role != FERRY_ROLE_CLIENT ||
-        (subsystem != NULL && strlen(subsystem) >= NAME_MAX_LEN) ||
-        (target != NULL && (target[0] == '\0' || strlen(target) >= sizeof(ch->target)))) {
+    size_t cap = direct ? sizeof(ch->target) : sizeof(ch->subsystem);
+    if (s == NULL || name == NULL || ops == NULL || s->cfg.role != FERRY_ROLE_CLIENT ||
+        (direct && name[0] == '\0') || strlen(name) >= cap) {
         return FERRY_E_INVALID_ARG;
     }
     if (s->closed) {
@@ -955,12 +954,8 @@ static int open_client_channel(ferry_ssh *s, const char *subsystem, const char *
     if (r != FERRY_OK) {
         return r;
     }
-    if (subsystem != NULL) {
-        memcpy(ch->subsystem, subsystem, strlen(subsystem) + 1);
-    } else {
-        memcpy(ch->target, target, strlen(target) + 1);
-        ch->target_port = port;
-    }
+    memcpy(direct ? ch->target : ch->subsystem, name, strlen(name) + 1);
+    ch->target_port = port;
     ch->ops = ops;
     ch->cctx = cctx;
     if (out != NULL) {
@@ -975,19 +970,13 @@ static int open_client_channel(ferry_ssh *s, const char *subsystem, const char *
 int ferry_ssh_open_subsystem(ferry_ssh *s, const char *subsystem, const ferry_chan_consumer *ops,
                              void *cctx, ferry_channel **out)
 {
-    if (subsystem == NULL) {
-        return FERRY_E_INVALID_ARG;
-    }
-    return open_client_channel(s, subsystem, NULL, 0, ops, cctx, out);
+    return open_client_channel(s, subsystem, 0, 0, ops, cctx, out);
 }
 
 int ferry_ssh_open_direct_tcpip(ferry_ssh *s, const char *host, uint16_t port,
                                 const ferry_chan_consumer *ops, void *cctx, ferry_channel **out)
 {
-    if (host == NULL) {
-        return FERRY_E_INVALID_ARG;
-    }
-    return open_client_channel(s, NULL, host, port, ops, cctx, out);
+    return open_client_channel(s, host, 1, port, ops, cctx, out);
 }
 
 /* ---- pumping ---- */
