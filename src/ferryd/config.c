@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/conf.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -209,65 +210,10 @@ static int set_compression(ferryd_config *cfg, void *field, const char *val, cha
     return set_bool(cfg, field, val, why, whysz);
 }
 
-/* sshd_config(5) TIME FORMATS: "90", "1m30s", "2h"; units s m h d w. */
-static int parse_time(const char *val, uint64_t *out)
-{
-    uint64_t total = 0;
-    const char *p = val;
-    if (*p == '\0') {
-        return FERRY_E_FORMAT;
-    }
-    while (*p != '\0') {
-        if (!isdigit((unsigned char)*p)) {
-            return FERRY_E_FORMAT;
-        }
-        uint64_t n = 0;
-        while (isdigit((unsigned char)*p)) {
-            n = n * 10 + (uint64_t)(*p++ - '0');
-            if (n > 100000000) {
-                return FERRY_E_FORMAT;
-            }
-        }
-        uint64_t mult = 1;
-        switch (tolower((unsigned char)*p)) {
-        case '\0':
-            break;
-        case 's':
-            mult = 1;
-            p++;
-            break;
-        case 'm':
-            mult = 60;
-            p++;
-            break;
-        case 'h':
-            mult = 3600;
-            p++;
-            break;
-        case 'd':
-            mult = 86400;
-            p++;
-            break;
-        case 'w':
-            mult = 604800;
-            p++;
-            break;
-        default:
-            return FERRY_E_FORMAT;
-        }
-        total += n * mult;
-        if (total > UINT_MAX) {
-            return FERRY_E_FORMAT;
-        }
-    }
-    *out = total;
-    return FERRY_OK;
-}
-
 static int set_time(ferryd_config *cfg, void *field, const char *val, char *why, size_t whysz)
 {
     uint64_t v;
-    if (parse_time(val, &v) != FERRY_OK) {
+    if (ferry_conf_time(val, &v) != FERRY_OK) {
         return why_set(why, whysz, "bad time \"%s\"", val);
     }
     *(unsigned *)field = (unsigned)v;
@@ -354,7 +300,7 @@ static int set_penalties(ferryd_config *cfg, void *field, const char *val, char 
     for (char *w = strtok_r(tmp, " \t", &save); w != NULL; w = strtok_r(NULL, " \t", &save)) {
         char *colon = strchr(w, ':');
         uint64_t t;
-        if (colon == NULL || parse_time(colon + 1, &t) != FERRY_OK) {
+        if (colon == NULL || ferry_conf_time(colon + 1, &t) != FERRY_OK) {
             return why_set(why, whysz,
                            "expected authfail:, grace-exceeded: or max:TIME, not \"%s\"", w);
         }
@@ -404,61 +350,12 @@ static int set_loglevel(ferryd_config *cfg, void *field, const char *val, char *
     return why_set(why, whysz, "unknown LogLevel \"%s\"", val);
 }
 
-static int parse_size(const char *s, uint64_t *out)
-{
-    char *end = NULL;
-    if (!isdigit((unsigned char)*s)) {
-        return FERRY_E_FORMAT;
-    }
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    uint64_t mult = 1;
-    switch (toupper((unsigned char)*end)) {
-    case '\0':
-        break;
-    case 'K':
-        mult = 1ull << 10;
-        end++;
-        break;
-    case 'M':
-        mult = 1ull << 20;
-        end++;
-        break;
-    case 'G':
-        mult = 1ull << 30;
-        end++;
-        break;
-    default:
-        return FERRY_E_FORMAT;
-    }
-    if (errno != 0 || *end != '\0' || v > (1ull << 40)) {
-        return FERRY_E_FORMAT;
-    }
-    *out = v * mult;
-    return FERRY_OK;
-}
-
 /* RekeyLimit SIZE|default|none [TIME|none]. */
 static int set_rekey(ferryd_config *cfg, void *field, const char *val, char *why, size_t whysz)
 {
-    char a[64] = "", b[64] = "";
-    char extra;
-    int n = sscanf(val, "%63s %63s %c", a, b, &extra);
-    if (n < 1 || n > 2) {
-        return why_set(why, whysz, "expected RekeyLimit SIZE [TIME]");
-    }
-    uint64_t v = 0;
-    if (strcasecmp(a, "default") != 0 && strcasecmp(a, "none") != 0) {
-        if (parse_size(a, &v) != FERRY_OK || (v != 0 && v < 16)) {
-            return why_set(why, whysz, "bad RekeyLimit size \"%s\"", a);
-        }
-    }
-    cfg->rekey_bytes = v;
-    if (n == 2 && strcasecmp(b, "none") != 0 && strcasecmp(b, "default") != 0) {
-        if (parse_time(b, &v) != FERRY_OK) {
-            return why_set(why, whysz, "bad RekeyLimit time \"%s\"", b);
-        }
-        cfg->rekey_seconds = v;
+    (void)field;
+    if (ferry_conf_rekey_limit(val, &cfg->rekey_bytes, &cfg->rekey_seconds) != FERRY_OK) {
+        return why_set(why, whysz, "bad RekeyLimit \"%s\" (expected SIZE [TIME])", val);
     }
     return FERRY_OK;
 }
