@@ -53,6 +53,11 @@ typedef struct ferry_opts {
     char *ciphers, *macs, *kex, *hostkey_algs;
     int pubkey_auth, password_auth, kbdint_auth;
     char *auth_order; /* PreferredAuthentications */
+    int password_prompts;    /* NumberOfPasswordPrompts */
+    int connection_attempts; /* ConnectionAttempts: TCP connects, a second apart */
+    int log_level;           /* LogLevel, as a FERRY_LOG_* (-1 unset) */
+    int rekey_set;           /* RekeyLimit seen: rekey_bytes/seconds */
+    uint64_t rekey_bytes, rekey_seconds;
     int alive_interval, alive_count;
     int hash_known_hosts;
     int compression; /* Compression (-C): offer zlib@openssh.com */

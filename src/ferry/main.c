@@ -219,6 +219,9 @@ int main(int argc, char **argv)
         if (load_options(&o, &a) != 0 && o.hostname == NULL) {
             goto out;
         }
+        if (a.verbose == 0 && o.log_level >= 0) {
+            ferry_log_set_level(o.log_level); /* LogLevel; -v wins */
+        }
         if (a.forward != NULL) { /* -W: no SFTP, a relay */
             rc = ferry_conn_forward(&o, a.dest.host, a.forward);
             goto out;

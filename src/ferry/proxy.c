@@ -152,7 +152,14 @@ int ferry__conn_dial(ferry_conn *c, const ferry_opts *o)
     if (is_set(o->proxy_jump)) {
         return proxy_jump(c, o);
     }
-    return ferry__conn_tcp(o->hostname, o->port, o->connect_timeout, c->ip, sizeof(c->ip));
+    int fd = -1;
+    for (int i = 0; fd < 0 && i < (o->connection_attempts > 1 ? o->connection_attempts : 1); i++) {
+        if (i > 0) {
+            sleep(1); /* ConnectionAttempts: a second apart, as ssh */
+        }
+        fd = ferry__conn_tcp(o->hostname, o->port, o->connect_timeout, c->ip, sizeof(c->ip));
+    }
+    return fd;
 }
 
 void ferry__conn_proxy_end(ferry_conn *c)

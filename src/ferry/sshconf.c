@@ -17,9 +17,24 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "util/conf.h"
+#include "util/err.h"
+#include "util/log.h"
 #include "util/names.h"
 
-enum opt_type { T_STR, T_INT, T_PORT, T_YESNO, T_STRICT, T_IDFILE, T_MSEC, T_PROXY, T_IGNORE };
+enum opt_type {
+    T_STR,
+    T_INT,
+    T_PORT,
+    T_YESNO,
+    T_STRICT,
+    T_IDFILE,
+    T_MSEC,
+    T_PROXY,
+    T_REKEY,
+    T_LOGLEVEL,
+    T_IGNORE
+};
 
 typedef struct opt_def {
     const char *name;
@@ -53,6 +68,10 @@ static const opt_def opt_table[] = {
     {"kbdinteractiveauthentication", T_YESNO, F(kbdint_auth)},
     {"challengeresponseauthentication", T_YESNO, F(kbdint_auth)},
     {"preferredauthentications", T_STR, F(auth_order)},
+    {"numberofpasswordprompts", T_INT, F(password_prompts)},
+    {"connectionattempts", T_INT, F(connection_attempts)},
+    {"rekeylimit", T_REKEY, 0},
+    {"loglevel", T_LOGLEVEL, F(log_level)},
     {"serveraliveinterval", T_INT, F(alive_interval)},
     {"serveralivecountmax", T_INT, F(alive_count)},
     {"hashknownhosts", T_YESNO, F(hash_known_hosts)},
@@ -65,7 +84,6 @@ static const opt_def opt_table[] = {
     {"proxyjump", T_PROXY, F(proxy_jump)},
     /* Accepted silently: meaningless or defaults for an sftp client. */
     {"addressfamily", T_IGNORE, 0},
-    {"loglevel", T_IGNORE, 0},
     {"forwardagent", T_IGNORE, 0},
     {"forwardx11", T_IGNORE, 0},
     {"requesttty", T_IGNORE, 0},
@@ -90,6 +108,7 @@ void ferry_opts_init(ferry_opts *o)
     o->connect_timeout = o->pubkey_auth = o->password_auth = o->kbdint_auth = -1;
     o->alive_interval = o->alive_count = o->hash_known_hosts = -1;
     o->compression = -1;
+    o->password_prompts = o->connection_attempts = o->log_level = -1;
     o->reconnect = o->reconnect_attempts = o->reconnect_delay_ms = o->verify_transfers = -1;
 }
 
@@ -183,6 +202,25 @@ static long parse_msec(const char *v)
     return *p == '\0' && ms <= 3600L * 1000 ? ms : -1;
 }
 
+/* ssh_config LogLevel as ferry's log levels: ferry's default (warnings)
+ * stands for OpenSSH's INFO. -1 if unknown. */
+static int log_level(const char *v)
+{
+    static const struct {
+        const char *n;
+        int level;
+    } map[] = {
+        {"QUIET", FERRY_LOG_ERROR},  {"FATAL", FERRY_LOG_ERROR},  {"ERROR", FERRY_LOG_ERROR},
+        {"INFO", FERRY_LOG_WARN},    {"VERBOSE", FERRY_LOG_INFO}, {"DEBUG", FERRY_LOG_DEBUG},
+        {"DEBUG1", FERRY_LOG_DEBUG}, {"DEBUG2", FERRY_LOG_TRACE}, {"DEBUG3", FERRY_LOG_TRACE}};
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (strcasecmp(v, map[i].n) == 0) {
+            return map[i].level;
+        }
+    }
+    return -1;
+}
+
 /* Stores `val` for `d` if the field is still unset. 0 or -1 (bad value). */
 static int store(ferry_opts *o, const opt_def *d, const char *val)
 {
@@ -233,6 +271,22 @@ static int store(ferry_opts *o, const opt_def *d, const char *val)
             return -1;
         }
         return 0;
+    case T_REKEY: {
+        uint64_t b = 0, t = 0;
+        if (ferry_conf_rekey_limit(val, &b, &t) != FERRY_OK) {
+            return -1;
+        }
+        if (!o->rekey_set) {
+            o->rekey_set = 1;
+            o->rekey_bytes = b;
+            o->rekey_seconds = t;
+        }
+        return 0;
+    }
+    case T_LOGLEVEL:
+        n = log_level(val);
+        *ip = *ip == -1 && n >= 0 ? (int)n : *ip;
+        return n < 0 ? -1 : 0;
     case T_IGNORE:
         return 0;
     }
@@ -582,6 +636,8 @@ void ferry_opts_defaults(ferry_opts *o, const char *host)
     o->identities_only = o->identities_only == -1 ? 0 : o->identities_only;
     o->pubkey_auth = o->pubkey_auth == -1 ? 1 : o->pubkey_auth;
     o->password_auth = o->password_auth == -1 ? 1 : o->password_auth;
+    o->password_prompts = o->password_prompts == -1 ? 3 : o->password_prompts;
+    o->connection_attempts = o->connection_attempts < 1 ? 1 : o->connection_attempts;
     o->kbdint_auth = o->kbdint_auth == -1 ? 1 : o->kbdint_auth;
     o->alive_interval = o->alive_interval == -1 ? 0 : o->alive_interval;
     o->compression = o->compression == 1;

@@ -56,7 +56,34 @@ ops=$(grep -o 'op=\(open\|close\) path=/mid/m[0-9]' "$T/ferryd.log" | cut -d' ' 
 [ "$ops" = "op=open op=open op=open op=close op=close op=close op=open op=open op=open op=close op=close op=close" ] ||
     fail "700 KiB files not batched (audit order: $ops)"
 ok "recursive put/get of 700 KiB files in batches (all opens before the first close)"
+
+# ssh_config RekeyLimit: a 3 MB upload with a 256 KiB limit re-exchanges
+# keys several times, where the default (1 GiB) does it once (ferryd's
+# audit counts them at the session's end; the limit is checked between
+# packets, and what was queued while keys changed goes out after, so not
+# exactly every 256 KiB)
+make_file "$T/rk.bin" 3000000
+printf 'put %s /rk.bin\n' "$T/rk.bin" >"$T/rk.batch"
+timeout 60 "$FERRY" $OPTS -o "RekeyLimit 256K" -b "$T/rk.batch" tester@127.0.0.1 >/dev/null \
+    2>"$T/rk.err" || { cat "$T/rk.err" >&2; fail "put with RekeyLimit 256K"; }
+same "$T/rk.bin" "$T/root/rk.bin"
+kex=$(grep 'event=session_end' "$T/ferryd.log" | tail -1 | sed -n 's/.* key_exchanges=\([0-9]*\).*/\1/p')
+[ "${kex:-0}" -ge 3 ] || fail "RekeyLimit 256K: only ${kex:-0} key exchanges for 3 MB"
+ok "RekeyLimit from ssh_config: $kex key exchanges during a 3 MB put"
 ferryd_stop
+
+# ConnectionAttempts: two tries a second apart, then the error
+DEAD=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
+start=$(date +%s%N)
+if timeout 30 "$FERRY" -F none -P "$DEAD" -o ConnectionAttempts=2 -o BatchMode=yes -b /dev/null \
+    tester@127.0.0.1 >/dev/null 2>"$T/ca.err"; then
+    fail "a connection to a dead port succeeded"
+fi
+ms=$((($(date +%s%N) - start) / 1000000))
+[ "$(grep -c "connect to host 127.0.0.1 port $DEAD" "$T/ca.err")" = 2 ] && [ $ms -ge 900 ] ||
+    fail "ConnectionAttempts=2: $(cat "$T/ca.err") in $ms ms"
+ok "ConnectionAttempts=2: two tries a second apart"
 
 # password and keyboard-interactive (answers through SSH_ASKPASS)
 PW='Ferryd-Client-Pw-3'

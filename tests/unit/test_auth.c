@@ -574,9 +574,10 @@ static void test_e2e_password(void **state)
     check_e2e_password("files.example.org", "alice@files.example.org's password: ");
 }
 
-static void test_e2e_wrong_password(void **state)
+/* A wrong password is asked again up to cfg.password_prompts times (3 by
+ * default; NumberOfPasswordPrompts). */
+static void wrong_password(unsigned prompts_max, unsigned expect)
 {
-    (void)state;
     ferry_ssh_config c, s;
     ct_store st = {0};
     ct_server echo = {0};
@@ -585,16 +586,25 @@ static void test_e2e_wrong_password(void **state)
     ct_configs(&c, &s, &st, &echo, NULL);
     c.prompt = test_prompt;
     c.prompt_ctx = &pr;
+    c.password_prompts = prompts_max;
     assert_int_equal(pair_new(&p, &c, &s), FERRY_OK);
     assert_true(pair_run(p, 100) >= 0);
     assert_false(ferry_ssh_is_authenticated(p->c));
-    assert_int_equal(pr.asked, 3);
+    assert_int_equal(pr.asked, expect);
     assert_true(ferry_ssh_is_closed(p->c));
     const char *msg = NULL;
     assert_int_equal(ferry_ssh_close_reason(p->c, &msg), FERRY_E_AUTH_DENIED);
     assert_non_null(strstr(msg, "Permission denied"));
     assert_true(ferry_ssh_is_closed(p->s));
     pair_free(p);
+}
+
+static void test_e2e_wrong_password(void **state)
+{
+    (void)state;
+    wrong_password(0, 3);
+    wrong_password(1, 1);
+    wrong_password(5, 5);
 }
 
 static void check_pubkey_e2e(ferry_key *k, const char *expect_alg)

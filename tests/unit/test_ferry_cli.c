@@ -275,6 +275,10 @@ static void test_ssh_config(void **state)
                       "  Port 22\n"
                       "  BatchMode yes\n"
                       "  PreferredAuthentications keyboard-interactive,password\n"
+                      "  RekeyLimit 64M 10m\n"
+                      "  LogLevel DEBUG2\n"
+                      "  ConnectionAttempts 3\n"
+                      "  NumberOfPasswordPrompts 1\n"
                       "  Ciphers \"aes128-ctr\"\n";
     char *path = write_tmp(cfg);
     ferry_opts o;
@@ -294,6 +298,10 @@ static void test_ssh_config(void **state)
     assert_int_equal(o.batch_mode, 1);
     assert_string_equal(o.ciphers, "aes128-ctr");
     assert_string_equal(o.auth_order, "keyboard-interactive,password");
+    assert_true(o.rekey_set && o.rekey_bytes == 64ull << 20 && o.rekey_seconds == 600);
+    assert_int_equal(o.log_level, FERRY_LOG_TRACE);
+    assert_int_equal(o.connection_attempts, 3);
+    assert_int_equal(o.password_prompts, 1);
     ferry_opts_free(&o);
 
     /* negation vetoes the block */
@@ -314,6 +322,11 @@ static void test_ssh_config(void **state)
     assert_int_equal(ferry_opts_line(&o, "Port 0", "h", &in, "cli"), -1);
     assert_int_equal(ferry_opts_line(&o, "BatchMode maybe", "h", &in, "cli"), -1);
     assert_int_equal(ferry_opts_line(&o, "StrictHostKeyChecking sometimes", "h", &in, "cli"), -1);
+    assert_int_equal(ferry_opts_line(&o, "RekeyLimit 1Q", "h", &in, "cli"), -1);
+    assert_int_equal(ferry_opts_line(&o, "RekeyLimit 1M 2x", "h", &in, "cli"), -1);
+    assert_int_equal(ferry_opts_line(&o, "LogLevel LOUD", "h", &in, "cli"), -1);
+    assert_false(o.rekey_set);
+    assert_int_equal(o.log_level, -1);
     assert_int_equal(ferry_opts_file(&o, "/nonexistent/ferry", "h", 0), 0);
     assert_int_equal(ferry_opts_file(&o, "/nonexistent/ferry", "h", 1), -1);
     ferry_opts_free(&o);

@@ -26,8 +26,10 @@
 #include "util/log.h"
 #include "util/names.h"
 
-#define MAX_PW_TRIES    3u
-#define MAX_KBD_TRIES   3u
+/* Password prompts and keyboard-interactive rounds: cfg.password_prompts
+ * (NumberOfPasswordPrompts), 3 by default. */
+#define MAX_PW_TRIES    (s->cfg.password_prompts != 0 ? s->cfg.password_prompts : 3u)
+#define MAX_KBD_TRIES   MAX_PW_TRIES
 #define KBD_MAX_PROMPTS 64u
 #define KBD_TEXT_MAX    1024u /* name, instruction, prompt */
 #define ANSWER_MAX      1024u

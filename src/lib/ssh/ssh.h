@@ -170,6 +170,9 @@ typedef struct ferry_ssh_config {
     const ferry_identity *identities; /* borrowed array, tried in order */
     size_t n_identities;
     int try_pubkey, try_password, try_kbdint;
+    /* Password prompts, and keyboard-interactive rounds, before giving up
+     * on each (NumberOfPasswordPrompts; 0 = 3). */
+    unsigned password_prompts;
     /* The order methods are tried in (OpenSSH's PreferredAuthentications:
      * a comma list; names not in it are not tried, unknown ones are
      * skipped). NULL = "publickey,password,keyboard-interactive". */
