@@ -13,7 +13,8 @@ void ferry_usage(void)
     fprintf(stderr,
             "usage: ferry [-1aCfpqrv] [-B buffer_size] [-b batchfile] [-D sftp_server_command]\n"
             "             [-F ssh_config] [-i identity_file] [-J destination] [-l limit]\n"
-            "             [-o ssh_option] [-P port] [-R num_requests] destination [local]\n"
+            "             [-o ssh_option] [-P port] [-R num_requests] [-s subsystem]\n"
+            "             [-X sftp_option] destination [local]\n"
             "       ferry [-v] [-F ssh_config] [-i identity_file] [-J destination]\n"
             "             [-o ssh_option] [-P port] -W host:port destination\n");
 }
@@ -218,9 +219,26 @@ static int one_opt(ferry_args *a, int ch, const char *arg)
     case '6':
     case 'A':
     case 'N':
-    case 'X':
-    case 's':
         return 0; /* accepted for compatibility; SSH-2 over IPv4/6 both tried */
+    case 's':
+        if (strchr(arg, '/') != NULL || arg[0] == '\0') {
+            /* OpenSSH runs a path with "exec": ferry opens subsystems only */
+            fprintf(stderr, "ferry: -s takes a subsystem name; a server path is not supported\n");
+            return -1;
+        }
+        free(a->subsystem);
+        a->subsystem = strdup(arg);
+        return 0;
+    case 'X':
+        /* sftp's -X nrequests=N / buffer=N: -R and -B */
+        if (strncmp(arg, "nrequests=", 10) == 0) {
+            return one_opt(a, 'R', arg + 10);
+        }
+        if (strncmp(arg, "buffer=", 7) == 0) {
+            return one_opt(a, 'B', arg + 7);
+        }
+        fprintf(stderr, "Invalid -X option \"%s\"\n", arg);
+        return -1;
     case 'a':
         a->resume = 1;
         return 0;
@@ -314,7 +332,7 @@ int ferry_args_parse(ferry_args *a, int argc, char **argv)
     a->dest.port = -1;
     optind = 0; /* glibc: full re-initialisation */
     opterr = 1;
-    while ((ch = getopt(argc, argv, "146aACfNpqrsvXB:b:c:D:F:i:J:l:o:P:Q:R:S:W:")) != -1) {
+    while ((ch = getopt(argc, argv, "146aACfNpqrvB:b:c:D:F:i:J:l:o:P:Q:R:S:s:W:X:")) != -1) {
         if (ch == '?' || one_opt(a, ch, optarg) != 0) {
             ferry_usage();
             return -1;
@@ -353,6 +371,7 @@ void ferry_args_free(ferry_args *a)
     free(a->sftp_server);
     free(a->query);
     free(a->forward);
+    free(a->subsystem);
     free(a->local);
     ferry_dest_free(&a->dest);
 }

@@ -645,7 +645,8 @@ int ferry_conn_open(ferry_conn **out, const ferry_opts *o, const char *host, fer
     }
     io.ctx = c;
     if ((r = ferry_sftpc_new(&c->sftp, scfg, &io)) != FERRY_OK ||
-        (r = ferry_ssh_open_subsystem(c->ssh, "sftp", &sftp_consumer, c, &c->ch)) != FERRY_OK ||
+        (r = ferry_ssh_open_subsystem(c->ssh, o->subsystem ? o->subsystem : "sftp", &sftp_consumer,
+                                      c, &c->ch)) != FERRY_OK ||
         (r = wait_auth(c)) != FERRY_OK) {
         ferry_conn_close(c);
         return r;
@@ -694,7 +695,8 @@ int ferry_conn_redial(ferry_conn *c)
     c->redialing = 1;
     ferry__conn_identities_noprompt(c);
     if ((r = start_session(c, o)) == FERRY_OK &&
-        (r = ferry_ssh_open_subsystem(c->ssh, "sftp", &sftp_consumer, c, &c->ch)) == FERRY_OK &&
+        (r = ferry_ssh_open_subsystem(c->ssh, o->subsystem ? o->subsystem : "sftp", &sftp_consumer,
+                                      c, &c->ch)) == FERRY_OK &&
         (r = wait_auth(c)) == FERRY_OK) {
         adapt_to_server(c);
         r = ferry_sftpc_init(c->sftp);

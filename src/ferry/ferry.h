@@ -69,8 +69,9 @@ typedef struct ferry_opts {
     /* ProxyCommand / ProxyJump (-J): whichever comes first wins, as in
      * OpenSSH; "none" stands for unset */
     char *proxy_command, *proxy_jump;
-    /* not ssh_config: -F and -v, handed on to a ProxyJump hop */
+    /* not ssh_config: -F and -v, handed on to a ProxyJump hop; -s */
     char *config_file;
+    char *subsystem;
     int verbose;
     /* Match final: set once such a block was seen (the files are then
      * read again, final_pass set, as OpenSSH's second pass) */
@@ -132,7 +133,8 @@ typedef struct ferry_args {
     char **identities; /* -i values */
     size_t n_identities;
     int port; /* -P, -1 if absent */
-    char *forward; /* -W host:port: stdio forwarding through the destination */
+    char *forward;   /* -W host:port: stdio forwarding through the destination */
+    char *subsystem; /* -s: the SSH subsystem to open (default "sftp") */
     ferry_dest dest;
     char *local; /* second operand for host:path downloads */
 } ferry_args;

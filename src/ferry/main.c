@@ -94,6 +94,9 @@ static int load_options(ferry_opts *o, const ferry_args *a)
     }
     ferry_opts_defaults(o, host);
     o->verbose = a->verbose;
+    if (a->subsystem != NULL && (o->subsystem = strdup(a->subsystem)) == NULL) {
+        rc = -1;
+    }
     if (a->config_file != NULL && (o->config_file = strdup(a->config_file)) == NULL) {
         rc = -1;
     }

@@ -115,9 +115,9 @@ void ferry_opts_init(ferry_opts *o)
 void ferry_opts_free(ferry_opts *o)
 {
     char **strs[] = {
-        &o->hostname,    &o->user,       &o->identity_agent,     &o->known_hosts,   &o->ciphers,
-        &o->macs,        &o->kex,        &o->hostkey_algs,       &o->proxy_command, &o->proxy_jump,
-        &o->config_file, &o->auth_order, &o->global_known_hosts, &o->host_key_alias};
+        &o->hostname,    &o->user,       &o->identity_agent,     &o->known_hosts,    &o->ciphers,
+        &o->macs,        &o->kex,        &o->hostkey_algs,       &o->proxy_command,  &o->proxy_jump,
+        &o->config_file, &o->auth_order, &o->global_known_hosts, &o->host_key_alias, &o->subsystem};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;

@@ -70,6 +70,15 @@ same "$T/rk.bin" "$T/root/rk.bin"
 kex=$(grep 'event=session_end' "$T/ferryd.log" | tail -1 | sed -n 's/.* key_exchanges=\([0-9]*\).*/\1/p')
 [ "${kex:-0}" -ge 3 ] || fail "RekeyLimit 256K: only ${kex:-0} key exchanges for 3 MB"
 ok "RekeyLimit from ssh_config: $kex key exchanges during a 3 MB put"
+
+# -s: the subsystem to open (sftp's flag); an unknown one is refused
+timeout 60 "$FERRY" $OPTS -s sftp -X nrequests=8 -b /dev/null tester@127.0.0.1 >/dev/null 2>&1 ||
+    fail "-s sftp -X nrequests=8 failed"
+if timeout 60 "$FERRY" $OPTS -s nosuch -b /dev/null tester@127.0.0.1 >/dev/null 2>"$T/sub.err"; then
+    fail "an unknown subsystem was accepted"
+fi
+grep -q "subsystem request failed" "$T/sub.err" || fail "-s nosuch: $(cat "$T/sub.err")"
+ok "-s subsystem and -X nrequests= as sftp's"
 ferryd_stop
 
 # ConnectionAttempts: two tries a second apart, then the error

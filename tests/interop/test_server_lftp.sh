@@ -70,7 +70,10 @@ ok "put and get of 4 MiB"
 # ---- pget -n 4: segments in parallel, over more than one session ----
 make_file "$R/huge.bin" $((12 * 1024 * 1024 + 4099))
 before=$(sessions)
-lftp_run "set pget:min-chunk-size 1M" "pget -n 4 huge.bin -o huge.pget" || fail "pget -n 4"
+# on loopback one session would read the whole file before the others
+# are up (lftp then drops them): a per-connection rate limit (3 MB/s,
+# ~4 s alone, ~1 s for four) makes the segments run side by side
+lftp_run "set net:limit-rate 3M" "pget -n 4 huge.bin -o huge.pget" || fail "pget -n 4"
 same "$R/huge.bin" "$L/huge.pget"
 after=$(sessions)
 [ $((after - before)) -ge 2 ] || fail "pget -n 4 used $((after - before)) session(s), expected several"
@@ -86,7 +89,7 @@ for i in $(seq -w 1 297); do
 done
 echo x >"$R/many/sub1/inner"
 echo yy >"$R/many/name with spaces"
-(cd "$R/many" && ls -A | sort) >"$T/many.expect"
+(cd "$R/many" && find . -mindepth 1 -maxdepth 1 -printf '%P\n' | sort) >"$T/many.expect"
 [ "$(wc -l <"$T/many.expect")" -eq 300 ] || fail "setup: 300 entries expected"
 lftp_run "cd many" "cls -1 >$T/many.cls1" "cls -l >$T/many.clsl" "ls >$T/many.ls" \
     "cd .." "find many >$T/many.find" || fail "listing"
@@ -139,7 +142,7 @@ same "$L/other" "$R/ops/c"
 if lftp_run "rm ops/nothing" >"$T/rm.out" 2>&1; then fail "rm of a missing file succeeded"; fi
 grep -q nothing "$T/rm.out" || fail "rm error does not name the file: $(cat "$T/rm.out")"
 lftp_run "rm -r ops" || fail "rm -r"
-[ ! -e "$R/ops" ] && [ ! -L "$R/ops" ] || fail "rm -r left ops"
+if [ -e "$R/ops" ] || [ -L "$R/ops" ]; then fail "rm -r left ops"; fi
 ok "refused: rmdir non-empty, mv onto existing, rm missing; rm -r"
 
 # ---- mirror -R and mirror ----
@@ -158,13 +161,16 @@ make_file "$L/tree/d/five" $((5 * 1024 * 1024 + 3))
 chmod 600 "$L/tree/a/f1"
 chmod 750 "$L/tree/d"
 [ "$(find "$L/tree" -type f | wc -l)" -ge 100 ] || fail "setup: tree too small"
+before=$(sessions)
 lftp_run "mirror -R --parallel=4 tree tree.up" || fail "mirror -R"
+after=$(sessions)
+[ $((after - before)) -ge 2 ] || fail "mirror -R --parallel=4 used $((after - before)) session(s)"
 diff -r "$L/tree" "$R/tree.up" >"$T/diff.up" || fail "mirror -R: trees differ: $(head -5 "$T/diff.up")"
 [ "$(stat -c %a "$R/tree.up/a/f1")" = 600 ] || fail "mirror -R: mode of a/f1 $(stat -c %a "$R/tree.up/a/f1")"
 [ "$(stat -c %a "$R/tree.up/d")" = 750 ] || fail "mirror -R: mode of d $(stat -c %a "$R/tree.up/d")"
 lftp_run "mirror --parallel=4 tree.up tree.down" || fail "mirror"
 diff -r "$L/tree" "$L/tree.down" >"$T/diff.down" || fail "mirror: trees differ: $(head -5 "$T/diff.down")"
-ok "mirror -R (parallel 4, modes kept) and mirror back, trees equal"
+ok "mirror -R ($((after - before)) sessions, modes kept) and mirror back, trees equal"
 
 # incremental: a changed file (same size, newer), a new one, a deleted one
 make_file "$L/tree/a/b/f3" "$(stat -c %s "$L/tree/a/b/f3")"
@@ -207,7 +213,8 @@ grep -q 'no-such-file.bin' "$T/missing.out" || fail "error does not name the fil
 grep -qi 'no such file' "$T/missing.out" || fail "error is not 'no such file': $(cat "$T/missing.out")"
 rc=0
 lftp_run "cd no-such-dir" >"$T/cd.out" 2>&1 || rc=$?
-[ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "cd to a missing directory: status $rc"
+[ $rc -ne 0 ] || fail "cd to a missing directory exited 0"
+[ $rc -ne 124 ] || fail "cd to a missing directory timed out"
 ok "get of a missing file and cd to a missing directory fail ($(head -n1 "$T/missing.out"))"
 
 ferryd_stop

@@ -123,6 +123,24 @@ static void test_args(void **state)
     char *bad3[] = {"ferry", NULL};
     assert_int_equal(ferry_args_parse(&a, 1, bad3), -1);
     ferry_args_free(&a);
+
+    /* sftp's -X nrequests= / buffer= and -s subsystem take arguments */
+    char *xs[] = {"ferry", "-X", "nrequests=16", "-X", "buffer=65536", "-s", "sftp", "h", NULL};
+    assert_int_equal(ferry_args_parse(&a, 8, xs), 0);
+    assert_int_equal(a.num_requests, 16);
+    assert_int_equal(a.buffer_size, 65536);
+    assert_string_equal(a.subsystem, "sftp");
+    assert_string_equal(a.dest.host, "h");
+    ferry_args_free(&a);
+    char *bad4[] = {"ferry", "-X", "frobs=1", "h", NULL};
+    assert_int_equal(ferry_args_parse(&a, 4, bad4), -1);
+    ferry_args_free(&a);
+    char *bad5[] = {"ferry", "-s", "/usr/lib/openssh/sftp-server", "h", NULL};
+    assert_int_equal(ferry_args_parse(&a, 4, bad5), -1);
+    ferry_args_free(&a);
+    char *bad6[] = {"ferry", "-X", "nrequests=0", "h", NULL};
+    assert_int_equal(ferry_args_parse(&a, 4, bad6), -1);
+    ferry_args_free(&a);
 }
 
 /* -J and -W on the command line; ProxyCommand and ProxyJump: the first
