@@ -5,7 +5,9 @@
 #  - against OpenSSH's sshd started here: the unknown-host prompt
 #    (answered "yes", the key lands in known_hosts), the password prompt,
 #    the refusal of a changed host key, and keepalive probes
-#    (ServerAliveInterval) sent while the prompt sits idle.
+#    (ServerAliveInterval) sent while the prompt sits idle;
+#  - -J through that sshd: the jump host's prompts (from ferry -W) and the
+#    target's on the same terminal.
 # Only the tmux server and sshd started here are signalled, by PID/socket.
 set -euo pipefail
 
@@ -214,3 +216,24 @@ wait_for "Remote working directory: /home/ferrytty"
 keys "bye" Enter
 wait_for "EXIT=0"
 ok "an idle prompt sends ServerAliveInterval probes ($sent in 3.5 s) and the session goes on"
+
+# a jump host (-J) on the same terminal: the jump's unknown-host prompt and
+# its password come from the `ferry -W` that ProxyJump runs, the target's
+# password from ferry itself; both read the one terminal
+: >"$KH"
+printf 'Host *\n  UserKnownHostsFile %s\n' "$KH" >"$T/jump_config"
+start "HOME='$T' '$FERRY' -F '$T/jump_config' -J ferrytty@127.0.0.1:$PORT -P $PORT ferrytty@127.0.0.1"
+wait_for "Are you sure you want to continue connecting (yes/no/[fingerprint])?"
+keys "yes" Enter
+wait_for "password:"
+keys "Tty-Pass-2" Enter
+wait_count "password:" 2
+keys "Tty-Pass-2" Enter
+wait_for "sftp>"
+keys "pwd" Enter
+wait_for "Remote working directory: /home/ferrytty"
+keys "bye" Enter
+wait_for "EXIT=0"
+grep -q "server_request_direct_tcpip: originator" "$T/sshd.log" || fail "-J: no direct-tcpip in sshd's log"
+[ "$(grep -c "127.0.0.1" "$KH")" = 1 ] || fail "-J: known_hosts: $(cat "$KH")"
+ok "-J on a terminal: the jump host's prompts (from ferry -W) and the target's, one after the other"
