@@ -270,6 +270,53 @@ static void test_kex_guess(void **state)
                "curve25519-sha256");
 }
 
+/* A guessing client sends its version at once and its KEXINIT after the
+ * server's version line: to Dropbear (which misjudges right guesses) no
+ * guess, to others KEXINIT with first_kex_packet_follows and the INIT. */
+static void guess_for_peer(const char *peer_version, int expect_guess)
+{
+    ferry_ssh_config c, s;
+    ferry_ssh *x = NULL;
+    size_t len = 0;
+    pair_default_configs(&c, &s);
+    c.kex_guess = 1;
+    assert_int_equal(ferry_ssh_new(&x, &c), FERRY_OK);
+    assert_int_equal(ferry_ssh_start(x), FERRY_OK);
+    const uint8_t *out = ferry_ssh_output(x, &len);
+    assert_true(len > 8 && memcmp(out, "SSH-2.0-", 8) == 0);
+    assert_int_equal(out[len - 1], '\n'); /* the version line only */
+    ferry_ssh_output_consume(x, len);
+    assert_int_equal(ferry_ssh_input(x, (const uint8_t *)peer_version, strlen(peer_version)),
+                     FERRY_OK);
+    out = ferry_ssh_output(x, &len);
+    size_t off = 0, packets = 0;
+    int follows = -1;
+    while (off + 5 <= len) { /* plaintext packets: length, padding length, payload */
+        uint32_t plen = ferry_load_u32(out + off);
+        const uint8_t *payload = out + off + 5;
+        size_t n = plen - 1 - out[off + 4];
+        if (payload[0] == SSH_MSG_KEXINIT) {
+            follows = payload[n - 5];
+        } else {
+            assert_int_equal(payload[0], 30); /* the guessed ECDH/DH INIT */
+        }
+        packets++;
+        off += 4 + plen;
+    }
+    assert_int_equal(off, len);
+    assert_int_equal(follows, expect_guess);
+    assert_int_equal(packets, expect_guess ? 2 : 1);
+    ferry_ssh_free(x);
+}
+
+static void test_kex_guess_peers(void **state)
+{
+    (void)state;
+    guess_for_peer("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n", 1);
+    guess_for_peer("SSH-2.0-dropbear_2022.83\r\n", 0);
+    guess_for_peer("SSH-2.0-Ferry_0.1\r\n", 1);
+}
+
 /* Host key refused by the application: the client aborts. */
 static void test_hostkey_rejected(void **state)
 {
@@ -769,6 +816,7 @@ int main(void)
         cmocka_unit_test(test_client_preference),
         cmocka_unit_test(test_server_hostkey_choice),
         cmocka_unit_test(test_kex_guess),
+        cmocka_unit_test(test_kex_guess_peers),
         cmocka_unit_test(test_hostkey_rejected),
         cmocka_unit_test(test_rekey_same_hostkey),
         cmocka_unit_test(test_strict_kex),

@@ -302,11 +302,20 @@ static int build_kexinit(ferry_ssh *s, ferry_buf *b, int follows)
     return r;
 }
 
+/* Dropbear judges a guess by the positions in its whole built-in lists,
+ * algorithms it has no key for included, so a guess right by RFC 4253 s7
+ * (both sides' first choices equal) can be taken for wrong: it then drops
+ * our INIT and waits for another while we wait for its reply. */
+static int peer_misjudges_guess(const ferry_ssh *s)
+{
+    return s->version_done && strncmp(s->peer_version, "SSH-2.0-dropbear", 16) == 0;
+}
+
 /* Client, first kex, when asked to: the method it will guess (RFC 4253 s7:
  * first_kex_packet_follows), or NULL. */
 static const ferry_kex_alg *guess_method(ferry_ssh *s)
 {
-    if (!is_client(s) || !s->cfg.kex_guess || s->kex_count > 0) {
+    if (!is_client(s) || !s->cfg.kex_guess || s->kex_count > 0 || peer_misjudges_guess(s)) {
         return NULL;
     }
     const char *list = s->cfg.kex_algs != NULL ? s->cfg.kex_algs : ferry_kexalg_default_client();

@@ -118,6 +118,9 @@ struct ferry_ssh {
     char our_version[256];
     char peer_version[256];
     int version_done;
+    /* client guessing its first kex packet: our KEXINIT waits for the
+     * peer's version line, since whether to guess depends on the peer */
+    int kexinit_after_version;
     size_t banner_lines; /* lines seen before the peer's version (client) */
     uint32_t rx_pktlen;  /* length of the packet being received, 0 if none */
     int rx_peeked;

@@ -212,6 +212,10 @@ int ferry_ssh_start(ferry_ssh *s)
         return ferry__fail(s, r, 0, "cannot queue the version line");
     }
     s->last_kex_ms = ferry__now_ms(s);
+    if (s->cfg.role == FERRY_ROLE_CLIENT && s->cfg.kex_guess && !s->version_done) {
+        s->kexinit_after_version = 1; /* half a round trip: servers send theirs at once */
+        return FERRY_OK;
+    }
     return ferry__kex_send_kexinit(s);
 }
 
@@ -554,6 +558,10 @@ static int on_version_line(ferry_ssh *s, const uint8_t *line, size_t n)
     s->peer_version[n] = '\0';
     s->version_done = 1;
     s->state = FERRY_ST_KEX_FIRST;
+    if (s->kexinit_after_version) {
+        s->kexinit_after_version = 0;
+        return ferry__kex_send_kexinit(s);
+    }
     return FERRY_OK;
 }
 
