@@ -1,7 +1,8 @@
 /* ls.c: the remote listing (ls -1afhlnrSt) and df output. As OpenSSH's
  * sftp: -l formats locally with the owners' names when the server offers
  * users-groups-by-id@openssh.com (asked once per id, remembered), else
- * prints the server's longname (listing a directory) or numeric ids;
+ * prints the server's longname (listing a directory, named or not: its
+ * own line, names without the directory) or numeric ids (named files);
  * -n and -h format locally. */
 #include "cmds_int.h"
 
@@ -153,7 +154,7 @@ static void print_short(ferry_client *cl, ls_ent *e, size_t n, unsigned f)
     }
 }
 
-static void print_entries(ferry_client *cl, ls_ent *e, size_t n, unsigned f, int prefixed)
+static void print_entries(ferry_client *cl, ls_ent *e, size_t n, unsigned f)
 {
     sort_flags = f;
     if (!(f & LS_NOSORT) && n > 1) {
@@ -170,7 +171,7 @@ static void print_entries(ferry_client *cl, ls_ent *e, size_t n, unsigned f, int
     }
     for (size_t i = 0; i < n; i++) {
         char line[8192];
-        if (!named && !(f & (LS_NUMERIC | LS_HUMAN)) && !prefixed && e[i].longname != NULL &&
+        if (!named && !(f & (LS_NUMERIC | LS_HUMAN)) && e[i].longname != NULL &&
             e[i].longname[0] != '\0') {
             char *esc = ferry_fmt_escape(e[i].longname);
             fprintf(cl->out, "%s\n", esc ? esc : "?");
@@ -209,7 +210,7 @@ static int ls_dir(ferry_client *cl, uint32_t id, const char *abs, const char *pr
         }
     }
     if (e != NULL) {
-        print_entries(cl, e, k, f, prefix != NULL);
+        print_entries(cl, e, k, f);
         for (size_t i = 0; i < k; i++) {
             free(e[i].shown);
         }
@@ -238,7 +239,7 @@ static int ls_matches(ferry_client *cl, char **v, int n, unsigned f)
         }
         free(abs);
     }
-    print_entries(cl, e, k, f, 1);
+    print_entries(cl, e, k, f);
     free(e);
     return rc;
 }
