@@ -52,9 +52,11 @@ static int expected(int server, enum ferry_ssh_state st, int in_kex, int strict,
     if (st == FERRY_ST_KEX_FIRST && strict) {
         return (m == 1 || m == 20 || m == 21 || (m >= 30 && m <= 34)) ? A : P;
     }
-    /* a rekey once authenticated lets connection messages through (a
-     * peer such as mod_sftp may answer a channel request in it) */
-    if (st == FERRY_ST_KEX_FIRST || (in_kex && !(st == FERRY_ST_OPEN && m >= 80 && m < 128))) {
+    /* a client's rekey once authenticated lets connection messages
+     * through (a server such as mod_sftp may answer a channel request in
+     * it); a server stays strict */
+    if (st == FERRY_ST_KEX_FIRST ||
+        (in_kex && !(!server && st == FERRY_ST_OPEN && m >= 80 && m < 128))) {
         return ((m >= 1 && m <= 4) || (m >= 20 && m <= 49)) ? A : P;
     }
     int open = st == FERRY_ST_OPEN;
@@ -128,9 +130,11 @@ static void test_rules(void **state)
                 }
                 /* nothing >= 50 before the first NEWKEYS or during kex, but
                  * connection messages during a rekey once authenticated */
+                if (m >= 50 && (st <= FERRY_ST_KEX_FIRST || k)) {
+                    assert_int_equal(srv, FERRY_E_PROTOCOL);
+                }
                 if (m >= 50 && (st <= FERRY_ST_KEX_FIRST ||
                                 (k && !(st == FERRY_ST_OPEN && m >= 80 && m < 128)))) {
-                    assert_int_equal(srv, FERRY_E_PROTOCOL);
                     assert_int_equal(cli, FERRY_E_PROTOCOL);
                 }
                 /* nothing >= 80 before authentication */

@@ -7,9 +7,9 @@
  * authentication. Strict kex (OpenSSH PROTOCOL 1.9,
  * draft-miller-sshm-strict-kex): during the first key exchange only kex
  * messages (and DISCONNECT, which ends the session anyway).
- * During a rekey (not the first kex) connection messages (80-127) are let
- * through once authenticated: some peers (ProFTPD's mod_sftp) answer a
- * channel request between their KEXINIT and NEWKEYS.
+ * During a rekey (not the first kex) a client lets connection messages
+ * (80-127) through once authenticated: ProFTPD's mod_sftp answers a
+ * channel request between its KEXINIT and NEWKEYS.
  * Direction: a server never receives what only a server sends (SERVICE_
  * ACCEPT, USERAUTH_FAILURE/SUCCESS/BANNER, 60) and a client never receives
  * what only a client sends (SERVICE_REQUEST, USERAUTH_REQUEST, 61).
@@ -99,10 +99,11 @@ int ferry__gate(enum ferry_role role, enum ferry_ssh_state state, int in_kex, in
     }
     int authed = state == FERRY_ST_OPEN;
     /* A rekey: RFC 4253 s7.1 has the peer send only kex messages between
-     * its KEXINIT and NEWKEYS, but ProFTPD's mod_sftp answers a channel
-     * request in between; connection messages are taken then, as OpenSSH
-     * does (still under the old keys, MAC'd: nothing is lost). */
-    if (in_kex && !(authed && msg >= 80 && msg < 128)) {
+     * its KEXINIT and NEWKEYS, but ProFTPD's mod_sftp (a server) answers a
+     * channel request in between; a client takes connection messages
+     * then, as OpenSSH's does (still under the old keys, MAC'd). A server
+     * stays strict with its clients. */
+    if (in_kex && !(!server && authed && msg >= 80 && msg < 128)) {
         return gate_in_kex(0, msg);
     }
     if (msg < 50) {
