@@ -625,8 +625,9 @@ out:
 void ferry__conn_report_auth(ferry_conn *c, const ferry_opts *o)
 {
     if (o->verbose) {
-        fprintf(stderr, "Authenticated to %s ([%s]:%d) using %s.\n", o->hostname,
-                c->ip[0] ? c->ip : "via proxy", o->port, ferry_ssh_alg(c->ssh, "kex"));
+        /* OpenSSH's words */
+        fprintf(stderr, "Authenticated to %s ([%s]:%d) using \"%s\".\n", o->hostname,
+                c->ip[0] ? c->ip : "via proxy", o->port, ferry_ssh_auth_method(c->ssh));
     }
 }
 

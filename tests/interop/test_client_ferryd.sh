@@ -72,8 +72,10 @@ kex=$(grep 'event=session_end' "$T/ferryd.log" | tail -1 | sed -n 's/.* key_exch
 ok "RekeyLimit from ssh_config: $kex key exchanges during a 3 MB put"
 
 # -s: the subsystem to open (sftp's flag); an unknown one is refused
-timeout 60 "$FERRY" $OPTS -s sftp -X nrequests=8 -b /dev/null tester@127.0.0.1 >/dev/null 2>&1 ||
-    fail "-s sftp -X nrequests=8 failed"
+timeout 60 "$FERRY" $OPTS -v -s sftp -X nrequests=8 -b /dev/null tester@127.0.0.1 >/dev/null \
+    2>"$T/sub.err" || fail "-s sftp -X nrequests=8 failed"
+grep -qF "Authenticated to 127.0.0.1 ([127.0.0.1]:$FERRYD_PORT) using \"publickey\"." "$T/sub.err" ||
+    fail "-v: no OpenSSH-style 'Authenticated to' line: $(cat "$T/sub.err")"
 if timeout 60 "$FERRY" $OPTS -s nosuch -b /dev/null tester@127.0.0.1 >/dev/null 2>"$T/sub.err"; then
     fail "an unknown subsystem was accepted"
 fi

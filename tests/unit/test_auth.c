@@ -561,6 +561,7 @@ static void check_e2e_password(const char *host, const char *expect_prompt)
     assert_true(ferry_ssh_is_authenticated(p->s));
     assert_int_equal(pr.asked, 1);
     assert_string_equal(pr.last, expect_prompt);
+    assert_string_equal(ferry_ssh_auth_method(p->c), "password");
     assert_int_equal(p->s->state, FERRY_ST_OPEN);
     assert_int_equal(p->c->state, FERRY_ST_OPEN);
     pair_free(p);
@@ -626,6 +627,7 @@ static void check_pubkey_e2e(ferry_key *k, const char *expect_alg)
     assert_true(ferry_ssh_is_authenticated(p->s));
     assert_true(ferry_ssh_is_authenticated(p->c));
     assert_string_equal(p->c->auth->cur_alg, expect_alg);
+    assert_string_equal(ferry_ssh_auth_method(p->c), "publickey");
     assert_int_equal(st.pk_calls, 3); /* two queries, one signed */
     pair_free(p);
 }
@@ -858,6 +860,7 @@ static void test_client_success_before_none(void **state)
         feed_msg(x, SSH_MSG_SERVICE_ACCEPT, "ssh-userauth");
         feed_msg(x, SSH_MSG_USERAUTH_SUCCESS, NULL);
         assert_true(ferry_ssh_is_authenticated(x));
+        assert_string_equal(ferry_ssh_auth_method(x), "publickey");
         ferry_buf *b = ferry_buf_new(0);
         ferry_buf_put_u8(b, SSH_MSG_USERAUTH_FAILURE);
         ferry_buf_put_cstring(b, "publickey");

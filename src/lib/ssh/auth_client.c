@@ -409,6 +409,11 @@ static int on_success(ferry_ssh *s, ferry_rd *rd)
                            "unexpected USERAUTH_SUCCESS");
     }
     s->stray_none_failure = st == CS_WAIT_NONE && s->auth->pk_behind_none;
+    snprintf(s->auth_method, sizeof(s->auth_method), "%s",
+             st == CS_WAIT_PW                            ? "password"
+             : st == CS_WAIT_KBD                         ? "keyboard-interactive"
+             : st == CS_WAIT_PK || s->stray_none_failure ? "publickey"
+                                                         : "none");
     s->auth->cstate = CS_DONE;
     snprintf(s->user, sizeof(s->user), "%s", user_of(s));
     s->authenticated = 1;

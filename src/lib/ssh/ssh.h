@@ -226,6 +226,9 @@ int ferry_ssh_rekey(ferry_ssh *s);
 
 /* Non-zero once user authentication completed. */
 int ferry_ssh_is_authenticated(const ferry_ssh *s);
+/* Client: the method that completed authentication ("publickey",
+ * "password", "keyboard-interactive", "none"), "" before. */
+const char *ferry_ssh_auth_method(const ferry_ssh *s);
 /* The authenticated (server) or requested (client) user name, or NULL. */
 const char *ferry_ssh_user(const ferry_ssh *s);
 /* Server: the host key the client accepted. Client: the server's key.

@@ -169,6 +169,7 @@ struct ferry_ssh {
      * a signed request (AsyncSSH answers requests concurrently): that
      * one FAILURE is still due and is dropped when it comes */
     int stray_none_failure;
+    char auth_method[24]; /* client: the method that succeeded */
     char user[256];
 
     /* channel.c */

@@ -992,6 +992,11 @@ const char *ferry_ssh_alg(const ferry_ssh *s, const char *what)
     return "";
 }
 
+const char *ferry_ssh_auth_method(const ferry_ssh *s)
+{
+    return s->auth_method;
+}
+
 const char *ferry_ssh_peer_version(const ferry_ssh *s)
 {
     return s->version_done ? s->peer_version : NULL;
