@@ -13,8 +13,8 @@ void ferry_usage(void)
     fprintf(stderr,
             "usage: ferry [-1aCfpqrv] [-B buffer_size] [-b batchfile] [-D sftp_server_command]\n"
             "             [-F ssh_config] [-i identity_file] [-J destination] [-l limit]\n"
-            "             [-o ssh_option] [-P port] [-R num_requests] [-s subsystem]\n"
-            "             [-X sftp_option] destination [local]\n"
+            "             [-o ssh_option] [-P port] [-R num_requests] [-S program]\n"
+            "             [-s subsystem] [-X sftp_option] destination [local]\n"
             "       ferry [-v] [-F ssh_config] [-i identity_file] [-J destination]\n"
             "             [-o ssh_option] [-P port] -W host:port destination\n");
 }
@@ -317,8 +317,9 @@ static int one_opt(ferry_args *a, int ch, const char *arg)
         a->forward = strdup(arg);
         return 0;
     case 'S':
-        fprintf(stderr, "ferry: option -%c is not supported\n", ch);
-        return -1;
+        free(a->ssh_program);
+        a->ssh_program = strdup(arg);
+        return 0;
     default:
         return -1;
     }
@@ -372,6 +373,7 @@ void ferry_args_free(ferry_args *a)
     free(a->query);
     free(a->forward);
     free(a->subsystem);
+    free(a->ssh_program);
     free(a->local);
     ferry_dest_free(&a->dest);
 }

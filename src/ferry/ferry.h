@@ -135,6 +135,7 @@ typedef struct ferry_args {
     int port; /* -P, -1 if absent */
     char *forward;   /* -W host:port: stdio forwarding through the destination */
     char *subsystem; /* -s: the SSH subsystem to open (default "sftp") */
+    char *ssh_program; /* -S: an ssh(1)-compatible program as the transport */
     ferry_dest dest;
     char *local; /* second operand for host:path downloads */
 } ferry_args;
@@ -168,6 +169,11 @@ int ferry_conn_forward(const ferry_opts *o, const char *host, const char *target
 /* Starts `cmd` (via /bin/sh -c) as a local sftp server on pipes. */
 int ferry_conn_open_pipe(ferry_conn **out, const char *cmd, ferry_sftpc **sftp,
                          const ferry_sftpc_config *scfg);
+/* -S program: runs `program` as OpenSSH's sftp runs ssh (its -F, -o, -i,
+ * -P, -J, -C, -v, the user, then "-s -- host subsystem") and speaks SFTP
+ * on its standard input and output; the SSH is the program's. */
+int ferry_conn_open_program(ferry_conn **out, const ferry_args *a, ferry_sftpc **sftp,
+                            const ferry_sftpc_config *scfg);
 void ferry_conn_close(ferry_conn *c);
 /* Waits for fd (the terminal) to be readable (0) or a signal (-1)
  * while keeping the SSH connection served: keepalives

@@ -218,6 +218,10 @@ int main(int argc, char **argv)
         if (ferry_conn_open_pipe(&conn, a.sftp_server, &cl.sftp, &scfg) != FERRY_OK) {
             goto out;
         }
+    } else if (a.ssh_program != NULL) { /* -S: the program's SSH, our SFTP */
+        if (ferry_conn_open_program(&conn, &a, &cl.sftp, &scfg) != FERRY_OK) {
+            goto out;
+        }
     } else {
         if (load_options(&o, &a) != 0 && o.hostname == NULL) {
             goto out;

@@ -1,6 +1,8 @@
 /* pipe.c: -D sftp_server_command: talk SFTP to a local server program on
  * its stdin/stdout, without SSH (as OpenSSH's sftp -D). Used by tests to
- * exercise the shell and the engine against OpenSSH's sftp-server. */
+ * exercise the shell and the engine against OpenSSH's sftp-server.
+ * -S program: the same over an ssh(1)-compatible program that carries
+ * the SSH (as OpenSSH's sftp runs ssh). */
 #include "conn_int.h"
 
 #include <errno.h>
@@ -13,7 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "util/buf.h"
 #include "util/err.h"
+#include "util/log.h"
 
 static int pipe_write(ferry_conn *c)
 {
@@ -121,6 +125,69 @@ int ferry_conn_open_pipe(ferry_conn **out, const char *cmd, ferry_sftpc **sftp,
     *sftp = c->sftp;
     *out = c;
     return FERRY_OK;
+}
+
+/* Appends ' word' to the command line, single-quoted for sh -c. */
+static int put_word(ferry_buf *b, const char *w)
+{
+    int r = ferry_buf_put(b, " '", 2);
+    for (const char *p = w; *p != '\0' && r == FERRY_OK; p++) {
+        r = *p == '\'' ? ferry_buf_put(b, "'\\''", 4) : ferry_buf_put(b, p, 1);
+    }
+    return r == FERRY_OK ? ferry_buf_put(b, "'", 1) : r;
+}
+
+int ferry_conn_open_program(ferry_conn **out, const ferry_args *a, ferry_sftpc **sftp,
+                            const ferry_sftpc_config *scfg)
+{
+    /* what OpenSSH's sftp hands ssh before the user's options */
+    static const char *const fixed[] = {"-oForwardX11 no", "-oPermitLocalCommand no",
+                                        "-oClearAllForwardings yes", "-oForwardAgent no"};
+    char port[16];
+    ferry_buf *b = ferry_buf_new(0);
+    int r = b != NULL ? put_word(b, a->ssh_program) : FERRY_E_ALLOC;
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]) && r == FERRY_OK; i++) {
+        r = put_word(b, fixed[i]);
+    }
+    for (int i = 0; i < a->verbose && r == FERRY_OK; i++) {
+        r = put_word(b, "-v");
+    }
+    if (a->config_file != NULL && r == FERRY_OK && (r = put_word(b, "-F")) == FERRY_OK) {
+        r = put_word(b, a->config_file);
+    }
+    for (size_t i = 0; i < a->n_cli_options && r == FERRY_OK; i++) {
+        r = put_word(b, "-o");
+        r = r == FERRY_OK ? put_word(b, a->cli_options[i]) : r;
+    }
+    for (size_t i = 0; i < a->n_identities && r == FERRY_OK; i++) {
+        r = put_word(b, "-i");
+        r = r == FERRY_OK ? put_word(b, a->identities[i]) : r;
+    }
+    int p = a->port > 0 ? a->port : a->dest.port;
+    snprintf(port, sizeof(port), "%d", p);
+    if (p > 0 && r == FERRY_OK && (r = put_word(b, "-p")) == FERRY_OK) {
+        r = put_word(b, port);
+    }
+    if (a->compress && r == FERRY_OK) {
+        r = put_word(b, "-C");
+    }
+    if (a->batchfile != NULL && r == FERRY_OK) {
+        r = put_word(b, "-oBatchMode yes"); /* as sftp -b */
+    }
+    if (a->dest.user != NULL && r == FERRY_OK && (r = put_word(b, "-l")) == FERRY_OK) {
+        r = put_word(b, a->dest.user);
+    }
+    const char *tail[] = {"-s", "--", a->dest.host, a->subsystem ? a->subsystem : "sftp"};
+    for (size_t i = 0; i < sizeof(tail) / sizeof(tail[0]) && r == FERRY_OK; i++) {
+        r = put_word(b, tail[i]);
+    }
+    r = r == FERRY_OK ? ferry_buf_put(b, "", 1) : r; /* NUL */
+    if (r == FERRY_OK) {
+        ferry_debug("ferry: running %s", (const char *)ferry_buf_data(b));
+        r = ferry_conn_open_pipe(out, (const char *)ferry_buf_data(b) + 1, sftp, scfg);
+    }
+    ferry_buf_free(b);
+    return r;
 }
 
 void ferry__conn_pipe_close(ferry_conn *c)

@@ -81,6 +81,28 @@ if timeout 60 "$FERRY" $OPTS -s nosuch -b /dev/null tester@127.0.0.1 >/dev/null 
 fi
 grep -q "subsystem request failed" "$T/sub.err" || fail "-s nosuch: $(cat "$T/sub.err")"
 ok "-s subsystem and -X nrequests= as sftp's"
+
+# -S program: OpenSSH's ssh carries the SSH (a wrapper records the
+# arguments ferry gives it, as OpenSSH's sftp gives them), ferry the SFTP
+printf '#!/bin/sh\nprintf "%%s\\n" "$@" >"%s/sshwrap.args"\nexec ssh "$@"\n' "$T" >"$T/sshwrap"
+chmod +x "$T/sshwrap"
+make_file "$T/sp.bin" 2000000
+printf 'put %s /sp.bin\nget /sp.bin %s\n' "$T/sp.bin" "$T/sp.back" >"$T/sp.batch"
+osess() { grep -c 'event=session_start.*client="\?SSH-2.0-OpenSSH' "$T/ferryd.log" || true; }
+n0=$(osess)
+timeout 60 "$FERRY" -S "$T/sshwrap" $OPTS -o GlobalKnownHostsFile=/dev/null -b "$T/sp.batch" \
+    tester@127.0.0.1 >/dev/null 2>"$T/sp.err" || { cat "$T/sp.err" >&2; fail "-S ssh"; }
+same "$T/sp.bin" "$T/root/sp.bin"
+same "$T/sp.bin" "$T/sp.back"
+[ "$(osess)" = $((n0 + 1)) ] || fail "-S: not one OpenSSH session more in ferryd's audit"
+[ "$(tail -n 4 "$T/sshwrap.args" | paste -sd' ')" = "-s -- 127.0.0.1 sftp" ] &&
+    grep -qx -- "-oForwardX11 no" "$T/sshwrap.args" && grep -qx -- "-oBatchMode yes" "$T/sshwrap.args" &&
+    grep -qx -- "$FERRYD_PORT" "$T/sshwrap.args" && grep -qx -- "tester" "$T/sshwrap.args" ||
+    fail "-S: arguments $(paste -sd' ' "$T/sshwrap.args")"
+if timeout 30 "$FERRY" -S /nonexistent/ssh -b /dev/null tester@127.0.0.1 >/dev/null 2>"$T/sp2.err"; then
+    fail "-S with a missing program succeeded"
+fi
+ok "-S ssh: OpenSSH's ssh as the transport, ferry's SFTP over it (bytes equal)"
 ferryd_stop
 
 # ConnectionAttempts: two tries a second apart, then the error

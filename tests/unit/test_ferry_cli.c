@@ -125,8 +125,11 @@ static void test_args(void **state)
     ferry_args_free(&a);
 
     /* sftp's -X nrequests= / buffer= and -s subsystem take arguments */
-    char *xs[] = {"ferry", "-X", "nrequests=16", "-X", "buffer=65536", "-s", "sftp", "h", NULL};
-    assert_int_equal(ferry_args_parse(&a, 8, xs), 0);
+    char *xs[] = {"ferry", "-X",   "nrequests=16", "-X",           "buffer=65536",
+                  "-s",    "sftp", "-S",           "/usr/bin/ssh", "h",
+                  NULL};
+    assert_int_equal(ferry_args_parse(&a, 10, xs), 0);
+    assert_string_equal(a.ssh_program, "/usr/bin/ssh");
     assert_int_equal(a.num_requests, 16);
     assert_int_equal(a.buffer_size, 65536);
     assert_string_equal(a.subsystem, "sftp");
