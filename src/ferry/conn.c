@@ -683,6 +683,9 @@ int ferry_conn_redial(ferry_conn *c)
 {
     const ferry_opts *o = c->hc.opts;
     int r;
+    if (c->pipe_cmd != NULL && c->sftp != NULL) {
+        return ferry__conn_pipe_redial(c); /* -S: the program again */
+    }
     if (c->pinned == NULL || c->sftp == NULL || o == NULL) {
         return FERRY_E_UNSUPPORTED;
     }

@@ -33,6 +33,7 @@ struct ferry_conn {
     /* -D: a local server on pipes */
     int pipe_in, pipe_out;
     pid_t child;
+    char *pipe_cmd; /* -S: the command line, run again to reconnect */
     /* reconnecting (ferry_conn_redial): the first connection's host key,
      * the answers typed this run (wiped at close), no prompts then */
     ferry_key *pinned;
@@ -56,6 +57,11 @@ int ferry__conn_tcp(const char *host, int port, int timeout_s, char *ip, size_t 
 int ferry__conn_dial(ferry_conn *c, const ferry_opts *o);
 /* Ends and reaps the proxy program, if any. */
 void ferry__conn_proxy_end(ferry_conn *c);
+/* Reaps child `pid` whose input was closed: waits 0.1 s, then SIGTERM,
+ * at 0.5 s SIGKILL. */
+void ferry__conn_reap(pid_t pid);
+/* -S: runs the program again on new pipes and starts SFTP over them. */
+int ferry__conn_pipe_redial(ferry_conn *c);
 /* Everything up to the SSH session started on a new connection: the
  * algorithms, identities, the dial, our KEXINIT. */
 int ferry__conn_begin(ferry_conn **out, const ferry_opts *o, const char *host);

@@ -222,6 +222,8 @@ int main(int argc, char **argv)
         if (ferry_conn_open_program(&conn, &a, &cl.sftp, &scfg) != FERRY_OK) {
             goto out;
         }
+        cl.rs.redial = redial; /* runs the program again */
+        cl.rs.redial_ctx = conn;
     } else {
         if (load_options(&o, &a) != 0 && o.hostname == NULL) {
             goto out;

@@ -186,21 +186,61 @@ int ferry_conn_open_program(ferry_conn **out, const ferry_args *a, ferry_sftpc *
         ferry_debug("ferry: running %s", (const char *)ferry_buf_data(b));
         r = ferry_conn_open_pipe(out, (const char *)ferry_buf_data(b) + 1, sftp, scfg);
     }
+    if (r == FERRY_OK) { /* to run again on a reconnect (NULL: none, the session is fine) */
+        (*out)->pipe_cmd = strdup((const char *)ferry_buf_data(b) + 1);
+    }
     ferry_buf_free(b);
     return r;
 }
 
-void ferry__conn_pipe_close(ferry_conn *c)
+void ferry__conn_reap(pid_t pid)
 {
-    int status;
+    /* its input is closed: a child that does not leave by itself (the
+     * end of its input) within 0.1 s is asked to, and made to at 0.5 s */
+    for (int i = 0; i < 50 && waitpid(pid, NULL, WNOHANG) == 0; i++) {
+        if (i == 10) {
+            kill(pid, SIGTERM);
+        }
+        usleep(10000);
+    }
+    if (waitpid(pid, NULL, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        (void)waitpid(pid, NULL, 0);
+    }
+}
+
+/* Closes the pipes and reaps the child (sftp-server, or the -S program,
+ * which may be stuck on a dead network: see ferry__conn_reap). */
+static void pipe_end(ferry_conn *c)
+{
     if (c->pipe_out >= 0) {
         close(c->pipe_out);
     }
     if (c->pipe_in >= 0) {
         close(c->pipe_in);
     }
+    c->pipe_in = c->pipe_out = -1;
     if (c->child > 0) {
-        while (waitpid(c->child, &status, 0) < 0 && errno == EINTR) {
-        }
+        ferry__conn_reap(c->child);
     }
+    c->child = 0;
+}
+
+int ferry__conn_pipe_redial(ferry_conn *c)
+{
+    pipe_end(c);
+    ferry_sftpc_reset(c->sftp);
+    c->child = spawn(c->pipe_cmd, &c->pipe_in, &c->pipe_out);
+    int r = c->child > 0 ? ferry_sftpc_init(c->sftp) : FERRY_E_SYSTEM;
+    if (r != FERRY_OK) {
+        ferry_sftpc_kill(c->sftp, r);
+    }
+    return r;
+}
+
+void ferry__conn_pipe_close(ferry_conn *c)
+{
+    pipe_end(c);
+    free(c->pipe_cmd);
+    c->pipe_cmd = NULL;
 }

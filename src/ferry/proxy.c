@@ -165,18 +165,7 @@ int ferry__conn_dial(ferry_conn *c, const ferry_opts *o)
 void ferry__conn_proxy_end(ferry_conn *c)
 {
     if (c->proxy > 0) {
-        /* its socket is closed: a proxy that does not leave by itself
-         * (the end of its input) is asked to */
-        for (int i = 0; i < 50 && waitpid(c->proxy, NULL, WNOHANG) == 0; i++) {
-            if (i == 10) {
-                kill(c->proxy, SIGTERM);
-            }
-            usleep(10000);
-        }
-        if (waitpid(c->proxy, NULL, WNOHANG) == 0) {
-            kill(c->proxy, SIGKILL);
-            (void)waitpid(c->proxy, NULL, 0);
-        }
+        ferry__conn_reap(c->proxy);
         c->proxy = 0;
     }
 }

@@ -24,7 +24,9 @@
 # 12. password authentication: after two cuts the file is equal and the
 #     SSH_ASKPASS program ran exactly once;
 # 13. an ls cut midway is run again after the reconnect, and the batch
-#     goes on.
+#     goes on;
+# 14. -S ssh (OpenSSH's ssh as the transport): a get cut once reconnects
+#     by running ssh again.
 . "$FERRY_SRC/tests/interop/lib.sh"
 . "$FERRY_SRC/tests/interop/resume_lib.sh"
 need ssh-keygen cmp diff setsid
@@ -451,4 +453,22 @@ expect_losses lscut 1
 grep -q "^sftp> ls -l /many" "$T/lscut.out" || fail "lscut: no listing echoed"
 [ -d "$T/root/made" ] || fail "lscut: the mkdir after the reconnect did not run"
 ok "an ls cut midway: reconnected, run again in full, the batch went on"
+ferryd_stop
+
+# ---- 14. -S ssh: a reconnect runs the program again ----
+ferryd_start
+KEYS=("$T"/host_*.pub)
+proxy_start sprog "$FERRYD_PORT" --cut 1@$((8 * 1000 * 1000)):down
+proxy_known_hosts "$T/sprog.kh" "${KEYS[@]}"
+rm -f "$T/sprog.bin"
+timeout 100 "$FERRY" -S ssh -F none -P "$PROXY_PORT" -o UserKnownHostsFile="$T/sprog.kh" \
+    -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes \
+    -o IdentityAgent=none -i "$T/id_ed25519" "tester@127.0.0.1:/g/big.bin" "$T/sprog.bin" \
+    >"$T/sprog.out" 2>"$T/sprog.err" || { cat "$T/sprog.err" >&2; fail "-S ssh: get cut once failed"; }
+proxy_stop
+no_sanitizer "$T/sprog.err"
+cmp -s "$T/src/big.bin" "$T/sprog.bin" || fail "-S ssh: the file differs after the reconnect"
+expect_losses sprog 1
+grep -q "^Reconnected" "$T/sprog.err" || fail "-S ssh: no reconnect: $(cat "$T/sprog.err")"
+ok "-S ssh: a get cut once goes on over a new ssh, equal"
 ferryd_stop
