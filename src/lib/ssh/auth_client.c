@@ -213,24 +213,22 @@ static int try_next_identity(ferry_ssh *s, int *sent)
     return FERRY_OK;
 }
 
+/* The methods we speak, in the default order. */
+#define AUTH_METHODS "publickey,password,keyboard-interactive"
+
 static const char *auth_order(const ferry_ssh *s)
 {
-    return s->cfg.auth_order != NULL ? s->cfg.auth_order
-                                     : "publickey,password,keyboard-interactive";
+    return s->cfg.auth_order != NULL ? s->cfg.auth_order : AUTH_METHODS;
 }
 
 /* Whether publickey comes first among the methods we know in the order. */
 static int publickey_first(const ferry_ssh *s)
 {
-    static const char *const known[] = {"publickey", "password", "keyboard-interactive"};
-    for (const char *m = auth_order(s); *m != '\0';) {
-        size_t n = strcspn(m, ",");
-        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-            if (n == strlen(known[i]) && memcmp(m, known[i], n) == 0) {
-                return i == 0;
-            }
+    for (const char *cur = auth_order(s), *m = NULL; *cur != '\0';) {
+        size_t n = ferry_names_next(&cur, &m);
+        if (ferry_names_contains(AUTH_METHODS, m, n)) {
+            return n == strlen("publickey") && memcmp(m, "publickey", n) == 0;
         }
-        m += n + (m[n] == ',');
     }
     return 0;
 }
@@ -341,14 +339,13 @@ static int try_method(ferry_ssh *s, const char *m, size_t n, int *sent)
 static int next_method(ferry_ssh *s)
 {
     ferry_auth_state *a = s->auth;
-    for (const char *m = auth_order(s); *m != '\0';) {
-        size_t n = strcspn(m, ",");
+    for (const char *cur = auth_order(s), *m = NULL; *cur != '\0';) {
+        size_t n = ferry_names_next(&cur, &m);
         int sent = 0;
         int r = try_method(s, m, n, &sent);
         if (r != FERRY_OK || sent) {
             return r;
         }
-        m += n + (m[n] == ',');
     }
     a->cstate = CS_DONE;
     return ferry__fail(s, FERRY_E_AUTH_DENIED, SSH_DISCONNECT_NO_MORE_AUTH_METHODS_AVAILABLE,

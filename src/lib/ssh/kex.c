@@ -124,22 +124,13 @@ void ferry__kex_free(ferry_ssh *s)
 /* ---- name-lists ---- */
 
 /* The next comma-separated name of *cur (may be empty); advances *cur. */
-static size_t next_name(const char **cur, const char **name)
-{
-    const char *p = *cur;
-    const char *c = strchr(p, ',');
-    size_t n = c != NULL ? (size_t)(c - p) : strlen(p);
-    *name = p;
-    *cur = c != NULL ? c + 1 : p + n;
-    return n;
-}
 
 /* Non-zero if both lists start with the same name. */
 static int same_first(const char *a, const char *b)
 {
     const char *ca = a, *cb = b, *na = NULL, *nb = NULL;
-    size_t la = next_name(&ca, &na);
-    size_t lb = next_name(&cb, &nb);
+    size_t la = ferry_names_next(&ca, &na);
+    size_t lb = ferry_names_next(&cb, &nb);
     return la > 0 && la == lb && memcmp(na, nb, la) == 0;
 }
 
@@ -173,7 +164,7 @@ static int pick(const char *client, const char *server, int (*ok)(const char *),
     const char *cur = client;
     while (*cur != '\0') {
         const char *name = NULL;
-        size_t n = next_name(&cur, &name);
+        size_t n = ferry_names_next(&cur, &name);
         if (n == 0 || n > NAME_MAX_LEN || n >= outsz || !ferry_names_contains(server, name, n)) {
             continue;
         }
@@ -251,7 +242,7 @@ static int put_hostkey_list(ferry_ssh *s, ferry_buf *b, ferry_buf *tmp)
     while (*cur != '\0' && r == FERRY_OK) {
         char name[NAME_MAX_LEN + 1];
         const char *p = NULL;
-        size_t n = next_name(&cur, &p);
+        size_t n = ferry_names_next(&cur, &p);
         if (n == 0 || n > NAME_MAX_LEN) {
             continue;
         }
@@ -321,7 +312,7 @@ static const ferry_kex_alg *guess_method(ferry_ssh *s)
     const char *list = s->cfg.kex_algs != NULL ? s->cfg.kex_algs : ferry_kexalg_default_client();
     const char *cur = list, *name = NULL;
     char buf[NAME_MAX_LEN + 1];
-    size_t n = next_name(&cur, &name);
+    size_t n = ferry_names_next(&cur, &name);
     if (n == 0 || n > NAME_MAX_LEN) {
         return NULL;
     }

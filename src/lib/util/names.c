@@ -6,6 +6,16 @@
 
 #include "util/err.h"
 
+size_t ferry_names_next(const char **cur, const char **name)
+{
+    const char *p = *cur;
+    const char *c = strchr(p, ',');
+    size_t n = c != NULL ? (size_t)(c - p) : strlen(p);
+    *name = p;
+    *cur = c != NULL ? c + 1 : p + n;
+    return n;
+}
+
 int ferry_names_contains(const char *list, const char *name, size_t n)
 {
     const char *p = list;

@@ -6,6 +6,10 @@
 
 #include <stddef.h>
 
+/* Walks a name-list: the next name at *cur (its start in *name, its
+ * length returned), *cur moved past it and its comma. Stop when *cur
+ * points at the terminating NUL. */
+size_t ferry_names_next(const char **cur, const char **name);
 /* Non-zero if `name` (n bytes) is an element of `list`. */
 int ferry_names_contains(const char *list, const char *name, size_t n);
 /* RFC 4253 s7.1 negotiation: the first name in `client` that is also in
