@@ -42,22 +42,27 @@ typedef struct id_name {
 static id_name *id_names;
 static size_t n_id_names;
 
-static const char *id_name_of(uint32_t id, int group)
+static const id_name *find_id(uint32_t id, int group)
 {
     for (size_t i = 0; i < n_id_names; i++) {
         if (id_names[i].id == id && id_names[i].group == group) {
-            return id_names[i].name[0] != '\0' ? id_names[i].name : NULL;
+            return &id_names[i];
         }
     }
     return NULL;
 }
 
+static const char *id_name_of(uint32_t id, int group)
+{
+    const id_name *e = find_id(id, group);
+    return e != NULL && e->name[0] != '\0' ? e->name : NULL;
+}
+
+/* Remembered, or in asked[0..n) already. */
 static int id_known(uint32_t id, int group, const uint32_t *asked, size_t n)
 {
-    for (size_t i = 0; i < n_id_names; i++) {
-        if (id_names[i].id == id && id_names[i].group == group) {
-            return 1;
-        }
+    if (find_id(id, group) != NULL) {
+        return 1;
     }
     for (size_t i = 0; i < n; i++) {
         if (asked[i] == id) {
@@ -73,9 +78,10 @@ static int id_known(uint32_t id, int group, const uint32_t *asked, size_t n)
  * e[0..n) not known yet; on any failure the ids stay numbers. */
 static void learn_names(ferry_client *cl, const ls_ent *e, size_t n)
 {
-    uint32_t *ids[2] = {malloc(MAX_IDS_ASKED * 4), malloc(MAX_IDS_ASKED * 4)};
-    char **names[2] = {calloc(MAX_IDS_ASKED, sizeof(char *)),
-                       calloc(MAX_IDS_ASKED, sizeof(char *))};
+    /* at most one new id of each kind per entry */
+    size_t cap = n == 0 ? 1 : n < MAX_IDS_ASKED ? n : MAX_IDS_ASKED;
+    uint32_t *ids[2] = {malloc(cap * 4), malloc(cap * 4)};
+    char **names[2] = {calloc(cap, sizeof(char *)), calloc(cap, sizeof(char *))};
     size_t cnt[2] = {0, 0};
     for (size_t i = 0; i < n && ids[0] && ids[1]; i++) {
         if (!(e[i].a.flags & SSH_FILEXFER_ATTR_UIDGID)) {
@@ -83,7 +89,7 @@ static void learn_names(ferry_client *cl, const ls_ent *e, size_t n)
         }
         uint32_t v[2] = {e[i].a.uid, e[i].a.gid};
         for (int g = 0; g < 2; g++) {
-            if (cnt[g] < MAX_IDS_ASKED && !id_known(v[g], g, ids[g], cnt[g])) {
+            if (cnt[g] < cap && !id_known(v[g], g, ids[g], cnt[g])) {
                 ids[g][cnt[g]++] = v[g];
             }
         }

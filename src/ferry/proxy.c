@@ -104,15 +104,13 @@ static int proxy_jump(ferry_conn *c, const ferry_opts *o)
         hop += 6;
     }
     snprintf(uri, sizeof(uri), "sftp://%s", hop);
-    if (ferry_dest_parse(uri, &d) != 0 || d.path != NULL) {
+    int bad = ferry_dest_parse(uri, &d) != 0 || d.path != NULL; /* checked, not kept */
+    ferry_dest_free(&d); /* a failed parse left it empty: freeing is harmless */
+    if (bad) {
         fprintf(stderr, "ferry: bad ProxyJump host \"%s\"\n", hop);
-        if (d.host != NULL) {
-            ferry_dest_free(&d);
-        }
         free(rest);
         return -1;
     }
-    ferry_dest_free(&d);
     if (n <= 0 || (last != NULL && rest == NULL)) {
         fprintf(stderr, "ferry: cannot run ProxyJump: %s\n", strerror(errno));
         free(rest);
