@@ -9,8 +9,11 @@ so the round-trip time seen by the peers grows by 2 * DELAY_MS. Loopback
 only. Prints "ready PORT" once listening (LISTEN_PORT 0: the kernel picks).
 
 With TURNS_FILE, each connection appends "turns N" to it when it ends: N
-counts the client's flights, i.e. the times data came from the client
-after data from the server (or first). With a delay far above the peers'
+counts the client's flights: its first data, then each time it sends
+after the server answered its last flight, i.e. after data the server
+sent no sooner than DELAY_MS after that flight began (what the server
+sends before the flight can have reached it, like its version line, which
+races the client's, is no answer). With a delay far above the peers'
 processing time, that is the number of round trips the client waited for
 (the tests use it to count a command's round trips)."""
 import asyncio
@@ -19,14 +22,21 @@ import time
 
 
 class Turns:
-    def __init__(self):
+    def __init__(self, delay):
         self.n = 0
-        self.last = None
+        self.delay = delay
+        self.flight = None      # when the client's last flight began
+        self.answered = False   # whether the server has answered it since
 
     def saw(self, side):
-        if side == "client" and self.last != "client":
+        now = time.monotonic()
+        if side == "server":
+            if self.flight is not None and now - self.flight >= self.delay:
+                self.answered = True
+        elif self.flight is None or self.answered:
             self.n += 1
-        self.last = side
+            self.flight = now
+            self.answered = False
 
 
 async def pump(reader, writer, delay, turns=None, side=None):
@@ -63,7 +73,7 @@ async def pump(reader, writer, delay, turns=None, side=None):
 
 async def handle(creader, cwriter, target, delay, turns_file):
     sreader, swriter = await asyncio.open_connection("127.0.0.1", target)
-    turns = Turns()
+    turns = Turns(delay)
     await asyncio.gather(pump(creader, swriter, delay, turns, "client"),
                          pump(sreader, cwriter, delay, turns, "server"),
                          return_exceptions=True)
