@@ -219,6 +219,7 @@ typedef struct ferry_resume {
     void *redial_ctx;
     unsigned fails; /* reconnects without progress in between */
     int progressed; /* set by transfers that moved data */
+    int gave_up;    /* the last ferry_resume_again ran out of attempts */
 } ferry_resume;
 
 typedef struct ferry_client {
@@ -251,6 +252,11 @@ uint64_t ferry_resume_backoff_ms(int delay_ms, unsigned attempt);
  * given up after ReconnectAttempts: message printed). Prints
  * "Connection lost; reconnecting (attempt K of N)" per attempt. */
 int ferry_resume_again(ferry_client *cl);
+/* 1 when the session cannot go on: its connection is lost and will not
+ * be rebuilt (Reconnect=no, -D, or ReconnectAttempts ran out). A
+ * connection lost while the prompt waited, or found lost by a local
+ * command, is not the end: the next remote command rebuilds it. */
+int ferry_resume_over(const ferry_client *cl);
 /* Outcome of checking a kept prefix before continuing a file. */
 enum { FERRY_PREFIX_MISMATCH = 0, FERRY_PREFIX_OK = 1 };
 /* Compares [0, n) of the remote file (handle opened with READ) with the

@@ -59,6 +59,7 @@ int ferry_resume_again(ferry_client *cl)
         int r = rs->redial(rs->redial_ctx);
         if (r == FERRY_OK) {
             fprintf(stderr, "Reconnected\n");
+            rs->gave_up = 0;
             return 1;
         }
         if (r == FERRY_E_HOSTKEY_CHANGED || r == FERRY_E_AUTH_DENIED || r == FERRY_E_UNSUPPORTED) {
@@ -66,7 +67,14 @@ int ferry_resume_again(ferry_client *cl)
         }
     }
     fprintf(stderr, "Connection lost; giving up after %u reconnect attempts\n", rs->fails);
+    rs->gave_up = 1;
     return 0;
+}
+
+int ferry_resume_over(const ferry_client *cl)
+{
+    const ferry_resume *rs = &cl->rs;
+    return ferry_sftpc_dead(cl->sftp) && (!rs->reconnect || rs->redial == NULL || rs->gave_up);
 }
 
 static void say_name(const char *fmt, const char *name, uint64_t n)

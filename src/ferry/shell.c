@@ -245,7 +245,7 @@ int ferry_shell_batch(ferry_client *cl, FILE *fp)
             status = 1;
             break;
         }
-        if (ferry_sftpc_dead(cl->sftp)) {
+        if (ferry_resume_over(cl)) {
             status = 1;
             break;
         }
@@ -267,12 +267,12 @@ static int piped_loop(ferry_client *cl)
         }
         fprintf(cl->out, "sftp> %s\n", line);
         fflush(cl->out);
-        if (ferry_shell_run_line(cl, line) == 1 || ferry_sftpc_dead(cl->sftp)) {
+        if (ferry_shell_run_line(cl, line) == 1 || ferry_resume_over(cl)) {
             break;
         }
     }
     free(line);
-    return ferry_sftpc_dead(cl->sftp) ? 1 : 0;
+    return ferry_resume_over(cl) ? 1 : 0;
 }
 
 #ifdef FERRY_HAVE_LIBEDIT
@@ -438,7 +438,7 @@ int ferry_shell_interactive(ferry_client *cl)
         int rc = ferry_shell_run_line(cl, cmd);
         sigint_mode(0);
         free(line);
-        if (rc == 1 || ferry_sftpc_dead(cl->sftp)) {
+        if (rc == 1 || ferry_resume_over(cl)) {
             break;
         }
     }
@@ -448,7 +448,7 @@ int ferry_shell_interactive(ferry_client *cl)
     ferry_glob_free(complete_v, complete_n);
     complete_v = NULL;
     complete_n = 0;
-    return ferry_sftpc_dead(cl->sftp) ? 1 : 0;
+    return ferry_resume_over(cl) ? 1 : 0;
 }
 #else
 int ferry_shell_interactive(ferry_client *cl)
@@ -470,11 +470,11 @@ int ferry_shell_interactive(ferry_client *cl)
         sigint_mode(1);
         rc = ferry_shell_run_line(cl, line);
         sigint_mode(0);
-        if (rc == 1 || ferry_sftpc_dead(cl->sftp)) {
+        if (rc == 1 || ferry_resume_over(cl)) {
             break;
         }
     }
     free(line);
-    return ferry_sftpc_dead(cl->sftp) ? 1 : 0;
+    return ferry_resume_over(cl) ? 1 : 0;
 }
 #endif

@@ -5,10 +5,13 @@
 #  - against OpenSSH's sshd started here: the unknown-host prompt
 #    (answered "yes", the key lands in known_hosts), the password prompt,
 #    the refusal of a changed host key, and keepalive probes
-#    (ServerAliveInterval) sent while the prompt sits idle;
+#    (ServerAliveInterval) sent while the prompt sits idle, and a
+#    connection lost while it idles (cutproxy.py stalls the path) rebuilt
+#    by the next remote command, not ended by a local one;
 #  - -J through that sshd: the jump host's prompts (from ferry -W) and the
 #    target's on the same terminal.
-# Only the tmux server and sshd started here are signalled, by PID/socket.
+# Only the tmux server, sshd and cutproxy.py started here are signalled,
+# by PID/socket.
 set -euo pipefail
 
 : "${FERRY_BUILD:?}" "${FERRY_SRC:?}"
@@ -18,11 +21,16 @@ SSHD=/usr/sbin/sshd
 T=$(mktemp -d "${TMPDIR:-/tmp}/ferry-client-tty.XXXXXX")
 SOCK="$T/tmux.sock"
 SSHD_PID=""
+PROXY_PID=""
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 
 cleanup() {
     local rc=$?
     tmux -S "$SOCK" kill-server 2>/dev/null || true
+    if [ -n "$PROXY_PID" ]; then
+        kill "$PROXY_PID" 2>/dev/null || true
+        wait "$PROXY_PID" 2>/dev/null || true
+    fi
     if [ -n "$SSHD_PID" ]; then
         kill -TERM "$SSHD_PID" 2>/dev/null || true
         wait "$SSHD_PID" 2>/dev/null || true
@@ -72,7 +80,13 @@ wait_count() {
     done
     fail "timed out waiting for $2 x: $1"
 }
+# start CMD: runs CMD in a new session "ferry" (the last one killed first).
+# A second session that only sleeps keeps the tmux server up meanwhile:
+# killing the only session ends the server, and a new-session racing its
+# exit fails ("lost server").
 start() {
+    tmux -S "$SOCK" has-session -t keep 2>/dev/null ||
+        tmux -S "$SOCK" new-session -d -s keep "sleep 600"
     tmux -S "$SOCK" kill-session -t ferry 2>/dev/null || true
     tmux -S "$SOCK" new-session -d -s ferry -x 150 -y 40 "$* ; echo EXIT=\$?; sleep 30"
 }
@@ -216,6 +230,56 @@ wait_for "Remote working directory: /home/ferrytty"
 keys "bye" Enter
 wait_for "EXIT=0"
 ok "an idle prompt sends ServerAliveInterval probes ($sent in 3.5 s) and the session goes on"
+
+# a connection lost while the prompt idles (its path stalls for good, the
+# probes go unanswered) is no end of the session: a local command runs,
+# and the next remote command reconnects (the typed password kept).
+# cutproxy.py stalls the path once as many bytes went up as a session
+# that logs in and quits sends (measured through a first proxy): the
+# idle session's probes make that up within a few seconds.
+cutproxy() {
+    rm -f "$T/cut.port"
+    python3 "$FERRY_SRC/tests/interop/cutproxy.py" --target "$PORT" --port-file "$T/cut.port" \
+        --log "$T/cut.log" --lifetime 120 "$@" &
+    PROXY_PID=$!
+    for _ in $(seq 1 100); do [ -s "$T/cut.port" ] && break; sleep 0.1; done
+    [ -s "$T/cut.port" ] || fail "cutproxy did not start"
+}
+cutproxy_stop() { kill "$PROXY_PID" 2>/dev/null || true; wait "$PROXY_PID" 2>/dev/null || true; PROXY_PID=""; }
+echo "tty-alias $(cut -d' ' -f1,2 "$T/host_ed25519.pub")" >"$T/alias_kh"
+via_proxy() {
+    start "HOME='$T' '$FERRY' -F none -P $(cat "$T/cut.port") -o UserKnownHostsFile=$T/alias_kh \
+-o HostKeyAlias=tty-alias -o ServerAliveInterval=1 -o ServerAliveCountMax=2 -o ReconnectDelay=0.2 ferrytty@127.0.0.1"
+    wait_for "password:"
+    keys "Tty-Pass-2" Enter
+    wait_for "sftp>"
+}
+: >"$T/cut.log"
+cutproxy
+via_proxy
+keys "bye" Enter
+wait_for "EXIT=0"
+cutproxy_stop
+up=$(sed -n 's/^.*conn 1 closed ([a-z]*): up=\([0-9]*\) .*$/\1/p' "$T/cut.log")
+[ -n "$up" ] || fail "no byte count in cutproxy's log: $(cat "$T/cut.log")"
+: >"$T/cut.log"
+cutproxy --cut "1@$up:up:stall"
+via_proxy
+for _ in $(seq 1 150); do grep -q "STALL" "$T/cut.log" && break; sleep 0.1; done
+grep -q "STALL" "$T/cut.log" || fail "idle loss: the path was not stalled: $(cat "$T/cut.log")"
+sleep 4 # two unanswered probes a second apart, and a second more
+keys "lpwd" Enter
+wait_for "Local working directory:"
+sleep 0.5
+screen | grep -q "EXIT=" && fail "idle loss: a local command ended the session"
+keys "ls -a" Enter
+wait_for "Reconnected"
+wait_for "..  "
+keys "bye" Enter
+wait_for "EXIT=0"
+grep -q "conn 2 " "$T/cut.log" || fail "idle loss: no second connection: $(cat "$T/cut.log")"
+cutproxy_stop
+ok "a connection lost while the prompt idles: a local command runs, the next remote one reconnects"
 
 # a jump host (-J) on the same terminal: the jump's unknown-host prompt and
 # its password come from the `ferry -W` that ProxyJump runs, the target's
