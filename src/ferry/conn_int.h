@@ -30,6 +30,8 @@ struct ferry_conn {
     size_t n_ids;
     ferry__keyfile **keyfiles;
     size_t n_keyfiles;
+    struct ferry__certfile *certs; /* CertificateFile and KEY-cert.pub */
+    size_t n_certs;
     /* -D: a local server on pipes */
     int pipe_in, pipe_out;
     pid_t child;

@@ -42,6 +42,8 @@ typedef struct ferry_opts {
     char *user;
     char *identity_files[FERRY_MAX_IDENTITY_FILES];
     size_t n_identity_files;
+    char *cert_files[FERRY_MAX_IDENTITY_FILES]; /* CertificateFile, accumulates */
+    size_t n_cert_files;
     int identities_only;
     char *identity_agent;
     char *known_hosts;        /* UserKnownHostsFile: a list, new keys to the first */

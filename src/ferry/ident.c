@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "crypto/cert.h"
 #include "crypto/key.h"
 #include "util/err.h"
 
@@ -30,6 +31,11 @@ struct ferry__keyfile {
     ferry_key *priv;
     int batch_mode;
     int failed;
+};
+
+struct ferry__certfile {
+    char *path;
+    ferry_cert *cert;
 };
 
 static const char *const default_keys[] = {"~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa"};
@@ -330,6 +336,99 @@ static int add_file(ferry_conn *c, const ferry_opts *o, const char *spec, int ex
     return add_id(c, &id);
 }
 
+/* Loads a certificate; a missing implicit one (KEY-cert.pub) is no error,
+ * an explicit one (CertificateFile) unreadable is warned about, as by
+ * ssh(1). */
+static int load_cert(ferry_conn *c, const ferry_opts *o, const char *spec, int explicit_)
+{
+    char *path = ferry_opts_expand_path(spec, o->hostname, o->user);
+    ferry_cert *cert = NULL;
+    if (path == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    for (size_t i = 0; i < c->n_certs; i++) {
+        if (strcmp(c->certs[i].path, path) == 0) {
+            free(path); /* named twice */
+            return FERRY_OK;
+        }
+    }
+    int r = ferry_cert_load(path, &cert);
+    if (r != FERRY_OK) {
+        if (explicit_ || r != FERRY_E_NOT_FOUND) {
+            fprintf(stderr, "Load certificate \"%s\": %s\n", path, ferry_strerror(r));
+        }
+        free(path);
+        return FERRY_OK;
+    }
+    struct ferry__certfile *v = realloc(c->certs, (c->n_certs + 1) * sizeof(*v));
+    if (v == NULL) {
+        ferry_cert_free(cert);
+        free(path);
+        return FERRY_E_ALLOC;
+    }
+    c->certs = v;
+    v[c->n_certs++] = (struct ferry__certfile){.path = path, .cert = cert};
+    return FERRY_OK;
+}
+
+/* Whether one of ids[0, n) offers the certificate (the agent's own copy
+ * of it included). */
+static int has_cert(const ferry_identity *ids, size_t n, const ferry_cert *cert)
+{
+    for (size_t i = 0; i < n; i++) {
+        const ferry_cert *had = ids[i].cert;
+        if (had != NULL && had->len == cert->len && memcmp(had->blob, cert->blob, had->len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Certificates: those of CertificateFile, and KEY-cert.pub beside each key
+ * file. Each is offered right after the first identity (agent or file)
+ * holding its key, as a further identity signed by that key: the order of
+ * ssh(1) (9.2: "Offering public key: KEY ED25519", then "... KEY
+ * ED25519-CERT"). */
+static int add_certs(ferry_conn *c, const ferry_opts *o)
+{
+    int r = FERRY_OK;
+    for (size_t i = 0; i < o->n_cert_files && r == FERRY_OK; i++) {
+        r = load_cert(c, o, o->cert_files[i], 1);
+    }
+    for (size_t i = 0; i < c->n_keyfiles && r == FERRY_OK; i++) {
+        char *implicit = NULL;
+        if (asprintf(&implicit, "%s-cert.pub", c->keyfiles[i]->path) < 0) {
+            return FERRY_E_ALLOC;
+        }
+        r = load_cert(c, o, implicit, 0);
+        free(implicit);
+    }
+    if (r != FERRY_OK || c->n_certs == 0) {
+        return r;
+    }
+    ferry_identity *v = calloc(c->n_ids + c->n_certs, sizeof(*v));
+    size_t n = 0;
+    if (v == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    for (size_t i = 0; i < c->n_ids; i++) {
+        v[n++] = c->ids[i];
+        for (size_t k = 0; k < c->n_certs; k++) {
+            const ferry_cert *cert = c->certs[k].cert;
+            if (!has_cert(c->ids, c->n_ids, cert) && !has_cert(v, n, cert) &&
+                ferry_key_equal_public(cert->key, c->ids[i].pub)) {
+                v[n] = c->ids[i];
+                v[n].cert = cert;
+                v[n++].label = c->certs[k].path;
+            }
+        }
+    }
+    free(c->ids);
+    c->ids = v;
+    c->n_ids = n;
+    return FERRY_OK;
+}
+
 int ferry__conn_identities(ferry_conn *c, const ferry_opts *o)
 {
     int r = FERRY_OK;
@@ -345,7 +444,7 @@ int ferry__conn_identities(ferry_conn *c, const ferry_opts *o)
     for (size_t i = 0; o->n_identity_files == 0 && i < 3 && r == FERRY_OK; i++) {
         r = add_file(c, o, default_keys[i], 0);
     }
-    return r;
+    return r == FERRY_OK ? add_certs(c, o) : r;
 }
 
 void ferry__conn_identities_noprompt(ferry_conn *c)
@@ -357,6 +456,11 @@ void ferry__conn_identities_noprompt(ferry_conn *c)
 
 void ferry__conn_identities_free(ferry_conn *c)
 {
+    for (size_t i = 0; i < c->n_certs; i++) {
+        ferry_cert_free(c->certs[i].cert);
+        free(c->certs[i].path);
+    }
+    free(c->certs);
     for (size_t i = 0; i < c->n_keyfiles; i++) {
         ferry_key_free(c->keyfiles[i]->priv);
         ferry_key_free(c->keyfiles[i]->pub);

@@ -29,6 +29,7 @@ enum opt_type {
     T_YESNO,
     T_STRICT,
     T_IDFILE,
+    T_CERTFILE,
     T_MSEC,
     T_PROXY,
     T_REKEY,
@@ -51,6 +52,7 @@ static const opt_def opt_table[] = {
     {"port", T_PORT, F(port)},
     {"user", T_STR, F(user)},
     {"identityfile", T_IDFILE, 0},
+    {"certificatefile", T_CERTFILE, 0},
     {"identitiesonly", T_YESNO, F(identities_only)},
     {"identityagent", T_STR, F(identity_agent)},
     {"userknownhostsfile", T_STR, F(known_hosts)},
@@ -126,6 +128,10 @@ void ferry_opts_free(ferry_opts *o)
         free(o->identity_files[i]);
     }
     o->n_identity_files = 0;
+    for (size_t i = 0; i < o->n_cert_files; i++) {
+        free(o->cert_files[i]);
+    }
+    o->n_cert_files = 0;
 }
 
 int ferry_opts_host_match(const char *patterns, const char *host)
@@ -180,6 +186,21 @@ static int parse_strict(const char *v)
 
 /* Seconds with decimals ("0.2", "1", "2.5") as milliseconds, at
  * most one hour; -1 if malformed. */
+/* Adds a file to an accumulating list (IdentityFile, CertificateFile); one
+ * seen again (Match final's second pass) is not added twice. */
+static int add_path(char **v, size_t *n, const char *val)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(v[i], val) == 0) {
+            return 0;
+        }
+    }
+    if (*n < FERRY_MAX_IDENTITY_FILES && (v[(*n)++] = strdup(val)) == NULL) {
+        return -1;
+    }
+    return 0;
+}
+
 static long parse_msec(const char *v)
 {
     long ms = 0, scale = 1000;
@@ -252,16 +273,9 @@ static int store(ferry_opts *o, const opt_def *d, const char *val)
         *ip = *ip == FERRY_STRICT_UNSET && n >= 0 ? (int)n : *ip;
         return n < 0 ? -1 : 0;
     case T_IDFILE:
-        for (size_t i = 0; i < o->n_identity_files; i++) {
-            if (strcmp(o->identity_files[i], val) == 0) {
-                return 0; /* again (Match final's second pass) */
-            }
-        }
-        if (o->n_identity_files < FERRY_MAX_IDENTITY_FILES &&
-            (o->identity_files[o->n_identity_files++] = strdup(val)) == NULL) {
-            return -1;
-        }
-        return 0;
+        return add_path(o->identity_files, &o->n_identity_files, val);
+    case T_CERTFILE:
+        return add_path(o->cert_files, &o->n_cert_files, val);
     case T_MSEC:
         n = parse_msec(val);
         *ip = *ip == -1 && n >= 0 ? (int)n : *ip;

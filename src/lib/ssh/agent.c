@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto/cert.h"
 #include "util/err.h"
 
 #define AGENT_MSG_MAX     (256u * 1024)
@@ -87,6 +88,7 @@ static void agent_drop_ids(ferry_agent *a)
 {
     for (size_t i = 0; i < a->n; i++) {
         ferry_key_free(a->ids[i].pub);
+        ferry_cert_free((ferry_cert *)a->ids[i].cert); /* ours: made in add_identity */
         free(a->comments[i]);
     }
     free(a->ids);
@@ -234,16 +236,24 @@ static int add_identity(ferry_agent *a, ferry_rd *rd)
         return FERRY_E_FORMAT;
     }
     ferry_key *k = NULL;
+    ferry_cert *cert = NULL;
+    /* a certificate (ssh-add adds one beside its key) is signed for with
+     * its key, which the agent also holds */
     if (ferry_key_from_blob(blob, blen, &k) != FERRY_OK) {
-        return FERRY_OK; /* certificate, FIDO, DSA, weak RSA...: left out */
+        if (ferry_cert_from_blob(blob, blen, &cert) != FERRY_OK) {
+            return FERRY_OK; /* FIDO, DSA, weak RSA...: left out */
+        }
+        k = ferry_key_ref(cert->key);
     }
     char *comment = strndup((const char *)cm, clen < AGENT_COMMENT_MAX ? clen : AGENT_COMMENT_MAX);
     if (comment == NULL) {
         ferry_key_free(k);
+        ferry_cert_free(cert);
         return FERRY_E_ALLOC;
     }
     a->comments[a->n] = comment;
-    a->ids[a->n] = (ferry_identity){.pub = k, .sign = ferry_agent_sign, .ctx = a, .label = comment};
+    a->ids[a->n] = (ferry_identity){
+        .pub = k, .sign = ferry_agent_sign, .ctx = a, .label = comment, .cert = cert};
     a->n++;
     return FERRY_OK;
 }

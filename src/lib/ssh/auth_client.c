@@ -21,6 +21,7 @@
 
 #include <openssl/crypto.h>
 
+#include "crypto/cert.h"
 #include "ssh/auth_int.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -108,6 +109,29 @@ static const char *pick_sigalg(const ferry_ssh *s, const ferry_key *k)
     return NULL;
 }
 
+/* The algorithm an identity is offered under: the key's signature
+ * algorithm, or for a certificate its certificate form
+ * ("rsa-sha2-512-cert-v01@openssh.com"). */
+static int offer_alg(const ferry_ssh *s, const ferry_identity *id, char *out, size_t outsz)
+{
+    const char *alg = id->pub != NULL && id->sign != NULL ? pick_sigalg(s, id->pub) : NULL;
+    if (alg == NULL) {
+        return FERRY_E_KEY_TYPE;
+    }
+    if (id->cert != NULL) {
+        return ferry_cert_alg(alg, out, outsz);
+    }
+    return snprintf(out, outsz, "%s", alg) < (int)outsz ? FERRY_OK : FERRY_E_TOO_LARGE;
+}
+
+/* The public key blob an identity is offered with: its certificate, or
+ * the key's. */
+static int put_id_blob(const ferry_identity *id, ferry_buf *b)
+{
+    return id->cert != NULL ? ferry_buf_put(b, id->cert->blob, id->cert->len)
+                            : ferry_key_to_blob(id->pub, b);
+}
+
 static int send_pk_query(ferry_ssh *s, const ferry_identity *id, const char *alg)
 {
     ferry_buf *b = NULL;
@@ -119,7 +143,7 @@ static int send_pk_query(ferry_ssh *s, const ferry_identity *id, const char *alg
     r = r == FERRY_OK ? ferry_buf_put_cstring(b, alg) : r;
     size_t at = ferry_buf_len(b);
     r = r == FERRY_OK ? ferry_buf_put_u32(b, 0) : r;
-    r = r == FERRY_OK ? ferry_key_to_blob(id->pub, b) : r;
+    r = r == FERRY_OK ? put_id_blob(id, b) : r;
     r = r == FERRY_OK ? ferry_buf_poke_u32(b, at, (uint32_t)(ferry_buf_len(b) - at - 4)) : r;
     return finish(s, r);
 }
@@ -136,13 +160,17 @@ static int send_pk_signed(ferry_ssh *s)
     if (blob == NULL || data == NULL || sig == NULL) {
         goto out;
     }
-    r = ferry_key_to_blob(id->pub, blob);
+    /* a certificate's signature is the key's (PROTOCOL.certkeys) */
+    char sigalg[sizeof(a->cur_alg)];
+    snprintf(sigalg, sizeof(sigalg), "%s", a->cur_alg);
+    r = id->cert != NULL ? ferry_cert_plain_alg(a->cur_alg, sigalg, sizeof(sigalg)) : FERRY_OK;
+    r = r == FERRY_OK ? put_id_blob(id, blob) : r;
     r = r == FERRY_OK
             ? ferry__auth_pubkey_signed_data(s, user_of(s), a->cur_alg, ferry_buf_data(blob),
                                              ferry_buf_len(blob), data)
             : r;
     r = r == FERRY_OK
-            ? id->sign(id->ctx, id->pub, a->cur_alg, ferry_buf_data(data), ferry_buf_len(data), sig)
+            ? id->sign(id->ctx, id->pub, sigalg, ferry_buf_data(data), ferry_buf_len(data), sig)
             : r;
     if (r != FERRY_OK) {
         ferry_info("ssh: signing with %s failed: %s", id->label != NULL ? id->label : "key",
@@ -176,14 +204,10 @@ static int next_identity(ferry_ssh *s)
     ferry_auth_state *a = s->auth;
     while (a->next_ident < s->cfg.n_identities) {
         size_t i = a->next_ident++;
-        const ferry_identity *id = &s->cfg.identities[i];
-        const char *alg = id->pub != NULL && id->sign != NULL ? pick_sigalg(s, id->pub) : NULL;
-        if (alg == NULL || strlen(alg) >= sizeof(a->cur_alg)) {
-            continue;
+        if (offer_alg(s, &s->cfg.identities[i], a->cur_alg, sizeof(a->cur_alg)) == FERRY_OK) {
+            a->cur_ident = i;
+            return 1;
         }
-        a->cur_ident = i;
-        snprintf(a->cur_alg, sizeof(a->cur_alg), "%s", alg);
-        return 1;
     }
     return 0;
 }
@@ -445,7 +469,7 @@ static int on_pk_ok(ferry_ssh *s, ferry_rd *rd)
     int r = ours == NULL ? FERRY_E_ALLOC : ferry_rd_name(rd, alg, sizeof(alg));
     r = r == FERRY_OK ? ferry_rd_string(rd, &blob, &n) : r;
     r = r == FERRY_OK ? ferry_rd_end(rd) : r;
-    r = r == FERRY_OK ? ferry_key_to_blob(s->cfg.identities[a->cur_ident].pub, ours) : r;
+    r = r == FERRY_OK ? put_id_blob(&s->cfg.identities[a->cur_ident], ours) : r;
     if (r == FERRY_OK && (strcmp(alg, a->cur_alg) != 0 || n != ferry_buf_len(ours) ||
                           memcmp(blob, ferry_buf_data(ours), n) != 0)) {
         r = FERRY_E_PROTOCOL;

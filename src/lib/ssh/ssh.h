@@ -49,6 +49,9 @@ typedef struct ferry_identity {
      * first (RFC 4252 s7 allows it), and the first such key in the same
      * flight as "none", which saves two round trips. */
     int sign_direct;
+    /* An OpenSSH certificate of `pub` (crypto/cert.h), borrowed, or NULL:
+     * offered instead of the plain key, signed with the key. */
+    const struct ferry_cert *cert;
 } ferry_identity;
 
 /* ---- the user store interface (server) ----
