@@ -353,6 +353,11 @@ static int load_cert(ferry_conn *c, const ferry_opts *o, const char *spec, int e
         }
     }
     int r = ferry_cert_load(path, &cert);
+    if (r == FERRY_OK && cert->type != FERRY_CERT_USER) {
+        ferry_cert_free(cert); /* a host certificate: not offered, as by ssh(1) */
+        cert = NULL;
+        r = FERRY_E_KEY_TYPE;
+    }
     if (r != FERRY_OK) {
         if (explicit_ || r != FERRY_E_NOT_FOUND) {
             fprintf(stderr, "Load certificate \"%s\": %s\n", path, ferry_strerror(r));

@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 
+#include "crypto/cert.h"
+#include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -129,6 +132,24 @@ static int key_type_accepted(const char *algs, const ferry_key *key)
     return 0;
 }
 
+/* Records what is logged and audited of an accepted key or certificate. */
+static void note_key(ferryd_auth *a, const ferry_key *key, const ferry_cert *cert)
+{
+    if (ferry_key_fingerprint(key, a->key_fp, sizeof(a->key_fp)) != FERRY_OK) {
+        a->key_fp[0] = '\0';
+    }
+    snprintf(a->key_type, sizeof(a->key_type), "%s",
+             cert != NULL ? cert->type_name : ferry_key_type_name(key));
+    a->cert_id[0] = a->cert_serial[0] = a->ca_fp[0] = '\0';
+    if (cert != NULL) {
+        snprintf(a->cert_id, sizeof(a->cert_id), "%s", cert->key_id);
+        snprintf(a->cert_serial, sizeof(a->cert_serial), "%llu", (unsigned long long)cert->serial);
+        if (ferry_key_fingerprint(cert->ca, a->ca_fp, sizeof(a->ca_fp)) != FERRY_OK) {
+            a->ca_fp[0] = '\0';
+        }
+    }
+}
+
 static int cb_pubkey_allowed(void *ctx, const char *user, const ferry_key *key)
 {
     ferryd_auth *a = ctx;
@@ -153,11 +174,71 @@ static int cb_pubkey_allowed(void *ctx, const char *user, const ferry_key *key)
     if (!found || !known) {
         return FERRY_E_AUTH_DENIED;
     }
-    if (ferry_key_fingerprint(key, a->key_fp, sizeof(a->key_fp)) != FERRY_OK) {
-        a->key_fp[0] = '\0';
-    }
-    snprintf(a->key_type, sizeof(a->key_type), "%s", ferry_key_type_name(key));
+    note_key(a, key, NULL);
     return FERRY_OK;
+}
+
+/* A user certificate's critical options (PROTOCOL.certkeys: an option not
+ * understood refuses the certificate): source-address must admit the
+ * peer; force-command is honoured only as "internal-sftp", which is all
+ * ferryd serves. */
+typedef struct crit_check {
+    const char *peer;
+    char why[96];
+} crit_check;
+
+static int crit_option(void *ctx, const char *name, const uint8_t *data, size_t len)
+{
+    crit_check *cc = ctx;
+    ferry_rd rd;
+    char *val = NULL;
+    int source = strcmp(name, "source-address") == 0, ok = 0;
+    ferry_rd_init(&rd, data, len);
+    if (!source && strcmp(name, "force-command") != 0) {
+        snprintf(cc->why, sizeof(cc->why), "unsupported critical option \"%.40s\"", name);
+        return 1;
+    }
+    if (ferry_rd_cstring(&rd, 4096, &val, NULL) == FERRY_OK && ferry_rd_end(&rd) == FERRY_OK) {
+        ok = source ? ferry_addr_list_admits(val, cc->peer) : strcmp(val, "internal-sftp") == 0;
+    }
+    if (!ok) {
+        snprintf(cc->why, sizeof(cc->why), "%s",
+                 source ? "source-address does not admit the client"
+                        : "force-command other than internal-sftp");
+    }
+    free(val);
+    return !ok;
+}
+
+static int cb_cert_allowed(void *ctx, const char *user, const ferry_cert *cert)
+{
+    ferryd_auth *a = ctx;
+    const ferryd_user *u = NULL;
+    crit_check cc = {.peer = a->peer};
+    if (!a->allow_pubkey || a->user_cas == NULL || lookup(a, user, &u) != FERRY_OK) {
+        return FERRY_E_AUTH_DENIED;
+    }
+    if (a->pubkey_algs != NULL && !key_type_accepted(a->pubkey_algs, cert->key)) {
+        snprintf(cc.why, sizeof(cc.why), "key type not accepted");
+    } else if (ferry_authkeys_match(a->user_cas, cert->ca, a->peer, NULL) != FERRY_OK) {
+        snprintf(cc.why, sizeof(cc.why), "CA not trusted");
+    } else if (ferry_cert_check(cert, FERRY_CERT_USER, user, (uint64_t)time(NULL), cc.why,
+                                sizeof(cc.why)) == FERRY_OK &&
+               ferry_cert_critical_each(cert, crit_option, &cc) == FERRY_OK) {
+        note_key(a, cert->key, cert);
+        return FERRY_OK;
+    }
+    char id[64];
+    size_t n = 0;
+    for (const char *p = cert->key_id; *p != '\0' && n + 1 < sizeof(id); p++) {
+        id[n++] =
+            (unsigned char)*p < 0x20 || *p == 0x7f || *p == '"' ? '?' : *p; /* the CA's text */
+    }
+    id[n] = '\0';
+    ferry_info("certificate ID \"%s\" (serial %llu) refused for %s from %s: %s", id,
+               (unsigned long long)cert->serial, user, a->peer ? a->peer : "?",
+               cc.why[0] ? cc.why : "malformed critical options");
+    return FERRY_E_AUTH_DENIED;
 }
 
 static int cb_password_check(void *ctx, const char *user, const char *password)
@@ -187,8 +268,8 @@ static void cb_on_success(void *ctx, const char *user, const char *methods)
     }
     snprintf(a->methods, sizeof(a->methods), "%s", methods ? methods : "");
     if (strstr(a->methods, "publickey") == NULL) {
-        a->key_fp[0] = '\0';
-        a->key_type[0] = '\0';
+        a->key_fp[0] = a->key_type[0] = '\0';
+        a->cert_id[0] = a->cert_serial[0] = a->ca_fp[0] = '\0';
     }
     report(a, FERRYD_REPORT_AUTH_OK);
 }
@@ -207,6 +288,7 @@ static void cb_on_failure(void *ctx, const char *user, const char *method)
 
 const ferry_auth_ops ferryd_auth_ops = {
     .pubkey_allowed = cb_pubkey_allowed,
+    .cert_allowed = cb_cert_allowed,
     .password_check = cb_password_check,
     .on_success = cb_on_success,
     .on_failure = cb_on_failure,

@@ -35,6 +35,11 @@ typedef struct ferryd_auth {
     char methods[64];
     char key_fp[96]; /* fingerprint of the last accepted key */
     char key_type[48];
+    char cert_id[128]; /* of an accepted certificate ("" for a plain key) */
+    char cert_serial[24];
+    char ca_fp[96];
+    /* TrustedUserCAKeys (NULL: certificates refused) */
+    const ferry_authkeys *user_cas;
 } ferryd_auth;
 
 extern const ferry_auth_ops ferryd_auth_ops;

@@ -77,6 +77,7 @@ void ferryd_config_free(ferryd_config *cfg)
     free(cfg->auth_methods);
     free(cfg->service_user);
     free(cfg->audit_log);
+    free(cfg->trusted_user_ca_keys);
     for (size_t i = 0; i < cfg->n_users; i++) {
         user_free(&cfg->users[i]);
     }
@@ -437,6 +438,7 @@ static const struct kw keywords[] = {
     G("KeepPartialUploads", set_bool, keep_partial),
     G("ServiceUser", set_str, service_user),
     G("AuditLog", set_str, audit_log),
+    G("TrustedUserCAKeys", set_str, trusted_user_ca_keys),
     {"User", SCOPE_BLOCK, NULL, 0},
     U("Root", set_str, root),
     U("AuthorizedKeysFile", set_keyfiles, name),

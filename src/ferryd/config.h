@@ -64,6 +64,10 @@ typedef struct ferryd_config {
     int keep_partial;   /* KeepPartialUploads, default yes */
     char *service_user; /* ServiceUser: drop to it when root */
     char *audit_log;    /* AuditLog FILE, NULL = stderr only */
+    /* TrustedUserCAKeys FILE: CA keys (authorized_keys format) whose user
+     * certificates authenticate a user among their principals; NULL =
+     * certificates refused */
+    char *trusted_user_ca_keys;
     ferryd_user_conf *users;
     size_t n_users;
 } ferryd_config;

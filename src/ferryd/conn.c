@@ -169,6 +169,9 @@ static void audit_session(struct conn *c, const char *event)
         {"method", c->auth.methods[0] ? c->auth.methods : NULL},
         {"key", c->auth.key_fp[0] ? c->auth.key_fp : NULL},
         {"key_type", c->auth.key_type[0] ? c->auth.key_type : NULL},
+        {"cert_id", c->auth.cert_id[0] ? c->auth.cert_id : NULL},
+        {"cert_serial", c->auth.cert_serial[0] ? c->auth.cert_serial : NULL},
+        {"ca_key", c->auth.ca_fp[0] ? c->auth.ca_fp : NULL},
         {"cipher", ferry_ssh_alg(c->ssh, "cipher_ctos")},
         {"client", ferry_ssh_peer_version(c->ssh)},
         {"duration_ms", dur},
@@ -180,7 +183,7 @@ static void audit_session(struct conn *c, const char *event)
         {"reason", c->end_reason},
     };
     size_t n = sizeof(kv) / sizeof(kv[0]);
-    ferryd_audit_emit(c->srv->audit, event, kv, end ? n : 8);
+    ferryd_audit_emit(c->srv->audit, event, kv, end ? n : 11);
 }
 
 /* Sends what the session has queued; FERRY_E_CLOSED on a dead socket. */
@@ -454,6 +457,7 @@ int ferryd_conn_serve(const ferryd_server *srv, int fd, const char *peer, unsign
                            .allow_password = srv->cfg.password_auth,
                            .report_fd = report_fd,
                            .pubkey_algs = srv->algs.pubkey,
+                           .user_cas = srv->user_cas,
                            .audit = srv->audit};
     ferry_ssh_config sc;
     conn_ssh_config(&c, &sc);

@@ -17,6 +17,7 @@ typedef struct ferryd_server {
     ferry_key *host_keys[FERRYD_MAX_HOST_KEYS];
     size_t n_host_keys;
     ferryd_userstore users;
+    ferry_authkeys *user_cas;       /* TrustedUserCAKeys, NULL = none */
     const ferryd_audit_sink *audit; /* NULL = stderr */
     ferryd_audit_file audit_file;   /* AuditLog; fd -1 when not used */
     char *auth_methods;             /* derived from the config; NULL = any */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -370,10 +371,36 @@ static int build_config(ferryd_server *srv, const struct opts *o, const char *us
     return r;
 }
 
+/* TrustedUserCAKeys: read once at start, like the host keys (a missing or
+ * keyless file is an error: certificates would be refused silently). */
+static int load_user_cas(ferryd_server *srv)
+{
+    const char *path = srv->cfg.trusted_user_ca_keys;
+    size_t skipped = 0;
+    if (path == NULL || strcasecmp(path, "none") == 0) {
+        return FERRY_OK;
+    }
+    int r = ferry_authkeys_load(path, &srv->user_cas, &skipped);
+    if (r == FERRY_OK && ferry_authkeys_count(srv->user_cas) == 0) {
+        r = FERRY_E_NOT_FOUND;
+    }
+    if (r != FERRY_OK) {
+        fprintf(stderr, "ferryd: TrustedUserCAKeys %s: %s\n", path,
+                r == FERRY_E_NOT_FOUND ? "no usable CA key" : ferry_strerror(r));
+        return r;
+    }
+    if (skipped > 0) {
+        ferry_info("TrustedUserCAKeys %s: %zu line(s) skipped", path, skipped);
+    }
+    ferry_info("TrustedUserCAKeys %s: %zu CA key(s)", path, ferry_authkeys_count(srv->user_cas));
+    return FERRY_OK;
+}
+
 static void server_free(ferryd_server *srv)
 {
     ferryd_audit_file_close(&srv->audit_file);
     ferryd_userstore_free(&srv->users);
+    ferry_authkeys_free(srv->user_cas);
     for (size_t i = 0; i < srv->n_host_keys; i++) {
         ferry_key_free(srv->host_keys[i]);
     }
@@ -436,7 +463,7 @@ int main(int argc, char **argv)
         }
         srv.audit = &srv.audit_file.sink;
     }
-    if (ferryd_hostkeys_load(&srv) != FERRY_OK ||
+    if (ferryd_hostkeys_load(&srv) != FERRY_OK || load_user_cas(&srv) != FERRY_OK ||
         ferryd_userstore_conf_new(&srv.cfg, &srv.users) != FERRY_OK) {
         goto out;
     }

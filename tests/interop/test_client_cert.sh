@@ -11,9 +11,9 @@
 #  3. from ssh-agent: ssh-add adds the key and its certificate; ferry,
 #     with no key file, signs for the certificate through the agent;
 #  4. refused cleanly (exit 1, "Permission denied"): a certificate for
-#     another principal, an expired one, one not yet valid, a host
-#     certificate, one from an untrusted CA; and a certificate whose key
-#     is not ours is never offered.
+#     another principal, an expired one, one not yet valid, one from an
+#     untrusted CA; a host certificate and a certificate whose key is not
+#     ours are never offered (as by ssh).
 # sshd logs in as root (PermitRootLogin), the principal named below.
 . "$FERRY_SRC/tests/interop/lib.sh"
 need ssh-keygen ssh-agent ssh-add cmp
@@ -126,8 +126,9 @@ run future
 refused future
 ssh-keygen -q -t ed25519 -N '' -f "$T/hostcert"
 cert hostcert ca_ed -h -n root
-run hostcert
+run hostcert -v
 refused hostcert
+grep -q "offering ssh-ed25519-cert" "$T/hostcert.err" && fail "hostcert: a host certificate was offered"
 ssh-keygen -q -t ed25519 -N '' -f "$T/untrusted"
 cert untrusted ca_other -n root
 run untrusted
@@ -138,4 +139,4 @@ before=$(grep -c "id-ed" "$T/sshd.log")
 run mine -o CertificateFile="$T/ed-cert.pub"
 refused mine
 [ "$(grep -c "id-ed" "$T/sshd.log")" = "$before" ] || fail "mine: the certificate of another key was offered"
-ok "refused: another principal, expired, not yet valid, a host certificate, an untrusted CA; another key's certificate not offered"
+ok "refused: another principal, expired, not yet valid, an untrusted CA; a host certificate and another key's certificate not offered"

@@ -28,6 +28,7 @@
 
 #include <openssl/crypto.h>
 
+#include "crypto/cert.h"
 #include "ssh/auth_int.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -277,8 +278,8 @@ static int send_pk_ok(ferry_ssh *s, const char *alg, const uint8_t *blob, size_t
 }
 
 /* Verifies `sig` over the RFC 4252 s7 data with the key of the request. */
-static int check_signature(ferry_ssh *s, const ferry_key *key, const char *alg, const uint8_t *blob,
-                           size_t bloblen, const uint8_t *sig, size_t siglen)
+static int check_signature(ferry_ssh *s, const ferry_key *key, const char *alg, const char *sigalg,
+                           const uint8_t *blob, size_t bloblen, const uint8_t *sig, size_t siglen)
 {
     ferry_buf *data = ferry_buf_new(0);
     if (data == NULL) {
@@ -286,7 +287,7 @@ static int check_signature(ferry_ssh *s, const ferry_key *key, const char *alg, 
     }
     int r = ferry__auth_pubkey_signed_data(s, s->auth->user, alg, blob, bloblen, data);
     if (r == FERRY_OK) {
-        r = ferry_key_verify(key, alg, sig, siglen, ferry_buf_data(data), ferry_buf_len(data));
+        r = ferry_key_verify(key, sigalg, sig, siglen, ferry_buf_data(data), ferry_buf_len(data));
     }
     ferry_buf_free(data);
     return r;
@@ -315,29 +316,66 @@ static int parse_pk(ferry_rd *rd, pk_req *q)
     return r == FERRY_OK ? ferry_rd_end(rd) : r;
 }
 
+/* The key of a publickey request, if the store allows it: a plain key
+ * (pubkey_allowed), or the key of an OpenSSH certificate (cert_allowed),
+ * whose signature is then made under the plain algorithm (`sigalg`). */
+static int allowed_key(ferry_ssh *s, const pk_req *q, char *sigalg, size_t sigalgsz,
+                       ferry_key **key)
+{
+    const ferry_auth_ops *ops = s->cfg.auth;
+    const char *user = s->auth->user;
+    ferry_cert *cert = NULL;
+    int is_cert = ferry_cert_suffix(q->alg, strlen(q->alg)) != 0;
+    int r = FERRY_OK;
+    snprintf(sigalg, sigalgsz, "%s", q->alg);
+    if (is_cert) {
+        r = ferry_cert_plain_alg(q->alg, sigalg, sigalgsz);
+    }
+    if (r != FERRY_OK || ops == NULL ||
+        !ferry_names_contains(ferry__kex_server_sig_algs(s), sigalg, strlen(sigalg))) {
+        return FERRY_E_AUTH_DENIED;
+    }
+    if (!is_cert) {
+        r = ferry_key_from_blob(q->blob, q->bloblen, key);
+        return r == FERRY_OK && ferry_key_sigalg_ok(*key, sigalg) && ops->pubkey_allowed != NULL
+                   ? ops->pubkey_allowed(s->cfg.auth_ctx, user, *key)
+                   : FERRY_E_AUTH_DENIED;
+    }
+    if (ops->cert_allowed == NULL || ferry_cert_from_blob(q->blob, q->bloblen, &cert) != FERRY_OK) {
+        return FERRY_E_AUTH_DENIED; /* malformed, or its CA signature is bad */
+    }
+    /* the certified key must suit the algorithm named */
+    if (ferry_key_sigalg_ok(cert->key, sigalg)) {
+        r = ops->cert_allowed(s->cfg.auth_ctx, user, cert);
+        *key = ferry_key_ref(cert->key);
+    } else {
+        r = FERRY_E_AUTH_DENIED;
+    }
+    ferry_cert_free(cert);
+    return r;
+}
+
 static int on_publickey(ferry_ssh *s, ferry_rd *rd)
 {
     ferry_auth_state *a = s->auth;
     pk_req q = {0};
     ferry_key *key = NULL;
+    char sigalg[sizeof(q.alg)];
     int r = parse_pk(rd, &q);
     if (r != FERRY_OK && r != FERRY_E_TOO_LARGE) {
         return ferry__fail(s, r, SSH_DISCONNECT_PROTOCOL_ERROR, "malformed publickey request");
     }
-    int ok = r == FERRY_OK &&
-             ferry_names_contains(ferry__kex_server_sig_algs(s), q.alg, strlen(q.alg)) &&
-             ferry_key_from_blob(q.blob, q.bloblen, &key) == FERRY_OK &&
-             ferry_key_sigalg_ok(key, q.alg) && s->cfg.auth != NULL &&
-             s->cfg.auth->pubkey_allowed != NULL &&
-             s->cfg.auth->pubkey_allowed(s->cfg.auth_ctx, a->user, key) == FERRY_OK;
+    int ok = r == FERRY_OK && allowed_key(s, &q, sigalg, sizeof(sigalg), &key) == FERRY_OK;
     if (ok && !q.has_sig) {
         r = send_pk_ok(s, q.alg, q.blob, q.bloblen); /* RFC 4252 s7 query */
         goto out;
     }
-    /* The key that signed is the key authorised: pubkey_allowed was asked
-     * about exactly this key, and the signature is checked with it. */
+    /* The key that signed is the key authorised: pubkey_allowed (or
+     * cert_allowed) was asked about exactly this key, and the signature is
+     * checked with it. The signed data names the algorithm and blob as
+     * sent (a certificate's); the signature is the key's own. */
     ok = ok && q.has_sig && !key_already_used(a, key) &&
-         check_signature(s, key, q.alg, q.blob, q.bloblen, q.sig, q.siglen) == FERRY_OK;
+         check_signature(s, key, q.alg, sigalg, q.blob, q.bloblen, q.sig, q.siglen) == FERRY_OK;
     if (!ok) {
         r = method_failed(s, FERRY_AM_PUBKEY, "publickey", 1);
         goto out;

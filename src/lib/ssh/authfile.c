@@ -187,7 +187,7 @@ static int cidr_match(const struct addr *addr, const char *pat, size_t plen)
 /* OpenSSH pattern-list semantics: a matching negated element denies at
  * once; otherwise any matching positive element admits. Returns 1 (admit)
  * or 0 (deny). */
-static int from_list_admits(const char *list, const char *addrtext)
+int ferry_addr_list_admits(const char *list, const char *addrtext)
 {
     struct addr addr;
     if (addrtext == NULL || !addr_parse(addrtext, &addr)) {
@@ -583,7 +583,7 @@ int ferry_authkeys_match(const ferry_authkeys *ak, const ferry_key *key, const c
         if (e->expiry != 0 && e->expiry <= now) {
             continue;
         }
-        if (e->from != NULL && !from_list_admits(e->from, addr)) {
+        if (e->from != NULL && !ferry_addr_list_admits(e->from, addr)) {
             continue;
         }
         if (opts != NULL) {

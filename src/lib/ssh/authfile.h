@@ -40,6 +40,12 @@ size_t ferry_authkeys_count(const ferry_authkeys *ak);
 int ferry_authkeys_match(const ferry_authkeys *ak, const ferry_key *key, const char *addr,
                          ferry_authkey_opts *opts);
 
+/* Whether an OpenSSH pattern-list of addresses (from=, a certificate's
+ * source-address: a.b.c.d/n and v6/n CIDR, *, ?, !negation) admits the
+ * textual client address `addr` (NULL: unknown, never admitted). A
+ * malformed CIDR element denies, as in OpenSSH. */
+int ferry_addr_list_admits(const char *list, const char *addr);
+
 /* ---- known_hosts ---- */
 
 enum ferry_hostkey_status {

@@ -62,6 +62,12 @@ typedef struct ferry_auth_ops {
      * again before a signed request is accepted), FERRY_E_AUTH_DENIED if
      * not (also for unknown users). */
     int (*pubkey_allowed)(void *ctx, const char *user, const ferry_key *key);
+    /* FERRY_OK if an OpenSSH user certificate (crypto/cert.h; its CA
+     * signature already verified) may authenticate `user`: a trusted CA,
+     * the user among its principals, valid now, its critical options
+     * honoured. NULL: certificates are refused. Called for a query and
+     * again before a signed request is accepted. */
+    int (*cert_allowed)(void *ctx, const char *user, const struct ferry_cert *cert);
     /* FERRY_OK if the password is right, FERRY_E_AUTH_DENIED otherwise
      * (also for unknown users: the implementation must spend the same
      * time, e.g. by checking against a dummy hash). */

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# test_server_cert.sh: ferryd accepts OpenSSH user certificates
+# (PROTOCOL.certkeys) from CAs listed in TrustedUserCAKeys, for users among
+# the certificate's principals; the users have no authorized key at all.
+# Certificates are made by ssh-keygen -s; the clients are OpenSSH's sftp
+# and ferry.
+#  1. OpenSSH's sftp with an ed25519 key and its certificate (ed25519 CA):
+#     put and get compared; the audit log's session_start names the
+#     certificate (key_type, cert_id, cert_serial, ca_key);
+#  2. RSA key, ECDSA CA (rsa-sha2-512-cert-v01@openssh.com); ECDSA key, RSA
+#     CA; critical options force-command=internal-sftp and
+#     source-address=127.0.0.1/32 honoured;
+#  3. ferry with its certificate beside the key;
+#  4. refused, each with its reason in ferryd's log: a principal that is
+#     another user, expired, not yet valid, an untrusted CA, source-address not admitting 127.0.0.1, a
+#     force-command other than internal-sftp, an unknown critical option
+#     (verify-required); a certificate alone with a plain key not listed;
+#  5. a ferryd without TrustedUserCAKeys refuses every certificate, and
+#     one whose TrustedUserCAKeys file is missing does not start.
+. "$FERRY_SRC/tests/interop/lib.sh"
+need sftp ssh-keygen cmp timeout
+FERRY="$FERRY_BUILD/ferry"
+[ -x "$FERRY" ] || fail "$FERRY not built"
+
+ssh-keygen -q -t ed25519 -N '' -C ca-ed25519 -f "$T/ca_ed"
+ssh-keygen -q -t ecdsa -b 256 -N '' -C ca-ecdsa -f "$T/ca_ec"
+ssh-keygen -q -t rsa -b 3072 -N '' -C ca-rsa -f "$T/ca_rsa"
+ssh-keygen -q -t ed25519 -N '' -C untrusted -f "$T/ca_other"
+cat "$T/ca_ed.pub" "$T/ca_ec.pub" "$T/ca_rsa.pub" >"$T/trusted_cas"
+mkdir -p "$T/root_alice" "$T/root_bob"
+cat >"$T/ferryd.conf" <<CONF
+PerSourcePenalties no
+AuditLog $T/audit.log
+TrustedUserCAKeys $T/trusted_cas
+User alice
+    Root $T/root_alice
+    AuthorizedKeysFile $T/no_such_keys
+User bob
+    Root $T/root_bob
+    AuthorizedKeysFile $T/no_such_keys
+CONF
+ferryd_start --config "$T/ferryd.conf"
+grep -q "TrustedUserCAKeys $T/trusted_cas: 3 CA key(s)" "$T/ferryd.log" ||
+    fail "ferryd did not report its 3 CA keys"
+make_file "$T/data" 2000000
+
+# key NAME TYPE [BITS]: a user key $T/NAME
+key() { ssh-keygen -q -t "$2" ${3:+-b "$3"} -N '' -f "$T/$1"; }
+# cert NAME CA [ssh-keygen -s options]: $T/NAME-cert.pub, key id id-NAME
+cert() {
+    local name=$1 ca=$2
+    shift 2
+    ssh-keygen -q -s "$T/$ca" -I "id-$name" "$@" "$T/$name.pub"
+}
+# sftp_as USER NAME: OpenSSH's sftp puts and gets with key $T/NAME
+sftp_as() {
+    printf '%s\n' "put $T/data $2.bin" "get $2.bin $T/$2.got" >"$T/batch"
+    ossh_sftp -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none -i "$T/$2" \
+        -b "$T/batch" "$1@127.0.0.1" >"$T/$2.out" 2>&1
+}
+# accepted USER NAME KEYTYPE: the session ran, both copies equal, the audit
+# log has the certificate
+accepted() {
+    cmp -s "$T/data" "$T/root_$1/$2.bin" || fail "$2: the uploaded file differs"
+    cmp -s "$T/data" "$T/$2.got" || fail "$2: the downloaded file differs"
+    grep "event=session_start user=$1 " "$T/audit.log" | grep -q "key_type=$3 cert_id=id-$2 " ||
+        fail "$2: no session_start with key_type=$3 cert_id=id-$2: $(grep session_start "$T/audit.log")"
+}
+# refused USER NAME WHY: the session failed, nothing written, ferryd
+# logged the certificate's refusal with WHY
+refused() {
+    [ ! -e "$T/root_$1/$2.bin" ] || fail "$2: a refused certificate wrote a file"
+    grep -q "certificate ID \"id-$2\" (serial [0-9]*) refused for $1 from 127.0.0.1: $3" "$T/ferryd.log" ||
+        fail "$2: ferryd did not log \"$3\": $(grep "id-$2" "$T/ferryd.log")"
+}
+
+# ---- 1. OpenSSH's sftp, ed25519 key and CA ----
+key ed ed25519
+cert ed ca_ed -n alice -z 77
+sftp_as alice ed || { cat "$T/ed.out" >&2; fail "ed: sftp failed"; }
+accepted alice ed ssh-ed25519-cert-v01@openssh.com
+CAFP=$(ssh-keygen -l -E sha256 -f "$T/ca_ed.pub" | awk '{print $2}')
+grep "event=session_start user=alice " "$T/audit.log" | grep -q "cert_serial=77 ca_key=$CAFP " ||
+    fail "ed: serial or CA fingerprint missing: $(grep session_start "$T/audit.log")"
+ok "OpenSSH sftp with an ed25519 certificate (ed25519 CA): put and get equal, audited with its id, serial and CA"
+
+# ---- 2. other key and CA types; critical options honoured ----
+key rsa rsa 3072
+cert rsa ca_ec -n bob,alice
+sftp_as bob rsa || { cat "$T/rsa.out" >&2; fail "rsa: sftp failed"; }
+accepted bob rsa ssh-rsa-cert-v01@openssh.com
+key ec ecdsa 384
+cert ec ca_rsa -n alice -O force-command=internal-sftp -O source-address=10.0.0.0/8,127.0.0.1/32
+sftp_as alice ec || { cat "$T/ec.out" >&2; fail "ec: sftp failed"; }
+accepted alice ec ecdsa-sha2-nistp384-cert-v01@openssh.com
+ok "RSA key (ECDSA CA), ECDSA key (RSA CA) with force-command=internal-sftp and source-address admitting 127.0.0.1"
+
+# ---- 3. ferry ----
+key fe ed25519
+cert fe ca_ec -n bob
+printf '%s\n' "put $T/data fe.bin" "get fe.bin $T/fe.got" >"$T/fbatch"
+timeout 60 "$FERRY" -F none -P "$FERRYD_PORT" -o UserKnownHostsFile="$T/known_hosts" \
+    -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none -i "$T/fe" -b "$T/fbatch" \
+    bob@127.0.0.1 >"$T/fe.out" 2>&1 || { cat "$T/fe.out" >&2; fail "ferry with a certificate failed"; }
+accepted bob fe ssh-ed25519-cert-v01@openssh.com
+ok "ferry with its certificate beside the key"
+
+# ---- 4. refused ----
+check_refused() { # USER NAME WHY
+    if sftp_as "$1" "$2"; then fail "$2: a bad certificate logged in"; fi
+    grep -q "Permission denied" "$T/$2.out" || fail "$2: $(cat "$T/$2.out")"
+    refused "$@"
+}
+key other ed25519
+cert other ca_ed -n bob
+check_refused alice other "principal not in certificate"
+key expired ed25519
+cert expired ca_ed -n alice -V 20200101:20200102
+check_refused alice expired "certificate expired"
+key future ed25519
+cert future ca_ed -n alice -V +52w:+53w
+check_refused alice future "certificate not yet valid"
+key untrusted ed25519
+cert untrusted ca_other -n alice
+check_refused alice untrusted "CA not trusted"
+key srcaddr ed25519
+cert srcaddr ca_ed -n alice -O source-address=10.1.2.0/24
+check_refused alice srcaddr "source-address does not admit the client"
+key shell ed25519
+cert shell ca_ed -n alice -O force-command=/bin/sh
+check_refused alice shell "force-command other than internal-sftp"
+key fido ed25519
+cert fido ca_ed -n alice -O verify-required
+check_refused alice fido "unsupported critical option \"verify-required\""
+# the certificate's key without the certificate: no authorized key
+rm "$T/ed-cert.pub"
+if sftp_as alice ed; then fail "a certified key logged in without its certificate"; fi
+ok "refused: another user's principal, expired, not yet valid, untrusted CA, source-address, force-command, an unknown critical option; the key without its certificate"
+
+# ---- 5. without TrustedUserCAKeys ----
+ferryd_stop
+grep -v TrustedUserCAKeys "$T/ferryd.conf" >"$T/ferryd_nocas.conf"
+ferryd_start --config "$T/ferryd_nocas.conf"
+cert ed ca_ed -n alice
+rm -f "$T/root_alice/ed.bin"
+if sftp_as alice ed; then fail "a certificate logged in without TrustedUserCAKeys"; fi
+[ ! -e "$T/root_alice/ed.bin" ] || fail "no TrustedUserCAKeys: a file was written"
+ferryd_stop
+sed "s|^TrustedUserCAKeys .*|TrustedUserCAKeys $T/missing_cas|" "$T/ferryd.conf" >"$T/ferryd_missing.conf"
+# shellcheck disable=SC2046
+if timeout 20 "$FERRYD" --config "$T/ferryd_missing.conf" --listen 127.0.0.1:0 $(host_key_args) \
+    >"$T/missing.out" 2>&1; then
+    fail "ferryd started with a missing TrustedUserCAKeys file"
+fi
+grep -q "TrustedUserCAKeys $T/missing_cas" "$T/missing.out" || fail "missing CA file: $(cat "$T/missing.out")"
+ok "no TrustedUserCAKeys: certificates refused; a missing CA file stops ferryd at start"
