@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "crypto/key.h"
+#include "helpers/shell.h"
 #include "ssh/agent.h"
 #include "util/err.h"
 
@@ -76,14 +77,8 @@ static int teardown(void **state)
 
 static ferry_key *load_pub(const char *name)
 {
-    char path[256], line[8192];
-    snprintf(path, sizeof(path), "%s/%s.pub", tmpdir, name);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    assert_non_null(fgets(line, sizeof(line), f));
-    fclose(f);
-    ferry_key *k = NULL;
-    assert_int_equal(ferry_key_parse_public_line(line, &k, NULL), FERRY_OK);
+    ferry_key *k = th_load_pub(tmpdir, name);
+    assert_non_null(k);
     return k;
 }
 

@@ -1,7 +1,6 @@
 /* test_key.c: key blobs, signatures, fingerprints, public lines and
  * private key files, cross-checked against ssh-keygen. */
 #include <setjmp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,37 +14,12 @@
 #include <openssl/evp.h>
 
 #include "crypto/key.h"
+#include "helpers/shell.h"
 #include "crypto/key_int.h"
 #include "util/buf.h"
 #include "util/err.h"
 
 static char tmpdir[64];
-
-/* Runs a shell command; returns its stdout (heap, trailing newline cut)
- * or NULL if it failed. */
-static char *run(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    FILE *f = popen(cmd, "r");
-    if (f == NULL) {
-        return NULL;
-    }
-    char *buf = calloc(1, 65536);
-    size_t n = fread(buf, 1, 65535, f);
-    int st = pclose(f);
-    if (st != 0) {
-        free(buf);
-        return NULL;
-    }
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) {
-        buf[--n] = '\0';
-    }
-    return buf;
-}
 
 static char *read_text(const char *path)
 {
@@ -81,7 +55,7 @@ static int teardown(void **state)
 static void keygen(const char *name, const char *args)
 {
     const char *nopass = strstr(args, "-N ") ? "" : "-N ''";
-    char *o = run("rm -f %s/%s %s/%s.pub; ssh-keygen -q %s %s -C test@%s -f %s/%s </dev/null",
+    char *o = th_run("rm -f %s/%s %s/%s.pub; ssh-keygen -q %s %s -C test@%s -f %s/%s </dev/null",
                   tmpdir, name, tmpdir, name, args, nopass, name, tmpdir, name);
     assert_non_null(o);
     free(o);
@@ -90,7 +64,7 @@ static void keygen(const char *name, const char *args)
 /* The "SHA256:..." field of ssh-keygen -l -f path. */
 static char *keygen_fp(const char *path)
 {
-    char *o = run("ssh-keygen -l -f %s | awk '{print $2}'", path);
+    char *o = th_run("ssh-keygen -l -f %s | awk '{print $2}'", path);
     assert_non_null(o);
     return o;
 }
@@ -431,7 +405,7 @@ static void test_save_read_by_ssh_keygen(void **state)
         assert_int_equal(st.st_mode & 0777, 0644);
         char *ours = NULL;
         assert_int_equal(ferry_key_format_public_line(k, "ours@test", &ours), FERRY_OK);
-        char *derived = run("ssh-keygen -y -f %s", path);
+        char *derived = th_run("ssh-keygen -y -f %s", path);
         assert_non_null(derived);
         assert_string_equal(derived, ours);
         char *pubfile = read_text(pubpath);
@@ -660,13 +634,13 @@ static void test_sshsig_ours_verified_by_ssh_keygen(void **state)
         write_text(p_sig, armoured);
         write_text(p_allowed, allowed);
         write_text(p_msg, msg);
-        char *o = run("ssh-keygen -Y verify -f %s -I signer@test -n file -s %s < %s", p_allowed,
+        char *o = th_run("ssh-keygen -Y verify -f %s -I signer@test -n file -s %s < %s", p_allowed,
                       p_sig, p_msg);
         assert_non_null(o);
         free(o);
         /* Another message must not verify. */
         write_text(p_msg, "another message\n");
-        o = run("ssh-keygen -Y verify -f %s -I signer@test -n file -s %s < %s 2>/dev/null",
+        o = th_run("ssh-keygen -Y verify -f %s -I signer@test -n file -s %s < %s 2>/dev/null",
                 p_allowed, p_sig, p_msg);
         assert_null(o);
         free(b64);
@@ -743,7 +717,7 @@ static void test_sshsig_ssh_keygen_verified_by_ours(void **state)
         path_of(msgpath, sizeof(msgpath), name, ".msg");
         snprintf(sigpath, sizeof(sigpath), "%s.sig", msgpath);
         write_text(msgpath, msg);
-        char *o = run("ssh-keygen -q -Y sign -f %s -n file %s 2>/dev/null", path, msgpath);
+        char *o = th_run("ssh-keygen -q -Y sign -f %s -n file %s 2>/dev/null", path, msgpath);
         assert_non_null(o);
         free(o);
         ferry_key *k = NULL;

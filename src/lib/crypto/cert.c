@@ -106,13 +106,13 @@ static int options_each(const uint8_t *p, size_t len,
     ferry_rd r;
     char prev[256] = "", name[256];
     ferry_rd_init(&r, p, len);
-    while (ferry_rd_left(&r) > 0) {
+    for (int first = 1; ferry_rd_left(&r) > 0; first = 0) {
         const uint8_t *v;
         size_t vn;
         int rc = ferry_rd_name(&r, name, sizeof(name));
         rc = rc == FERRY_OK ? ferry_rd_string(&r, &v, &vn) : rc;
-        if (rc != FERRY_OK || (prev[0] != '\0' && strcmp(prev, name) >= 0)) {
-            return FERRY_E_FORMAT;
+        if (rc != FERRY_OK || (!first && strcmp(prev, name) >= 0)) {
+            return FERRY_E_FORMAT; /* "" twice too */
         }
         memcpy(prev, name, sizeof(prev));
         if (fn != NULL && (rc = fn(ctx, name, v, vn)) != 0) {

@@ -50,10 +50,13 @@ int ferry_cert_plain_alg(const char *alg, char *out, size_t outsz);
  * ("rsa-sha2-512" -> "rsa-sha2-512-cert-v01@openssh.com"). */
 int ferry_cert_alg(const char *plain, char *out, size_t outsz);
 
-/* Parses a certificate blob and verifies its CA signature. A CA key that
- * is itself a certificate, unknown key types, trailing bytes, more than
- * FERRY_CERT_MAX_PRINCIPALS principals: FERRY_E_FORMAT or
- * FERRY_E_KEY_TYPE; a bad signature: FERRY_E_SIGNATURE_INVALID. */
+/* Parses a certificate blob and verifies its CA signature. Refused: a CA
+ * key that is itself a certificate and unknown key types
+ * (FERRY_E_KEY_TYPE), trailing bytes (FERRY_E_TRAILING_DATA), more than
+ * FERRY_CERT_MAX_PRINCIPALS principals, a key id or principal over 1024
+ * bytes (FERRY_E_TOO_LARGE), options out of order or repeated, option
+ * names over 255 bytes (FERRY_E_FORMAT); a bad signature:
+ * FERRY_E_SIGNATURE_INVALID. */
 int ferry_cert_from_blob(const uint8_t *blob, size_t len, ferry_cert **out);
 /* Parses "type base64 [comment]" (a -cert.pub file's line). */
 int ferry_cert_parse_line(const char *line, ferry_cert **out);
