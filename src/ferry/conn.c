@@ -20,6 +20,7 @@
 
 #include <openssl/crypto.h>
 
+#include "crypto/cert.h"
 #include "crypto/cipher.h"
 #include "crypto/kexalg.h"
 #include "ssh/ssh.h"
@@ -521,6 +522,19 @@ static int verify_hostkey(void *ctx, const ferry_key *key)
     return r;
 }
 
+static int verify_hostcert(void *ctx, const ferry_cert *cert)
+{
+    ferry_conn *c = ctx;
+    if (c->pinned != NULL) {
+        return verify_hostkey(ctx, cert->key); /* a reconnect: the same key */
+    }
+    int r = ferry_hostkey_verify_cert(&c->hc, cert);
+    if (r == FERRY_OK && ferry_key_public_copy(cert->key, &c->pinned) != FERRY_OK) {
+        c->pinned = NULL;
+    }
+    return r;
+}
+
 static int start_session(ferry_conn *c, const ferry_opts *o)
 {
     ferry_ssh_config cfg = {
@@ -532,6 +546,7 @@ static int start_session(ferry_conn *c, const ferry_opts *o)
         .user = o->user,
         .host = o->hostname,
         .verify_hostkey = verify_hostkey,
+        .verify_hostcert = verify_hostcert,
         .verify_ctx = c,
         .identities = c->ids,
         .n_identities = c->n_ids,

@@ -203,8 +203,17 @@ int ferry_hostkey_verify(void *ctx, const ferry_key *key);
 /* OpenSSH's HostKeyAlgorithms for a host on record: `algs` with the
  * algorithms of the key types in known_hosts first (a host known with an
  * RSA key is asked for it, not for a new ed25519 key that would count as
- * changed). *out is a new heap string, NULL when nothing is on record. */
+ * changed); with a @cert-authority line for the host, the certificate
+ * algorithms before all. *out is a new heap string, NULL when nothing is
+ * on record. */
 int ferry_hostkey_order_algs(const ferry_hostcheck *hc, const char *algs, char **out);
+/* verify_hostcert callback: a host certificate is accepted when a
+ * @cert-authority line for the host lists its CA (none @revoked, nor its
+ * key), it is a host certificate naming the host (HostKeyAlias, or
+ * HostName, without the port) among its principals, and valid now. No
+ * fallback to the plain key, and nothing is written to known_hosts. */
+struct ferry_cert;
+int ferry_hostkey_verify_cert(void *ctx, const struct ferry_cert *cert);
 
 /* ---- client state and shell (shell.c / cmds.c / xfer.c) ---- */
 

@@ -6,10 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
+#include "crypto/cert.h"
 #include "crypto/key.h"
 #include "ssh/authfile.h"
 #include "util/err.h"
+#include "util/log.h"
+#include "util/names.h"
 
 static const char *key_label(const ferry_key *k)
 {
@@ -216,9 +220,36 @@ static void free_files(char **files, size_t n)
     }
 }
 
+/* "A-cert-v01@openssh.com,B-cert-v01@openssh.com,...,A,B,..." for the
+ * list A,B,...: host certificates first (a CA is on record for the host). */
+static int certs_first(const char *algs, char **out)
+{
+    size_t cap = 2 * strlen(algs) + 64 * 32, len = 0;
+    char *v = malloc(cap);
+    if (v == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    for (const char *cur = algs, *p = NULL; *cur != '\0';) {
+        size_t n = ferry_names_next(&cur, &p);
+        char name[64], cert[96];
+        if (n == 0 || n >= sizeof(name)) {
+            continue;
+        }
+        memcpy(name, p, n);
+        name[n] = '\0';
+        if (ferry_cert_alg(name, cert, sizeof(cert)) == FERRY_OK && len + strlen(cert) + 2 < cap) {
+            len += (size_t)snprintf(v + len, cap - len, "%s,", cert);
+        }
+    }
+    snprintf(v + len, cap - len, "%s", algs);
+    *out = v;
+    return FERRY_OK;
+}
+
 int ferry_hostkey_order_algs(const ferry_hostcheck *hc, const char *algs, char **out)
 {
     unsigned types = 0;
+    int any_ca = 0;
     char *files[MAX_KH_FILES];
     size_t n_user = 0, n = known_hosts_files(hc, files, &n_user);
     uint16_t port;
@@ -226,12 +257,73 @@ int ferry_hostkey_order_algs(const ferry_hostcheck *hc, const char *algs, char *
     *out = NULL;
     for (size_t i = 0; i < n; i++) {
         unsigned t = 0;
+        int any = 0;
+        enum ferry_hostkey_status st;
         if (ferry_known_hosts_types(files[i], host, port, &t) == FERRY_OK) {
             types |= t;
         }
+        if (ferry_known_hosts_ca(files[i], host, port, NULL, &any, &st, NULL) == FERRY_OK) {
+            any_ca |= any;
+        }
     }
     free_files(files, n);
-    return types != 0 ? ferry_known_hosts_order_algs(types, algs, out) : FERRY_OK;
+    int r = types != 0 ? ferry_known_hosts_order_algs(types, algs, out) : FERRY_OK;
+    if (r == FERRY_OK && any_ca) {
+        char *ordered = *out;
+        r = certs_first(ordered != NULL ? ordered : algs, out);
+        free(ordered);
+    }
+    return r;
+}
+
+int ferry_hostkey_verify_cert(void *ctx, const ferry_cert *cert)
+{
+    const ferry_hostcheck *hc = ctx;
+    char *files[MAX_KH_FILES], name[512], why[96] = "", fp[128];
+    size_t n_user = 0, n = known_hosts_files(hc, files, &n_user), line = 0, at = 0;
+    uint16_t port;
+    const char *host = kh_name(hc, &port);
+    enum ferry_hostkey_status ca = FERRY_HOSTKEY_NEW, key = FERRY_HOSTKEY_NEW;
+    ferry_known_hosts_hostname(host, port, name, sizeof(name));
+    for (size_t i = 0; i < n && ca != FERRY_HOSTKEY_REVOKED && key != FERRY_HOSTKEY_REVOKED; i++) {
+        enum ferry_hostkey_status st = FERRY_HOSTKEY_NEW;
+        int any = 0;
+        size_t l = 0;
+        if (ferry_known_hosts_check(files[i], host, port, cert->key, &st, &l) == FERRY_OK &&
+            st == FERRY_HOSTKEY_REVOKED) {
+            key = st;
+        }
+        if (ferry_known_hosts_ca(files[i], host, port, cert->ca, &any, &st, &l) == FERRY_OK &&
+            st != FERRY_HOSTKEY_NEW && ca != FERRY_HOSTKEY_OK) {
+            ca = st;
+            line = l;
+            at = i;
+        }
+    }
+    int r = FERRY_E_HOSTKEY_UNKNOWN;
+    if (key == FERRY_HOSTKEY_REVOKED || ca == FERRY_HOSTKEY_REVOKED) {
+        if (ferry_key_fingerprint(key == FERRY_HOSTKEY_REVOKED ? cert->key : cert->ca, fp,
+                                  sizeof(fp)) != FERRY_OK) {
+            snprintf(fp, sizeof(fp), "?");
+        }
+        fprintf(stderr, "%s %s revoked\n", key == FERRY_HOSTKEY_REVOKED ? "Host key" : "CA key",
+                fp);
+        r = FERRY_E_HOSTKEY_CHANGED;
+    } else if (ca != FERRY_HOSTKEY_OK) {
+        fprintf(stderr, "No matching CA found for the host certificate of %s.\n", name);
+    } else if (ferry_cert_check(cert, FERRY_CERT_HOST, host, (uint64_t)time(NULL), why,
+                                sizeof(why)) != FERRY_OK) {
+        fprintf(stderr, "Certificate invalid: %s\n", why);
+    } else {
+        ferry_debug("Host '%s' is known and matches the %s host certificate (CA in %s:%zu).", name,
+                    cert->type_name, files[at], line);
+        r = FERRY_OK;
+    }
+    if (r != FERRY_OK) {
+        fprintf(stderr, "Host key verification failed.\n");
+    }
+    free_files(files, n);
+    return r;
 }
 
 int ferry_hostkey_verify(void *ctx, const ferry_key *k)

@@ -69,6 +69,9 @@ void ferryd_config_free(ferryd_config *cfg)
     for (size_t i = 0; i < cfg->n_host_keys; i++) {
         free(cfg->host_keys[i]);
     }
+    for (size_t i = 0; i < cfg->n_host_certs; i++) {
+        free(cfg->host_certs[i]);
+    }
     free(cfg->kex_algs);
     free(cfg->ciphers);
     free(cfg->macs);
@@ -251,6 +254,11 @@ static int set_hostkey(ferryd_config *cfg, void *field, const char *val, char *w
     return append_str(cfg->host_keys, &cfg->n_host_keys, FERRYD_MAX_HOST_KEYS, val, why, whysz);
 }
 
+static int set_hostcert(ferryd_config *cfg, void *field, const char *val, char *why, size_t whysz)
+{
+    return append_str(cfg->host_certs, &cfg->n_host_certs, FERRYD_MAX_HOST_KEYS, val, why, whysz);
+}
+
 static int set_startups(ferryd_config *cfg, void *field, const char *val, char *why, size_t whysz)
 {
     unsigned a = 0, b = 100, c = 0;
@@ -413,6 +421,7 @@ static const struct kw keywords[] = {
     G("ListenAddress", set_listen, listen),
     G("Port", set_port, port),
     G("HostKey", set_hostkey, host_keys),
+    G("HostCertificate", set_hostcert, host_certs),
     G("KexAlgorithms", set_str, kex_algs),
     G("Ciphers", set_str, ciphers),
     G("MACs", set_str, macs),

@@ -38,6 +38,8 @@ typedef struct ferryd_config {
     unsigned port; /* default port, 22 unless Port is given */
     char *host_keys[FERRYD_MAX_HOST_KEYS];
     size_t n_host_keys;
+    char *host_certs[FERRYD_MAX_HOST_KEYS]; /* HostCertificate: OpenSSH host certificates */
+    size_t n_host_certs;
     /* Algorithm specs as written (OpenSSH +/-/^ syntax), NULL = default;
      * resolved by ferryd_config_algs. */
     char *kex_algs, *ciphers, *macs, *hostkey_algs, *pubkey_algs;

@@ -381,6 +381,8 @@ static void conn_ssh_config(struct conn *c, ferry_ssh_config *sc)
     sc->rekey_seconds = srv->cfg.rekey_seconds;
     sc->host_keys = (ferry_key **)srv->host_keys;
     sc->n_host_keys = srv->n_host_keys;
+    sc->host_certs = (const struct ferry_cert *const *)srv->host_certs;
+    sc->n_host_certs = srv->n_host_certs;
     sc->auth_methods = srv->auth_methods;
     sc->max_auth_tries = srv->cfg.max_auth_tries;
     sc->auth = &ferryd_auth_ops;

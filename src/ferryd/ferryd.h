@@ -16,6 +16,8 @@ typedef struct ferryd_server {
     ferryd_algs algs;
     ferry_key *host_keys[FERRYD_MAX_HOST_KEYS];
     size_t n_host_keys;
+    struct ferry_cert *host_certs[FERRYD_MAX_HOST_KEYS]; /* each of one of host_keys */
+    size_t n_host_certs;
     ferryd_userstore users;
     ferry_authkeys *user_cas;       /* TrustedUserCAKeys, NULL = none */
     const ferryd_audit_sink *audit; /* NULL = stderr */

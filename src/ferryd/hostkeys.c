@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crypto/cert.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -68,6 +69,34 @@ static int load_one(ferryd_server *srv, const char *path)
     return FERRY_OK;
 }
 
+/* A HostCertificate: a host certificate of one of the host keys. */
+static int load_cert(ferryd_server *srv, const char *path)
+{
+    ferry_cert *c = NULL;
+    int r = ferry_cert_load(path, &c);
+    if (r != FERRY_OK) {
+        ferry_error("cannot load host certificate %s: %s", path, ferry_strerror(r));
+        return r;
+    }
+    int ours = 0;
+    for (size_t i = 0; i < srv->n_host_keys && !ours; i++) {
+        ours = ferry_key_equal_public(srv->host_keys[i], c->key);
+    }
+    if (c->type != FERRY_CERT_HOST || !ours) {
+        ferry_error("host certificate %s: %s", path,
+                    c->type != FERRY_CERT_HOST ? "not a host certificate"
+                                               : "certifies none of the host keys");
+        ferry_cert_free(c);
+        return FERRY_E_INVALID_ARG;
+    }
+    char fp[128] = "";
+    ferry_key_fingerprint(c->ca, fp, sizeof(fp));
+    ferry_info("host certificate %s: %s, ID \"%.64s\", %zu principal(s), CA %s", path, c->type_name,
+               c->key_id, c->n_principals, fp);
+    srv->host_certs[srv->n_host_certs++] = c;
+    return FERRY_OK;
+}
+
 int ferryd_hostkeys_load(ferryd_server *srv)
 {
     if (srv->cfg.n_host_keys == 0) {
@@ -76,6 +105,12 @@ int ferryd_hostkeys_load(ferryd_server *srv)
     }
     for (size_t i = 0; i < srv->cfg.n_host_keys && i < FERRYD_MAX_HOST_KEYS; i++) {
         int r = load_one(srv, srv->cfg.host_keys[i]);
+        if (r != FERRY_OK) {
+            return r;
+        }
+    }
+    for (size_t i = 0; i < srv->cfg.n_host_certs && i < FERRYD_MAX_HOST_KEYS; i++) {
+        int r = load_cert(srv, srv->cfg.host_certs[i]);
         if (r != FERRY_OK) {
             return r;
         }

@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "auth.h"
+#include "crypto/cert.h"
 #include "crypto/cipher.h"
 #include "crypto/kexalg.h"
 #include "crypto/key.h"
@@ -403,6 +404,9 @@ static void server_free(ferryd_server *srv)
     ferry_authkeys_free(srv->user_cas);
     for (size_t i = 0; i < srv->n_host_keys; i++) {
         ferry_key_free(srv->host_keys[i]);
+    }
+    for (size_t i = 0; i < srv->n_host_certs; i++) {
+        ferry_cert_free(srv->host_certs[i]);
     }
     ferryd_algs_free(&srv->algs);
     free(srv->auth_methods);

@@ -673,13 +673,15 @@ struct kh_ctx {
     const ferry_key *key; /* NULL: only collect the types listed */
     size_t ok_line, changed_line, other_line, revoked_line;
     unsigned types; /* 1u << ferry_key_type of each plain entry for the host */
+    int ca_mode;    /* look at @cert-authority lines (key: the CA) instead */
+    int any_ca;     /* a @cert-authority line names the host */
 };
 
 static int kh_line(void *vctx, const char *line, size_t lineno)
 {
     struct kh_ctx *c = vctx;
     const char *p = skip_ws(line);
-    int revoked = 0;
+    int revoked = 0, ca = 0;
     if (*p == '\0' || *p == '#') {
         return FERRY_OK;
     }
@@ -687,10 +689,15 @@ static int kh_line(void *vctx, const char *line, size_t lineno)
         size_t n = strcspn(p, " \t");
         if (n == 8 && strncmp(p, "@revoked", 8) == 0) {
             revoked = 1;
+        } else if (n == 15 && strncmp(p, "@cert-authority", 15) == 0) {
+            ca = 1;
         } else {
-            return FERRY_OK; /* @cert-authority (no certificates) or unknown */
+            return FERRY_OK; /* unknown marker */
         }
         p = skip_ws(p + n);
+    }
+    if (ca != c->ca_mode && !revoked) {
+        return FERRY_OK; /* CA lines are for certificates, plain lines for keys */
     }
     size_t flen = strcspn(p, " \t");
     if (flen == 0 || !host_field_matches(p, flen, c->name)) {
@@ -699,6 +706,17 @@ static int kh_line(void *vctx, const char *line, size_t lineno)
     ferry_key *k = NULL;
     if (ferry_key_parse_public_line(p + flen, &k, NULL) != FERRY_OK) {
         return FERRY_OK; /* unsupported or malformed key: ignore the line */
+    }
+    if (c->ca_mode) {
+        int same = c->key != NULL && ferry_key_equal_public(k, c->key);
+        c->any_ca |= ca;
+        if (same && revoked && c->revoked_line == 0) {
+            c->revoked_line = lineno;
+        } else if (same && ca && c->ok_line == 0) {
+            c->ok_line = lineno;
+        }
+        ferry_key_free(k);
+        return FERRY_OK;
     }
     if (c->key == NULL) {
         if (!revoked) {
@@ -723,67 +741,103 @@ static int kh_line(void *vctx, const char *line, size_t lineno)
     return FERRY_OK;
 }
 
+/* Runs kh_line for host/port over `text`, or over the file at `path`
+ * when it is non-NULL (a missing file lists nothing). */
+static int kh_scan(const char *path, const char *text, size_t len, const char *host, uint16_t port,
+                   struct kh_ctx *c)
+{
+    char name[1100], *owned = NULL;
+    size_t skipped = 0;
+    int r = ferry_known_hosts_hostname(host, port, name, sizeof(name));
+    if (r == FERRY_OK && path != NULL) {
+        r = slurp(path, &owned, &len);
+        text = owned;
+        if (r == FERRY_E_NOT_FOUND) {
+            return FERRY_OK;
+        }
+    }
+    c->name = name;
+    if (r == FERRY_OK) {
+        r = for_each_line(text, len, kh_line, c, &skipped);
+    }
+    c->name = NULL;
+    free(owned);
+    return r;
+}
+
+static int kh_check(const char *path, const char *text, size_t len, const char *host, uint16_t port,
+                    const ferry_key *key, enum ferry_hostkey_status *status, size_t *line)
+{
+    struct kh_ctx c = {.key = key};
+    int r = kh_scan(path, text, len, host, port, &c);
+    *status = c.revoked_line                   ? FERRY_HOSTKEY_REVOKED
+              : c.ok_line                      ? FERRY_HOSTKEY_OK
+              : c.changed_line || c.other_line ? FERRY_HOSTKEY_CHANGED
+                                               : FERRY_HOSTKEY_NEW;
+    if (line != NULL) {
+        *line = c.revoked_line   ? c.revoked_line
+                : c.ok_line      ? c.ok_line
+                : c.changed_line ? c.changed_line
+                                 : c.other_line;
+    }
+    return r;
+}
+
 int ferry_known_hosts_check_text(const char *text, size_t len, const char *host, uint16_t port,
                                  const ferry_key *key, enum ferry_hostkey_status *status,
                                  size_t *line)
 {
-    char name[1100];
-    size_t skipped = 0;
-    int r = ferry_known_hosts_hostname(host, port, name, sizeof(name));
-    if (r != FERRY_OK) {
-        return r;
-    }
-    struct kh_ctx c = {.name = name, .key = key};
-    r = for_each_line(text, len, kh_line, &c, &skipped);
-    if (r != FERRY_OK) {
-        return r;
-    }
-    size_t at = 0;
-    if (c.revoked_line) {
-        *status = FERRY_HOSTKEY_REVOKED;
-        at = c.revoked_line;
-    } else if (c.ok_line) {
-        *status = FERRY_HOSTKEY_OK;
-        at = c.ok_line;
-    } else if (c.changed_line || c.other_line) {
-        *status = FERRY_HOSTKEY_CHANGED;
-        at = c.changed_line ? c.changed_line : c.other_line;
-    } else {
-        *status = FERRY_HOSTKEY_NEW;
-    }
+    return kh_check(NULL, text, len, host, port, key, status, line);
+}
+
+int ferry_known_hosts_check(const char *path, const char *host, uint16_t port, const ferry_key *key,
+                            enum ferry_hostkey_status *status, size_t *line)
+{
+    return kh_check(path, NULL, 0, host, port, key, status, line);
+}
+
+static int kh_ca(const char *path, const char *text, size_t len, const char *host, uint16_t port,
+                 const ferry_key *ca, int *any, enum ferry_hostkey_status *status, size_t *line)
+{
+    struct kh_ctx c = {.key = ca, .ca_mode = 1};
+    int r = kh_scan(path, text, len, host, port, &c);
+    *any = r == FERRY_OK && c.any_ca;
+    *status = c.revoked_line ? FERRY_HOSTKEY_REVOKED
+              : c.ok_line    ? FERRY_HOSTKEY_OK
+                             : FERRY_HOSTKEY_NEW;
     if (line != NULL) {
-        *line = at;
+        *line = c.revoked_line ? c.revoked_line : c.ok_line;
     }
-    return FERRY_OK;
+    return r;
+}
+
+int ferry_known_hosts_ca_text(const char *text, size_t len, const char *host, uint16_t port,
+                              const ferry_key *ca, int *any, enum ferry_hostkey_status *status,
+                              size_t *line)
+{
+    return kh_ca(NULL, text, len, host, port, ca, any, status, line);
+}
+
+int ferry_known_hosts_ca(const char *path, const char *host, uint16_t port, const ferry_key *ca,
+                         int *any, enum ferry_hostkey_status *status, size_t *line)
+{
+    return kh_ca(path, NULL, 0, host, port, ca, any, status, line);
 }
 
 int ferry_known_hosts_types_text(const char *text, size_t len, const char *host, uint16_t port,
                                  unsigned *types)
 {
-    char name[1100];
-    size_t skipped = 0;
-    int r = ferry_known_hosts_hostname(host, port, name, sizeof(name));
-    struct kh_ctx c = {.name = name};
-    *types = 0;
-    if (r == FERRY_OK && (r = for_each_line(text, len, kh_line, &c, &skipped)) == FERRY_OK) {
-        *types = c.types;
-    }
+    struct kh_ctx c = {0};
+    int r = kh_scan(NULL, text, len, host, port, &c);
+    *types = r == FERRY_OK ? c.types : 0;
     return r;
 }
 
 int ferry_known_hosts_types(const char *path, const char *host, uint16_t port, unsigned *types)
 {
-    char *text = NULL;
-    size_t len = 0;
-    int r = slurp(path, &text, &len);
-    *types = 0;
-    if (r == FERRY_E_NOT_FOUND) {
-        return FERRY_OK;
-    }
-    if (r == FERRY_OK) {
-        r = ferry_known_hosts_types_text(text, len, host, port, types);
-        free(text);
-    }
+    struct kh_ctx c = {0};
+    int r = kh_scan(path, NULL, 0, host, port, &c);
+    *types = r == FERRY_OK ? c.types : 0;
     return r;
 }
 
@@ -828,27 +882,6 @@ int ferry_known_hosts_order_algs(unsigned types, const char *algs, char **out)
         r = FERRY_E_ALLOC;
     }
     ferry_buf_free(b);
-    return r;
-}
-
-int ferry_known_hosts_check(const char *path, const char *host, uint16_t port, const ferry_key *key,
-                            enum ferry_hostkey_status *status, size_t *line)
-{
-    char *text = NULL;
-    size_t len = 0;
-    int r = slurp(path, &text, &len);
-    if (r == FERRY_E_NOT_FOUND) {
-        *status = FERRY_HOSTKEY_NEW;
-        if (line != NULL) {
-            *line = 0;
-        }
-        return FERRY_OK;
-    }
-    if (r != FERRY_OK) {
-        return r;
-    }
-    r = ferry_known_hosts_check_text(text, len, host, port, key, status, line);
-    free(text);
     return r;
 }
 

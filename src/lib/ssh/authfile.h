@@ -58,21 +58,29 @@ enum ferry_hostkey_status {
 /* Checks host/port against a known_hosts file: plain names, comma lists,
  * wildcards and negation, hashed "|1|salt|hash" entries (HMAC-SHA1),
  * "[host]:port" when port != 22, @revoked and @cert-authority markers
- * (the latter skipped). Any listed key for the host other than `key` makes
- * it CHANGED, a key of another type too: OpenSSH (checked with 9.2) refuses
- * such a host with "REMOTE HOST IDENTIFICATION HAS CHANGED ... Offending
- * RSA key", even with StrictHostKeyChecking=accept-new; it avoids the case
- * by preferring the host key algorithms of the keys on record (see
- * ferry_known_hosts_order_algs). A key of the offered type is reported
- * before one of another type. *line (may be NULL) gets the 1-based line
- * number of the entry that decided CHANGED/OK/REVOKED (0 for NEW). A
- * missing file is NEW. */
+ * (the latter skipped here: see ferry_known_hosts_ca). Any listed key for the host other than `key`
+ * makes it CHANGED, a key of another type too: OpenSSH (checked with 9.2) refuses such a host with
+ * "REMOTE HOST IDENTIFICATION HAS CHANGED ... Offending RSA key", even with
+ * StrictHostKeyChecking=accept-new; it avoids the case by preferring the host key algorithms of the
+ * keys on record (see ferry_known_hosts_order_algs). A key of the offered type is reported before
+ * one of another type. *line (may be NULL) gets the 1-based line number of the entry that decided
+ * CHANGED/OK/REVOKED (0 for NEW). A missing file is NEW. */
 int ferry_known_hosts_check(const char *path, const char *host, uint16_t port, const ferry_key *key,
                             enum ferry_hostkey_status *status, size_t *line);
 /* Same over text in memory (for tests and fuzzing). */
 int ferry_known_hosts_check_text(const char *text, size_t len, const char *host, uint16_t port,
                                  const ferry_key *key, enum ferry_hostkey_status *status,
                                  size_t *line);
+/* The @cert-authority lines for host/port (host certificates): *any is
+ * set when one names the host; *status is FERRY_HOSTKEY_OK when one of
+ * them lists `ca` (may be NULL), FERRY_HOSTKEY_REVOKED when a @revoked
+ * line for the host lists it, else FERRY_HOSTKEY_NEW; *line (may be NULL)
+ * the deciding line. A missing file lists nothing. */
+int ferry_known_hosts_ca(const char *path, const char *host, uint16_t port, const ferry_key *ca,
+                         int *any, enum ferry_hostkey_status *status, size_t *line);
+int ferry_known_hosts_ca_text(const char *text, size_t len, const char *host, uint16_t port,
+                              const ferry_key *ca, int *any, enum ferry_hostkey_status *status,
+                              size_t *line);
 /* The key types listed for host/port (plain entries; @revoked and
  * @cert-authority lines do not count) as a mask of 1u << ferry_key_type.
  * A missing file gives 0. */

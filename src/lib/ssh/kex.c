@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "crypto/cert.h"
 #include "ssh/ssh_int.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -138,9 +139,22 @@ static int kex_ok(const char *n)
 {
     return ferry_kexalg_by_name(n) != NULL;
 }
+/* A host key algorithm, or a certificate's ("...-cert-v01@openssh.com",
+ * the plain one known). */
 static int hostkey_ok(const char *n)
 {
+    char plain[64];
+    if (ferry_cert_suffix(n, strlen(n)) != 0) {
+        return ferry_cert_plain_alg(n, plain, sizeof(plain)) == FERRY_OK &&
+               ferry_key_type_from_name(plain) != FERRY_KEY_UNKNOWN;
+    }
     return ferry_key_type_from_name(n) != FERRY_KEY_UNKNOWN;
+}
+
+/* The plain signature algorithm of the negotiated host key algorithm. */
+static const char *hostkey_sigalg(const ferry_ssh *s, char *buf, size_t bufsz)
+{
+    return ferry_cert_plain_alg(s->alg_hostkey, buf, bufsz) == FERRY_OK ? buf : s->alg_hostkey;
 }
 static int cipher_ok(const char *n)
 {
@@ -229,31 +243,57 @@ static int put_kex_list(ferry_ssh *s, ferry_buf *b, ferry_buf *tmp)
     return r == FERRY_OK ? ferry_buf_put_stringb(b, tmp) : r;
 }
 
+/* Server: the private host key that makes `sigalg`'s signatures, with a
+ * certificate when `cert` is set (and then *certp); NULL if none. */
+static const ferry_key *host_key_for(const ferry_ssh *s, const char *sigalg, int cert,
+                                     const ferry_cert **certp)
+{
+    for (size_t i = 0; i < s->cfg.n_host_keys; i++) {
+        const ferry_key *k = s->cfg.host_keys[i];
+        if (!ferry_key_sigalg_ok(k, sigalg)) {
+            continue;
+        }
+        if (!cert) {
+            return k;
+        }
+        for (size_t j = 0; j < s->cfg.n_host_certs; j++) {
+            if (ferry_key_equal_public(s->cfg.host_certs[j]->key, k)) {
+                *certp = s->cfg.host_certs[j];
+                return k;
+            }
+        }
+    }
+    return NULL;
+}
+
 /* Server: the signature algorithms our host keys can make, in preference
- * order. */
+ * order; those of our certificates first, in the same order. */
 static int put_hostkey_list(ferry_ssh *s, ferry_buf *b, ferry_buf *tmp)
 {
     const char *pref = s->cfg.hostkey_algs != NULL ? s->cfg.hostkey_algs : ferry_sigalg_default();
     if (is_client(s)) {
         return ferry_buf_put_cstring(b, pref);
     }
-    const char *cur = pref;
     int r = FERRY_OK;
-    while (*cur != '\0' && r == FERRY_OK) {
-        char name[NAME_MAX_LEN + 1];
-        const char *p = NULL;
-        size_t n = ferry_names_next(&cur, &p);
-        if (n == 0 || n > NAME_MAX_LEN) {
-            continue;
-        }
-        memcpy(name, p, n);
-        name[n] = '\0';
-        for (size_t i = 0; i < s->cfg.n_host_keys; i++) {
-            if (ferry_key_sigalg_ok(s->cfg.host_keys[i], name)) {
-                r = ferry_buf_len(tmp) > 0 ? ferry_buf_put_u8(tmp, ',') : FERRY_OK;
-                r = r == FERRY_OK ? ferry_buf_put(tmp, name, n) : r;
-                break;
+    for (int cert = s->cfg.n_host_certs > 0; cert >= 0 && r == FERRY_OK; cert--) {
+        const char *cur = pref;
+        while (*cur != '\0' && r == FERRY_OK) {
+            char name[NAME_MAX_LEN + 1], full[NAME_MAX_LEN + 32];
+            const ferry_cert *c = NULL;
+            const char *p = NULL;
+            size_t n = ferry_names_next(&cur, &p);
+            if (n == 0 || n > NAME_MAX_LEN || ferry_cert_suffix(p, n) != 0) {
+                continue;
             }
+            memcpy(name, p, n);
+            name[n] = '\0';
+            snprintf(full, sizeof(full), "%s", name);
+            if (host_key_for(s, name, cert, &c) == NULL ||
+                (cert && ferry_cert_alg(name, full, sizeof(full)) != FERRY_OK)) {
+                continue;
+            }
+            r = ferry_buf_len(tmp) > 0 ? ferry_buf_put_u8(tmp, ',') : FERRY_OK;
+            r = r == FERRY_OK ? ferry_buf_put(tmp, full, strlen(full)) : r;
         }
     }
     if (r == FERRY_OK && ferry_buf_len(tmp) == 0) {
@@ -452,14 +492,16 @@ static int negotiate_extensions(ferry_ssh *s, const kexinit_msg *mine, const kex
 
 static int choose_host_key(ferry_ssh *s)
 {
+    char buf[sizeof(s->alg_hostkey)];
     if (is_client(s)) {
         return FERRY_OK;
     }
-    for (size_t i = 0; i < s->cfg.n_host_keys; i++) {
-        if (ferry_key_sigalg_ok(s->cfg.host_keys[i], s->alg_hostkey)) {
-            s->our_hostkey = s->cfg.host_keys[i];
-            return FERRY_OK;
-        }
+    s->our_hostcert = NULL;
+    s->our_hostkey = host_key_for(s, hostkey_sigalg(s, buf, sizeof(buf)),
+                                  ferry_cert_suffix(s->alg_hostkey, strlen(s->alg_hostkey)) != 0,
+                                  &s->our_hostcert);
+    if (s->our_hostkey != NULL) {
+        return FERRY_OK;
     }
     return ferry__fail(s, FERRY_E_NO_ALG_MATCH, SSH_DISCONNECT_KEY_EXCHANGE_FAILED,
                        "no host key for %s", s->alg_hostkey);
@@ -803,11 +845,16 @@ static int server_on_init(ferry_ssh *s, uint8_t msg, ferry_rd *rd)
         r = ferry_kex_eph_new(&k->eph, k->alg, k->p, k->g, k->eph_pub);
     }
     r = r == FERRY_OK ? ferry_kex_eph_derive(k->eph, v, vn, kmp) : r;
-    r = r == FERRY_OK ? ferry_key_to_blob(s->our_hostkey, ks) : r;
+    char sigalg[sizeof(s->alg_hostkey)];
+    if (r == FERRY_OK) { /* the host key blob: our certificate, or the key's */
+        r = s->our_hostcert != NULL ? ferry_buf_put(ks, s->our_hostcert->blob, s->our_hostcert->len)
+                                    : ferry_key_to_blob(s->our_hostkey, ks);
+    }
     r = r == FERRY_OK ? put_peer_value(k->alg, cpub, v, vn) : r;
     r = r == FERRY_OK ? kex_hash(s, ks, cpub, k->eph_pub, kmp, h) : r;
     r = r == FERRY_OK ? derive_keys(s, kmp, h) : r;
-    r = r == FERRY_OK ? ferry_key_sign(s->our_hostkey, s->alg_hostkey, h, k->alg->hash_len, sig)
+    r = r == FERRY_OK ? ferry_key_sign(s->our_hostkey, hostkey_sigalg(s, sigalg, sizeof(sigalg)), h,
+                                       k->alg->hash_len, sig)
                       : r;
     r = r == FERRY_OK ? ferry__pkt_start(s, msg + 1, &b) : r;
     if (b != NULL) {
@@ -880,7 +927,7 @@ static int client_on_gex_group(ferry_ssh *s, ferry_rd *rd)
 
 /* Client: the host key checks after the signature verified. First kex:
  * the application decides (known_hosts); rekey: it must not change. */
-static int client_accept_hostkey(ferry_ssh *s, ferry_key **hk)
+static int client_accept_hostkey(ferry_ssh *s, ferry_key **hk, const ferry_cert *cert)
 {
     if (s->peer_hostkey != NULL) {
         if (!ferry_key_equal_public(*hk, s->peer_hostkey)) {
@@ -889,8 +936,10 @@ static int client_accept_hostkey(ferry_ssh *s, ferry_key **hk)
         }
         return FERRY_OK;
     }
-    if (s->cfg.verify_hostkey != NULL) {
-        int r = s->cfg.verify_hostkey(s->cfg.verify_ctx, *hk);
+    if (cert != NULL || s->cfg.verify_hostkey != NULL) {
+        int r = cert == NULL                     ? s->cfg.verify_hostkey(s->cfg.verify_ctx, *hk)
+                : s->cfg.verify_hostcert != NULL ? s->cfg.verify_hostcert(s->cfg.verify_ctx, cert)
+                                                 : FERRY_E_HOSTKEY_UNKNOWN;
         if (r != FERRY_OK) {
             return ferry__fail(s, r < 0 ? r : FERRY_E_HOSTKEY_UNKNOWN,
                                SSH_DISCONNECT_HOST_KEY_NOT_VERIFIABLE, "host key not accepted");
@@ -909,6 +958,7 @@ static int client_on_reply(ferry_ssh *s, ferry_rd *rd)
     size_t ksn = 0, vn = 0, sign = 0;
     uint8_t h[64];
     ferry_key *hk = NULL;
+    ferry_cert *cert = NULL;
     ferry_buf *kmp = ferry_buf_new(0), *ks = ferry_buf_new(0), *spub = ferry_buf_new(0);
     int r = (kmp && ks && spub) ? FERRY_OK : FERRY_E_ALLOC;
     if (kmp != NULL) {
@@ -918,25 +968,34 @@ static int client_on_reply(ferry_ssh *s, ferry_rd *rd)
     r = r == FERRY_OK ? read_peer_value(k->alg, rd, &v, &vn) : r;
     r = r == FERRY_OK ? ferry_rd_string(rd, &sig, &sign) : r;
     r = r == FERRY_OK ? ferry_rd_end(rd) : r;
-    r = r == FERRY_OK ? ferry_key_from_blob(ksp, ksn, &hk) : r;
-    if (r == FERRY_OK && !ferry_key_sigalg_ok(hk, s->alg_hostkey)) {
+    /* a host certificate: its CA signature verified here, its key signs */
+    char sigalg[sizeof(s->alg_hostkey)];
+    const char *alg = hostkey_sigalg(s, sigalg, sizeof(sigalg));
+    if (r == FERRY_OK && alg != s->alg_hostkey) {
+        r = ferry_cert_from_blob(ksp, ksn, &cert);
+        hk = r == FERRY_OK ? ferry_key_ref(cert->key) : NULL;
+    } else if (r == FERRY_OK) {
+        r = ferry_key_from_blob(ksp, ksn, &hk);
+    }
+    if (r == FERRY_OK && !ferry_key_sigalg_ok(hk, alg)) {
         r = FERRY_E_KEY_TYPE;
     }
     r = r == FERRY_OK ? ferry_kex_eph_derive(k->eph, v, vn, kmp) : r;
     r = r == FERRY_OK ? ferry_buf_put(ks, ksp, ksn) : r;
     r = r == FERRY_OK ? put_peer_value(k->alg, spub, v, vn) : r;
     r = r == FERRY_OK ? kex_hash(s, ks, k->eph_pub, spub, kmp, h) : r;
-    r = r == FERRY_OK ? ferry_key_verify(hk, s->alg_hostkey, sig, sign, h, k->alg->hash_len) : r;
+    r = r == FERRY_OK ? ferry_key_verify(hk, alg, sig, sign, h, k->alg->hash_len) : r;
     if (r != FERRY_OK) {
         r = ferry__fail(s, r, SSH_DISCONNECT_KEY_EXCHANGE_FAILED, "key exchange failed: %s",
                         ferry_strerror(r));
     }
-    r = r == FERRY_OK ? client_accept_hostkey(s, &hk) : r;
+    r = r == FERRY_OK ? client_accept_hostkey(s, &hk, cert) : r;
     if (r == FERRY_OK && (r = derive_keys(s, kmp, h)) != FERRY_OK) {
         r = ferry__fail(s, r, 0, "key derivation failed");
     }
     OPENSSL_cleanse(h, sizeof(h));
     ferry_key_free(hk);
+    ferry_cert_free(cert);
     ferry_buf_free(kmp);
     ferry_buf_free(ks);
     ferry_buf_free(spub);

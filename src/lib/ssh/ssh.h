@@ -152,6 +152,12 @@ typedef struct ferry_ssh_config {
     /* ---- server ---- */
     ferry_key **host_keys; /* borrowed; private keys */
     size_t n_host_keys;
+    /* OpenSSH host certificates (crypto/cert.h) of some of host_keys,
+     * borrowed: their algorithms ("ssh-ed25519-cert-v01@openssh.com") are
+     * offered before the plain ones, the certificate sent as the host key
+     * and the exchange signed by its key. */
+    const struct ferry_cert *const *host_certs;
+    size_t n_host_certs;
     /* OpenSSH AuthenticationMethods syntax: space-separated alternatives,
      * each a comma-separated chain ("publickey,password publickey").
      * NULL = "any" (publickey or password alone). */
@@ -175,6 +181,11 @@ typedef struct ferry_ssh_config {
     /* Host key check (known_hosts, prompting): FERRY_OK to accept,
      * anything else aborts the connection with that error. */
     int (*verify_hostkey)(void *ctx, const ferry_key *hostkey);
+    /* The same when the server proved a host certificate (its CA
+     * signature verified, the exchange signed by its key): called instead
+     * of verify_hostkey. Needed when hostkey_algs lists certificate
+     * algorithms; NULL refuses certificates. */
+    int (*verify_hostcert)(void *ctx, const struct ferry_cert *cert);
     void *verify_ctx;
     const ferry_identity *identities; /* borrowed array, tried in order */
     size_t n_identities;

@@ -151,6 +151,7 @@ struct ferry_ssh {
     size_t session_id_len;
     ferry_key *peer_hostkey;      /* client: server's host key */
     const ferry_key *our_hostkey; /* server: the key used */
+    const struct ferry_cert *our_hostcert; /* server: its certificate sent, or NULL */
     char alg_kex[64], alg_hostkey[64], alg_cipher[2][64], alg_mac[2][64]; /* [0]=c->s [1]=s->c */
     char *server_sig_algs; /* client: from EXT_INFO (heap), NULL if none */
     int ext_info_peer;     /* peer offered ext-info-c / ext-info-s */

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# test_hostcert.sh: OpenSSH host certificates (PROTOCOL.certkeys), both
+# ways, with known_hosts holding only a @cert-authority line for the host
+# (no host key at all) and StrictHostKeyChecking=yes, so only a
+# certificate the client verifies gets in. Certificates by ssh-keygen -s -h.
+#  1. ferry -> OpenSSH's sshd with HostCertificate: put/get compared, the
+#     certificate algorithm negotiated, known_hosts left as it was;
+#  2. ferry refuses: a certificate naming another host, an expired one, a
+#     CA not on the @cert-authority line, a CA marked @revoked, the
+#     certified key marked @revoked; without a @cert-authority line ferry
+#     asks for no certificate and checks the plain key as before;
+#  3. OpenSSH's sftp -> ferryd with HostCertificate: OpenSSH verifies
+#     ferryd's certificate (its -v output names it), put/get compared;
+#     ferry -> ferryd the same, rekeying every 256 KiB (the certificate
+#     again each time);
+#  4. ferryd refuses to start with a HostCertificate for a key it does
+#     not hold, or a user certificate as host certificate.
+. "$FERRY_SRC/tests/interop/lib.sh"
+need sftp ssh ssh-keygen cmp timeout
+FERRY="$FERRY_BUILD/ferry"
+[ -x "$FERRY" ] || fail "$FERRY not built"
+
+ssh-keygen -q -t ed25519 -N '' -C host-ca -f "$T/ca"
+ssh-keygen -q -t ecdsa -b 256 -N '' -C other-ca -f "$T/ca_other"
+ssh-keygen -q -t ed25519 -N '' -f "$T/sshd_host"
+ssh-keygen -q -s "$T/ca" -h -I sshd-host -n 127.0.0.1,localhost "$T/sshd_host.pub"
+make_user_key ed25519
+make_file "$T/data" 2000000
+mkdir -p "$T/remote"
+
+# ---- 1. ferry -> sshd ----
+sshd_start "$T/sshd_host" "HostCertificate $T/sshd_host-cert.pub"
+ca_line() { echo "@cert-authority [127.0.0.1]:$2 $(cut -d' ' -f1,2 "$1")"; }
+ca_line "$T/ca.pub" "$SSHD_PORT" >"$T/kh_ca"
+cp "$T/kh_ca" "$T/kh_ca.orig"
+# ferry_to PORT KNOWN_HOSTS NAME [options]: put and get as $AS (root), of
+# ${REMOTE}NAME.bin (REMOTE: $T/remote/); status in $T/NAME.rc
+ferry_to() {
+    local port=$1 kh=$2 name=$3
+    shift 3
+    local dst="${REMOTE-$T/remote/}$name.bin"
+    printf '%s\n' "put $T/data $dst" "get $dst $T/$name.got" >"$T/$name.batch"
+    set +e
+    timeout 60 "$FERRY" -F none -v -P "$port" -o UserKnownHostsFile="$kh" -o GlobalKnownHostsFile=none \
+        -o StrictHostKeyChecking=yes -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none \
+        -i "$T/id_ed25519" "$@" -b "$T/$name.batch" "${AS:-root}@127.0.0.1" >"$T/$name.out" 2>"$T/$name.err"
+    echo $? >"$T/$name.rc"
+    set -e
+}
+ferry_to "$SSHD_PORT" "$T/kh_ca" good
+[ "$(cat "$T/good.rc")" = 0 ] || { cat "$T/good.err" >&2; fail "ferry -> sshd with a host certificate failed"; }
+cmp -s "$T/data" "$T/remote/good.bin" || fail "good: the uploaded file differs"
+cmp -s "$T/data" "$T/good.got" || fail "good: the downloaded file differs"
+grep -q "host key ssh-ed25519-cert-v01@openssh.com" "$T/good.err" ||
+    fail "good: the certificate algorithm was not negotiated: $(grep 'kex ' "$T/good.err")"
+cmp -s "$T/kh_ca" "$T/kh_ca.orig" || fail "good: known_hosts was changed"
+ok "ferry -> sshd: the host certificate verified by a @cert-authority line alone; put/get equal"
+
+# ---- 2. refusals ----
+# refused NAME MESSAGE: ferry failed before any transfer, saying MESSAGE
+refused() {
+    [ "$(cat "$T/$1.rc")" != 0 ] || fail "$1: ferry accepted the host"
+    grep -q "$2" "$T/$1.err" || fail "$1: not \"$2\": $(cat "$T/$1.err")"
+    grep -q "Host key verification failed." "$T/$1.err" || fail "$1: $(cat "$T/$1.err")"
+    [ ! -e "$T/remote/$1.bin" ] || fail "$1: a file was written"
+}
+sshd_stop
+ssh-keygen -q -s "$T/ca" -h -I wrong-name -n other.example "$T/sshd_host.pub"
+sshd_start "$T/sshd_host" "HostCertificate $T/sshd_host-cert.pub"
+ca_line "$T/ca.pub" "$SSHD_PORT" >"$T/kh_ca"
+ferry_to "$SSHD_PORT" "$T/kh_ca" wrongname
+refused wrongname "Certificate invalid: principal not in certificate"
+sshd_stop
+ssh-keygen -q -s "$T/ca" -h -I expired -n 127.0.0.1 -V 20200101:20200102 "$T/sshd_host.pub"
+sshd_start "$T/sshd_host" "HostCertificate $T/sshd_host-cert.pub"
+ca_line "$T/ca.pub" "$SSHD_PORT" >"$T/kh_ca"
+ferry_to "$SSHD_PORT" "$T/kh_ca" expired
+refused expired "Certificate invalid: certificate expired"
+sshd_stop
+ssh-keygen -q -s "$T/ca" -h -I sshd-host -n 127.0.0.1 "$T/sshd_host.pub"
+sshd_start "$T/sshd_host" "HostCertificate $T/sshd_host-cert.pub"
+ca_line "$T/ca_other.pub" "$SSHD_PORT" >"$T/kh_other"
+ferry_to "$SSHD_PORT" "$T/kh_other" otherca
+refused otherca "No matching CA found for the host certificate of \[127.0.0.1\]:$SSHD_PORT"
+{ ca_line "$T/ca.pub" "$SSHD_PORT"; echo "@revoked * $(cut -d' ' -f1,2 "$T/ca.pub")"; } >"$T/kh_revca"
+ferry_to "$SSHD_PORT" "$T/kh_revca" revca
+refused revca "CA key SHA256:.* revoked"
+{ ca_line "$T/ca.pub" "$SSHD_PORT"; echo "@revoked * $(cut -d' ' -f1,2 "$T/sshd_host.pub")"; } >"$T/kh_revkey"
+ferry_to "$SSHD_PORT" "$T/kh_revkey" revkey
+refused revkey "Host key SHA256:.* revoked"
+# no @cert-authority line: no certificate asked for, the plain key checked
+: >"$T/kh_none"
+ferry_to "$SSHD_PORT" "$T/kh_none" plainunknown
+refused plainunknown "No ED25519 host key is known for \[127.0.0.1\]:$SSHD_PORT"
+grep -q "cert-v01" "$T/plainunknown.err" && fail "plainunknown: a certificate algorithm was used"
+echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$T/sshd_host.pub")" >"$T/kh_plain"
+ferry_to "$SSHD_PORT" "$T/kh_plain" plain
+[ "$(cat "$T/plain.rc")" = 0 ] || { cat "$T/plain.err" >&2; fail "plain: the known plain key was refused"; }
+grep -q "host key ssh-ed25519," "$T/plain.err" || fail "plain: $(grep 'kex ' "$T/plain.err")"
+ok "ferry refuses another host's certificate, an expired one, an unknown CA, a revoked CA or key; without a CA line the plain key is checked"
+sshd_stop
+
+# ---- 3. OpenSSH's sftp -> ferryd, ferry -> ferryd ----
+ssh-keygen -q -t ed25519 -N '' -f "$T/ferryd_host"
+ssh-keygen -q -s "$T/ca" -h -I ferryd-host -n 127.0.0.1 -z 9 "$T/ferryd_host.pub"
+printf '%s\n' "HostKey $T/ferryd_host" "HostCertificate $T/ferryd_host-cert.pub" >"$T/ferryd.conf"
+ferryd_start --config "$T/ferryd.conf"
+grep -q "host certificate $T/ferryd_host-cert.pub: ssh-ed25519-cert-v01@openssh.com, ID \"ferryd-host\"" \
+    "$T/ferryd.log" || fail "ferryd did not report its host certificate"
+ca_line "$T/ca.pub" "$FERRYD_PORT" >"$T/kh_ferryd"
+cp "$T/kh_ferryd" "$T/kh_ferryd.orig"
+printf '%s\n' "put $T/data up.bin" "get up.bin $T/ossh.got" >"$T/ossh.batch"
+timeout 60 sftp -v -F /dev/null -P "$FERRYD_PORT" -o UserKnownHostsFile="$T/kh_ferryd" \
+    -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o BatchMode=yes \
+    -o IdentitiesOnly=yes -o IdentityAgent=none -i "$T/id_ed25519" -b "$T/ossh.batch" \
+    "$TEST_USER@127.0.0.1" >"$T/ossh.out" 2>&1 || { cat "$T/ossh.out" >&2; fail "OpenSSH sftp -> ferryd with a host certificate failed"; }
+cmp -s "$T/data" "$T/root/up.bin" || fail "ossh: the uploaded file differs"
+cmp -s "$T/data" "$T/ossh.got" || fail "ossh: the downloaded file differs"
+grep -q 'Server host certificate: ssh-ed25519-cert-v01@openssh.com SHA256:[^ ]*, serial 9 ID "ferryd-host" CA ssh-ed25519' "$T/ossh.out" ||
+    fail "ossh: no host certificate in sftp -v: $(grep -i 'host' "$T/ossh.out" | head -5)"
+grep -q "is known and matches the ED25519-CERT host certificate" "$T/ossh.out" || fail "ossh: $(grep -i cert "$T/ossh.out")"
+cmp -s "$T/kh_ferryd" "$T/kh_ferryd.orig" || fail "ossh: known_hosts changed"
+AS=$TEST_USER REMOTE="" ferry_to "$FERRYD_PORT" "$T/kh_ferryd" toferryd -o RekeyLimit=256K
+[ "$(cat "$T/toferryd.rc")" = 0 ] || { cat "$T/toferryd.err" >&2; fail "ferry -> ferryd with a host certificate failed"; }
+cmp -s "$T/data" "$T/toferryd.got" || fail "toferryd: the downloaded file differs"
+grep -q "host key ssh-ed25519-cert-v01@openssh.com" "$T/toferryd.err" || fail "toferryd: $(grep 'kex ' "$T/toferryd.err")"
+kx=$(grep "event=session_end" "$T/ferryd.log" | tail -1 | sed -n 's/.* key_exchanges=\([0-9]*\).*/\1/p')
+[ "${kx:-0}" -ge 3 ] || fail "toferryd: $kx key exchanges, want several (RekeyLimit 256K over 4 MB)"
+ok "OpenSSH sftp and ferry -> ferryd: ferryd's host certificate verified by a @cert-authority line alone"
+ferryd_stop
+
+# ---- 4. ferryd refuses bad HostCertificate files ----
+ssh-keygen -q -t ed25519 -N '' -f "$T/stranger"
+ssh-keygen -q -s "$T/ca" -h -I stranger -n 127.0.0.1 "$T/stranger.pub"
+ssh-keygen -q -s "$T/ca" -I usercert -n 127.0.0.1 -O clear "$T/ferryd_host.pub"
+for bad in stranger ferryd_host; do
+    printf '%s\n' "HostKey $T/ferryd_host" "HostCertificate $T/$bad-cert.pub" >"$T/bad.conf"
+    if timeout 20 "$FERRYD" --config "$T/bad.conf" --listen 127.0.0.1:0 --root "$T/root" \
+        --user "$TEST_USER" >"$T/bad.out" 2>&1; then
+        fail "ferryd started with the certificate $bad-cert.pub"
+    fi
+done
+grep -q "not a host certificate" "$T/bad.out" || fail "user certificate: $(cat "$T/bad.out")"
+printf '%s\n' "HostKey $T/ferryd_host" "HostCertificate $T/stranger-cert.pub" >"$T/bad.conf"
+timeout 20 "$FERRYD" --config "$T/bad.conf" --listen 127.0.0.1:0 --root "$T/root" --user "$TEST_USER" \
+    >"$T/bad.out" 2>&1 && fail "ferryd started with another key's certificate"
+grep -q "certifies none of the host keys" "$T/bad.out" || fail "stranger: $(cat "$T/bad.out")"
+ok "ferryd refuses a host certificate of a key it does not hold, and a user certificate"
