@@ -14,6 +14,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/names.h"
 
 static void report(const ferryd_auth *a, char what)
 {
@@ -210,20 +211,60 @@ static int crit_option(void *ctx, const char *name, const uint8_t *data, size_t 
     return !ok;
 }
 
+/* Whether the certificate names one of the comma-separated principals. */
+static int names_one_of(const ferry_cert *cert, const char *list)
+{
+    for (size_t i = 0; i < cert->n_principals; i++) {
+        if (ferry_names_contains(list, cert->principals[i], strlen(cert->principals[i]))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The CA is trusted for the user: in TrustedUserCAKeys, the certificate
+ * naming the user; or on a cert-authority line of the user's
+ * authorized_keys, the certificate naming one of the line's principals=
+ * (the user when it has none), as sshd(8). */
+static int ca_trusted(const ferryd_auth *a, const ferryd_user *u, const char *user,
+                      const ferry_cert *cert, crit_check *cc)
+{
+    uint64_t now = (uint64_t)time(NULL);
+    if (a->user_cas != NULL &&
+        ferry_authkeys_match(a->user_cas, cert->ca, a->peer, NULL) == FERRY_OK) {
+        return ferry_cert_check(cert, FERRY_CERT_USER, user, now, cc->why, sizeof(cc->why)) ==
+               FERRY_OK;
+    }
+    for (size_t i = 0; i < u->n_keys; i++) {
+        const char *principals = NULL;
+        if (ferry_authkeys_match_ca(u->keys[i], cert->ca, a->peer, &principals) != FERRY_OK) {
+            continue;
+        }
+        if (ferry_cert_check(cert, FERRY_CERT_USER, principals ? NULL : user, now, cc->why,
+                             sizeof(cc->why)) != FERRY_OK) {
+            return 0;
+        }
+        if (principals != NULL && !names_one_of(cert, principals)) {
+            snprintf(cc->why, sizeof(cc->why), "no principal of the certificate is allowed");
+            return 0;
+        }
+        return 1;
+    }
+    snprintf(cc->why, sizeof(cc->why), "CA not trusted");
+    return 0;
+}
+
 static int cb_cert_allowed(void *ctx, const char *user, const ferry_cert *cert)
 {
     ferryd_auth *a = ctx;
     const ferryd_user *u = NULL;
     crit_check cc = {.peer = a->peer};
-    if (!a->allow_pubkey || a->user_cas == NULL || lookup(a, user, &u) != FERRY_OK) {
+    if (!a->allow_pubkey || lookup(a, user, &u) != FERRY_OK) {
         return FERRY_E_AUTH_DENIED;
     }
     if (a->pubkey_algs != NULL && !key_type_accepted(a->pubkey_algs, cert->key)) {
         snprintf(cc.why, sizeof(cc.why), "key type not accepted");
-    } else if (ferry_authkeys_match(a->user_cas, cert->ca, a->peer, NULL) != FERRY_OK) {
-        snprintf(cc.why, sizeof(cc.why), "CA not trusted");
-    } else if (ferry_cert_check(cert, FERRY_CERT_USER, user, (uint64_t)time(NULL), cc.why,
-                                sizeof(cc.why)) == FERRY_OK &&
+    } else if (ca_trusted(a, u, user, cert, &cc) &&
                ferry_cert_critical_each(cert, crit_option, &cc) == FERRY_OK) {
         note_key(a, cert->key, cert);
         return FERRY_OK;

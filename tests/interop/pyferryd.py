@@ -11,9 +11,13 @@ test_server_slowreader.py; not a test itself).
                          sees a client that no longer reads its socket
   session_children(pid)  PIDs of the session processes of a ferryd
   rss_kib(pid)           VmRSS of a process
+  phase / aphase         run a test phase, report ok / not ok and go on
+                         (failures in FAILURES, LOGS shown by fail())
+  sha_file(path)         SHA-256 of a file
 
 Only the ferryd started here is ever signalled, by PID.
 """
+import hashlib
 import os
 import queue
 import re
@@ -24,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 
 import paramiko
 from paramiko.common import (MSG_SERVICE_ACCEPT, MSG_SERVICE_REQUEST,
@@ -37,6 +42,58 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
 
 class TestFailure(Exception):
     pass
+
+
+# ---- phases: tests that report each phase and go on after a failure ----
+
+LOGS = []  # (name, path) shown on failure
+FAILURES = []  # failed phases; the phases after a failure still run
+ERRORS = (AssertionError, TestFailure, OSError, subprocess.SubprocessError)  # a test may add
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    for name, path in LOGS:
+        if os.path.exists(path):
+            with open(path, errors="replace") as f:
+                print("--- %s:\n%s" % (name, "".join(f.readlines()[-40:])), file=sys.stderr)
+    sys.exit(1)
+
+
+def note_failure(what, e):
+    traceback.print_exc()
+    print("not ok - %s: %s: %s" % (what, type(e).__name__, e))
+    FAILURES.append("%s: %s: %s" % (what, type(e).__name__, e))
+
+
+def phase(what, fn, *args):
+    """fn's result (True for None), or None when it failed."""
+    try:
+        r = fn(*args)
+        print("ok - " + what)
+        return True if r is None else r
+    except ERRORS as e:
+        note_failure(what, e)
+        return None
+
+
+async def aphase(what, coro):
+    """The coroutine's result (True for None), or None when it failed."""
+    try:
+        r = await coro
+        print("ok - " + what)
+        return True if r is None else r
+    except ERRORS as e:
+        note_failure(what, e)
+        return None
+
+
+def sha_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
 
 
 def check(cond, msg):

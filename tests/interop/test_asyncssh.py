@@ -54,6 +54,9 @@ import asyncssh  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pyferryd  # noqa: E402
+from pyferryd import FAILURES, LOGS, aphase, check, fail, phase, sha_file  # noqa: E402
+
+pyferryd.ERRORS += (asyncssh.Error, asyncio.TimeoutError)
 
 BUILD = os.environ.get("FERRY_BUILD", "")
 FERRYD = os.path.join(BUILD, "ferryd")
@@ -61,62 +64,10 @@ FERRY = os.path.join(BUILD, "ferry")
 USER = "tester"
 PASSWORD = "asyncssh pass word"
 SANITIZER = ("AddressSanitizer", "LeakSanitizer", "runtime error")
-LOGS = []  # (name, path) shown on failure
-FAILURES = []  # failed phases; the phases after a failure still run
-
-
-def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr)
-    for name, path in LOGS:
-        if os.path.exists(path):
-            with open(path, errors="replace") as f:
-                print("--- %s:\n%s" % (name, "".join(f.readlines()[-40:])), file=sys.stderr)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
-def note_failure(what, e):
-    import traceback
-    traceback.print_exc()
-    print("not ok - %s: %s" % (what, e))
-    FAILURES.append("%s: %s" % (what, e))
-
-
-async def aphase(what, coro):
-    try:
-        r = await coro
-        print("ok - " + what)
-        return r
-    except (AssertionError, asyncssh.Error, OSError, asyncio.TimeoutError) as e:
-        note_failure(what, e)
-        return None
-
-
-def phase(what, fn, *args):
-    """fn's result (True for None), or None when it failed."""
-    try:
-        r = fn(*args)
-        print("ok - " + what)
-        return True if r is None else r
-    except (AssertionError, OSError, subprocess.SubprocessError) as e:
-        note_failure(what, e)
-        return None
 
 
 def sha(data):
     return hashlib.sha256(data).hexdigest()
-
-
-def sha_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 def tree_of(top):

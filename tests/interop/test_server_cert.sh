@@ -15,8 +15,11 @@
 #     another user, expired, not yet valid, an untrusted CA, source-address not admitting 127.0.0.1, a
 #     force-command other than internal-sftp, an unknown critical option
 #     (verify-required); a certificate alone with a plain key not listed;
-#  5. a ferryd without TrustedUserCAKeys refuses every certificate, and
-#     one whose TrustedUserCAKeys file is missing does not start.
+#  5. authorized_keys "cert-authority" lines (a CA for one user only):
+#     principals= names the principals accepted, else the user's name;
+#     another user's CA refused; a CA key is never a plain user key;
+#  6. a ferryd without TrustedUserCAKeys refuses every certificate of its
+#     CAs, and one whose TrustedUserCAKeys file is missing does not start.
 . "$FERRY_SRC/tests/interop/lib.sh"
 need sftp ssh-keygen cmp timeout
 FERRY="$FERRY_BUILD/ferry"
@@ -26,8 +29,9 @@ ssh-keygen -q -t ed25519 -N '' -C ca-ed25519 -f "$T/ca_ed"
 ssh-keygen -q -t ecdsa -b 256 -N '' -C ca-ecdsa -f "$T/ca_ec"
 ssh-keygen -q -t rsa -b 3072 -N '' -C ca-rsa -f "$T/ca_rsa"
 ssh-keygen -q -t ed25519 -N '' -C untrusted -f "$T/ca_other"
+ssh-keygen -q -t ed25519 -N '' -C from-10 -f "$T/ca_from"
 cat "$T/ca_ed.pub" "$T/ca_ec.pub" "$T/ca_rsa.pub" >"$T/trusted_cas"
-mkdir -p "$T/root_alice" "$T/root_bob"
+mkdir -p "$T/root_alice" "$T/root_bob" "$T/root_carol" "$T/root_dave"
 cat >"$T/ferryd.conf" <<CONF
 PerSourcePenalties no
 AuditLog $T/audit.log
@@ -38,7 +42,20 @@ User alice
 User bob
     Root $T/root_bob
     AuthorizedKeysFile $T/no_such_keys
+User carol
+    Root $T/root_carol
+    AuthorizedKeysFile $T/keys_carol
+User dave
+    Root $T/root_dave
+    AuthorizedKeysFile $T/keys_dave
 CONF
+# per-user CAs (authorized_keys cert-authority lines), with ca_other,
+# which TrustedUserCAKeys does not list
+echo "cert-authority,principals=\"ops,deploy\" $(cat "$T/ca_other.pub")" >"$T/keys_carol"
+{
+    echo "cert-authority,from=\"10.0.0.0/8\" $(cat "$T/ca_from.pub")"
+    echo "cert-authority $(cat "$T/ca_other.pub")"
+} >"$T/keys_dave"
 ferryd_start --config "$T/ferryd.conf"
 grep -q "TrustedUserCAKeys $T/trusted_cas: 3 CA key(s)" "$T/ferryd.log" ||
     fail "ferryd did not report its 3 CA keys"
@@ -137,7 +154,36 @@ rm "$T/ed-cert.pub"
 if sftp_as alice ed; then fail "a certified key logged in without its certificate"; fi
 ok "refused: another user's principal, expired, not yet valid, untrusted CA, source-address, force-command, an unknown critical option; the key without its certificate"
 
-# ---- 5. without TrustedUserCAKeys ----
+# ---- 5. cert-authority lines in a user's authorized_keys ----
+key deploy ed25519
+cert deploy ca_other -n deploy
+sftp_as carol deploy || { cat "$T/deploy.out" >&2; fail "carol: principals= deploy refused"; }
+accepted carol deploy ssh-ed25519-cert-v01@openssh.com
+key carolname ed25519
+cert carolname ca_other -n carol
+check_refused carol carolname "no principal of the certificate is allowed"
+key davecert ed25519
+cert davecert ca_other -n dave
+sftp_as dave davecert || { cat "$T/davecert.out" >&2; fail "dave: a cert-authority line refused"; }
+accepted dave davecert ssh-ed25519-cert-v01@openssh.com
+key daveops ed25519
+cert daveops ca_other -n ops
+check_refused dave daveops "principal not in certificate"
+key davefrom ed25519
+cert davefrom ca_from -n dave
+check_refused dave davefrom "CA not trusted"
+# alice's CA is trusted for everyone (TrustedUserCAKeys); ca_other only
+# for carol and dave
+key aliceother ed25519
+cert aliceother ca_other -n alice
+check_refused alice aliceother "CA not trusted"
+# a CA key is never a user key: ca_other itself as a plain key
+cp "$T/ca_other" "$T/caplain"; cp "$T/ca_other.pub" "$T/caplain.pub"
+if sftp_as dave caplain; then fail "a cert-authority key logged in as a plain key"; fi
+[ ! -e "$T/root_dave/caplain.bin" ] || fail "caplain: a file was written"
+ok "authorized_keys cert-authority: principals= honoured, the user's name without it, from= on the CA line, a CA key never a plain key"
+
+# ---- 6. without TrustedUserCAKeys ----
 ferryd_stop
 grep -v TrustedUserCAKeys "$T/ferryd.conf" >"$T/ferryd_nocas.conf"
 ferryd_start --config "$T/ferryd_nocas.conf"

@@ -88,8 +88,8 @@ static void test_authkeys_options(void **state)
     ferry_authkeys *ak = NULL;
     size_t skipped = 99;
     assert_int_equal(ferry_authkeys_parse(text, strlen(text), &ak, &skipped), FERRY_OK);
-    assert_int_equal(ferry_authkeys_count(ak), 3);
-    assert_int_equal(skipped, 4);
+    assert_int_equal(ferry_authkeys_count(ak), 4); /* the cert-authority line too */
+    assert_int_equal(skipped, 3);
 
     ferry_authkey_opts o;
     assert_int_equal(ferry_authkeys_match(ak, keys[0], NULL, &o), FERRY_OK);
@@ -108,8 +108,47 @@ static void test_authkeys_options(void **state)
     assert_int_equal(ferry_authkeys_match(ak, keys[2], NULL, &o), FERRY_OK);
     assert_int_equal(o.no_pty, 1);
     assert_int_equal(o.restrict_, 0);
-    /* cert-authority lines and broken quoting are never usable. */
+    /* A cert-authority key is no user key; broken quoting is never usable. */
     assert_int_equal(ferry_authkeys_match(ak, keys[3], NULL, &o), FERRY_E_AUTH_DENIED);
+    assert_int_equal(ferry_authkeys_match_ca(ak, keys[3], NULL, NULL), FERRY_OK);
+    ferry_authkeys_free(ak);
+    free(text);
+}
+
+/* cert-authority lines: a CA for user certificates only, with its
+ * principals= and from=; plain lines are no CAs. */
+static void test_authkeys_cert_authority(void **state)
+{
+    (void)state;
+    char *text = fmt("cert-authority,principals=\"ops,deploy\" %s\n"
+                     "cert-authority,from=\"10.0.0.0/8\" %s\n"
+                     "cert-authority %s\n"
+                     "%s plain\n"
+                     "cert-authority,principals=\"\" %s empty principals: unusable\n",
+                     lines[0], lines[2], lines[2], lines[3], lines[1]);
+    ferry_authkeys *ak = NULL;
+    size_t skipped = 0;
+    const char *pr = "unset";
+    assert_int_equal(ferry_authkeys_parse(text, strlen(text), &ak, &skipped), FERRY_OK);
+    assert_int_equal(skipped, 1);
+    assert_int_equal(ferry_authkeys_match_ca(ak, keys[0], "127.0.0.1", &pr), FERRY_OK);
+    assert_string_equal(pr, "ops,deploy");
+    assert_int_equal(ferry_authkeys_match(ak, keys[0], "127.0.0.1", NULL), FERRY_E_AUTH_DENIED);
+    /* from= refuses the first line for the P-256 CA; the next admits */
+    assert_int_equal(ferry_authkeys_match_ca(ak, keys[2], "10.1.2.3", &pr), FERRY_OK);
+    assert_int_equal(ferry_authkeys_match_ca(ak, keys[2], "127.0.0.1", &pr), FERRY_OK);
+    assert_null(pr);
+    /* a plain key is no CA */
+    assert_int_equal(ferry_authkeys_match_ca(ak, keys[3], NULL, NULL), FERRY_E_AUTH_DENIED);
+    assert_int_equal(ferry_authkeys_match(ak, keys[3], NULL, NULL), FERRY_OK);
+    assert_int_equal(ferry_authkeys_match_ca(ak, keys[1], NULL, NULL), FERRY_E_AUTH_DENIED);
+    ferry_authkeys_free(ak);
+    free(text);
+    /* only the from= line for the CA: refused elsewhere */
+    text = fmt("cert-authority,from=\"10.0.0.0/8\" %s\n", lines[2]);
+    assert_int_equal(ferry_authkeys_parse(text, strlen(text), &ak, &skipped), FERRY_OK);
+    assert_int_equal(ferry_authkeys_match_ca(ak, keys[2], "10.9.9.9", NULL), FERRY_OK);
+    assert_int_equal(ferry_authkeys_match_ca(ak, keys[2], "127.0.0.1", NULL), FERRY_E_AUTH_DENIED);
     ferry_authkeys_free(ak);
     free(text);
 }
@@ -255,6 +294,60 @@ static void test_known_hosts_plain(void **state)
     check(text, "host6", 22, keys[3], FERRY_HOSTKEY_OK, 11);
     check(text, "host6", 22, keys[1], FERRY_HOSTKEY_OK, 10);
     check(text, "host6", 22, keys[0], FERRY_HOSTKEY_CHANGED, 10);
+    free(text);
+}
+
+/* @cert-authority lines for host certificates, and @revoked CAs. */
+static void test_known_hosts_ca(void **state)
+{
+    (void)state;
+    char *text = fmt("host1 %s\n"
+                     "@cert-authority *.example.com,!bad.example.com %s\n"
+                     "@cert-authority [h2]:2222 %s\n"
+                     "@revoked * %s\n"
+                     "@cert-authority *.example.com %s\n",
+                     lines[1], lines[0], lines[2], lines[3], lines[3]);
+    int any = 0;
+    enum ferry_hostkey_status st;
+    size_t line = 0;
+    assert_int_equal(ferry_known_hosts_ca_text(text, strlen(text), "a.example.com", 22, keys[0],
+                                               &any, &st, &line),
+                     FERRY_OK);
+    assert_true(any);
+    assert_int_equal(st, FERRY_HOSTKEY_OK);
+    assert_int_equal(line, 2);
+    /* negated host, other port, plain lines are no CAs */
+    assert_int_equal(ferry_known_hosts_ca_text(text, strlen(text), "bad.example.com", 22, keys[0],
+                                               &any, &st, &line),
+                     FERRY_OK);
+    assert_int_equal(st, FERRY_HOSTKEY_NEW);
+    assert_int_equal(
+        ferry_known_hosts_ca_text(text, strlen(text), "h2", 2222, keys[2], &any, &st, &line),
+        FERRY_OK);
+    assert_true(any);
+    assert_int_equal(st, FERRY_HOSTKEY_OK);
+    assert_int_equal(
+        ferry_known_hosts_ca_text(text, strlen(text), "h2", 22, keys[2], &any, &st, &line),
+        FERRY_OK);
+    assert_false(any);
+    assert_int_equal(st, FERRY_HOSTKEY_NEW);
+    assert_int_equal(
+        ferry_known_hosts_ca_text(text, strlen(text), "host1", 22, keys[1], &any, &st, &line),
+        FERRY_OK);
+    assert_false(any);
+    assert_int_equal(st, FERRY_HOSTKEY_NEW);
+    /* a revoked CA stays revoked even where a line lists it */
+    assert_int_equal(ferry_known_hosts_ca_text(text, strlen(text), "a.example.com", 22, keys[3],
+                                               &any, &st, &line),
+                     FERRY_OK);
+    assert_int_equal(st, FERRY_HOSTKEY_REVOKED);
+    assert_int_equal(line, 4);
+    /* NULL CA: only whether a line names the host; CA lines are no keys */
+    assert_int_equal(
+        ferry_known_hosts_ca_text(text, strlen(text), "x.example.com", 22, NULL, &any, &st, NULL),
+        FERRY_OK);
+    assert_true(any);
+    check(text, "a.example.com", 22, keys[0], FERRY_HOSTKEY_NEW, 0);
     free(text);
 }
 
@@ -426,6 +519,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_authkeys_options),
         cmocka_unit_test(test_authkeys_from),
+        cmocka_unit_test(test_authkeys_cert_authority),
+        cmocka_unit_test(test_known_hosts_ca),
         cmocka_unit_test(test_authkeys_expiry_and_second_line),
         cmocka_unit_test(test_authkeys_load_ssh_keygen),
         cmocka_unit_test(test_known_hosts_plain),

@@ -229,6 +229,8 @@ struct authkey {
     ferry_authkey_opts opts;
     char *from;    /* from= pattern-list, NULL if none */
     time_t expiry; /* 0 = none */
+    int cert_authority; /* cert-authority: a CA for user certificates */
+    char *principals;   /* principals= of a cert-authority line, NULL if none */
 };
 
 struct ferry_authkeys {
@@ -319,9 +321,19 @@ static int opt_ignore(struct authkey *ak, const char *v, int on)
     return FERRY_OK;
 }
 
-static int opt_refuse(struct authkey *ak, const char *v, int on)
+static int opt_ca(struct authkey *ak, const char *v, int on)
 {
-    return FERRY_E_UNSUPPORTED; /* cert-authority: no certificate support */
+    ak->cert_authority = 1;
+    return FERRY_OK;
+}
+
+static int opt_principals(struct authkey *ak, const char *v, int on)
+{
+    if (ak->principals != NULL || v[0] == '\0') {
+        return FERRY_E_FORMAT;
+    }
+    ak->principals = strdup(v);
+    return ak->principals ? FERRY_OK : FERRY_E_ALLOC;
 }
 
 static int opt_command(struct authkey *ak, const char *v, int on)
@@ -369,14 +381,14 @@ static const struct opt_def opt_defs[] = {
     {"user-rc", OPT_FLAG, opt_ignore, 0},
     {"no-touch-required", OPT_FLAG, opt_ignore, 0},
     {"verify-required", OPT_FLAG, opt_ignore, 0},
-    {"cert-authority", OPT_FLAG, opt_refuse, 0},
+    {"cert-authority", OPT_FLAG, opt_ca, 0},
     {"command", OPT_VALUE, opt_command, 0},
     {"from", OPT_VALUE, opt_from, 0},
     {"expiry-time", OPT_VALUE, opt_expiry, 0},
     {"environment", OPT_VALUE, opt_ignore, 0},
     {"permitopen", OPT_VALUE, opt_ignore, 0},
     {"permitlisten", OPT_VALUE, opt_ignore, 0},
-    {"principals", OPT_VALUE, opt_ignore, 0},
+    {"principals", OPT_VALUE, opt_principals, 0},
     {"tunnel", OPT_VALUE, opt_ignore, 0},
 };
 
@@ -559,6 +571,7 @@ void ferry_authkeys_free(ferry_authkeys *ak)
     for (size_t i = 0; i < ak->n; i++) {
         ferry_key_free(ak->v[i].key);
         free(ak->v[i].from);
+        free(ak->v[i].principals);
     }
     free(ak->v);
     free(ak);
@@ -569,13 +582,15 @@ size_t ferry_authkeys_count(const ferry_authkeys *ak)
     return ak ? ak->n : 0;
 }
 
-int ferry_authkeys_match(const ferry_authkeys *ak, const ferry_key *key, const char *addr,
-                         ferry_authkey_opts *opts)
+/* The first line listing `key` as a plain key (ca 0) or as a
+ * cert-authority (ca 1) whose expiry-time and from= admit the client. */
+static const struct authkey *match_line(const ferry_authkeys *ak, const ferry_key *key,
+                                        const char *addr, int ca)
 {
     time_t now = time(NULL);
     for (size_t i = 0; ak != NULL && i < ak->n; i++) {
         const struct authkey *e = &ak->v[i];
-        if (!ferry_key_equal_public(e->key, key)) {
+        if (e->cert_authority != ca || !ferry_key_equal_public(e->key, key)) {
             continue;
         }
         /* A line whose options refuse this client does not end the search:
@@ -586,12 +601,29 @@ int ferry_authkeys_match(const ferry_authkeys *ak, const ferry_key *key, const c
         if (e->from != NULL && !ferry_addr_list_admits(e->from, addr)) {
             continue;
         }
-        if (opts != NULL) {
-            *opts = e->opts;
-        }
-        return FERRY_OK;
+        return e;
     }
-    return FERRY_E_AUTH_DENIED;
+    return NULL;
+}
+
+int ferry_authkeys_match(const ferry_authkeys *ak, const ferry_key *key, const char *addr,
+                         ferry_authkey_opts *opts)
+{
+    const struct authkey *e = match_line(ak, key, addr, 0);
+    if (e != NULL && opts != NULL) {
+        *opts = e->opts;
+    }
+    return e != NULL ? FERRY_OK : FERRY_E_AUTH_DENIED;
+}
+
+int ferry_authkeys_match_ca(const ferry_authkeys *ak, const ferry_key *ca, const char *addr,
+                            const char **principals)
+{
+    const struct authkey *e = match_line(ak, ca, addr, 1);
+    if (e != NULL && principals != NULL) {
+        *principals = e->principals;
+    }
+    return e != NULL ? FERRY_OK : FERRY_E_AUTH_DENIED;
 }
 
 /* ---- known_hosts ---- */

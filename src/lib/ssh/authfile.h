@@ -39,6 +39,13 @@ size_t ferry_authkeys_count(const ferry_authkeys *ak);
  * *, ?, !negation and CIDR (a.b.c.d/n, v6/n). */
 int ferry_authkeys_match(const ferry_authkeys *ak, const ferry_key *key, const char *addr,
                          ferry_authkey_opts *opts);
+/* The same for a "cert-authority" line (sshd(8)): FERRY_OK if `ca` is
+ * listed as a CA for user certificates on a line whose expiry-time and
+ * from= admit `addr`; *principals (may be NULL) gets that line's
+ * principals= list (comma-separated) or NULL. A cert-authority line never
+ * matches as a plain key in ferry_authkeys_match. */
+int ferry_authkeys_match_ca(const ferry_authkeys *ak, const ferry_key *ca, const char *addr,
+                            const char **principals);
 
 /* Whether an OpenSSH pattern-list of addresses (from=, a certificate's
  * source-address: a.b.c.d/n and v6/n CIDR, *, ?, !negation) admits the
