@@ -220,10 +220,9 @@ static int one_opt(ferry_args *a, int ch, const char *arg)
     case 'A':
     case 'N':
         return 0; /* accepted for compatibility; SSH-2 over IPv4/6 both tried */
-    case 's':
-        if (strchr(arg, '/') != NULL || arg[0] == '\0') {
-            /* OpenSSH runs a path with "exec": ferry opens subsystems only */
-            fprintf(stderr, "ferry: -s takes a subsystem name; a server path is not supported\n");
+    case 's':     /* a name, or a server path (run with "exec") */
+        if (arg[0] == '\0') {
+            fprintf(stderr, "ferry: -s needs a subsystem name or server path\n");
             return -1;
         }
         free(a->subsystem);

@@ -177,8 +177,11 @@ int ferry_conn_open_program(ferry_conn **out, const ferry_args *a, ferry_sftpc *
     if (a->dest.user != NULL && r == FERRY_OK && (r = put_word(b, "-l")) == FERRY_OK) {
         r = put_word(b, a->dest.user);
     }
-    const char *tail[] = {"-s", "--", a->dest.host, a->subsystem ? a->subsystem : "sftp"};
-    for (size_t i = 0; i < sizeof(tail) / sizeof(tail[0]) && r == FERRY_OK; i++) {
+    /* a subsystem (-s), or a server path as the command to run */
+    const char *sub = a->subsystem ? a->subsystem : "sftp";
+    const char *tail[] = {"-s", "--", a->dest.host, sub};
+    for (size_t i = strchr(sub, '/') != NULL; i < sizeof(tail) / sizeof(tail[0]) && r == FERRY_OK;
+         i++) {
         r = put_word(b, tail[i]);
     }
     r = r == FERRY_OK ? ferry_buf_put(b, "", 1) : r; /* NUL */

@@ -362,3 +362,27 @@ grep -q "subsystem request failed on channel 0" "$T/nosftp.err.f" ||
 diff "$T/nosftp-sftp.err.f" "$T/nosftp.err.f" >&2 || fail "ferry's message differs from sftp's"
 ! grep -q "Remote working directory" "$T/nosftp.out" || fail "a session without a subsystem ran the batch"
 ok "no sftp subsystem: ferry says so as sftp does and exits non-zero"
+
+# ... where -s with the server's path works, as with OpenSSH's sftp: an
+# "exec" of it (sshd logs the command), put/get compared; the same through
+# -S ssh (ssh given the path as its command, without -s)
+start_sshd "$T/sshd_nosftp_config" "$T/sshd_nosftp.log"
+NOSFTP_PID=$STARTED_PID
+printf '%s\n' "put $T/ssh-ferry/local/big.bin $T/ssh-ferry/remote/exec.bin" \
+    "get $T/ssh-ferry/remote/exec.bin $T/exec.got" >"$T/exec.batch"
+"$FERRY" -F none -P "$NOSFTP_PORT" $COMMON -o StrictHostKeyChecking=no -s "$SFTP_SERVER" \
+    -b "$T/exec.batch" root@127.0.0.1 >"$T/exec.out" 2>"$T/exec.err" ||
+    { cat "$T/exec.err" >&2; fail "-s $SFTP_SERVER failed"; }
+cmp -s "$T/ssh-ferry/local/big.bin" "$T/ssh-ferry/remote/exec.bin" || fail "-s path: the upload differs"
+cmp -s "$T/ssh-ferry/local/big.bin" "$T/exec.got" || fail "-s path: the download differs"
+grep -q "Starting session: command for root from 127.0.0.1" "$T/sshd_nosftp.log" ||
+    fail "-s path: sshd ran no command: $(grep 'Starting session' "$T/sshd_nosftp.log")"
+rm -f "$T/exec.got"
+"$FERRY" -F none -P "$NOSFTP_PORT" $COMMON -o StrictHostKeyChecking=no -S "$(command -v ssh)" \
+    -s "$SFTP_SERVER" -b "$T/exec.batch" root@127.0.0.1 >"$T/exec2.out" 2>"$T/exec2.err" ||
+    { cat "$T/exec2.err" >&2; fail "-S ssh -s $SFTP_SERVER failed"; }
+cmp -s "$T/ssh-ferry/local/big.bin" "$T/exec.got" || fail "-S ssh -s path: the download differs"
+kill -TERM "$NOSFTP_PID" 2>/dev/null || true
+wait "$NOSFTP_PID" 2>/dev/null || true
+NOSFTP_PID=""
+ok "-s $SFTP_SERVER on a server without the subsystem: exec'd as by sftp, put/get equal (also through -S ssh)"

@@ -138,7 +138,12 @@ static void test_args(void **state)
     char *bad4[] = {"ferry", "-X", "frobs=1", "h", NULL};
     assert_int_equal(ferry_args_parse(&a, 4, bad4), -1);
     ferry_args_free(&a);
-    char *bad5[] = {"ferry", "-s", "/usr/lib/openssh/sftp-server", "h", NULL};
+    /* a server path is taken too (run with "exec"); an empty one not */
+    char *path[] = {"ferry", "-s", "/usr/lib/openssh/sftp-server", "h", NULL};
+    assert_int_equal(ferry_args_parse(&a, 4, path), 0);
+    assert_string_equal(a.subsystem, "/usr/lib/openssh/sftp-server");
+    ferry_args_free(&a);
+    char *bad5[] = {"ferry", "-s", "", "h", NULL};
     assert_int_equal(ferry_args_parse(&a, 4, bad5), -1);
     ferry_args_free(&a);
     char *bad6[] = {"ferry", "-X", "nrequests=0", "h", NULL};

@@ -606,12 +606,15 @@ static int on_channel_open(ferry_ssh *s, ferry_rd *rd)
     return finish(s, r);
 }
 
+/* "subsystem", or for a server path (sftp -s /usr/lib/sftp-server, for a
+ * server without the subsystem) "exec" of it (RFC 4254 s6.5). */
 static int send_subsystem_request(ferry_channel *ch)
 {
     ferry_buf *b = NULL;
+    int exec = strchr(ch->subsystem, '/') != NULL;
     int r = ferry__pkt_start(ch->s, SSH_MSG_CHANNEL_REQUEST, &b);
     r = r == FERRY_OK ? ferry_buf_put_u32(b, ch->peer_id) : r;
-    r = r == FERRY_OK ? ferry_buf_put_cstring(b, "subsystem") : r;
+    r = r == FERRY_OK ? ferry_buf_put_cstring(b, exec ? "exec" : "subsystem") : r;
     r = r == FERRY_OK ? ferry_buf_put_bool(b, 1) : r;
     r = r == FERRY_OK ? ferry_buf_put_cstring(b, ch->subsystem) : r;
     return finish(ch->s, r);

@@ -265,8 +265,9 @@ unsigned ferry_ssh_kex_count(const ferry_ssh *s);
 /* ---- channels ---- */
 
 /* Client: opens a session channel and asks for `subsystem` ("sftp") once
- * authenticated (queued until then). The consumer's on_open reports the
- * outcome. */
+ * authenticated (queued until then); a name with a '/' is a server
+ * program run by an "exec" request instead (OpenSSH's sftp -s PATH). The
+ * consumer's on_open reports the outcome. */
 int ferry_ssh_open_subsystem(ferry_ssh *s, const char *subsystem, const ferry_chan_consumer *ops,
                              void *cctx, ferry_channel **out);
 /* Client: opens a "direct-tcpip" channel (RFC 4254 s7.2) to host:port
