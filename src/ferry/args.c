@@ -14,7 +14,7 @@ void ferry_usage(void)
             "usage: ferry [-1aCfpqrv] [-B buffer_size] [-b batchfile] [-D sftp_server_command]\n"
             "             [-F ssh_config] [-i identity_file] [-J destination] [-l limit]\n"
             "             [-o ssh_option] [-P port] [-R num_requests] [-S program]\n"
-            "             [-s subsystem] [-X sftp_option] destination [local]\n"
+            "             [-s subsystem | sftp_server] [-X sftp_option] destination [local]\n"
             "       ferry [-v] [-F ssh_config] [-i identity_file] [-J destination]\n"
             "             [-o ssh_option] [-P port] -W host:port destination\n");
 }
