@@ -133,6 +133,41 @@ static int key_type_accepted(const char *algs, const ferry_key *key)
     return 0;
 }
 
+/* Whether RevokedKeys lists the key (or cannot be read: then every key
+ * is refused, as by sshd). */
+static int revoked(ferryd_auth *a, const ferry_key *key, const char *what)
+{
+    if (a->revoked_path == NULL) {
+        return 0;
+    }
+    if (a->revoked_state == 0) {
+        int r = ferry_authkeys_load(a->revoked_path, &a->revoked, NULL);
+        a->revoked_state = r == FERRY_OK ? 1 : -1;
+        if (r != FERRY_OK) {
+            ferry_error("RevokedKeys %s: %s; refusing every key", a->revoked_path,
+                        ferry_strerror(r));
+        }
+    }
+    if (a->revoked_state < 0) {
+        return 1;
+    }
+    if (ferry_authkeys_match(a->revoked, key, NULL, NULL) != FERRY_OK) {
+        return 0;
+    }
+    char fp[96] = "";
+    ferry_key_fingerprint(key, fp, sizeof(fp));
+    ferry_info("%s %s %s from %s is revoked (RevokedKeys)", what, ferry_key_type_name(key), fp,
+               a->peer ? a->peer : "?");
+    return 1;
+}
+
+void ferryd_auth_cleanup(ferryd_auth *a)
+{
+    ferry_authkeys_free(a->revoked);
+    a->revoked = NULL;
+    a->revoked_state = 0;
+}
+
 /* Records what is logged and audited of an accepted key or certificate. */
 static void note_key(ferryd_auth *a, const ferry_key *key, const ferry_cert *cert)
 {
@@ -165,7 +200,8 @@ static int cb_pubkey_allowed(void *ctx, const char *user, const ferry_key *key)
     if (!known && (a->standin_user == NULL || lookup(a, a->standin_user, &u) != FERRY_OK)) {
         return FERRY_E_AUTH_DENIED;
     }
-    if (a->pubkey_algs != NULL && !key_type_accepted(a->pubkey_algs, key)) {
+    if ((a->pubkey_algs != NULL && !key_type_accepted(a->pubkey_algs, key)) ||
+        revoked(a, key, "key")) {
         return FERRY_E_AUTH_DENIED;
     }
     int found = 0;
@@ -264,6 +300,8 @@ static int cb_cert_allowed(void *ctx, const char *user, const ferry_cert *cert)
     }
     if (a->pubkey_algs != NULL && !key_type_accepted(a->pubkey_algs, cert->key)) {
         snprintf(cc.why, sizeof(cc.why), "key type not accepted");
+    } else if (revoked(a, cert->key, "certified key") || revoked(a, cert->ca, "CA key")) {
+        snprintf(cc.why, sizeof(cc.why), "revoked");
     } else if (ca_trusted(a, u, user, cert, &cc) &&
                ferry_cert_critical_each(cert, crit_option, &cc) == FERRY_OK) {
         note_key(a, cert->key, cert);

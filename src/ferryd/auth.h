@@ -40,9 +40,17 @@ typedef struct ferryd_auth {
     char ca_fp[96];
     /* TrustedUserCAKeys (NULL: certificates refused) */
     const ferry_authkeys *user_cas;
+    /* RevokedKeys (NULL: none), read at the first key this connection
+     * offers; an unreadable file refuses every key */
+    const char *revoked_path;
+    ferry_authkeys *revoked;
+    int revoked_state; /* 0 not read, 1 read, -1 unreadable */
 } ferryd_auth;
 
 extern const ferry_auth_ops ferryd_auth_ops;
+
+/* Frees what the connection's authentication loaded (RevokedKeys). */
+void ferryd_auth_cleanup(ferryd_auth *a);
 
 /* Makes a dummy crypt(3) hash of the same kind and cost ("$y$jBT$",
  * "$6$rounds=N$", ...) as `like` (NULL = yescrypt, default cost) into

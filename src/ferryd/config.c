@@ -81,6 +81,7 @@ void ferryd_config_free(ferryd_config *cfg)
     free(cfg->service_user);
     free(cfg->audit_log);
     free(cfg->trusted_user_ca_keys);
+    free(cfg->revoked_keys);
     for (size_t i = 0; i < cfg->n_users; i++) {
         user_free(&cfg->users[i]);
     }
@@ -448,6 +449,7 @@ static const struct kw keywords[] = {
     G("ServiceUser", set_str, service_user),
     G("AuditLog", set_str, audit_log),
     G("TrustedUserCAKeys", set_str, trusted_user_ca_keys),
+    G("RevokedKeys", set_str, revoked_keys),
     {"User", SCOPE_BLOCK, NULL, 0},
     U("Root", set_str, root),
     U("AuthorizedKeysFile", set_keyfiles, name),

@@ -70,6 +70,9 @@ typedef struct ferryd_config {
      * certificates authenticate a user among their principals; NULL =
      * certificates refused */
     char *trusted_user_ca_keys;
+    /* RevokedKeys FILE: keys (authorized_keys format) refused everywhere:
+     * as user keys, certified keys and CAs; read at each connection */
+    char *revoked_keys;
     ferryd_user_conf *users;
     size_t n_users;
 } ferryd_config;

@@ -460,6 +460,7 @@ int ferryd_conn_serve(const ferryd_server *srv, int fd, const char *peer, unsign
                            .report_fd = report_fd,
                            .pubkey_algs = srv->algs.pubkey,
                            .user_cas = srv->user_cas,
+                           .revoked_path = srv->cfg.revoked_keys,
                            .audit = srv->audit};
     ferry_ssh_config sc;
     conn_ssh_config(&c, &sc);
@@ -491,6 +492,7 @@ int ferryd_conn_serve(const ferryd_server *srv, int fd, const char *peer, unsign
 out:
     ferry_ssh_free(c.ssh);
     ferry_vfs_free(c.vfs);
+    ferryd_auth_cleanup(&c.auth);
     if (report_fd >= 0) {
         close(report_fd);
     }

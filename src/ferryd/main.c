@@ -397,6 +397,28 @@ static int load_user_cas(ferryd_server *srv)
     return FERRY_OK;
 }
 
+/* RevokedKeys is read by each connection; a file that cannot be read now
+ * stops ferryd (every key would be refused). */
+static int check_revoked(ferryd_server *srv)
+{
+    const char *path = srv->cfg.revoked_keys;
+    ferry_authkeys *ak = NULL;
+    if (path != NULL && strcasecmp(path, "none") == 0) {
+        free(srv->cfg.revoked_keys);
+        srv->cfg.revoked_keys = NULL;
+        path = NULL;
+    }
+    if (path == NULL) {
+        return FERRY_OK;
+    }
+    int r = ferry_authkeys_load(path, &ak, NULL);
+    if (r != FERRY_OK) {
+        fprintf(stderr, "ferryd: RevokedKeys %s: %s\n", path, ferry_strerror(r));
+    }
+    ferry_authkeys_free(ak);
+    return r;
+}
+
 static void server_free(ferryd_server *srv)
 {
     ferryd_audit_file_close(&srv->audit_file);
@@ -468,6 +490,7 @@ int main(int argc, char **argv)
         srv.audit = &srv.audit_file.sink;
     }
     if (ferryd_hostkeys_load(&srv) != FERRY_OK || load_user_cas(&srv) != FERRY_OK ||
+        check_revoked(&srv) != FERRY_OK ||
         ferryd_userstore_conf_new(&srv.cfg, &srv.users) != FERRY_OK) {
         goto out;
     }

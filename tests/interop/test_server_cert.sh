@@ -18,8 +18,11 @@
 #  5. authorized_keys "cert-authority" lines (a CA for one user only):
 #     principals= names the principals accepted, else the user's name;
 #     another user's CA refused; a CA key is never a plain user key;
-#  6. a ferryd without TrustedUserCAKeys refuses every certificate of its
-#     CAs, and one whose TrustedUserCAKeys file is missing does not start.
+#  6. RevokedKeys: a listed user key, certified key or CA is refused
+#     (each logged), others go on; the file is read at each connection;
+#  7. a ferryd without TrustedUserCAKeys refuses every certificate of its
+#     CAs, and one whose TrustedUserCAKeys file is missing does not start;
+#     nor does one whose RevokedKeys file is missing.
 . "$FERRY_SRC/tests/interop/lib.sh"
 need sftp ssh-keygen cmp timeout
 FERRY="$FERRY_BUILD/ferry"
@@ -183,7 +186,40 @@ if sftp_as dave caplain; then fail "a cert-authority key logged in as a plain ke
 [ ! -e "$T/root_dave/caplain.bin" ] || fail "caplain: a file was written"
 ok "authorized_keys cert-authority: principals= honoured, the user's name without it, from= on the CA line, a CA key never a plain key"
 
-# ---- 6. without TrustedUserCAKeys ----
+# ---- 6. RevokedKeys: a user key, a certified key, a CA ----
+ferryd_stop
+key plainrev ed25519
+key plainok ed25519
+cat "$T/plainrev.pub" "$T/plainok.pub" >"$T/keys_alice_plain"
+sed -i "s|AuthorizedKeysFile $T/no_such_keys|AuthorizedKeysFile $T/keys_alice_plain|" "$T/ferryd.conf"
+key certrev ed25519
+cert certrev ca_ed -n alice
+key ecrev ed25519
+cert ecrev ca_ec -n alice
+cert ed ca_ed -n alice
+cat "$T/plainrev.pub" "$T/certrev.pub" "$T/ca_ec.pub" >"$T/revoked"
+sed -i "s|^TrustedUserCAKeys .*|&\nRevokedKeys $T/revoked|" "$T/ferryd.conf"
+ferryd_start --config "$T/ferryd.conf"
+for n in plainok ed; do
+    rm -f "$T/root_alice/$n.bin"
+    sftp_as alice $n || { cat "$T/$n.out" >&2; fail "RevokedKeys: $n (not listed) refused"; }
+done
+for n in plainrev certrev ecrev; do
+    if sftp_as alice $n; then fail "RevokedKeys: $n logged in"; fi
+    [ ! -e "$T/root_alice/$n.bin" ] || fail "RevokedKeys: $n wrote a file"
+done
+grep -q "info: key ssh-ed25519 $(ssh-keygen -l -E sha256 -f "$T/plainrev.pub" | awk '{print $2}') from 127.0.0.1 is revoked" "$T/ferryd.log" ||
+    fail "RevokedKeys: the user key's refusal not logged"
+grep -q "info: certified key ssh-ed25519 $(ssh-keygen -l -E sha256 -f "$T/certrev.pub" | awk '{print $2}') from 127.0.0.1 is revoked" "$T/ferryd.log" ||
+    fail "RevokedKeys: the certified key's refusal not logged"
+grep -q "info: CA key ecdsa-sha2-nistp256 $(ssh-keygen -l -E sha256 -f "$T/ca_ec.pub" | awk '{print $2}') from 127.0.0.1 is revoked" "$T/ferryd.log" ||
+    fail "RevokedKeys: the CA's refusal not logged"
+# read at each connection: unrevoke the user key without a restart
+cat "$T/certrev.pub" "$T/ca_ec.pub" >"$T/revoked"
+sftp_as alice plainrev || { cat "$T/plainrev.out" >&2; fail "RevokedKeys: a key taken off the list still refused"; }
+ok "RevokedKeys refuses a user key, a certified key and a CA's certificates, and is read at each connection"
+
+# ---- 7. without TrustedUserCAKeys ----
 ferryd_stop
 grep -v TrustedUserCAKeys "$T/ferryd.conf" >"$T/ferryd_nocas.conf"
 ferryd_start --config "$T/ferryd_nocas.conf"
@@ -199,4 +235,11 @@ if timeout 20 "$FERRYD" --config "$T/ferryd_missing.conf" --listen 127.0.0.1:0 $
     fail "ferryd started with a missing TrustedUserCAKeys file"
 fi
 grep -q "TrustedUserCAKeys $T/missing_cas" "$T/missing.out" || fail "missing CA file: $(cat "$T/missing.out")"
-ok "no TrustedUserCAKeys: certificates refused; a missing CA file stops ferryd at start"
+sed "s|^RevokedKeys .*|RevokedKeys $T/missing_revoked|" "$T/ferryd.conf" >"$T/ferryd_norev.conf"
+# shellcheck disable=SC2046
+if timeout 20 "$FERRYD" --config "$T/ferryd_norev.conf" --listen 127.0.0.1:0 $(host_key_args) \
+    >"$T/norev.out" 2>&1; then
+    fail "ferryd started with a missing RevokedKeys file"
+fi
+grep -q "RevokedKeys $T/missing_revoked" "$T/norev.out" || fail "missing RevokedKeys: $(cat "$T/norev.out")"
+ok "no TrustedUserCAKeys: certificates refused; a missing CA or RevokedKeys file stops ferryd at start"
