@@ -59,6 +59,7 @@ static void user_free(ferryd_user_conf *u)
         free(u->keyfiles[i]);
     }
     free(u->password_hash);
+    free(u->principals_file);
 }
 
 void ferryd_config_free(ferryd_config *cfg)
@@ -454,6 +455,7 @@ static const struct kw keywords[] = {
     U("Root", set_str, root),
     U("AuthorizedKeysFile", set_keyfiles, name),
     U("PasswordHash", set_str, password_hash),
+    U("AuthorizedPrincipalsFile", set_str, principals_file),
     U("Mode", set_mode, mode),
 };
 

@@ -27,6 +27,7 @@ typedef struct ferryd_user_conf {
     char *keyfiles[FERRYD_MAX_KEYFILES];
     size_t n_keyfiles;
     char *password_hash; /* crypt(3) string, NULL = no password */
+    char *principals_file; /* AuthorizedPrincipalsFile, NULL = the user's name */
     enum ferry_sftp_mode mode;
     unsigned line; /* where the block starts (0 = from the command line) */
 } ferryd_user_conf;

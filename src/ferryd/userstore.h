@@ -23,6 +23,9 @@ typedef struct ferryd_user {
     /* Authorized keys: zero or more parsed sets (one per file). */
     const ferry_authkeys *const *keys;
     size_t n_keys;
+    /* Principals a certificate from TrustedUserCAKeys must name one of
+     * (comma-separated; "" = none), or NULL for the user's name. */
+    const char *principals;
 } ferryd_user;
 
 typedef struct ferryd_userstore_ops {

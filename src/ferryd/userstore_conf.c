@@ -17,6 +17,7 @@ struct conf_user {
     int loaded;
     ferry_authkeys *sets[CONF_MAX_KEYSETS];
     size_t n_sets;
+    char *principals;
 };
 
 struct conf_store {
@@ -79,6 +80,49 @@ static void load_one_file(struct conf_user *u, const char *path)
     u->sets[u->n_sets++] = ak;
 }
 
+/* AuthorizedPrincipalsFile: one principal per line ('#' comments); a line
+ * with more than one word (sshd's key options) is skipped, so no option
+ * is silently dropped. An unreadable file leaves "" (no principal). */
+static void load_principals(struct conf_user *u)
+{
+    char path[4096], line[1100];
+    size_t len = 0, cap = 1;
+    u->principals = calloc(1, 1);
+    if (u->principals == NULL ||
+        expand_path(u->uc->principals_file, u->pub.name, path, sizeof(path)) != FERRY_OK) {
+        return;
+    }
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        ferry_warn("user %s: cannot read AuthorizedPrincipalsFile %s", u->pub.name, path);
+        return;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *p = line + strspn(line, " \t"), *end = p + strcspn(p, " \t\r\n");
+        const char *rest = end + strspn(end, " \t\r\n");
+        size_t n = (size_t)(end - p);
+        if (n == 0 || *p == '#' || memchr(p, ',', n) != NULL || *rest != '\0') {
+            if (n > 0 && *p != '#') {
+                ferry_warn("user %s: %s: skipping \"%.*s\"", u->pub.name, path, (int)n, p);
+            }
+            continue;
+        }
+        char *grown = realloc(u->principals, cap + n + 1);
+        if (grown == NULL) {
+            break;
+        }
+        u->principals = grown;
+        if (len > 0) {
+            grown[len++] = ',';
+        }
+        memcpy(grown + len, p, n);
+        len += n;
+        grown[len] = '\0';
+        cap = len + 1;
+    }
+    fclose(f);
+}
+
 static void load_keys(struct conf_user *u)
 {
     char pat[4096];
@@ -99,6 +143,10 @@ static void load_keys(struct conf_user *u)
     }
     u->pub.keys = (const ferry_authkeys *const *)u->sets;
     u->pub.n_keys = u->n_sets;
+    if (u->uc->principals_file != NULL) {
+        load_principals(u);
+        u->pub.principals = u->principals != NULL ? u->principals : "";
+    }
     u->loaded = 1;
 }
 
@@ -129,6 +177,7 @@ static void conf_free(void *ctx)
         for (size_t j = 0; j < cs->users[i].n_sets; j++) {
             ferry_authkeys_free(cs->users[i].sets[j]);
         }
+        free(cs->users[i].principals);
     }
     free(cs->users);
     free(cs);

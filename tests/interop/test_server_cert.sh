@@ -18,6 +18,8 @@
 #  5. authorized_keys "cert-authority" lines (a CA for one user only):
 #     principals= names the principals accepted, else the user's name;
 #     another user's CA refused; a CA key is never a plain user key;
+#     AuthorizedPrincipalsFile (%u expanded) replaces the user's name for
+#     TrustedUserCAKeys certificates;
 #  6. RevokedKeys: a listed user key, certified key or CA is refused
 #     (each logged), others go on; the file is read at each connection;
 #  7. a ferryd without TrustedUserCAKeys refuses every certificate of its
@@ -34,7 +36,7 @@ ssh-keygen -q -t rsa -b 3072 -N '' -C ca-rsa -f "$T/ca_rsa"
 ssh-keygen -q -t ed25519 -N '' -C untrusted -f "$T/ca_other"
 ssh-keygen -q -t ed25519 -N '' -C from-10 -f "$T/ca_from"
 cat "$T/ca_ed.pub" "$T/ca_ec.pub" "$T/ca_rsa.pub" >"$T/trusted_cas"
-mkdir -p "$T/root_alice" "$T/root_bob" "$T/root_carol" "$T/root_dave"
+mkdir -p "$T/root_alice" "$T/root_bob" "$T/root_carol" "$T/root_dave" "$T/root_erin"
 cat >"$T/ferryd.conf" <<CONF
 PerSourcePenalties no
 AuditLog $T/audit.log
@@ -51,7 +53,14 @@ User carol
 User dave
     Root $T/root_dave
     AuthorizedKeysFile $T/keys_dave
+User erin
+    Root $T/root_erin
+    AuthorizedKeysFile $T/no_such_keys
+    AuthorizedPrincipalsFile $T/principals_%u
 CONF
+# erin takes certificates (TrustedUserCAKeys) for ops-team, not her name;
+# a line with options is skipped, not read as a bare principal
+printf '%s\n' "# principals" "ops-team" "from=\"10.0.0.0/8\" erin" >"$T/principals_erin"
 # per-user CAs (authorized_keys cert-authority lines), with ca_other,
 # which TrustedUserCAKeys does not list
 echo "cert-authority,principals=\"ops,deploy\" $(cat "$T/ca_other.pub")" >"$T/keys_carol"
@@ -185,6 +194,15 @@ cp "$T/ca_other" "$T/caplain"; cp "$T/ca_other.pub" "$T/caplain.pub"
 if sftp_as dave caplain; then fail "a cert-authority key logged in as a plain key"; fi
 [ ! -e "$T/root_dave/caplain.bin" ] || fail "caplain: a file was written"
 ok "authorized_keys cert-authority: principals= honoured, the user's name without it, from= on the CA line, a CA key never a plain key"
+key opsteam ed25519
+cert opsteam ca_ed -n ops-team
+sftp_as erin opsteam || { cat "$T/opsteam.out" >&2; fail "erin: AuthorizedPrincipalsFile's ops-team refused"; }
+accepted erin opsteam ssh-ed25519-cert-v01@openssh.com
+key erinname ed25519
+cert erinname ca_ed -n erin
+check_refused erin erinname "no principal of the certificate is allowed"
+grep -q "skipping \"from=" "$T/ferryd.log" || fail "erin: the line with options was not reported"
+ok "AuthorizedPrincipalsFile: a TrustedUserCAKeys certificate for a listed principal, not the user's name; a line with options skipped"
 
 # ---- 6. RevokedKeys: a user key, a certified key, a CA ----
 ferryd_stop
