@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto/cert.h"
@@ -89,10 +90,14 @@ static int load_cert(ferryd_server *srv, const char *path)
         ferry_cert_free(c);
         return FERRY_E_INVALID_ARG;
     }
-    char fp[128] = "";
+    char fp[128] = "", why[96] = "";
     ferry_key_fingerprint(c->ca, fp, sizeof(fp));
     ferry_info("host certificate %s: %s, ID \"%.64s\", %zu principal(s), CA %s", path, c->type_name,
                c->key_id, c->n_principals, fp);
+    if (ferry_cert_check(c, FERRY_CERT_HOST, NULL, (uint64_t)time(NULL), why, sizeof(why)) !=
+        FERRY_OK) {
+        ferry_warn("host certificate %s: %s: clients will refuse it", path, why); /* served still */
+    }
     srv->host_certs[srv->n_host_certs++] = c;
     return FERRY_OK;
 }

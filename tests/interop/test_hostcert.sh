@@ -145,4 +145,11 @@ printf '%s\n' "HostKey $T/ferryd_host" "HostCertificate $T/stranger-cert.pub" >"
 timeout 20 "$FERRYD" --config "$T/bad.conf" --listen 127.0.0.1:0 --root "$T/root" --user "$TEST_USER" \
     >"$T/bad.out" 2>&1 && fail "ferryd started with another key's certificate"
 grep -q "certifies none of the host keys" "$T/bad.out" || fail "stranger: $(cat "$T/bad.out")"
-ok "ferryd refuses a host certificate of a key it does not hold, and a user certificate"
+# an expired one is served (clients decide), with a warning at start
+ssh-keygen -q -s "$T/ca" -h -I old -n 127.0.0.1 -V 20200101:20200102 "$T/ferryd_host.pub"
+printf '%s\n' "HostKey $T/ferryd_host" "HostCertificate $T/ferryd_host-cert.pub" >"$T/ferryd.conf"
+ferryd_start --config "$T/ferryd.conf"
+grep -q "warning: host certificate $T/ferryd_host-cert.pub: certificate expired: clients will refuse it" \
+    "$T/ferryd.log" || fail "no warning for an expired host certificate: $(grep -i cert "$T/ferryd.log")"
+ferryd_stop
+ok "ferryd refuses a host certificate of a key it does not hold, and a user certificate; warns of an expired one"
