@@ -229,15 +229,10 @@ static int certs_first(const char *algs, char **out)
     if (v == NULL) {
         return FERRY_E_ALLOC;
     }
-    for (const char *cur = algs, *p = NULL; *cur != '\0';) {
-        size_t n = ferry_names_next(&cur, &p);
+    for (const char *cur = algs; *cur != '\0';) {
         char name[64], cert[96];
-        if (n == 0 || n >= sizeof(name)) {
-            continue;
-        }
-        memcpy(name, p, n);
-        name[n] = '\0';
-        if (ferry_cert_alg(name, cert, sizeof(cert)) == FERRY_OK && len + strlen(cert) + 2 < cap) {
+        if (ferry_names_next_copy(&cur, name, sizeof(name)) &&
+            ferry_cert_alg(name, cert, sizeof(cert)) == FERRY_OK && len + strlen(cert) + 2 < cap) {
             len += (size_t)snprintf(v + len, cap - len, "%s,", cert);
         }
     }

@@ -14,6 +14,7 @@
 #include "crypto/key.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/names.h"
 
 /* -Q: prints the supported algorithms of one kind, one a line. */
 static int query(const char *what)
@@ -27,10 +28,9 @@ static int query(const char *what)
         fprintf(stderr, "Unsupported query \"%s\"\n", what);
         return 1;
     }
-    for (const char *p = list; *p;) {
-        size_t n = strcspn(p, ",");
-        printf("%.*s\n", (int)n, p);
-        p += n + (p[n] == ',');
+    for (const char *cur = list, *name = NULL; *cur != '\0';) {
+        size_t n = ferry_names_next(&cur, &name);
+        printf("%.*s\n", (int)n, name);
     }
     return 0;
 }

@@ -118,17 +118,10 @@ static int lookup(const ferryd_auth *a, const char *user, const ferryd_user **u)
 static int key_type_accepted(const char *algs, const ferry_key *key)
 {
     char name[64];
-    const char *p = algs;
-    while (*p != '\0') {
-        size_t n = strcspn(p, ",");
-        if (n < sizeof(name)) {
-            memcpy(name, p, n);
-            name[n] = '\0';
-            if (ferry_key_sigalg_ok(key, name)) {
-                return 1;
-            }
+    for (const char *cur = algs; *cur != '\0';) {
+        if (ferry_names_next_copy(&cur, name, sizeof(name)) && ferry_key_sigalg_ok(key, name)) {
+            return 1;
         }
-        p += n + (p[n] == ',' ? 1 : 0);
     }
     return 0;
 }

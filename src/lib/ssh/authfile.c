@@ -879,18 +879,12 @@ static int put_algs_by_type(ferry_buf *b, const char *algs, unsigned types, int 
 {
     char name[64];
     int r = FERRY_OK;
-    for (const char *p = algs; *p != '\0' && r == FERRY_OK;) {
-        size_t n = strcspn(p, ",");
-        if (n > 0 && n < sizeof(name)) {
-            memcpy(name, p, n);
-            name[n] = '\0';
-            int known = (types >> ferry_key_type_from_name(name)) & 1u;
-            if (known == want) {
-                r = ferry_buf_len(b) > 0 ? ferry_buf_put(b, ",", 1) : FERRY_OK;
-                r = r == FERRY_OK ? ferry_buf_put(b, name, n) : r;
-            }
+    for (const char *cur = algs; *cur != '\0' && r == FERRY_OK;) {
+        size_t n = ferry_names_next_copy(&cur, name, sizeof(name));
+        if (n > 0 && (int)((types >> ferry_key_type_from_name(name)) & 1u) == want) {
+            r = ferry_buf_len(b) > 0 ? ferry_buf_put(b, ",", 1) : FERRY_OK;
+            r = r == FERRY_OK ? ferry_buf_put(b, name, n) : r;
         }
-        p += n + (p[n] == ',');
     }
     return r;
 }

@@ -280,13 +280,10 @@ static int put_hostkey_list(ferry_ssh *s, ferry_buf *b, ferry_buf *tmp)
         while (*cur != '\0' && r == FERRY_OK) {
             char name[NAME_MAX_LEN + 1], full[NAME_MAX_LEN + 32];
             const ferry_cert *c = NULL;
-            const char *p = NULL;
-            size_t n = ferry_names_next(&cur, &p);
-            if (n == 0 || n > NAME_MAX_LEN || ferry_cert_suffix(p, n) != 0) {
+            size_t n = ferry_names_next_copy(&cur, name, sizeof(name));
+            if (n == 0 || ferry_cert_suffix(name, n) != 0) {
                 continue;
             }
-            memcpy(name, p, n);
-            name[n] = '\0';
             snprintf(full, sizeof(full), "%s", name);
             if (host_key_for(s, name, cert, &c) == NULL ||
                 (cert && ferry_cert_alg(name, full, sizeof(full)) != FERRY_OK)) {

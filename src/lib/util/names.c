@@ -16,6 +16,18 @@ size_t ferry_names_next(const char **cur, const char **name)
     return n;
 }
 
+size_t ferry_names_next_copy(const char **cur, char *out, size_t outsz)
+{
+    const char *name = NULL;
+    size_t n = ferry_names_next(cur, &name);
+    if (n == 0 || n >= outsz) {
+        return 0;
+    }
+    memcpy(out, name, n);
+    out[n] = '\0';
+    return n;
+}
+
 int ferry_names_contains(const char *list, const char *name, size_t n)
 {
     const char *p = list;

@@ -10,6 +10,10 @@
  * length returned), *cur moved past it and its comma. Stop when *cur
  * points at the terminating NUL. */
 size_t ferry_names_next(const char **cur, const char **name);
+/* The same with the name copied, NUL-terminated, into out[outsz]; 0 for
+ * an empty name or one that does not fit (to be skipped), else its
+ * length. */
+size_t ferry_names_next_copy(const char **cur, char *out, size_t outsz);
 /* Non-zero if `name` (n bytes) is an element of `list`. */
 int ferry_names_contains(const char *list, const char *name, size_t n);
 /* RFC 4253 s7.1 negotiation: the first name in `client` that is also in
