@@ -62,6 +62,10 @@ void ferry__conn_proxy_end(ferry_conn *c);
 /* Reaps child `pid` whose input was closed: waits 0.1 s, then SIGTERM,
  * at 0.5 s SIGKILL. */
 void ferry__conn_reap(pid_t pid);
+/* Forks argv (argv[0] a path) with its stdin on `in` and stdout on `out`,
+ * SIGINT ignored (Ctrl-C is for ferry's transfer); the pid or -1 (message
+ * printed). The caller closes its copies of in and out. */
+pid_t ferry__spawn(char *const argv[], int in, int out);
 /* -S: runs the program again on new pipes and starts SFTP over them. */
 int ferry__conn_pipe_redial(ferry_conn *c);
 /* Everything up to the SSH session started on a new connection: the

@@ -69,10 +69,27 @@ static int pipe_pump(void *ctx, ferry_sftpc *s)
     return FERRY_OK;
 }
 
+pid_t ferry__spawn(char *const argv[], int in, int out)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGINT, SIG_IGN); /* Ctrl-C interrupts transfers, not the child */
+        if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0) {
+            _exit(127);
+        }
+        execv(argv[0], argv);
+        fprintf(stderr, "ferry: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    if (pid < 0) {
+        fprintf(stderr, "ferry: fork: %s\n", strerror(errno));
+    }
+    return pid;
+}
+
 static pid_t spawn(const char *cmd, int *in, int *out)
 {
     int to[2], from[2];
-    pid_t pid;
     if (pipe2(to, O_CLOEXEC) != 0) {
         return -1;
     }
@@ -81,14 +98,8 @@ static pid_t spawn(const char *cmd, int *in, int *out)
         close(to[1]);
         return -1;
     }
-    pid = fork();
-    if (pid == 0) {
-        signal(SIGINT, SIG_IGN); /* Ctrl-C interrupts transfers, not the server */
-        dup2(to[0], STDIN_FILENO);
-        dup2(from[1], STDOUT_FILENO);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
+    char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
+    pid_t pid = ferry__spawn(argv, to[0], from[1]);
     close(to[0]);
     close(from[1]);
     if (pid < 0) {

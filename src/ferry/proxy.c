@@ -43,23 +43,12 @@ static int spawn(ferry_conn *c, char *const argv[])
         fprintf(stderr, "ferry: socketpair: %s\n", strerror(errno));
         return -1;
     }
-    pid_t pid = fork();
+    pid_t pid = ferry__spawn(argv, sv[1], sv[1]);
+    close(sv[1]);
     if (pid < 0) {
-        fprintf(stderr, "ferry: fork: %s\n", strerror(errno));
         close(sv[0]);
-        close(sv[1]);
         return -1;
     }
-    if (pid == 0) {
-        signal(SIGINT, SIG_IGN);
-        if (dup2(sv[1], STDIN_FILENO) < 0 || dup2(sv[1], STDOUT_FILENO) < 0) {
-            _exit(255);
-        }
-        execv(argv[0], argv);
-        fprintf(stderr, "ferry: cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(255);
-    }
-    close(sv[1]);
     (void)fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
     c->proxy = pid;
     c->ip[0] = '\0';
