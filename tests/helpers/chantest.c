@@ -3,7 +3,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "crypto/cert.h"
 #include "ssh/ssh_int.h"
 #include "util/err.h"
 
@@ -160,6 +162,19 @@ static int st_pubkey(void *ctx, const char *user, const ferry_key *key)
     return FERRY_E_AUTH_DENIED;
 }
 
+static int st_cert(void *ctx, const char *user, const ferry_cert *cert)
+{
+    ct_store *st = ctx;
+    st->cert_calls++;
+    if (strcmp(user, "alice") == 0 && st->allowed_ca != NULL &&
+        ferry_key_equal_public(st->allowed_ca, cert->ca) &&
+        ferry_cert_check(cert, FERRY_CERT_USER, "alice", (uint64_t)time(NULL), NULL, 0) ==
+            FERRY_OK) {
+        return FERRY_OK;
+    }
+    return FERRY_E_AUTH_DENIED;
+}
+
 static int st_password(void *ctx, const char *user, const char *password)
 {
     ct_store *st = ctx;
@@ -187,6 +202,7 @@ static void st_failure(void *ctx, const char *user, const char *method)
 
 const ferry_auth_ops ct_store_ops = {
     .pubkey_allowed = st_pubkey,
+    .cert_allowed = st_cert,
     .password_check = st_password,
     .on_success = st_success,
     .on_failure = st_failure,

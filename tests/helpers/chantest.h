@@ -52,7 +52,10 @@ void ct_sink_free(ct_sink *k);
 /* ---- server: user store ---- */
 typedef struct ct_store {
     const ferry_key *allowed; /* may authenticate "alice" by publickey */
-    unsigned pk_calls, pw_calls, successes, failures;
+    /* a CA whose user certificates for principal "alice", valid now, may
+     * authenticate "alice" (NULL: none) */
+    const ferry_key *allowed_ca;
+    unsigned pk_calls, pw_calls, successes, failures, cert_calls;
     char last_methods[128];
 } ct_store;
 extern const ferry_auth_ops ct_store_ops;

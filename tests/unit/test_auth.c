@@ -10,24 +10,69 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "crypto/cert.h"
 #include "helpers/chantest.h"
 #include "helpers/pair.h"
+#include "helpers/shell.h"
 #include "ssh/auth_int.h"
 #include "ssh/ssh_int.h"
 #include "util/err.h"
 
-static ferry_key *alice_key, *other_key, *rsa_key;
+static ferry_key *alice_key, *other_key, *rsa_key, *ca_key;
+/* OpenSSH certificates made by ssh-keygen -s: alice_key's for principal
+ * alice by ca_key; the same by other_key as CA; alice_key's for bob */
+static ferry_cert *alice_cert, *alice_cert_other_ca, *alice_cert_bob;
+
+/* ssh-keygen -s CA -I id -n PRINCIPAL over KEY's public half, in dir. */
+static ferry_cert *make_cert(const char *dir, const ferry_key *key, const ferry_key *ca,
+                             const char *principal)
+{
+    char path[256], capath[256], *line = NULL;
+    ferry_cert *c = NULL;
+    snprintf(path, sizeof(path), "%s/user.pub", dir); /* signed into user-cert.pub */
+    snprintf(capath, sizeof(capath), "%s/ca", dir);
+    FILE *f = fopen(path, "w");
+    unlink(capath);
+    if (f == NULL || ferry_key_format_public_line(key, NULL, &line) != FERRY_OK ||
+        ferry_key_save_private_file(ca, "ca", capath, NULL) != FERRY_OK) {
+        if (f != NULL) {
+            fclose(f);
+        }
+        free(line);
+        return NULL;
+    }
+    fprintf(f, "%s\n", line);
+    fclose(f);
+    free(line);
+    char *o = th_run("ssh-keygen -q -s %s -I test-id -n %s %s 2>&1", capath, principal, path);
+    snprintf(path, sizeof(path), "%s/user-cert.pub", dir);
+    if (o != NULL && ferry_cert_load(path, &c) != FERRY_OK) {
+        c = NULL;
+    }
+    free(o);
+    return c;
+}
 
 static int setup(void **state)
 {
     (void)state;
+    char dir[] = "/tmp/ferry-test-auth-XXXXXX";
     int r = ferry_key_generate(FERRY_KEY_ED25519, 0, &alice_key);
     r = r == FERRY_OK ? ferry_key_generate(FERRY_KEY_ED25519, 0, &other_key) : r;
     r = r == FERRY_OK ? ferry_key_generate(FERRY_KEY_RSA, 2048, &rsa_key) : r;
-    return r == FERRY_OK ? 0 : -1;
+    r = r == FERRY_OK ? ferry_key_generate(FERRY_KEY_ECDSA_P256, 0, &ca_key) : r;
+    if (r != FERRY_OK || mkdtemp(dir) == NULL) {
+        return -1;
+    }
+    alice_cert = make_cert(dir, alice_key, ca_key, "alice");
+    alice_cert_other_ca = make_cert(dir, alice_key, other_key, "alice");
+    alice_cert_bob = make_cert(dir, alice_key, ca_key, "bob");
+    free(th_run("rm -rf '%s'", dir));
+    return alice_cert && alice_cert_other_ca && alice_cert_bob ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -36,6 +81,10 @@ static int teardown(void **state)
     ferry_key_free(alice_key);
     ferry_key_free(other_key);
     ferry_key_free(rsa_key);
+    ferry_key_free(ca_key);
+    ferry_cert_free(alice_cert);
+    ferry_cert_free(alice_cert_other_ca);
+    ferry_cert_free(alice_cert_bob);
     pair_keys_cleanup();
     return 0;
 }
@@ -252,6 +301,128 @@ static void test_pubkey_wrong_signer(void **state)
     ask(&x, b, SSH_MSG_USERAUTH_FAILURE);
     assert_false(ferry_ssh_is_authenticated(x.s));
     srv_free(&x);
+}
+
+/* publickey request naming certificate `c` under `alg`; signed by
+ * `signer` (with sigalg) when non-NULL. */
+static ferry_buf *req_cert(const ferry_ssh *s, const char *alg, const ferry_cert *c,
+                           const ferry_key *signer, const char *sigalg)
+{
+    ferry_buf *b = req_start("alice", "publickey");
+    ferry_buf_put_bool(b, signer != NULL);
+    ferry_buf_put_cstring(b, alg);
+    ferry_buf_put_string(b, c->blob, c->len);
+    if (signer != NULL) {
+        ferry_buf *data = ferry_buf_new(0), *sig = ferry_buf_new(0);
+        assert_int_equal(ferry__auth_pubkey_signed_data(s, "alice", alg, c->blob, c->len, data),
+                         FERRY_OK);
+        assert_int_equal(
+            ferry_key_sign(signer, sigalg, ferry_buf_data(data), ferry_buf_len(data), sig),
+            FERRY_OK);
+        ferry_buf_put_stringb(b, sig);
+        ferry_buf_free(data);
+        ferry_buf_free(sig);
+    }
+    return b;
+}
+
+#define ED_CERT "ssh-ed25519-cert-v01@openssh.com"
+
+/* OpenSSH user certificates: the store's cert_allowed decides, the
+ * signature must be the certified key's, under the plain algorithm. */
+static void test_cert_login(void **state)
+{
+    (void)state;
+    srv x;
+    srv_new(&x, NULL, 20);
+    x.st.allowed = NULL; /* alice's key alone is not enough */
+    x.st.allowed_ca = ca_key;
+    srv_service(&x);
+    /* a query is answered with the certificate echoed */
+    ask(&x, req_cert(x.s, ED_CERT, alice_cert, NULL, NULL), SSH_MSG_USERAUTH_60);
+    ferry_buf *want = ferry_buf_new(0);
+    ferry_buf_put_u8(want, SSH_MSG_USERAUTH_60);
+    ferry_buf_put_cstring(want, ED_CERT);
+    ferry_buf_put_string(want, alice_cert->blob, alice_cert->len);
+    assert_int_equal(ferry_buf_len(x.msg), ferry_buf_len(want));
+    assert_memory_equal(ferry_buf_data(x.msg), ferry_buf_data(want), ferry_buf_len(want));
+    ferry_buf_free(want);
+    /* the certificate of alice's key signed by another key: no possession */
+    ask(&x, req_cert(x.s, ED_CERT, alice_cert, other_key, "ssh-ed25519"), SSH_MSG_USERAUTH_FAILURE);
+    /* the right request, sent last */
+    ferry_buf *b = req_cert(x.s, ED_CERT, alice_cert, alice_key, "ssh-ed25519");
+    /* an algorithm that is not the blob's, and the plain one with a certificate */
+    ask(&x, req_cert(x.s, "ecdsa-sha2-nistp256-cert-v01@openssh.com", alice_cert, NULL, NULL),
+        SSH_MSG_USERAUTH_FAILURE);
+    ask(&x, req_cert(x.s, "ssh-ed25519", alice_cert, NULL, NULL), SSH_MSG_USERAUTH_FAILURE);
+    /* another CA, another principal: the store says no */
+    unsigned calls = x.st.cert_calls;
+    ask(&x, req_cert(x.s, ED_CERT, alice_cert_other_ca, NULL, NULL), SSH_MSG_USERAUTH_FAILURE);
+    ask(&x, req_cert(x.s, ED_CERT, alice_cert_bob, NULL, NULL), SSH_MSG_USERAUTH_FAILURE);
+    assert_int_equal(x.st.cert_calls, calls + 2);
+    /* a byte changed in the certificate: its CA signature fails before
+     * the store is asked */
+    ferry_cert bad = *alice_cert;
+    uint8_t *copy = malloc(bad.len);
+    memcpy(copy, bad.blob, bad.len);
+    copy[bad.len / 2] ^= 1;
+    bad.blob = copy;
+    ask(&x, req_cert(x.s, ED_CERT, &bad, alice_key, "ssh-ed25519"), SSH_MSG_USERAUTH_FAILURE);
+    assert_int_equal(x.st.cert_calls, calls + 2);
+    free(copy);
+    assert_false(ferry_ssh_is_authenticated(x.s));
+    /* and the right one gets in */
+    ask(&x, b, SSH_MSG_USERAUTH_SUCCESS);
+    assert_true(ferry_ssh_is_authenticated(x.s));
+    assert_string_equal(x.st.last_methods, "publickey");
+    srv_free(&x);
+}
+
+/* A store without cert_allowed refuses every certificate. */
+static void test_cert_no_store_support(void **state)
+{
+    (void)state;
+    ferry_auth_ops ops = ct_store_ops;
+    ops.cert_allowed = NULL;
+    srv x;
+    srv_new(&x, NULL, 0);
+    x.st.allowed_ca = ca_key;
+    ferry_ssh_config *cfg = &x.s->cfg;
+    cfg->auth = &ops;
+    srv_service(&x);
+    ask(&x, req_cert(x.s, ED_CERT, alice_cert, alice_key, "ssh-ed25519"), SSH_MSG_USERAUTH_FAILURE);
+    assert_int_equal(x.st.cert_calls, 0);
+    srv_free(&x);
+}
+
+/* End to end: a client identity with a certificate logs in where the key
+ * alone would not. */
+static void test_e2e_cert(void **state)
+{
+    (void)state;
+    for (int with_cert = 0; with_cert < 2; with_cert++) {
+        ferry_ssh_config c, s;
+        ct_store st = {.allowed_ca = ca_key};
+        ct_server echo = {0};
+        ferry_identity id;
+        pair *p = NULL;
+        ct_identity(&id, alice_key);
+        id.cert = with_cert ? alice_cert : NULL;
+        ct_configs(&c, &s, &st, &echo, NULL);
+        c.identities = &id;
+        c.n_identities = 1;
+        c.try_pubkey = 1;
+        c.try_password = c.try_kbdint = 0;
+        assert_int_equal(pair_new(&p, &c, &s), FERRY_OK);
+        (void)pair_run(p, 100);
+        assert_int_equal(ferry_ssh_is_authenticated(p->c), with_cert);
+        assert_int_equal(st.cert_calls > 0, with_cert);
+        assert_int_equal(st.pk_calls > 0, !with_cert); /* the key alone, refused */
+        if (with_cert) {
+            assert_string_equal(st.last_methods, "publickey");
+        }
+        pair_free(p);
+    }
 }
 
 /* SHA-1 "ssh-rsa" signatures are not accepted by default. */
@@ -1052,6 +1223,9 @@ int main(void)
         cmocka_unit_test(test_pubkey_signed),
         cmocka_unit_test(test_pubkey_wrong_signer),
         cmocka_unit_test(test_pubkey_sha1_refused),
+        cmocka_unit_test(test_cert_login),
+        cmocka_unit_test(test_cert_no_store_support),
+        cmocka_unit_test(test_e2e_cert),
         cmocka_unit_test(test_password),
         cmocka_unit_test(test_unknown_user_same_reply),
         cmocka_unit_test(test_chain),
