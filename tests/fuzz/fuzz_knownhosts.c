@@ -1,6 +1,7 @@
 /* fuzz_knownhosts: known_hosts text through ferry_known_hosts_check_text
- * for a fixed key (the one in the seeds) and a few host names and ports,
- * reaching plain, wildcard, negated and hashed host fields. */
+ * and ferry_known_hosts_ca_text (@cert-authority, @revoked) for a fixed
+ * key (the one in the seeds) and a few host names and ports, reaching
+ * plain, wildcard, negated and hashed host fields. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +37,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if ((st == FERRY_HOSTKEY_NEW) != (line == 0)) {
             abort(); /* a decided status names its line, NEW names none */
+        }
+        int any = 0;
+        if (ferry_known_hosts_ca_text((const char *)data, size, q[i].host, q[i].port, fixed_key(),
+                                      &any, &st, &line) == FERRY_OK &&
+            (st == FERRY_HOSTKEY_CHANGED || (st == FERRY_HOSTKEY_OK && !any) ||
+             (st == FERRY_HOSTKEY_NEW) != (line == 0))) {
+            abort(); /* a listed CA is on a line naming the host */
         }
     }
     return 0;
