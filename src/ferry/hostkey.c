@@ -279,7 +279,13 @@ int ferry_hostkey_verify_cert(void *ctx, const ferry_cert *cert)
     uint16_t port;
     const char *host = kh_name(hc, &port);
     enum ferry_hostkey_status ca = FERRY_HOSTKEY_NEW, key = FERRY_HOSTKEY_NEW;
+    char kfp[128] = "", cfp[128] = "";
     ferry_known_hosts_hostname(host, port, name, sizeof(name));
+    (void)ferry_key_fingerprint(cert->key, kfp, sizeof(kfp));
+    (void)ferry_key_fingerprint(cert->ca, cfp, sizeof(cfp));
+    ferry_debug("Server host certificate: %s %s, serial %llu ID \"%.64s\" CA %s %s",
+                cert->type_name, kfp, (unsigned long long)cert->serial, cert->key_id,
+                ferry_key_type_name(cert->ca), cfp);
     for (size_t i = 0; i < n && ca != FERRY_HOSTKEY_REVOKED && key != FERRY_HOSTKEY_REVOKED; i++) {
         enum ferry_hostkey_status st = FERRY_HOSTKEY_NEW;
         int any = 0;

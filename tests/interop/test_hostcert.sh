@@ -124,6 +124,9 @@ AS=$TEST_USER REMOTE="" ferry_to "$FERRYD_PORT" "$T/kh_ferryd" toferryd -o Rekey
 [ "$(cat "$T/toferryd.rc")" = 0 ] || { cat "$T/toferryd.err" >&2; fail "ferry -> ferryd with a host certificate failed"; }
 cmp -s "$T/data" "$T/toferryd.got" || fail "toferryd: the downloaded file differs"
 grep -q "host key ssh-ed25519-cert-v01@openssh.com" "$T/toferryd.err" || fail "toferryd: $(grep 'kex ' "$T/toferryd.err")"
+# ferry -v names the certificate as ssh -v does
+grep -q 'Server host certificate: ssh-ed25519-cert-v01@openssh.com SHA256:[^ ]*, serial 9 ID "ferryd-host" CA ssh-ed25519 SHA256:' \
+    "$T/toferryd.err" || fail "toferryd: no certificate line in ferry -v: $(grep -i cert "$T/toferryd.err")"
 kx=$(grep "event=session_end" "$T/ferryd.log" | tail -1 | sed -n 's/.* key_exchanges=\([0-9]*\).*/\1/p')
 [ "${kx:-0}" -ge 3 ] || fail "toferryd: $kx key exchanges, want several (RekeyLimit 256K over 4 MB)"
 ok "OpenSSH sftp and ferry -> ferryd: ferryd's host certificate verified by a @cert-authority line alone"
