@@ -259,7 +259,6 @@ static int cmd_lls(ferry_client *cl, int argc, char **argv)
 {
     char cmd[8192] = "exec ls";
     size_t used = strlen(cmd);
-    (void)cl;
     for (int i = 1; i < argc; i++) {
         int n = snprintf(cmd + used, sizeof(cmd) - used, " %s", argv[i]);
         if (n < 0 || (size_t)n >= sizeof(cmd) - used) {
@@ -268,8 +267,7 @@ static int cmd_lls(ferry_client *cl, int argc, char **argv)
         }
         used += (size_t)n;
     }
-    fflush(stdout);
-    return system(cmd) == 0 ? 0 : -1;
+    return ferry_shell_system(cl, cmd) == 0 ? 0 : -1;
 }
 
 static int cmd_lmkdir(ferry_client *cl, int argc, char **argv)

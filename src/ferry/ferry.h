@@ -295,6 +295,11 @@ int ferry_resume_report(ferry_client *cl, ferry_sftpc_cmp *v, size_t n, const ch
 /* Runs one command line; returns 0 on success, -1 on failure, 1 for
  * quit/bye/exit. */
 int ferry_shell_run_line(ferry_client *cl, const char *line);
+/* system(3) for !command and lls: `sh -c cmd`, SIGINT and SIGQUIT ignored
+ * by ferry meanwhile; the connection is served while the command runs
+ * (ServerAlive probes, keepalive replies, rekeying). The wait status, or
+ * -1. */
+int ferry_shell_system(ferry_client *cl, const char *cmd);
 /* Batch mode: lines from fp ("-" prefix ignores failure, "@" suppresses
  * echo). Returns 0 if all commands succeeded. */
 int ferry_shell_batch(ferry_client *cl, FILE *fp);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -180,17 +181,44 @@ const char *ferry_shell_prefixes(const char *line, int *ignore_err, int *no_echo
     return p + strspn(p, " \t");
 }
 
-static int run_bang(const char *cmd)
+int ferry_shell_system(ferry_client *cl, const char *cmd)
+{
+    struct sigaction ign, oint, oquit;
+    memset(&ign, 0, sizeof(ign));
+    sigemptyset(&ign.sa_mask);
+    ign.sa_handler = SIG_IGN;
+    fflush(stdout);
+    sigaction(SIGINT, &ign, &oint);
+    sigaction(SIGQUIT, &ign, &oquit);
+    int status = -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGINT, SIG_DFL); /* the command's, as under system(3) */
+        signal(SIGQUIT, SIG_DFL);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    if (pid > 0) {
+        /* its end makes the pidfd readable: meanwhile the connection is
+         * served (without a pidfd, a plain wait) */
+        int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        while (pfd >= 0 && ferry_conn_wait_input(cl->conn, pfd) != 0) {
+        }
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        if (pfd >= 0) {
+            close(pfd);
+        }
+    }
+    sigaction(SIGINT, &oint, NULL);
+    sigaction(SIGQUIT, &oquit, NULL);
+    return status;
+}
+
+static int run_bang(ferry_client *cl, const char *cmd)
 {
     const char *shell = getenv("SHELL");
-    int st;
-    fflush(stdout);
-    if (*cmd == '\0') {
-        char *argv0 = (char *)(shell && *shell ? shell : "/bin/sh");
-        st = system(argv0);
-    } else {
-        st = system(cmd);
-    }
+    int st = ferry_shell_system(cl, *cmd != '\0' ? cmd : shell && *shell ? shell : "/bin/sh");
     if (st != 0) {
         fprintf(stderr, "Shell exited with status %d\n", st == -1 ? -1 : WEXITSTATUS(st));
         return -1;
@@ -206,7 +234,7 @@ int ferry_shell_run_line(ferry_client *cl, const char *line)
     const char *p = line + strspn(line, " \t");
 
     if (*p == '!') {
-        return run_bang(p + 1);
+        return run_bang(cl, p + 1);
     }
     argc = ferry_shell_split(p, &argv, &quoted);
     if (argc < 0) {

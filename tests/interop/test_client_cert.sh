@@ -101,7 +101,8 @@ ssh-agent -D -a "$T/agent.sock" >/dev/null &
 AGENT_PID=$!
 for _ in $(seq 1 50); do [ -S "$T/agent.sock" ] && break; sleep 0.1; done
 SSH_AUTH_SOCK="$T/agent.sock" ssh-add -q "$T/agentkey" 2>/dev/null
-SSH_AUTH_SOCK="$T/agent.sock" ssh-add -L | grep -q "^ssh-ed25519-cert-v01@openssh.com " ||
+SSH_AUTH_SOCK="$T/agent.sock" ssh-add -L >"$T/agent.list"
+grep -q "^ssh-ed25519-cert-v01@openssh.com " "$T/agent.list" ||
     fail "agent: ssh-add did not add the certificate"
 mv "$T/agentkey" "$T/agentkey.away"; mv "$T/agentkey-cert.pub" "$T/agentkey-cert.away"
 printf '%s\n' "put $T/src.bin $T/remote/agentkey.bin" "get $T/remote/agentkey.bin $T/agentkey.got" >"$T/agent.batch"

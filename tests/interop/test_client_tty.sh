@@ -5,7 +5,8 @@
 #  - against OpenSSH's sshd started here: the unknown-host prompt
 #    (answered "yes", the key lands in known_hosts), the password prompt,
 #    the refusal of a changed host key, and keepalive probes
-#    (ServerAliveInterval) sent while the prompt sits idle, and a
+#    (ServerAliveInterval) sent while the prompt sits idle or a !command
+#    runs, and a
 #    connection lost while it idles (cutproxy.py stalls the path) rebuilt
 #    by the next remote command, not ended by a local one;
 #  - -J through that sshd: the jump host's prompts (from ferry -W) and the
@@ -227,9 +228,15 @@ sent=$(($(probes) - before))
 [ "$sent" -ge 2 ] || fail "idle prompt: sshd saw $sent keepalive requests in 3.5 s, not >= 2"
 keys "pwd" Enter
 wait_for "Remote working directory: /home/ferrytty"
+# ... and so is a !command's time
+before=$(probes)
+keys "!sleep 3.5; echo bang-\$((1+1))-done" Enter
+wait_for "bang-2-done" # the output, not the typed line
+bang=$(($(probes) - before))
+[ "$bang" -ge 2 ] || fail "!sleep 3.5: sshd saw $bang keepalive requests, not >= 2"
 keys "bye" Enter
 wait_for "EXIT=0"
-ok "an idle prompt sends ServerAliveInterval probes ($sent in 3.5 s) and the session goes on"
+ok "an idle prompt sends ServerAliveInterval probes ($sent in 3.5 s), a !command's time too ($bang), and the session goes on"
 
 # a connection lost while the prompt idles (its path stalls for good, the
 # probes go unanswered) is no end of the session: a local command runs,

@@ -2,6 +2,7 @@
  * ssh_config subset, batch prefixes, word splitting, ls -n formatting,
  * escaping, and (when OpenSSH's sftp-server is installed) globbing and
  * batch mode end to end over -D pipes. */
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,7 +33,16 @@
 
 #define SFTP_SERVER "/usr/lib/openssh/sftp-server"
 
-/* conn.c (the SSH driver) is not linked here; pipe.c needs this. */
+/* conn.c (the SSH driver) is not linked here: -D sessions wait on the
+ * descriptor alone (shell.c's !command and lls). */
+int ferry_conn_wait_input(ferry_conn *c, int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    (void)c;
+    return poll(&p, 1, -1) < 0 ? -1 : 0;
+}
+
+/* pipe.c needs this. */
 void ferry_conn_close(ferry_conn *c)
 {
     if (c == NULL) {
