@@ -251,31 +251,13 @@ static int names_one_of(const ferry_cert *cert, const char *list)
     return 0;
 }
 
-/* The CA is trusted for the user: in TrustedUserCAKeys, the certificate
- * naming one of the user's AuthorizedPrincipalsFile principals, or the
- * user without one; or on a cert-authority line of the user's
- * authorized_keys, the certificate naming one of the line's principals=
- * (the user when it has none), as sshd(8). */
-static int ca_trusted(const ferryd_auth *a, const ferryd_user *u, const char *user,
-                      const ferry_cert *cert, crit_check *cc)
+/* The certificate is valid now and names one of `principals` (a list),
+ * or the user when there is none. */
+static int principal_ok(const ferry_cert *cert, const char *user, const char *principals,
+                        crit_check *cc)
 {
-    uint64_t now = (uint64_t)time(NULL);
-    const char *principals = NULL;
-    int trusted = 0;
-    if (a->user_cas != NULL &&
-        ferry_authkeys_match(a->user_cas, cert->ca, a->peer, NULL) == FERRY_OK) {
-        trusted = 1;
-        principals = u->principals; /* AuthorizedPrincipalsFile */
-    }
-    for (size_t i = 0; i < u->n_keys && !trusted; i++) {
-        trusted = ferry_authkeys_match_ca(u->keys[i], cert->ca, a->peer, &principals) == FERRY_OK;
-    }
-    if (!trusted) {
-        snprintf(cc->why, sizeof(cc->why), "CA not trusted");
-        return 0;
-    }
-    if (ferry_cert_check(cert, FERRY_CERT_USER, principals ? NULL : user, now, cc->why,
-                         sizeof(cc->why)) != FERRY_OK) {
+    if (ferry_cert_check(cert, FERRY_CERT_USER, principals ? NULL : user, (uint64_t)time(NULL),
+                         cc->why, sizeof(cc->why)) != FERRY_OK) {
         return 0;
     }
     if (principals != NULL && !names_one_of(cert, principals)) {
@@ -283,6 +265,37 @@ static int ca_trusted(const ferryd_auth *a, const ferryd_user *u, const char *us
         return 0;
     }
     return 1;
+}
+
+/* The CA is trusted for the user, as by sshd(8), each way tried in turn:
+ * TrustedUserCAKeys, the certificate naming one of the user's
+ * AuthorizedPrincipalsFile principals (the user without one); a
+ * cert-authority line of the user's authorized_keys, the certificate
+ * naming one of the line's principals= (the user without). */
+static int ca_trusted(const ferryd_auth *a, const ferryd_user *u, const char *user,
+                      const ferry_cert *cert, crit_check *cc)
+{
+    int trusted = 0;
+    if (a->user_cas != NULL &&
+        ferry_authkeys_match(a->user_cas, cert->ca, a->peer, NULL) == FERRY_OK) {
+        trusted = 1;
+        if (principal_ok(cert, user, u->principals, cc)) {
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < u->n_keys; i++) {
+        const char *principals = NULL;
+        if (ferry_authkeys_match_ca(u->keys[i], cert->ca, a->peer, &principals) == FERRY_OK) {
+            trusted = 1;
+            if (principal_ok(cert, user, principals, cc)) {
+                return 1;
+            }
+        }
+    }
+    if (!trusted) {
+        snprintf(cc->why, sizeof(cc->why), "CA not trusted");
+    }
+    return 0;
 }
 
 static int cb_cert_allowed(void *ctx, const char *user, const ferry_cert *cert)

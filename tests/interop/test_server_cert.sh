@@ -63,7 +63,10 @@ CONF
 printf '%s\n' "# principals" "ops-team" "from=\"10.0.0.0/8\" erin" >"$T/principals_erin"
 # per-user CAs (authorized_keys cert-authority lines), with ca_other,
 # which TrustedUserCAKeys does not list
-echo "cert-authority,principals=\"ops,deploy\" $(cat "$T/ca_other.pub")" >"$T/keys_carol"
+{
+    echo "cert-authority,principals=\"ops,deploy\" $(cat "$T/ca_other.pub")"
+    echo "cert-authority,principals=\"release\" $(cat "$T/ca_ed.pub")"
+} >"$T/keys_carol"
 {
     echo "cert-authority,from=\"10.0.0.0/8\" $(cat "$T/ca_from.pub")"
     echo "cert-authority $(cat "$T/ca_other.pub")"
@@ -171,6 +174,12 @@ key deploy ed25519
 cert deploy ca_other -n deploy
 sftp_as carol deploy || { cat "$T/deploy.out" >&2; fail "carol: principals= deploy refused"; }
 accepted carol deploy ssh-ed25519-cert-v01@openssh.com
+# ca_ed is also in TrustedUserCAKeys, where a certificate must name
+# carol: the cert-authority line is tried as well, as by sshd
+key release ed25519
+cert release ca_ed -n release
+sftp_as carol release || { cat "$T/release.out" >&2; fail "carol: a principals= of a second CA line refused"; }
+accepted carol release ssh-ed25519-cert-v01@openssh.com
 key carolname ed25519
 cert carolname ca_other -n carol
 check_refused carol carolname "no principal of the certificate is allowed"
