@@ -294,8 +294,9 @@ int ferry_hostkey_verify_cert(void *ctx, const ferry_cert *cert)
             st == FERRY_HOSTKEY_REVOKED) {
             key = st;
         }
+        /* listed in one file is enough; revoked in any file wins */
         if (ferry_known_hosts_ca(files[i], host, port, cert->ca, &any, &st, &l) == FERRY_OK &&
-            st != FERRY_HOSTKEY_NEW && ca != FERRY_HOSTKEY_OK) {
+            (st == FERRY_HOSTKEY_REVOKED || (st == FERRY_HOSTKEY_OK && ca == FERRY_HOSTKEY_NEW))) {
             ca = st;
             line = l;
             at = i;

@@ -41,9 +41,11 @@ ferry_to() {
     local dst="${REMOTE-$T/remote/}$name.bin"
     printf '%s\n' "put $T/data $dst" "get $dst $T/$name.got" >"$T/$name.batch"
     set +e
-    timeout 60 "$FERRY" -F none -v -P "$port" -o UserKnownHostsFile="$kh" -o GlobalKnownHostsFile=none \
-        -o StrictHostKeyChecking=yes -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none \
-        -i "$T/id_ed25519" "$@" -b "$T/$name.batch" "${AS:-root}@127.0.0.1" >"$T/$name.out" 2>"$T/$name.err"
+    # the caller's options first: the first value of an option wins
+    timeout 60 "$FERRY" -F none -v -P "$port" "$@" -o UserKnownHostsFile="$kh" \
+        -o GlobalKnownHostsFile=none -o StrictHostKeyChecking=yes -o BatchMode=yes \
+        -o IdentitiesOnly=yes -o IdentityAgent=none -i "$T/id_ed25519" \
+        -b "$T/$name.batch" "${AS:-root}@127.0.0.1" >"$T/$name.out" 2>"$T/$name.err"
     echo $? >"$T/$name.rc"
     set -e
 }
@@ -85,6 +87,11 @@ refused otherca "No matching CA found for the host certificate of \[127.0.0.1\]:
 { ca_line "$T/ca.pub" "$SSHD_PORT"; echo "@revoked * $(cut -d' ' -f1,2 "$T/ca.pub")"; } >"$T/kh_revca"
 ferry_to "$SSHD_PORT" "$T/kh_revca" revca
 refused revca "CA key SHA256:.* revoked"
+# ... also when the CA is listed in one file and revoked in a later one
+echo "@revoked * $(cut -d' ' -f1,2 "$T/ca.pub")" >"$T/kh_revlater"
+ca_line "$T/ca.pub" "$SSHD_PORT" >"$T/kh_ca_now"
+ferry_to "$SSHD_PORT" "$T/kh_ca_now" revlater -o GlobalKnownHostsFile="$T/kh_revlater"
+refused revlater "CA key SHA256:.* revoked"
 { ca_line "$T/ca.pub" "$SSHD_PORT"; echo "@revoked * $(cut -d' ' -f1,2 "$T/sshd_host.pub")"; } >"$T/kh_revkey"
 ferry_to "$SSHD_PORT" "$T/kh_revkey" revkey
 refused revkey "Host key SHA256:.* revoked"
