@@ -343,16 +343,16 @@ int ferry_hostkey_verify(void *ctx, const ferry_key *k)
     if (ferry_key_fingerprint(k, fp, sizeof(fp)) != FERRY_OK) {
         snprintf(fp, sizeof(fp), "?");
     }
-    /* known in any file wins; else the first file that knows another key
-     * (or revokes this one) speaks */
-    for (size_t i = 0; i < n && st != FERRY_HOSTKEY_OK; i++) {
+    /* revoked in any file loses; else known in any file wins; else the
+     * first file that knows another key speaks */
+    for (size_t i = 0; i < n; i++) {
         enum ferry_hostkey_status fs = FERRY_HOSTKEY_NEW;
         size_t fl = 0;
         r = ferry_known_hosts_check(files[i], host, port, k, &fs, &fl);
         if (r != FERRY_OK && r != FERRY_E_NOT_FOUND) {
             fs = FERRY_HOSTKEY_NEW;
         }
-        if (fs == FERRY_HOSTKEY_OK || fs == FERRY_HOSTKEY_REVOKED ||
+        if (fs == FERRY_HOSTKEY_REVOKED || (fs == FERRY_HOSTKEY_OK && st != FERRY_HOSTKEY_OK) ||
             (fs == FERRY_HOSTKEY_CHANGED && st == FERRY_HOSTKEY_NEW)) {
             st = fs;
             line = fl;

@@ -104,7 +104,11 @@ echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$T/sshd_host.pub")" >"$T/kh_plai
 ferry_to "$SSHD_PORT" "$T/kh_plain" plain
 [ "$(cat "$T/plain.rc")" = 0 ] || { cat "$T/plain.err" >&2; fail "plain: the known plain key was refused"; }
 grep -q "host key ssh-ed25519," "$T/plain.err" || fail "plain: $(grep 'kex ' "$T/plain.err")"
-ok "ferry refuses another host's certificate, an expired one, an unknown CA, a revoked CA or key; without a CA line the plain key is checked"
+# a plain key known in the user file and @revoked in the global one: refused
+echo "@revoked * $(cut -d' ' -f1,2 "$T/sshd_host.pub")" >"$T/kh_plainrev"
+ferry_to "$SSHD_PORT" "$T/kh_plain" plainrev -o GlobalKnownHostsFile="$T/kh_plainrev"
+refused plainrev "Host key ED25519 SHA256:.* revoked by file $T/kh_plainrev"
+ok "ferry refuses another host's certificate, an expired one, an unknown CA, a revoked CA or key (in any known_hosts file); without a CA line the plain key is checked"
 sshd_stop
 
 # ---- 3. OpenSSH's sftp -> ferryd, ferry -> ferryd ----
