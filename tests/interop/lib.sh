@@ -8,6 +8,7 @@
 #   ...
 #   ferryd_stop                       # SIGTERM, expects exit status 0
 #   proxy_to PORT; turns_of CMD...    # round trips of a session (delay proxy)
+#   cert_users_conf CA_PUB USER...    # $T/ferryd.conf: TrustedUserCAKeys, keyless users
 #
 # Every test gets its own temporary directory $T (removed at exit unless
 # FERRY_KEEP_TMP=1), ferryd listens on 127.0.0.1 port 0 (the kernel picks a
@@ -191,6 +192,23 @@ sshd_stop() {
     kill -TERM "$SSHD_PID" 2>/dev/null || true
     wait "$SSHD_PID" 2>/dev/null || true
     SSHD_PID=""
+}
+
+# cert_users_conf CA_PUB USER...: $T/ferryd.conf for certificate tests:
+# an AuditLog ($T/audit.log), TrustedUserCAKeys (the CA public key file)
+# and a User block per USER, rooted at $T/root_USER (made here), with no
+# authorized key (AuthorizedKeysFile names a missing file).
+cert_users_conf() {
+    local u
+    cp "$1" "$T/trusted_cas"
+    shift
+    printf '%s\n' "PerSourcePenalties no" "AuditLog $T/audit.log" "TrustedUserCAKeys $T/trusted_cas" \
+        >"$T/ferryd.conf"
+    for u in "$@"; do
+        mkdir -p "$T/root_$u"
+        printf '%s\n' "User $u" "    Root $T/root_$u" "    AuthorizedKeysFile $T/no_such_keys" \
+            >>"$T/ferryd.conf"
+    done
 }
 
 # proxy_to PORT: a delay proxy (bench/delay_proxy.py, 100 ms each way:

@@ -50,19 +50,7 @@ make_file "$L/src/d1/d2/deep" 12345
 
 # ---- 1. user certificate ----
 ssh-keygen -q -t ed25519 -N '' -C user-ca -f "$T/ca_user"
-cat "$T/ca_user.pub" >"$T/trusted_cas"
-mkdir -p "$T/root_alice" "$T/root_bob"
-cat >"$T/ferryd.conf" <<CONF
-PerSourcePenalties no
-AuditLog $T/audit.log
-TrustedUserCAKeys $T/trusted_cas
-User alice
-    Root $T/root_alice
-    AuthorizedKeysFile $T/no_such_keys
-User bob
-    Root $T/root_bob
-    AuthorizedKeysFile $T/no_such_keys
-CONF
+cert_users_conf "$T/ca_user.pub" alice bob
 ferryd_start --config "$T/ferryd.conf"
 ssh-keygen -q -t ed25519 -N '' -f "$T/alice"
 ssh-keygen -q -s "$T/ca_user" -I rclone-alice -n alice -z 4242 "$T/alice.pub"
