@@ -101,6 +101,33 @@ static const opt_def opt_table[] = {
     {"tcpkeepalive", T_IGNORE, 0},
     {"visualhostkey", T_IGNORE, 0},
     {"ignoreunknown", T_IGNORE, 0}, /* ferry knows its own keywords */
+    /* ssh(1)'s own sessions only: forwarding, terminals, local commands */
+    {"localforward", T_IGNORE, 0},
+    {"remoteforward", T_IGNORE, 0},
+    {"dynamicforward", T_IGNORE, 0},
+    {"exitonforwardfailure", T_IGNORE, 0},
+    {"clearallforwardings", T_IGNORE, 0},
+    {"gatewayports", T_IGNORE, 0},
+    {"forwardx11trusted", T_IGNORE, 0},
+    {"forwardx11timeout", T_IGNORE, 0},
+    {"xauthlocation", T_IGNORE, 0},
+    {"permitlocalcommand", T_IGNORE, 0},
+    {"localcommand", T_IGNORE, 0},
+    {"remotecommand", T_IGNORE, 0},
+    {"escapechar", T_IGNORE, 0},
+    {"tunnel", T_IGNORE, 0},
+    {"tunneldevice", T_IGNORE, 0},
+    {"ipqos", T_IGNORE, 0},
+    {"gssapidelegatecredentials", T_IGNORE, 0},
+    {"verifyhostkeydns", T_IGNORE, 0},
+    {"streamlocalbindunlink", T_IGNORE, 0},
+    {"streamlocalbindmask", T_IGNORE, 0},
+    {"permitremoteopen", T_IGNORE, 0},
+    {"sessiontype", T_IGNORE, 0},
+    {"stdinnull", T_IGNORE, 0},
+    {"forkafterauthentication", T_IGNORE, 0},
+    {"obscurekeystroketiming", T_IGNORE, 0},
+    {"usekeychain", T_IGNORE, 0}, /* macOS ssh */
 };
 
 void ferry_opts_init(ferry_opts *o)

@@ -293,6 +293,50 @@ static void test_ssh_match(void **state)
     ferry_opts_free(&o);
 }
 
+/* Keywords that mean something to ssh(1) sessions only (forwarding,
+ * terminals, local commands) are taken silently, as sftp's ssh takes
+ * them; an unknown one is warned about. */
+static void test_ssh_config_session_keywords(void **state)
+{
+    (void)state;
+    static const char *const quiet[] = {"LocalForward 8080 localhost:80",
+                                        "RemoteForward 9000 localhost:9000",
+                                        "DynamicForward 1080",
+                                        "ExitOnForwardFailure yes",
+                                        "ForwardX11Trusted yes",
+                                        "PermitLocalCommand no",
+                                        "LocalCommand echo hi",
+                                        "RemoteCommand tmux",
+                                        "EscapeChar ~",
+                                        "IPQoS lowdelay throughput",
+                                        "VerifyHostKeyDNS ask",
+                                        "UseKeychain yes",
+                                        "GSSAPIDelegateCredentials no",
+                                        "SessionType default"};
+    char path[] = "/tmp/ferry-test-err-XXXXXX", err[4096];
+    int fd = mkstemp(path), saved = dup(STDERR_FILENO), in = 1;
+    ferry_opts o;
+    ferry_opts_init(&o);
+    fflush(stderr);
+    dup2(fd, STDERR_FILENO);
+    for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++) {
+        assert_int_equal(ferry_opts_line(&o, quiet[i], "h", &in, "cfg"), 0);
+    }
+    fflush(stderr);
+    ssize_t quiet_len = lseek(fd, 0, SEEK_END);
+    assert_int_equal(ferry_opts_line(&o, "FrobnicateWidgets yes", "h", &in, "cfg"), 0);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    ssize_t n = pread(fd, err, sizeof(err) - 1, 0);
+    err[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(path);
+    assert_int_equal(quiet_len, 0);
+    assert_non_null(strstr(err, "unsupported option \"FrobnicateWidgets\" ignored"));
+    ferry_opts_free(&o);
+}
+
 static void test_ssh_config(void **state)
 {
     (void)state;
@@ -1105,6 +1149,7 @@ int main(void)
         cmocka_unit_test(test_proxy_options),
         cmocka_unit_test(test_ssh_match),
         cmocka_unit_test(test_ssh_config),
+        cmocka_unit_test(test_ssh_config_session_keywords),
         cmocka_unit_test(test_resume_options),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_reconnect_loop),
