@@ -6,6 +6,8 @@
 #  1. ed25519 key, its certificate beside it (KEY-cert.pub, found without
 #     being named; ed25519 CA): put and get compared; sshd's log names the
 #     certificate (ED25519-CERT, its key id and serial);
+#     A get cut midway (cutproxy.py) resumes, the reconnect logging in with
+#     the certificate again;
 #  2. RSA key (rsa-sha2-512 signatures), certificate named by
 #     CertificateFile, ECDSA CA; ECDSA P-384 key, RSA CA;
 #  3. from ssh-agent: ssh-add adds the key and its certificate; ferry,
@@ -18,8 +20,13 @@
 . "$FERRY_SRC/tests/interop/lib.sh"
 need ssh-keygen ssh-agent ssh-add cmp
 AGENT_PID=""
+PROXY_PID=""
 test_cleanup() {
-    [ -z "$AGENT_PID" ] || { kill "$AGENT_PID" 2>/dev/null || true; wait "$AGENT_PID" 2>/dev/null || true; }
+    local p
+    for p in $AGENT_PID $PROXY_PID; do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
 }
 FERRY="$FERRY_BUILD/ferry"
 [ -x "$FERRY" ] || fail "$FERRY not built"
@@ -50,7 +57,7 @@ run() {
     shift
     printf '%s\n' "put $T/src.bin $T/remote/$name.bin" "get $T/remote/$name.bin $T/$name.got" >"$T/$name.batch"
     set +e
-    timeout 60 "$FERRY" -F none -P "$SSHD_PORT" -o UserKnownHostsFile="$T/known_hosts" \
+    timeout 60 "$FERRY" -F none -P "${VIA_PORT:-$SSHD_PORT}" -o UserKnownHostsFile="$T/known_hosts" \
         -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none -i "$T/$name" "$@" \
         -b "$T/$name.batch" root@127.0.0.1 >"$T/$name.out" 2>"$T/$name.err"
     echo $? >"$T/$name.rc"
@@ -80,6 +87,22 @@ run ed
 accepted ed ED25519-CERT
 grep -q "ID id-ed (serial 42) CA ED25519" "$T/sshd.log" || fail "ed: serial/CA not in sshd's log"
 ok "ed25519 key with its certificate beside it (ed25519 CA): put and get equal, sshd saw ED25519-CERT"
+# cut during the get (cutproxy.py): the reconnect logs in with the
+# certificate again, without asking, and the get resumes
+python3 "$FERRY_SRC/tests/interop/cutproxy.py" --target "$SSHD_PORT" --port-file "$T/cut.port" \
+    --log "$T/cut.log" --lifetime 120 --cut 1@1000000:down &
+PROXY_PID=$!
+for _ in $(seq 1 100); do [ -s "$T/cut.port" ] && break; sleep 0.1; done
+cp "$T/ed" "$T/edcut"; cp "$T/ed.pub" "$T/edcut.pub"; cp "$T/ed-cert.pub" "$T/edcut-cert.pub"
+echo "[127.0.0.1]:$(cat "$T/cut.port") $(cut -d' ' -f1,2 "$T/host_ed25519.pub")" >>"$T/known_hosts"
+VIA_PORT=$(cat "$T/cut.port") run edcut -o ReconnectDelay=0.2
+kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true; PROXY_PID=""
+[ "$(cat "$T/edcut.rc")" = 0 ] || { cat "$T/edcut.err" >&2; fail "edcut: ferry failed"; }
+cmp -s "$T/src.bin" "$T/edcut.got" || fail "edcut: the resumed download differs"
+grep -q "Reconnected" "$T/edcut.err" || fail "edcut: no reconnect: $(cat "$T/cut.log")"
+[ "$(grep -c "Accepted publickey for root .* ED25519-CERT .* ID id-ed " "$T/sshd.log")" -ge 3 ] ||
+    fail "edcut: the reconnect did not log in with the certificate"
+ok "a get cut midway: the reconnect logs in with the certificate again and the get resumes"
 
 # ---- 2. RSA key by CertificateFile (ECDSA CA); ECDSA key, RSA CA ----
 ssh-keygen -q -t rsa -b 3072 -N '' -f "$T/rsa"

@@ -4,7 +4,8 @@
 # (no host key at all) and StrictHostKeyChecking=yes, so only a
 # certificate the client verifies gets in. Certificates by ssh-keygen -s -h.
 #  1. ferry -> OpenSSH's sshd with HostCertificate: put/get compared, the
-#     certificate algorithm negotiated, known_hosts left as it was;
+#     certificate algorithm negotiated, known_hosts left as it was; a get
+#     cut by cutproxy.py resumes, the reconnect meeting the same key;
 #  2. ferry refuses: a certificate naming another host, an expired one, a
 #     CA not on the @cert-authority line, a CA marked @revoked, the
 #     certified key marked @revoked; without a @cert-authority line ferry
@@ -57,6 +58,24 @@ grep -q "host key ssh-ed25519-cert-v01@openssh.com" "$T/good.err" ||
     fail "good: the certificate algorithm was not negotiated: $(grep 'kex ' "$T/good.err")"
 cmp -s "$T/kh_ca" "$T/kh_ca.orig" || fail "good: known_hosts was changed"
 ok "ferry -> sshd: the host certificate verified by a @cert-authority line alone; put/get equal"
+
+# a connection cut during the get: the reconnect meets the same certified
+# key (pinned from the first connection) and the get resumes, equal
+PROXY_PID=""
+test_cleanup() { [ -z "$PROXY_PID" ] || { kill "$PROXY_PID" 2>/dev/null || true; wait "$PROXY_PID" 2>/dev/null || true; }; }
+python3 "$FERRY_SRC/tests/interop/cutproxy.py" --target "$SSHD_PORT" --port-file "$T/cut.port" \
+    --log "$T/cut.log" --lifetime 120 --cut 1@1000000:down &
+PROXY_PID=$!
+for _ in $(seq 1 100); do [ -s "$T/cut.port" ] && break; sleep 0.1; done
+ca_line "$T/ca.pub" "$(cat "$T/cut.port")" >"$T/kh_cut"
+ferry_to "$(cat "$T/cut.port")" "$T/kh_cut" cut -o ReconnectDelay=0.2
+[ "$(cat "$T/cut.rc")" = 0 ] || { cat "$T/cut.err" >&2; fail "cut: ferry failed"; }
+cmp -s "$T/data" "$T/cut.got" || fail "cut: the resumed download differs"
+grep -q "Reconnected" "$T/cut.err" || fail "cut: no reconnect: $(cat "$T/cut.log")"
+[ "$(grep -c "host key ssh-ed25519-cert-v01@openssh.com" "$T/cut.err")" -ge 2 ] ||
+    fail "cut: the reconnect did not use the certificate again"
+kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true; PROXY_PID=""
+ok "a get cut midway resumes over a new connection to the same certified host key"
 
 # ---- 2. refusals ----
 # refused NAME MESSAGE: ferry failed before any transfer, saying MESSAGE
