@@ -9,13 +9,17 @@ so the round-trip time seen by the peers grows by 2 * DELAY_MS. Loopback
 only. Prints "ready PORT" once listening (LISTEN_PORT 0: the kernel picks).
 
 With TURNS_FILE, each connection appends "turns N" to it when it ends: N
-counts the client's flights: its first data, then each time it sends
-after the server answered its last flight, i.e. after data the server
-sent no sooner than DELAY_MS after that flight began (what the server
-sends before the flight can have reached it, like its version line, which
-races the client's, is no answer). With a delay far above the peers'
-processing time, that is the number of round trips the client waited for
-(the tests use it to count a command's round trips)."""
+counts the client's flights: its first data, then each time it sends data
+that can be a reaction to an answer of the server to its last flight.
+An answer is server data read at least DELAY_MS after that flight began
+(what the server sends before the flight can have reached it, like its
+version line and KEXINIT racing the client's, is no answer); a reaction
+is client data read at least DELAY_MS after that answer was read (the
+client cannot have seen it sooner). So neither which side spoke first
+nor an answer that comes in several pieces moves the count. With a
+delay far above the peers' processing time, that is the number of round
+trips the client waited for (the tests use it to count a command's round
+trips)."""
 import asyncio
 import sys
 import time
@@ -25,18 +29,20 @@ class Turns:
     def __init__(self, delay):
         self.n = 0
         self.delay = delay
-        self.flight = None      # when the client's last flight began
-        self.answered = False   # whether the server has answered it since
+        self.flight = None  # when the client's last flight began
+        self.answer = None  # when the server's first answer to it was read
 
     def saw(self, side):
         now = time.monotonic()
         if side == "server":
-            if self.flight is not None and now - self.flight >= self.delay:
-                self.answered = True
-        elif self.flight is None or self.answered:
+            if self.flight is not None and self.answer is None and \
+                    now - self.flight >= self.delay:
+                self.answer = now
+        elif self.flight is None or \
+                (self.answer is not None and now - self.answer >= self.delay):
             self.n += 1
             self.flight = now
-            self.answered = False
+            self.answer = None
 
 
 async def pump(reader, writer, delay, turns=None, side=None):
