@@ -203,19 +203,28 @@ printf "%-44s %9s MB/s %9s MB/s %8s\n" "aes128-gcm devnull, VerifyTransfers=no" 
 # many small files
 mkdir -p "$work/local/small"
 for i in $(seq "$nfiles"); do head -c 4096 /dev/urandom >"$work/local/small/f$i"; done
+# (medians of ROUNDS runs, as the bulk cases: one run of either tool
+# varies by half on this VM; each run into a tree that is not there)
+files_line() { # LABEL: files/s of the medians of the last pair, and every run's
+  read -r ft st < <(awk '{print $1, $4}' <<<"$1") # pair: ferry's t cpu cpu, then sftp's
+  fr=$(awk -v n="$nfiles" -v t="$ft" 'BEGIN{printf "%.0f", n/t}'); sr=$(awk -v n="$nfiles" -v t="$st" 'BEGIN{printf "%.0f", n/t}')
+  printf "%-44s %8s f/s %9s f/s %8s\n" "$2" "$fr" "$sr" "$(ratio "$fr" "$sr")"
+  awk -v n="$nfiles" '{printf "%s", $1; for (i = 2; i <= NF; i++) printf " %.0f", n / $i; printf "  "}' \
+    "$work/runs" | sed 's/^/  runs (files\/s): /'
+  echo
+}
+clean_put() { rm -rf "$work/ferry-root/small" "$work/ssh-root/small"; }
+clean_get() { rm -rf "$work/local/small2" "$work/local/small3"; }
+clean_put
 printf 'put -r %s/local/small /small\n' "$work" >"$work/s.f"
 printf 'put -r %s/local/small %s/ssh-root/small\n' "$work" "$work" >"$work/s.s"
-read -r ft _ _ < <(run_one "$FERRY" "$fport" "" "$work/s.f" "$fpid")
-read -r st _ _ < <(run_one sftp "$sport" "" "$work/s.s" "$spid")
-fr=$(awk -v n="$nfiles" -v t="$ft" 'BEGIN{printf "%.0f", n/t}'); sr=$(awk -v n="$nfiles" -v t="$st" 'BEGIN{printf "%.0f", n/t}')
-printf "%-44s %8s f/s %9s f/s %8s\n" "put -r ${nfiles} x 4 KiB" "$fr" "$sr" "$(ratio "$fr" "$sr")"
-rm -rf "$work/local/small2" "$work/local/small3"
+files_line "$(pair "" "" "$work/s.f" "$work/s.s" "$fport" "$sport" clean_put)" "put -r ${nfiles} x 4 KiB"
+cp -r "$work/local/small" "$work/ferry-root/small"
+cp -r "$work/local/small" "$work/ssh-root/small"
+clean_get
 printf 'get -r /small %s/local/small2\n' "$work" >"$work/s.f"
 printf 'get -r %s/ssh-root/small %s/local/small3\n' "$work" "$work" >"$work/s.s"
-read -r ft _ _ < <(run_one "$FERRY" "$fport" "" "$work/s.f" "$fpid")
-read -r st _ _ < <(run_one sftp "$sport" "" "$work/s.s" "$spid")
-fr=$(awk -v n="$nfiles" -v t="$ft" 'BEGIN{printf "%.0f", n/t}'); sr=$(awk -v n="$nfiles" -v t="$st" 'BEGIN{printf "%.0f", n/t}')
-printf "%-44s %8s f/s %9s f/s %8s\n" "get -r ${nfiles} x 4 KiB" "$fr" "$sr" "$(ratio "$fr" "$sr")"
+files_line "$(pair "" "" "$work/s.f" "$work/s.s" "$fport" "$sport" clean_get)" "get -r ${nfiles} x 4 KiB"
 
 # connection set-up: connect, authenticate, ls, quit (median of 10)
 printf 'ls /\n' >"$work/c.f"; printf 'ls %s/ssh-root\n' "$work" >"$work/c.s"
