@@ -21,6 +21,7 @@ import hashlib
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -86,6 +87,16 @@ async def aphase(what, coro):
     except ERRORS as e:
         note_failure(what, e)
         return None
+
+
+def finish(tmp, t0):
+    """End of a phased test: the time taken; with failures, FAIL (exit 1)
+    keeping the temporary directory, else the directory removed."""
+    print("# %.1f s" % (time.time() - t0))
+    if FAILURES:
+        print("(temporary files kept in %s)" % tmp, file=sys.stderr)
+        fail("%d failed:\n  " % len(FAILURES) + "\n  ".join(FAILURES))
+    shutil.rmtree(tmp)
 
 
 def sha_file(path):

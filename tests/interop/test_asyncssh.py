@@ -54,7 +54,7 @@ import asyncssh  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pyferryd  # noqa: E402
-from pyferryd import FAILURES, LOGS, aphase, check, fail, phase, sha_file  # noqa: E402
+from pyferryd import FAILURES, LOGS, aphase, check, fail, finish, phase, sha_file  # noqa: E402
 
 pyferryd.ERRORS += (asyncssh.Error, asyncio.TimeoutError)
 
@@ -968,11 +968,7 @@ def main():
     finally:
         if srv is not None:
             srv.kill()
-    print("# %.1f s" % (time.time() - t0))
-    if FAILURES:
-        print("(temporary files kept in %s)" % tmp, file=sys.stderr)
-        fail("%d failed:\n  " % len(FAILURES) + "\n  ".join(FAILURES))
-    shutil.rmtree(tmp)
+    finish(tmp, t0)
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ except ImportError as e:
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pyferryd  # noqa: E402
-from pyferryd import FAILURES, LOGS, aphase, check, fail, phase, sha_file  # noqa: E402
+from pyferryd import FAILURES, LOGS, aphase, check, fail, finish, phase, sha_file  # noqa: E402
 
 BUILD = os.environ.get("FERRY_BUILD", "")
 FERRYD = os.path.join(BUILD, "ferryd")
@@ -447,11 +447,7 @@ def main():
             with open(path, errors="replace") as f:
                 if any(m in f.read() for m in pyferryd.SANITIZER_MARKS):
                     FAILURES.append("sanitizer report in " + path)
-    print("# %.1f s" % (time.time() - t0))
-    if FAILURES:
-        print("(temporary files kept in %s)" % tmp, file=sys.stderr)
-        fail("%d failed:\n  " % len(FAILURES) + "\n  ".join(FAILURES))
-    shutil.rmtree(tmp)
+    finish(tmp, t0)
 
 
 if __name__ == "__main__":

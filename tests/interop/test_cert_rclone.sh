@@ -25,6 +25,15 @@ unset SSH_AUTH_SOCK # no agent: only the key (and certificate) given
 export RCLONE_CONFIG="$T/rclone.conf"
 : >"$RCLONE_CONFIG"
 RC=(timeout 120 rclone --retries 1 --low-level-retries 1 -q)
+# rc_refused REMOTE DIR ROOT ERROR WHAT: rclone copy to REMOTE:DIR fails
+# (else FAIL WHAT), with ERROR in its stderr and nothing in ROOT/DIR
+rc_refused() {
+    if "${RC[@]}" copy "$L/src" "$1:$2" 2>"$T/$1.err"; then
+        fail "$5"
+    fi
+    [ ! -e "$3/$2" ] || fail "$1: files were written"
+    grep -q "$4" "$T/$1.err" || fail "$1: $(cat "$T/$1.err")"
+}
 # remote NAME USER KEY KNOWN_HOSTS [PUBKEY]: an sftp remote NAME: to ferryd
 remote() {
     local n=${1^^}
@@ -71,20 +80,12 @@ ok "rclone with a user certificate (pubkey_file), no authorized key: copy up, ch
 ssh-keygen -q -t ed25519 -N '' -f "$T/bobkey"
 ssh-keygen -q -s "$T/ca_user" -I rclone-bob -n bob "$T/bobkey.pub"
 remote other alice "$T/bobkey" "$T/known_hosts" "$T/bobkey-cert.pub"
-if "${RC[@]}" copy "$L/src" other:refused 2>"$T/other.err"; then
-    fail "rclone logged in as alice with bob's certificate"
-fi
-[ ! -e "$T/root_alice/refused" ] || fail "other: a refused certificate wrote files"
-grep -q "unable to authenticate" "$T/other.err" || fail "other: $(cat "$T/other.err")"
+rc_refused other refused "$T/root_alice" "unable to authenticate" "rclone logged in as alice with bob's certificate"
 grep -q "certificate ID \"rclone-bob\" (serial [0-9]*) refused for alice from 127.0.0.1: principal not in certificate" \
     "$T/ferryd.log" || fail "other: ferryd did not log the refusal: $(grep rclone-bob "$T/ferryd.log")"
 # control: alice's key without its certificate (no authorized key at all)
 remote nocert alice "$T/alice" "$T/known_hosts"
-if "${RC[@]}" copy "$L/src" nocert:nocert 2>"$T/nocert.err"; then
-    fail "rclone logged in with the certified key but no certificate"
-fi
-[ ! -e "$T/root_alice/nocert" ] || fail "nocert: files were written"
-grep -q "unable to authenticate" "$T/nocert.err" || fail "nocert: $(cat "$T/nocert.err")"
+rc_refused nocert nocert "$T/root_alice" "unable to authenticate" "rclone logged in with the certified key but no certificate"
 ok "rclone with another user's certificate refused (principal not in certificate); the key without its certificate refused"
 ferryd_stop
 
@@ -109,32 +110,20 @@ diff -r "$L/src" "$T/root/hc" >/dev/null || fail "hcert: the tree on the server 
 ok "rclone verifies ferryd's host certificate by a @cert-authority line alone: copy and check --download"
 
 remote hother "$TEST_USER" "$T/id_ed25519" "$T/kh_other"
-if "${RC[@]}" copy "$L/src" hother:otherca 2>"$T/hother.err"; then
-    fail "rclone accepted a host certificate from a CA not in known_hosts"
-fi
-[ ! -e "$T/root/otherca" ] || fail "hother: files were written"
-grep -q "ssh: no authorities for hostname: 127.0.0.1:$FERRYD_PORT" "$T/hother.err" || fail "hother: $(cat "$T/hother.err")"
+rc_refused hother otherca "$T/root" "ssh: no authorities for hostname: 127.0.0.1:$FERRYD_PORT" "rclone accepted a host certificate from a CA not in known_hosts"
 ferryd_stop
 ssh-keygen -q -s "$T/ca_host" -h -I wrong-name -n other.example "$T/ferryd_host.pub"
 ferryd_start --config "$T/ferryd_host.conf"
 remote hname "$TEST_USER" "$T/id_ed25519" "$T/kh_name"
 ca_line "$T/ca_host.pub" >"$T/kh_name"
-if "${RC[@]}" copy "$L/src" hname:wrongname 2>"$T/hname.err"; then
-    fail "rclone accepted a host certificate for another host"
-fi
-[ ! -e "$T/root/wrongname" ] || fail "hname: files were written"
-grep -q 'principal "127.0.0.1" not in the set of valid principals' "$T/hname.err" || fail "hname: $(cat "$T/hname.err")"
+rc_refused hname wrongname "$T/root" 'principal "127.0.0.1" not in the set of valid principals' "rclone accepted a host certificate for another host"
 ferryd_stop
 # control: the same host key without HostCertificate, the same known_hosts
 printf '%s\n' "PerSourcePenalties no" "HostKey $T/ferryd_host" >"$T/ferryd_plain.conf"
 ferryd_start --config "$T/ferryd_plain.conf"
 remote hplain "$TEST_USER" "$T/id_ed25519" "$T/kh_plain"
 ca_line "$T/ca_host.pub" >"$T/kh_plain"
-if "${RC[@]}" copy "$L/src" hplain:plain 2>"$T/hplain.err"; then
-    fail "rclone accepted a plain host key with only a @cert-authority line"
-fi
-[ ! -e "$T/root/plain" ] || fail "hplain: files were written"
-grep -q "ssh: handshake failed: knownhosts: key mismatch" "$T/hplain.err" || fail "hplain: $(cat "$T/hplain.err")"
+rc_refused hplain plain "$T/root" "ssh: handshake failed: knownhosts: key mismatch" "rclone accepted a plain host key with only a @cert-authority line"
 ok "rclone refuses a host certificate of a CA not in known_hosts, one naming another host, and a plain host key (no certificate)"
 ferryd_stop
 ok "clean shutdown"

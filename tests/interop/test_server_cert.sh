@@ -98,6 +98,12 @@ accepted() {
     grep -q "event=session_start user=$1 .*key_type=$3 cert_id=id-$2 " "$T/audit.log" ||
         fail "$2: no session_start with key_type=$3 cert_id=id-$2: $(grep session_start "$T/audit.log")"
 }
+# login_ok USER NAME KEYTYPE WHAT: OpenSSH's sftp as USER with key NAME
+# (WHAT: the failure message), then accepted USER NAME KEYTYPE
+login_ok() {
+    sftp_as "$1" "$2" || { cat "$T/$2.out" >&2; fail "$4"; }
+    accepted "$1" "$2" "$3"
+}
 # refused USER NAME WHY: the session failed, nothing written, ferryd
 # logged the certificate's refusal with WHY
 refused() {
@@ -109,8 +115,7 @@ refused() {
 # ---- 1. OpenSSH's sftp, ed25519 key and CA ----
 key ed ed25519
 cert ed ca_ed -n alice -z 77
-sftp_as alice ed || { cat "$T/ed.out" >&2; fail "ed: sftp failed"; }
-accepted alice ed ssh-ed25519-cert-v01@openssh.com
+login_ok alice ed ssh-ed25519-cert-v01@openssh.com "ed: sftp failed"
 CAFP=$(ssh-keygen -l -E sha256 -f "$T/ca_ed.pub" | awk '{print $2}')
 grep -q "event=session_start user=alice .*cert_serial=77 ca_key=$CAFP " "$T/audit.log" ||
     fail "ed: serial or CA fingerprint missing: $(grep session_start "$T/audit.log")"
@@ -119,12 +124,10 @@ ok "OpenSSH sftp with an ed25519 certificate (ed25519 CA): put and get equal, au
 # ---- 2. other key and CA types; critical options honoured ----
 key rsa rsa 3072
 cert rsa ca_ec -n bob,alice
-sftp_as bob rsa || { cat "$T/rsa.out" >&2; fail "rsa: sftp failed"; }
-accepted bob rsa ssh-rsa-cert-v01@openssh.com
+login_ok bob rsa ssh-rsa-cert-v01@openssh.com "rsa: sftp failed"
 key ec ecdsa 384
 cert ec ca_rsa -n alice -O force-command=internal-sftp -O source-address=10.0.0.0/8,127.0.0.1/32
-sftp_as alice ec || { cat "$T/ec.out" >&2; fail "ec: sftp failed"; }
-accepted alice ec ecdsa-sha2-nistp384-cert-v01@openssh.com
+login_ok alice ec ecdsa-sha2-nistp384-cert-v01@openssh.com "ec: sftp failed"
 ok "RSA key (ECDSA CA), ECDSA key (RSA CA) with force-command=internal-sftp and source-address admitting 127.0.0.1"
 
 # ---- 3. ferry ----
@@ -172,21 +175,18 @@ ok "refused: another user's principal, expired, not yet valid, untrusted CA, sou
 # ---- 5. cert-authority lines in a user's authorized_keys ----
 key deploy ed25519
 cert deploy ca_other -n deploy
-sftp_as carol deploy || { cat "$T/deploy.out" >&2; fail "carol: principals= deploy refused"; }
-accepted carol deploy ssh-ed25519-cert-v01@openssh.com
+login_ok carol deploy ssh-ed25519-cert-v01@openssh.com "carol: principals= deploy refused"
 # ca_ed is also in TrustedUserCAKeys, where a certificate must name
 # carol: the cert-authority line is tried as well, as by sshd
 key release ed25519
 cert release ca_ed -n release
-sftp_as carol release || { cat "$T/release.out" >&2; fail "carol: a principals= of a second CA line refused"; }
-accepted carol release ssh-ed25519-cert-v01@openssh.com
+login_ok carol release ssh-ed25519-cert-v01@openssh.com "carol: a principals= of a second CA line refused"
 key carolname ed25519
 cert carolname ca_other -n carol
 check_refused carol carolname "no principal of the certificate is allowed"
 key davecert ed25519
 cert davecert ca_other -n dave
-sftp_as dave davecert || { cat "$T/davecert.out" >&2; fail "dave: a cert-authority line refused"; }
-accepted dave davecert ssh-ed25519-cert-v01@openssh.com
+login_ok dave davecert ssh-ed25519-cert-v01@openssh.com "dave: a cert-authority line refused"
 key daveops ed25519
 cert daveops ca_other -n ops
 check_refused dave daveops "principal not in certificate"
@@ -205,8 +205,7 @@ if sftp_as dave caplain; then fail "a cert-authority key logged in as a plain ke
 ok "authorized_keys cert-authority: principals= honoured, the user's name without it, from= on the CA line, a CA key never a plain key"
 key opsteam ed25519
 cert opsteam ca_ed -n ops-team
-sftp_as erin opsteam || { cat "$T/opsteam.out" >&2; fail "erin: AuthorizedPrincipalsFile's ops-team refused"; }
-accepted erin opsteam ssh-ed25519-cert-v01@openssh.com
+login_ok erin opsteam ssh-ed25519-cert-v01@openssh.com "erin: AuthorizedPrincipalsFile's ops-team refused"
 key erinname ed25519
 cert erinname ca_ed -n erin
 check_refused erin erinname "no principal of the certificate is allowed"
