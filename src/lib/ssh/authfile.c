@@ -327,13 +327,19 @@ static int opt_ca(struct authkey *ak, const char *v, int on)
     return FERRY_OK;
 }
 
-static int opt_principals(struct authkey *ak, const char *v, int on)
+/* A list-valued option (from=, principals=): given once, not empty. */
+static int set_once(char **field, const char *v)
 {
-    if (ak->principals != NULL || v[0] == '\0') {
+    if (*field != NULL || v[0] == '\0') {
         return FERRY_E_FORMAT;
     }
-    ak->principals = strdup(v);
-    return ak->principals ? FERRY_OK : FERRY_E_ALLOC;
+    *field = strdup(v);
+    return *field ? FERRY_OK : FERRY_E_ALLOC;
+}
+
+static int opt_principals(struct authkey *ak, const char *v, int on)
+{
+    return set_once(&ak->principals, v);
 }
 
 static int opt_command(struct authkey *ak, const char *v, int on)
@@ -348,11 +354,7 @@ static int opt_command(struct authkey *ak, const char *v, int on)
 
 static int opt_from(struct authkey *ak, const char *v, int on)
 {
-    if (ak->from != NULL || v[0] == '\0') {
-        return FERRY_E_FORMAT;
-    }
-    ak->from = strdup(v);
-    return ak->from ? FERRY_OK : FERRY_E_ALLOC;
+    return set_once(&ak->from, v);
 }
 
 static int opt_expiry(struct authkey *ak, const char *v, int on)
