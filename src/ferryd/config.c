@@ -173,6 +173,12 @@ static int set_str(ferryd_config *cfg, void *field, const char *val, char *why, 
     return ferryd_config_set_str((char **)field, val);
 }
 
+/* A file, or "none" (sshd_config's word) for none: NULL. */
+static int set_file(ferryd_config *cfg, void *field, const char *val, char *why, size_t whysz)
+{
+    return ferryd_config_set_str((char **)field, strcasecmp(val, "none") == 0 ? NULL : val);
+}
+
 static int set_uint(ferryd_config *cfg, void *field, const char *val, char *why, size_t whysz)
 {
     uint64_t v;
@@ -449,8 +455,8 @@ static const struct kw keywords[] = {
     G("KeepPartialUploads", set_bool, keep_partial),
     G("ServiceUser", set_str, service_user),
     G("AuditLog", set_str, audit_log),
-    G("TrustedUserCAKeys", set_str, trusted_user_ca_keys),
-    G("RevokedKeys", set_str, revoked_keys),
+    G("TrustedUserCAKeys", set_file, trusted_user_ca_keys),
+    G("RevokedKeys", set_file, revoked_keys),
     {"User", SCOPE_BLOCK, NULL, 0},
     U("Root", set_str, root),
     U("AuthorizedKeysFile", set_keyfiles, name),

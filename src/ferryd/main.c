@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -378,7 +377,7 @@ static int load_user_cas(ferryd_server *srv)
 {
     const char *path = srv->cfg.trusted_user_ca_keys;
     size_t skipped = 0;
-    if (path == NULL || strcasecmp(path, "none") == 0) {
+    if (path == NULL) {
         return FERRY_OK;
     }
     int r = ferry_authkeys_load(path, &srv->user_cas, &skipped);
@@ -399,15 +398,10 @@ static int load_user_cas(ferryd_server *srv)
 
 /* RevokedKeys is read by each connection; a file that cannot be read now
  * stops ferryd (every key would be refused). */
-static int check_revoked(ferryd_server *srv)
+static int check_revoked(const ferryd_server *srv)
 {
     const char *path = srv->cfg.revoked_keys;
     ferry_authkeys *ak = NULL;
-    if (path != NULL && strcasecmp(path, "none") == 0) {
-        free(srv->cfg.revoked_keys);
-        srv->cfg.revoked_keys = NULL;
-        path = NULL;
-    }
     if (path == NULL) {
         return FERRY_OK;
     }

@@ -122,6 +122,27 @@ static void test_full(void **state)
     ferryd_config_free(&cfg);
 }
 
+/* TrustedUserCAKeys and RevokedKeys: a file, or "none" (any case) for
+ * none, a later line replacing an earlier one. */
+static void test_key_files(void **state)
+{
+    (void)state;
+    ferryd_config cfg;
+    char err[256];
+    assert_int_equal(
+        parse(&cfg, "TrustedUserCAKeys /etc/ferry/cas\nRevokedKeys NONE\n", err, sizeof(err)),
+        FERRY_OK);
+    assert_string_equal(cfg.trusted_user_ca_keys, "/etc/ferry/cas");
+    assert_null(cfg.revoked_keys);
+    ferryd_config_free(&cfg);
+    assert_int_equal(
+        parse(&cfg, "RevokedKeys /r\nTrustedUserCAKeys none\nRevokedKeys none\n", err, sizeof(err)),
+        FERRY_OK);
+    assert_null(cfg.trusted_user_ca_keys);
+    assert_null(cfg.revoked_keys);
+    ferryd_config_free(&cfg);
+}
+
 /* Each bad line is reported with file:line. */
 static void test_errors(void **state)
 {
@@ -277,10 +298,15 @@ static void test_time_and_startups(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),   cmocka_unit_test(test_full),
-        cmocka_unit_test(test_errors),     cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_many_users), cmocka_unit_test(test_split_addr),
-        cmocka_unit_test(test_modes),      cmocka_unit_test(test_time_and_startups),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_full),
+        cmocka_unit_test(test_key_files),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_many_users),
+        cmocka_unit_test(test_split_addr),
+        cmocka_unit_test(test_modes),
+        cmocka_unit_test(test_time_and_startups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
