@@ -253,11 +253,8 @@ int ferry_hostkey_order_algs(const ferry_hostcheck *hc, const char *algs, char *
     for (size_t i = 0; i < n; i++) {
         unsigned t = 0;
         int any = 0;
-        enum ferry_hostkey_status st;
-        if (ferry_known_hosts_types(files[i], host, port, &t) == FERRY_OK) {
+        if (ferry_known_hosts_types(files[i], host, port, &t, &any) == FERRY_OK) {
             types |= t;
-        }
-        if (ferry_known_hosts_ca(files[i], host, port, NULL, &any, &st, NULL) == FERRY_OK) {
             any_ca |= any;
         }
     }

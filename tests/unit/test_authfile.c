@@ -361,25 +361,33 @@ static void test_known_hosts_types(void **state)
                      "other %s\n",
                      lines[0], lines[2], lines[2], lines[3], lines[2]);
     unsigned t = 99;
+    int any = 99;
     const unsigned ed = 1u << FERRY_KEY_ED25519, rsa = 1u << FERRY_KEY_RSA;
-    assert_int_equal(ferry_known_hosts_types_text(text, strlen(text), "host1", 22, &t), FERRY_OK);
+    assert_int_equal(ferry_known_hosts_types_text(text, strlen(text), "host1", 22, &t, &any),
+                     FERRY_OK);
     assert_int_equal(t, ed | rsa); /* neither the revoked nor the CA line */
-    assert_int_equal(ferry_known_hosts_types_text(text, strlen(text), "host2", 2200, &t), FERRY_OK);
+    assert_int_equal(any, 1);      /* ... which names host1 */
+    assert_int_equal(ferry_known_hosts_types_text(text, strlen(text), "host2", 2200, &t, &any),
+                     FERRY_OK);
     assert_int_equal(t, rsa);
-    assert_int_equal(ferry_known_hosts_types_text(text, strlen(text), "host2", 22, &t), FERRY_OK);
+    assert_int_equal(any, 0);
+    assert_int_equal(ferry_known_hosts_types_text(text, strlen(text), "host2", 22, &t, NULL),
+                     FERRY_OK);
     assert_int_equal(t, 0);
-    assert_int_equal(ferry_known_hosts_types_text(text, strlen(text), "onlyrevoked", 22, &t),
+    assert_int_equal(ferry_known_hosts_types_text(text, strlen(text), "onlyrevoked", 22, &t, NULL),
                      FERRY_OK);
     assert_int_equal(t, 0);
     char path[256];
     snprintf(path, sizeof(path), "%s/kh_types", tmpdir);
     write_file(path, text);
-    assert_int_equal(ferry_known_hosts_types(path, "other", 22, &t), FERRY_OK);
+    assert_int_equal(ferry_known_hosts_types(path, "other", 22, &t, NULL), FERRY_OK);
     assert_int_equal(t, 1u << FERRY_KEY_ECDSA_P256);
     snprintf(path, sizeof(path), "%s/kh_types_missing", tmpdir);
     t = 99;
-    assert_int_equal(ferry_known_hosts_types(path, "other", 22, &t), FERRY_OK);
+    any = 99;
+    assert_int_equal(ferry_known_hosts_types(path, "other", 22, &t, &any), FERRY_OK);
     assert_int_equal(t, 0);
+    assert_int_equal(any, 0);
     free(text);
 }
 

@@ -730,8 +730,8 @@ static int kh_line(void *vctx, const char *line, size_t lineno)
         }
         p = skip_ws(p + n);
     }
-    if (ca != c->ca_mode && !revoked) {
-        return FERRY_OK; /* CA lines are for certificates, plain lines for keys */
+    if (c->ca_mode && !ca && !revoked) {
+        return FERRY_OK; /* plain lines are for keys */
     }
     size_t flen = strcspn(p, " \t");
     if (flen == 0 || !host_field_matches(p, flen, c->name)) {
@@ -741,9 +741,9 @@ static int kh_line(void *vctx, const char *line, size_t lineno)
     if (ferry_key_parse_public_line(p + flen, &k, NULL) != FERRY_OK) {
         return FERRY_OK; /* unsupported or malformed key: ignore the line */
     }
-    if (c->ca_mode) {
-        int same = c->key != NULL && ferry_key_equal_public(k, c->key);
-        c->any_ca |= ca;
+    c->any_ca |= ca;
+    if (c->ca_mode || ca) { /* CA lines are for certificates */
+        int same = c->ca_mode && c->key != NULL && ferry_key_equal_public(k, c->key);
         if (same && revoked && c->revoked_line == 0) {
             c->revoked_line = lineno;
         } else if (same && ca && c->ok_line == 0) {
@@ -858,21 +858,28 @@ int ferry_known_hosts_ca(const char *path, const char *host, uint16_t port, cons
     return kh_ca(path, NULL, 0, host, port, ca, any, status, line);
 }
 
-int ferry_known_hosts_types_text(const char *text, size_t len, const char *host, uint16_t port,
-                                 unsigned *types)
+static int kh_types(const char *path, const char *text, size_t len, const char *host, uint16_t port,
+                    unsigned *types, int *any_ca)
 {
     struct kh_ctx c = {0};
-    int r = kh_scan(NULL, text, len, host, port, &c);
+    int r = kh_scan(path, text, len, host, port, &c);
     *types = r == FERRY_OK ? c.types : 0;
+    if (any_ca != NULL) {
+        *any_ca = r == FERRY_OK && c.any_ca;
+    }
     return r;
 }
 
-int ferry_known_hosts_types(const char *path, const char *host, uint16_t port, unsigned *types)
+int ferry_known_hosts_types_text(const char *text, size_t len, const char *host, uint16_t port,
+                                 unsigned *types, int *any_ca)
 {
-    struct kh_ctx c = {0};
-    int r = kh_scan(path, NULL, 0, host, port, &c);
-    *types = r == FERRY_OK ? c.types : 0;
-    return r;
+    return kh_types(NULL, text, len, host, port, types, any_ca);
+}
+
+int ferry_known_hosts_types(const char *path, const char *host, uint16_t port, unsigned *types,
+                            int *any_ca)
+{
+    return kh_types(path, NULL, 0, host, port, types, any_ca);
 }
 
 /* Appends the names of `algs` whose key type is (want=1) or is not (want=0)

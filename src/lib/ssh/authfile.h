@@ -89,11 +89,13 @@ int ferry_known_hosts_ca_text(const char *text, size_t len, const char *host, ui
                               const ferry_key *ca, int *any, enum ferry_hostkey_status *status,
                               size_t *line);
 /* The key types listed for host/port (plain entries; @revoked and
- * @cert-authority lines do not count) as a mask of 1u << ferry_key_type.
- * A missing file gives 0. */
-int ferry_known_hosts_types(const char *path, const char *host, uint16_t port, unsigned *types);
+ * @cert-authority lines do not count) as a mask of 1u << ferry_key_type,
+ * and in *any_ca (may be NULL) whether a @cert-authority line names the
+ * host. A missing file gives 0 and 0. */
+int ferry_known_hosts_types(const char *path, const char *host, uint16_t port, unsigned *types,
+                            int *any_ca);
 int ferry_known_hosts_types_text(const char *text, size_t len, const char *host, uint16_t port,
-                                 unsigned *types);
+                                 unsigned *types, int *any_ca);
 /* OpenSSH's ordering of HostKeyAlgorithms for a host on record: the
  * algorithms of `algs` (a name-list) whose key type is in `types` first,
  * then the others, each group in its original order. *out is a new heap
