@@ -233,6 +233,13 @@ struct authkey {
     char *principals;   /* principals= of a cert-authority line, NULL if none */
 };
 
+static void authkey_clear(struct authkey *e)
+{
+    ferry_key_free(e->key);
+    free(e->from);
+    free(e->principals);
+}
+
 struct ferry_authkeys {
     struct authkey *v;
     size_t n, cap;
@@ -519,14 +526,12 @@ static int authkeys_line(void *vctx, const char *line, size_t lineno)
     if (r == FERRY_OK) {
         r = authkeys_push(ctx->ak, &e);
         if (r == FERRY_E_ALLOC) {
-            ferry_key_free(e.key);
-            free(e.from);
+            authkey_clear(&e);
             return r;
         }
     }
     if (r != FERRY_OK) {
-        ferry_key_free(e.key);
-        free(e.from);
+        authkey_clear(&e);
         ctx->skipped++;
     }
     return FERRY_OK;
@@ -571,9 +576,7 @@ void ferry_authkeys_free(ferry_authkeys *ak)
         return;
     }
     for (size_t i = 0; i < ak->n; i++) {
-        ferry_key_free(ak->v[i].key);
-        free(ak->v[i].from);
-        free(ak->v[i].principals);
+        authkey_clear(&ak->v[i]);
     }
     free(ak->v);
     free(ak);
