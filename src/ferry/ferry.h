@@ -49,6 +49,7 @@ typedef struct ferry_opts {
     char *known_hosts;        /* UserKnownHostsFile: a list, new keys to the first */
     char *global_known_hosts; /* GlobalKnownHostsFile: read only */
     char *host_key_alias;     /* HostKeyAlias: the name known_hosts uses */
+    char *revoked_host_keys;  /* RevokedHostKeys: a KRL or key list */
     int strict;
     int batch_mode;
     int connect_timeout;

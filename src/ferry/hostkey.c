@@ -11,6 +11,7 @@
 #include "crypto/cert.h"
 #include "crypto/key.h"
 #include "ssh/authfile.h"
+#include "ssh/revoke.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/names.h"
@@ -268,6 +269,41 @@ int ferry_hostkey_order_algs(const ferry_hostcheck *hc, const char *algs, char *
     return r;
 }
 
+/* RevokedHostKeys: 1 if it revokes the host key (or the certificate:
+ * its serial, key ID, key or CA), or cannot be read (then every host key
+ * is refused, as by ssh), with the message printed; else 0. */
+static int revoked_host_key(const ferry_hostcheck *hc, const ferry_key *k, const ferry_cert *cert)
+{
+    if (hc->opts->revoked_host_keys == NULL ||
+        strcasecmp(hc->opts->revoked_host_keys, "none") == 0) {
+        return 0;
+    }
+    char *path = ferry_opts_expand_path(hc->opts->revoked_host_keys, hc->hostname, hc->opts->user);
+    ferry_revoke *rl = NULL;
+    int r = path != NULL ? ferry_revoke_load(path, &rl) : FERRY_E_ALLOC;
+    char fp[128], why[64];
+    int hit = 1;
+    if (ferry_key_fingerprint(k, fp, sizeof(fp)) != FERRY_OK) {
+        snprintf(fp, sizeof(fp), "?");
+    }
+    if (r != FERRY_OK) {
+        fprintf(stderr, "Error checking host key %s %s in revoked keys file %s: %s\n", key_label(k),
+                fp, path ? path : hc->opts->revoked_host_keys, ferry_strerror(r));
+    } else {
+        hit =
+            cert != NULL ? ferry_revoke_cert(rl, cert, why, sizeof(why)) : ferry_revoke_key(rl, k);
+        if (hit && cert != NULL) {
+            fprintf(stderr, "Host certificate for %s %s: %s by file %s\n", key_label(k), fp, why,
+                    path);
+        } else if (hit) {
+            fprintf(stderr, "Host key %s %s revoked by file %s\n", key_label(k), fp, path);
+        }
+    }
+    ferry_revoke_free(rl);
+    free(path);
+    return hit;
+}
+
 int ferry_hostkey_verify_cert(void *ctx, const ferry_cert *cert)
 {
     const ferry_hostcheck *hc = ctx;
@@ -283,6 +319,11 @@ int ferry_hostkey_verify_cert(void *ctx, const ferry_cert *cert)
     ferry_debug("Server host certificate: %s %s, serial %llu ID \"%.64s\" CA %s %s",
                 cert->type_name, kfp, (unsigned long long)cert->serial, cert->key_id,
                 ferry_key_type_name(cert->ca), cfp);
+    if (revoked_host_key(hc, cert->key, cert)) {
+        free_files(files, n);
+        fprintf(stderr, "Host key verification failed.\n");
+        return FERRY_E_HOSTKEY_CHANGED;
+    }
     for (size_t i = 0; i < n && ca != FERRY_HOSTKEY_REVOKED && key != FERRY_HOSTKEY_REVOKED; i++) {
         enum ferry_hostkey_status st = FERRY_HOSTKEY_NEW;
         int any = 0;
@@ -337,6 +378,11 @@ int ferry_hostkey_verify(void *ctx, const ferry_key *k)
     const char *host = kh_name(hc, &port);
     int r = FERRY_OK;
 
+    if (revoked_host_key(hc, k, NULL)) {
+        free_files(files, n);
+        fprintf(stderr, "Host key verification failed.\n");
+        return FERRY_E_HOSTKEY_CHANGED;
+    }
     if (ferry_key_fingerprint(k, fp, sizeof(fp)) != FERRY_OK) {
         snprintf(fp, sizeof(fp), "?");
     }

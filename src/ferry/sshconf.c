@@ -58,6 +58,7 @@ static const opt_def opt_table[] = {
     {"userknownhostsfile", T_STR, F(known_hosts)},
     {"globalknownhostsfile", T_STR, F(global_known_hosts)},
     {"hostkeyalias", T_STR, F(host_key_alias)},
+    {"revokedhostkeys", T_STR, F(revoked_host_keys)},
     {"stricthostkeychecking", T_STRICT, F(strict)},
     {"batchmode", T_YESNO, F(batch_mode)},
     {"connecttimeout", T_INT, F(connect_timeout)},
@@ -143,10 +144,22 @@ void ferry_opts_init(ferry_opts *o)
 
 void ferry_opts_free(ferry_opts *o)
 {
-    char **strs[] = {
-        &o->hostname,    &o->user,       &o->identity_agent,     &o->known_hosts,    &o->ciphers,
-        &o->macs,        &o->kex,        &o->hostkey_algs,       &o->proxy_command,  &o->proxy_jump,
-        &o->config_file, &o->auth_order, &o->global_known_hosts, &o->host_key_alias, &o->subsystem};
+    char **strs[] = {&o->hostname,
+                     &o->user,
+                     &o->identity_agent,
+                     &o->known_hosts,
+                     &o->ciphers,
+                     &o->macs,
+                     &o->kex,
+                     &o->hostkey_algs,
+                     &o->proxy_command,
+                     &o->proxy_jump,
+                     &o->config_file,
+                     &o->auth_order,
+                     &o->global_known_hosts,
+                     &o->host_key_alias,
+                     &o->subsystem,
+                     &o->revoked_host_keys};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;

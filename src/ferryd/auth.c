@@ -126,37 +126,37 @@ static int key_type_accepted(const char *algs, const ferry_key *key)
     return 0;
 }
 
-/* Whether RevokedKeys lists the key (or cannot be read: then every key
- * is refused, as by sshd). */
-static int revoked(ferryd_auth *a, const ferry_key *key, const char *what)
+/* Whether RevokedKeys revokes the key, or the certificate when `cert` is
+ * given (its serial, key ID, key or CA); an unreadable file refuses every
+ * key, as sshd's does. The reason goes to `why`. */
+static int revoked(ferryd_auth *a, const ferry_key *key, const ferry_cert *cert, char *why,
+                   size_t whysz)
 {
     if (a->revoked_path == NULL) {
         return 0;
     }
     if (a->revoked_state == 0) {
-        int r = ferry_authkeys_load(a->revoked_path, &a->revoked, NULL);
+        int r = ferry_revoke_load(a->revoked_path, &a->revoked);
         a->revoked_state = r == FERRY_OK ? 1 : -1;
         if (r != FERRY_OK) {
             ferry_error("RevokedKeys %s: %s; refusing every key", a->revoked_path,
                         ferry_strerror(r));
         }
     }
+    snprintf(why, whysz, "revoked (RevokedKeys unreadable)");
     if (a->revoked_state < 0) {
         return 1;
     }
-    if (ferry_authkeys_match(a->revoked, key, NULL, NULL) != FERRY_OK) {
-        return 0;
+    if (cert != NULL) {
+        return ferry_revoke_cert(a->revoked, cert, why, whysz);
     }
-    char fp[96] = "";
-    ferry_key_fingerprint(key, fp, sizeof(fp));
-    ferry_info("%s %s %s from %s is revoked (RevokedKeys)", what, ferry_key_type_name(key), fp,
-               a->peer ? a->peer : "?");
-    return 1;
+    snprintf(why, whysz, "revoked");
+    return ferry_revoke_key(a->revoked, key);
 }
 
 void ferryd_auth_cleanup(ferryd_auth *a)
 {
-    ferry_authkeys_free(a->revoked);
+    ferry_revoke_free(a->revoked);
     a->revoked = NULL;
     a->revoked_state = 0;
 }
@@ -193,8 +193,15 @@ static int cb_pubkey_allowed(void *ctx, const char *user, const ferry_key *key)
     if (!known && (a->standin_user == NULL || lookup(a, a->standin_user, &u) != FERRY_OK)) {
         return FERRY_E_AUTH_DENIED;
     }
-    if ((a->pubkey_algs != NULL && !key_type_accepted(a->pubkey_algs, key)) ||
-        revoked(a, key, "key")) {
+    if (a->pubkey_algs != NULL && !key_type_accepted(a->pubkey_algs, key)) {
+        return FERRY_E_AUTH_DENIED;
+    }
+    char why[64];
+    if (revoked(a, key, NULL, why, sizeof(why))) {
+        char fp[96] = "";
+        ferry_key_fingerprint(key, fp, sizeof(fp));
+        ferry_info("key %s %s from %s refused: %s", ferry_key_type_name(key), fp,
+                   a->peer ? a->peer : "?", why);
         return FERRY_E_AUTH_DENIED;
     }
     int found = 0;
@@ -308,8 +315,8 @@ static int cb_cert_allowed(void *ctx, const char *user, const ferry_cert *cert)
     }
     if (a->pubkey_algs != NULL && !key_type_accepted(a->pubkey_algs, cert->key)) {
         snprintf(cc.why, sizeof(cc.why), "key type not accepted");
-    } else if (revoked(a, cert->key, "certified key") || revoked(a, cert->ca, "CA key")) {
-        snprintf(cc.why, sizeof(cc.why), "revoked");
+    } else if (revoked(a, cert->key, cert, cc.why, sizeof(cc.why))) {
+        /* cc.why says why */
     } else if (ca_trusted(a, u, user, cert, &cc) &&
                ferry_cert_critical_each(cert, crit_option, &cc) == FERRY_OK) {
         note_key(a, cert->key, cert);

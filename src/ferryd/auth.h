@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "userstore.h"
 
+#include "ssh/revoke.h"
 #include "ssh/ssh.h"
 
 /* Per-connection authentication state. Set us, peer, dummy_hash,
@@ -43,7 +44,7 @@ typedef struct ferryd_auth {
     /* RevokedKeys (NULL: none), read at the first key this connection
      * offers; an unreadable file refuses every key */
     const char *revoked_path;
-    ferry_authkeys *revoked;
+    ferry_revoke *revoked;
     int revoked_state; /* 0 not read, 1 read, -1 unreadable */
 } ferryd_auth;
 

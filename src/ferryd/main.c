@@ -401,15 +401,15 @@ static int load_user_cas(ferryd_server *srv)
 static int check_revoked(const ferryd_server *srv)
 {
     const char *path = srv->cfg.revoked_keys;
-    ferry_authkeys *ak = NULL;
+    ferry_revoke *rl = NULL;
     if (path == NULL) {
         return FERRY_OK;
     }
-    int r = ferry_authkeys_load(path, &ak, NULL);
+    int r = ferry_revoke_load(path, &rl);
     if (r != FERRY_OK) {
         fprintf(stderr, "ferryd: RevokedKeys %s: %s\n", path, ferry_strerror(r));
     }
-    ferry_authkeys_free(ak);
+    ferry_revoke_free(rl);
     return r;
 }
 

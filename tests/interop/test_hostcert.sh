@@ -10,6 +10,9 @@
 #     CA not on the @cert-authority line, a CA marked @revoked, the
 #     certified key marked @revoked; without a @cert-authority line ferry
 #     asks for no certificate and checks the plain key as before;
+#  2b. RevokedHostKeys (a KRL by ssh-keygen -k, or key lines) refuses a
+#     revoked host certificate (serial, key ID, certified key, CA) or plain
+#     host key; a missing file refuses all; OpenSSH's ssh agrees;
 #  3. OpenSSH's sftp -> ferryd with HostCertificate: OpenSSH verifies
 #     ferryd's certificate (its -v output names it), put/get compared;
 #     ferry -> ferryd the same, rekeying every 256 KiB (the certificate
@@ -128,6 +131,54 @@ echo "@revoked * $(cut -d' ' -f1,2 "$T/sshd_host.pub")" >"$T/kh_plainrev"
 ferry_to "$SSHD_PORT" "$T/kh_plain" plainrev -o GlobalKnownHostsFile="$T/kh_plainrev"
 refused plainrev "Host key ED25519 SHA256:.* revoked by file $T/kh_plainrev"
 ok "ferry refuses another host's certificate, an expired one, an unknown CA, a revoked CA or key (in any known_hosts file); without a CA line the plain key is checked"
+
+# ---- 2b. RevokedHostKeys: a KRL by ssh-keygen -k, or key lines ----
+sshd_stop
+ssh-keygen -q -s "$T/ca" -h -I sshd-host -n 127.0.0.1 -z 42 "$T/sshd_host.pub"
+sshd_start "$T/sshd_host" "HostCertificate $T/sshd_host-cert.pub"
+ca_line "$T/ca.pub" "$SSHD_PORT" >"$T/kh_ca"
+echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$T/sshd_host.pub")" >"$T/kh_plain"
+# krl NAME SPEC...: $T/NAME.krl revoking SPEC lines of the CA's certificates
+krl() {
+    local name=$1
+    shift
+    printf '%s\n' "$@" >"$T/$name.spec"
+    ssh-keygen -q -k -f "$T/$name.krl" -s "$T/ca.pub" "$T/$name.spec"
+}
+krl hk_serial "serial: 40-42"
+ferry_to "$SSHD_PORT" "$T/kh_ca" krlserial -o RevokedHostKeys="$T/hk_serial.krl"
+refused krlserial "Host certificate for ED25519 SHA256:.*: serial revoked by file $T/hk_serial.krl"
+krl hk_id "id: sshd-host"
+ferry_to "$SSHD_PORT" "$T/kh_ca" krlid -o RevokedHostKeys="$T/hk_id.krl"
+refused krlid "key ID revoked by file $T/hk_id.krl"
+krl hk_other "serial: 43" "id: other-host"
+ferry_to "$SSHD_PORT" "$T/kh_ca" krlother -o RevokedHostKeys="$T/hk_other.krl"
+[ "$(cat "$T/krlother.rc")" = 0 ] || { cat "$T/krlother.err" >&2; fail "krlother: a host certificate not revoked was refused"; }
+cmp -s "$T/data" "$T/krlother.got" || fail "krlother: the downloaded file differs"
+ssh-keygen -q -k -f "$T/hk_key.krl" "$T/sshd_host.pub"
+ferry_to "$SSHD_PORT" "$T/kh_plain" krlkey -o RevokedHostKeys="$T/hk_key.krl"
+refused krlkey "Host key ED25519 SHA256:.* revoked by file $T/hk_key.krl"
+ferry_to "$SSHD_PORT" "$T/kh_ca" krlcertkey -o RevokedHostKeys="$T/hk_key.krl"
+refused krlcertkey "certified key revoked by file $T/hk_key.krl"
+ferry_to "$SSHD_PORT" "$T/kh_plain" listkey -o RevokedHostKeys="$T/sshd_host.pub"
+refused listkey "Host key ED25519 SHA256:.* revoked by file $T/sshd_host.pub"
+ferry_to "$SSHD_PORT" "$T/kh_ca" listca -o RevokedHostKeys="$T/ca.pub"
+refused listca "CA key revoked by file $T/ca.pub"
+ferry_to "$SSHD_PORT" "$T/kh_plain" krlmissing -o RevokedHostKeys="$T/no_such.krl"
+refused krlmissing "Error checking host key ED25519 SHA256:.* in revoked keys file $T/no_such.krl"
+# OpenSSH's ssh decides the same on the same files
+for f in hk_serial hk_id hk_key; do
+    if timeout 30 ssh -F none -p "$SSHD_PORT" -o UserKnownHostsFile="$T/kh_ca" -o GlobalKnownHostsFile=none \
+        -o StrictHostKeyChecking=yes -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none \
+        -i "$T/id_ed25519" -o RevokedHostKeys="$T/$f.krl" root@127.0.0.1 true >"$T/ssh_$f.out" 2>&1; then
+        fail "OpenSSH's ssh accepted the host with $f.krl"
+    fi
+done
+timeout 30 ssh -F none -p "$SSHD_PORT" -o UserKnownHostsFile="$T/kh_ca" -o GlobalKnownHostsFile=none \
+    -o StrictHostKeyChecking=yes -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none \
+    -i "$T/id_ed25519" -o RevokedHostKeys="$T/hk_other.krl" root@127.0.0.1 true >"$T/ssh_other.out" 2>&1 ||
+    { cat "$T/ssh_other.out" >&2; fail "OpenSSH's ssh refused the host with hk_other.krl"; }
+ok "RevokedHostKeys: a KRL's serial, key ID or key, or a key list's host key or CA, refuses the host (as OpenSSH's ssh does); another serial does not; a missing file refuses"
 sshd_stop
 
 # ---- 3. OpenSSH's sftp -> ferryd, ferry -> ferryd ----

@@ -22,6 +22,8 @@
 #     TrustedUserCAKeys certificates;
 #  6. RevokedKeys: a listed user key, certified key or CA is refused
 #     (each logged), others go on; the file is read at each connection;
+#     then the same as OpenSSH's binary KRL (ssh-keygen -k): certificate
+#     serials and key IDs, keys, their sha256 hashes and fingerprints;
 #  7. a ferryd without TrustedUserCAKeys refuses every certificate of its
 #     CAs, and one whose TrustedUserCAKeys file is missing does not start;
 #     nor does one whose RevokedKeys file is missing.
@@ -234,16 +236,74 @@ for n in plainrev certrev ecrev; do
     if sftp_as alice $n; then fail "RevokedKeys: $n logged in"; fi
     [ ! -e "$T/root_alice/$n.bin" ] || fail "RevokedKeys: $n wrote a file"
 done
-grep -q "info: key ssh-ed25519 $(ssh-keygen -l -E sha256 -f "$T/plainrev.pub" | awk '{print $2}') from 127.0.0.1 is revoked" "$T/ferryd.log" ||
+grep -q "info: key ssh-ed25519 $(ssh-keygen -l -E sha256 -f "$T/plainrev.pub" | awk '{print $2}') from 127.0.0.1 refused: revoked" "$T/ferryd.log" ||
     fail "RevokedKeys: the user key's refusal not logged"
-grep -q "info: certified key ssh-ed25519 $(ssh-keygen -l -E sha256 -f "$T/certrev.pub" | awk '{print $2}') from 127.0.0.1 is revoked" "$T/ferryd.log" ||
-    fail "RevokedKeys: the certified key's refusal not logged"
-grep -q "info: CA key ecdsa-sha2-nistp256 $(ssh-keygen -l -E sha256 -f "$T/ca_ec.pub" | awk '{print $2}') from 127.0.0.1 is revoked" "$T/ferryd.log" ||
-    fail "RevokedKeys: the CA's refusal not logged"
+refused alice certrev "certified key revoked"
+refused alice ecrev "CA key revoked"
 # read at each connection: unrevoke the user key without a restart
 cat "$T/certrev.pub" "$T/ca_ec.pub" >"$T/revoked"
 sftp_as alice plainrev || { cat "$T/plainrev.out" >&2; fail "RevokedKeys: a key taken off the list still refused"; }
 ok "RevokedKeys refuses a user key, a certified key and a CA's certificates, and is read at each connection"
+
+# ---- 6b. RevokedKeys as OpenSSH's binary KRL (ssh-keygen -k) ----
+key krlser ed25519
+cert krlser ca_ed -n alice -z 500
+key krlok ed25519
+cert krlok ca_ed -n alice -z 501
+key krlid ed25519
+cert krlid ca_ed -n alice -z 9
+key krlrange ecdsa 256
+cert krlrange ca_rsa -n alice -z 1003
+key krlsha ed25519
+key krlhash ed25519
+key krlkey ed25519
+cat "$T/krlsha.pub" "$T/krlhash.pub" "$T/krlkey.pub" "$T/plainok.pub" >>"$T/keys_alice_plain"
+printf '%s\n' "serial: 500" "serial: 1-3" "serial: 7" "id: id-krlid" >"$T/krl_spec_ed"
+printf '%s\n' "serial: 1000-1010" >"$T/krl_spec_rsa"
+printf '%s\n' "sha256: $(cat "$T/krlsha.pub")" \
+    "hash: $(ssh-keygen -l -E sha256 -f "$T/krlhash.pub" | awk '{print $2}')" >"$T/krl_spec_keys"
+ssh-keygen -q -k -f "$T/revoked.krl" -s "$T/ca_ed.pub" "$T/krl_spec_ed"
+ssh-keygen -q -k -u -f "$T/revoked.krl" -s "$T/ca_rsa.pub" "$T/krl_spec_rsa"
+ssh-keygen -q -k -u -f "$T/revoked.krl" "$T/krl_spec_keys" "$T/krlkey.pub"
+sed -i "s|^RevokedKeys .*|RevokedKeys $T/revoked.krl|" "$T/ferryd.conf"
+ferryd_stop
+ferryd_start --config "$T/ferryd.conf"
+for n in krlok ed plainok certrev; do
+    rm -f "$T/root_alice/$n.bin"
+    sftp_as alice $n || { cat "$T/$n.out" >&2; fail "KRL: $n (not revoked) refused"; }
+done
+for n in krlser krlid krlrange krlsha krlhash krlkey; do
+    rm -f "$T/root_alice/$n.bin"
+    if sftp_as alice $n; then fail "KRL: $n logged in"; fi
+    [ ! -e "$T/root_alice/$n.bin" ] || fail "KRL: $n wrote a file"
+done
+refused alice krlser "serial revoked"
+refused alice krlrange "serial revoked"
+refused alice krlid "key ID revoked"
+for n in krlsha krlhash krlkey; do
+    grep -q "info: key ssh-ed25519 $(ssh-keygen -l -E sha256 -f "$T/$n.pub" | awk '{print $2}') from 127.0.0.1 refused: revoked" "$T/ferryd.log" ||
+        fail "KRL: $n's refusal not logged"
+done
+# ssh-keygen -Q agrees with ferryd about every one of them
+for f in krlok.pub ed.pub plainok.pub krlok-cert.pub ed-cert.pub; do
+    ssh-keygen -Q -f "$T/revoked.krl" "$T/$f" >/dev/null || fail "ssh-keygen -Q: $f revoked?"
+done
+for f in krlsha.pub krlhash.pub krlkey.pub krlser-cert.pub krlid-cert.pub krlrange-cert.pub; do
+    if ssh-keygen -Q -f "$T/revoked.krl" "$T/$f" >/dev/null; then fail "ssh-keygen -Q: $f not revoked?"; fi
+done
+# updated in place: revoke krlok's serial; the next connection sees it
+echo "serial: 501" >"$T/krl_spec_501"
+ssh-keygen -q -k -u -f "$T/revoked.krl" -s "$T/ca_ed.pub" "$T/krl_spec_501"
+rm -f "$T/root_alice/krlok.bin"
+if sftp_as alice krlok; then fail "KRL: krlok logged in after its serial was revoked"; fi
+refused alice krlok "serial revoked"
+# a damaged KRL refuses every key (logged), as sshd does
+head -c 40 "$T/revoked.krl" >"$T/revoked.krl.cut" && mv "$T/revoked.krl.cut" "$T/revoked.krl"
+rm -f "$T/root_alice/plainok.bin"
+if sftp_as alice plainok; then fail "KRL: a key logged in with a damaged KRL"; fi
+grep -q "RevokedKeys $T/revoked.krl: .*; refusing every key" "$T/ferryd.log" || fail "KRL: the damaged file was not logged"
+rm -f "$T/revoked.krl" && ssh-keygen -q -k -f "$T/revoked.krl" "$T/krlkey.pub"
+ok "RevokedKeys as a KRL from ssh-keygen -k: serials (list, range), key ID, key, sha256 and hash: entries refused, the rest accepted, updates seen at once, a damaged KRL refuses all"
 
 # ---- 7. without TrustedUserCAKeys ----
 ferryd_stop

@@ -84,8 +84,7 @@ static int errno_err(int e)
     return ferry_err_sys();
 }
 
-/* Reads a whole file (at most AUTHFILE_FILE_MAX bytes) into a new buffer. */
-static int slurp(const char *path, char **out, size_t *outlen)
+int ferry_authfile_slurp(const char *path, size_t max, char **out, size_t *outlen)
 {
     FILE *f = fopen(path, "re");
     if (f == NULL) {
@@ -96,9 +95,9 @@ static int slurp(const char *path, char **out, size_t *outlen)
     int r = b ? FERRY_OK : FERRY_E_ALLOC;
     while (r == FERRY_OK) {
         if (n == cap) {
-            char *nb = cap >= AUTHFILE_FILE_MAX ? NULL : realloc(b, cap * 2);
+            char *nb = cap >= max ? NULL : realloc(b, cap * 2);
             if (nb == NULL) {
-                r = cap >= AUTHFILE_FILE_MAX ? FERRY_E_TOO_LARGE : FERRY_E_ALLOC;
+                r = cap >= max ? FERRY_E_TOO_LARGE : FERRY_E_ALLOC;
                 break;
             }
             b = nb;
@@ -561,7 +560,7 @@ int ferry_authkeys_load(const char *path, ferry_authkeys **out, size_t *skipped)
 {
     char *text = NULL;
     size_t len = 0;
-    int r = slurp(path, &text, &len);
+    int r = ferry_authfile_slurp(path, AUTHFILE_FILE_MAX, &text, &len);
     if (r != FERRY_OK) {
         return r;
     }
@@ -619,6 +618,16 @@ int ferry_authkeys_match(const ferry_authkeys *ak, const ferry_key *key, const c
         *opts = e->opts;
     }
     return e != NULL ? FERRY_OK : FERRY_E_AUTH_DENIED;
+}
+
+int ferry_authkeys_lists(const ferry_authkeys *ak, const ferry_key *key)
+{
+    for (size_t i = 0; ak != NULL && i < ak->n; i++) {
+        if (ferry_key_equal_public(ak->v[i].key, key)) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 int ferry_authkeys_match_ca(const ferry_authkeys *ak, const ferry_key *ca, const char *addr,
@@ -787,7 +796,7 @@ static int kh_scan(const char *path, const char *text, size_t len, const char *h
     size_t skipped = 0;
     int r = ferry_known_hosts_hostname(host, port, name, sizeof(name));
     if (r == FERRY_OK && path != NULL) {
-        r = slurp(path, &owned, &len);
+        r = ferry_authfile_slurp(path, AUTHFILE_FILE_MAX, &owned, &len);
         text = owned;
         if (r == FERRY_E_NOT_FOUND) {
             return FERRY_OK;

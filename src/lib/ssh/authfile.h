@@ -14,6 +14,10 @@
 
 typedef struct ferry_authkeys ferry_authkeys;
 
+/* Reads a whole file into a new buffer the caller frees; FERRY_E_TOO_LARGE
+ * at `max` bytes or more (max: 4 KiB times a power of two). */
+int ferry_authfile_slurp(const char *path, size_t max, char **out, size_t *outlen);
+
 /* Options of a matching authorized_keys line that the server must honour.
  * restrict turns off forwarding/pty/etc.; irrelevant to an SFTP-only
  * server but recorded. */
@@ -46,6 +50,9 @@ int ferry_authkeys_match(const ferry_authkeys *ak, const ferry_key *key, const c
  * matches as a plain key in ferry_authkeys_match. */
 int ferry_authkeys_match_ca(const ferry_authkeys *ak, const ferry_key *ca, const char *addr,
                             const char **principals);
+/* 1 if any line lists the key, whatever its options (a list of revoked
+ * keys), else 0. */
+int ferry_authkeys_lists(const ferry_authkeys *ak, const ferry_key *key);
 
 /* Whether an OpenSSH pattern-list of addresses (from=, a certificate's
  * source-address: a.b.c.d/n and v6/n CIDR, *, ?, !negation) admits the
