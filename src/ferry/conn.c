@@ -415,6 +415,14 @@ static const ferry_chan_consumer sftp_consumer = {
 
 static int apply_algs(ferry_conn *c, const ferry_opts *o)
 {
+    /* PubkeyAcceptedAlgorithms names certificate algorithms too */
+    char *pk_def = NULL, *pk_sup = NULL;
+    if (o->pubkey_algs != NULL &&
+        (ferry_cert_algs_first(ferry_sigalg_default(), &pk_def) != FERRY_OK ||
+         ferry_cert_algs_first(ferry_sigalg_supported(), &pk_sup) != FERRY_OK)) {
+        free(pk_def);
+        return -1;
+    }
     struct {
         const char *spec;
         const char *def, *sup, *what;
@@ -426,17 +434,19 @@ static int apply_algs(ferry_conn *c, const ferry_opts *o)
          &c->algs[2]},
         {o->hostkey_algs, ferry_sigalg_default(), ferry_sigalg_supported(), "HostKeyAlgorithms",
          &c->algs[3]},
+        {o->pubkey_algs, pk_def, pk_sup, "PubkeyAcceptedAlgorithms", &c->algs[4]},
     };
-    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-        if (t[i].spec == NULL) {
-            continue;
-        }
-        if (ferry_names_apply(t[i].def, t[i].sup, t[i].spec, t[i].out) != FERRY_OK) {
+    int r = 0;
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]) && r == 0; i++) {
+        if (t[i].spec != NULL &&
+            ferry_names_apply(t[i].def, t[i].sup, t[i].spec, t[i].out) != FERRY_OK) {
             fprintf(stderr, "Bad SSH2 %s spec '%s'.\n", t[i].what, t[i].spec);
-            return -1;
+            r = -1;
         }
     }
-    return 0;
+    free(pk_def);
+    free(pk_sup);
+    return r;
 }
 
 static struct ferry__answer *find_answer(ferry_conn *c, const char *prompt)
@@ -543,6 +553,7 @@ static int start_session(ferry_conn *c, const ferry_opts *o)
         .macs = c->algs[1],
         .kex_algs = c->algs[2],
         .hostkey_algs = c->algs[3],
+        .pubkey_algs = c->algs[4],
         .user = o->user,
         .host = o->hostname,
         .verify_hostkey = verify_hostkey,
@@ -741,7 +752,7 @@ void ferry_conn_close(ferry_conn *c)
     free(c->answers);
     ferry_key_free(c->pinned);
     ferry__conn_identities_free(c);
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < sizeof(c->algs) / sizeof(c->algs[0]); i++) {
         free(c->algs[i]);
     }
     free(c);

@@ -54,6 +54,7 @@ typedef struct ferry_opts {
     int batch_mode;
     int connect_timeout;
     char *ciphers, *macs, *kex, *hostkey_algs;
+    char *pubkey_algs; /* PubkeyAcceptedAlgorithms (PubkeyAcceptedKeyTypes) */
     int pubkey_auth, password_auth, kbdint_auth;
     char *auth_order; /* PreferredAuthentications */
     int password_prompts;    /* NumberOfPasswordPrompts */

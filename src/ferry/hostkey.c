@@ -221,27 +221,6 @@ static void free_files(char **files, size_t n)
     }
 }
 
-/* "A-cert-v01@openssh.com,B-cert-v01@openssh.com,...,A,B,..." for the
- * list A,B,...: host certificates first (a CA is on record for the host). */
-static int certs_first(const char *algs, char **out)
-{
-    size_t cap = 2 * strlen(algs) + 64 * 32, len = 0;
-    char *v = malloc(cap);
-    if (v == NULL) {
-        return FERRY_E_ALLOC;
-    }
-    for (const char *cur = algs; *cur != '\0';) {
-        char name[64], cert[96];
-        if (ferry_names_next_copy(&cur, name, sizeof(name)) &&
-            ferry_cert_alg(name, cert, sizeof(cert)) == FERRY_OK && len + strlen(cert) + 2 < cap) {
-            len += (size_t)snprintf(v + len, cap - len, "%s,", cert);
-        }
-    }
-    snprintf(v + len, cap - len, "%s", algs);
-    *out = v;
-    return FERRY_OK;
-}
-
 int ferry_hostkey_order_algs(const ferry_hostcheck *hc, const char *algs, char **out)
 {
     unsigned types = 0;
@@ -263,7 +242,7 @@ int ferry_hostkey_order_algs(const ferry_hostcheck *hc, const char *algs, char *
     int r = types != 0 ? ferry_known_hosts_order_algs(types, algs, out) : FERRY_OK;
     if (r == FERRY_OK && any_ca) {
         char *ordered = *out;
-        r = certs_first(ordered != NULL ? ordered : algs, out);
+        r = ferry_cert_algs_first(ordered != NULL ? ordered : algs, out); /* CA on record */
         free(ordered);
     }
     return r;

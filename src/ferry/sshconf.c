@@ -66,6 +66,8 @@ static const opt_def opt_table[] = {
     {"macs", T_STR, F(macs)},
     {"kexalgorithms", T_STR, F(kex)},
     {"hostkeyalgorithms", T_STR, F(hostkey_algs)},
+    {"pubkeyacceptedalgorithms", T_STR, F(pubkey_algs)},
+    {"pubkeyacceptedkeytypes", T_STR, F(pubkey_algs)}, /* its name before OpenSSH 8.5 */
     {"pubkeyauthentication", T_YESNO, F(pubkey_auth)},
     {"passwordauthentication", T_YESNO, F(password_auth)},
     {"kbdinteractiveauthentication", T_YESNO, F(kbdint_auth)},
@@ -159,7 +161,8 @@ void ferry_opts_free(ferry_opts *o)
                      &o->global_known_hosts,
                      &o->host_key_alias,
                      &o->subsystem,
-                     &o->revoked_host_keys};
+                     &o->revoked_host_keys,
+                     &o->pubkey_algs};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;

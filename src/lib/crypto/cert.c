@@ -11,6 +11,7 @@
 
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/names.h"
 
 static const char suffix[] = "-cert-v01@openssh.com";
 #define SUFFIX_LEN (sizeof(suffix) - 1)
@@ -36,6 +37,26 @@ int ferry_cert_alg(const char *plain, char *out, size_t outsz)
 {
     int n = snprintf(out, outsz, "%s%s", plain, suffix);
     return n > 0 && (size_t)n < outsz ? FERRY_OK : FERRY_E_TOO_LARGE;
+}
+
+int ferry_cert_algs_first(const char *algs, char **out)
+{
+    size_t cap = 2 * strlen(algs) + 64 * 32, len = 0;
+    char *v = malloc(cap);
+    if (v == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    for (const char *cur = algs; *cur != '\0';) {
+        char name[64], cert[96];
+        if (ferry_names_next_copy(&cur, name, sizeof(name)) &&
+            ferry_cert_suffix(name, strlen(name)) == 0 &&
+            ferry_cert_alg(name, cert, sizeof(cert)) == FERRY_OK && len + strlen(cert) + 2 < cap) {
+            len += (size_t)snprintf(v + len, cap - len, "%s,", cert);
+        }
+    }
+    snprintf(v + len, cap - len, "%s", algs);
+    *out = v;
+    return FERRY_OK;
 }
 
 void ferry_cert_free(ferry_cert *c)

@@ -49,6 +49,10 @@ int ferry_cert_plain_alg(const char *alg, char *out, size_t outsz);
 /* The certificate algorithm for a plain signature algorithm
  * ("rsa-sha2-512" -> "rsa-sha2-512-cert-v01@openssh.com"). */
 int ferry_cert_alg(const char *plain, char *out, size_t outsz);
+/* "A-cert-v01@openssh.com,B-cert-v01@openssh.com,...,A,B,..." for the
+ * list A,B,... (names already in certificate form get no second suffix);
+ * *out is a new heap string. */
+int ferry_cert_algs_first(const char *algs, char **out);
 
 /* Parses a certificate blob and verifies its CA signature. Refused: a CA
  * key that is itself a certificate and unknown key types

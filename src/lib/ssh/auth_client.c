@@ -13,7 +13,7 @@
  * RSA identities sign with rsa-sha2-512, else rsa-sha2-256, whichever the
  * server lists in server-sig-algs (RFC 8332 s3.3); without ext-info,
  * ferry__kex_peer_accepts_sigalg assumes our defaults, so rsa-sha2-512
- * (never SHA-1 "ssh-rsa").
+ * (SHA-1 "ssh-rsa" only when PubkeyAcceptedAlgorithms names it).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,14 +95,39 @@ int ferry__auth_client_start(ferry_ssh *s)
 
 /* ---- publickey ---- */
 
-static const char *pick_sigalg(const ferry_ssh *s, const ferry_key *k)
+/* Whether PubkeyAcceptedAlgorithms (cfg.pubkey_algs; NULL: the defaults,
+ * which leave out SHA-1 "ssh-rsa") lets an identity be offered under
+ * `alg`, or for a certificate under alg's certificate form. */
+static int alg_allowed(const ferry_ssh *s, const char *alg, int cert)
 {
-    static const char *const rsa[] = {"rsa-sha2-512", "rsa-sha2-256"};
+    char name[96];
+    if (s->cfg.pubkey_algs == NULL) {
+        return strcmp(alg, "ssh-rsa") != 0;
+    }
+    if (cert) {
+        if (ferry_cert_alg(alg, name, sizeof(name)) != FERRY_OK) {
+            return 0;
+        }
+        alg = name;
+    }
+    return ferry_names_contains(s->cfg.pubkey_algs, alg, strlen(alg));
+}
+
+/* The signature algorithm for a key (of a certificate when `cert`): its
+ * own, or for RSA the first of rsa-sha2-512, rsa-sha2-256 and ssh-rsa that
+ * is allowed and that the server accepts (server-sig-algs; without it,
+ * ours; "ssh-rsa" only when allowed by name, and then also to a server
+ * that sent no server-sig-algs, as OpenSSH's ssh). NULL if none. */
+static const char *pick_sigalg(const ferry_ssh *s, const ferry_key *k, int cert)
+{
+    static const char *const rsa[] = {"rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"};
     if (ferry_key_type(k) != FERRY_KEY_RSA) {
-        return ferry_key_type_name(k);
+        const char *alg = ferry_key_type_name(k);
+        return alg_allowed(s, alg, cert) ? alg : NULL;
     }
     for (size_t i = 0; i < sizeof(rsa) / sizeof(rsa[0]); i++) {
-        if (ferry__kex_peer_accepts_sigalg(s, rsa[i])) {
+        int legacy = strcmp(rsa[i], "ssh-rsa") == 0 && s->server_sig_algs == NULL;
+        if (alg_allowed(s, rsa[i], cert) && (legacy || ferry__kex_peer_accepts_sigalg(s, rsa[i]))) {
             return rsa[i];
         }
     }
@@ -114,7 +139,8 @@ static const char *pick_sigalg(const ferry_ssh *s, const ferry_key *k)
  * ("rsa-sha2-512-cert-v01@openssh.com"). */
 static int offer_alg(const ferry_ssh *s, const ferry_identity *id, char *out, size_t outsz)
 {
-    const char *alg = id->pub != NULL && id->sign != NULL ? pick_sigalg(s, id->pub) : NULL;
+    const char *alg =
+        id->pub != NULL && id->sign != NULL ? pick_sigalg(s, id->pub, id->cert != NULL) : NULL;
     if (alg == NULL) {
         return FERRY_E_KEY_TYPE;
     }

@@ -165,7 +165,10 @@ typedef struct ferry_ssh_config {
     unsigned max_auth_tries; /* 0 = 6 */
     /* Signature algorithms accepted for publickey authentication, also
      * sent as server-sig-algs in EXT_INFO (RFC 8308 s3.1), as OpenSSH's
-     * PubkeyAcceptedAlgorithms; NULL = ferry_sigalg_default(). */
+     * PubkeyAcceptedAlgorithms; NULL = ferry_sigalg_default(). A client
+     * offers its identities only under algorithms of this list (a
+     * certificate under its certificate form, "...-cert-v01@openssh.com");
+     * NULL there = the defaults, certificates included. */
     const char *pubkey_algs;
     const ferry_auth_ops *auth;
     void *auth_ctx;
