@@ -214,12 +214,14 @@ static int one_opt(ferry_args *a, int ch, const char *arg)
 {
     unsigned long v;
     switch (ch) {
-    case '1':
     case '4':
+        return push_option(a, "AddressFamily", "inet");
     case '6':
+        return push_option(a, "AddressFamily", "inet6");
+    case '1':
     case 'A':
     case 'N':
-        return 0; /* accepted for compatibility; SSH-2 over IPv4/6 both tried */
+        return 0; /* accepted for compatibility */
     case 's':     /* a name, or a server path (run with "exec") */
         if (arg[0] == '\0') {
             fprintf(stderr, "ferry: -s needs a subsystem name or server path\n");

@@ -34,14 +34,20 @@ uint64_t ferry__conn_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Non-blocking connect to one address, waiting at most timeout_ms
- * (0 = no limit). Returns the socket or -1. */
-static int connect_one(const struct addrinfo *ai, int timeout_ms)
+/* Non-blocking connect to one address from `src` (NULL: any), waiting
+ * at most timeout_ms (0 = no limit). Returns the socket or -1. */
+static int connect_one(const struct addrinfo *ai, const struct addrinfo *src, int timeout_ms)
 {
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
     int err = 0;
     socklen_t len = sizeof(err);
     if (fd < 0) {
+        return -1;
+    }
+    if (src != NULL && bind(fd, src->ai_addr, src->ai_addrlen) != 0) {
+        err = errno;
+        close(fd);
+        errno = err;
         return -1;
     }
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
@@ -65,10 +71,23 @@ static int connect_one(const struct addrinfo *ai, int timeout_ms)
     return fd;
 }
 
-int ferry__conn_tcp(const char *host, int port, int timeout_s, char *ip, size_t ipsz)
+/* The address of BindAddress's list in `family`, or NULL with errno set
+ * to EAFNOSUPPORT when it has none. */
+static const struct addrinfo *source_for(const struct addrinfo *src, int family)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *res = NULL;
+    for (; src != NULL; src = src->ai_next) {
+        if (src->ai_family == family) {
+            return src;
+        }
+    }
+    errno = EAFNOSUPPORT;
+    return NULL;
+}
+
+int ferry__conn_tcp(const char *host, int port, const ferry_opts *o, char *ip, size_t ipsz)
+{
+    struct addrinfo hints = {.ai_family = o->address_family, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL, *src = NULL;
     char portstr[16];
     int fd = -1, gai;
     snprintf(portstr, sizeof(portstr), "%d", port);
@@ -76,14 +95,27 @@ int ferry__conn_tcp(const char *host, int port, int timeout_s, char *ip, size_t 
         fprintf(stderr, "ssh: Could not resolve hostname %s: %s\r\n", host, gai_strerror(gai));
         return -1;
     }
+    if (o->bind_address != NULL) {
+        hints.ai_flags = AI_PASSIVE;
+        if ((gai = getaddrinfo(o->bind_address, NULL, &hints, &src)) != 0) {
+            fprintf(stderr, "ssh: getaddrinfo: %s: %s\r\n", o->bind_address, gai_strerror(gai));
+            freeaddrinfo(res);
+            return -1;
+        }
+    }
     for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
-        fd = connect_one(ai, timeout_s * 1000);
+        const struct addrinfo *from = src != NULL ? source_for(src, ai->ai_family) : NULL;
+        fd = src != NULL && from == NULL ? -1 : connect_one(ai, from, o->connect_timeout * 1000);
         if (fd >= 0) {
             getnameinfo(ai->ai_addr, ai->ai_addrlen, ip, (socklen_t)ipsz, NULL, 0, NI_NUMERICHOST);
         }
     }
     if (fd < 0) {
-        fprintf(stderr, "ssh: connect to host %s port %d: %s\r\n", host, port, strerror(errno));
+        fprintf(stderr, "ssh: connect to host %s port %d%s%s: %s\r\n", host, port,
+                src != NULL ? " from " : "", src != NULL ? o->bind_address : "", strerror(errno));
+    }
+    if (src != NULL) {
+        freeaddrinfo(src);
     }
     freeaddrinfo(res);
     return fd;

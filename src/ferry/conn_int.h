@@ -51,8 +51,9 @@ struct ferry_conn {
 };
 
 uint64_t ferry__conn_now_ms(void);
-/* Connects by TCP; returns the socket or -1 (message printed). */
-int ferry__conn_tcp(const char *host, int port, int timeout_s, char *ip, size_t ipsz);
+/* Connects by TCP (AddressFamily, BindAddress, ConnectTimeout of `o`);
+ * returns the socket or -1 (message printed). */
+int ferry__conn_tcp(const char *host, int port, const ferry_opts *o, char *ip, size_t ipsz);
 /* Connects as the options say: by TCP (c->ip set), or to a ProxyCommand
  * or a ProxyJump hop (this program with -W) on a socket pair (c->proxy
  * set, c->ip empty). Returns the descriptor or -1 (message printed). */

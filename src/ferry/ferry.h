@@ -53,6 +53,8 @@ typedef struct ferry_opts {
     int strict;
     int batch_mode;
     int connect_timeout;
+    int address_family; /* AddressFamily (-4, -6): AF_UNSPEC, AF_INET, AF_INET6 */
+    char *bind_address; /* BindAddress: the connection's source address */
     char *ciphers, *macs, *kex, *hostkey_algs;
     char *pubkey_algs; /* PubkeyAcceptedAlgorithms (PubkeyAcceptedKeyTypes) */
     int pubkey_auth, password_auth, kbdint_auth;

@@ -144,7 +144,7 @@ int ferry__conn_dial(ferry_conn *c, const ferry_opts *o)
         if (i > 0) {
             sleep(1); /* ConnectionAttempts: a second apart, as ssh */
         }
-        fd = ferry__conn_tcp(o->hostname, o->port, o->connect_timeout, c->ip, sizeof(c->ip));
+        fd = ferry__conn_tcp(o->hostname, o->port, o, c->ip, sizeof(c->ip));
     }
     return fd;
 }

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <pwd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@ enum opt_type {
     T_PROXY,
     T_REKEY,
     T_LOGLEVEL,
+    T_FAMILY,
     T_IGNORE
 };
 
@@ -87,8 +89,9 @@ static const opt_def opt_table[] = {
     {"compression", T_YESNO, F(compression)},
     {"proxycommand", T_PROXY, F(proxy_command)},
     {"proxyjump", T_PROXY, F(proxy_jump)},
+    {"addressfamily", T_FAMILY, F(address_family)},
+    {"bindaddress", T_STR, F(bind_address)},
     /* Accepted silently: meaningless or defaults for an sftp client. */
-    {"addressfamily", T_IGNORE, 0},
     {"forwardagent", T_IGNORE, 0},
     {"forwardx11", T_IGNORE, 0},
     {"requesttty", T_IGNORE, 0},
@@ -139,7 +142,7 @@ void ferry_opts_init(ferry_opts *o)
     o->port = o->identities_only = o->strict = o->batch_mode = -1;
     o->connect_timeout = o->pubkey_auth = o->password_auth = o->kbdint_auth = -1;
     o->alive_interval = o->alive_count = o->hash_known_hosts = -1;
-    o->compression = -1;
+    o->compression = o->address_family = -1;
     o->password_prompts = o->connection_attempts = o->log_level = -1;
     o->reconnect = o->reconnect_attempts = o->reconnect_delay_ms = o->verify_transfers = -1;
 }
@@ -162,7 +165,8 @@ void ferry_opts_free(ferry_opts *o)
                      &o->host_key_alias,
                      &o->subsystem,
                      &o->revoked_host_keys,
-                     &o->pubkey_algs};
+                     &o->pubkey_algs,
+                     &o->bind_address};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -309,6 +313,13 @@ static int store(ferry_opts *o, const opt_def *d, const char *val)
         return 0;
     case T_YESNO:
         n = parse_yesno(val);
+        *ip = *ip == -1 ? (int)n : *ip;
+        return n < 0 ? -1 : 0;
+    case T_FAMILY:
+        n = strcasecmp(val, "any") == 0     ? AF_UNSPEC
+            : strcasecmp(val, "inet") == 0  ? AF_INET
+            : strcasecmp(val, "inet6") == 0 ? AF_INET6
+                                            : -1;
         *ip = *ip == -1 ? (int)n : *ip;
         return n < 0 ? -1 : 0;
     case T_STRICT:
@@ -700,6 +711,7 @@ void ferry_opts_defaults(ferry_opts *o, const char *host)
     o->compression = o->compression == 1;
     o->alive_count = o->alive_count == -1 ? 3 : o->alive_count;
     o->connect_timeout = o->connect_timeout == -1 ? 0 : o->connect_timeout;
+    o->address_family = o->address_family == -1 ? AF_UNSPEC : o->address_family;
     o->hash_known_hosts = o->hash_known_hosts == -1 ? 0 : o->hash_known_hosts;
     o->reconnect = o->reconnect == -1 ? 1 : o->reconnect;
     o->reconnect_attempts = o->reconnect_attempts == -1 ? 5 : o->reconnect_attempts;

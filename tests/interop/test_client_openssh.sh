@@ -12,7 +12,8 @@
 #  4. publickey and password authentication (user ferrytest, created if
 #     missing; password given through SSH_ASKPASS), host key checks
 #     (unknown host refused in BatchMode, accept-new stores it, a changed
-#     key is refused naming the known_hosts line).
+#     key is refused naming the known_hosts line); -4, -6, AddressFamily
+#     and BindAddress.
 # Only processes started here are signalled, by PID.
 set -euo pipefail
 
@@ -328,6 +329,26 @@ grep -q "Remote working directory: $T\$" "$T/v6.out" || { cat "$T/v6.out" >&2; f
 "$FERRY" -F none -P "$PORT" $COMMON -b "$T/v6.batch" "root@[::1]:$T" >/dev/null 2>"$T/v6.err" ||
     { cat "$T/v6.err" >&2; fail "[::1]:path"; }
 ok "IPv6: sftp://root@[::1]:port/path and root@[::1]:path"
+
+# -4 / -6 (AddressFamily) and BindAddress, as ssh takes them
+if "$FERRY" -F none -P "$PORT" $COMMON -4 -b "$T/v6.batch" "root@[::1]:$T" >/dev/null 2>"$T/fam4.err"; then
+    fail "-4 connected to ::1"
+fi
+grep -q "Could not resolve hostname ::1" "$T/fam4.err" || fail "-4: $(cat "$T/fam4.err")"
+if "$FERRY" -F none -P "$PORT" $COMMON -o AddressFamily=inet6 -b "$T/v6.batch" "root@127.0.0.1:$T" >/dev/null 2>"$T/fam6.err"; then
+    fail "AddressFamily inet6 connected to 127.0.0.1"
+fi
+grep -q "Could not resolve hostname 127.0.0.1" "$T/fam6.err" || fail "AddressFamily inet6: $(cat "$T/fam6.err")"
+"$FERRY" -F none -P "$PORT" $COMMON -6 -o BindAddress=::1 -b "$T/v6.batch" "root@[::1]:$T" >"$T/bind6.out" 2>"$T/bind6.err" ||
+    { cat "$T/bind6.err" >&2; fail "-6 with BindAddress ::1"; }
+grep -q "Remote working directory: $T\$" "$T/bind6.out" || fail "-6 BindAddress: $(cat "$T/bind6.out")"
+"$FERRY" -F none -P "$PORT" $COMMON -o BindAddress=127.0.0.1 -b "$T/v6.batch" "root@127.0.0.1:$T" >/dev/null 2>"$T/bind4.err" ||
+    { cat "$T/bind4.err" >&2; fail "BindAddress 127.0.0.1"; }
+if "$FERRY" -F none -P "$PORT" $COMMON -o BindAddress=::1 -b "$T/v6.batch" "root@127.0.0.1:$T" >/dev/null 2>"$T/bindx.err"; then
+    fail "BindAddress ::1 connected to 127.0.0.1"
+fi
+grep -q "connect to host 127.0.0.1 port $PORT from ::1: " "$T/bindx.err" || fail "BindAddress ::1: $(cat "$T/bindx.err")"
+ok "-4, -6 / AddressFamily and BindAddress: only that family, from that address"
 
 # download mode: ferry host:path local
 "$FERRY" -F none -P "$PORT" $COMMON "root@127.0.0.1:$T/ssh-ferry/remote/big2.bin" \

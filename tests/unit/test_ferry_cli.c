@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -334,6 +335,34 @@ static void test_ssh_config_session_keywords(void **state)
     unlink(path);
     assert_int_equal(quiet_len, 0);
     assert_non_null(strstr(err, "unsupported option \"FrobnicateWidgets\" ignored"));
+    ferry_opts_free(&o);
+}
+
+/* AddressFamily and BindAddress: the first value wins, bad families are
+ * refused. */
+static void test_ssh_config_address(void **state)
+{
+    (void)state;
+    int in = 1;
+    ferry_opts o;
+    ferry_opts_init(&o);
+    assert_int_equal(ferry_opts_line(&o, "AddressFamily ipv7", "h", &in, "cfg"), -1);
+    assert_int_equal(ferry_opts_line(&o, "AddressFamily inet6", "h", &in, "cfg"), 0);
+    assert_int_equal(ferry_opts_line(&o, "AddressFamily inet", "h", &in, "cfg"), 0);
+    assert_int_equal(ferry_opts_line(&o, "BindAddress ::1", "h", &in, "cfg"), 0);
+    ferry_opts_defaults(&o, "h");
+    assert_int_equal(o.address_family, AF_INET6);
+    assert_string_equal(o.bind_address, "::1");
+    ferry_opts_free(&o);
+    ferry_opts_init(&o);
+    assert_int_equal(ferry_opts_line(&o, "AddressFamily any", "h", &in, "cfg"), 0);
+    ferry_opts_defaults(&o, "h");
+    assert_int_equal(o.address_family, AF_UNSPEC);
+    assert_null(o.bind_address);
+    ferry_opts_free(&o);
+    ferry_opts_init(&o);
+    ferry_opts_defaults(&o, "h");
+    assert_int_equal(o.address_family, AF_UNSPEC);
     ferry_opts_free(&o);
 }
 
@@ -1150,6 +1179,7 @@ int main(void)
         cmocka_unit_test(test_ssh_match),
         cmocka_unit_test(test_ssh_config),
         cmocka_unit_test(test_ssh_config_session_keywords),
+        cmocka_unit_test(test_ssh_config_address),
         cmocka_unit_test(test_resume_options),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_reconnect_loop),
