@@ -214,8 +214,10 @@ int ferry_hostkey_order_algs(const ferry_hostcheck *hc, const char *algs, char *
 /* verify_hostcert callback: a host certificate is accepted when a
  * @cert-authority line for the host lists its CA (none @revoked, nor its
  * key), it is a host certificate naming the host (HostKeyAlias, or
- * HostName, without the port) among its principals, and valid now. No
- * fallback to the plain key, and nothing is written to known_hosts. */
+ * HostName, without the port) among its principals, and valid now;
+ * nothing is written to known_hosts. A revoked CA or key is refused;
+ * otherwise a certificate that fails falls back to ferry_hostkey_verify
+ * of its key, as OpenSSH's ssh does. */
 struct ferry_cert;
 int ferry_hostkey_verify_cert(void *ctx, const struct ferry_cert *cert);
 

@@ -329,7 +329,7 @@ int ferry_hostkey_verify_cert(void *ctx, const ferry_cert *cert)
                 fp);
         r = FERRY_E_HOSTKEY_CHANGED;
     } else if (ca != FERRY_HOSTKEY_OK) {
-        fprintf(stderr, "No matching CA found for the host certificate of %s.\n", name);
+        ferry_debug("No matching CA found for the host certificate of %s.", name);
     } else if (ferry_cert_check(cert, FERRY_CERT_HOST, host, (uint64_t)time(NULL), why,
                                 sizeof(why)) != FERRY_OK) {
         fprintf(stderr, "Certificate invalid: %s\n", why);
@@ -338,10 +338,15 @@ int ferry_hostkey_verify_cert(void *ctx, const ferry_cert *cert)
                     cert->type_name, files[at], line);
         r = FERRY_OK;
     }
+    free_files(files, n);
+    if (r == FERRY_E_HOSTKEY_UNKNOWN) {
+        /* As OpenSSH's ssh: the certified key checked as a plain key */
+        ferry_debug("Retrying with the plain host key");
+        return ferry_hostkey_verify(ctx, cert->key);
+    }
     if (r != FERRY_OK) {
         fprintf(stderr, "Host key verification failed.\n");
     }
-    free_files(files, n);
     return r;
 }
 

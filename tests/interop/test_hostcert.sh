@@ -7,9 +7,11 @@
 #     certificate algorithm negotiated, known_hosts left as it was; a get
 #     cut by cutproxy.py resumes, the reconnect meeting the same key;
 #  2. ferry refuses: a certificate naming another host, an expired one, a
-#     CA not on the @cert-authority line, a CA marked @revoked, the
-#     certified key marked @revoked; without a @cert-authority line ferry
-#     asks for no certificate and checks the plain key as before;
+#     CA not on the @cert-authority line (each then checked as a plain
+#     key, as OpenSSH does: unknown, refused; known, accepted, by ssh
+#     too), a CA marked @revoked, the certified key marked @revoked;
+#     without a @cert-authority line ferry asks for no certificate and
+#     checks the plain key as before;
 #  2b. RevokedHostKeys (a KRL by ssh-keygen -k, or key lines) refuses a
 #     revoked host certificate (serial, key ID, certified key, CA) or plain
 #     host key; a missing file refuses all; OpenSSH's ssh agrees;
@@ -100,12 +102,25 @@ sshd_start "$T/sshd_host" "HostCertificate $T/sshd_host-cert.pub"
 ca_line "$T/ca.pub" "$SSHD_PORT" >"$T/kh_ca"
 ferry_to "$SSHD_PORT" "$T/kh_ca" expired
 refused expired "Certificate invalid: certificate expired"
+# as OpenSSH's ssh: the certificate failing, its key is checked as a
+# plain key, which this known_hosts lists: both get in
+{ ca_line "$T/ca.pub" "$SSHD_PORT"; echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$T/sshd_host.pub")"; } >"$T/kh_fallback"
+ferry_to "$SSHD_PORT" "$T/kh_fallback" fallback
+[ "$(cat "$T/fallback.rc")" = 0 ] || { cat "$T/fallback.err" >&2; fail "fallback: the known plain key was refused"; }
+cmp -s "$T/data" "$T/fallback.got" || fail "fallback: the downloaded file differs"
+grep -q "Certificate invalid: certificate expired" "$T/fallback.err" || fail "fallback: $(cat "$T/fallback.err")"
+timeout 30 ssh -F none -p "$SSHD_PORT" -o UserKnownHostsFile="$T/kh_fallback" -o GlobalKnownHostsFile=none \
+    -o StrictHostKeyChecking=yes -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none \
+    -i "$T/id_ed25519" root@127.0.0.1 true >"$T/ssh_fallback.out" 2>&1 ||
+    { cat "$T/ssh_fallback.out" >&2; fail "OpenSSH's ssh refused the expired certificate's known plain key"; }
 sshd_stop
 ssh-keygen -q -s "$T/ca" -h -I sshd-host -n 127.0.0.1 "$T/sshd_host.pub"
 sshd_start "$T/sshd_host" "HostCertificate $T/sshd_host-cert.pub"
 ca_line "$T/ca_other.pub" "$SSHD_PORT" >"$T/kh_other"
 ferry_to "$SSHD_PORT" "$T/kh_other" otherca
 refused otherca "No matching CA found for the host certificate of \[127.0.0.1\]:$SSHD_PORT"
+grep -q "No ED25519 host key is known for \[127.0.0.1\]:$SSHD_PORT" "$T/otherca.err" ||
+    fail "otherca: the plain key was not checked: $(cat "$T/otherca.err")"
 { ca_line "$T/ca.pub" "$SSHD_PORT"; echo "@revoked * $(cut -d' ' -f1,2 "$T/ca.pub")"; } >"$T/kh_revca"
 ferry_to "$SSHD_PORT" "$T/kh_revca" revca
 refused revca "CA key SHA256:.* revoked"
@@ -130,7 +145,7 @@ grep -q "host key ssh-ed25519," "$T/plain.err" || fail "plain: $(grep 'kex ' "$T
 echo "@revoked * $(cut -d' ' -f1,2 "$T/sshd_host.pub")" >"$T/kh_plainrev"
 ferry_to "$SSHD_PORT" "$T/kh_plain" plainrev -o GlobalKnownHostsFile="$T/kh_plainrev"
 refused plainrev "Host key ED25519 SHA256:.* revoked by file $T/kh_plainrev"
-ok "ferry refuses another host's certificate, an expired one, an unknown CA, a revoked CA or key (in any known_hosts file); without a CA line the plain key is checked"
+ok "ferry refuses another host's certificate, an expired one, an unknown CA (falling back to the plain key, unknown here; known, it gets in, as with ssh), a revoked CA or key (in any known_hosts file); without a CA line the plain key is checked"
 
 # ---- 2b. RevokedHostKeys: a KRL by ssh-keygen -k, or key lines ----
 sshd_stop
