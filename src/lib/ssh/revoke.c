@@ -147,11 +147,18 @@ static int cert_section(ferry_rd *d, const struct query *q, int *hit)
     if (ferry_rd_string(d, &ca, &ca_len) != FERRY_OK || ferry_rd_string(d, &p, &n) != FERRY_OK) {
         return FERRY_E_FORMAT;
     }
-    if (q == NULL && ca_len > 0) { /* checking: the CA must be a key we can read */
+    if (q == NULL && ca_len > 0) {
+        /* checking: the CA must be a well-formed key; one of a type we do
+         * not take (DSA, RSA under 2048 bits) can match no certificate of
+         * ours but is no reason to refuse the list */
         ferry_key *k = NULL;
         int r = ferry_key_from_blob(ca, ca_len, &k);
         ferry_key_free(k);
-        if (r != FERRY_OK && r != FERRY_E_KEY_TYPE) {
+        if (r == FERRY_E_ALLOC) {
+            return r;
+        }
+        if (r == FERRY_E_FORMAT || r == FERRY_E_TRAILING_DATA || r == FERRY_E_INCOMPLETE ||
+            r == FERRY_E_TOO_LARGE) {
             return FERRY_E_FORMAT;
         }
     }
