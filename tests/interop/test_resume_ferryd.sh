@@ -26,7 +26,10 @@
 # 13. an ls cut midway is run again after the reconnect, and the batch
 #     goes on;
 # 14. -S ssh (OpenSSH's ssh as the transport): a get cut once reconnects
-#     by running ssh again.
+#     by running ssh again;
+# 15. the ferryd session process SIGKILLed mid-put (it can keep nothing):
+#     the next session recovers the temporary file it left as the partial
+#     (partial_recovered in the audit log), and the put resumes from it.
 . "$FERRY_SRC/tests/interop/lib.sh"
 . "$FERRY_SRC/tests/interop/resume_lib.sh"
 need ssh-keygen cmp diff setsid
@@ -280,10 +283,13 @@ mkdir -p "$T/root2"
     >"$T/ferryd2.out" 2>"$T/ferryd2.log" &
 FERRYD2_PID=$!
 resume_test_cleanup() {
-    if [ -n "$FERRYD2_PID" ]; then
-        kill -TERM "$FERRYD2_PID" 2>/dev/null || true
-        wait "$FERRYD2_PID" 2>/dev/null || true
-    fi
+    local p
+    for p in "$FERRYD2_PID" "${FERRY_JOB:-}"; do
+        if [ -n "$p" ]; then
+            kill -TERM "$p" 2>/dev/null || true
+            wait "$p" 2>/dev/null || true
+        fi
+    done
 }
 for _ in $(seq 1 200); do
     grep -q "listening on" "$T/ferryd2.log" 2>/dev/null && break
@@ -471,4 +477,32 @@ cmp -s "$T/src/big.bin" "$T/sprog.bin" || fail "-S ssh: the file differs after t
 expect_losses sprog 1
 grep -q "^Reconnected" "$T/sprog.err" || fail "-S ssh: no reconnect: $(cat "$T/sprog.err")"
 ok "-S ssh: a get cut once goes on over a new ssh, equal"
+ferryd_stop
+
+# ---- 15. the session process killed mid-put: the next session recovers its upload ----
+ferryd_start
+KEYS=("$T"/host_*.pub)
+proxy_start killed "$FERRYD_PORT"
+echo "put $T/src/big.bin /p/killed.bin" >"$T/killed.batch"
+run_ferry killed -l 200000 &
+FERRY_JOB=$!
+part=""
+for _ in $(seq 1 400); do
+    part=$(find "$T/root/p" -maxdepth 1 -name '.killed.bin.ferry-*.part' -size +8M | head -1)
+    [ -n "$part" ] && break
+    sleep 0.05
+done
+[ -n "$part" ] || fail "killed: no upload under way"
+kid=$(pgrep -P "$FERRYD_PID" | head -1)
+[ -n "$kid" ] || fail "killed: no session process"
+kill -KILL "$kid"
+wait "$FERRY_JOB" || { cat "$T/killed.err" >&2; fail "killed: ferry exited non-zero"; }
+FERRY_JOB=""
+proxy_stop
+cmp -s "$T/src/big.bin" "$T/root/p/killed.bin" || fail "killed: the uploaded file differs"
+resumed killed /p/killed.bin 1
+grep -q "op=partial_recovered path=/*p/killed.bin path2=/*p/.killed.bin.ferry-partial" "$T/ferryd.log" ||
+    fail "killed: no partial_recovered event: $(grep 'op=partial' "$T/ferryd.log")"
+no_leftovers "$T/root"
+ok "the session process SIGKILLed mid-put: the next session recovers the upload it left, ferry resumes it, equal"
 ferryd_stop

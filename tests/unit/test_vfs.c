@@ -13,6 +13,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/err.h"
@@ -85,9 +87,9 @@ static void test_open_outside_refused(void **state)
     const char *paths[] = {"../outside/secret", "/../outside/secret", "../../../../outside/secret",
                            "a/../../outside/secret"};
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-        assert_int_equal(ferry_vfs_open(f->v, paths[i], FERRY_VFS_O_READ, FERRY_VFS_MODE_DEFAULT,
-                                        &file),
-                         FERRY_E_NOT_FOUND);
+        assert_int_equal(
+            ferry_vfs_open(f->v, paths[i], FERRY_VFS_O_READ, FERRY_VFS_MODE_DEFAULT, &file),
+            FERRY_E_NOT_FOUND);
     }
     /* absolute paths map into the root */
     char p[300];
@@ -194,10 +196,9 @@ static void test_realpath(void **state)
     struct {
         const char *in, *out;
     } cases[] = {
-        {".", "/"},         {"", "/"},          {"/", "/"},           {"..", "/"},
-        {"/../..", "/"},    {"a/b/..", "/a"},   {"lb", "/a/b"},       {"lb/..", "/a"},
-        {"la/b", "/a/b"},   {"up", "/"},        {"up/a", "/a"},       {"a//b/", "/a/b"},
-        {"a/new", "/a/new"},
+        {".", "/"},       {"", "/"},         {"/", "/"},          {"..", "/"},      {"/../..", "/"},
+        {"a/b/..", "/a"}, {"lb", "/a/b"},    {"lb/..", "/a"},     {"la/b", "/a/b"}, {"up", "/"},
+        {"up/a", "/a"},   {"a//b/", "/a/b"}, {"a/new", "/a/new"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         assert_int_equal(ferry_vfs_realpath(f->v, cases[i].in, out, sizeof(out)), FERRY_OK);
@@ -258,8 +259,8 @@ static void test_atomic(void **state)
     assert_int_equal(st.st_size, 5);
     assert_int_equal(count_parts(f), 0);
     /* existing file without TRUNC: in place (resume) */
-    assert_int_equal(ferry_vfs_open(f->v, "ex", FERRY_VFS_O_WRITE | FERRY_VFS_O_CREAT |
-                                                    FERRY_VFS_O_ATOMIC,
+    assert_int_equal(ferry_vfs_open(f->v, "ex",
+                                    FERRY_VFS_O_WRITE | FERRY_VFS_O_CREAT | FERRY_VFS_O_ATOMIC,
                                     FERRY_VFS_MODE_DEFAULT, &w),
                      FERRY_OK);
     assert_int_equal(count_parts(f), 0);
@@ -293,6 +294,125 @@ static void test_partial_name(void **state)
     name[fit + 1] = '\0';
     assert_int_equal(ferry_vfs_partial_name(name, out, sizeof(out)), FERRY_E_INVALID_ARG);
     assert_int_equal(ferry_vfs_partial_name("up", out, 10), FERRY_E_INVALID_ARG);
+}
+
+static void test_partial_of(void **state)
+{
+    (void)state;
+    char out[FERRY_VFS_PATH_MAX + 1], back[FERRY_VFS_PATH_MAX + 1];
+    const char *names[] = {"up", "/a/b/f.txt", "d/.hidden", "x.ferry-partial"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        assert_int_equal(ferry_vfs_partial_name(names[i], out, sizeof(out)), FERRY_OK);
+        assert_int_equal(ferry_vfs_partial_of(out, back, sizeof(back)), FERRY_OK);
+        assert_string_equal(back, names[i]);
+    }
+    const char *bad[] = {"up",
+                         "/a/b/f.txt",
+                         ".ferry-partial",
+                         "..ferry-partial",
+                         "d/..ferry-partial",
+                         "...ferry-partial",
+                         "....ferry-partial",
+                         "a.ferry-partial",
+                         ".a.ferry-partia",
+                         ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(ferry_vfs_partial_of(bad[i], back, sizeof(back)), FERRY_E_INVALID_ARG);
+    }
+    assert_int_equal(ferry_vfs_partial_of(".up.ferry-partial", back, 2), FERRY_E_INVALID_ARG);
+}
+
+/* Starts an atomic upload of `name` holding `data` in a child process
+ * that then dies without closing it (as a killed session). */
+static void orphan_upload(fx *f, const char *name, const char *data)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        ferry_vfs_file *w = NULL;
+        int ok = ferry_vfs_open(f->v, name,
+                                FERRY_VFS_O_WRITE | FERRY_VFS_O_CREAT | FERRY_VFS_O_TRUNC |
+                                    FERRY_VFS_O_ATOMIC,
+                                FERRY_VFS_MODE_DEFAULT, &w) == FERRY_OK &&
+                 ferry_vfs_pwrite(w, data, strlen(data), 0) == FERRY_OK;
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Counts the entries of the root whose name starts with `prefix`. */
+static int count_prefixed(fx *f, const char *prefix)
+{
+    DIR *d = opendir(f->root);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+static void test_recover_partial(void **state)
+{
+    fx *f = *state;
+    char p[300], buf[64];
+    ferry_vfs_file *w = NULL;
+    /* nothing to recover */
+    assert_int_equal(ferry_vfs_recover_partial(f->v, "up"), FERRY_E_NOT_FOUND);
+    /* two dead sessions' uploads: the latest becomes the partial, the
+     * older one goes */
+    orphan_upload(f, "up", "first attempt");
+    struct timespec ts = {.tv_nsec = 20 * 1000000L};
+    nanosleep(&ts, NULL);
+    orphan_upload(f, "up", "second attempt, longer");
+    assert_int_equal(count_prefixed(f, ".up.ferry-"), 2);
+    /* a live upload of the same name is never taken */
+    assert_int_equal(ferry_vfs_open(f->v, "up",
+                                    FERRY_VFS_O_WRITE | FERRY_VFS_O_CREAT | FERRY_VFS_O_TRUNC |
+                                        FERRY_VFS_O_ATOMIC,
+                                    FERRY_VFS_MODE_DEFAULT, &w),
+                     FERRY_OK);
+    assert_int_equal(ferry_vfs_pwrite(w, "live", 4, 0), FERRY_OK);
+    assert_int_equal(ferry_vfs_recover_partial(f->v, "up"), FERRY_OK);
+    in_root(f, p, sizeof(p), ".up.ferry-partial");
+    FILE *h = fopen(p, "r");
+    assert_non_null(h);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, h);
+    fclose(h);
+    buf[n] = '\0';
+    assert_string_equal(buf, "second attempt, longer");
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    /* the partial and the live upload's temporary file are left */
+    assert_int_equal(count_prefixed(f, ".up.ferry-"), 2);
+    assert_int_equal(ferry_vfs_close(w, FERRY_VFS_CLOSE_DISCARD), FERRY_OK);
+    assert_int_equal(count_prefixed(f, ".up.ferry-"), 1);
+    /* a partial already there is never replaced */
+    orphan_upload(f, "up", "third");
+    assert_int_equal(ferry_vfs_recover_partial(f->v, "up"), FERRY_E_EXISTS);
+    /* an empty orphan is nothing to resume; other names are not touched */
+    assert_int_equal(unlink(p), 0);
+    in_root(f, p, sizeof(p), ".up.ferry-0123456789abcdef.part");
+    host_write(p, "");
+    in_root(f, p, sizeof(p), ".other.ferry-0123456789abcdef.part");
+    host_write(p, "other");
+    assert_int_equal(ferry_vfs_recover_partial(f->v, "up"), FERRY_OK); /* "third" */
+    /* nothing more: the empty orphan is left */
+    assert_int_equal(ferry_vfs_recover_partial(f->v, "up"), FERRY_E_NOT_FOUND);
+    assert_true(host_exists(p));
+    in_root(f, p, sizeof(p), ".up.ferry-0123456789abcdef.part");
+    assert_true(host_exists(p));
+    /* in a subdirectory, through the jail */
+    assert_int_equal(mkdir(strcat(strcpy(p, f->root), "/sub"), 0755), 0);
+    orphan_upload(f, "sub/f", "in sub");
+    assert_int_equal(ferry_vfs_recover_partial(f->v, "sub/f"), FERRY_OK);
+    in_root(f, p, sizeof(p), "sub/.f.ferry-partial");
+    assert_true(host_exists(p));
+    assert_int_equal(ferry_vfs_recover_partial(f->v, "../outside/secret"), FERRY_E_NOT_FOUND);
 }
 
 static long host_size(const char *path)
@@ -452,7 +572,10 @@ static void test_readdir_and_open_kinds(void **state)
                      FERRY_E_INVALID_ARG);
     assert_int_equal(ferry_vfs_opendir(f->v, "file1", &d), FERRY_E_NOT_FOUND);
     ferry_vfs_setattr sa = {.set = FERRY_VFS_SET_SIZE | FERRY_VFS_SET_MODE | FERRY_VFS_SET_TIMES,
-                            .size = 2, .mode = 0640, .atime = 1000, .mtime = 2000};
+                            .size = 2,
+                            .mode = 0640,
+                            .atime = 1000,
+                            .mtime = 2000};
     assert_int_equal(ferry_vfs_setstat(f->v, "file1", 1, &sa), FERRY_OK);
     ferry_vfs_attr st;
     assert_int_equal(ferry_vfs_stat(f->v, "file1", 1, &st), FERRY_OK);
@@ -476,6 +599,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_readdir_and_open_kinds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partial_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_partial, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partial_of, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recover_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_partial_jail, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,7 +21,9 @@
  *    older one (when that name would exceed NAME_MAX, or without
  *    keep_partial, or when empty, the temporary file is deleted instead).
  *    A "partial_kept" event (path, path2 = the partial) reports it. A
- *    killed process cannot do this: it leaves the ".part" file.
+ *    killed process cannot do this: it leaves the ".part" file, which a
+ *    STAT or an OPEN without CREAT of the missing partial then recovers
+ *    as the partial (ferry_vfs_recover_partial; "partial_recovered").
  *  - A successful CLOSE of an atomic upload removes a stale
  *    ".<name>.ferry-partial" of the same name.
  *  - With keep_partial, VERSION announces "partial-upload@ferry.dev" "1".

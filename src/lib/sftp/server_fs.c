@@ -44,6 +44,24 @@ static int open_allowed(S *s, const char *path, uint32_t pflags)
     return FERRY_OK;
 }
 
+/* `path`, a partial-upload name that is not there: recovers the upload
+ * of its final name whose session died without keeping it (killed,
+ * crashed; ferry_vfs_recover_partial), when partials are kept at all.
+ * 1 if the partial is there now. The "partial_recovered" event names it. */
+static int recover_partial(S *s, const char *path)
+{
+    char final[FERRY_VFS_PATH_MAX + 1];
+    if (!s->cfg.atomic_uploads || !s->cfg.keep_partial ||
+        ferry_vfs_partial_of(path, final, sizeof(final)) != FERRY_OK) {
+        return 0;
+    }
+    int rc = ferry_vfs_recover_partial(s->cfg.vfs, final);
+    if (rc == FERRY_OK) {
+        ferry__sftp_event(s, "partial_recovered", final, path, rc);
+    }
+    return rc == FERRY_OK || rc == FERRY_E_EXISTS;
+}
+
 static int do_open(S *s, const char *path, uint32_t pflags, uint32_t mode, ferry_vfs_file **f)
 {
     uint32_t vf = vfs_flags_from(pflags);
@@ -87,6 +105,9 @@ int ferry__sftp_on_open(S *s, uint32_t id, ferry_rd *r)
     }
     if (rc == FERRY_OK) {
         rc = do_open(s, path, pflags, mode, &h->file);
+        if (rc == FERRY_E_NOT_FOUND && !(pflags & SSH_FXF_CREAT) && recover_partial(s, path)) {
+            rc = do_open(s, path, pflags, mode, &h->file);
+        }
     }
     ferry__sftp_event(s, "open", path, NULL, rc);
     if (rc != FERRY_OK) {
@@ -288,6 +309,9 @@ static int stat_path(S *s, uint32_t id, ferry_rd *r, int follow)
     ferry_vfs_attr st;
     int rc = ferry__sftp_rd_path(r, path);
     if (rc == FERRY_OK) {
+        rc = ferry_vfs_stat(s->cfg.vfs, path, follow, &st);
+    }
+    if (rc == FERRY_E_NOT_FOUND && recover_partial(s, path)) {
         rc = ferry_vfs_stat(s->cfg.vfs, path, follow, &st);
     }
     return rc == FERRY_OK ? ferry__sftp_send_attrs(s, id, &st) : rc;

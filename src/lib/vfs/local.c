@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -253,20 +254,40 @@ out:
     return r;
 }
 
-/* ".<name>.ferry-<16 hex>.part", the name part shortened to fit NAME_MAX. */
+/* The temporary names of an atomic upload of `name`:
+ * ".<name>.ferry-<16 hex>.part", the name part shortened to fit NAME_MAX.
+ * tmp_prefix writes what comes before the hex digits. */
+#define TMP_HEX 16
+static void tmp_prefix(char out[FERRY_VFS_NAME_MAX + 1], const char *name)
+{
+    int keep = FERRY_VFS_NAME_MAX - (int)strlen(".") - (int)strlen(".ferry-.part") - TMP_HEX;
+    snprintf(out, FERRY_VFS_NAME_MAX + 1, ".%.*s.ferry-", keep, name);
+}
+
 static int make_tmpname(char out[FERRY_VFS_NAME_MAX + 1], const char *name)
 {
-    uint8_t rnd[8];
+    uint8_t rnd[TMP_HEX / 2];
     if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
         return ferry_err_crypto();
     }
-    char hex[17];
+    tmp_prefix(out, name);
+    size_t n = strlen(out);
     for (size_t i = 0; i < sizeof(rnd); i++) {
-        snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+        snprintf(out + n + 2 * i, 3, "%02x", rnd[i]);
     }
-    int keep = FERRY_VFS_NAME_MAX - (int)strlen(".") - (int)strlen(".ferry-.part") - 16;
-    snprintf(out, FERRY_VFS_NAME_MAX + 1, ".%.*s.ferry-%s.part", keep, name, hex);
+    memcpy(out + n + TMP_HEX, ".part", sizeof(".part"));
     return FERRY_OK;
+}
+
+/* Whether `ent` is a temporary name made by make_tmpname with `prefix`. */
+static int is_tmpname(const char *ent, const char *prefix)
+{
+    size_t p = strlen(prefix);
+    if (strncmp(ent, prefix, p) != 0 || strlen(ent) != p + TMP_HEX + strlen(".part") ||
+        strcmp(ent + p + TMP_HEX, ".part") != 0) {
+        return 0;
+    }
+    return strspn(ent + p, "0123456789abcdef") == TMP_HEX;
 }
 
 /* Decides how an atomic open proceeds after looking at the final name:
@@ -313,7 +334,9 @@ static int create_tmp(local_file *f, uint32_t flags, uint32_t mode, int keep)
         }
         f->fd = openat(f->dirfd, f->tmpname, o, keep >= 0 ? 0600 : m);
         if (f->fd >= 0) {
-            if (keep >= 0 && fchmod(f->fd, (mode_t)keep) != 0) {
+            /* held while this session lives: a file no one holds is an
+             * upload whose session died (local_recover_partial) */
+            if (flock(f->fd, LOCK_EX) != 0 || (keep >= 0 && fchmod(f->fd, (mode_t)keep) != 0)) {
                 return sys_err();
             }
             return FERRY_OK;
@@ -541,6 +564,89 @@ static int keep_partial(local_file *f, int noreplace)
     }
     return do_rename(f->dirfd, f->tmpname, f->dirfd, pname,
                      noreplace ? FERRY_VFS_RENAME_NOREPLACE : 0);
+}
+
+/* An orphaned temporary file of an atomic upload: one no session holds
+ * (its session was killed, or crashed, before it could keep or discard
+ * it); opened and locked, or -1. Empty ones are left alone: a session
+ * that has just created its file holds no lock for an instant, and an
+ * empty file is nothing to resume. */
+static int lock_orphan(int dirfd, const char *ent, struct stat *st)
+{
+    int fd = openat(dirfd, ent, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0 || fstat(fd, st) != 0 || !S_ISREG(st->st_mode) ||
+        st->st_nlink == 0 || st->st_size == 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int newer(const struct stat *a, const struct stat *b)
+{
+    return a->st_mtim.tv_sec != b->st_mtim.tv_sec ? a->st_mtim.tv_sec > b->st_mtim.tv_sec
+                                                  : a->st_mtim.tv_nsec > b->st_mtim.tv_nsec;
+}
+
+static int local_recover_partial(ferry_vfs *v, const char *path)
+{
+    char name[FERRY_VFS_NAME_MAX + 1], pname[FERRY_VFS_NAME_MAX + 1],
+        prefix[FERRY_VFS_NAME_MAX + 1];
+    char best[FERRY_VFS_NAME_MAX + 1];
+    int dirfd = -1, best_fd = -1, r = open_parent(LV(v), path, &dirfd, name);
+    if (r == FERRY_OK) {
+        r = ferry_vfs_partial_name(name, pname, sizeof(pname));
+    }
+    int lfd = r == FERRY_OK ? openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+    if (r == FERRY_OK && d == NULL) {
+        r = sys_err();
+        if (lfd >= 0) {
+            close(lfd);
+        }
+    }
+    if (r == FERRY_OK) {
+        struct stat bst, st;
+        struct dirent *e;
+        tmp_prefix(prefix, name);
+        while ((e = readdir(d)) != NULL) {
+            int fd = is_tmpname(e->d_name, prefix) ? lock_orphan(dirfd, e->d_name, &st) : -1;
+            if (fd < 0) {
+                continue;
+            }
+            /* the latest attempt is kept; older orphans of the name go */
+            if (best_fd >= 0 && !newer(&st, &bst)) {
+                unlinkat(dirfd, e->d_name, 0);
+                close(fd);
+                continue;
+            }
+            if (best_fd >= 0) {
+                unlinkat(dirfd, best, 0);
+                close(best_fd);
+            }
+            best_fd = fd;
+            bst = st;
+            snprintf(best, sizeof(best), "%s", e->d_name);
+        }
+        closedir(d);
+        r = best_fd < 0 ? FERRY_E_NOT_FOUND : FERRY_OK;
+    }
+    if (r == FERRY_OK && fchmod(best_fd, 0600) != 0) {
+        r = sys_err();
+    }
+    if (r == FERRY_OK) {
+        r = do_rename(dirfd, best, dirfd, pname, FERRY_VFS_RENAME_NOREPLACE);
+    }
+    if (best_fd >= 0) {
+        close(best_fd);
+    }
+    if (dirfd >= 0) {
+        close(dirfd);
+    }
+    return r;
 }
 
 static int local_close(ferry_vfs_file *vf, int how)
@@ -942,6 +1048,7 @@ static const ferry_vfs_ops local_ops = {
     .readlink = local_readlink,
     .realpath = local_realpath,
     .statvfs = local_statvfs,
+    .recover_partial = local_recover_partial,
     .free = local_free,
 };
 

@@ -160,3 +160,23 @@ int ferry_vfs_statvfs(ferry_vfs *v, const char *path, ferry_vfs_fsinfo *sv)
 {
     return v->ops->statvfs(v, path, sv);
 }
+
+int ferry_vfs_recover_partial(ferry_vfs *v, const char *path)
+{
+    return v->ops->recover_partial(v, path);
+}
+
+int ferry_vfs_partial_of(const char *partial, char *out, size_t outsz)
+{
+    const char *base = strrchr(partial, '/');
+    size_t dl = base != NULL ? (size_t)(base + 1 - partial) : 0;
+    base = partial + dl;
+    size_t bl = strlen(base), sl = strlen(FERRY_VFS_PARTIAL_SUFFIX);
+    size_t nl = bl > 1 + sl ? bl - 1 - sl : 0; /* the final name's length */
+    if (nl == 0 || base[0] != '.' || strcmp(base + bl - sl, FERRY_VFS_PARTIAL_SUFFIX) != 0 ||
+        (nl == 1 && base[1] == '.') || (nl == 2 && base[1] == '.' && base[2] == '.')) {
+        return FERRY_E_INVALID_ARG;
+    }
+    int w = snprintf(out, outsz, "%.*s%.*s", (int)dl, partial, (int)nl, base + 1);
+    return (w < 0 || (size_t)w >= outsz) ? FERRY_E_INVALID_ARG : FERRY_OK;
+}

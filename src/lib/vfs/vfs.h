@@ -135,6 +135,7 @@ typedef struct ferry_vfs_ops {
     int (*readlink)(ferry_vfs *v, const char *path, char *out, size_t outsz);
     int (*realpath)(ferry_vfs *v, const char *path, char *out, size_t outsz);
     int (*statvfs)(ferry_vfs *v, const char *path, ferry_vfs_fsinfo *sv);
+    int (*recover_partial)(ferry_vfs *v, const char *path);
     void (*free)(ferry_vfs *v);
 } ferry_vfs_ops;
 
@@ -197,6 +198,18 @@ int ferry_vfs_copy(ferry_vfs_file *src, uint64_t soff, uint64_t len, ferry_vfs_f
  * Shared by every backend. */
 #define FERRY_VFS_PARTIAL_SUFFIX ".ferry-partial"
 int ferry_vfs_partial_name(const char *path, char *out, size_t outsz);
+/* The final name a partial-upload name stands for (the inverse of
+ * ferry_vfs_partial_name): INVALID_ARG when `partial` is no such name. */
+int ferry_vfs_partial_of(const char *partial, char *out, size_t outsz);
+/* Recovers an atomic upload of `path` (the final name) whose session
+ * died without closing it (killed, crashed: it could neither keep nor
+ * discard it): the latest such non-empty temporary file that no session
+ * holds becomes the partial file of the name (mode 0600; never replacing
+ * one), older ones of the name are removed. NOT_FOUND when there is none.
+ * A session holds its temporary file (a lock) for as long as it lives, so
+ * a live upload is never taken, on this node or, over a filesystem with
+ * working locks, on another. */
+int ferry_vfs_recover_partial(ferry_vfs *v, const char *path);
 
 /* Status of path; follow=0 reports a symlink itself (lstat). */
 int ferry_vfs_stat(ferry_vfs *v, const char *path, int follow, ferry_vfs_attr *st);
