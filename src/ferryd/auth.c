@@ -179,6 +179,16 @@ static void note_key(ferryd_auth *a, const ferry_key *key, const ferry_cert *cer
     }
 }
 
+/* Whether the user's From admits the peer (logged when not). */
+static int from_ok(const ferryd_auth *a, const ferryd_user *u)
+{
+    if (u->from == NULL || ferry_addr_list_admits(u->from, a->peer)) {
+        return 1;
+    }
+    ferry_info("user %s from %s refused: not admitted by From", u->name, a->peer ? a->peer : "?");
+    return 0;
+}
+
 static int cb_pubkey_allowed(void *ctx, const char *user, const ferry_key *key)
 {
     ferryd_auth *a = ctx;
@@ -208,7 +218,7 @@ static int cb_pubkey_allowed(void *ctx, const char *user, const ferry_key *key)
     for (size_t i = 0; i < u->n_keys && !found; i++) {
         found = ferry_authkeys_match(u->keys[i], key, a->peer, NULL) == FERRY_OK;
     }
-    if (!found || !known) {
+    if (!found || !known || !from_ok(a, u)) {
         return FERRY_E_AUTH_DENIED;
     }
     note_key(a, key, NULL);
@@ -313,7 +323,9 @@ static int cb_cert_allowed(void *ctx, const char *user, const ferry_cert *cert)
     if (!a->allow_pubkey || lookup(a, user, &u) != FERRY_OK) {
         return FERRY_E_AUTH_DENIED;
     }
-    if (a->pubkey_algs != NULL && !key_type_accepted(a->pubkey_algs, cert->key)) {
+    if (u->from != NULL && !ferry_addr_list_admits(u->from, a->peer)) {
+        snprintf(cc.why, sizeof(cc.why), "not admitted by the user's From");
+    } else if (a->pubkey_algs != NULL && !key_type_accepted(a->pubkey_algs, cert->key)) {
         snprintf(cc.why, sizeof(cc.why), "key type not accepted");
     } else if (revoked(a, cert->key, cert, cc.why, sizeof(cc.why))) {
         /* cc.why says why */
@@ -347,7 +359,7 @@ static int cb_password_check(void *ctx, const char *user, const char *password)
     if (hash != NULL && hash[0] != '\0') {
         r = ferryd_auth_password_matches(password, hash);
     }
-    if (!known || !a->allow_password) {
+    if (!known || !a->allow_password || (r == FERRY_OK && !from_ok(a, u))) {
         r = FERRY_E_AUTH_DENIED;
     }
     return r == FERRY_OK ? FERRY_OK : FERRY_E_AUTH_DENIED;

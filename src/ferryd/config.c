@@ -60,6 +60,7 @@ static void user_free(ferryd_user_conf *u)
     }
     free(u->password_hash);
     free(u->principals_file);
+    free(u->from);
 }
 
 void ferryd_config_free(ferryd_config *cfg)
@@ -170,6 +171,19 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 
 static int set_str(ferryd_config *cfg, void *field, const char *val, char *why, size_t whysz)
 {
+    return ferryd_config_set_str((char **)field, val);
+}
+
+/* From: an address pattern-list as authorized_keys from= takes it
+ * (comma-separated; *, ?, !negation, CIDR): no blanks, no empty entry. */
+static int set_from(ferryd_config *cfg, void *field, const char *val, char *why, size_t whysz)
+{
+    size_t n = strlen(val);
+    if (n == 0 || strpbrk(val, " \t\"") != NULL || val[0] == ',' || val[n - 1] == ',' ||
+        strstr(val, ",,") != NULL) {
+        snprintf(why, whysz, "not an address pattern-list");
+        return FERRY_E_FORMAT;
+    }
     return ferryd_config_set_str((char **)field, val);
 }
 
@@ -463,6 +477,7 @@ static const struct kw keywords[] = {
     U("PasswordHash", set_str, password_hash),
     U("AuthorizedPrincipalsFile", set_str, principals_file),
     U("Mode", set_mode, mode),
+    U("From", set_from, from),
 };
 
 #undef G

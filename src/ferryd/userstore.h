@@ -26,6 +26,9 @@ typedef struct ferryd_user {
     /* Principals a certificate from TrustedUserCAKeys must name one of
      * (comma-separated; "" = none), or NULL for the user's name. */
     const char *principals;
+    /* Source addresses the user may log in from (an OpenSSH address
+     * pattern-list, as authorized_keys from=), NULL = any. */
+    const char *from;
 } ferryd_user;
 
 typedef struct ferryd_userstore_ops {

@@ -20,6 +20,7 @@
 #     another user's CA refused; a CA key is never a plain user key;
 #     AuthorizedPrincipalsFile (%u expanded) replaces the user's name for
 #     TrustedUserCAKeys certificates;
+#  5b. a user's From refuses its key and certificate from elsewhere;
 #  6. RevokedKeys: a listed user key, certified key or CA is refused
 #     (each logged), others go on; the file is read at each connection;
 #     then the same as OpenSSH's binary KRL (ssh-keygen -k): certificate
@@ -38,7 +39,7 @@ ssh-keygen -q -t rsa -b 3072 -N '' -C ca-rsa -f "$T/ca_rsa"
 ssh-keygen -q -t ed25519 -N '' -C untrusted -f "$T/ca_other"
 ssh-keygen -q -t ed25519 -N '' -C from-10 -f "$T/ca_from"
 cat "$T/ca_ed.pub" "$T/ca_ec.pub" "$T/ca_rsa.pub" >"$T/trusted_cas"
-mkdir -p "$T/root_alice" "$T/root_bob" "$T/root_carol" "$T/root_dave" "$T/root_erin"
+mkdir -p "$T/root_alice" "$T/root_bob" "$T/root_carol" "$T/root_dave" "$T/root_erin" "$T/root_frank"
 cat >"$T/ferryd.conf" <<CONF
 PerSourcePenalties no
 AuditLog $T/audit.log
@@ -59,6 +60,10 @@ User erin
     Root $T/root_erin
     AuthorizedKeysFile $T/no_such_keys
     AuthorizedPrincipalsFile $T/principals_%u
+User frank
+    Root $T/root_frank
+    AuthorizedKeysFile $T/keys_frank
+    From 10.0.0.0/8,192.168.0.0/16
 CONF
 # erin takes certificates (TrustedUserCAKeys) for ops-team, not her name;
 # a line with options is skipped, not read as a bare principal
@@ -213,6 +218,19 @@ cert erinname ca_ed -n erin
 check_refused erin erinname "no principal of the certificate is allowed"
 grep -q "skipping \"from=" "$T/ferryd.log" || fail "erin: the line with options was not reported"
 ok "AuthorizedPrincipalsFile: a TrustedUserCAKeys certificate for a listed principal, not the user's name; a line with options skipped"
+
+# ---- 5b. a user's From: neither a key nor a certificate logs in from elsewhere ----
+key frankkey ed25519
+cp "$T/frankkey.pub" "$T/keys_frank"
+if sftp_as frank frankkey; then fail "From: frank logged in from 127.0.0.1"; fi
+[ ! -e "$T/root_frank/frankkey.bin" ] || fail "From: frankkey wrote a file"
+grep -q "user frank from 127.0.0.1 refused: not admitted by From" "$T/ferryd.log" ||
+    fail "From: the key's refusal not logged"
+key frankcert ed25519
+cert frankcert ca_ed -n frank
+if sftp_as frank frankcert; then fail "From: frank's certificate logged in from 127.0.0.1"; fi
+refused frank frankcert "not admitted by the user's From"
+ok "a user's From (10.0.0.0/8,192.168.0.0/16) refuses its key and its certificate from 127.0.0.1, logged"
 
 # ---- 6. RevokedKeys: a user key, a certified key, a CA ----
 ferryd_stop

@@ -66,8 +66,10 @@ static int setup(void **state)
     snprintf(conf, sizeof(conf),
              "User alice\nRoot /tmp\nAuthorizedKeysFile %s/*_keys\nPasswordHash %s\n"
              "User bob\nRoot /tmp\nMode read-only\n"
-             "User authorized\nRoot /tmp\nAuthorizedKeysFile %s/%%u_keys /nonexistent/%%u\n",
-             fx->dir, fx->hash, fx->dir);
+             "User authorized\nRoot /tmp\nAuthorizedKeysFile %s/%%u_keys /nonexistent/%%u\n"
+             "User dana\nRoot /tmp\nAuthorizedKeysFile %s/*_keys\nPasswordHash %s\n"
+             "From 10.0.0.0/8,!10.9.0.0/16,::1\n",
+             fx->dir, fx->hash, fx->dir, fx->dir, fx->hash);
     ferryd_config_init(&fx->cfg);
     assert_int_equal(ferryd_config_parse(&fx->cfg, conf, strlen(conf), "t", err, sizeof(err)),
                      FERRY_OK);
@@ -151,6 +153,38 @@ static void test_pubkey(void **state)
     assert_int_equal(ops->pubkey_allowed(&s, "alice", fx->k1), FERRY_OK);
     s.standin_user = "missing";
     assert_int_equal(ops->pubkey_allowed(&s, "nobody", fx->k1), FERRY_E_AUTH_DENIED);
+}
+
+/* From: the user logs in only from the addresses it admits, by key,
+ * certificate or password alike; a bad list is a configuration error. */
+static void test_from(void **state)
+{
+    struct fixture *fx = *state;
+    const ferry_auth_ops *ops = &ferryd_auth_ops;
+    static const struct {
+        const char *peer;
+        int ok;
+    } cases[] = {{"10.1.2.3", 1}, {"::1", 1}, {"127.0.0.1", 0}, {"10.9.1.1", 0}, {NULL, 0}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ferryd_auth a = mkauth(fx, cases[i].peer, -1);
+        int want = cases[i].ok ? FERRY_OK : FERRY_E_AUTH_DENIED;
+        assert_int_equal(ops->pubkey_allowed(&a, "dana", fx->k1), want);
+        assert_int_equal(ops->password_check(&a, "dana", "s3cret"), want);
+        assert_int_equal(ops->password_check(&a, "dana", "wrong"), FERRY_E_AUTH_DENIED);
+        /* alice, without From, from anywhere */
+        assert_int_equal(ops->pubkey_allowed(&a, "alice", fx->k1), FERRY_OK);
+    }
+    static const char *const bad[] = {"From \n", "From a,,b\n", "From ,a\n", "From a,\n",
+                                      "From \"10.0.0.0/8 ::1\"\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char conf[128], err[256] = "";
+        snprintf(conf, sizeof(conf), "User x\nRoot /tmp\n%s", bad[i]);
+        ferryd_config c;
+        ferryd_config_init(&c);
+        assert_int_not_equal(ferryd_config_parse(&c, conf, strlen(conf), "t", err, sizeof(err)),
+                             FERRY_OK);
+        ferryd_config_free(&c);
+    }
 }
 
 static uint64_t ms_now(void)
@@ -258,6 +292,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pubkey, setup, teardown),
         cmocka_unit_test_setup_teardown(test_password, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_from, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
         cmocka_unit_test(test_audit_format),
     };
