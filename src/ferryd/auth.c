@@ -193,13 +193,13 @@ static int cb_pubkey_allowed(void *ctx, const char *user, const ferry_key *key)
 {
     ferryd_auth *a = ctx;
     const ferryd_user *u = NULL;
-    if (!a->allow_pubkey) {
-        return FERRY_E_AUTH_DENIED;
-    }
     /* An unknown user's key is compared with the stand-in's keys and
      * refused whatever the result: its "no" takes as long as a known
      * user's with a wrong key (each key compared costs time). */
     int known = lookup(a, user, &u) == FERRY_OK;
+    if (!(a->allow_pubkey || (known && u->auth_methods != NULL))) {
+        return FERRY_E_AUTH_DENIED;
+    }
     if (!known && (a->standin_user == NULL || lookup(a, a->standin_user, &u) != FERRY_OK)) {
         return FERRY_E_AUTH_DENIED;
     }
@@ -320,7 +320,7 @@ static int cb_cert_allowed(void *ctx, const char *user, const ferry_cert *cert)
     ferryd_auth *a = ctx;
     const ferryd_user *u = NULL;
     crit_check cc = {.peer = a->peer};
-    if (!a->allow_pubkey || lookup(a, user, &u) != FERRY_OK) {
+    if (lookup(a, user, &u) != FERRY_OK || !(a->allow_pubkey || u->auth_methods != NULL)) {
         return FERRY_E_AUTH_DENIED;
     }
     if (u->from != NULL && !ferry_addr_list_admits(u->from, a->peer)) {
@@ -359,10 +359,19 @@ static int cb_password_check(void *ctx, const char *user, const char *password)
     if (hash != NULL && hash[0] != '\0') {
         r = ferryd_auth_password_matches(password, hash);
     }
-    if (!known || !a->allow_password || (r == FERRY_OK && !from_ok(a, u))) {
+    if (!known || !(a->allow_password || u->auth_methods != NULL) ||
+        (r == FERRY_OK && !from_ok(a, u))) {
         r = FERRY_E_AUTH_DENIED;
     }
     return r == FERRY_OK ? FERRY_OK : FERRY_E_AUTH_DENIED;
+}
+
+/* A user's own AuthenticationMethods (the SSH layer then offers and
+ * accepts only those; the global switches do not apply to the user). */
+static const char *cb_methods_for(void *ctx, const char *user)
+{
+    const ferryd_user *u = NULL;
+    return lookup(ctx, user, &u) == FERRY_OK ? u->auth_methods : NULL;
 }
 
 static void cb_on_success(void *ctx, const char *user, const char *methods)
@@ -398,4 +407,5 @@ const ferry_auth_ops ferryd_auth_ops = {
     .password_check = cb_password_check,
     .on_success = cb_on_success,
     .on_failure = cb_on_failure,
+    .methods_for = cb_methods_for,
 };

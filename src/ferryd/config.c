@@ -61,6 +61,7 @@ static void user_free(ferryd_user_conf *u)
     free(u->password_hash);
     free(u->principals_file);
     free(u->from);
+    free(u->auth_methods);
 }
 
 void ferryd_config_free(ferryd_config *cfg)
@@ -349,16 +350,17 @@ static int set_penalties(ferryd_config *cfg, void *field, const char *val, char 
     return FERRY_OK;
 }
 
+/* AuthenticationMethods, global or a user's ("any": no list of its own). */
 static int set_auth_methods(ferryd_config *cfg, void *field, const char *val, char *why,
                             size_t whysz)
 {
     if (strcasecmp(val, "any") == 0) {
-        return ferryd_config_set_str(&cfg->auth_methods, NULL);
+        return ferryd_config_set_str((char **)field, NULL);
     }
-    if (strspn(val, "abcdefghijklmnopqrstuvwxyz-, ") != strlen(val)) {
+    if (ferry_auth_methods_valid(val) != FERRY_OK) {
         return why_set(why, whysz, "bad AuthenticationMethods \"%s\"", val);
     }
-    return ferryd_config_set_str(&cfg->auth_methods, val);
+    return ferryd_config_set_str((char **)field, val);
 }
 
 static const struct {
@@ -478,19 +480,26 @@ static const struct kw keywords[] = {
     U("AuthorizedPrincipalsFile", set_str, principals_file),
     U("Mode", set_mode, mode),
     U("From", set_from, from),
+    U("AuthenticationMethods", set_auth_methods, auth_methods),
 };
 
 #undef G
 #undef U
 
-static const struct kw *kw_find(const char *name)
+/* The keyword `name`; one that is both global and a user's
+ * (AuthenticationMethods) is taken in the scope the line is in. */
+static const struct kw *kw_find(const char *name, int in_user)
 {
+    const struct kw *found = NULL;
     for (size_t i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++) {
-        if (strcasecmp(keywords[i].name, name) == 0) {
-            return &keywords[i];
+        if (strcasecmp(keywords[i].name, name) != 0) {
+            continue;
+        }
+        if (found == NULL || (keywords[i].scope == SCOPE_USER) == in_user) {
+            found = &keywords[i];
         }
     }
-    return NULL;
+    return found;
 }
 
 /* Strips one pair of surrounding double quotes, in place. */
@@ -522,7 +531,7 @@ struct parse_state {
 /* Handles one keyword/value pair. */
 static int parse_pair(struct parse_state *st, const char *key, char *val, char *why, size_t whysz)
 {
-    const struct kw *k = kw_find(key);
+    const struct kw *k = kw_find(key, st->user != NULL);
     if (k == NULL && strcasecmp(key, "Match") == 0) {
         return why_set(why, whysz, "Match blocks are not supported: use \"User NAME\" blocks");
     }

@@ -29,6 +29,7 @@ typedef struct ferryd_user_conf {
     char *password_hash; /* crypt(3) string, NULL = no password */
     char *principals_file; /* AuthorizedPrincipalsFile, NULL = the user's name */
     char *from;            /* From: source-address pattern-list, NULL = any */
+    char *auth_methods;    /* AuthenticationMethods of this user, NULL = the global */
     enum ferry_sftp_mode mode;
     unsigned line; /* where the block starts (0 = from the command line) */
 } ferryd_user_conf;

@@ -29,6 +29,9 @@ typedef struct ferryd_user {
     /* Source addresses the user may log in from (an OpenSSH address
      * pattern-list, as authorized_keys from=), NULL = any. */
     const char *from;
+    /* The user's own AuthenticationMethods (replacing the global one, and
+     * the global Pubkey/PasswordAuthentication switches), NULL = none. */
+    const char *auth_methods;
 } ferryd_user;
 
 typedef struct ferryd_userstore_ops {

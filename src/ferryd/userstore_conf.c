@@ -207,6 +207,7 @@ int ferryd_userstore_conf_new(const ferryd_config *cfg, ferryd_userstore *out)
         u->pub.password_hash = u->uc->password_hash;
         u->pub.mode = u->uc->mode;
         u->pub.from = u->uc->from;
+        u->pub.auth_methods = u->uc->auth_methods;
     }
     cs->n_users = cfg->n_users;
     out->ops = &conf_ops;

@@ -3,11 +3,14 @@
 # key file and Mode, checked with OpenSSH's sftp: each user sees only its
 # root; read-only refuses every change; upload-only accepts uploads but
 # refuses reading and removing; a key listed for one user does not log in
-# as another; from= restricts a key to its addresses.
+# as another; from= restricts a key to its addresses. A user's own
+# AuthenticationMethods: "publickey,password" needs both (the key alone,
+# or the password alone, is refused); "password" lets that user in by
+# password although PasswordAuthentication is off for everyone else.
 . "$FERRY_SRC/tests/interop/lib.sh"
 need sftp ssh-keygen cmp timeout
 
-for u in rw ro up; do
+for u in rw ro up twofa pwonly; do
     ssh-keygen -q -t ed25519 -N '' -C "$u" -f "$T/key_$u"
     mkdir -p "$T/root_$u"
 done
@@ -17,8 +20,15 @@ cp "$T/key_ro.pub" "$T/keys_ro"
 echo "from=\"127.0.0.1\" $(cat "$T/key_up.pub")" >"$T/keys_up"
 echo "shared content" >"$T/root_ro/readme.txt"
 echo "not for uploaders" >"$T/root_up/existing.txt"
+cp "$T/key_twofa.pub" "$T/keys_twofa"
+cp "$T/key_pwonly.pub" "$T/keys_pwonly"
+PW='Users-Pw-7'
+HASH=$(password_hash "$PW")
+printf '#!/bin/sh\necho %s\n' "$PW" >"$T/askpass"
+chmod 755 "$T/askpass"
 cat >"$T/ferryd.conf" <<CONF
 PerSourcePenalties no
+PasswordAuthentication no
 AuditLog $T/audit.log
 User writer
     Root $T/root_rw
@@ -32,6 +42,20 @@ User dropbox
     Root $T/root_up
     AuthorizedKeysFile $T/keys_up
     Mode upload-only
+User twofa
+    Root $T/root_twofa
+    AuthorizedKeysFile $T/keys_twofa
+    PasswordHash $HASH
+    AuthenticationMethods publickey,password
+User pwonly
+    Root $T/root_pwonly
+    AuthorizedKeysFile $T/keys_pwonly
+    PasswordHash $HASH
+    AuthenticationMethods password
+User writerpw
+    Root $T/root_rw
+    AuthorizedKeysFile $T/keys_rw
+    PasswordHash $HASH
 CONF
 ferryd_start --config "$T/ferryd.conf"
 make_file "$T/data" 123456
@@ -116,5 +140,27 @@ if grep -q ' event=file user=writer .*refused=' "$T/audit.log"; then
 fi
 [ "$(stat -c %a "$T/audit.log")" = 600 ] || fail "AuditLog mode"
 ok "AuditLog file with timestamps"
+
+# A user's own AuthenticationMethods. pw USER KEY|none: OpenSSH's sftp with
+# the key (none: no key) and the password from SSH_ASKPASS; commands on
+# stdin, as -b would switch passwords off (BatchMode)
+pw() {
+    local keyopt=(-o PubkeyAuthentication=no)
+    [ "$2" = none ] || keyopt=(-i "$T/key_$2")
+    echo pwd | SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=:0 setsid -w \
+        timeout 60 sftp -F /dev/null -P "$FERRYD_PORT" -o UserKnownHostsFile="$T/known_hosts" \
+        -o StrictHostKeyChecking=yes -o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes \
+        -o IdentityAgent=none -o NumberOfPasswordPrompts=1 "${keyopt[@]}" \
+        "$1@127.0.0.1" >"$T/pw.out" 2>&1 && grep -q "Remote working directory: /" "$T/pw.out"
+}
+if as twofa twofa "ls"; then fail "twofa: the key alone logged in"; fi
+if pw twofa none; then fail "twofa: the password alone logged in"; fi
+pw twofa twofa || { cat "$T/pw.out" >&2; fail "twofa: key and password refused"; }
+grep -q "event=session_start user=twofa .*method=publickey,password " "$T/audit.log" ||
+    fail "twofa: no session_start with method=publickey,password: $(grep 'user=twofa' "$T/audit.log")"
+pw pwonly none || { cat "$T/pw.out" >&2; fail "pwonly: the password refused"; }
+if as pwonly pwonly "ls"; then fail "pwonly: the key logged in"; fi
+if pw writerpw none; then fail "writerpw: a password logged in with PasswordAuthentication no"; fi
+ok "a user's AuthenticationMethods: publickey,password needs both; password alone for one user while PasswordAuthentication is off"
 ferryd_stop
 ok "clean shutdown"

@@ -79,11 +79,18 @@ static int parse_chain(ferry_auth_state *a, size_t i, const char *p, size_t n)
     return steps > 0 ? FERRY_OK : FERRY_E_INVALID_ARG;
 }
 
+/* Replaces the chains with those of `spec` (NULL or "any": the
+ * defaults). */
 static int parse_methods(ferry_auth_state *a, const char *spec)
 {
     if (spec == NULL || strcmp(spec, "any") == 0) {
         spec = DEFAULT_METHODS;
     }
+    a->n_chains = 0;
+    memset(a->chain, 0, sizeof(a->chain));
+    memset(a->chain_len, 0, sizeof(a->chain_len));
+    memset(a->chain_done, 0, sizeof(a->chain_done));
+    memset(a->chain_alive, 0, sizeof(a->chain_alive));
     const char *p = spec;
     while (*p != '\0') {
         while (*p == ' ' || *p == '\t') {
@@ -104,6 +111,17 @@ static int parse_methods(ferry_auth_state *a, const char *spec)
         p += len;
     }
     return a->n_chains > 0 ? FERRY_OK : FERRY_E_INVALID_ARG;
+}
+
+int ferry_auth_methods_valid(const char *spec)
+{
+    ferry_auth_state *a = calloc(1, sizeof(*a));
+    if (a == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    int r = parse_methods(a, spec);
+    free(a);
+    return r;
 }
 
 int ferry__auth_server_init(ferry_ssh *s)
@@ -532,6 +550,16 @@ static int request_header(ferry_ssh *s, ferry_rd *rd)
                            "change of user name not allowed");
     }
     memcpy(a->user, user, sizeof(a->user));
+    if (!a->have_user && s->cfg.auth != NULL && s->cfg.auth->methods_for != NULL) {
+        /* the user's own AuthenticationMethods, before any method ran */
+        const char *spec = s->cfg.auth->methods_for(s->cfg.auth_ctx, user);
+        if (spec != NULL && parse_methods(a, spec) != FERRY_OK) {
+            ferry_error("ssh: bad authentication methods \"%s\" for \"%s\"", spec, user);
+            return ferry__fail(s, FERRY_E_INVALID_ARG,
+                               SSH_DISCONNECT_NO_MORE_AUTH_METHODS_AVAILABLE,
+                               "no authentication methods available");
+        }
+    }
     a->have_user = 1;
     return FERRY_OK;
 }

@@ -74,6 +74,10 @@ typedef struct ferry_auth_ops {
     int (*password_check)(void *ctx, const char *user, const char *password);
     /* Called once when a user has passed every method of a chain. */
     void (*on_success)(void *ctx, const char *user, const char *methods);
+    /* The user's own AuthenticationMethods (the syntax of cfg.auth_methods),
+     * or NULL for cfg.auth_methods. Asked once, when the first request
+     * names the user (before any method is tried). May itself be NULL. */
+    const char *(*methods_for)(void *ctx, const char *user);
     /* Called on each failed attempt (for penalties/audit). */
     void (*on_failure)(void *ctx, const char *user, const char *method);
 } ferry_auth_ops;
@@ -209,6 +213,9 @@ typedef struct ferry_ssh_config {
 /* New session; `cfg` is copied (the pointers inside are borrowed and must
  * outlive the session). */
 int ferry_ssh_new(ferry_ssh **out, const ferry_ssh_config *cfg);
+/* FERRY_OK if `spec` is a valid AuthenticationMethods list (space-separated
+ * chains of comma-separated method names; NULL or "any": the defaults). */
+int ferry_auth_methods_valid(const char *spec);
 /* Frees the session and every channel (consumers get on_close). NULL ok. */
 void ferry_ssh_free(ferry_ssh *s);
 /* Queues our version line and first KEXINIT. */
