@@ -467,6 +467,8 @@ static int apply_algs(ferry_conn *c, const ferry_opts *o)
         {o->hostkey_algs, ferry_sigalg_default(), ferry_sigalg_supported(), "HostKeyAlgorithms",
          &c->algs[3]},
         {o->pubkey_algs, pk_def, pk_sup, "PubkeyAcceptedAlgorithms", &c->algs[4]},
+        {o->ca_sig_algs, ferry_sigalg_default(), ferry_sigalg_default(), "CASignatureAlgorithms",
+         &c->algs[5]},
     };
     int r = 0;
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]) && r == 0; i++) {
@@ -658,6 +660,7 @@ int ferry__conn_begin(ferry_conn **out, const ferry_opts *o, const char *host)
         r = FERRY_E_INVALID_ARG;
         goto out;
     }
+    c->hc.ca_sig_algs = c->algs[5];
     if (o->hostkey_algs == NULL &&
         (r = ferry_hostkey_order_algs(&c->hc, ferry_sigalg_default(), &c->algs[3])) != FERRY_OK) {
         goto out;

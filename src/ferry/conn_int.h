@@ -20,7 +20,9 @@ struct ferry_conn {
     ferry_sftpc *sftp;
     ferry_hostcheck hc;
     char ip[64];
-    char *algs[5]; /* Ciphers, MACs, KexAlgorithms, HostKeyAlgorithms, PubkeyAcceptedAlgorithms */
+    /* Ciphers, MACs, KexAlgorithms, HostKeyAlgorithms, PubkeyAcceptedAlgorithms,
+     * CASignatureAlgorithms */
+    char *algs[6];
     int batch_mode;
     int reported;
     uint64_t last_rx, last_tx, alive_ms; /* ServerAlive*: silence since both */

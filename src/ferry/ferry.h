@@ -57,6 +57,7 @@ typedef struct ferry_opts {
     char *bind_address; /* BindAddress: the connection's source address */
     char *ciphers, *macs, *kex, *hostkey_algs;
     char *pubkey_algs; /* PubkeyAcceptedAlgorithms (PubkeyAcceptedKeyTypes) */
+    char *ca_sig_algs; /* CASignatureAlgorithms */
     int pubkey_auth, password_auth, kbdint_auth;
     char *auth_order; /* PreferredAuthentications */
     int password_prompts;    /* NumberOfPasswordPrompts */
@@ -200,6 +201,7 @@ typedef struct ferry_hostcheck {
     const char *ip; /* numeric address connected to */
     int port;
     const ferry_opts *opts;
+    const char *ca_sig_algs; /* CASignatureAlgorithms resolved; NULL = the defaults */
 } ferry_hostcheck;
 
 /* verify_hostkey callback for the SSH session; ctx is a ferry_hostcheck. */

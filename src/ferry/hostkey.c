@@ -333,6 +333,11 @@ int ferry_hostkey_verify_cert(void *ctx, const ferry_cert *cert)
     } else if (ferry_cert_check(cert, FERRY_CERT_HOST, host, (uint64_t)time(NULL), why,
                                 sizeof(why)) != FERRY_OK) {
         fprintf(stderr, "Certificate invalid: %s\n", why);
+    } else if (hc->ca_sig_algs != NULL &&
+               !ferry_names_contains(hc->ca_sig_algs, cert->sig_alg, strlen(cert->sig_alg))) {
+        fprintf(stderr,
+                "Certificate invalid: CA signature algorithm %s not in CASignatureAlgorithms\n",
+                cert->sig_alg);
     } else {
         ferry_debug("Host '%s' is known and matches the %s host certificate (CA in %s:%zu).", name,
                     cert->type_name, files[at], line);

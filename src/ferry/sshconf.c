@@ -70,6 +70,7 @@ static const opt_def opt_table[] = {
     {"hostkeyalgorithms", T_STR, F(hostkey_algs)},
     {"pubkeyacceptedalgorithms", T_STR, F(pubkey_algs)},
     {"pubkeyacceptedkeytypes", T_STR, F(pubkey_algs)}, /* its name before OpenSSH 8.5 */
+    {"casignaturealgorithms", T_STR, F(ca_sig_algs)},
     {"pubkeyauthentication", T_YESNO, F(pubkey_auth)},
     {"passwordauthentication", T_YESNO, F(password_auth)},
     {"kbdinteractiveauthentication", T_YESNO, F(kbdint_auth)},
@@ -166,7 +167,8 @@ void ferry_opts_free(ferry_opts *o)
                      &o->subsystem,
                      &o->revoked_host_keys,
                      &o->pubkey_algs,
-                     &o->bind_address};
+                     &o->bind_address,
+                     &o->ca_sig_algs};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;

@@ -327,6 +327,9 @@ static int cb_cert_allowed(void *ctx, const char *user, const ferry_cert *cert)
         snprintf(cc.why, sizeof(cc.why), "not admitted by the user's From");
     } else if (a->pubkey_algs != NULL && !key_type_accepted(a->pubkey_algs, cert->key)) {
         snprintf(cc.why, sizeof(cc.why), "key type not accepted");
+    } else if (a->ca_sig_algs != NULL &&
+               !ferry_names_contains(a->ca_sig_algs, cert->sig_alg, strlen(cert->sig_alg))) {
+        snprintf(cc.why, sizeof(cc.why), "CA signature algorithm %s not accepted", cert->sig_alg);
     } else if (revoked(a, cert->key, cert, cc.why, sizeof(cc.why))) {
         /* cc.why says why */
     } else if (ca_trusted(a, u, user, cert, &cc) &&

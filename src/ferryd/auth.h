@@ -28,6 +28,7 @@ typedef struct ferryd_auth {
     /* PubkeyAcceptedAlgorithms as resolved (NULL = all the SSH layer
      * accepts): a key none of these algorithms can use is refused. */
     const char *pubkey_algs;
+    const char *ca_sig_algs;        /* CASignatureAlgorithms (NULL: the defaults) */
     int report_fd;                  /* pipe to the listener, -1 = none */
     const ferryd_audit_sink *audit; /* NULL = stderr */
     unsigned failures;

@@ -80,6 +80,7 @@ void ferryd_config_free(ferryd_config *cfg)
     free(cfg->macs);
     free(cfg->hostkey_algs);
     free(cfg->pubkey_algs);
+    free(cfg->ca_sig_algs);
     free(cfg->auth_methods);
     free(cfg->service_user);
     free(cfg->audit_log);
@@ -452,6 +453,7 @@ static const struct kw keywords[] = {
     G("HostKeyAlgorithms", set_str, hostkey_algs),
     G("PubkeyAcceptedAlgorithms", set_str, pubkey_algs),
     G("PubkeyAcceptedKeyTypes", set_str, pubkey_algs),
+    G("CASignatureAlgorithms", set_str, ca_sig_algs),
     G("MaxAuthTries", set_uint, max_auth_tries),
     G("LoginGraceTime", set_time, login_grace_time),
     G("MaxStartups", set_startups, startups_begin),

@@ -46,6 +46,7 @@ typedef struct ferryd_config {
     /* Algorithm specs as written (OpenSSH +/-/^ syntax), NULL = default;
      * resolved by ferryd_config_algs. */
     char *kex_algs, *ciphers, *macs, *hostkey_algs, *pubkey_algs;
+    char *ca_sig_algs;         /* CASignatureAlgorithms */
     unsigned max_auth_tries;   /* 0 = library default (6) */
     unsigned login_grace_time; /* seconds, 0 = none; default 120 */
     unsigned startups_begin;   /* MaxStartups start:rate:full */
@@ -83,6 +84,7 @@ typedef struct ferryd_config {
 /* Resolved algorithm lists (heap strings, NULL = library default). */
 typedef struct ferryd_algs {
     char *kex, *ciphers, *macs, *hostkey, *pubkey;
+    char *ca_sig; /* CASignatureAlgorithms: the CA signatures user certificates may carry */
 } ferryd_algs;
 
 /* Fills *cfg with the defaults (OpenSSH's where they exist). */

@@ -56,6 +56,10 @@ int ferryd_config_algs(const ferryd_config *cfg, ferryd_algs *a, char *err, size
         r = algs_one(cfg->pubkey_algs, ferry_sigalg_default(), ferry_sigalg_supported(),
                      "PubkeyAcceptedAlgorithms", &a->pubkey, err, errsz);
     }
+    if (r == FERRY_OK) { /* SHA-1 "ssh-rsa" CA signatures are never taken */
+        r = algs_one(cfg->ca_sig_algs, ferry_sigalg_default(), ferry_sigalg_default(),
+                     "CASignatureAlgorithms", &a->ca_sig, err, errsz);
+    }
     if (r != FERRY_OK) {
         ferryd_algs_free(a);
     }
@@ -69,5 +73,6 @@ void ferryd_algs_free(ferryd_algs *a)
     free(a->macs);
     free(a->hostkey);
     free(a->pubkey);
+    free(a->ca_sig);
     memset(a, 0, sizeof(*a));
 }

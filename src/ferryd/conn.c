@@ -459,6 +459,7 @@ int ferryd_conn_serve(const ferryd_server *srv, int fd, const char *peer, unsign
                            .allow_password = srv->cfg.password_auth,
                            .report_fd = report_fd,
                            .pubkey_algs = srv->algs.pubkey,
+                           .ca_sig_algs = srv->algs.ca_sig,
                            .user_cas = srv->user_cas,
                            .revoked_path = srv->cfg.revoked_keys,
                            .audit = srv->audit};

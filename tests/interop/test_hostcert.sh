@@ -194,6 +194,21 @@ timeout 30 ssh -F none -p "$SSHD_PORT" -o UserKnownHostsFile="$T/kh_ca" -o Globa
     -i "$T/id_ed25519" -o RevokedHostKeys="$T/hk_other.krl" root@127.0.0.1 true >"$T/ssh_other.out" 2>&1 ||
     { cat "$T/ssh_other.out" >&2; fail "OpenSSH's ssh refused the host with hk_other.krl"; }
 ok "RevokedHostKeys: a KRL's serial, key ID or key, or a key list's host key or CA, refuses the host (as OpenSSH's ssh does); another serial does not; a missing file refuses"
+# CASignatureAlgorithms: the ed25519 CA's signature not among them
+ferry_to "$SSHD_PORT" "$T/kh_ca" casig -o CASignatureAlgorithms=ecdsa-sha2-nistp256,rsa-sha2-512
+refused casig "Certificate invalid: CA signature algorithm ssh-ed25519 not in CASignatureAlgorithms"
+if timeout 30 ssh -F none -p "$SSHD_PORT" -o UserKnownHostsFile="$T/kh_ca" -o GlobalKnownHostsFile=none \
+    -o StrictHostKeyChecking=yes -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none \
+    -i "$T/id_ed25519" -o CASignatureAlgorithms=ecdsa-sha2-nistp256,rsa-sha2-512 root@127.0.0.1 true \
+    >"$T/ssh_casig.out" 2>&1; then
+    fail "OpenSSH's ssh accepted the certificate with CASignatureAlgorithms excluding its CA's"
+fi
+ferry_to "$SSHD_PORT" "$T/kh_ca" casigok -o CASignatureAlgorithms=-ecdsa*
+[ "$(cat "$T/casigok.rc")" = 0 ] || { cat "$T/casigok.err" >&2; fail "casigok: refused"; }
+ferry_to "$SSHD_PORT" "$T/kh_ca" casigbad -o CASignatureAlgorithms=+ssh-rsa
+[ "$(cat "$T/casigbad.rc")" != 0 ] || fail "casigbad: SHA-1 ssh-rsa accepted as a CA signature algorithm"
+grep -q "Bad SSH2 CASignatureAlgorithms spec '+ssh-rsa'" "$T/casigbad.err" || fail "casigbad: $(cat "$T/casigbad.err")"
+ok "CASignatureAlgorithms: a certificate whose CA signature is not listed is invalid (as for ssh); SHA-1 ssh-rsa cannot be added"
 sshd_stop
 
 # ---- 3. OpenSSH's sftp -> ferryd, ferry -> ferryd ----

@@ -21,6 +21,8 @@
 #     AuthorizedPrincipalsFile (%u expanded) replaces the user's name for
 #     TrustedUserCAKeys certificates;
 #  5b. a user's From refuses its key and certificate from elsewhere;
+#  6c. CASignatureAlgorithms refuses a certificate whose CA signature is
+#     not listed;
 #  6. RevokedKeys: a listed user key, certified key or CA is refused
 #     (each logged), others go on; the file is read at each connection;
 #     then the same as OpenSSH's binary KRL (ssh-keygen -k): certificate
@@ -322,6 +324,20 @@ if sftp_as alice plainok; then fail "KRL: a key logged in with a damaged KRL"; f
 grep -q "RevokedKeys $T/revoked.krl: .*; refusing every key" "$T/ferryd.log" || fail "KRL: the damaged file was not logged"
 rm -f "$T/revoked.krl" && ssh-keygen -q -k -f "$T/revoked.krl" "$T/krlkey.pub"
 ok "RevokedKeys as a KRL from ssh-keygen -k: serials (list, range), key ID, key, sha256 and hash: entries refused, the rest accepted, updates seen at once, a damaged KRL refuses all"
+
+# ---- 6c. CASignatureAlgorithms ----
+ferryd_stop
+sed -i "s|^TrustedUserCAKeys .*|&\nCASignatureAlgorithms ssh-ed25519,ecdsa-sha2-nistp256|" "$T/ferryd.conf"
+ferryd_start --config "$T/ferryd.conf"
+key casigrsa ed25519
+cert casigrsa ca_rsa -n alice
+if sftp_as alice casigrsa; then fail "CASignatureAlgorithms: an RSA CA's certificate logged in"; fi
+refused alice casigrsa "CA signature algorithm rsa-sha2-512 not accepted"
+key casiged ed25519
+cert casiged ca_ed -n alice
+login_ok alice casiged ssh-ed25519-cert-v01@openssh.com "CASignatureAlgorithms: an ed25519 CA's certificate refused"
+sed -i "/^CASignatureAlgorithms /d" "$T/ferryd.conf"
+ok "CASignatureAlgorithms: a certificate signed with rsa-sha2-512 refused when only ed25519/ECDSA are listed, an ed25519 CA's accepted"
 
 # ---- 7. without TrustedUserCAKeys ----
 ferryd_stop

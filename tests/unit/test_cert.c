@@ -800,7 +800,7 @@ static const struct kg kgs[] = {
 static void keygen(const char *name, const char *args)
 {
     char *o = th_run("rm -f %s/%s %s/%s.pub; ssh-keygen -q %s -N '' -C test@%s -f %s/%s </dev/null",
-                  tmpdir, name, tmpdir, name, args, name, tmpdir, name);
+                     tmpdir, name, tmpdir, name, args, name, tmpdir, name);
     assert_non_null(o);
     free(o);
 }
@@ -828,10 +828,11 @@ static void test_ssh_keygen_user_certs(void **state)
         ferry_key *cakey = load_pub(ca);
         for (size_t j = 0; j < sizeof(kgs) / sizeof(kgs[0]); j++) {
             snprintf(user, sizeof(user), "user_%s", kgs[j].name);
-            char *o = th_run("cd %s && rm -f %s-cert.pub && ssh-keygen -q -s %s -I myid -n alice,bob "
-                          "-z 7 -V +1h -O source-address=127.0.0.1/32 "
-                          "-O force-command=internal-sftp %s.pub </dev/null 2>&1",
-                          tmpdir, user, ca, user);
+            char *o =
+                th_run("cd %s && rm -f %s-cert.pub && ssh-keygen -q -s %s -I myid -n alice,bob "
+                       "-z 7 -V +1h -O source-address=127.0.0.1/32 "
+                       "-O force-command=internal-sftp %s.pub </dev/null 2>&1",
+                       tmpdir, user, ca, user);
             assert_non_null(o);
             free(o);
             ferry_key *ukey = load_pub(user);
@@ -849,6 +850,12 @@ static void test_ssh_keygen_user_certs(void **state)
             assert_string_equal(c->principals[1], "bob");
             assert_true(ferry_key_equal_public(c->key, ukey));
             assert_true(ferry_key_equal_public(c->ca, cakey));
+            /* the CA's signature algorithm, as ssh-keygen -L names it */
+            char *l = th_run(
+                "ssh-keygen -L -f %s | sed -n 's/.*Signing CA: .*(using \\(.*\\))/\\1/p'", path);
+            assert_non_null(l);
+            assert_string_equal(c->sig_alg, l);
+            free(l);
             uint64_t now = (uint64_t)time(NULL);
             assert_true(c->valid_after <= now);
             assert_true(c->valid_before > now);
@@ -882,8 +889,8 @@ static void test_ssh_keygen_host_certs(void **state)
     keygen("hca", "-t ed25519");
     keygen("host", "-t ecdsa -b 256");
     char *o = th_run("cd %s && ssh-keygen -q -s hca -h -I hostid -n h.example,10.0.0.1 host.pub "
-                  "</dev/null 2>&1",
-                  tmpdir);
+                     "</dev/null 2>&1",
+                     tmpdir);
     assert_non_null(o);
     free(o);
     snprintf(path, sizeof(path), "%s/host-cert.pub", tmpdir);
@@ -903,8 +910,8 @@ static void test_ssh_keygen_host_certs(void **state)
     ferry_cert_free(c);
     /* no -n: any host */
     o = th_run("cd %s && rm -f host-cert.pub && ssh-keygen -q -s hca -h -I anyhost host.pub "
-            "</dev/null 2>&1",
-            tmpdir);
+               "</dev/null 2>&1",
+               tmpdir);
     assert_non_null(o);
     free(o);
     c = NULL;

@@ -178,6 +178,12 @@ static int parse(ferry_cert *c)
     size_t signed_len = (size_t)(ferry_rd_ptr(&r) - c->blob);
     rc = rc == FERRY_OK ? ferry_rd_string(&r, &sig, &siglen) : rc;
     rc = rc == FERRY_OK ? ferry_rd_end(&r) : rc;
+    if (rc == FERRY_OK) { /* the signature's algorithm, for CASignatureAlgorithms */
+        ferry_rd sr;
+        ferry_rd_init(&sr, sig, siglen);
+        rc = ferry_rd_name(&sr, c->sig_alg, sizeof(c->sig_alg)) == FERRY_OK ? FERRY_OK
+                                                                            : FERRY_E_FORMAT;
+    }
     if (rc == FERRY_OK && c->type != FERRY_CERT_USER && c->type != FERRY_CERT_HOST) {
         rc = FERRY_E_FORMAT;
     }

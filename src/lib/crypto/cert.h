@@ -35,7 +35,8 @@ typedef struct ferry_cert {
     uint64_t valid_after, valid_before;
     const uint8_t *critical; /* into blob: the options' encoding */
     size_t critical_len;
-    ferry_key *ca; /* the key that signed it */
+    ferry_key *ca;    /* the key that signed it */
+    char sig_alg[40]; /* the CA's signature algorithm, e.g. "rsa-sha2-512" */
 } ferry_cert;
 
 /* Length of the certificate suffix, if `name` (n bytes) names a
