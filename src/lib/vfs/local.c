@@ -573,7 +573,11 @@ static int keep_partial(local_file *f, int noreplace)
  * empty file is nothing to resume. */
 static int lock_orphan(int dirfd, const char *ent, struct stat *st)
 {
-    int fd = openat(dirfd, ent, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    int o = O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+    int fd = openat(dirfd, ent, O_RDONLY | o);
+    if (fd < 0 && errno == EACCES) { /* a write-only upload (mode 0200) */
+        fd = openat(dirfd, ent, O_WRONLY | o);
+    }
     if (fd < 0) {
         return -1;
     }
@@ -609,7 +613,7 @@ static int local_recover_partial(ferry_vfs *v, const char *path)
         }
     }
     if (r == FERRY_OK) {
-        struct stat bst, st;
+        struct stat bst = {0}, st;
         struct dirent *e;
         tmp_prefix(prefix, name);
         while ((e = readdir(d)) != NULL) {
