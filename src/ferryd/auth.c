@@ -1,5 +1,6 @@
 /* auth.c: ferry_auth_ops over a ferryd user store. */
 #include "auth.h"
+#include "keyscmd.h"
 
 #include <crypt.h>
 #include <stdio.h>
@@ -189,6 +190,27 @@ static int from_ok(const ferryd_auth *a, const ferryd_user *u)
     return 0;
 }
 
+/* Whether AuthorizedKeysCommand lists the key for the user (from= against
+ * the peer); the last answer is reused for the same user and key. */
+static int keys_command_allows(ferryd_auth *a, const ferryd_user *u, const ferry_key *key)
+{
+    char fp[96] = "";
+    if (ferry_key_fingerprint(key, fp, sizeof(fp)) != FERRY_OK) {
+        return 0;
+    }
+    if (strcmp(a->kc_user, u->name) == 0 && strcmp(a->kc_fp, fp) == 0) {
+        return a->kc_ok;
+    }
+    ferry_authkeys *ak = NULL;
+    int ok = ferryd_keyscmd_run(a->keys_command, u->name, u->root, key, &ak) == FERRY_OK &&
+             ferry_authkeys_match(ak, key, a->peer, NULL) == FERRY_OK;
+    ferry_authkeys_free(ak);
+    snprintf(a->kc_user, sizeof(a->kc_user), "%s", u->name);
+    snprintf(a->kc_fp, sizeof(a->kc_fp), "%s", fp);
+    a->kc_ok = ok;
+    return ok;
+}
+
 static int cb_pubkey_allowed(void *ctx, const char *user, const ferry_key *key)
 {
     ferryd_auth *a = ctx;
@@ -217,6 +239,9 @@ static int cb_pubkey_allowed(void *ctx, const char *user, const ferry_key *key)
     int found = 0;
     for (size_t i = 0; i < u->n_keys && !found; i++) {
         found = ferry_authkeys_match(u->keys[i], key, a->peer, NULL) == FERRY_OK;
+    }
+    if (!found && known && a->keys_command != NULL) {
+        found = keys_command_allows(a, u, key);
     }
     if (!found || !known || !from_ok(a, u)) {
         return FERRY_E_AUTH_DENIED;

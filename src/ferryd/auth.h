@@ -47,6 +47,12 @@ typedef struct ferryd_auth {
     const char *revoked_path;
     ferry_revoke *revoked;
     int revoked_state; /* 0 not read, 1 read, -1 unreadable */
+    /* AuthorizedKeysCommand (NULL: none), run for known users' keys not
+     * in their files; its last answer kept, as a key is asked about twice
+     * (query, then the signed request) */
+    const char *keys_command;
+    char kc_user[65], kc_fp[96];
+    int kc_ok;
 } ferryd_auth;
 
 extern const ferry_auth_ops ferryd_auth_ops;

@@ -1,7 +1,9 @@
 /* config.c: ferryd.conf(5) parser. Table-driven: each keyword row names
  * its scope, a value parser and the field it fills (by offset). The unit
- * test and the fuzzer #include this file, so it depends only on libferry. */
+ * test and the fuzzer #include this file (and keyscmd.c, which checks
+ * AuthorizedKeysCommand), so it depends only on libferry. */
 #include "config.h"
+#include "keyscmd.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -80,6 +82,8 @@ void ferryd_config_free(ferryd_config *cfg)
     free(cfg->macs);
     free(cfg->hostkey_algs);
     free(cfg->pubkey_algs);
+    free(cfg->keys_command);
+    free(cfg->keys_command_user);
     free(cfg->ca_sig_algs);
     free(cfg->auth_methods);
     free(cfg->service_user);
@@ -185,6 +189,20 @@ static int set_from(ferryd_config *cfg, void *field, const char *val, char *why,
         strstr(val, ",,") != NULL) {
         snprintf(why, whysz, "not an address pattern-list");
         return FERRY_E_FORMAT;
+    }
+    return ferryd_config_set_str((char **)field, val);
+}
+
+/* AuthorizedKeysCommand: checked now (words, tokens, an absolute path);
+ * "none" for none. */
+static int set_keyscmd(ferryd_config *cfg, void *field, const char *val, char *why, size_t whysz)
+{
+    if (strcasecmp(val, "none") == 0) {
+        return ferryd_config_set_str((char **)field, NULL);
+    }
+    char reason[160];
+    if (ferryd_keyscmd_check(val, reason, sizeof(reason)) != FERRY_OK) {
+        return why_set(why, whysz, "AuthorizedKeysCommand: %s", reason);
     }
     return ferryd_config_set_str((char **)field, val);
 }
@@ -475,6 +493,8 @@ static const struct kw keywords[] = {
     G("AuditLog", set_str, audit_log),
     G("TrustedUserCAKeys", set_file, trusted_user_ca_keys),
     G("RevokedKeys", set_file, revoked_keys),
+    G("AuthorizedKeysCommand", set_keyscmd, keys_command),
+    G("AuthorizedKeysCommandUser", set_str, keys_command_user),
     {"User", SCOPE_BLOCK, NULL, 0},
     U("Root", set_str, root),
     U("AuthorizedKeysFile", set_keyfiles, name),

@@ -77,6 +77,10 @@ typedef struct ferryd_config {
     /* RevokedKeys FILE: keys (authorized_keys format) refused everywhere:
      * as user keys, certified keys and CAs; read at each connection */
     char *revoked_keys;
+    /* AuthorizedKeysCommand (keyscmd.h), NULL = none; the User keyword is
+     * taken and ignored (the command runs as the session's account) */
+    char *keys_command;
+    char *keys_command_user;
     ferryd_user_conf *users;
     size_t n_users;
 } ferryd_config;

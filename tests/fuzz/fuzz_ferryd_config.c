@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../../src/ferryd/config.c"
+#include "../../src/ferryd/keyscmd.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

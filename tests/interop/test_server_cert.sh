@@ -337,6 +337,12 @@ key casiged ed25519
 cert casiged ca_ed -n alice
 login_ok alice casiged ssh-ed25519-cert-v01@openssh.com "CASignatureAlgorithms: an ed25519 CA's certificate refused"
 sed -i "/^CASignatureAlgorithms /d" "$T/ferryd.conf"
+sed "s|^TrustedUserCAKeys .*|&\nCASignatureAlgorithms +ssh-rsa|" "$T/ferryd.conf" >"$T/casig_sha1.conf"
+# shellcheck disable=SC2046
+if "$FERRYD" -t --config "$T/casig_sha1.conf" $(host_key_args) >"$T/casig_sha1.out" 2>&1; then
+    fail "CASignatureAlgorithms +ssh-rsa accepted"
+fi
+grep -q "CASignatureAlgorithms" "$T/casig_sha1.out" || fail "CASignatureAlgorithms +ssh-rsa: $(cat "$T/casig_sha1.out")"
 ok "CASignatureAlgorithms: a certificate signed with rsa-sha2-512 refused when only ed25519/ECDSA are listed, an ed25519 CA's accepted"
 
 # ---- 7. without TrustedUserCAKeys ----

@@ -17,6 +17,7 @@
 #include "../../src/ferryd/audit.c"
 #include "../../src/ferryd/auth.c"
 #include "../../src/ferryd/config.c"
+#include "../../src/ferryd/keyscmd.c"
 #include "../../src/ferryd/userstore_conf.c"
 
 struct fixture {

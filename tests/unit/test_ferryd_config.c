@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "../../src/ferryd/config.c"
+#include "../../src/ferryd/keyscmd.c"
 
 static int parse(ferryd_config *cfg, const char *text, char *err, size_t errsz)
 {
@@ -141,6 +142,24 @@ static void test_key_files(void **state)
     assert_null(cfg.trusted_user_ca_keys);
     assert_null(cfg.revoked_keys);
     ferryd_config_free(&cfg);
+    /* AuthorizedKeysCommand: kept as written; "none" for none; a user's
+     * AuthenticationMethods beside the global one */
+    assert_int_equal(parse(&cfg,
+                           "AuthorizedKeysCommand /usr/bin/keys \"%u %%\" %f %k %t %h\n"
+                           "AuthorizedKeysCommandUser nobody\nAuthenticationMethods publickey\n"
+                           "User a\nRoot /r\nAuthenticationMethods publickey,password password\n",
+                           err, sizeof(err)),
+                     FERRY_OK);
+    assert_string_equal(cfg.keys_command, "/usr/bin/keys \"%u %%\" %f %k %t %h");
+    assert_string_equal(cfg.auth_methods, "publickey");
+    assert_string_equal(cfg.users[0].auth_methods, "publickey,password password");
+    ferryd_config_free(&cfg);
+    assert_int_equal(parse(&cfg, "AuthorizedKeysCommand none\nUser a\nAuthenticationMethods any\n",
+                           err, sizeof(err)),
+                     FERRY_OK);
+    assert_null(cfg.keys_command);
+    assert_null(cfg.users[0].auth_methods);
+    ferryd_config_free(&cfg);
 }
 
 /* Each bad line is reported with file:line. */
@@ -171,6 +190,13 @@ static void test_errors(void **state)
         {"PerSourcePenalties foo:1\n", "unknown penalty"},
         {"AuthenticationMethods pub;key\n", "bad AuthenticationMethods"},
         {"User a\nAuthorizedKeysFile \"unterminated\n", "unterminated quote"},
+        {"AuthenticationMethods publickey,,password\n", "bad AuthenticationMethods"},
+        {"User a\nAuthenticationMethods otp\n", "t.conf:2: bad AuthenticationMethods"},
+        {"User a\nFrom 10.0.0.0/8,\n", "not an address pattern-list"},
+        {"AuthorizedKeysCommand bin/keys %u\n", "absolute path"},
+        {"AuthorizedKeysCommand /bin/keys %q\n", "unknown %-token"},
+        {"AuthorizedKeysCommand /bin/%u\n", "absolute path"},
+        {"AuthorizedKeysCommand /bin/keys \"%u\n", "cannot split"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         ferryd_config cfg;
