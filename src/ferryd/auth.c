@@ -129,7 +129,7 @@ static int key_type_accepted(const char *algs, const ferry_key *key)
 
 /* Whether RevokedKeys revokes the key, or the certificate when `cert` is
  * given (its serial, key ID, key or CA); an unreadable file refuses every
- * key, as sshd's does. The reason goes to `why`. */
+ * key, as sshd's does. The reason goes to `why` (untouched when 0). */
 static int revoked(ferryd_auth *a, const ferry_key *key, const ferry_cert *cert, char *why,
                    size_t whysz)
 {
@@ -144,15 +144,18 @@ static int revoked(ferryd_auth *a, const ferry_key *key, const ferry_cert *cert,
                         ferry_strerror(r));
         }
     }
-    snprintf(why, whysz, "revoked (RevokedKeys unreadable)");
     if (a->revoked_state < 0) {
+        snprintf(why, whysz, "revoked (RevokedKeys unreadable)");
         return 1;
     }
     if (cert != NULL) {
-        return ferry_revoke_cert(a->revoked, cert, why, whysz);
+        return ferry_revoke_cert(a->revoked, cert, why, whysz); /* `why` only when 1 */
+    }
+    if (!ferry_revoke_key(a->revoked, key)) {
+        return 0;
     }
     snprintf(why, whysz, "revoked");
-    return ferry_revoke_key(a->revoked, key);
+    return 1;
 }
 
 void ferryd_auth_cleanup(ferryd_auth *a)
