@@ -58,6 +58,7 @@ typedef struct ferry_opts {
     char *ciphers, *macs, *kex, *hostkey_algs;
     char *pubkey_algs; /* PubkeyAcceptedAlgorithms (PubkeyAcceptedKeyTypes) */
     char *ca_sig_algs; /* CASignatureAlgorithms */
+    char *tag;         /* Tag, for Match tagged */
     int pubkey_auth, password_auth, kbdint_auth;
     char *auth_order; /* PreferredAuthentications */
     int password_prompts;    /* NumberOfPasswordPrompts */

@@ -8,6 +8,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <ifaddrs.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -18,6 +21,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "ssh/authfile.h"
 #include "util/conf.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -71,6 +75,7 @@ static const opt_def opt_table[] = {
     {"pubkeyacceptedalgorithms", T_STR, F(pubkey_algs)},
     {"pubkeyacceptedkeytypes", T_STR, F(pubkey_algs)}, /* its name before OpenSSH 8.5 */
     {"casignaturealgorithms", T_STR, F(ca_sig_algs)},
+    {"tag", T_STR, F(tag)},
     {"pubkeyauthentication", T_YESNO, F(pubkey_auth)},
     {"passwordauthentication", T_YESNO, F(password_auth)},
     {"kbdinteractiveauthentication", T_YESNO, F(kbdint_auth)},
@@ -168,7 +173,8 @@ void ferry_opts_free(ferry_opts *o)
                      &o->revoked_host_keys,
                      &o->pubkey_algs,
                      &o->bind_address,
-                     &o->ca_sig_algs};
+                     &o->ca_sig_algs,
+                     &o->tag};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -501,12 +507,41 @@ static int match_exec(const ferry_opts *o, const char *cmd, const char *host, co
     return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+/* Match localnetwork: whether an address of a local interface is in the
+ * CIDR list (OpenSSH 9.4). */
+static int match_localnetwork(const char *list)
+{
+    struct ifaddrs *ifs = NULL;
+    int m = 0;
+    if (getifaddrs(&ifs) != 0) {
+        return 0;
+    }
+    for (const struct ifaddrs *i = ifs; i != NULL && !m; i = i->ifa_next) {
+        char addr[INET6_ADDRSTRLEN];
+        const struct sockaddr *sa = i->ifa_addr;
+        if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
+            getnameinfo(sa,
+                        sa->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+                                                 : sizeof(struct sockaddr_in6),
+                        addr, sizeof(addr), NULL, 0, NI_NUMERICHOST) != 0) {
+            continue;
+        }
+        char *pct = strchr(addr, '%'); /* fe80::1%eth0 */
+        if (pct != NULL) {
+            *pct = '\0';
+        }
+        m = ferry_addr_list_admits(list, addr);
+    }
+    freeifaddrs(ifs);
+    return m;
+}
+
 /* A Match line: 1 when every criterion holds, 0 when one does not, -1
  * for a malformed line. `all`; host (after HostName so far),
- * originalhost, user (after User so far), localuser: pattern lists;
- * exec; final (true on the second pass, which seeing it asks for);
- * canonical (never: ferry does not canonicalize host names); each may
- * be negated with '!'. */
+ * originalhost, user (after User so far), localuser, tagged (the Tag
+ * so far): pattern lists; localnetwork: CIDR lists; exec; final (true on
+ * the second pass, which seeing it asks for); canonical (never: ferry
+ * does not canonicalize host names); each may be negated with '!'. */
 static int match_criteria(ferry_opts *o, const char *val, const char *host, const char *where)
 {
     char w[1024], arg[4096];
@@ -533,11 +568,14 @@ static int match_criteria(ferry_opts *o, const char *val, const char *host, cons
             }
             if (strcasecmp(crit, "exec") == 0) {
                 m = result ? match_exec(o, arg, host, luser) : 0; /* only while it matters */
+            } else if (strcasecmp(crit, "localnetwork") == 0) {
+                m = match_localnetwork(arg);
             } else {
                 subject = strcasecmp(crit, "host") == 0 ? (o->hostname ? o->hostname : host)
                           : strcasecmp(crit, "originalhost") == 0 ? host
                           : strcasecmp(crit, "user") == 0         ? (o->user ? o->user : luser)
                           : strcasecmp(crit, "localuser") == 0    ? luser
+                          : strcasecmp(crit, "tagged") == 0       ? (o->tag ? o->tag : "")
                                                                   : NULL;
                 if (subject == NULL) {
                     fprintf(stderr, "%s: unsupported Match attribute %s\n", where, crit);

@@ -291,6 +291,25 @@ static void test_ssh_match(void **state)
     assert_int_equal(in, 0);
     assert_int_equal(ferry_opts_line(&o, "Match host x,h user *", "h", &in, "t"), 0);
     assert_int_equal(in, 1);
+    /* OpenSSH 9.4's tagged (the Tag so far) and localnetwork (CIDR lists
+     * against the interfaces' addresses: loopback is always there, and
+     * an address both admitted and denied is not admitted) */
+    assert_int_equal(ferry_opts_line(&o, "Match tagged work", "h", &in, "t"), 0);
+    assert_int_equal(in, 0);
+    assert_int_equal(ferry_opts_line(&o, "Match !tagged ?*", "h", &in, "t"), 0);
+    assert_int_equal(in, 1);
+    in = 1;
+    assert_int_equal(ferry_opts_line(&o, "Tag work", "h", &in, "t"), 0);
+    assert_int_equal(ferry_opts_line(&o, "Match tagged w*", "h", &in, "t"), 0);
+    assert_int_equal(in, 1);
+    assert_int_equal(ferry_opts_line(&o, "Match tagged home", "h", &in, "t"), 0);
+    assert_int_equal(in, 0);
+    assert_int_equal(ferry_opts_line(&o, "Match localnetwork 127.0.0.0/8", "h", &in, "t"), 0);
+    assert_int_equal(in, 1);
+    assert_int_equal(
+        ferry_opts_line(&o, "Match localnetwork 127.0.0.1/32,!127.0.0.0/8", "h", &in, "t"), 0);
+    assert_int_equal(in, 0);
+    assert_int_equal(ferry_opts_line(&o, "Match localnetwork", "h", &in, "t"), -1);
     ferry_opts_free(&o);
 }
 
