@@ -188,13 +188,26 @@ static int kc_run_argv(char *const argv[], ferry_buf *out)
         close(p[0]);
         return -1;
     }
-    int ok = kc_read_all(p[0], out, kc_now_ms() + FERRYD_KEYSCMD_TIMEOUT_MS) == 0;
+    uint64_t deadline = kc_now_ms() + FERRYD_KEYSCMD_TIMEOUT_MS;
+    int ok = kc_read_all(p[0], out, deadline) == 0, status = 0;
     close(p[0]);
+    /* its output closed, it still has until the deadline to exit */
+    while (ok) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid) {
+            break;
+        }
+        if ((w < 0 && errno != EINTR) || kc_now_ms() >= deadline) {
+            ok = 0;
+            break;
+        }
+        struct timespec ts = {.tv_nsec = 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (!ok) {
         kill(pid, SIGKILL);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
     }
     return ok && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

@@ -6,15 +6,16 @@
 #     expanded %u %t %f %k %h (compared with ssh-keygen's fingerprint and
 #     the .pub file), and it ran once for the query and the signature;
 #  2. a key it does not print is refused; a from= in its output is honoured;
-#  3. a command that exits non-zero, prints more than 1 MiB, or hangs
-#     (killed after 10 s) refuses the key, logged;
+#  3. a command that exits non-zero, prints more than 1 MiB, or does not
+#     exit (killed after 10 s, also when it closed its output after
+#     printing the key) refuses the key, logged;
 #  4. ferryd -t refuses a relative command path and an unknown %-token.
 . "$FERRY_SRC/tests/interop/lib.sh"
 need sftp ssh-keygen cmp timeout
 for u in kc other; do
     ssh-keygen -q -t ed25519 -N '' -C "$u" -f "$T/key_$u"
 done
-for u in kc kcfrom fails big slow; do mkdir -p "$T/root_$u"; done
+for u in kc kcfrom fails big slow closer; do mkdir -p "$T/root_$u"; done
 cat >"$T/keyscmd" <<SH
 #!/bin/sh
 echo "\$*" >>"$T/keyscmd.log"
@@ -24,6 +25,7 @@ kcfrom) echo "from=\"10.0.0.0/8\" \$(cat "$T/key_kc.pub")" ;;
 fails) cat "$T/key_kc.pub"; exit 3 ;;
 big) cat "$T/key_kc.pub"; head -c 1100000 /dev/zero | tr '\0' '#' ;;
 slow) sleep 30 ;;
+closer) cat "$T/key_kc.pub"; exec >&-; sleep 30 ;;
 esac
 SH
 chmod 755 "$T/keyscmd"
@@ -31,7 +33,7 @@ chmod 755 "$T/keyscmd"
     echo "PerSourcePenalties no"
     echo "AuthorizedKeysCommand $T/keyscmd %u %t %f \"%k\" %h"
     echo "AuthorizedKeysCommandUser nobody"
-    for u in kc kcfrom fails big slow; do
+    for u in kc kcfrom fails big slow closer; do
         printf 'User %s\n    Root %s\n' "$u" "$T/root_$u"
     done
 } >"$T/ferryd.conf"
@@ -76,7 +78,13 @@ if as slow kc; then fail "slow: a hanging command let its key in"; fi
 t1=$(date +%s)
 [ $((t1 - t0)) -ge 9 ] && [ $((t1 - t0)) -le 40 ] || fail "slow: refused after $((t1 - t0)) s, not about 10"
 grep -q "AuthorizedKeysCommand $T/keyscmd for slow: killed" "$T/ferryd.log" || fail "slow: not logged"
-ok "a command exiting non-zero, printing over 1 MiB, or hanging (killed after 10 s) refuses the key, logged"
+# the key printed, the output closed, the command still running: killed too
+t0=$(date +%s)
+if as closer kc; then fail "closer: a command that never exited let its key in"; fi
+t1=$(date +%s)
+[ $((t1 - t0)) -ge 9 ] && [ $((t1 - t0)) -le 40 ] || fail "closer: refused after $((t1 - t0)) s, not about 10"
+grep -q "AuthorizedKeysCommand $T/keyscmd for closer: killed" "$T/ferryd.log" || fail "closer: not logged"
+ok "a command exiting non-zero, printing over 1 MiB, or not exiting (killed after 10 s, also after closing its output) refuses the key, logged"
 ferryd_stop
 
 # ---- 4. bad commands are configuration errors ----
