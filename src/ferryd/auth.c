@@ -163,6 +163,9 @@ void ferryd_auth_cleanup(ferryd_auth *a)
     ferry_revoke_free(a->revoked);
     a->revoked = NULL;
     a->revoked_state = 0;
+    free(a->pc_list);
+    a->pc_list = NULL;
+    a->pc_id[0] = '\0';
 }
 
 /* Records what is logged and audited of an accepted key or certificate. */
@@ -312,20 +315,49 @@ static int principal_ok(const ferry_cert *cert, const char *user, const char *pr
     return 1;
 }
 
+/* AuthorizedPrincipalsCommand's principals for the user and certificate
+ * (NULL when it failed: none); the last answer is kept, as a certificate
+ * is asked about twice (query, then the signed request). */
+static const char *command_principals(ferryd_auth *a, const ferryd_user *u, const ferry_cert *cert)
+{
+    char id[sizeof(a->pc_id)], fp[96] = "";
+    (void)ferry_key_fingerprint(cert->key, fp, sizeof(fp));
+    snprintf(id, sizeof(id), "%s %s %llu %.64s", u->name, fp, (unsigned long long)cert->serial,
+             cert->key_id);
+    if (strcmp(id, a->pc_id) != 0) {
+        free(a->pc_list);
+        a->pc_list = NULL;
+        if (ferryd_principalscmd_run(a->principals_command, u->name, u->root, cert, &a->pc_list) !=
+            FERRY_OK) {
+            a->pc_list = NULL;
+        }
+        snprintf(a->pc_id, sizeof(a->pc_id), "%s", id);
+    }
+    return a->pc_list;
+}
+
 /* The CA is trusted for the user, as by sshd(8), each way tried in turn:
  * TrustedUserCAKeys, the certificate naming one of the user's
- * AuthorizedPrincipalsFile principals (the user without one); a
- * cert-authority line of the user's authorized_keys, the certificate
- * naming one of the line's principals= (the user without). */
-static int ca_trusted(const ferryd_auth *a, const ferryd_user *u, const char *user,
+ * AuthorizedPrincipalsFile or AuthorizedPrincipalsCommand principals (the
+ * user without either); a cert-authority line of the user's
+ * authorized_keys, the certificate naming one of the line's principals=
+ * (the user without). */
+static int ca_trusted(ferryd_auth *a, const ferryd_user *u, const char *user,
                       const ferry_cert *cert, crit_check *cc)
 {
     int trusted = 0;
     if (a->user_cas != NULL &&
         ferry_authkeys_match(a->user_cas, cert->ca, a->peer, NULL) == FERRY_OK) {
         trusted = 1;
-        if (principal_ok(cert, user, u->principals, cc)) {
+        const char *cmd = a->principals_command != NULL ? command_principals(a, u, cert) : NULL;
+        if (u->principals == NULL && a->principals_command == NULL
+                ? principal_ok(cert, user, NULL, cc)
+                : (u->principals != NULL && principal_ok(cert, user, u->principals, cc)) ||
+                      (cmd != NULL && principal_ok(cert, user, cmd, cc))) {
             return 1;
+        }
+        if (cc->why[0] == '\0') {
+            snprintf(cc->why, sizeof(cc->why), "no principal of the certificate is allowed");
         }
     }
     for (size_t i = 0; i < u->n_keys; i++) {

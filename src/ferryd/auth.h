@@ -53,6 +53,10 @@ typedef struct ferryd_auth {
     const char *keys_command;
     char kc_user[65], kc_fp[96];
     int kc_ok;
+    /* AuthorizedPrincipalsCommand (NULL: none), and its last answer */
+    const char *principals_command;
+    char pc_id[300];
+    char *pc_list;
 } ferryd_auth;
 
 extern const ferry_auth_ops ferryd_auth_ops;

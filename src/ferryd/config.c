@@ -84,6 +84,7 @@ void ferryd_config_free(ferryd_config *cfg)
     free(cfg->pubkey_algs);
     free(cfg->keys_command);
     free(cfg->keys_command_user);
+    free(cfg->principals_command);
     free(cfg->ca_sig_algs);
     free(cfg->auth_methods);
     free(cfg->service_user);
@@ -193,18 +194,31 @@ static int set_from(ferryd_config *cfg, void *field, const char *val, char *why,
     return ferryd_config_set_str((char **)field, val);
 }
 
-/* AuthorizedKeysCommand: checked now (words, tokens, an absolute path);
- * "none" for none. */
-static int set_keyscmd(ferryd_config *cfg, void *field, const char *val, char *why, size_t whysz)
+/* AuthorizedKeysCommand / AuthorizedPrincipalsCommand: checked now
+ * (words, tokens, an absolute path); "none" for none. */
+static int set_cmd(char **field, const char *val, const char *what, const char *tokens, char *why,
+                   size_t whysz)
 {
     if (strcasecmp(val, "none") == 0) {
-        return ferryd_config_set_str((char **)field, NULL);
+        return ferryd_config_set_str(field, NULL);
     }
     char reason[160];
-    if (ferryd_keyscmd_check(val, reason, sizeof(reason)) != FERRY_OK) {
-        return why_set(why, whysz, "AuthorizedKeysCommand: %s", reason);
+    if (ferryd_cmd_check(val, tokens, reason, sizeof(reason)) != FERRY_OK) {
+        return why_set(why, whysz, "%s: %s", what, reason);
     }
-    return ferryd_config_set_str((char **)field, val);
+    return ferryd_config_set_str(field, val);
+}
+
+static int set_keyscmd(ferryd_config *cfg, void *field, const char *val, char *why, size_t whysz)
+{
+    return set_cmd((char **)field, val, "AuthorizedKeysCommand", FERRYD_KEYSCMD_TOKENS, why, whysz);
+}
+
+static int set_principalscmd(ferryd_config *cfg, void *field, const char *val, char *why,
+                             size_t whysz)
+{
+    return set_cmd((char **)field, val, "AuthorizedPrincipalsCommand", FERRYD_PRINCIPALSCMD_TOKENS,
+                   why, whysz);
 }
 
 /* A file, or "none" (sshd_config's word) for none: NULL. */
@@ -495,6 +509,8 @@ static const struct kw keywords[] = {
     G("RevokedKeys", set_file, revoked_keys),
     G("AuthorizedKeysCommand", set_keyscmd, keys_command),
     G("AuthorizedKeysCommandUser", set_str, keys_command_user),
+    G("AuthorizedPrincipalsCommand", set_principalscmd, principals_command),
+    G("AuthorizedPrincipalsCommandUser", set_str, keys_command_user),
     {"User", SCOPE_BLOCK, NULL, 0},
     U("Root", set_str, root),
     U("AuthorizedKeysFile", set_keyfiles, name),

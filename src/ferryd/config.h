@@ -81,6 +81,7 @@ typedef struct ferryd_config {
      * taken and ignored (the command runs as the session's account) */
     char *keys_command;
     char *keys_command_user;
+    char *principals_command; /* AuthorizedPrincipalsCommand, NULL = none */
     ferryd_user_conf *users;
     size_t n_users;
 } ferryd_config;

@@ -463,6 +463,7 @@ int ferryd_conn_serve(const ferryd_server *srv, int fd, const char *peer, unsign
                            .user_cas = srv->user_cas,
                            .revoked_path = srv->cfg.revoked_keys,
                            .keys_command = srv->cfg.keys_command,
+                           .principals_command = srv->cfg.principals_command,
                            .audit = srv->audit};
     ferry_ssh_config sc;
     conn_ssh_config(&c, &sc);

@@ -52,14 +52,10 @@ static int kc_split(const char *cmd, char words[][KC_WORD_MAX], int max)
     }
 }
 
-/* Values of the tokens; NULL ones are not allowed (checking). */
-struct kc_tokens {
-    const char *u, *h, *f, *t, *k;
-};
-
-/* `word` with its tokens expanded into out[outsz]; -1 for an unknown
- * token or when it does not fit. */
-static int kc_expand(const char *word, const struct kc_tokens *tk, char *out, size_t outsz)
+/* `word` with its tokens (letters and values in `tk`, ended by key 0)
+ * expanded into out[outsz]; -1 for a token not in `tk` or when it does
+ * not fit. */
+static int kc_expand(const char *word, const ferryd_cmd_token *tk, char *out, size_t outsz)
 {
     size_t len = 0;
     for (const char *p = word; *p != '\0'; p++) {
@@ -67,27 +63,13 @@ static int kc_expand(const char *word, const struct kc_tokens *tk, char *out, si
         char one[2] = {*p, '\0'};
         if (*p != '%') {
             v = one;
+        } else if (*++p == '%') {
+            v = "%";
         } else {
-            switch (*++p) {
-            case '%':
-                v = "%";
-                break;
-            case 'u':
-                v = tk->u;
-                break;
-            case 'h':
-                v = tk->h;
-                break;
-            case 'f':
-                v = tk->f;
-                break;
-            case 't':
-                v = tk->t;
-                break;
-            case 'k':
-                v = tk->k;
-                break;
-            default:
+            for (const ferryd_cmd_token *t = tk; t->key != 0 && v == NULL; t++) {
+                v = t->key == *p ? t->value : NULL;
+            }
+            if (v == NULL) {
                 return -1;
             }
         }
@@ -102,10 +84,15 @@ static int kc_expand(const char *word, const struct kc_tokens *tk, char *out, si
     return 0;
 }
 
-int ferryd_keyscmd_check(const char *cmd, char *why, size_t whysz)
+int ferryd_cmd_check(const char *cmd, const char *tokens, char *why, size_t whysz)
 {
     static char words[KC_MAX_WORDS][KC_WORD_MAX];
-    static const struct kc_tokens tk = {"u", "h", "f", "t", "k"};
+    ferryd_cmd_token tk[24];
+    size_t nt = 0;
+    for (const char *t = tokens; *t != '\0' && nt + 1 < sizeof(tk) / sizeof(tk[0]); t++) {
+        tk[nt++] = (ferryd_cmd_token){*t, "x"};
+    }
+    tk[nt].key = 0;
     char tmp[KC_WORD_MAX];
     int n = kc_split(cmd, words, KC_MAX_WORDS);
     if (n <= 0) {
@@ -117,9 +104,9 @@ int ferryd_keyscmd_check(const char *cmd, char *why, size_t whysz)
         return FERRY_E_FORMAT;
     }
     for (int i = 1; i < n; i++) {
-        if (kc_expand(words[i], &tk, tmp, sizeof(tmp)) != 0) {
-            snprintf(why, whysz, "unknown %%-token in \"%.64s\" (%%%% %%u %%h %%f %%t %%k)",
-                     words[i]);
+        if (kc_expand(words[i], tk, tmp, sizeof(tmp)) != 0) {
+            snprintf(why, whysz, "unknown %%-token in \"%.64s\" (known: %%%% and %s)", words[i],
+                     tokens);
             return FERRY_E_FORMAT;
         }
     }
@@ -212,48 +199,156 @@ static int kc_run_argv(char *const argv[], ferry_buf *out)
     return ok && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-int ferryd_keyscmd_run(const char *cmd, const char *user, const char *home, const ferry_key *key,
-                       ferry_authkeys **out)
+/* Runs `cmd` with `tk` for `user`; its output in *out (caller frees). */
+static int cmd_output(const char *what, const char *cmd, const char *user,
+                      const ferryd_cmd_token *tk, ferry_buf **out)
 {
     static char words[KC_MAX_WORDS][KC_WORD_MAX];
-    char fp[128] = "", *b64 = NULL;
     char *argv[KC_MAX_WORDS + 1] = {NULL};
-    ferry_buf *blob = ferry_buf_new(64 * 1024), *o = ferry_buf_new(FERRYD_KEYSCMD_MAX);
-    int n = kc_split(cmd, words, KC_MAX_WORDS), r = FERRY_E_ALLOC;
-    *out = NULL;
-    if (blob != NULL && o != NULL && ferry_key_to_blob(key, blob) == FERRY_OK &&
-        ferry_base64_encode(ferry_buf_data(blob), ferry_buf_len(blob), &b64) == FERRY_OK &&
-        ferry_key_fingerprint(key, fp, sizeof(fp)) == FERRY_OK) {
-        struct kc_tokens tk = {user, home, fp, ferry_key_type_name(key), b64};
-        r = n > 0 ? FERRY_OK : FERRY_E_FORMAT;
-        for (int i = 0; i < n && r == FERRY_OK; i++) {
-            char tmp[KC_WORD_MAX];
-            r = kc_expand(words[i], &tk, tmp, sizeof(tmp)) == 0 && (argv[i] = strdup(tmp)) != NULL
-                    ? FERRY_OK
-                    : FERRY_E_FORMAT;
-        }
+    ferry_buf *o = ferry_buf_new(FERRYD_KEYSCMD_MAX);
+    int n = kc_split(cmd, words, KC_MAX_WORDS), r = o != NULL ? FERRY_OK : FERRY_E_ALLOC;
+    if (r == FERRY_OK && n <= 0) {
+        r = FERRY_E_FORMAT;
+    }
+    for (int i = 0; i < n && r == FERRY_OK; i++) {
+        char tmp[KC_WORD_MAX];
+        r = kc_expand(words[i], tk, tmp, sizeof(tmp)) == 0 && (argv[i] = strdup(tmp)) != NULL
+                ? FERRY_OK
+                : FERRY_E_FORMAT;
     }
     if (r == FERRY_OK) {
         int status = kc_run_argv(argv, o);
         if (status != 0) {
-            ferry_warn("AuthorizedKeysCommand %s for %s: %s", argv[0], user,
+            ferry_warn("%s %s for %s: %s", what, argv[0], user,
                        status < 0 ? "killed, or printed more than 1 MiB, or did not run"
                                   : "exited non-zero");
             r = FERRY_E_AUTH_DENIED;
         }
     }
+    for (int i = 0; i < n && i < KC_MAX_WORDS; i++) {
+        free(argv[i]);
+    }
+    if (r != FERRY_OK) {
+        ferry_buf_free(o);
+        return r;
+    }
+    *out = o;
+    return FERRY_OK;
+}
+
+/* A key's (or certificate's) blob as base64, new heap string. */
+static char *blob64(const ferry_key *key, const ferry_cert *cert)
+{
+    ferry_buf *b = ferry_buf_new(64 * 1024);
+    char *s = NULL;
+    int r = b == NULL      ? FERRY_E_ALLOC
+            : cert != NULL ? ferry_buf_put(b, cert->blob, cert->len)
+                           : ferry_key_to_blob(key, b);
     if (r == FERRY_OK) {
-        size_t skipped = 0;
-        r = ferry_authkeys_parse((const char *)ferry_buf_data(o), ferry_buf_len(o), out, &skipped);
+        (void)ferry_base64_encode(ferry_buf_data(b), ferry_buf_len(b), &s);
+    }
+    ferry_buf_free(b);
+    return s;
+}
+
+int ferryd_keyscmd_run(const char *cmd, const char *user, const char *home, const ferry_key *key,
+                       ferry_authkeys **out)
+{
+    char fp[128] = "", *b64 = blob64(key, NULL);
+    ferry_buf *o = NULL;
+    int r = b64 != NULL && ferry_key_fingerprint(key, fp, sizeof(fp)) == FERRY_OK ? FERRY_OK
+                                                                                  : FERRY_E_ALLOC;
+    *out = NULL;
+    if (r == FERRY_OK) {
+        const ferryd_cmd_token tk[] = {{'u', user}, {'h', home},
+                                       {'f', fp},   {'t', ferry_key_type_name(key)},
+                                       {'k', b64},  {0, NULL}};
+        r = cmd_output("AuthorizedKeysCommand", cmd, user, tk, &o);
+    }
+    if (r == FERRY_OK) {
+        size_t skipped = 0, len = ferry_buf_len(o);
+        r = ferry_authkeys_parse(len ? (const char *)ferry_buf_data(o) : "", len, out, &skipped);
         if (r == FERRY_OK && skipped > 0) {
             ferry_debug("AuthorizedKeysCommand for %s: %zu unusable line(s)", user, skipped);
         }
     }
-    for (int i = 0; i < n && i < KC_MAX_WORDS; i++) {
-        free(argv[i]);
-    }
     free(b64);
-    ferry_buf_free(blob);
+    ferry_buf_free(o);
+    return r;
+}
+
+int ferryd_principals_parse(const char *text, size_t len, const char *who, char **out)
+{
+    size_t cap = len + 1, n = 0;
+    char *list = malloc(cap);
+    if (list == NULL) {
+        return FERRY_E_ALLOC;
+    }
+    list[0] = '\0';
+    for (size_t off = 0; off < len;) {
+        const char *line = text + off;
+        const char *nl = memchr(line, '\n', len - off);
+        size_t ll = nl != NULL ? (size_t)(nl - line) : len - off;
+        off += ll + (nl != NULL);
+        const char *p = line, *end = line + ll;
+        while (p < end && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+        const char *w = p;
+        while (p < end && *p != ' ' && *p != '\t' && *p != '\r') {
+            p++;
+        }
+        size_t wl = (size_t)(p - w);
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) {
+            p++;
+        }
+        if (wl == 0 || *w == '#') {
+            continue;
+        }
+        /* more than one word (sshd's key options) or a comma: skipped, so
+         * no option is silently dropped */
+        if (p < end || memchr(w, ',', wl) != NULL || memchr(w, '\0', wl) != NULL) {
+            ferry_warn("%s: skipping \"%.*s\"", who, (int)(wl > 64 ? 64 : wl), w);
+            continue;
+        }
+        if (n > 0) {
+            list[n++] = ',';
+        }
+        memcpy(list + n, w, wl);
+        n += wl;
+        list[n] = '\0';
+    }
+    *out = list;
+    return FERRY_OK;
+}
+
+int ferryd_principalscmd_run(const char *cmd, const char *user, const char *home,
+                             const ferry_cert *cert, char **out)
+{
+    char fp[128] = "", cafp[128] = "", serial[24], who[96];
+    char *k64 = blob64(NULL, cert), *ca64 = blob64(cert->ca, NULL);
+    ferry_buf *o = NULL;
+    int r = k64 != NULL && ca64 != NULL &&
+                    ferry_key_fingerprint(cert->key, fp, sizeof(fp)) == FERRY_OK &&
+                    ferry_key_fingerprint(cert->ca, cafp, sizeof(cafp)) == FERRY_OK
+                ? FERRY_OK
+                : FERRY_E_ALLOC;
+    *out = NULL;
+    snprintf(serial, sizeof(serial), "%llu", (unsigned long long)cert->serial);
+    if (r == FERRY_OK) {
+        const ferryd_cmd_token tk[] = {
+            {'u', user},   {'h', home}, {'i', cert->key_id},
+            {'s', serial}, {'f', fp},   {'t', cert->type_name},
+            {'k', k64},    {'F', cafp}, {'T', ferry_key_type_name(cert->ca)},
+            {'K', ca64},   {0, NULL}};
+        r = cmd_output("AuthorizedPrincipalsCommand", cmd, user, tk, &o);
+    }
+    if (r == FERRY_OK) {
+        snprintf(who, sizeof(who), "AuthorizedPrincipalsCommand for %s", user);
+        r = ferryd_principals_parse((const char *)ferry_buf_data(o), ferry_buf_len(o), who, out);
+    }
+    free(k64);
+    free(ca64);
     ferry_buf_free(o);
     return r;
 }

@@ -1,5 +1,6 @@
 /* userstore_conf.c: the configuration-file user store. */
 #include "userstore.h"
+#include "keyscmd.h"
 
 #include <glob.h>
 #include <stdio.h>
@@ -80,47 +81,24 @@ static void load_one_file(struct conf_user *u, const char *path)
     u->sets[u->n_sets++] = ak;
 }
 
-/* AuthorizedPrincipalsFile: one principal per line ('#' comments); a line
- * with more than one word (sshd's key options) is skipped, so no option
- * is silently dropped. An unreadable file leaves "" (no principal). */
+/* AuthorizedPrincipalsFile: one principal per line (ferryd_principals_parse).
+ * An unreadable file leaves "" (no principal). */
 static void load_principals(struct conf_user *u)
 {
-    char path[4096], line[1100];
-    size_t len = 0, cap = 1;
-    u->principals = calloc(1, 1);
-    if (u->principals == NULL ||
-        expand_path(u->uc->principals_file, u->pub.name, path, sizeof(path)) != FERRY_OK) {
-        return;
-    }
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
+    char path[4096], who[4200], *text = NULL;
+    size_t len = 0;
+    u->principals = NULL;
+    if (expand_path(u->uc->principals_file, u->pub.name, path, sizeof(path)) != FERRY_OK ||
+        ferry_authfile_slurp(path, 1024 * 1024, &text, &len) != FERRY_OK) {
         ferry_warn("user %s: cannot read AuthorizedPrincipalsFile %s", u->pub.name, path);
+        u->principals = calloc(1, 1);
         return;
     }
-    while (fgets(line, sizeof(line), f) != NULL) {
-        char *p = line + strspn(line, " \t"), *end = p + strcspn(p, " \t\r\n");
-        const char *rest = end + strspn(end, " \t\r\n");
-        size_t n = (size_t)(end - p);
-        if (n == 0 || *p == '#' || memchr(p, ',', n) != NULL || *rest != '\0') {
-            if (n > 0 && *p != '#') {
-                ferry_warn("user %s: %s: skipping \"%.*s\"", u->pub.name, path, (int)n, p);
-            }
-            continue;
-        }
-        char *grown = realloc(u->principals, cap + n + 1);
-        if (grown == NULL) {
-            break;
-        }
-        u->principals = grown;
-        if (len > 0) {
-            grown[len++] = ',';
-        }
-        memcpy(grown + len, p, n);
-        len += n;
-        grown[len] = '\0';
-        cap = len + 1;
+    snprintf(who, sizeof(who), "user %s: %s", u->pub.name, path);
+    if (ferryd_principals_parse(text, len, who, &u->principals) != FERRY_OK) {
+        u->principals = calloc(1, 1);
     }
-    fclose(f);
+    free(text);
 }
 
 static void load_keys(struct conf_user *u)

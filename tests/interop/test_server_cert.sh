@@ -20,6 +20,8 @@
 #     another user's CA refused; a CA key is never a plain user key;
 #     AuthorizedPrincipalsFile (%u expanded) replaces the user's name for
 #     TrustedUserCAKeys certificates;
+#  5a. AuthorizedPrincipalsCommand: the principals it prints admit
+#     certificates, its arguments expanded, one run per certificate;
 #  5b. a user's From refuses its key and certificate from elsewhere;
 #  6c. CASignatureAlgorithms refuses a certificate whose CA signature is
 #     not listed;
@@ -41,7 +43,8 @@ ssh-keygen -q -t rsa -b 3072 -N '' -C ca-rsa -f "$T/ca_rsa"
 ssh-keygen -q -t ed25519 -N '' -C untrusted -f "$T/ca_other"
 ssh-keygen -q -t ed25519 -N '' -C from-10 -f "$T/ca_from"
 cat "$T/ca_ed.pub" "$T/ca_ec.pub" "$T/ca_rsa.pub" >"$T/trusted_cas"
-mkdir -p "$T/root_alice" "$T/root_bob" "$T/root_carol" "$T/root_dave" "$T/root_erin" "$T/root_frank"
+mkdir -p "$T/root_alice" "$T/root_bob" "$T/root_carol" "$T/root_dave" "$T/root_erin" "$T/root_frank" \
+    "$T/root_gina"
 cat >"$T/ferryd.conf" <<CONF
 PerSourcePenalties no
 AuditLog $T/audit.log
@@ -66,6 +69,9 @@ User frank
     Root $T/root_frank
     AuthorizedKeysFile $T/keys_frank
     From 10.0.0.0/8,192.168.0.0/16
+User gina
+    Root $T/root_gina
+    AuthorizedKeysFile $T/no_such_keys
 CONF
 # erin takes certificates (TrustedUserCAKeys) for ops-team, not her name;
 # a line with options is skipped, not read as a bare principal
@@ -220,6 +226,41 @@ cert erinname ca_ed -n erin
 check_refused erin erinname "no principal of the certificate is allowed"
 grep -q "skipping \"from=" "$T/ferryd.log" || fail "erin: the line with options was not reported"
 ok "AuthorizedPrincipalsFile: a TrustedUserCAKeys certificate for a listed principal, not the user's name; a line with options skipped"
+
+# ---- 5a. AuthorizedPrincipalsCommand ----
+cat >"$T/princmd" <<SH
+#!/bin/sh
+echo "\$*" >>"$T/princmd.log"
+case "\$1" in
+gina) printf '%s\\n' "# groups" "ops-team" 'from="10.0.0.0/8" admins' ;;
+*) echo "\$1" ;;
+esac
+SH
+chmod 755 "$T/princmd"
+ferryd_stop
+cp "$T/ferryd.conf" "$T/ferryd_noprincmd.conf"
+sed -i "s|^TrustedUserCAKeys .*|&\nAuthorizedPrincipalsCommand $T/princmd %u %i %s %T %F %t\nAuthorizedPrincipalsCommandUser nobody|" "$T/ferryd.conf"
+ferryd_start --config "$T/ferryd.conf"
+key ginaops ed25519
+cert ginaops ca_ed -n ops-team -z 55
+: >"$T/princmd.log"
+login_ok gina ginaops ssh-ed25519-cert-v01@openssh.com "AuthorizedPrincipalsCommand: ops-team refused"
+want="gina id-ginaops 55 ssh-ed25519 $(ssh-keygen -l -E sha256 -f "$T/ca_ed.pub" | awk '{print $2}') ssh-ed25519-cert-v01@openssh.com"
+[ "$(cat "$T/princmd.log")" = "$want" ] ||
+    fail "AuthorizedPrincipalsCommand got \"$(cat "$T/princmd.log")\", want \"$want\" (once)"
+key ginaadm ed25519
+cert ginaadm ca_ed -n admins
+check_refused gina ginaadm "no principal of the certificate is allowed"
+key ginaname ed25519
+cert ginaname ca_ed -n gina
+check_refused gina ginaname "no principal of the certificate is allowed"
+key alicepc ed25519
+cert alicepc ca_ed -n alice
+login_ok alice alicepc ssh-ed25519-cert-v01@openssh.com "AuthorizedPrincipalsCommand: alice refused"
+ferryd_stop
+cp "$T/ferryd_noprincmd.conf" "$T/ferryd.conf"
+ferryd_start --config "$T/ferryd.conf"
+ok "AuthorizedPrincipalsCommand: its principals admit certificates (%u %i %s %T %F %t expanded, run once); a line with options skipped; the user's name not implied"
 
 # ---- 5b. a user's From: neither a key nor a certificate logs in from elsewhere ----
 key frankkey ed25519

@@ -160,6 +160,33 @@ static void test_key_files(void **state)
     assert_null(cfg.keys_command);
     assert_null(cfg.users[0].auth_methods);
     ferryd_config_free(&cfg);
+    assert_int_equal(parse(&cfg, "AuthorizedPrincipalsCommand /p %u %h %i %s %f %t %k %F %T %K\n",
+                           err, sizeof(err)),
+                     FERRY_OK);
+    assert_string_equal(cfg.principals_command, "/p %u %h %i %s %f %t %k %F %T %K");
+    ferryd_config_free(&cfg);
+}
+
+/* Principals, one per line, as AuthorizedPrincipalsFile and
+ * AuthorizedPrincipalsCommand's output give them. */
+static void test_principals_parse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"", ""},
+        {"# only a comment\n\n", ""},
+        {"ops\n  dev \r\nfrom=\"10.0.0.0/8\" admins\na,b\n#x\nlast", "ops,dev,last"},
+        {"one", "one"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *out = NULL;
+        assert_int_equal(ferryd_principals_parse(cases[i].text, strlen(cases[i].text), "t", &out),
+                         FERRY_OK);
+        assert_string_equal(out, cases[i].want);
+        free(out);
+    }
 }
 
 /* Each bad line is reported with file:line. */
@@ -197,6 +224,9 @@ static void test_errors(void **state)
         {"AuthorizedKeysCommand /bin/keys %q\n", "unknown %-token"},
         {"AuthorizedKeysCommand /bin/%u\n", "absolute path"},
         {"AuthorizedKeysCommand /bin/keys \"%u\n", "cannot split"},
+        {"AuthorizedKeysCommand /bin/keys %i\n", "unknown %-token"},
+        {"AuthorizedPrincipalsCommand /bin/p %u %q\n", "unknown %-token"},
+        {"AuthorizedPrincipalsCommand p %u\n", "absolute path"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         ferryd_config cfg;
@@ -324,15 +354,11 @@ static void test_time_and_startups(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_full),
-        cmocka_unit_test(test_key_files),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_many_users),
-        cmocka_unit_test(test_split_addr),
-        cmocka_unit_test(test_modes),
-        cmocka_unit_test(test_time_and_startups),
+        cmocka_unit_test(test_defaults),   cmocka_unit_test(test_full),
+        cmocka_unit_test(test_key_files),  cmocka_unit_test(test_principals_parse),
+        cmocka_unit_test(test_errors),     cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_many_users), cmocka_unit_test(test_split_addr),
+        cmocka_unit_test(test_modes),      cmocka_unit_test(test_time_and_startups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
