@@ -7,7 +7,9 @@
  * state (helpers/chantest ct_raw_session): the server has already accepted
  * "ssh-userauth" when the role byte has bit 1 set; the client has sent its
  * SERVICE_REQUEST and offers an ed25519 identity, a password and
- * keyboard-interactive answers. Replies are drained after each message. */
+ * keyboard-interactive answers. Bit 2 gives the server chains of methods,
+ * bit 3 a user of its own (methods_for). Replies are drained after each
+ * message. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,8 +34,17 @@ static int answer(void *ctx, const char *prompt, int echo, char *out, size_t out
     return FERRY_OK;
 }
 
+/* Role bit 3: the store names its own methods for "alice" (ferryd's
+ * per-user AuthenticationMethods), others get the session's. */
+static const char *methods_for(void *ctx, const char *user)
+{
+    (void)ctx;
+    return strcmp(user, "alice") == 0 ? "password publickey,keyboard-interactive" : NULL;
+}
+
 static ferry_ssh *make(uint8_t role)
 {
+    static ferry_auth_ops per_user;
     ferry_ssh_config c, s;
     ferry_ssh *x = NULL;
     if (id_key == NULL) {
@@ -49,6 +60,11 @@ static ferry_ssh *make(uint8_t role)
     c.try_kbdint = 1;
     s.auth_methods = (role & 4) ? "publickey,password keyboard-interactive" : NULL;
     s.max_auth_tries = 20;
+    if (role & 8) {
+        per_user = *s.auth;
+        per_user.methods_for = methods_for;
+        s.auth = &per_user;
+    }
     if (ct_raw_session(&x, (role & 1) ? &c : &s, 0) != FERRY_OK) {
         return NULL;
     }
