@@ -17,6 +17,7 @@
 #include "util/conf.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/names.h"
 
 #define CONF_MAX_FILE (1024 * 1024)
 #define CONF_MAX_LINE 8192
@@ -270,13 +271,46 @@ static int set_compression(ferryd_config *cfg, void *field, const char *val, cha
     return set_bool(cfg, field, val, why, whysz);
 }
 
+/* A time (seconds, or with s/m/h/d/w units; "none" = 0), at most 30 days
+ * (so that it fits a uint32 of milliseconds). */
 static int set_time(ferryd_config *cfg, void *field, const char *val, char *why, size_t whysz)
 {
-    uint64_t v;
-    if (ferry_conf_time(val, &v) != FERRY_OK) {
+    uint64_t v = 0;
+    if (strcasecmp(val, "none") != 0 && (ferry_conf_time(val, &v) != FERRY_OK || v > 86400 * 30)) {
         return why_set(why, whysz, "bad time \"%s\"", val);
     }
     *(unsigned *)field = (unsigned)v;
+    return FERRY_OK;
+}
+
+/* ChannelTimeout: "type=interval" pairs (sshd_config); the types are
+ * patterns, and the first one matching "session" or
+ * "session:subsystem:sftp" (what SFTP runs on) gives the interval; the
+ * others (forwardings, agents: nothing ferryd has) are checked and
+ * ignored. */
+static int set_channel_timeout(ferryd_config *cfg, void *field, const char *val, char *why,
+                               size_t whysz)
+{
+    char tmp[1024];
+    int set = 0;
+    if (strlen(val) >= sizeof(tmp)) {
+        return why_set(why, whysz, "ChannelTimeout too long");
+    }
+    snprintf(tmp, sizeof(tmp), "%s", val);
+    char *save = NULL;
+    for (char *w = strtok_r(tmp, " \t", &save); w != NULL; w = strtok_r(NULL, " \t", &save)) {
+        char *eq = strchr(w, '=');
+        unsigned secs = 0;
+        if (eq == NULL || eq == w || set_time(cfg, &secs, eq + 1, why, whysz) != FERRY_OK) {
+            return why_set(why, whysz, "ChannelTimeout: expected type=interval, not \"%s\"", w);
+        }
+        *eq = '\0';
+        if (!set && (ferry_names_wildcard(w, "session") ||
+                     ferry_names_wildcard(w, "session:subsystem:sftp"))) {
+            *(unsigned *)field = secs;
+            set = 1;
+        }
+    }
     return FERRY_OK;
 }
 
@@ -488,6 +522,8 @@ static const struct kw keywords[] = {
     G("CASignatureAlgorithms", set_str, ca_sig_algs),
     G("MaxAuthTries", set_uint, max_auth_tries),
     G("LoginGraceTime", set_time, login_grace_time),
+    G("ChannelTimeout", set_channel_timeout, channel_timeout),
+    G("UnusedConnectionTimeout", set_time, unused_timeout),
     G("MaxStartups", set_startups, startups_begin),
     G("PerSourceMaxStartups", set_per_source, per_source_max_startups),
     G("PerSourcePenalties", set_penalties, penalty_authfail),

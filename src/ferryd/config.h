@@ -49,6 +49,8 @@ typedef struct ferryd_config {
     char *ca_sig_algs;         /* CASignatureAlgorithms */
     unsigned max_auth_tries;   /* 0 = library default (6) */
     unsigned login_grace_time; /* seconds, 0 = none; default 120 */
+    unsigned channel_timeout;  /* ChannelTimeout session=: seconds, 0 = none */
+    unsigned unused_timeout;   /* UnusedConnectionTimeout: seconds, 0 = none */
     unsigned startups_begin;   /* MaxStartups start:rate:full */
     unsigned startups_rate;
     unsigned startups_full;

@@ -4,7 +4,10 @@
 #    (want-reply), answers them and is still served after several times
 #    Interval x CountMax of idleness;
 #  - an ssh client that stops answering (SIGSTOP) is disconnected after
-#    CountMax unanswered requests, with the reason in the session_end line.
+#    CountMax unanswered requests, with the reason in the session_end line;
+#  - ChannelTimeout session=3s: an sftp session idle 5 s (its keepalive
+#    answers are no traffic) is closed, one busy every second for 7 s is
+#    not; UnusedConnectionTimeout 2s: ssh -N (no channel) is closed.
 . "$FERRY_SRC/tests/interop/lib.sh"
 need sftp ssh ssh-keygen timeout
 
@@ -54,4 +57,46 @@ grep "session_end" "$T/ferryd.log" | grep -q "Timeout, peer not responding (2 ke
     fail "the frozen client was not disconnected for not answering keepalives"
 ok "a client that stopped answering was disconnected after 2 unanswered keepalives"
 
+ferryd_stop
+
+# 3. ChannelTimeout: idle channels are closed, busy ones are not
+cat >"$T/ferryd.conf" <<CONF
+ClientAliveInterval 1
+ClientAliveCountMax 3
+ChannelTimeout agent-connection=1s session=3s
+UnusedConnectionTimeout 2s
+CONF
+ferryd_start --config "$T/ferryd.conf"
+# (sftp's pwd is answered locally; ls asks the server)
+{
+    for _ in 1 2 3 4 5 6 7; do
+        printf 'ls /\n'
+        sleep 1
+    done
+} | ossh_sftp "${KEYOPTS[@]}" -b - "$TEST_USER@127.0.0.1" >"$T/busy.out" 2>"$T/busy.err" ||
+    fail "a busy sftp session was closed: $(tail -n 5 "$T/busy.err")"
+[ "$(grep -c '^sftp> ls /' "$T/busy.out")" = 7 ] || fail "busy: $(cat "$T/busy.out")"
+if grep "session_end" "$T/ferryd.log" | grep -q 'reason="channel idle'; then
+    fail "the busy session ended as idle: $(grep session_end "$T/ferryd.log")"
+fi
+{
+    printf 'ls /\n'
+    sleep 5
+    printf 'ls /\n'
+} | ossh_sftp "${KEYOPTS[@]}" -b - "$TEST_USER@127.0.0.1" >"$T/idle2.out" 2>"$T/idle2.err" &&
+    fail "an sftp session idle for 5 s was not closed"
+grep "session_end" "$T/ferryd.log" | grep -q 'reason="channel idle for 3 s"' ||
+    fail "no session_end for the idle channel: $(grep session_end "$T/ferryd.log")"
+ok "ChannelTimeout session=3s: an sftp session busy every second for 7 s is served, one idle for 5 s is closed"
+
+# 4. UnusedConnectionTimeout: a connection without any channel is closed
+t0=$(date +%s)
+timeout 30 ssh -F /dev/null -N -p "$FERRYD_PORT" -o UserKnownHostsFile="$T/known_hosts" \
+    -o StrictHostKeyChecking=yes -o GlobalKnownHostsFile=/dev/null "${KEYOPTS[@]}" \
+    "$TEST_USER@127.0.0.1" </dev/null >/dev/null 2>"$T/unused.err" || true
+t1=$(date +%s)
+[ $((t1 - t0)) -lt 20 ] || fail "ssh -N was not closed by UnusedConnectionTimeout ($((t1 - t0)) s)"
+grep "session_end" "$T/ferryd.log" | grep -q 'reason="no channel for 2 s"' ||
+    fail "no session_end for the unused connection: $(grep session_end "$T/ferryd.log")"
+ok "UnusedConnectionTimeout 2s: ssh -N without a channel is closed after $((t1 - t0)) s"
 ferryd_stop

@@ -983,6 +983,21 @@ static void expect_keepalive(rs *x)
     assert_int_equal(want, 1);
 }
 
+/* The session is still open `left - 1` ms from now and closed at `left`,
+ * for the reason `why` (FERRY_E_TIMEOUT). */
+static void closes_after(rs *x, uint64_t *clock, uint64_t left, const char *why)
+{
+    *clock += left - 1;
+    (void)alive_tick(x);
+    assert_false(ferry_ssh_is_closed(x->s));
+    *clock += 1;
+    (void)alive_tick(x);
+    assert_true(ferry_ssh_is_closed(x->s));
+    const char *msg = NULL;
+    assert_int_equal(ferry_ssh_close_reason(x->s, &msg), FERRY_E_TIMEOUT);
+    assert_non_null(strstr(msg, why));
+}
+
 static void test_keepalive_probes(void **state)
 {
     (void)state;
@@ -1016,15 +1031,7 @@ static void test_keepalive_probes(void **state)
     (void)alive_tick(&x);
     expect_keepalive(&x);
     assert_false(ferry_ssh_is_closed(x.s));
-    clock += 999;
-    assert_int_equal(alive_tick(&x), 1);
-    assert_false(ferry_ssh_is_closed(x.s));
-    clock += 1;
-    (void)alive_tick(&x);
-    assert_true(ferry_ssh_is_closed(x.s));
-    const char *msg = NULL;
-    assert_int_equal(ferry_ssh_close_reason(x.s, &msg), FERRY_E_TIMEOUT);
-    assert_non_null(strstr(msg, "not responding"));
+    closes_after(&x, &clock, 1000, "not responding");
     assert_int_equal(rs_next(&x), SSH_MSG_DISCONNECT);
     rs_free(&x);
 }
@@ -1049,6 +1056,58 @@ static void test_keepalive_limits(void **state)
     assert_int_equal(alive_tick(&x), -1);
     assert_int_equal(rs_next(&x), 0);
     assert_false(ferry_ssh_is_closed(x.s));
+    rs_free(&x);
+}
+
+/* ChannelTimeout / UnusedConnectionTimeout on a test clock: 2 s without a
+ * channel, 3 s without channel data (keepalive replies are no traffic;
+ * data either way, or a channel opening, is). */
+static void test_idle_timeouts(void **state)
+{
+    (void)state;
+    uint64_t clock = 5000;
+    rs x;
+    ferry_ssh_config cfg;
+    rs_config(&x, &cfg);
+    cfg.now_ms = test_clock;
+    cfg.clock_ctx = &clock;
+    cfg.channel_idle_ms = 3000;
+    cfg.unused_ms = 2000;
+    assert_int_equal(ct_raw_session(&x.s, &cfg, 1), FERRY_OK);
+    ct_drain(x.s);
+    assert_int_equal(alive_tick(&x), 2000); /* no channel yet */
+    clock += 1500;
+    const uint8_t ign[] = {SSH_MSG_IGNORE, 0, 0, 0, 0};
+    assert_int_equal(ct_feed(x.s, ign, sizeof(ign)), FERRY_OK);
+    assert_int_equal(alive_tick(&x), 500); /* any packet is no channel */
+    /* a channel opens: its data keeps the connection */
+    uint32_t id = open_session(&x, 7, 1 << 20, 32768);
+    assert_int_equal(chan_request(&x, id, "subsystem", 1, "sftp"), SSH_MSG_CHANNEL_SUCCESS);
+    assert_int_equal(alive_tick(&x), 3000);
+    for (int i = 0; i < 5; i++) {
+        clock += 2900;
+        assert_int_equal(alive_tick(&x), 100);
+        send_data(&x, id, (const uint8_t *)"ping", 4);
+        ct_drain(x.s);
+        assert_int_equal(alive_tick(&x), 3000);
+    }
+    assert_false(ferry_ssh_is_closed(x.s));
+    closes_after(&x, &clock, 3000, "channel idle for 3 s");
+    rs_free(&x);
+    /* no channel at all: closed after 2 s */
+    rs_config(&x, &cfg);
+    cfg.now_ms = test_clock;
+    cfg.clock_ctx = &clock;
+    cfg.unused_ms = 2000;
+    assert_int_equal(ct_raw_session(&x.s, &cfg, 1), FERRY_OK);
+    ct_drain(x.s);
+    (void)alive_tick(&x);
+    closes_after(&x, &clock, 2000, "no channel for 2 s");
+    int last = 0, m;
+    while ((m = rs_next(&x)) != 0) {
+        last = m;
+    }
+    assert_int_equal(last, SSH_MSG_DISCONNECT);
     rs_free(&x);
 }
 
@@ -1104,6 +1163,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_peer_window_honoured),
+        cmocka_unit_test(test_idle_timeouts),
         cmocka_unit_test(test_window_adjust_overflow),
         cmocka_unit_test(test_data_beyond_window),
         cmocka_unit_test(test_data_after_eof),

@@ -167,6 +167,33 @@ static void test_key_files(void **state)
     ferryd_config_free(&cfg);
 }
 
+/* ChannelTimeout: the first type pattern matching what SFTP runs on
+ * ("session", "session:subsystem:sftp") gives the interval; others are
+ * ignored. UnusedConnectionTimeout a time or none. */
+static void test_channel_timeout(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        unsigned channel, unused;
+    } cases[] = {
+        {"ChannelTimeout agent-connection=5m session=10m\nUnusedConnectionTimeout 2m\n", 600, 120},
+        {"ChannelTimeout *=30s\n", 30, 0},
+        {"ChannelTimeout session:subsystem:sftp=1h session=1m\n", 3600, 0},
+        {"ChannelTimeout session:*=90\n", 90, 0},
+        {"ChannelTimeout x11-connection=5m direct-tcpip=1m\n", 0, 0},
+        {"ChannelTimeout session=none\nUnusedConnectionTimeout none\n", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ferryd_config cfg;
+        char err[256];
+        assert_int_equal(parse(&cfg, cases[i].text, err, sizeof(err)), FERRY_OK);
+        assert_int_equal(cfg.channel_timeout, cases[i].channel);
+        assert_int_equal(cfg.unused_timeout, cases[i].unused);
+        ferryd_config_free(&cfg);
+    }
+}
+
 /* Principals, one per line, as AuthorizedPrincipalsFile and
  * AuthorizedPrincipalsCommand's output give them. */
 static void test_principals_parse(void **state)
@@ -227,6 +254,10 @@ static void test_errors(void **state)
         {"AuthorizedKeysCommand /bin/keys %i\n", "unknown %-token"},
         {"AuthorizedPrincipalsCommand /bin/p %u %q\n", "unknown %-token"},
         {"AuthorizedPrincipalsCommand p %u\n", "absolute path"},
+        {"ChannelTimeout session\n", "expected type=interval"},
+        {"ChannelTimeout session=5x\n", "expected type=interval"},
+        {"ChannelTimeout =5m\n", "expected type=interval"},
+        {"UnusedConnectionTimeout 99d\n", "bad time"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         ferryd_config cfg;
@@ -354,11 +385,17 @@ static void test_time_and_startups(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),   cmocka_unit_test(test_full),
-        cmocka_unit_test(test_key_files),  cmocka_unit_test(test_principals_parse),
-        cmocka_unit_test(test_errors),     cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_many_users), cmocka_unit_test(test_split_addr),
-        cmocka_unit_test(test_modes),      cmocka_unit_test(test_time_and_startups),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_full),
+        cmocka_unit_test(test_key_files),
+        cmocka_unit_test(test_principals_parse),
+        cmocka_unit_test(test_channel_timeout),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_many_users),
+        cmocka_unit_test(test_split_addr),
+        cmocka_unit_test(test_modes),
+        cmocka_unit_test(test_time_and_startups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

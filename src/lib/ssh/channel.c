@@ -117,7 +117,15 @@ struct ferry_channel {
 struct ferry_conn_state {
     ferry_channel **ch; /* index = our channel id */
     size_t cap;
+    /* channel traffic either way, or a channel opened or closed (for
+     * cfg.channel_idle_ms and cfg.unused_ms); 0 until the first tick */
+    uint64_t last_io_ms;
 };
+
+static void note_io(ferry_ssh *s)
+{
+    s->conn->last_io_ms = ferry__now_ms(s);
+}
 
 static int conn_fail(ferry_ssh *s, const char *what)
 {
@@ -193,6 +201,7 @@ static int chan_new(ferry_ssh *s, ferry_channel **out)
     }
     c->ch[i] = ch;
     *out = ch;
+    note_io(s);
     return FERRY_OK;
 }
 
@@ -205,6 +214,7 @@ static void chan_free(ferry_channel *ch)
         ch->ops->on_close(ch->cctx, ch);
     }
     c->ch[ch->id] = NULL;
+    note_io(ch->s);
     ferry_buf_free(ch->outq);
     ferry_buf_free(ch->kept);
     free(ch);
@@ -303,6 +313,7 @@ static int send_from(ferry_channel *ch, const uint8_t *p, size_t len, size_t *se
         }
         ch->rwin -= (uint32_t)n;
         *sent += n;
+        note_io(ch->s);
     }
     return r;
 }
@@ -498,17 +509,56 @@ static int on_global_request(ferry_ssh *s, ferry_rd *rd)
 
 /* ---- keepalives ---- */
 
+static int any_channel(const ferry_ssh *s)
+{
+    for (size_t i = 0; i < s->conn->cap; i++) {
+        if (s->conn->ch[i] != NULL) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ChannelTimeout / UnusedConnectionTimeout: the connection is closed
+ * after cfg.channel_idle_ms without channel traffic while a channel is
+ * open, or cfg.unused_ms without any channel. */
+static int idle_tick(ferry_ssh *s, uint64_t now, int64_t *next_ms)
+{
+    int open = any_channel(s);
+    uint64_t limit = open ? s->cfg.channel_idle_ms : s->cfg.unused_ms;
+    if (limit == 0) {
+        return FERRY_OK;
+    }
+    if (s->conn->last_io_ms == 0) {
+        s->conn->last_io_ms = now; /* authenticated just now */
+    }
+    uint64_t due = s->conn->last_io_ms + limit;
+    if (now >= due) {
+        return ferry__fail(s, FERRY_E_TIMEOUT, SSH_DISCONNECT_BY_APPLICATION,
+                           open ? "channel idle for %llu s" : "no channel for %llu s",
+                           (unsigned long long)(limit / 1000));
+    }
+    *next_ms = (int64_t)(due - now);
+    return FERRY_OK;
+}
+
 int ferry__conn_tick(ferry_ssh *s, int64_t *next_ms)
 {
     uint64_t every = s->cfg.alive_interval_ms;
     *next_ms = -1;
-    if (every == 0 || s->closed || s->state != FERRY_ST_OPEN) {
+    if (s->closed || s->state != FERRY_ST_OPEN) {
         return FERRY_OK;
     }
     uint64_t now = ferry__now_ms(s);
+    int64_t idle = -1;
+    int r0 = idle_tick(s, now, &idle);
+    if (r0 != FERRY_OK || every == 0) {
+        *next_ms = idle;
+        return r0;
+    }
     uint64_t due = s->last_rx_ms + every * ((uint64_t)s->alive_sent + 1);
     if (now < due) {
-        *next_ms = (int64_t)(due - now);
+        *next_ms = idle >= 0 && idle < (int64_t)(due - now) ? idle : (int64_t)(due - now);
         return FERRY_OK;
     }
     if (s->cfg.alive_count_max > 0 && s->alive_sent >= s->cfg.alive_count_max) {
@@ -526,7 +576,7 @@ int ferry__conn_tick(ferry_ssh *s, int64_t *next_ms)
         return r;
     }
     s->alive_sent++;
-    *next_ms = (int64_t)every;
+    *next_ms = idle >= 0 && idle < (int64_t)every ? idle : (int64_t)every;
     return FERRY_OK;
 }
 
@@ -721,6 +771,7 @@ static int on_data(ferry_ssh *s, uint8_t msg, ferry_rd *rd)
     if (r != FERRY_OK) {
         return r;
     }
+    note_io(s);
     r = msg == SSH_MSG_CHANNEL_EXTENDED_DATA ? ferry_rd_u32(rd, &code) : FERRY_OK;
     r = r == FERRY_OK ? ferry_rd_string(rd, &p, &n) : r;
     r = r == FERRY_OK ? ferry_rd_end(rd) : r;
@@ -1112,6 +1163,7 @@ int ferry_channel_write_end(ferry_channel *ch, size_t used)
     r = r == FERRY_OK ? ferry_buf_poke_u32(b, ch->wb_at, (uint32_t)used) : r;
     if ((r = finish(ch->s, r)) == FERRY_OK) {
         ch->rwin -= (uint32_t)used;
+        note_io(ch->s);
     }
     return session_error(ch, r);
 }

@@ -152,6 +152,13 @@ typedef struct ferry_ssh_config {
      * give up (as sshd's ClientAliveCountMax 0). */
     uint32_t alive_interval_ms;
     unsigned alive_count_max;
+    /* Once authenticated, the connection is closed (DISCONNECT "by
+     * application") after channel_idle_ms without channel data either way
+     * while a channel is open (sshd's ChannelTimeout), or unused_ms without
+     * any channel (UnusedConnectionTimeout). Keepalives are no traffic.
+     * 0 = never. */
+    uint32_t channel_idle_ms;
+    uint32_t unused_ms;
 
     /* ---- server ---- */
     ferry_key **host_keys; /* borrowed; private keys */
