@@ -247,6 +247,9 @@ int main(int argc, char **argv)
     cl.rs.delay_ms = o.reconnect_delay_ms >= 0 ? o.reconnect_delay_ms : 1000;
     cl.rs.verify = o.verify_transfers != 0;
     rc = run_session(&cl, &a) == 0 ? 0 : 1;
+    if (cl.sftp != NULL) {
+        (void)ferry_sftpc_drain(cl.sftp); /* as sftp: no request left unanswered */
+    }
 out:
     ferry_conn_close(conn);
     free(cl.pwd);

@@ -748,6 +748,17 @@ static uint32_t opendir_ahead(ferry_client *cl, const char *abs, const ferry_sft
     return id;
 }
 
+/* The mode a downloaded directory is made with, as OpenSSH's sftp: the
+ * remote one's permissions (the umask still applies), always writable
+ * and searchable by us, so that its contents can be written. */
+static mode_t dir_mode(const ferry_sftp_attrs *da)
+{
+    mode_t m = (da != NULL && (da->flags & SSH_FILEXFER_ATTR_PERMISSIONS))
+                   ? (mode_t)(da->perm & 01777)
+                   : 0777;
+    return m | S_IRWXU;
+}
+
 /* dir_id: the directory's OPENDIR if it went out already (0: not). The
  * OPENDIR of each subdirectory goes out when the one before it is
  * entered (the first with the listing), so its handle is there when its
@@ -763,7 +774,7 @@ static int get_dir(ferry_client *cl, const char *abs, const char *local, const x
     if (depth > MAX_DEPTH) {
         fprintf(stderr, "Maximum directory depth exceeded\n");
         rc = -1;
-    } else if (mkdir(local, 0777) != 0 &&
+    } else if (mkdir(local, dir_mode(da)) != 0 &&
                !(errno == EEXIST && stat(local, &st) == 0 && S_ISDIR(st.st_mode))) {
         fprintf(stderr, "mkdir %s: %s\n", local, strerror(errno));
         rc = -1;

@@ -24,6 +24,7 @@ int ferry_sftpc_new(ferry_sftpc **out, const ferry_sftpc_config *cfg, const ferr
     if (c == NULL) {
         return FERRY_E_ALLOC;
     }
+    c->symlink_ext = -1;
     if (cfg != NULL) {
         c->cfg = *cfg;
     }
@@ -87,6 +88,7 @@ void ferry_sftpc_reset(ferry_sftpc *c)
     free(c->last_msg);
     c->last_msg = NULL;
     c->dead = c->interrupted = c->got_version = 0;
+    c->symlink_ext = -1;
     c->session++; /* ids sent before are void: their replies will not come */
     c->version = c->rsize = c->wsize = c->lim_r = c->lim_w = c->last_status = 0;
     free(c->home);
@@ -547,6 +549,23 @@ int ferry__sftpc_flush(ferry_sftpc *c)
         ferry_sftpc_kill(c, r);
     }
     return r;
+}
+
+int ferry_sftpc_drain(ferry_sftpc *c)
+{
+    for (;;) {
+        size_t unanswered = 0;
+        for (size_t i = 0; i < c->nslots; i++) {
+            unanswered += c->slots[i].state == SLOT_WAITING || c->slots[i].state == SLOT_ABANDONED;
+        }
+        if (unanswered == 0 || c->dead || c->interrupted) {
+            return c->dead;
+        }
+        int r = pump(c);
+        if (r != FERRY_OK) {
+            return r;
+        }
+    }
 }
 
 int ferry_sftpc_wait(ferry_sftpc *c, uint32_t id, uint8_t *type, ferry_rd *payload)

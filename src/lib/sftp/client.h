@@ -142,6 +142,12 @@ void ferry_sftpc_release(ferry_sftpc *c, uint32_t id);
 int ferry_sftpc_wait(ferry_sftpc *c, uint32_t id, uint8_t *type, ferry_rd *payload);
 /* Number of requests awaiting replies. */
 size_t ferry_sftpc_pending(const ferry_sftpc *c);
+/* Serves the connection until every request sent has its reply (those
+ * sent ahead and abandoned too: a listing's extra READDIRs, a CLOSE not
+ * waited for), so that ending the session does not cut the server off
+ * in the middle of answering. Returns early when the session is dead or
+ * interrupted. */
+int ferry_sftpc_drain(ferry_sftpc *c);
 /* Reply buffers allocated so far, and the bytes they hold allocated now
  * (each slot keeps its buffer for its next reply, up to 64 MiB in all, so
  * a steady transfer allocates none; a download's data needs none). */

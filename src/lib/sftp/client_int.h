@@ -29,6 +29,10 @@ typedef struct ferry__sftpc_slot {
 struct ferry_sftpc {
     ferry_sftpc_config cfg;
     int symlink_draft; /* SYMLINK as (linkpath, targetpath) */
+    /* the server's symlink-order@rjk.greenend.org.uk: 1 = (linkpath,
+     * targetpath), 0 = (targetpath, linkpath), -1 = not said; it wins
+     * over symlink_draft, which is a guess from the version string */
+    int symlink_ext;
     ferry_sftpc_io io;
     ferry_buf *out;
     ferry_buf *in;

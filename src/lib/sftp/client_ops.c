@@ -58,6 +58,11 @@ static int parse_version(ferry_sftpc *c)
         if (add_ext(c, name) != FERRY_OK) {
             return FERRY_E_ALLOC;
         }
+        if (strcmp(name, "symlink-order@rjk.greenend.org.uk") == 0) {
+            c->symlink_ext = dlen == 19 && memcmp(data, "linkpath-targetpath", 19) == 0   ? 1
+                             : dlen == 19 && memcmp(data, "targetpath-linkpath", 19) == 0 ? 0
+                                                                                          : -1;
+        }
         /* check-file's data: the algorithms; ours is the fastest */
         if (strcmp(name, "check-file") == 0 && dlen < sizeof(name) && !memchr(data, '\0', dlen)) {
             memcpy(name, data, dlen);
@@ -538,7 +543,8 @@ int ferry_sftpc_symlink(ferry_sftpc *c, const char *target, const char *linkpath
 {
     ferry_buf *p = ferry__sftpc_payload();
     uint32_t id;
-    const char *first = c->symlink_draft ? linkpath : target;
+    int draft = c->symlink_ext >= 0 ? c->symlink_ext : c->symlink_draft;
+    const char *first = draft ? linkpath : target;
     int rc = p ? ferry_buf_put_cstring(p, first) : FERRY_E_ALLOC;
     if (rc == FERRY_OK) {
         rc = ferry_buf_put_cstring(p, first == target ? linkpath : target);
