@@ -234,11 +234,17 @@ static int put_kex_list(ferry_ssh *s, ferry_buf *b, ferry_buf *tmp)
         base = is_client(s) ? ferry_kexalg_default_client() : ferry_kexalg_default_server();
     }
     int r = ferry_buf_put(tmp, base, strlen(base));
-    if (r == FERRY_OK && s->kex_count == 0) {
-        /* Pseudo-algorithms, only in the first KEXINIT (RFC 8308 s2.1,
-         * strict kex). */
-        const char *extra = is_client(s) ? ",ext-info-c," STRICT_C : "," STRICT_S;
-        r = ferry_buf_put(tmp, extra, strlen(extra));
+    if (r == FERRY_OK && s->kex_count == 0 && is_client(s)) {
+        r = ferry_buf_put(tmp, ",ext-info-c", 11); /* the first KEXINIT only (RFC 8308 s2.1) */
+    }
+    if (r == FERRY_OK && (s->kex_count == 0 || s->strict_kex)) {
+        /* Strict kex is decided by the first KEXINITs and the marker means
+         * nothing later, but OpenSSH repeats it at every rekey and some
+         * peers (phpseclib 1.0) reset their sequence numbers after a
+         * rekey only when it is there: repeated once agreed, as OpenSSH
+         * does. */
+        const char *strict = is_client(s) ? "," STRICT_C : "," STRICT_S;
+        r = ferry_buf_put(tmp, strict, strlen(strict));
     }
     return r == FERRY_OK ? ferry_buf_put_stringb(b, tmp) : r;
 }
