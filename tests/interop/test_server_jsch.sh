@@ -64,6 +64,7 @@
 # NAME, and a later put RESUME starts over (checked: the complete file
 # arrives and the partial file is removed), as ferryd(8) documents.
 . "$FERRY_SRC/tests/interop/lib.sh"
+. "$FERRY_SRC/tests/interop/peer_lib.sh"
 need java javac ssh-keygen cmp timeout stat readlink
 JSCH_JAR=/usr/share/java/jsch.jar
 [ -r "$JSCH_JAR" ] || fail "$JSCH_JAR missing (install libjsch-java: scripts/deps test)"
@@ -254,42 +255,6 @@ jsch_refused() {
     grep -q "^CONNECT-FAIL $msg" "$T/$name.out" ||
         { cat "$T/$name.out" >&2; fail "$name: expected \"$msg\""; }
     [ $((SECONDS - t0)) -le 15 ] || fail "$name: refusal took $((SECONDS - t0)) s"
-}
-
-# cmd TAG CMD ARGS...: one command line for FerryJsch.
-cmd() {
-    local IFS=$'\t'
-    printf '%s\n' "$*"
-}
-
-# reply NAME TAG: the final line of that command's answer.
-reply() {
-    grep -E "^$2 (OK|ERR)( |$)" "$T/$1.out" | tail -n 1
-}
-
-want_ok() {
-    local r
-    r=$(reply "$1" "$2")
-    [[ $r == "$2 OK"* ]] || fail "$1: command $2 failed: ${r:-no answer}"
-}
-
-# want_err NAME TAG ID: the command failed with SftpException id ID.
-want_err() {
-    local r
-    r=$(reply "$1" "$2")
-    [[ $r == "$2 ERR $3 "* ]] || fail "$1: command $2: expected SftpException id $3, got: ${r:-no answer}"
-}
-
-# want_reply NAME TAG TEXT: the command succeeded with exactly TEXT.
-want_reply() {
-    local r
-    r=$(reply "$1" "$2")
-    [ "$r" = "$2 OK $3" ] || fail "$1: command $2: expected \"$3\", got: ${r:-no answer}"
-}
-
-# known_hosts_of PUBKEY FILE: a known_hosts line for ferryd's port.
-known_hosts_of() {
-    echo "[127.0.0.1]:$FERRYD_PORT $(cut -d' ' -f1,2 "$1")" >"$2"
 }
 
 # audit_end NAME=VALUE...: the session_end audit lines that hold them all.
