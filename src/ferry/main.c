@@ -247,8 +247,12 @@ int main(int argc, char **argv)
     cl.rs.delay_ms = o.reconnect_delay_ms >= 0 ? o.reconnect_delay_ms : 1000;
     cl.rs.verify = o.verify_transfers != 0;
     rc = run_session(&cl, &a) == 0 ? 0 : 1;
-    if (cl.sftp != NULL) {
-        (void)ferry_sftpc_drain(cl.sftp); /* as sftp: no request left unanswered */
+    if (cl.sftp != NULL && (a.sftp_server != NULL || a.ssh_program != NULL)) {
+        /* a server on our pipes (-D, or -S's ssh) is not cut off while it
+         * still answers (a listing's read-ahead, a CLOSE not waited for);
+         * over ferry's own SSH the channel's close lets the server drop
+         * late replies itself, and waiting would cost a round trip */
+        (void)ferry_sftpc_drain(cl.sftp);
     }
 out:
     ferry_conn_close(conn);
