@@ -15,10 +15,10 @@
 # its requests on several threads and may complete non-overlapping WRITEs
 # of one handle out of order. Unlike OpenSSH it takes SSH_FXP_SYMLINK's
 # arguments in the draft's order (linkpath first) and says so in
-# symlink-order@rjk.greenend.org.uk. ferry -v prints neither the server's
-# SFTP version nor its extensions: the offer is read here by a small probe
-# (INIT 3 and INIT 6 on the server's pipes) and pinned, so that a newer
-# gesftpserver that changes it shows up.
+# symlink-order@rjk.greenend.org.uk. The offer is read here by a small
+# probe (INIT 3 and INIT 6 on the server's pipes) and pinned, so that a
+# newer gesftpserver that changes it shows up; ferry -v must report the
+# same version and extensions.
 #
 #  1. no SSH: one batch run by `ferry -D gesftpserver` and by OpenSSH's
 #     `sftp -D gesftpserver`, each in its own local and remote tree: put and
@@ -171,8 +171,16 @@ diff -u "$T/offer3.want" "$T/offer3" >&2 ||
     fail "gesftpserver's version 3 offer changed: update this test and its header"
 grep -qx "versions 3,4,5,6" "$T/offer6" || fail "gesftpserver no longer offers versions 3..6"
 grep -qx "version 6" "$T/offer6" || fail "gesftpserver does not answer INIT 6 with version 6"
+# ferry -v reports the same offer (the version and each extension)
+echo pwd >"$T/v.batch"
+"$FERRY" -v -D "$GES" -b "$T/v.batch" >/dev/null 2>"$T/v.err" || fail "ferry -v -D: $(cat "$T/v.err")"
+grep -q 'debug: sftp: server version 3$' "$T/v.err" || fail "ferry -v does not show the SFTP version: $(cat "$T/v.err")"
+[ "$(grep -c 'debug: sftp: server extension ' "$T/v.err")" = "$(($(wc -l <"$T/offer3") - 1))" ] ||
+    fail "ferry -v does not show every extension: $(grep 'sftp: server' "$T/v.err")"
+grep -q 'debug: sftp: server extension "symlink-order@rjk.greenend.org.uk" "linkpath-targetpath"$' "$T/v.err" ||
+    fail "ferry -v does not show symlink-order's data"
 GES_VERSION=$(dpkg-query -W -f='${Version}' gesftpserver 2>/dev/null || echo unknown)
-ok "gesftpserver $GES_VERSION ($GES): versions 3..6, at 3 offers $(($(wc -l <"$T/offer3") - 1)) extensions, no check-file, no limits@openssh.com"
+ok "gesftpserver $GES_VERSION ($GES): versions 3..6, at 3 offers $(($(wc -l <"$T/offer3") - 1)) extensions, no check-file, no limits@openssh.com; ferry -v shows them"
 
 # ---- fixtures and the batch ----
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "util/log.h"
 #include "util/names.h"
 
 #define MAX_PATH_REPLY 65536u
@@ -29,6 +30,17 @@ static int add_ext(ferry_sftpc *c, const char *name)
     return FERRY_OK;
 }
 
+/* Whether n bytes are printable ASCII (an extension's data worth logging). */
+static int printable(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < 0x20 || p[i] > 0x7e) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int parse_version(ferry_sftpc *c)
 {
     ferry_rd r;
@@ -42,6 +54,7 @@ static int parse_version(ferry_sftpc *c)
     if (ferry_rd_u32(&r, &c->version) != FERRY_OK) {
         return FERRY_E_FORMAT;
     }
+    ferry_debug("sftp: server version %u", (unsigned)c->version);
     while (ferry_rd_left(&r) > 0) {
         const uint8_t *np;
         size_t nl;
@@ -55,6 +68,8 @@ static int parse_version(ferry_sftpc *c)
         }
         memcpy(name, np, nl);
         name[nl] = '\0';
+        ferry_debug("sftp: server extension \"%s\" \"%.*s\"", name, (int)(dlen > 64 ? 64 : dlen),
+                    printable(data, dlen) ? (const char *)data : "");
         if (add_ext(c, name) != FERRY_OK) {
             return FERRY_E_ALLOC;
         }
