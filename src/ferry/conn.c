@@ -25,6 +25,7 @@
 #include "crypto/kexalg.h"
 #include "ssh/ssh.h"
 #include "util/err.h"
+#include "util/log.h"
 #include "util/names.h"
 
 uint64_t ferry__conn_now_ms(void)
@@ -579,6 +580,18 @@ static int verify_hostcert(void *ctx, const ferry_cert *cert)
     return r;
 }
 
+/* A server's banner (sshd's Banner): on stderr as ssh shows it, unless
+ * -q or LogLevel QUIET/FATAL/ERROR. */
+static void show_banner(void *ctx, const char *text)
+{
+    const ferry_opts *o = ((ferry_conn *)ctx)->hc.opts;
+    if (o->quiet || o->log_level == FERRY_LOG_ERROR) {
+        return;
+    }
+    size_t n = strlen(text);
+    fprintf(stderr, "%s%s", text, n > 0 && text[n - 1] == '\n' ? "" : "\n");
+}
+
 static int start_session(ferry_conn *c, const ferry_opts *o)
 {
     ferry_ssh_config cfg = {
@@ -604,6 +617,7 @@ static int start_session(ferry_conn *c, const ferry_opts *o)
         .auth_order = o->auth_order,
         .prompt = session_prompt,
         .prompt_ctx = c,
+        .on_banner = show_banner,
         .window_max = CLIENT_WINDOW_MAX,
         .window_start = CLIENT_WINDOW_START,
         .compression = o->compression > 0,

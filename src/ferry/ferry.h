@@ -81,6 +81,7 @@ typedef struct ferry_opts {
     char *config_file;
     char *subsystem;
     int verbose;
+    int quiet; /* -q: no banner either */
     /* Match final: set once such a block was seen (the files are then
      * read again, final_pass set, as OpenSSH's second pass) */
     int saw_final, final_pass;

@@ -94,6 +94,7 @@ static int load_options(ferry_opts *o, const ferry_args *a)
     }
     ferry_opts_defaults(o, host);
     o->verbose = a->verbose;
+    o->quiet = a->quiet;
     if (a->subsystem != NULL && (o->subsystem = strdup(a->subsystem)) == NULL) {
         rc = -1;
     }

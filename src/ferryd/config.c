@@ -86,6 +86,7 @@ void ferryd_config_free(ferryd_config *cfg)
     free(cfg->keys_command);
     free(cfg->keys_command_user);
     free(cfg->principals_command);
+    free(cfg->banner);
     free(cfg->ca_sig_algs);
     free(cfg->auth_methods);
     free(cfg->service_user);
@@ -543,6 +544,7 @@ static const struct kw keywords[] = {
     G("AuditLog", set_str, audit_log),
     G("TrustedUserCAKeys", set_file, trusted_user_ca_keys),
     G("RevokedKeys", set_file, revoked_keys),
+    G("Banner", set_file, banner),
     G("AuthorizedKeysCommand", set_keyscmd, keys_command),
     G("AuthorizedKeysCommandUser", set_str, keys_command_user),
     G("AuthorizedPrincipalsCommand", set_principalscmd, principals_command),

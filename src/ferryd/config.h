@@ -84,6 +84,7 @@ typedef struct ferryd_config {
     char *keys_command;
     char *keys_command_user;
     char *principals_command; /* AuthorizedPrincipalsCommand, NULL = none */
+    char *banner;             /* Banner: a file, NULL = none */
     ferryd_user_conf *users;
     size_t n_users;
 } ferryd_config;

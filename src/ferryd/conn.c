@@ -391,6 +391,7 @@ static void conn_ssh_config(struct conn *c, ferry_ssh_config *sc)
     sc->subsystem_ctx = c;
     sc->max_channels = srv->cfg.max_sessions;
     sc->pubkey_algs = srv->algs.pubkey; /* NULL: the library's defaults */
+    sc->banner = srv->banner;
     sc->channel_idle_ms = srv->cfg.channel_timeout * 1000u;
     sc->unused_ms = srv->cfg.unused_timeout * 1000u;
     /* ClientAliveInterval / ClientAliveCountMax: probes by the library */

@@ -23,6 +23,7 @@ typedef struct ferryd_server {
     const ferryd_audit_sink *audit; /* NULL = stderr */
     ferryd_audit_file audit_file;   /* AuditLog; fd -1 when not used */
     char *auth_methods;             /* derived from the config; NULL = any */
+    char *banner;                   /* Banner's text, read at start; NULL = none */
     char dummy_hash[256];           /* crypt(3) hash for timing-equal denials */
     /* Called once the sockets are bound, before "listening on" is
      * printed, with the first bound address and port (quick mode prints

@@ -17,6 +17,7 @@
 #include "crypto/cipher.h"
 #include "crypto/kexalg.h"
 #include "crypto/key.h"
+#include "ssh/authfile.h"
 #include "ferryd.h"
 #include "quick.h"
 #include "util/err.h"
@@ -396,6 +397,34 @@ static int load_user_cas(ferryd_server *srv)
     return FERRY_OK;
 }
 
+/* Banner: read once at start (at most 64 KiB), as the listener may read
+ * files the sessions cannot; a file that cannot be read stops ferryd. */
+static int load_banner(ferryd_server *srv)
+{
+    size_t len = 0;
+    if (srv->cfg.banner == NULL) {
+        return FERRY_OK;
+    }
+    int r = ferry_authfile_slurp(srv->cfg.banner, 64 * 1024, &srv->banner, &len);
+    if (r == FERRY_OK && memchr(srv->banner, '\0', len) != NULL) {
+        r = FERRY_E_FORMAT;
+    }
+    if (r == FERRY_OK) {
+        char *t = realloc(srv->banner, len + 1);
+        r = t != NULL ? FERRY_OK : FERRY_E_ALLOC;
+        if (t != NULL) {
+            t[len] = '\0';
+            srv->banner = t;
+        }
+    }
+    if (r != FERRY_OK) {
+        fprintf(stderr, "ferryd: Banner %s: %s\n", srv->cfg.banner, ferry_strerror(r));
+        free(srv->banner);
+        srv->banner = NULL;
+    }
+    return r;
+}
+
 /* RevokedKeys is read by each connection; a file that cannot be read now
  * stops ferryd (every key would be refused). */
 static int check_revoked(const ferryd_server *srv)
@@ -426,6 +455,7 @@ static void server_free(ferryd_server *srv)
     }
     ferryd_algs_free(&srv->algs);
     free(srv->auth_methods);
+    free(srv->banner);
     ferryd_config_free(&srv->cfg);
 }
 
@@ -484,7 +514,7 @@ int main(int argc, char **argv)
         srv.audit = &srv.audit_file.sink;
     }
     if (ferryd_hostkeys_load(&srv) != FERRY_OK || load_user_cas(&srv) != FERRY_OK ||
-        check_revoked(&srv) != FERRY_OK ||
+        check_revoked(&srv) != FERRY_OK || load_banner(&srv) != FERRY_OK ||
         ferryd_userstore_conf_new(&srv.cfg, &srv.users) != FERRY_OK) {
         goto out;
     }

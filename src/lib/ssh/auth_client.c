@@ -481,7 +481,11 @@ static int on_banner(ferry_ssh *s, ferry_rd *rd)
         return ferry__fail(s, r, SSH_DISCONNECT_PROTOCOL_ERROR, "malformed USERAUTH_BANNER");
     }
     ferry__auth_sanitize(text, sizeof(text), msg, n, 1);
-    ferry_info("%s", text);
+    if (s->cfg.on_banner != NULL) {
+        s->cfg.on_banner(s->cfg.prompt_ctx, text);
+    } else {
+        ferry_info("%s", text);
+    }
     return FERRY_OK;
 }
 

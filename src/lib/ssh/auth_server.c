@@ -179,6 +179,20 @@ static int put_continue_list(const ferry_auth_state *a, ferry_buf *b)
 
 /* ---- replies ---- */
 
+/* Banner: sent once, before the answer to the first request. */
+static int send_banner(ferry_ssh *s)
+{
+    ferry_buf *b = NULL;
+    int r = ferry__pkt_start(s, SSH_MSG_USERAUTH_BANNER, &b);
+    r = r == FERRY_OK ? ferry_buf_put_cstring(b, s->cfg.banner) : r;
+    r = r == FERRY_OK ? ferry_buf_put_cstring(b, "") : r; /* language tag */
+    if (r != FERRY_OK) {
+        ferry__pkt_abort(s);
+        return r;
+    }
+    return ferry__pkt_finish(s);
+}
+
 static int send_failure(ferry_ssh *s, int partial)
 {
     ferry_buf *b = NULL;
@@ -550,6 +564,10 @@ static int request_header(ferry_ssh *s, ferry_rd *rd)
                            "change of user name not allowed");
     }
     memcpy(a->user, user, sizeof(a->user));
+    if (!a->have_user && s->cfg.banner != NULL && s->cfg.banner[0] != '\0' &&
+        (r = send_banner(s)) != FERRY_OK) {
+        return r;
+    }
     if (!a->have_user && s->cfg.auth != NULL && s->cfg.auth->methods_for != NULL) {
         /* the user's own AuthenticationMethods, before any method ran */
         const char *spec = s->cfg.auth->methods_for(s->cfg.auth_ctx, user);

@@ -173,6 +173,10 @@ typedef struct ferry_ssh_config {
      * each a comma-separated chain ("publickey,password publickey").
      * NULL = "any" (publickey or password alone). */
     const char *auth_methods;
+    /* Server: text sent as SSH_MSG_USERAUTH_BANNER (RFC 4252 s5.4) before
+     * the answer to the first authentication request (sshd's Banner);
+     * NULL = none. */
+    const char *banner;
     unsigned max_auth_tries; /* 0 = 6 */
     /* Signature algorithms accepted for publickey authentication, also
      * sent as server-sig-algs in EXT_INFO (RFC 8308 s3.1), as OpenSSH's
@@ -215,6 +219,9 @@ typedef struct ferry_ssh_config {
      * Writes a NUL-terminated string into out[outsz]. Non-OK = give up. */
     int (*prompt)(void *ctx, const char *prompt, int echo, char *out, size_t outsz);
     void *prompt_ctx;
+    /* Client: shows a server's USERAUTH_BANNER (its text with control
+     * characters made visible); NULL = logged at info level. */
+    void (*on_banner)(void *ctx, const char *text);
 } ferry_ssh_config;
 
 /* New session; `cfg` is copied (the pointers inside are borrowed and must
