@@ -250,7 +250,8 @@ int ferry_hostkey_order_algs(const ferry_hostcheck *hc, const char *algs, char *
 
 /* RevokedHostKeys: 1 if it revokes the host key (or the certificate:
  * its serial, key ID, key or CA), or cannot be read (then every host key
- * is refused, as by ssh), with the message printed; else 0. */
+ * is refused, as by ssh), with the messages printed (the verification
+ * failed); else 0. */
 static int revoked_host_key(const ferry_hostcheck *hc, const ferry_key *k, const ferry_cert *cert)
 {
     if (hc->opts->revoked_host_keys == NULL ||
@@ -280,29 +281,32 @@ static int revoked_host_key(const ferry_hostcheck *hc, const ferry_key *k, const
     }
     ferry_revoke_free(rl);
     free(path);
+    if (hit) {
+        fprintf(stderr, "Host key verification failed.\n");
+    }
     return hit;
 }
+
+static int verify_plain(const ferry_hostcheck *hc, const ferry_key *k);
 
 int ferry_hostkey_verify_cert(void *ctx, const ferry_cert *cert)
 {
     const ferry_hostcheck *hc = ctx;
-    char *files[MAX_KH_FILES], name[512], why[96] = "", fp[128];
-    size_t n_user = 0, n = known_hosts_files(hc, files, &n_user), line = 0, at = 0;
-    uint16_t port;
-    const char *host = kh_name(hc, &port);
-    enum ferry_hostkey_status ca = FERRY_HOSTKEY_NEW, key = FERRY_HOSTKEY_NEW;
     char kfp[128] = "", cfp[128] = "";
-    ferry_known_hosts_hostname(host, port, name, sizeof(name));
     (void)ferry_key_fingerprint(cert->key, kfp, sizeof(kfp));
     (void)ferry_key_fingerprint(cert->ca, cfp, sizeof(cfp));
     ferry_debug("Server host certificate: %s %s, serial %llu ID \"%.64s\" CA %s %s",
                 cert->type_name, kfp, (unsigned long long)cert->serial, cert->key_id,
                 ferry_key_type_name(cert->ca), cfp);
     if (revoked_host_key(hc, cert->key, cert)) {
-        free_files(files, n);
-        fprintf(stderr, "Host key verification failed.\n");
         return FERRY_E_HOSTKEY_CHANGED;
     }
+    char *files[MAX_KH_FILES], name[512], why[96] = "", fp[128];
+    size_t n_user = 0, n = known_hosts_files(hc, files, &n_user), line = 0, at = 0;
+    uint16_t port;
+    const char *host = kh_name(hc, &port);
+    enum ferry_hostkey_status ca = FERRY_HOSTKEY_NEW, key = FERRY_HOSTKEY_NEW;
+    ferry_known_hosts_hostname(host, port, name, sizeof(name));
     for (size_t i = 0; i < n && ca != FERRY_HOSTKEY_REVOKED && key != FERRY_HOSTKEY_REVOKED; i++) {
         enum ferry_hostkey_status st = FERRY_HOSTKEY_NEW;
         int any = 0;
@@ -345,9 +349,10 @@ int ferry_hostkey_verify_cert(void *ctx, const ferry_cert *cert)
     }
     free_files(files, n);
     if (r == FERRY_E_HOSTKEY_UNKNOWN) {
-        /* As OpenSSH's ssh: the certified key checked as a plain key */
+        /* As OpenSSH's ssh: the certified key checked as a plain key
+         * (RevokedHostKeys already asked about it, above) */
         ferry_debug("Retrying with the plain host key");
-        return ferry_hostkey_verify(ctx, cert->key);
+        return verify_plain(hc, cert->key);
     }
     if (r != FERRY_OK) {
         fprintf(stderr, "Host key verification failed.\n");
@@ -358,6 +363,12 @@ int ferry_hostkey_verify_cert(void *ctx, const ferry_cert *cert)
 int ferry_hostkey_verify(void *ctx, const ferry_key *k)
 {
     const ferry_hostcheck *hc = ctx;
+    return revoked_host_key(hc, k, NULL) ? FERRY_E_HOSTKEY_CHANGED : verify_plain(hc, k);
+}
+
+/* A plain host key against known_hosts (RevokedHostKeys asked before). */
+static int verify_plain(const ferry_hostcheck *hc, const ferry_key *k)
+{
     enum ferry_hostkey_status st = FERRY_HOSTKEY_NEW;
     size_t line = 0, at = 0;
     char fp[128];
@@ -367,11 +378,6 @@ int ferry_hostkey_verify(void *ctx, const ferry_key *k)
     const char *host = kh_name(hc, &port);
     int r = FERRY_OK;
 
-    if (revoked_host_key(hc, k, NULL)) {
-        free_files(files, n);
-        fprintf(stderr, "Host key verification failed.\n");
-        return FERRY_E_HOSTKEY_CHANGED;
-    }
     if (ferry_key_fingerprint(k, fp, sizeof(fp)) != FERRY_OK) {
         snprintf(fp, sizeof(fp), "?");
     }
