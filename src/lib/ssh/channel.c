@@ -122,9 +122,13 @@ struct ferry_conn_state {
     uint64_t last_io_ms;
 };
 
+/* Called for every channel packet: the clock is read only when a timeout
+ * needs it. */
 static void note_io(ferry_ssh *s)
 {
-    s->conn->last_io_ms = ferry__now_ms(s);
+    if (s->cfg.channel_idle_ms != 0 || s->cfg.unused_ms != 0) {
+        s->conn->last_io_ms = ferry__now_ms(s);
+    }
 }
 
 static int conn_fail(ferry_ssh *s, const char *what)
